@@ -1,0 +1,1 @@
+"""Host side of the alert button: CLI, simulator, benchmarks and evaluation tools."""

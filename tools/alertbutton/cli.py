@@ -1,0 +1,37 @@
+"""`alertbutton` host command. Each subcommand lives in its own module exposing
+`add_arguments(parser)` and `run(args) -> int`; they are imported only when used."""
+import argparse
+import importlib
+import sys
+
+# subcommand -> (module, one-line help)
+COMMANDS = {
+    "sim": ("alertbutton.sim", "run the firmware in the MicroPython VM on the simulated board"),
+    "bench": ("alertbutton.bench", "benchmarks that print figures (alert latency, ...)"),
+}
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="alertbutton", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (modname, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text)
+        p.set_defaults(_module=modname)
+        importlib.import_module(modname).add_arguments(p)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_module", None):
+        parser.print_help()
+        return 2
+    try:
+        return importlib.import_module(args._module).run(args) or 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
