@@ -1,0 +1,122 @@
+# Button gesture recognition: debounce raw edges, then match presses against the configured gestures.
+# Pure logic (no hardware, no asyncio): fed with (ticks_ms, pressed) edges and polled with the current
+# time, so it is tested with exact synthetic timings and reused unchanged on the device.
+#
+# Debounce: a burst is a run of raw edges each less than SETTLE_MS after the previous one. It is
+# accepted once the line has been quiet for SETTLE_MS, and only if the level differs from the last
+# stable one; the transition is dated at the burst's first edge. So bounces and glitches up to
+# 30 ms never count, and a press is dated when the finger touched the button.
+from micropython import const
+from time import ticks_diff
+
+SETTLE_MS = const(30)
+_MAX_PRESSES = const(8)
+
+# Gestures that could fire from a single press, or by accident, are refused (see validate()).
+MIN_PRESSES = const(2)
+MIN_HOLD_MS = const(1000)
+
+DEFAULT_GESTURES = (
+    {"action": "alert", "presses": 3, "within_ms": 2500},
+    {"action": "alert", "hold_ms": 2000},
+)
+
+
+def validate(gestures):
+    """Raise ValueError unless every gesture is well formed and none can fire on a single short press."""
+    if not gestures:
+        raise ValueError("no gesture configured")
+    for g in gestures:
+        if not isinstance(g.get("action"), str) or not g["action"]:
+            raise ValueError("gesture without action")
+        if "presses" in g:
+            n, w = g["presses"], g.get("within_ms", 0)
+            if not (MIN_PRESSES <= n <= _MAX_PRESSES) or not (300 <= w <= 10000):
+                raise ValueError("presses must be 2..8 within 300..10000 ms")
+        elif "hold_ms" in g:
+            if not (MIN_HOLD_MS <= g["hold_ms"] <= 10000):
+                raise ValueError("hold_ms must be 1000..10000")
+        else:
+            raise ValueError("gesture needs presses or hold_ms")
+    return gestures
+
+
+class ButtonLogic:
+    """Turns raw edges into presses, releases and recognised gestures.
+
+    on_gesture(action, t_ms) is called once per recognised gesture; on_press(t_ms) (optional) on every
+    debounced press, e.g. to cancel a fall countdown with a single press."""
+
+    def __init__(self, gestures=DEFAULT_GESTURES, on_gesture=None, on_press=None):
+        self.multi = [g for g in validate(gestures) if "presses" in g]
+        self.holds = [g for g in gestures if "hold_ms" in g]
+        self.on_gesture = on_gesture
+        self.on_press = on_press
+        self.stable = False  # debounced state: pressed?
+        self._raw = False
+        self._in_burst = False
+        self._burst_start = 0
+        self._last_edge = 0
+        self._press_t = 0
+        self._hold_done = False
+        self._starts = [0] * _MAX_PRESSES  # ring of recent press start times
+        self._count = 0
+
+    def edge(self, t, pressed):
+        if not self._in_burst:
+            self._in_burst = True
+            self._burst_start = t
+        self._raw = pressed
+        self._last_edge = t
+
+    def poll(self, now):
+        """Apply everything due at `now`. Returns ms until the next poll is needed, or -1 for none."""
+        if self._in_burst and ticks_diff(now, self._last_edge) >= SETTLE_MS:
+            self._in_burst = False
+            if self._raw != self.stable:
+                self.stable = self._raw
+                if self.stable:
+                    self._pressed(self._burst_start)
+                else:
+                    self._released(self._burst_start)
+        wait = -1
+        if self._in_burst:
+            wait = SETTLE_MS - ticks_diff(now, self._last_edge)
+        elif self.stable and not self._hold_done:
+            for g in self.holds:
+                left = g["hold_ms"] - ticks_diff(now, self._press_t)
+                if left <= 0:
+                    self._fire(g["action"], now)
+                    break
+                if wait < 0 or left < wait:
+                    wait = left
+        return wait
+
+    def _pressed(self, t):
+        self._press_t = t
+        self._hold_done = False
+        if self.on_press:
+            self.on_press(t)
+        self._starts[self._count % _MAX_PRESSES] = t
+        self._count += 1
+        for g in self.multi:
+            n = g["presses"]
+            if self._count >= n:
+                first = self._starts[(self._count - n) % _MAX_PRESSES]
+                if ticks_diff(t, first) <= g["within_ms"]:
+                    self._fire(g["action"], t)
+                    return
+
+    def _released(self, t):
+        # a release dated after the hold threshold is a hold even if we learn it late
+        if not self._hold_done:
+            for g in self.holds:
+                if ticks_diff(t, self._press_t) >= g["hold_ms"]:
+                    self._fire(g["action"], t)
+                    break
+
+    def _fire(self, action, t):
+        self._count = 0  # a recognised gesture consumes its presses
+        self._hold_done = True
+        if self.on_gesture:
+            self.on_gesture(action, t)
