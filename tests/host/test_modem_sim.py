@@ -1,0 +1,476 @@
+"""The A76xx modem simulator, driven over its pty exactly as the firmware's UART would drive it.
+
+SMS PDUs are built with python-gsmmodem-new's encoder, so the sim's decoding is checked against an
+encoder that shares no code with the firmware or the sim.
+"""
+import os
+import re
+import select
+import time
+import tty
+
+import pytest
+from gsmmodem.pdu import encodeSmsSubmitPdu
+
+from alertbutton import modem_sim, vm
+from alertbutton.modem_sim import UERE_M, ModemSim, check_submit_pdu
+
+FAST = {"boot_s": 0.05, "banner_gap_s": 0.01, "cmd_latency_s": 0.01, "cmgs_latency_s": 0.05,
+        "gnss_ready_s": 0.02}
+BANNERS = b"\r\n*ATREADY: 1\r\n\r\n+CPIN: READY\r\n\r\nSMS DONE\r\n\r\nPB DONE\r\n"
+TIMEOUT = 3.0  # generous: the machine is shared; no assertion depends on fast scheduling
+
+
+class Port:
+    """The TE side: the pty slave opened raw, like the firmware's UART."""
+
+    def __init__(self, path):
+        self.fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
+        tty.setraw(self.fd)
+        self.buf = b""
+
+    def close(self):
+        os.close(self.fd)
+
+    def send(self, data):
+        os.write(self.fd, data.encode() if isinstance(data, str) else data)
+
+    def _fill(self, timeout):
+        r, _, _ = select.select([self.fd], [], [], timeout)
+        if r:
+            self.buf += os.read(self.fd, 4096)
+            return True
+        return False
+
+    def until(self, token, timeout=TIMEOUT):
+        """Everything received up to and including token (bytes or compiled regex)."""
+        end = time.monotonic() + timeout
+        while True:
+            if isinstance(token, bytes):
+                idx = self.buf.find(token)
+                idx = idx + len(token) if idx >= 0 else -1
+            else:
+                m = token.search(self.buf)
+                idx = m.end() if m else -1
+            if idx >= 0:
+                out, self.buf = self.buf[:idx], self.buf[idx:]
+                return out
+            left = end - time.monotonic()
+            if left <= 0:
+                raise AssertionError("timeout waiting for %r; got %r" % (token, self.buf))
+            self._fill(left)
+
+    def quiet(self, seconds):
+        """Bytes that arrive within `seconds` (expected to be none in most uses)."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self._fill(max(0.0, end - time.monotonic()))
+        out, self.buf = self.buf, b""
+        return out
+
+    def cmd(self, line, final=re.compile(rb"\r\n(OK|ERROR|\+CM[ES] ERROR: [^\r]*)\r\n")):
+        self.send(line + "\r")
+        return self.until(final)
+
+
+class FakeClock:
+    """A sim clock the test moves by hand: the timing tests below are deterministic."""
+
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self):
+        return self.t
+
+    def advance(self, dt):
+        self.t += dt
+
+
+def fake_boot(sim, port, clock):
+    """Walk a fake-clock sim through its boot banners (boot_s, then one banner_gap_s per banner)."""
+    clock.advance(sim.boot_s)
+    port.until(b"*ATREADY: 1\r\n")
+    for banner in (b"+CPIN: READY", b"SMS DONE", b"PB DONE"):
+        clock.advance(sim.banner_gap_s)
+        port.until(banner + b"\r\n")
+    assert port.cmd("ATE0") == b"ATE0\r\r\nOK\r\n"
+
+
+@pytest.fixture
+def make():
+    made = []
+
+    def _make(modem=None, gnss=None, boot=True, echo_off=True, **kw):
+        sim = ModemSim({"modem": dict(FAST, **(modem or {})), "gnss": gnss}, **kw)
+        port = Port(sim.start())
+        made.append((sim, port))
+        if boot:
+            banners = port.until(b"PB DONE\r\n")
+            if not (modem or {}).get("urc_rate_hz"):  # random URCs may land between banners
+                assert banners == BANNERS
+            if echo_off:
+                assert port.cmd("ATE0") == b"ATE0\r\r\nOK\r\n"
+        return sim, port
+
+    yield _make
+    for sim, port in made:
+        sim.stop()
+        port.close()
+        assert sim.error is None, sim.error
+
+
+def submit_pdu(number, text):
+    pdu = encodeSmsSubmitPdu(number, text, requestStatusReport=False)[0]
+    return str(pdu), pdu.tpduLength
+
+
+def send_sms(port, number, text, length_delta=0):
+    hexpdu, n = submit_pdu(number, text)
+    port.send("AT+CMGS=%d\r" % (n + length_delta))
+    assert port.until(b"> ") == b"\r\n> "
+    port.send(hexpdu + "\x1a")
+    return port.until(re.compile(rb"\r\n(OK|ERROR|\+CMS ERROR: \d+)\r\n"))
+
+
+def test_boot_banners_then_at(make):
+    sim, port = make(echo_off=False)  # the fixture checked the exact banner bytes and order
+    assert port.cmd("AT") == b"AT\r\r\nOK\r\n"
+    assert port.cmd("ATI").startswith(b"ATI\r\r\nManufacturer: SIMCOM INCORPORATED\r\nModel: A7670E")
+
+
+def test_input_before_boot_is_lost(make):
+    sim, port = make(modem={"boot_s": 0.3}, boot=False)
+    port.send("AT\r")
+    assert port.until(b"PB DONE\r\n") == BANNERS  # no echo, no OK: the line was lost
+    assert port.quiet(0.1) == b""
+    assert port.cmd("AT") == b"AT\r\r\nOK\r\n"
+
+
+def test_echo_until_ate0(make):
+    sim, port = make(echo_off=False)
+    assert port.cmd("AT+CSQ") == b"AT+CSQ\r\r\n+CSQ: 20,99\r\n\r\nOK\r\n"
+    assert port.cmd("ATE0") == b"ATE0\r\r\nOK\r\n"
+    assert port.cmd("AT+CSQ") == b"\r\n+CSQ: 20,99\r\n\r\nOK\r\n"
+    assert port.cmd("ATE1") == b"\r\nOK\r\n"
+    assert port.cmd("AT") == b"AT\r\r\nOK\r\n"
+
+
+def test_cmee_modes_and_unknown_command(make):
+    sim, port = make()
+    assert port.cmd("AT+FOO") == b"\r\nERROR\r\n"
+    assert port.cmd("AT+CMEE=9") == b"\r\nERROR\r\n"          # CMEE=0: plain ERROR
+    assert port.cmd("AT+CMEE=1") == b"\r\nOK\r\n"
+    assert port.cmd("AT+CMEE=9") == b"\r\n+CME ERROR: 50\r\n"
+    assert port.cmd("AT+CMEE=2") == b"\r\nOK\r\n"
+    assert port.cmd("AT+CMEE=9") == b"\r\n+CME ERROR: Incorrect parameters\r\n"
+    assert port.cmd("AT+CMEE?") == b"\r\n+CMEE: 2\r\n\r\nOK\r\n"
+
+
+def test_status_commands(make):
+    sim, port = make()
+    assert port.cmd("AT+CPIN?") == b"\r\n+CPIN: READY\r\n\r\nOK\r\n"
+    imei = re.fullmatch(rb"\r\n(\d{15})\r\n\r\nOK\r\n", port.cmd("AT+CGSN")).group(1)
+    digits = [int(c) for c in imei.decode()]
+    luhn = sum(digits[-1::-2]) + sum(sum(divmod(2 * d, 10)) for d in digits[-2::-2])
+    assert luhn % 10 == 0
+    assert re.fullmatch(rb"\r\n\d{15}\r\n\r\nOK\r\n", port.cmd("AT+CIMI"))
+    assert re.fullmatch(rb'\r\n\+CCLK: "26/11/26,15:30:0\d\+04"\r\n\r\nOK\r\n', port.cmd("AT+CCLK?"))
+    assert re.fullmatch(rb"\r\n\+CBC: \d\.\d{3}V\r\n\r\nOK\r\n", port.cmd("AT+CBC"))
+    assert port.cmd("AT+CPSI?").startswith(b"\r\n+CPSI: LTE,Online,208-01,")
+    assert port.cmd("AT+COPS?") == b'\r\n+COPS: 0,0,"Orange F",7\r\n\r\nOK\r\n'
+
+
+def test_registration_delay_and_network_time(make):
+    clock = FakeClock()
+    sim, port = make(modem={"registered_after_s": 10.0, "cmd_latency_s": 0}, clock=clock, boot=False)
+    fake_boot(sim, port, clock)
+    assert port.cmd("AT+CEREG?") == b"\r\n+CEREG: 0,2\r\n\r\nOK\r\n"
+    assert port.cmd("AT+COPS?") == b"\r\n+COPS: 0\r\n\r\nOK\r\n"
+    # no network time yet: the RTC counts from 1970 (boot took 0.05 + 3 * 0.01 s)
+    assert port.cmd("AT+CCLK?") == b'\r\n+CCLK: "70/01/01,00:00:00+00"\r\n\r\nOK\r\n'
+    assert port.cmd("AT+CEREG=1") == b"\r\nOK\r\n"
+    clock.advance(9.0)
+    assert port.cmd("AT+CEREG?") == b"\r\n+CEREG: 1,2\r\n\r\nOK\r\n"
+    clock.advance(1.0)
+    assert port.until(b"\r\n+CEREG: 1\r\n") == b"\r\n+CEREG: 1\r\n"  # the registration URC
+    assert port.cmd("AT+CEREG?") == b"\r\n+CEREG: 1,1\r\n\r\nOK\r\n"
+    assert port.cmd("AT+CREG?") == b"\r\n+CREG: 0,1\r\n\r\nOK\r\n"
+    assert port.cmd("AT+CEREG=2") == b"\r\nOK\r\n"
+    assert port.cmd("AT+CEREG?") == b'\r\n+CEREG: 2,1,"1A2B","01A2B3C4",7\r\n\r\nOK\r\n'
+    assert port.cmd("AT+CCLK?") == b'\r\n+CCLK: "26/11/26,15:30:10+04"\r\n\r\nOK\r\n'
+    assert port.cmd("AT+CFUN=4") == b"\r\nOK\r\n"  # flight mode drops the registration
+    assert port.cmd("AT+CEREG?") == b"\r\n+CEREG: 2,2\r\n\r\nOK\r\n"
+
+
+def test_cmgs_round_trip_and_mr_increments(make):
+    got = []
+    sim, port = make(on_sms=got.append)
+    assert port.cmd("AT+CMGF=0") == b"\r\nOK\r\n"
+    hexpdu, n = submit_pdu("+33612345678", "ALERTE: j'ai besoin d'aide")
+    port.send("AT+CMGS=%d\r" % n)
+    assert port.until(b"> ") == b"\r\n> "
+    assert port.quiet(0.1) == b""  # the prompt is not followed by a CRLF
+    port.send(hexpdu + "\x1a")
+    out = port.until(b"\r\nOK\r\n")
+    mr0 = int(re.fullmatch(rb"\r\n\+CMGS: (\d+)\r\n\r\nOK\r\n", out).group(1))
+    assert len(got) == 1 and got[0]["to"] == "+33612345678"
+    assert got[0]["text"] == "ALERTE: j'ai besoin d'aide"
+    assert got[0]["pdu"] == hexpdu.upper() and got[0]["mr"] == mr0 and got[0]["t"] > 0
+    out = send_sms(port, "0612345678", "Łódź ☎ aide")  # UCS2, national number
+    assert re.fullmatch(rb"\r\n\+CMGS: (\d+)\r\n\r\nOK\r\n", out).group(1) == b"%d" % (mr0 + 1)
+    assert [s["text"] for s in sim.sms] == ["ALERTE: j'ai besoin d'aide", "Łódź ☎ aide"]
+    assert sim.sms[1]["to"] == "0612345678" and got == sim.sms
+
+
+def test_cmgs_latency_and_echoed_pdu(make):
+    sim, port = make(modem={"cmgs_latency_s": 0.3}, echo_off=False)
+    hexpdu, n = submit_pdu("+33612345678", "x")
+    port.send("AT+CMGS=%d\r" % n)
+    assert port.until(b"> ") == b"AT+CMGS=%d\r\r\n> " % n
+    t = time.monotonic()
+    port.send(hexpdu + "\x1a")
+    assert port.until(hexpdu.encode()) == hexpdu.encode()  # echo on: the PDU is echoed
+    port.until(b"\r\nOK\r\n")
+    assert time.monotonic() - t >= 0.3
+
+
+def test_mr_wraps(make):
+    sim, port = make(modem={"mr0": 255})
+    assert b"+CMGS: 255\r\n" in send_sms(port, "+33612345678", "a")
+    assert b"+CMGS: 0\r\n" in send_sms(port, "+33612345678", "b")
+
+
+def test_concatenated_parts_reported(make):
+    sim, port = make()
+    for pdu in encodeSmsSubmitPdu("+33612345678", "y" * 200, reference=7, requestStatusReport=False):
+        port.send("AT+CMGS=%d\r" % pdu.tpduLength)
+        port.until(b"> ")
+        port.send(str(pdu) + "\x1a")
+        port.until(b"\r\nOK\r\n")
+    assert [s["concat"] for s in sim.sms] == [(7, 2, 1), (7, 2, 2)]
+    assert "".join(s["text"] for s in sim.sms) == "y" * 200
+
+
+@pytest.mark.parametrize("delta", [1, -1])
+def test_cmgs_wrong_length_is_refused(make, delta):
+    sim, port = make()
+    assert send_sms(port, "+33612345678", "hello", length_delta=delta) == b"\r\n+CMS ERROR: 304\r\n"
+    assert sim.sms == []
+    assert b"+CMGS: 0\r\n" in send_sms(port, "+33612345678", "hello")  # no MR was consumed
+
+
+def test_cmgs_non_hex_and_bad_pdus(make):
+    sim, port = make()
+    hexpdu, n = submit_pdu("+33612345678", "hello")
+    for bad in (hexpdu[:-2] + "ZZ", hexpdu[:-1], hexpdu + "\r", ""):
+        port.send("AT+CMGS=%d\r" % n)
+        assert port.until(b"> ") == b"\r\n> "
+        port.send(bad + "\x1a")
+        assert port.until(b"\r\n") == b"\r\n" and port.until(b"\r\n") == b"+CMS ERROR: 304\r\n"
+    assert port.cmd("AT+CMGS=3") == b"\r\n+CMS ERROR: 304\r\n"  # below any SMS-SUBMIT: no prompt
+    assert sim.sms == []
+
+
+def test_check_submit_pdu_unit():
+    hexpdu, n = submit_pdu("+33612345678", "bonjour")
+    code, dec = check_submit_pdu(hexpdu, n)
+    assert code is None and dec["text"] == "bonjour" and dec["number"] == "+33612345678"
+    # UDL claims one more septet than the user data holds: truncated PDU
+    raw = bytearray.fromhex(hexpdu)
+    raw[-1 - (len("bonjour") * 7 + 7) // 8] += 2
+    assert check_submit_pdu(raw.hex(), n)[0] == 304
+    # an explicit SMSC field is not counted in n
+    with_smsc = "07913306092011F0" + hexpdu[2:]
+    assert check_submit_pdu(with_smsc, n)[0] is None
+    assert check_submit_pdu(with_smsc, n + 8)[0] == 304
+    # an SMS-DELIVER is not something to send
+    assert check_submit_pdu("00" + "04" + hexpdu[4:], n)[0] == 304
+
+
+def test_esc_cancels_without_sending(make):
+    sim, port = make()
+    hexpdu, n = submit_pdu("+33612345678", "never sent")
+    port.send("AT+CMGS=%d\r" % n)
+    assert port.until(b"> ") == b"\r\n> "
+    port.send(hexpdu + "\x1b")
+    assert port.until(b"\r\nOK\r\n") == b"\r\nOK\r\n"
+    assert sim.sms == []
+    assert port.cmd("AT") == b"\r\nOK\r\n"
+
+
+def test_cmgs_not_registered(make):
+    sim, port = make(modem={"registered_after_s": None})
+    assert send_sms(port, "+33612345678", "hello") == b"\r\n+CMS ERROR: 331\r\n"
+    assert sim.sms == []
+
+
+def test_sms_commands_fail_before_sms_done(make):
+    clock = FakeClock()
+    sim, port = make(modem={"cmd_latency_s": 0}, clock=clock, boot=False)
+    clock.advance(sim.boot_s)
+    port.until(b"*ATREADY: 1\r\n")
+    assert port.cmd("AT+CMGF=0") == b"AT+CMGF=0\r\r\nERROR\r\n"
+    assert port.cmd("AT") == b"AT\r\r\nOK\r\n"
+    clock.advance(2 * sim.banner_gap_s)
+    port.until(b"SMS DONE\r\n")
+    assert port.cmd("AT+CMGF=0") == b"AT+CMGF=0\r\r\nOK\r\n"
+
+
+def test_gnss_fix_after_delay(make):
+    clock = FakeClock()
+    gnss = {"lat": -33.456789, "lon": -70.654321, "acc_m": 8.0, "after_s": 30.0}
+    sim, port = make(modem={"cmd_latency_s": 0}, gnss=gnss, clock=clock, boot=False)
+    fake_boot(sim, port, clock)
+    empty = b"\r\n+CGNSSINFO: ,,,,,,,,,,,,,,,\r\n\r\nOK\r\n"
+    assert port.cmd("AT+CGNSSINFO") == empty  # GNSS still off
+    clock.advance(100.0)
+    assert port.cmd("AT+CGNSSINFO") == empty
+    assert port.cmd("AT+CGNSSPWR=1") == b"\r\nOK\r\n"  # at t0 + 100.08
+    assert port.cmd("AT+CGNSSPWR?") == b"\r\n+CGNSSPWR: 1\r\n\r\nOK\r\n"
+    clock.advance(sim.gnss_ready_s)
+    assert port.until(b"+CGNSSPWR: READY!\r\n") == b"\r\n+CGNSSPWR: READY!\r\n"
+    clock.advance(29.9 - sim.gnss_ready_s)
+    assert port.cmd("AT+CGNSSINFO") == empty
+    clock.advance(0.2)
+    line = re.fullmatch(rb"\r\n\+CGNSSINFO: ([^\r]*)\r\n\r\nOK\r\n", port.cmd("AT+CGNSSINFO")).group(1)
+    f = line.decode().split(",")
+    assert len(f) == 16 and f[0] == "3"
+    assert f[5] == "S" and f[7] == "W"
+    lat = float(f[4]) * (1 if f[5] == "N" else -1)
+    lon = float(f[6]) * (1 if f[7] == "E" else -1)
+    assert abs(lat - gnss["lat"]) < 1e-6 and abs(lon - gnss["lon"]) < 1e-6
+    # 15:30:00+04 is local time with the zone in quarter hours (+01:00): 14:30:00 UTC at t0
+    assert f[8] == "261126" and f[9] == "143210.1"  # t0 + 130.18 s
+    assert abs(float(f[14]) * UERE_M - gnss["acc_m"]) <= 0.05 * UERE_M
+    assert float(f[13]) >= float(f[14])  # PDOP >= HDOP
+    assert port.cmd("AT+CGNSSPWR=0") == b"\r\nOK\r\n"
+    assert port.cmd("AT+CGNSSINFO") == empty
+    assert port.cmd("AT+CGNSSPWR=1") == b"\r\nOK\r\n"  # every power-on waits after_s again
+    assert port.cmd("AT+CGNSSINFO") == empty
+
+
+def test_gnss_null_never_fixes(make):
+    sim, port = make(gnss=None)
+    port.cmd("AT+CGNSSPWR=1")
+    port.until(b"READY!\r\n")
+    assert port.cmd("AT+CGNSSINFO") == b"\r\n+CGNSSINFO: ,,,,,,,,,,,,,,,\r\n\r\nOK\r\n"
+
+
+def test_injected_urc_between_response_and_ok(make):
+    sim, port = make()
+    sim.inject('+CMTI: "SM",3', when="before_final")
+    assert port.cmd("AT+CSQ") == b'\r\n+CSQ: 20,99\r\n\r\n+CMTI: "SM",3\r\n\r\nOK\r\n'
+    sim.inject("+CGEV: ME PDN ACT 1", when="after_prompt")
+    hexpdu, n = submit_pdu("+33612345678", "ok")
+    port.send("AT+CMGS=%d\r" % n)
+    assert port.until(b"ACT 1\r\n") == b"\r\n> \r\n+CGEV: ME PDN ACT 1\r\n"
+    port.send(hexpdu + "\x1a")
+    assert re.fullmatch(rb"\r\n\+CMGS: 0\r\n\r\nOK\r\n", port.until(b"\r\nOK\r\n"))
+    sim.inject("RDY?", when="after_echo")
+    assert port.cmd("AT") == b"\r\nRDY?\r\n\r\nOK\r\n"
+    with pytest.raises(ValueError):
+        sim.inject("x", when="whenever")
+
+
+def test_commands_do_not_block_urcs(make):
+    clock = FakeClock()
+    sim, port = make(modem={"cmd_latency_s": 0, "cmgs_latency_s": 5.0}, clock=clock, boot=False)
+    fake_boot(sim, port, clock)
+    hexpdu, n = submit_pdu("+33612345678", "slow network")
+    port.send("AT+CMGS=%d\r" % n)
+    port.until(b"> ")
+    port.send(hexpdu + "\x1a")
+    sim.inject("+CPIN: READY")  # while the SMS is still being sent
+    assert port.until(b"READY\r\n") == b"\r\n+CPIN: READY\r\n"
+    assert port.quiet(0.1) == b""
+    clock.advance(5.0)
+    assert port.until(b"\r\nOK\r\n") == b"\r\n+CMGS: 0\r\n\r\nOK\r\n"
+    assert sim.sms[0]["t"] == pytest.approx(5.0 + sim.boot_s + 3 * sim.banner_gap_s)
+
+
+def test_random_urcs_are_whole_lines(make):
+    sim, port = make(modem={"urc_rate_hz": 60.0, "cmd_latency_s": 0.02}, seed=3)
+    port.cmd("AT+CEREG=1")
+    finals = 0
+    for _ in range(15):
+        port.send("AT+CSQ\r")
+        out = port.until(b"\r\nOK\r\n")
+        finals += 1
+        # every byte belongs to a "\r\n<line>\r\n" frame; info and URC lines are known ones
+        assert re.fullmatch(rb"(\r\n[^\r\n]+\r\n)+", out), out
+        lines = re.findall(rb"\r\n([^\r\n]+)\r\n", out)
+        assert lines.count(b"+CSQ: 20,99") == 1 and lines[-1] == b"OK"
+        for x in lines[:-1]:
+            assert x == b"+CSQ: 20,99" or re.fullmatch(
+                rb'\+CGEV: ME PDN ACT 1|\+CPIN: READY|\+CMTI: "SM",\d+|\+CTZV: \+04,0|'
+                rb'\*ISIMAID: "[0-9A-F]+"|\+CEREG: 1', x), x
+    assert finals == 15
+    assert b"\r\n" in port.quiet(0.3)  # at 60 Hz, URCs keep coming while idle
+
+
+def test_cms_error_fault(make):
+    sim, port = make()
+    sim.fault("cms_error", code=500, times=2)
+    assert send_sms(port, "+33612345678", "try") == b"\r\n+CMS ERROR: 500\r\n"
+    assert send_sms(port, "+33612345678", "try") == b"\r\n+CMS ERROR: 500\r\n"
+    assert b"+CMGS: 0\r\n" in send_sms(port, "+33612345678", "try")
+    assert len(sim.sms) == 1 and "cms_error" not in sim.faults
+    sim.fault("cms_error", code=42, times=1, cmd="CSQ")
+    assert port.cmd("AT+CSQ") == b"\r\n+CMS ERROR: 42\r\n"
+    assert port.cmd("AT+CSQ") == b"\r\n+CSQ: 20,99\r\n\r\nOK\r\n"
+    with pytest.raises(ValueError):
+        sim.fault("no_such_fault")
+
+
+def test_silent_fault(make):
+    sim, port = make(echo_off=False)
+    sim.fault("silent")
+    port.send("AT\r")
+    sim.inject("+CPIN: READY")
+    assert port.quiet(0.15) == b""
+    sim.clear_fault("silent")
+    assert port.cmd("AT") == b"AT\r\r\nOK\r\n"
+    sim.fault("silent", times=1)  # swallow exactly one command line
+    port.send("AT+CSQ\r")
+    assert port.quiet(0.15) == b""
+    assert port.cmd("AT") == b"AT\r\r\nOK\r\n"
+
+
+def test_on_log_traces_commands(make):
+    logs = []
+    sim, port = make(on_log=logs.append)
+    port.cmd("AT+CSQ")
+    text = "\n".join(logs)
+    assert "> AT+CSQ" in text and "< +CSQ: 20,99" in text and "< OK" in text
+
+
+def test_create_picks_dialect():
+    assert isinstance(modem_sim.create({"modem": {"dialect": "A76xx"}}), ModemSim)
+    with pytest.raises(ValueError):
+        modem_sim.create({"modem": {"dialect": "nokia3310"}})
+
+
+def test_pipelined_commands_answered_in_order(make):
+    sim, port = make()
+    port.send("AT+CSQ\rAT+CMEE?\r")
+    assert port.until(b"+CMEE: 0\r\n\r\nOK\r\n") == \
+        b"\r\n+CSQ: 20,99\r\n\r\nOK\r\n\r\n+CMEE: 0\r\n\r\nOK\r\n"
+
+
+def test_text_mode_cmgs(make):
+    sim, port = make()
+    assert port.cmd("AT+CMGF=1") == b"\r\nOK\r\n"
+    port.send('AT+CMGS="+33612345678"\r')
+    assert port.until(b"> ") == b"\r\n> "
+    port.send("Alerte texte\x1a")
+    assert port.until(b"\r\nOK\r\n") == b"\r\n+CMGS: 0\r\n\r\nOK\r\n"
+    assert sim.sms[0]["to"] == "+33612345678" and sim.sms[0]["text"] == "Alerte texte"
+    assert sim.sms[0]["pdu"] is None
+
+
+def test_uere_matches_firmware():
+    """The firmware turns HDOP back into metres with its own UERE_M (firmware/location.py, MicroPython
+    only): both sides must agree or every SMS would misstate its accuracy."""
+    proc = vm.run(code="from firmware.location import UERE_M; print(repr(UERE_M))", timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert float(proc.stdout.strip()) == UERE_M
