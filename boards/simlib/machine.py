@@ -122,45 +122,21 @@ class Pin:
                 micropython.heap_unlock()
 
 
-class UART:
-    """A UART backed by a pty slave created by the host simulator (a pty behaves like a serial line)."""
+def UART(id, baudrate=115200, tx=None, rx=None, rxbuf=1024, timeout=0, path=None, **kw):
+    """A UART backed by a pty slave created by the host simulator (a pty behaves like a serial line).
 
-    def __init__(self, id, baudrate=115200, tx=None, rx=None, rxbuf=1024, timeout=0, path=None, **kw):
-        if path is None:
-            raise OSError("simulated UART%d has no pty path" % id)
-        self._f = open(path, "r+b", buffering=0)
-        fd = self._f.fileno()
-        termios.setraw(fd)
-        attrs = termios.tcgetattr(fd)
-        attrs[6][6] = 0  # VMIN: reads never block, as UART.read with timeout=0
-        attrs[6][5] = 0  # VTIME
-        termios.tcsetattr(fd, termios.TCSANOW, attrs)
-
-    def write(self, buf):
-        return self._f.write(buf)
-
-    def read(self, n=-1):
-        data = self._f.read(n if n > 0 else 1024)
-        return data or None
-
-    def readinto(self, buf, n=None):
-        got = self._f.readinto(buf) if n is None else self._f.readinto(memoryview(buf)[:n])
-        return got or None
-
-    def any(self):
-        import select
-        p = select.poll()
-        p.register(self._f, select.POLLIN)
-        return 1 if p.poll(0) else 0
-
-    def fileno(self):
-        return self._f.fileno()
-
-    def ioctl(self, req, arg):
-        return self._f.ioctl(req, arg)
-
-    def close(self):
-        self._f.close()
+    Returns the opened file itself: asyncio can only poll native streams on the unix port, and the
+    file offers what drivers use of machine.UART (write, readinto, read, readline, asyncio streams)."""
+    if path is None:
+        raise OSError("simulated UART%d has no pty path" % id)
+    f = open(path, "r+b", buffering=0)
+    fd = f.fileno()
+    termios.setraw(fd)
+    attrs = termios.tcgetattr(fd)
+    attrs[6][6] = 0  # VMIN: reads never block, as UART.read with timeout=0
+    attrs[6][5] = 0  # VTIME
+    termios.tcsetattr(fd, termios.TCSANOW, attrs)
+    return f
 
 
 class ADC:

@@ -8,6 +8,7 @@ import sys
 COMMANDS = {
     "sim": ("alertbutton.sim", "run the firmware in the MicroPython VM on the simulated board"),
     "bench": ("alertbutton.bench", "benchmarks that print figures (alert latency, ...)"),
+    "nmea": ("alertbutton.nmea_cmd", "print one JSON fix per epoch of an NMEA log, parsed in the MicroPython VM"),
 }
 
 
@@ -17,7 +18,10 @@ def build_parser():
     for name, (modname, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text)
         p.set_defaults(_module=modname)
-        importlib.import_module(modname).add_arguments(p)
+        try:
+            importlib.import_module(modname).add_arguments(p)
+        except ImportError as e:  # one broken tool must not take the others down
+            p.set_defaults(_broken="%s is unavailable: %s" % (name, e))
     return parser
 
 
@@ -26,6 +30,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not getattr(args, "_module", None):
         parser.print_help()
+        return 2
+    if getattr(args, "_broken", None):
+        print("error: " + args._broken, file=sys.stderr)
         return 2
     try:
         return importlib.import_module(args._module).run(args) or 0

@@ -1,0 +1,49 @@
+# Reference board: ESP32-WROVER + SIMCom A7670E. Constructs the configured hardware objects and hands
+# them to the drivers.
+import machine
+
+from boards import pins_a7670e as P
+from drivers.button import ButtonEdges
+from drivers.simcom_a76xx import SimcomA76xx
+from drivers.vibrator import Vibrator
+from firmware import storage
+from firmware.battery import percent_from_mv
+
+_RESET_NAMES = {machine.PWRON_RESET: "power", machine.HARD_RESET: "hard", machine.WDT_RESET: "watchdog",
+                machine.DEEPSLEEP_RESET: "deepsleep", machine.SOFT_RESET: "soft"}
+
+
+class Board:
+    name = "esp32-a7670e"
+
+    def __init__(self):
+        self._reset = machine.reset_cause()  # read first, before anything can change it
+        self.button = ButtonEdges(machine.Pin(P.BUTTON, machine.Pin.IN, machine.Pin.PULL_UP))
+        self.vibrator = Vibrator(machine.Pin(P.VIBRATOR, machine.Pin.OUT, value=0))
+        machine.Pin(P.MODEM_POWER_EN, machine.Pin.OUT, value=1)
+        self._pwrkey = machine.Pin(P.MODEM_PWRKEY, machine.Pin.OUT, value=0)
+        self._uart = machine.UART(1, baudrate=115200, tx=P.MODEM_TX, rx=P.MODEM_RX, rxbuf=2048, timeout=0)
+        self._adc = machine.ADC(machine.Pin(P.BATTERY_ADC), atten=machine.ADC.ATTN_11DB)
+        self._wdt = None
+
+    def reset_cause(self):
+        return _RESET_NAMES.get(self._reset, str(self._reset))
+
+    def make_modem(self, log):
+        return SimcomA76xx(self._uart, log, power_key=self._pwrkey)
+
+    def battery_percent(self):
+        return percent_from_mv(self._adc.read_uv() * 2 // 1000)
+
+    def log_sinks(self):
+        return [lambda line: storage.append_line("events.log", line)]
+
+    def watchdog(self):
+        if self._wdt is None:
+            self._wdt = machine.WDT(timeout=30000)
+        return self._wdt
+
+    async def run_extras(self, app):
+        import asyncio
+        while True:
+            await asyncio.sleep(3600)

@@ -1,0 +1,19 @@
+# GPIO map of the reference board (ESP32-WROVER + SIMCom A7670E, LilyGO T-A7670E layout for the modem).
+# The simulated board uses the same numbers so that both profiles stay alike.
+from micropython import const
+
+BUTTON = const(13)  # RTC GPIO14: ext0 wake from deep sleep, internal pull-up, pressed = low
+VIBRATOR = const(19)  # motor driver transistor, high = vibrate
+MODEM_TX = const(26)  # ESP32 TX -> modem RXD
+MODEM_RX = const(27)  # ESP32 RX <- modem TXD
+MODEM_PWRKEY = const(4)
+MODEM_DTR = const(25)
+MODEM_RI = const(33)  # RTC GPIO8: incoming-SMS wake
+MODEM_POWER_EN = const(12)
+BATTERY_ADC = const(35)  # through a 1:2 divider
+ACCEL_SDA = const(21)
+ACCEL_SCL = const(22)
+ACCEL_INT1 = const(39)  # RTC GPIO3, input only (LIS3DH drives it push-pull)
+MIC_SCK = const(18)
+MIC_WS = const(23)
+MIC_SD = const(34)

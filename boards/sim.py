@@ -1,0 +1,99 @@
+# Simulated board for the MicroPython unix port. Same pins and drivers as the reference board; the
+# hardware is provided by the simulated `machine` (boards/simlib) and the host simulator, which
+# describes the wiring in sim_board.json (pty paths) and drives inputs over a control pty:
+#   "pin <gpio> <level>"     set an input level (the pin's ISR runs with the heap locked)
+#   "battery <mV>"           set the battery voltage
+# Outputs and events go to stdout as "EV <json>" lines (the event log) and "VIB <0|1>".
+import asyncio
+import json
+import sys
+
+import machine
+
+from boards import pins_a7670e as P
+from drivers.button import ButtonEdges
+from drivers.simcom_a76xx import SimcomA76xx
+from drivers.vibrator import Vibrator
+from firmware import storage
+from firmware.battery import percent_from_mv
+
+_RESET_NAMES = {machine.PWRON_RESET: "power", machine.WDT_RESET: "watchdog", machine.SOFT_RESET: "soft",
+                machine.DEEPSLEEP_RESET: "deepsleep", machine.HARD_RESET: "hard"}
+
+
+def _vib_out(pin, v):
+    print("VIB", v)
+
+
+class Board:
+    name = "sim"
+
+    def __init__(self, wiring="sim_board.json"):
+        w = storage.read_json(wiring) or {}
+        self.wiring = w
+        machine._RESET_CAUSE = w.get("reset_cause", machine.PWRON_RESET)
+        self._reset = machine.reset_cause()
+        self.button = ButtonEdges(machine.Pin(P.BUTTON, machine.Pin.IN, machine.Pin.PULL_UP))
+        vib = machine.Pin(P.VIBRATOR, machine.Pin.OUT, value=0)
+        vib.on_change = _vib_out
+        self.vibrator = Vibrator(vib)
+        self._pwrkey = machine.Pin(P.MODEM_PWRKEY, machine.Pin.OUT, value=0)
+        self._uart = machine.UART(1, baudrate=115200, tx=P.MODEM_TX, rx=P.MODEM_RX, path=w.get("modem"))
+        self._adc = machine.ADC(machine.Pin(P.BATTERY_ADC))
+        self._adc.sim_uv = int(w.get("battery_mv", 3900)) * 1000 // 2
+        self._ctl = machine.UART(9, path=w["ctl"]) if w.get("ctl") else None
+        self._wdt = None
+
+    def reset_cause(self):
+        return _RESET_NAMES.get(self._reset, str(self._reset))
+
+    def make_modem(self, log):
+        return SimcomA76xx(self._uart, log, power_key=self._pwrkey)
+
+    def battery_percent(self):
+        return percent_from_mv(self._adc.read_uv() * 2 // 1000)
+
+    def log_sinks(self):
+        return [_print_event, lambda line: storage.append_line("events.log", line)]
+
+    def watchdog(self):
+        if self._wdt is None and self.wiring.get("watchdog", True):
+            self._wdt = machine.WDT(timeout=30000)
+        return self._wdt
+
+    async def run_extras(self, app):
+        tasks = []
+        if self._ctl is not None:
+            tasks.append(asyncio.create_task(self._control()))
+        while True:
+            if self._wdt is not None and self._wdt.expired():
+                machine.reset()
+            await asyncio.sleep_ms(500)
+
+    async def _control(self):
+        reader = asyncio.StreamReader(self._ctl)
+        while True:
+            line = await reader.readline()
+            if not line:
+                await asyncio.sleep_ms(10)
+                continue
+            try:
+                self._apply(line.decode().split())
+            except (ValueError, IndexError, KeyError) as e:
+                print("SIMERR", repr(e), line)
+
+    def _apply(self, words):
+        if not words:
+            return
+        if words[0] == "pin":
+            machine.Pin._all[int(words[1])]._drive(int(words[2]))
+        elif words[0] == "battery":
+            self._adc.sim_uv = int(words[1]) * 1000 // 2
+        elif words[0] == "quit":
+            sys.exit(0)
+        else:
+            raise ValueError("unknown control command")
+
+
+def _print_event(line):
+    print("EV", line)

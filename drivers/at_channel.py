@@ -1,0 +1,221 @@
+# AT command channel over a UART-like stream (machine.UART on the device, a pty in the simulator).
+# One reader task splits the byte stream into lines. A command ends on its final result code; the
+# timeout is only the failure path. Unsolicited result codes (URCs) can arrive at any moment, even
+# between a command's response and its result, and go to their own handlers.
+import asyncio
+from micropython import const
+from time import ticks_ms, ticks_diff
+
+_LINE_MAX = const(600)  # longest line kept: +CMGR PDUs are up to ~350 hex chars
+_CHUNK = const(256)
+
+FINAL_OK = (b"OK",)
+FINAL_ERR = (b"ERROR", b"+CME ERROR", b"+CMS ERROR", b"NO CARRIER", b"BUSY", b"NO ANSWER", b"NO DIALTONE")
+
+
+class AtTimeout(Exception):
+    pass
+
+
+class AtError(Exception):
+    """The modem answered a command with an error final result code."""
+
+    def __init__(self, final):
+        super().__init__(final)
+        self.final = final
+
+    def code(self):
+        """Numeric part of +CMS ERROR / +CME ERROR (verbose texts give -1), or -1."""
+        f = self.final
+        i = f.find(b":")
+        if i < 0:
+            return -1
+        try:
+            return int(f[i + 1:].strip())
+        except ValueError:
+            return -1
+
+
+class Response:
+    __slots__ = ("final", "lines")
+
+    def __init__(self, final, lines):
+        self.final = final
+        self.lines = lines
+
+    def line(self, prefix):
+        """The first info line starting with prefix, without the prefix, stripped; or None."""
+        for ln in self.lines:
+            if ln.startswith(prefix):
+                return ln[len(prefix):].strip()
+        return None
+
+
+class AtChannel:
+    def __init__(self, uart, log=None):
+        self._uart = uart
+        self._reader = asyncio.StreamReader(uart)
+        self._writer = asyncio.StreamWriter(uart, {})
+        self._chunk = bytearray(_CHUNK)
+        self._line = bytearray(_LINE_MAX)
+        self._n = 0
+        self._overflow = False
+        self._lock = asyncio.Lock()
+        self._done = asyncio.Event()
+        self._prompt = asyncio.Event()
+        self._urcs = []  # (prefix, handler(line))
+        self._cmd = None  # echo of the command in progress
+        self._expect = None  # info-line prefix of the command in progress
+        self._lines = None
+        self._final = None
+        self._want_prompt = False
+        self.log = log
+        self.last_rx = ticks_ms()
+        self.stats = {"lines": 0, "urcs": 0, "stray": 0, "overflow": 0, "timeouts": 0}
+        self.task = None
+
+    def start(self):
+        self.task = asyncio.create_task(self._read_loop())
+        return self.task
+
+    def on_urc(self, prefix, handler):
+        """handler(line: bytes) is called for each unsolicited line starting with prefix."""
+        self._urcs.append((prefix, handler))
+
+    async def command(self, cmd, timeout_ms=5000, expect=None):
+        """Send `cmd` (str, without CR); return a Response on OK, raise AtError or AtTimeout."""
+        async with self._lock:
+            return await self._exchange(cmd, None, timeout_ms, expect)
+
+    async def command_with_prompt(self, cmd, payload, timeout_ms=60000, prompt_ms=5000, expect=None):
+        """For AT+CMGS-like commands: send cmd, wait for the '> ' prompt, send payload + Ctrl-Z."""
+        async with self._lock:
+            return await self._exchange(cmd, payload, timeout_ms, expect, prompt_ms)
+
+    async def _exchange(self, cmd, payload, timeout_ms, expect, prompt_ms=0):
+        self._lines = []
+        self._final = None
+        self._done.clear()
+        self._prompt.clear()
+        self._cmd = cmd.encode()
+        self._expect = expect.encode() if isinstance(expect, str) else expect
+        self._want_prompt = payload is not None
+        try:
+            self._writer.write(self._cmd + b"\r")
+            await self._writer.drain()
+            if payload is not None:
+                if not await self._wait(self._prompt, prompt_ms):
+                    if self._final is not None:  # error instead of a prompt
+                        return self._result()
+                    self._writer.write(b"\x1b")  # abandon the prompt so the modem is usable again
+                    await self._writer.drain()
+                    self._timeout(cmd + " (no prompt)")
+                self._want_prompt = False
+                self._writer.write(payload.encode() if isinstance(payload, str) else payload)
+                self._writer.write(b"\x1a")
+                await self._writer.drain()
+            if not await self._wait(self._done, timeout_ms):
+                self._timeout(cmd)
+            return self._result()
+        finally:
+            self._cmd = None
+            self._expect = None
+            self._want_prompt = False
+
+    def _result(self):
+        final = self._final
+        if final in FINAL_OK:
+            return Response(final, self._lines)
+        raise AtError(final)
+
+    def _timeout(self, what):
+        self.stats["timeouts"] += 1
+        if self.log:
+            self.log("at_timeout", cmd=what)
+        raise AtTimeout(what)
+
+    async def _wait(self, event, timeout_ms):
+        if event.is_set():
+            return True
+        try:
+            await asyncio.wait_for_ms(event.wait(), timeout_ms)
+            return True
+        except asyncio.TimeoutError:
+            return False
+
+    async def _read_loop(self):
+        chunk = self._chunk
+        while True:
+            n = await self._reader.readinto(chunk)
+            if not n:
+                await asyncio.sleep_ms(5)  # stream closed or spurious wake: stay alive
+                continue
+            self.last_rx = ticks_ms()
+            self._feed(chunk, n)
+
+    def _feed(self, buf, n):
+        line = self._line
+        for i in range(n):
+            b = buf[i]
+            if b == 0x0D or b == 0x0A:
+                if self._n:
+                    if not self._overflow:
+                        self._dispatch(bytes(line[:self._n]))
+                    self._n = 0
+                    self._overflow = False
+                continue
+            if self._n < _LINE_MAX:
+                line[self._n] = b
+                self._n += 1
+            elif not self._overflow:
+                self._overflow = True
+                self.stats["overflow"] += 1
+            # the '> ' prompt is not followed by a line end
+            if self._want_prompt and self._n == 2 and line[0] == 0x3E and line[1] == 0x20:
+                self._n = 0
+                self._prompt.set()
+
+    def _dispatch(self, ln):
+        self.stats["lines"] += 1
+        cmd = self._cmd
+        if cmd is not None:
+            if ln == cmd:
+                return  # echo (before ATE0, or after the modem rebooted and re-enabled it)
+            if self._final is None:
+                if self._is_final(ln):
+                    self._final = ln
+                    self._done.set()
+                    self._prompt.set()  # an error instead of a prompt must not wait for the prompt
+                    return
+                if self._expect is not None and ln.startswith(self._expect):
+                    self._lines.append(ln)
+                    return
+        for prefix, handler in self._urcs:
+            if ln.startswith(prefix):
+                self.stats["urcs"] += 1
+                try:
+                    handler(ln)
+                except Exception as e:  # a broken handler must not kill the reader
+                    if self.log:
+                        self.log("urc_handler_error", line=ln, err=repr(e))
+                return
+        if cmd is not None and self._final is None and self._expect is None and self._printable(ln):
+            self._lines.append(ln)  # bare info lines (ATI, AT+CGSN) when no prefix is expected
+            return
+        self.stats["stray"] += 1  # garbage or an unknown unsolicited line: counted, never fatal
+
+    @staticmethod
+    def _is_final(ln):
+        if ln in FINAL_OK:
+            return True
+        for f in FINAL_ERR:
+            if ln.startswith(f):
+                return True
+        return False
+
+    @staticmethod
+    def _printable(ln):
+        for b in ln:
+            if b < 0x20 or b > 0x7E:
+                return False
+        return True

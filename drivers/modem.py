@@ -1,0 +1,161 @@
+# Cellular modem speaking the 3GPP 27.005/27.007 AT commands every dialect shares (SIM, registration,
+# signal, SMS in PDU mode). Dialects (drivers/simcom_a76xx.py, ...) add GNSS, cell info and power.
+import asyncio
+from time import ticks_ms, ticks_diff
+
+from drivers.at_channel import AtChannel, AtError, AtTimeout
+
+# +CMS ERROR codes worth retrying (3GPP 27.005 3.2.5 and 24.011 E.2): network congestion, temporary
+# failure, resources unavailable, no network service, network timeout, unknown error.
+TRANSIENT_CMS = (38, 41, 42, 47, 331, 332, 500)
+
+
+class SmsError(Exception):
+    def __init__(self, reason, code=-1, transient=True):
+        super().__init__(reason, code)
+        self.reason = reason
+        self.code = code
+        self.transient = transient
+
+
+class Modem:
+    name = "3gpp"
+
+    def __init__(self, uart, log=None, power_key=None):
+        self.at = AtChannel(uart, log)
+        self.log = log or (lambda *a, **k: None)
+        self.power_key = power_key
+        self.ready = asyncio.Event()  # set once the modem answers and is configured
+        self.sim_ready = False
+        self.registered = False
+        self.csq = 99
+        self.imei = ""
+        self.booted_banner = False
+        self.at.on_urc(b"+CPIN:", self._urc_cpin)
+        self.at.on_urc(b"+CEREG:", self._urc_reg)
+        self.at.on_urc(b"+CREG:", self._urc_reg)
+        self.at.on_urc(b"+CGEV:", self._urc_ignore)
+        self.at.on_urc(b"RING", self._urc_ignore)
+        self.at.on_urc(b"+CMTI:", self._urc_cmti)
+        self.on_sms_received = None  # set by the two-way SMS feature
+
+    def start(self):
+        return self.at.start()
+
+    # --- URCs -------------------------------------------------------------------------------------
+    def _urc_cpin(self, ln):
+        self.sim_ready = ln.endswith(b"READY")
+
+    def _urc_reg(self, ln):
+        # URC form "+CEREG: <stat>[,...]" (n=1/2); the response form with <n> first is parsed in poll
+        stat = _reg_stat(ln, urc=True)
+        if stat is not None:
+            self.registered = stat in (1, 5)
+
+    def _urc_cmti(self, ln):
+        self.log("sms_incoming", line=ln)
+        if self.on_sms_received:
+            self.on_sms_received(ln)
+
+    def _urc_ignore(self, ln):
+        pass
+
+    # --- bring-up ---------------------------------------------------------------------------------
+    async def sync(self, timeout_ms=30000):
+        """Retry AT until the modem answers (it may still be booting and printing banners)."""
+        t0 = ticks_ms()
+        while ticks_diff(ticks_ms(), t0) < timeout_ms:
+            try:
+                await self.at.command("AT", timeout_ms=500)
+                return True
+            except (AtTimeout, AtError):
+                await asyncio.sleep_ms(200)
+        return False
+
+    async def configure(self):
+        at = self.at
+        await at.command("ATE0")
+        await at.command("AT+CMEE=2")
+        try:
+            r = await at.command("AT+CPIN?", expect="+CPIN:")
+            self.sim_ready = r.line(b"+CPIN:") == b"READY"
+        except AtError as e:
+            self.sim_ready = False
+            self.log("sim_error", err=e.final)
+        await at.command("AT+CMGF=0")
+        try:
+            r = await at.command("AT+CGSN", timeout_ms=2000)
+            self.imei = r.lines[0].decode() if r.lines else ""
+        except (AtError, AtTimeout):
+            pass
+        await self.poll_status()
+
+    async def bring_up(self, attempts=0):
+        """Sync and configure, retrying forever (attempts=0) with a pause: the button must not depend
+        on the modem, and the alert path waits on `ready` only for a bounded time."""
+        n = 0
+        while True:
+            n += 1
+            try:
+                if await self.sync():
+                    await self.configure()
+                    self.ready.set()
+                    self.log("modem_ready", imei=self.imei, sim=self.sim_ready, registered=self.registered,
+                             csq=self.csq)
+                    return True
+            except (AtError, AtTimeout) as e:
+                self.log("modem_config_failed", err=repr(e))
+            if attempts and n >= attempts:
+                return False
+            await asyncio.sleep_ms(2000)
+
+    async def poll_status(self):
+        at = self.at
+        try:
+            r = await at.command("AT+CEREG?", expect="+CEREG:")
+            stat = _reg_stat(r.line(b"+CEREG:") or b"")
+            if stat not in (1, 5):
+                r = await at.command("AT+CREG?", expect="+CREG:")
+                stat2 = _reg_stat(r.line(b"+CREG:") or b"")
+                stat = stat2 if stat2 in (1, 5) else stat
+            self.registered = stat in (1, 5)
+            r = await at.command("AT+CSQ", expect="+CSQ:")
+            v = r.line(b"+CSQ:")
+            if v:
+                self.csq = int(v.split(b",")[0])
+        except (AtError, AtTimeout, ValueError) as e:
+            self.log("modem_status_failed", err=repr(e))
+
+    # --- SMS --------------------------------------------------------------------------------------
+    async def send_pdu(self, pdu_hex, tpdu_len, timeout_ms=90000):
+        """Send one SMS-SUBMIT PDU; returns the message reference. Raises SmsError."""
+        try:
+            r = await self.at.command_with_prompt("AT+CMGS=%d" % tpdu_len, pdu_hex, timeout_ms=timeout_ms,
+                                                  expect="+CMGS:")
+        except AtTimeout as e:
+            raise SmsError("timeout", -1, True)
+        except AtError as e:
+            code = e.code()
+            if e.final.startswith(b"+CMS ERROR"):
+                return_transient = code in TRANSIENT_CMS or code < 0
+                raise SmsError("cms", code, return_transient)
+            raise SmsError("error", code, True)
+        v = r.line(b"+CMGS:")
+        try:
+            return int(v)
+        except (TypeError, ValueError):
+            return -1  # accepted but no readable reference: still accepted
+
+
+def _reg_stat(v, urc=False):
+    """<stat> from a +CEREG/+CREG payload. Response form: "<n>,<stat>[,...]"; URC form: "<stat>[,...]"."""
+    if urc:
+        i = v.find(b":")
+        v = v[i + 1:]
+    parts = v.strip().split(b",")
+    try:
+        if urc:
+            return int(parts[0])
+        return int(parts[1]) if len(parts) > 1 else int(parts[0])
+    except ValueError:
+        return None

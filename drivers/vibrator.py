@@ -1,0 +1,25 @@
+# Vibration motor on a GPIO (through a transistor). Plays on/off patterns from firmware.haptics.
+import asyncio
+
+
+class Vibrator:
+    def __init__(self, pin):
+        self.pin = pin
+        self.pin.value(0)
+        self._task = None
+
+    def play(self, pattern):
+        """Start a pattern now, replacing any pattern still playing."""
+        if self._task is not None:
+            self._task.cancel()
+        self._task = asyncio.create_task(self._run(pattern))
+
+    async def _run(self, pattern):
+        try:
+            on = True
+            for ms in pattern:
+                self.pin.value(1 if on else 0)
+                await asyncio.sleep_ms(ms)
+                on = not on
+        finally:
+            self.pin.value(0)

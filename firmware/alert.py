@@ -1,0 +1,136 @@
+# The alert state machine: idle -> triggered -> dispatching -> active -> idle.
+# The button stays live in every state; a second trigger during an alert is logged and sends nothing.
+# An alert never waits for a GNSS fix: each SMS carries the best position known when it is sent.
+import asyncio
+from time import ticks_ms, ticks_diff
+
+from drivers.modem import SmsError
+from firmware import haptics
+from firmware.sms_pdu import encode_submit
+from firmware.sms_text import compose
+
+IDLE = "idle"
+TRIGGERED = "triggered"
+DISPATCHING = "dispatching"
+ACTIVE = "active"
+
+_BACKOFF_MS = (2000, 5000, 15000, 30000, 60000)
+
+
+class AlertManager:
+    def __init__(self, cfg, modem, lastfix, battery, log, vibrator=None):
+        self.cfg = cfg
+        self.modem = modem
+        self.lastfix = lastfix
+        self.battery = battery  # callable -> percent or None
+        self.log = log
+        self.vibrator = vibrator
+        self.state = IDLE
+        self.alert_id = 0
+        self.kind = "alert"
+        self.results = {}  # contact index -> "sent"/"failed"/"pending"
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self.task = None
+
+    def start(self):
+        self.task = asyncio.create_task(self._run())
+        return self.task
+
+    def trigger(self, source, kind="alert"):
+        """Called by the button task or the fall detector. Returns True if a new alert starts."""
+        if self.state != IDLE:
+            self.log("trigger_ignored", source=source, state=self.state, alert=self.alert_id)
+            return False
+        self.alert_id += 1
+        self.kind = kind
+        self.log("trigger", source=source, kind=kind, alert=self.alert_id)
+        self._to(TRIGGERED)
+        self._haptic(haptics.GESTURE_SEEN)
+        self._wake.set()
+        return True
+
+    def stop(self, why):
+        if self.state != IDLE:
+            self.log("alert_stop", why=why, alert=self.alert_id)
+            self._stop.set()
+
+    def _to(self, new):
+        self.log("state", frm=self.state, to=new, alert=self.alert_id)
+        self.state = new
+
+    def _haptic(self, pattern):
+        if self.vibrator is not None:
+            self.vibrator.play(pattern)
+
+    async def _run(self):
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            self._stop.clear()
+            try:
+                await self._dispatch()
+                await self._active()
+            except Exception as e:  # never leave the device stuck in an alert state
+                self.log("alert_error", err=repr(e), alert=self.alert_id)
+            self._to(IDLE)
+
+    def _text(self, contact):
+        fix = self.lastfix.best()
+        return compose(self.kind, self.cfg.get("wearer", ""), fix.as_tuple() if fix else None,
+                       self.battery(), self.cfg.get("lang", "fr"))
+
+    async def _dispatch(self):
+        contacts = self.cfg.get("contacts") or []
+        self._to(DISPATCHING)
+        if not contacts:
+            self.log("not_configured", alert=self.alert_id)
+            self._haptic(haptics.NOT_CONFIGURED)
+            return
+        modem = self.modem
+        if not modem.ready.is_set():
+            self.log("wait_modem", alert=self.alert_id)
+            try:
+                await asyncio.wait_for_ms(modem.ready.wait(), self.cfg.get("modem_ready_wait_s", 60) * 1000)
+            except asyncio.TimeoutError:
+                self.log("modem_not_ready", alert=self.alert_id)  # try anyway: it may answer now
+        self.results = {i: "pending" for i in range(len(contacts))}
+        rounds = self.cfg.get("sms_rounds", 6)
+        for rnd in range(rounds):
+            for i, c in enumerate(contacts):
+                if self.results[i] != "pending":
+                    continue
+                await self._send_one(i, c)
+            if "pending" not in self.results.values():
+                break
+            if rnd + 1 < rounds:
+                await asyncio.sleep_ms(_BACKOFF_MS[min(rnd, len(_BACKOFF_MS) - 1)])
+        failed = [i for i in self.results if self.results[i] != "sent"]
+        self.log("dispatch_done", alert=self.alert_id, sent=len(contacts) - len(failed), failed=len(failed))
+        self._haptic(haptics.FAILED if failed else haptics.SENT_ALL)
+
+    async def _send_one(self, i, contact):
+        text = self._text(contact)
+        try:
+            pdu, n = encode_submit(contact["number"], text, self.cfg.get("sms_validity_min", 4320))
+        except ValueError as e:
+            self.results[i] = "failed"
+            self.log("sms_invalid", contact=i, err=repr(e), alert=self.alert_id)
+            return
+        try:
+            mr = await self.modem.send_pdu(pdu, n)
+        except SmsError as e:
+            if not e.transient:
+                self.results[i] = "failed"
+            self.log("sms_failed", contact=i, to=contact["number"], reason=e.reason, code=e.code,
+                     transient=e.transient, alert=self.alert_id)
+            return
+        self.results[i] = "sent"
+        self.log("sms_sent", contact=i, to=contact["number"], mr=mr, alert=self.alert_id)
+
+    async def _active(self):
+        self._to(ACTIVE)
+        try:
+            await asyncio.wait_for_ms(self._stop.wait(), self.cfg.get("alert_active_s", 3600) * 1000)
+        except asyncio.TimeoutError:
+            self.log("alert_expired", alert=self.alert_id)

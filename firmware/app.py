@@ -1,0 +1,106 @@
+# Wires the device together from a board profile: button first (armed within a second of boot), then
+# the alert manager, then the modem and GNSS in the background. One health loop feeds the watchdog.
+import asyncio
+from time import ticks_ms, ticks_diff
+
+from firmware import haptics, settings
+from firmware.alert import AlertManager, IDLE
+from firmware.eventlog import EventLog
+from firmware.gestures import ButtonLogic
+from firmware.location import LastFix
+from firmware.version import VERSION
+
+_GNSS_POLL_MS = 2000
+_GNSS_BOOT_WINDOW_MS = 300000  # after boot, try 5 min for a first fix, then GNSS off until an alert
+_STATUS_POLL_MS = 60000
+
+
+class App:
+    def __init__(self, board):
+        self.board = board
+        self.log = EventLog(board.log_sinks())
+        self.cfg = settings.load()
+        self.lastfix = LastFix(log=self.log)
+        self.vibrator = board.vibrator
+        self.modem = board.make_modem(self.log)
+        self.alert = AlertManager(self.cfg, self.modem, self.lastfix, board.battery_percent, self.log,
+                                  self.vibrator)
+        self.edges = board.button
+        self.logic = ButtonLogic(self.cfg["gestures"], on_gesture=self._on_gesture)
+        self.tasks = []
+
+    def _on_gesture(self, action, t):
+        self.log("gesture", action=action)
+        if action == "alert":
+            self.alert.trigger("button")
+
+    async def button_task(self):
+        edges, logic = self.edges, self.logic
+        while True:
+            edges.drain(logic.edge)
+            wait = logic.poll(ticks_ms())
+            if wait < 0:
+                await edges.flag.wait()
+            else:
+                try:
+                    await asyncio.wait_for_ms(edges.flag.wait(), wait)
+                except asyncio.TimeoutError:
+                    pass
+
+    async def gnss_task(self):
+        modem = self.modem
+        await modem.ready.wait()
+        booted = ticks_ms()
+        await modem.gnss_power(True)
+        while True:
+            best = self.lastfix.best()
+            fresh = best is not None and best.ticks is not None  # obtained during this boot
+            want = self.alert.state != IDLE or (
+                not fresh and ticks_diff(ticks_ms(), booted) < _GNSS_BOOT_WINDOW_MS)
+            if want and not modem.gnss_on:
+                await modem.gnss_power(True)
+            elif not want and modem.gnss_on:
+                await modem.gnss_power(False)
+            if modem.gnss_on:
+                fix = await modem.gnss_fix()
+                if fix is not None:
+                    fix.ticks = ticks_ms()
+                    first = self.lastfix.best() is None or self.lastfix.best().ticks is None
+                    self.lastfix.update(fix)
+                    if first:
+                        self.log("fix", lat=fix.lat, lon=fix.lon, acc_m=fix.acc_m, sats=fix.sats)
+            await asyncio.sleep_ms(_GNSS_POLL_MS)
+
+    async def modem_task(self):
+        modem = self.modem
+        modem.start()
+        await modem.bring_up()
+        while True:
+            await asyncio.sleep_ms(_STATUS_POLL_MS)
+            if self.alert.state == IDLE:
+                await modem.poll_status()
+
+    async def health_task(self, wdt):
+        # The watchdog is fed only while the event loop runs and the button task is alive.
+        while True:
+            if wdt is not None and not self.tasks[0].done():
+                wdt.feed()
+            await asyncio.sleep_ms(1000)
+
+    async def run(self):
+        b = self.board
+        self.log("boot", version=VERSION, board=b.name, reset_cause=b.reset_cause())
+        self.tasks.append(asyncio.create_task(self.button_task()))
+        self.log("button_armed")
+        self.tasks.append(self.alert.start())
+        if not self.cfg["contacts"]:
+            self.log("not_configured")
+            self.vibrator.play(haptics.NOT_CONFIGURED)
+        self.tasks.append(asyncio.create_task(self.modem_task()))
+        self.tasks.append(asyncio.create_task(self.gnss_task()))
+        self.tasks.append(asyncio.create_task(self.health_task(b.watchdog())))
+        await b.run_extras(self)
+
+
+def main(board):
+    asyncio.run(App(board).run())

@@ -1,0 +1,43 @@
+# Event log: every state transition and notable fact, timestamped in ms since boot. Kept in a small
+# RAM ring (for the console's `log tail`) and handed to the board's sinks (flash file, simulator).
+import json
+from time import ticks_ms, ticks_diff
+
+_T0 = ticks_ms()
+
+
+def _clean(v):
+    if isinstance(v, (bytes, bytearray)):
+        try:
+            return bytes(v).decode()
+        except UnicodeError:
+            return repr(v)
+    return v
+
+
+class EventLog:
+    def __init__(self, sinks=(), keep=64):
+        self.sinks = list(sinks)
+        self.keep = keep
+        self.ring = []
+
+    def __call__(self, event, **fields):
+        rec = {"ms": ticks_diff(ticks_ms(), _T0), "event": event}
+        for k in fields:
+            rec[k] = _clean(fields[k])
+        try:
+            line = json.dumps(rec)
+        except (TypeError, ValueError):
+            line = json.dumps({"ms": rec["ms"], "event": event, "fields": repr(fields)})
+        self.ring.append(line)
+        if len(self.ring) > self.keep:
+            self.ring.pop(0)
+        for sink in self.sinks:
+            try:
+                sink(line)
+            except Exception:  # a failing sink (full flash) must never stop the alert path
+                pass
+        return rec
+
+    def tail(self, n):
+        return self.ring[-n:]

@@ -1,0 +1,123 @@
+"""End to end: the firmware boots in the MicroPython VM on the simulated board, the virtual button
+makes the alert gesture, and the modem simulator accepts the SMS. Every PDU is decoded by an
+independent decoder (python-gsmmodem-new) and must carry exactly the text the firmware meant."""
+import json
+import os
+import sys
+
+import pytest
+from gsmmodem.pdu import decodeSmsPdu
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+from alertbutton.sim import run_scenario, load_scenario, ScenarioError  # noqa: E402
+from alertbutton import vm  # noqa: E402
+from firmware.sms_pdu import segment_info  # noqa: E402
+
+CONTACTS = [{"name": "C%d" % i, "number": "+3361234560%d" % i} for i in range(1, 6)]
+
+
+def scenario(**kw):
+    sc = {"wearer": "Camille", "contacts": CONTACTS, "gnss": None, "last_fix": None,
+          "modem": {"cmgs_latency_s": 0.2, "cmd_latency_s": 0.005},
+          "events": [{"t": 2.0, "gesture": "alert"}], "duration_s": 25}
+    sc.update(kw)
+    return sc
+
+
+def check_sms(run, n=5):
+    assert len(run.sms) == n, [e for e in run.events if e["event"] != "state"]
+    assert sorted(s["to"] for s in run.sms) == sorted(c["number"] for c in run.sc["contacts"])[:n]
+    for s in run.sms:
+        d = decodeSmsPdu(s["pdu"])
+        assert d["text"] == s["text"]
+        enc, units, limit = segment_info(s["text"])
+        assert units <= limit, (enc, units, s["text"])
+    trig = [e for e in run.events if e["event"] == "trigger"]
+    assert len(trig) == 1
+    return [s["text"] for s in run.sms]
+
+
+def states(run):
+    return [e["to"] for e in run.events if e["event"] == "state"]
+
+
+def test_five_contacts_with_gnss_fix(tmp_path):
+    run = run_scenario(scenario(gnss={"lat": 45.76404, "lon": 4.83566, "acc_m": 10.0, "after_s": 0.5}),
+                       tmp_path)
+    texts = check_sms(run)
+    for t in texts:
+        assert "45.76404,4.83566" in t and "Camille" in t
+    assert states(run)[:4] == ["triggered", "dispatching", "active"][:3] + states(run)[3:4]
+    assert states(run)[:3] == ["triggered", "dispatching", "active"]
+    # outputs on disk match what the run saw
+    lines = (tmp_path / "sms.jsonl").read_text().splitlines()
+    assert [json.loads(x)["to"] for x in lines] == [s["to"] for s in run.sms]
+    assert any(json.loads(x)["event"] == "trigger" for x in (tmp_path / "events.jsonl").read_text().splitlines())
+
+
+def test_no_fix_at_all_says_position_unknown(tmp_path):
+    run = run_scenario(scenario(), tmp_path)
+    for t in check_sms(run):
+        assert "maps.google.com" not in t and "inconnue" in t
+
+
+def test_stale_fix_is_sent_with_its_age_without_waiting(tmp_path):
+    sc = scenario(last_fix={"lat": 43.29695, "lon": 5.38107, "acc_m": 20, "age_s": 7200},
+                  gnss={"lat": 1.0, "lon": 1.0, "acc_m": 5, "after_s": 600})
+    run = run_scenario(sc, tmp_path)
+    texts = check_sms(run)
+    for t in texts:
+        assert "43.29695,5.38107" in t and "2 h" in t, t
+    trig = [e["t"] for e in run.events if e["event"] == "trigger"][0]
+    assert run.sms[0]["t"] - trig < 1.0  # never waited for the GNSS fix (it comes after 600 s)
+
+
+def test_name_that_forces_ucs2(tmp_path):
+    run = run_scenario(scenario(wearer="فاطمة الزهراء بن علي",
+                                last_fix={"lat": -33.86882, "lon": 151.20929, "acc_m": 8, "age_s": 30}),
+                       tmp_path)
+    for s in run.sms:
+        assert decodeSmsPdu(s["pdu"])["text"] == s["text"]
+    texts = check_sms(run)
+    assert all(segment_info(t)[0] == "ucs2" for t in texts)
+    assert all("-33.86882,151.20929" in t for t in texts)
+
+
+def test_urc_storm_during_sms(tmp_path):
+    sc = scenario(modem={"cmgs_latency_s": 0.3, "cmd_latency_s": 0.005, "urc_rate_hz": 40.0},
+                  last_fix={"lat": 48.1, "lon": -1.6, "acc_m": 15, "age_s": 120})
+    run = run_scenario(sc, tmp_path)
+    check_sms(run)
+
+
+def test_second_gesture_during_alert_sends_nothing_twice(tmp_path):
+    sc = scenario(events=[{"t": 2.0, "gesture": "alert"}, {"t": 3.5, "gesture": "hold"},
+                          {"t": 7.0, "gesture": "alert"}], duration_s=14)
+    run = run_scenario(sc, tmp_path, stop_when_done=False)
+    assert len(run.sms) == 5
+    ignored = [e for e in run.events if e["event"] == "trigger_ignored"]
+    assert len(ignored) == 2
+
+
+def test_single_press_and_short_hold_never_alert(tmp_path):
+    sc = scenario(events=[{"t": 1.5, "gesture": "press"}, {"t": 2.5, "gesture": "hold", "hold_ms": 1900},
+                          {"t": 5.0, "gesture": "presses", "n": 2}], duration_s=8)
+    run = run_scenario(sc, tmp_path, stop_when_done=False)
+    assert run.sms == [] and not [e for e in run.events if e["event"] == "trigger"]
+
+
+def test_unconfigured_device_says_so(tmp_path):
+    run = run_scenario(scenario(contacts=[], duration_s=6), tmp_path, stop_when_done=False)
+    assert run.sms == []
+    assert any(e["event"] == "not_configured" for e in run.events)
+
+
+def test_bad_scenario_is_refused_clearly(tmp_path):
+    p = tmp_path / "bad.json"
+    p.write_text('{"contacts": [{"number": "0612345678"}]}')
+    with pytest.raises(ScenarioError, match="international"):
+        load_scenario(str(p))
+    p.write_text("{nope")
+    with pytest.raises(ScenarioError, match="JSON"):
+        load_scenario(str(p))

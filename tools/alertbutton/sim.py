@@ -1,0 +1,332 @@
+"""`alertbutton sim`: boot main.py in the MicroPython VM on the simulated board.
+
+The board's modem UART and its control channel are ptys created here; the modem simulator (or any
+external AT peer with --modem-pty) answers on the first, the virtual button is driven through the second.
+Outputs in --out: sms.jsonl (every SMS the modem accepted, decoded by python-gsmmodem-new),
+events.jsonl (the firmware's event log), firmware.log (everything else the VM printed)."""
+import json
+import os
+import random
+import shutil
+import sys
+import threading
+import time
+import tty
+
+from alertbutton import vm
+from alertbutton.modem_sim import ModemSim
+
+BUTTON_PIN = 13  # boards/pins_a7670e.py BUTTON
+RESET_EXIT = 75  # boards/simlib/machine.py: machine.reset()
+HEAPSIZE = "512k"  # ESP32-WROVER MicroPython heap without PSRAM is ~110 KB; with PSRAM ~4 MB
+
+
+class ScenarioError(ValueError):
+    pass
+
+
+def load_scenario(path):
+    try:
+        with open(path) as f:
+            sc = json.load(f)
+    except OSError as e:
+        raise ScenarioError("cannot read scenario %s: %s" % (path, e.strerror))
+    except ValueError as e:
+        raise ScenarioError("scenario %s is not valid JSON: %s" % (path, e))
+    return check_scenario(sc)
+
+
+def check_scenario(sc):
+    if not isinstance(sc, dict):
+        raise ScenarioError("scenario must be a JSON object")
+    contacts = sc.get("contacts", [])
+    if not isinstance(contacts, list) or len(contacts) > 5:
+        raise ScenarioError("contacts: a list of at most 5 {name, number}")
+    for c in contacts:
+        if not isinstance(c, dict) or not str(c.get("number", "")).startswith("+"):
+            raise ScenarioError("contact %r: needs a number in international form (+33...)" % (c,))
+    for key in ("gnss", "last_fix"):
+        v = sc.get(key)
+        if v is not None and not (isinstance(v, dict) and "lat" in v and "lon" in v):
+            raise ScenarioError("%s: null or an object with lat, lon" % key)
+    for ev in sc.get("events", []):
+        if "t" not in ev:
+            raise ScenarioError("event %r has no t" % (ev,))
+    return sc
+
+
+# --- the virtual button ---------------------------------------------------------------------------
+
+def gesture_edges(ev, rng):
+    """(delay_s, level) steps for one scripted button event; bounce noise on every contact change."""
+    g = ev.get("gesture", "alert")
+    if "pattern" in ev:  # explicit [[ms, level], ...]
+        return [(ms / 1000.0, lvl) for ms, lvl in ev["pattern"]]
+    if g == "alert":
+        spec = [(0, 120), (400, 120), (800, 120)]
+    elif g == "hold":
+        spec = [(0, int(ev.get("hold_ms", 2500)))]
+    elif g == "press":
+        spec = [(0, 120)]
+    elif g == "presses":
+        spec = [(i * int(ev.get("gap_ms", 400)), 120) for i in range(int(ev.get("n", 1)))]
+    else:
+        raise ScenarioError("unknown gesture %r" % g)
+    steps = []
+    for start, dur in spec:
+        for t, level in ((start, 0), (start + dur, 1)):
+            for k in range(rng.randrange(0, 4) if ev.get("bounce", True) else 0):
+                steps.append((t + k * 3, level))  # bounce: a few toggles 1-3 ms apart
+                steps.append((t + k * 3 + 1 + rng.randrange(2), 1 - level))
+            steps.append((t + 12 if ev.get("bounce", True) else t, level))
+    steps.sort(key=lambda s: s[0])
+    return [(ms / 1000.0, lvl) for ms, lvl in steps]
+
+
+class SimRun:
+    def __init__(self, scenario, out_dir, modem_pty=None, echo=print, seed=1, heapsize=HEAPSIZE):
+        self.sc = check_scenario(scenario)
+        self.out = os.path.abspath(out_dir)
+        self.flash = os.path.join(self.out, "flash")
+        self.modem_pty = modem_pty
+        self.echo = echo or (lambda *a: None)
+        self.rng = random.Random(seed)
+        self.heapsize = heapsize
+        self.t0 = None
+        self.sms = []
+        self.events = []
+        self.proc = None
+        self.modem = None
+        self._ctl_master = None
+        self._lock = threading.Lock()
+        self._files = {}
+        self.boots = 0
+        self.exit_codes = []
+
+    # --- setup ------------------------------------------------------------------------------------
+    def _prepare_flash(self):
+        shutil.rmtree(self.out, ignore_errors=True)
+        os.makedirs(self.flash)
+        sc = self.sc
+        cfg = {"wearer": sc.get("wearer", ""), "contacts": sc.get("contacts", []), "lang": sc.get("lang", "fr")}
+        cfg.update(sc.get("config", {}))
+        _write_json(os.path.join(self.flash, "config.json"), cfg)
+        lf = sc.get("last_fix")
+        if lf:
+            _write_json(os.path.join(self.flash, "lastfix.json"), {
+                "lat": lf["lat"], "lon": lf["lon"], "acc_m": lf.get("acc_m", 50),
+                "utc": time.time() - float(lf.get("age_s", 0)), "source": "gnss"})
+        for name in ("sms.jsonl", "events.jsonl", "firmware.log"):
+            self._files[name] = open(os.path.join(self.out, name), "w", buffering=1)
+
+    def _wiring(self, modem_path, ctl_path, reset_cause=1):
+        _write_json(os.path.join(self.flash, "sim_board.json"), {
+            "modem": modem_path, "ctl": ctl_path, "battery_mv": self.sc.get("battery_mv", 3900),
+            "reset_cause": reset_cause})
+
+    def now(self):
+        return time.monotonic() - self.t0
+
+    # --- outputs ----------------------------------------------------------------------------------
+    def _on_sms(self, rec):
+        rec = {"t": round(self.now(), 3), "to": rec["to"], "pdu": rec["pdu"], "text": rec["text"]}
+        with self._lock:
+            self.sms.append(rec)
+            self._files["sms.jsonl"].write(json.dumps(rec, ensure_ascii=False) + "\n")
+        self.echo("  SMS %d -> %s: %s" % (len(self.sms), rec["to"], rec["text"]))
+
+    def _on_vm_line(self, line):
+        t = round(self.now(), 3)
+        if line.startswith("EV "):
+            try:
+                ev = json.loads(line[3:])
+            except ValueError:
+                ev = {"event": "unparsed", "line": line}
+            ev = dict({"t": t}, **{k: v for k, v in ev.items() if k != "t"})
+            with self._lock:
+                self.events.append(ev)
+                self._files["events.jsonl"].write(json.dumps(ev, ensure_ascii=False) + "\n")
+            if ev["event"] in ("trigger", "state", "sms_failed", "not_configured", "dispatch_done",
+                               "modem_ready", "trigger_ignored"):
+                self.echo("[%7.3f] %s" % (t, _describe(ev)))
+        else:
+            self._files["firmware.log"].write("%.3f %s\n" % (t, line))
+            if "Traceback" in line or line.startswith("SIMERR"):
+                self.echo("[%7.3f] VM: %s" % (t, line))
+
+    def _pump(self, proc):
+        for raw in proc.stdout:
+            self._on_vm_line(raw.decode("utf-8", "replace").rstrip("\n"))
+
+    # --- button -----------------------------------------------------------------------------------
+    def set_pin(self, level):
+        os.write(self._ctl_master, b"pin %d %d\n" % (BUTTON_PIN, level))
+
+    def gesture(self, ev):
+        start = time.monotonic()
+        for delay, level in gesture_edges(ev, self.rng):
+            left = start + delay - time.monotonic()
+            if left > 0:
+                time.sleep(left)
+            self.set_pin(level)
+
+    # --- run --------------------------------------------------------------------------------------
+    def start(self):
+        self._prepare_flash()
+        self.t0 = time.monotonic()
+        if self.modem_pty:
+            modem_path = self.modem_pty
+        else:
+            sc = dict(self.sc)
+            sc["t0"] = self.t0
+            self.modem = ModemSim(sc, on_sms=self._on_sms, seed=self.rng.randrange(1 << 30))
+            modem_path = self.modem.start()
+        self._ctl_master, ctl_slave = os.openpty()
+        tty.setraw(self._ctl_master)
+        tty.setraw(ctl_slave)
+        self._ctl_path = os.ttyname(ctl_slave)
+        self._ctl_slave = ctl_slave
+        self._wiring(modem_path, self._ctl_path)
+        self._boot()
+
+    def _boot(self):
+        import subprocess
+        self.boots += 1
+        self.proc = vm.spawn(code="import boot\nimport main\n", cwd=self.flash, heapsize=self.heapsize,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self._pump_thread = threading.Thread(target=self._pump, args=(self.proc,), daemon=True)
+        self._pump_thread.start()
+
+    def supervise(self):
+        """Restart the VM when the firmware resets the board (watchdog, machine.reset)."""
+        code = self.proc.poll()
+        if code is None:
+            return True
+        self._pump_thread.join(2)
+        self.exit_codes.append(code)
+        if code == RESET_EXIT:
+            self._wiring(self.modem.start() if False else self._modem_path(), self._ctl_path, reset_cause=3)
+            self._boot()
+            return True
+        return False
+
+    def _modem_path(self):
+        return json.load(open(os.path.join(self.flash, "sim_board.json")))["modem"]
+
+    def run_script(self, stop_when_done=True):
+        """Play the scenario's events; stop at duration_s, or earlier once every alert was dispatched."""
+        sc = self.sc
+        duration = float(sc.get("duration_s", 30))
+        pending = sorted(sc.get("events", []), key=lambda e: e["t"])
+        done_after = None
+        while self.now() < duration:
+            if not self.supervise():
+                self.echo("firmware exited with code %s" % self.exit_codes[-1])
+                break
+            if pending and self.now() >= pending[0]["t"]:
+                self.gesture(pending.pop(0))
+                continue
+            if stop_when_done and not pending and sc.get("events"):
+                dispatched = sum(1 for e in self.events if e["event"] == "dispatch_done")
+                triggers = sum(1 for e in self.events if e["event"] == "trigger")
+                if triggers and dispatched >= triggers:
+                    done_after = done_after or self.now() + float(sc.get("linger_s", 0.5))
+                    if self.now() >= done_after:
+                        break
+            time.sleep(0.005)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            try:
+                os.write(self._ctl_master, b"quit\n")
+                self.proc.wait(2)
+            except Exception:
+                pass
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+        if self.modem:
+            self.modem.stop()
+        for fd in (self._ctl_master, getattr(self, "_ctl_slave", None)):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        for f in self._files.values():
+            f.close()
+
+
+def _write_json(path, obj):
+    with open(path, "w") as f:
+        json.dump(obj, f, ensure_ascii=False)
+
+
+def _describe(ev):
+    e = ev["event"]
+    if e == "state":
+        return "state %s -> %s" % (ev.get("frm"), ev.get("to"))
+    rest = " ".join("%s=%s" % (k, v) for k, v in ev.items() if k not in ("t", "event", "ms"))
+    return "%s %s" % (e, rest)
+
+
+def run_scenario(scenario, out_dir, modem_pty=None, echo=None, seed=1, stop_when_done=True):
+    run = SimRun(scenario, out_dir, modem_pty, echo=echo, seed=seed)
+    try:
+        run.start()
+        run.run_script(stop_when_done)
+    finally:
+        run.stop()
+    return run
+
+
+# --- CLI --------------------------------------------------------------------------------------------
+
+def add_arguments(p):
+    p.add_argument("--scenario", help="scenario JSON (scripted run); without it: interactive")
+    p.add_argument("--out", default="out/sim", help="output directory (default out/sim)")
+    p.add_argument("--modem-pty", help="attach an external AT peer (pty slave path) instead of the simulator")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--full", action="store_true", help="run the whole duration_s even after the alert")
+
+
+def run(args):
+    try:
+        if args.scenario:
+            sc = load_scenario(args.scenario)
+            print("Simulated button: wearer %r, %d contacts; firmware in the MicroPython VM" %
+                  (sc.get("wearer", ""), len(sc.get("contacts", []))))
+            r = run_scenario(sc, args.out, args.modem_pty, echo=print, seed=args.seed,
+                             stop_when_done=not args.full)
+            print("%d SMS accepted by the modem; outputs in %s" % (len(r.sms), args.out))
+            return 0 if r.sms or not sc.get("events") else 1
+        return interactive(args)
+    except ScenarioError as e:
+        print("error: %s" % e, file=sys.stderr)
+        return 2
+
+
+DEMO = os.path.join(vm.REPO, "scenarios", "demo.json")
+
+
+def interactive(args):
+    sc = load_scenario(DEMO)
+    sc["duration_s"] = 10 ** 9
+    run = SimRun(sc, args.out, args.modem_pty, echo=print, seed=args.seed)
+    print("Interactive simulator. Enter = one short press (3 within 2.5 s = alert), "
+          "'h' + Enter = 2.5 s hold, 'q' + Enter = quit.")
+    run.start()
+    try:
+        for line in sys.stdin:
+            cmd = line.strip().lower()
+            if cmd == "q":
+                break
+            ev = {"t": 0, "gesture": "hold"} if cmd == "h" else {"t": 0, "gesture": "press"}
+            run.gesture(ev)
+            if not run.supervise():
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        run.stop()
+    return 0
