@@ -163,10 +163,10 @@ def _num(x):
 def _acc(acc, t, tiny):
     if not _num(acc) or acc < 0:
         return t["acc_unknown"][1 if tiny else 0]
-    if acc >= 999500:
+    m = int(acc + 0.5) if acc < 999500 else 999500  # no int() of inf
+    if m >= 999500:
         s = ">999 km"
     else:
-        m = int(acc + 0.5)
         s = "%d m" % m if m < 10000 else "%d km" % ((m + 500) // 1000)
     return "~" + s.replace(" ", "") if tiny else s
 

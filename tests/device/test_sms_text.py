@@ -85,7 +85,7 @@ def check_coord(s, want):
 def acc_token(acc):
     if acc is None or acc != acc or acc < 0:
         return None
-    if acc >= 999500:
+    if acc == float("inf") or math.floor(acc + 0.5) >= 999500:
         return ">999km"
     m = math.floor(acc + 0.5)
     return "%dm" % m if m < 10000 else "%dkm" % math.floor(m / 1000 + 0.5)
@@ -336,7 +336,7 @@ POOLS = (
     "王李张刘陈杨黄赵吴周",
     "😀🚑❤👍🏽🆘𝒜𠀀",
 )
-ACCS = (0, 3.4, 15, 999.6, 9999.4, 10000, 123456, 999499, 1e6, 1e12, None, -1, float("nan"), float("inf"))
+ACCS = (0, 3.4, 15, 999.6, 9999.4, 10000, 123456, 999499, 999499.7, 1e6, 1e12, None, -1, float("nan"), float("inf"))
 AGES = (0, 0.4, 59.4, 59.6, 60, 3599, 3600, 86399, 86400, 10 ** 8, -5, None, float("nan"), float("inf"))
 
 
