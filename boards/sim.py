@@ -21,6 +21,25 @@ _RESET_NAMES = {machine.PWRON_RESET: "power", machine.WDT_RESET: "watchdog", mac
                 machine.DEEPSLEEP_RESET: "deepsleep", machine.HARD_RESET: "hard"}
 
 
+class _TaskFlag:
+    """ThreadSafeFlag contract (set() then one wait() returns and clears) on an asyncio.Event.
+
+    On the unix port, any pending ThreadSafeFlag makes every event-loop iteration sleep ~1.1 ms
+    (select.poll falls back to a 1 ms sleep loop for objects without a file descriptor), which
+    would add several ms to every AT exchange. The ESP32 has no such penalty, and here the
+    simulated ISR runs in task context, so an Event is equivalent."""
+
+    def __init__(self):
+        self._ev = asyncio.Event()
+
+    def set(self):
+        self._ev.set()
+
+    async def wait(self):
+        await self._ev.wait()
+        self._ev.clear()
+
+
 def _vib_out(pin, v):
     print("VIB", v)
 
@@ -33,7 +52,7 @@ class Board:
         self.wiring = w
         machine._RESET_CAUSE = w.get("reset_cause", machine.PWRON_RESET)
         self._reset = machine.reset_cause()
-        self.button = ButtonEdges(machine.Pin(P.BUTTON, machine.Pin.IN, machine.Pin.PULL_UP))
+        self.button = ButtonEdges(machine.Pin(P.BUTTON, machine.Pin.IN, machine.Pin.PULL_UP), flag=_TaskFlag())
         vib = machine.Pin(P.VIBRATOR, machine.Pin.OUT, value=0)
         vib.on_change = _vib_out
         self.vibrator = Vibrator(vib)

@@ -11,10 +11,12 @@ _CAPACITY = const(64)  # edges kept between two drains; a bounce burst is far sh
 
 
 class ButtonEdges:
-    def __init__(self, pin, active_low=True):
+    def __init__(self, pin, active_low=True, flag=None):
         self.pin = pin
         self.active_low = active_low
-        self.flag = asyncio.ThreadSafeFlag()
+        # flag: set by the ISR, awaited by the task. Boards pass another object with the same
+        # set()/wait() contract only where the ISR is not a real interrupt (the simulated board).
+        self.flag = asyncio.ThreadSafeFlag() if flag is None else flag
         self._ticks = array("i", (0 for _ in range(_CAPACITY)))
         self._levels = bytearray(_CAPACITY)
         self._head = 0  # written by the ISR only

@@ -30,7 +30,7 @@ def parse_cgnssinfo(payload, ddmm=False):
             lat = -lat
         if f[ns + 2] == b"W":
             lon = -lon
-        hdop = float(f[ns + 10]) if f[ns + 10] else 0.0
+        hdop = float(f[ns + 9]) if f[ns + 9] else 0.0
         sats = 0
         for v in f[1:ns - 1]:
             if v.strip():

@@ -97,10 +97,14 @@ class AlertManager:
         self.results = {i: "pending" for i in range(len(contacts))}
         rounds = self.cfg.get("sms_rounds", 6)
         for rnd in range(rounds):
-            for i, c in enumerate(contacts):
-                if self.results[i] != "pending":
-                    continue
-                await self._send_one(i, c)
+            todo = [i for i in range(len(contacts)) if self.results[i] == "pending"]
+            nxt = self._prepare(todo[0], contacts[todo[0]]) if todo else None
+            for k, i in enumerate(todo):
+                pdu = nxt
+                sending = asyncio.create_task(self._send_one(i, contacts[i], pdu))
+                # prepare the next PDU while this one is in flight (tens of ms of CPU on an ESP32)
+                nxt = self._prepare(todo[k + 1], contacts[todo[k + 1]]) if k + 1 < len(todo) else None
+                await sending
             if "pending" not in self.results.values():
                 break
             if rnd + 1 < rounds:
@@ -109,14 +113,19 @@ class AlertManager:
         self.log("dispatch_done", alert=self.alert_id, sent=len(contacts) - len(failed), failed=len(failed))
         self._haptic(haptics.FAILED if failed else haptics.SENT_ALL)
 
-    async def _send_one(self, i, contact):
-        text = self._text(contact)
+    def _prepare(self, i, contact):
+        """(pdu_hex, tpdu_len) for one contact with the best position known now, or None if invalid."""
         try:
-            pdu, n = encode_submit(contact["number"], text, self.cfg.get("sms_validity_min", 4320))
+            return encode_submit(contact["number"], self._text(contact), self.cfg.get("sms_validity_min", 4320))
         except ValueError as e:
             self.results[i] = "failed"
             self.log("sms_invalid", contact=i, err=repr(e), alert=self.alert_id)
+            return None
+
+    async def _send_one(self, i, contact, prepared):
+        if prepared is None:
             return
+        pdu, n = prepared
         try:
             mr = await self.modem.send_pdu(pdu, n)
         except SmsError as e:

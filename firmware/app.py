@@ -4,13 +4,14 @@ import asyncio
 from time import ticks_ms, ticks_diff
 
 from firmware import haptics, settings
-from firmware.alert import AlertManager, IDLE
+from firmware.alert import AlertManager, DISPATCHING, IDLE
 from firmware.eventlog import EventLog
 from firmware.gestures import ButtonLogic
 from firmware.location import LastFix
 from firmware.version import VERSION
 
 _GNSS_POLL_MS = 2000
+_GNSS_POLL_DISPATCH_MS = 10000
 _GNSS_BOOT_WINDOW_MS = 300000  # after boot, try 5 min for a first fix, then GNSS off until an alert
 _STATUS_POLL_MS = 60000
 
@@ -69,7 +70,8 @@ class App:
                     self.lastfix.update(fix)
                     if first:
                         self.log("fix", lat=fix.lat, lon=fix.lon, acc_m=fix.acc_m, sats=fix.sats)
-            await asyncio.sleep_ms(_GNSS_POLL_MS)
+            # while SMS go out, poll less: each poll holds the AT channel between two SMS
+            await asyncio.sleep_ms(_GNSS_POLL_DISPATCH_MS if self.alert.state == DISPATCHING else _GNSS_POLL_MS)
 
     async def modem_task(self):
         modem = self.modem

@@ -172,6 +172,9 @@ class SimRun:
 
     # --- run --------------------------------------------------------------------------------------
     def start(self):
+        # The modem simulator, the VM output pump and the button share this CPython process: a short
+        # GIL switch interval keeps the modem's answers from waiting on the pump (default 5 ms).
+        sys.setswitchinterval(0.0002)
         self._prepare_flash()
         self.t0 = time.monotonic()
         if self.modem_pty:
