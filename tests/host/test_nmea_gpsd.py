@@ -115,6 +115,11 @@ def test_nmea_command_prints_json_per_epoch(capsys):
     assert good and good[0]["time"].startswith("2019-03-12T10:51:5")
     assert abs(good[0]["lat"] - 50.840203) < 1e-5 and abs(good[0]["lon"] - 4.347110) < 1e-5
     assert nmea_cmd.run(ap.parse_args([os.path.join(DATA, "no-such.log")])) == 2
+    # --bench: figures only (no timing assertion), every sentence of the log fed once per repeat
+    _, bench, proc = nmea_cmd.run_vm(path, bench=2)
+    assert proc.returncode == 0, proc.stderr
+    n_lines = sum(1 for x in open(path, "rb") if x.startswith(b"$"))
+    assert bench["sentences"] == 2 * n_lines and bench["us_per_sentence"] > 0, bench
 
 
 # ---- sentence by sentence against pynmea2 ----

@@ -13,6 +13,8 @@ import tempfile
 
 from alertbutton import vm
 
+ESP32_PYSTONES = 1660  # published figure for MicroPython on an ESP32 at 240 MHz
+
 # Runs inside the VM: argv = [prog, path, chunk, verbose(0/1), bench_repeats]
 VM_MAIN = r"""
 import sys, time
@@ -71,6 +73,11 @@ def main(argv):
     n = len(data)
     if bench:
         import gc
+        try:  # the shared pystone module, when present: the same VM run states its speed
+            import pystone
+            ps = pystone.main(20000)
+        except ImportError:
+            ps = 0
         p = NmeaParser()
         gc.collect()
         t0 = time.ticks_us()
@@ -78,9 +85,12 @@ def main(argv):
             for i in range(0, n, chunk):
                 p.feed(mv[i:i + chunk])
         dt = time.ticks_diff(time.ticks_us(), t0)
+        if ps:
+            ps = (ps + pystone.main(20000)) / 2
         sent = p.ok + p.unknown + p.badsum + p.nosum + p.malformed + p.overflow
-        print('{"bench": {"us": %d, "sentences": %d, "bytes": %d, "us_per_sentence": %.2f}}' % (
-            dt, sent, n * bench, dt / max(1, sent)))
+        print('{"bench": {"us": %d, "sentences": %d, "bytes": %d, "us_per_sentence": %.2f, '
+              '"us_per_byte": %.3f, "vm_pystones": %d}}' % (dt, sent, n * bench, dt / max(1, sent),
+                                                          dt / max(1, n * bench), ps))
         return
     p = NmeaParser(on_fix=lambda f: show(f, verbose))
     for i in range(0, n, chunk):
@@ -102,7 +112,8 @@ def run_vm(path, chunk=64, verbose=False, bench=0, heapsize=None, timeout=300):
         with os.fdopen(fd, "w") as f:
             f.write(VM_MAIN)
         proc = vm.run(script=script, args=(os.path.abspath(path), str(chunk), "1" if verbose else "0",
-                                           str(bench)), heapsize=heapsize, timeout=timeout)
+                                           str(bench)), heapsize=heapsize, timeout=timeout,
+                      extra_path=(os.path.dirname(os.path.abspath(__file__)),))  # pystone.py, if any
     finally:
         os.unlink(script)
     fixes, counters = [], None
@@ -124,7 +135,8 @@ def add_arguments(parser):
     parser.add_argument("--chunk", type=int, default=64, help="bytes per feed() call, like UART reads")
     parser.add_argument("--verbose", action="store_true", help="add tod/day/quality fields and counters")
     parser.add_argument("--bench", type=int, default=0, metavar="N",
-                        help="instead of fixes, feed the log N times and print µs per sentence in the VM")
+                        help="instead of fixes, feed the log N times and print µs per sentence in the VM "
+                             "(and the VM's pystones/s, to scale to the ESP32: ~1,660 pystones/s)")
 
 
 def run(args):
@@ -150,4 +162,8 @@ def run(args):
             print(line)
     if counters is not None:
         print(json.dumps(counters), file=sys.stderr if not args.bench else sys.stdout)
+        if args.bench and counters.get("vm_pystones"):
+            scale = counters["vm_pystones"] / ESP32_PYSTONES
+            print("~%.2f ms per sentence on an ESP32 at 240 MHz (x%.0f: %d VM pystones/s vs %d)" % (
+                counters["us_per_sentence"] * scale / 1000, scale, counters["vm_pystones"], ESP32_PYSTONES))
     return 0
