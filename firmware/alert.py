@@ -28,7 +28,11 @@ class AlertManager:
         self.state = IDLE
         self.alert_id = 0
         self.kind = "alert"
+        self.only = None
         self.results = {}  # contact index -> "sent"/"failed"/"pending"
+        # listeners: fn(event, manager) for "triggered", "dispatched", "sms", "ended" (evidence
+        # recording, platform link, follow-ups). Called synchronously: they must only note or schedule.
+        self.listeners = []
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self.task = None
@@ -37,16 +41,19 @@ class AlertManager:
         self.task = asyncio.create_task(self._run())
         return self.task
 
-    def trigger(self, source, kind="alert"):
-        """Called by the button task or the fall detector. Returns True if a new alert starts."""
+    def trigger(self, source, kind="alert", only=None):
+        """Called by the button task, the fall detector or the console (kind "test", `only` = contact
+        indices to reach). Returns True if a new alert starts."""
         if self.state != IDLE:
             self.log("trigger_ignored", source=source, state=self.state, alert=self.alert_id)
             return False
         self.alert_id += 1
         self.kind = kind
+        self.only = only
         self.log("trigger", source=source, kind=kind, alert=self.alert_id)
         self._to(TRIGGERED)
         self._haptic(haptics.GESTURE_SEEN)
+        self._notify("triggered")
         self._wake.set()
         return True
 
@@ -54,6 +61,13 @@ class AlertManager:
         if self.state != IDLE:
             self.log("alert_stop", why=why, alert=self.alert_id)
             self._stop.set()
+
+    def _notify(self, event):
+        for fn in self.listeners:
+            try:
+                fn(event, self)
+            except Exception as e:  # a failing feature must never break the alert
+                self.log("listener_error", where=event, err=repr(e))
 
     def _to(self, new):
         self.log("state", frm=self.state, to=new, alert=self.alert_id)
@@ -74,6 +88,7 @@ class AlertManager:
             except Exception as e:  # never leave the device stuck in an alert state
                 self.log("alert_error", err=repr(e), alert=self.alert_id)
             self._to(IDLE)
+            self._notify("ended")
 
     def _text(self, contact):
         fix = self.lastfix.best()
@@ -82,6 +97,8 @@ class AlertManager:
 
     async def _dispatch(self):
         contacts = self.cfg.get("contacts") or []
+        if self.only is not None:
+            contacts = [c for i, c in enumerate(contacts) if i in self.only]
         self._to(DISPATCHING)
         if not contacts:
             self.log("not_configured", alert=self.alert_id)
@@ -112,6 +129,7 @@ class AlertManager:
         failed = [i for i in self.results if self.results[i] != "sent"]
         self.log("dispatch_done", alert=self.alert_id, sent=len(contacts) - len(failed), failed=len(failed))
         self._haptic(haptics.FAILED if failed else haptics.SENT_ALL)
+        self._notify("dispatched")
 
     def _prepare(self, i, contact):
         """(pdu_hex, tpdu_len) for one contact with the best position known now, or None if invalid."""
@@ -135,6 +153,7 @@ class AlertManager:
                      transient=e.transient, alert=self.alert_id)
             return
         self.results[i] = "sent"
+        self._notify("sms")
         self.log("sms_sent", contact=i, to=contact["number"], mr=mr, alert=self.alert_id)
 
     async def _active(self):

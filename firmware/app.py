@@ -101,7 +101,20 @@ class App:
         self.tasks.append(asyncio.create_task(self.modem_task()))
         self.tasks.append(asyncio.create_task(self.gnss_task()))
         self.tasks.append(asyncio.create_task(self.health_task(b.watchdog())))
+        self.start_console()
         await b.run_extras(self)
+
+
+    def start_console(self):
+        """Technician console on the board's console stream, if it has one (issue: console)."""
+        stream = self.board.console_stream() if hasattr(self.board, "console_stream") else None
+        if stream is None:
+            return
+        try:
+            from firmware.console import Console
+        except ImportError:
+            return
+        self.tasks.append(asyncio.create_task(Console(self, stream).run()))
 
 
 def main(board):
