@@ -1,0 +1,219 @@
+# LIS3DH 3-axis accelerometer over I2C (ST datasheet DocID17530, app note AN3308).
+# Receives a configured I2C object (machine.I2C or anything with readfrom_mem/_into and
+# writeto_mem). Samples come out as integer milli-g, the unit of firmware.fall_detector, with no
+# allocation per read: the FIFO is burst-read into a preallocated buffer.
+import array
+
+from micropython import const
+
+WHO_AM_I_VALUE = const(0x33)
+ADDR_DEFAULT = const(0x18)  # SDO/SA0 low; 0x19 when high
+
+_WHO_AM_I = const(0x0F)
+_CTRL_REG1 = const(0x20)  # ODR[7:4] LPen Zen Yen Xen
+_CTRL_REG2 = const(0x21)  # high-pass filter: HPM[7:6] HPCF FDS HPCLICK HP_IA2 HP_IA1
+_CTRL_REG3 = const(0x22)  # INT1 pin routing: I1_CLICK I1_IA1 I1_IA2 I1_ZYXDA - I1_WTM I1_OVERRUN
+_CTRL_REG4 = const(0x23)  # BDU BLE FS[5:4] HR ST SIM
+_CTRL_REG5 = const(0x24)  # BOOT FIFO_EN - - LIR_INT1 D4D_INT1 LIR_INT2 D4D_INT2
+_CTRL_REG6 = const(0x25)
+_REFERENCE = const(0x26)  # reading it resets the high-pass filter
+_STATUS_REG = const(0x27)
+_OUT_X_L = const(0x28)
+_FIFO_CTRL_REG = const(0x2E)  # FM[7:6] TR FTH[4:0]
+_FIFO_SRC_REG = const(0x2F)  # WTM OVRN_FIFO EMPTY FSS[4:0]
+_INT1_CFG = const(0x30)  # interrupt generator 1 (used for activity / wake)
+_INT1_SRC = const(0x31)
+_INT1_THS = const(0x32)
+_INT1_DURATION = const(0x33)
+_INT2_CFG = const(0x34)  # interrupt generator 2 (used for free fall, routed to the INT1 pin)
+_INT2_SRC = const(0x35)
+_INT2_THS = const(0x36)
+_INT2_DURATION = const(0x37)
+
+_AUTO_INC = const(0x80)  # I2C sub-address MSB: auto-increment (FIFO reads roll 0x2D -> 0x28)
+_XYZ_EN = const(0x07)
+_LPEN = const(0x08)
+_HR = const(0x08)
+_BDU = const(0x80)
+_FIFO_EN = const(0x40)
+_LIR_INT1 = const(0x08)
+_LIR_INT2 = const(0x02)
+_FM_BYPASS = const(0x00)
+_FM_STREAM = const(0x80)
+_I1_IA1 = const(0x40)
+_I1_IA2 = const(0x20)
+_HP_IA1 = const(0x01)
+_FIFO_OVRN = const(0x40)
+_FIFO_FSS = const(0x1F)
+_FIFO_DEPTH = const(32)
+
+# ODR field (CTRL_REG1[7:4]) for the rates the firmware uses
+_ODR = {10: 0x2, 25: 0x3, 50: 0x4, 100: 0x5}
+# full scale -> (FS bits, mg per digit normal 10-bit, low-power 8-bit, high-res 12-bit, INT THS mg/LSB)
+_FS = {
+    2: (0x00, 4, 16, 1, 16),
+    4: (0x10, 8, 32, 2, 32),
+    8: (0x20, 16, 64, 4, 62),
+    16: (0x30, 48, 192, 12, 186),
+}
+# mode -> (right shift of the left-justified 16-bit sample, index in the _FS tuple)
+_MODES = {"normal": (6, 1), "low-power": (8, 2), "high-res": (4, 3)}
+
+
+class LIS3DH:
+    """LIS3DH on I2C. range_g 8 or 16 (2 and 4 accepted too), rate_hz 25 or 50 (10, 100 too),
+    mode "normal" (10-bit), "low-power" (8-bit) or "high-res" (12-bit). FIFO in stream mode."""
+
+    def __init__(self, i2c, addr=ADDR_DEFAULT, range_g=8, rate_hz=50, mode="normal", fifo=True):
+        if range_g not in _FS:
+            raise ValueError("range_g must be 2, 4, 8 or 16")
+        if rate_hz not in _ODR:
+            raise ValueError("rate_hz must be 10, 25, 50 or 100")
+        if mode not in _MODES:
+            raise ValueError("mode must be 'normal', 'low-power' or 'high-res'")
+        self.i2c = i2c
+        self.addr = addr
+        self.range_g = range_g
+        self.rate_hz = rate_hz
+        self.mode = mode
+        self.fifo = fifo
+        fs = _FS[range_g]
+        self._shift, idx = _MODES[mode]
+        self._mg = fs[idx]  # mg per digit after the shift
+        self._ths_mg = fs[4]
+        self._b1 = bytearray(1)
+        self._buf = bytearray(6 * _FIFO_DEPTH)
+        mv = memoryview(self._buf)
+        # one view per possible burst length, made once: slicing at read time would allocate
+        self._views = tuple(mv[0:6 * k] for k in range(_FIFO_DEPTH + 1))
+        who = self._read(_WHO_AM_I)
+        if who != WHO_AM_I_VALUE:
+            raise OSError("no LIS3DH at 0x%02x (WHO_AM_I 0x%02x)" % (addr, who))
+        self.configure()
+
+    # -- registers ---------------------------------------------------------------------------------
+    def _read(self, reg):
+        self.i2c.readfrom_mem_into(self.addr, reg, self._b1)
+        return self._b1[0]
+
+    def _write(self, reg, val):
+        self._b1[0] = val
+        self.i2c.writeto_mem(self.addr, reg, self._b1)
+
+    def configure(self):
+        """(Re)write the whole configuration: output rate, mode, full scale, FIFO."""
+        lp = _LPEN if self.mode == "low-power" else 0
+        hr = _HR if self.mode == "high-res" else 0
+        self._write(_CTRL_REG1, (_ODR[self.rate_hz] << 4) | lp | _XYZ_EN)
+        self._write(_CTRL_REG4, _BDU | _FS[self.range_g][0] | hr)
+        if self.fifo:
+            self._write(_FIFO_CTRL_REG, _FM_BYPASS)  # bypass first: clears the FIFO
+            self._write(_CTRL_REG5, _FIFO_EN | _LIR_INT1 | _LIR_INT2)
+            self._write(_FIFO_CTRL_REG, _FM_STREAM)
+        else:
+            self._write(_CTRL_REG5, _LIR_INT1 | _LIR_INT2)
+            self._write(_FIFO_CTRL_REG, _FM_BYPASS)
+
+    def power_down(self):
+        self._write(_CTRL_REG1, 0)
+
+    # -- data --------------------------------------------------------------------------------------
+    def _convert(self, out, pos, j):
+        # one little-endian, left-justified two's complement triple at buf[j:j+6] -> mg in out[pos:]
+        b = self._buf
+        sh = self._shift
+        mg = self._mg
+        for k in range(3):
+            v = b[j] | (b[j + 1] << 8)
+            if v & 0x8000:
+                v -= 0x10000
+            out[pos + k] = (v >> sh) * mg
+            j += 2
+
+    def read_into(self, out, pos=0):
+        """Latest sample (x, y, z mg) into out[pos:pos+3] (e.g. an array('h') or list)."""
+        self.i2c.readfrom_mem_into(self.addr, _OUT_X_L | _AUTO_INC, self._views[1])
+        self._convert(out, pos, 0)
+
+    def read_mg(self):
+        """Latest sample as an (x, y, z) tuple of int mg (allocates: convenience, not hot path)."""
+        out = [0, 0, 0]
+        self.read_into(out)
+        return out[0], out[1], out[2]
+
+    def fifo_count(self):
+        """Unread samples in the FIFO (0..32)."""
+        src = self._read(_FIFO_SRC_REG)
+        if src & _FIFO_OVRN:
+            return _FIFO_DEPTH
+        return src & _FIFO_FSS
+
+    def read_fifo(self, out, max_samples=_FIFO_DEPTH):
+        """Burst-read every unread FIFO sample (at most max_samples and len(out)//3) into out as
+        x, y, z mg triples; returns the number of samples. One I2C transaction for the data."""
+        n = self.fifo_count()
+        room = len(out) // 3
+        if n > room:
+            n = room
+        if n > max_samples:
+            n = max_samples
+        if n <= 0:
+            return 0
+        self.i2c.readfrom_mem_into(self.addr, _OUT_X_L | _AUTO_INC, self._views[n])
+        j = 0
+        for s in range(n):
+            self._convert(out, 3 * s, j)
+            j += 6
+        return n
+
+    # -- interrupts on the INT1 pin ----------------------------------------------------------------
+    def _ths(self, mg):
+        t = (mg + self._ths_mg // 2) // self._ths_mg
+        if not 1 <= t <= 127:
+            raise ValueError("threshold %d mg out of range at +-%d g" % (mg, self.range_g))
+        return t
+
+    def _dur(self, ms):
+        d = (ms * self.rate_hz + 500) // 1000
+        if not 0 <= d <= 127:
+            raise ValueError("duration %d ms out of range at %d Hz" % (ms, self.rate_hz))
+        return d
+
+    def _route(self, bits, on):
+        r3 = self._read(_CTRL_REG3)
+        self._write(_CTRL_REG3, (r3 | bits) if on else (r3 & ~bits & 0xFF))
+
+    def enable_wake(self, threshold_mg=250, duration_ms=40):
+        """Activity (wake) interrupt on INT1: any axis beyond threshold_mg for duration_ms,
+        gravity removed by the high-pass filter. Generator 1, latched; clear with int_source()."""
+        ths = self._ths(threshold_mg)
+        dur = self._dur(duration_ms)
+        self._write(_CTRL_REG2, _HP_IA1)  # HPM normal, filtered data to generator 1 only
+        self._read(_REFERENCE)  # settle the filter on the current gravity
+        self._write(_INT1_THS, ths)
+        self._write(_INT1_DURATION, dur)
+        self._write(_INT1_CFG, 0x2A)  # OR of XH, YH, ZH
+        self._read(_INT1_SRC)
+        self._route(_I1_IA1, True)
+
+    def enable_freefall(self, threshold_mg=350, duration_ms=30):
+        """Free-fall interrupt on INT1: all axes below threshold_mg for duration_ms (AN3308:
+        ~350 mg, ~30 ms). Generator 2, unfiltered, routed to the INT1 pin, latched."""
+        ths = self._ths(threshold_mg)
+        dur = self._dur(duration_ms)
+        self._write(_INT2_THS, ths)
+        self._write(_INT2_DURATION, dur)
+        self._write(_INT2_CFG, 0x95)  # AND of XL, YL, ZL
+        self._read(_INT2_SRC)
+        self._route(_I1_IA2, True)
+
+    def disable_interrupts(self):
+        self._route(_I1_IA1 | _I1_IA2, False)
+        self._write(_INT1_CFG, 0)
+        self._write(_INT2_CFG, 0)
+        self._write(_CTRL_REG2, 0)
+
+    def int_source(self):
+        """(wake_src, freefall_src): INT1_SRC and INT2_SRC; reading clears the latched interrupt.
+        Bit 6 (IA) set means that generator fired."""
+        return self._read(_INT1_SRC), self._read(_INT2_SRC)

@@ -1,0 +1,232 @@
+# LIS3DH driver against a fake I2C bus that emulates the chip's register file: WHO_AM_I, the
+# written configuration, the 32-level FIFO with the 0x2D -> 0x28 address roll-over of burst reads,
+# FIFO_SRC, and latched interrupt sources cleared on read.
+import array
+import micropython
+
+from drivers.lis3dh import LIS3DH, ADDR_DEFAULT
+
+
+class FakeLIS3DH:
+    """I2C bus with one LIS3DH. Allocation-free on reads (preallocated FIFO storage)."""
+
+    def __init__(self, addr=ADDR_DEFAULT, who=0x33):
+        self.addr = addr
+        self.regs = bytearray(256)
+        self.regs[0x0F] = who
+        self.writes = []
+        self.fifo = bytearray(6 * 32)
+        self.fifo_n = 0
+        self.fifo_head = 0
+        self.reads = 0
+
+    # test helpers ------------------------------------------------------------------------------
+    def push_raw(self, x, y, z):
+        """Queue one sample of raw left-justified 16-bit counts."""
+        if self.fifo_n == 32:
+            self.fifo_head = (self.fifo_head + 1) % 32  # stream mode: the oldest is dropped
+            self.fifo_n -= 1
+        slot = (self.fifo_head + self.fifo_n) % 32
+        for k, v in enumerate((x, y, z)):
+            v &= 0xFFFF
+            self.fifo[6 * slot + 2 * k] = v & 0xFF
+            self.fifo[6 * slot + 2 * k + 1] = v >> 8
+        self.fifo_n += 1
+
+    def reg_writes(self, reg):
+        return [v for r, v in self.writes if r == reg]
+
+    # machine.I2C subset --------------------------------------------------------------------------
+    def _check(self, addr):
+        if addr != self.addr:
+            raise OSError(19)  # ENODEV: nobody acknowledges
+
+    def writeto_mem(self, addr, reg, buf):
+        self._check(addr)
+        r = reg & 0x7F
+        for b in buf:
+            self.regs[r] = b
+            self.writes.append((r, b))
+            if r == 0x2E and (b & 0xC0) == 0:  # bypass mode empties the FIFO
+                self.fifo_n = 0
+            if reg & 0x80:
+                r += 1
+
+    def readfrom_mem_into(self, addr, reg, buf):
+        self._check(addr)
+        self.reads += 1
+        r = reg & 0x7F
+        inc = reg & 0x80
+        fifo_on = (self.regs[0x24] & 0x40) and (self.regs[0x2E] & 0xC0)
+        for i in range(len(buf)):
+            if 0x28 <= r <= 0x2D:
+                if self.fifo_n:
+                    buf[i] = self.fifo[6 * self.fifo_head + (r - 0x28)]
+                else:
+                    buf[i] = 0
+                if r == 0x2D and self.fifo_n:  # one sample consumed
+                    self.fifo_head = (self.fifo_head + 1) % 32
+                    self.fifo_n -= 1
+            elif r == 0x2F:  # FIFO_SRC: WTM OVRN EMPTY FSS
+                n = self.fifo_n
+                buf[i] = (0x40 if n == 32 else 0) | (0x20 if n == 0 else 0) | (31 if n == 32 else n)
+            elif r == 0x31 or r == 0x35:  # INTx_SRC: reading clears the latch
+                buf[i] = self.regs[r]
+                self.regs[r] = 0
+            else:
+                buf[i] = self.regs[r]
+            if inc:
+                r += 1
+                if fifo_on and r == 0x2E:
+                    r = 0x28  # burst FIFO reads roll back to OUT_X_L
+        return None
+
+
+def raises(exc, fn, *args, **kw):
+    try:
+        fn(*args, **kw)
+    except exc:
+        return True
+    raise AssertionError("expected %s" % exc.__name__)
+
+
+def test_who_am_i_checked():
+    raises(OSError, LIS3DH, FakeLIS3DH(who=0x32))  # a different ST part
+    raises(OSError, LIS3DH, FakeLIS3DH(addr=0x19))  # nothing at 0x18
+    bus = FakeLIS3DH(addr=0x19)
+    acc = LIS3DH(bus, addr=0x19)
+    assert acc.addr == 0x19
+
+
+def test_bad_settings_raise_value_error():
+    raises(ValueError, LIS3DH, FakeLIS3DH(), range_g=3)
+    raises(ValueError, LIS3DH, FakeLIS3DH(), rate_hz=30)
+    raises(ValueError, LIS3DH, FakeLIS3DH(), mode="turbo")
+    bus = FakeLIS3DH()
+    try:
+        LIS3DH(bus, rate_hz=400)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("400 Hz accepted")
+    assert bus.writes == []  # nothing written to a chip with bad settings
+
+
+def test_register_writes_8g_50hz_normal():
+    bus = FakeLIS3DH()
+    LIS3DH(bus, range_g=8, rate_hz=50, mode="normal")
+    assert bus.regs[0x20] == 0x47, hex(bus.regs[0x20])  # ODR 50 Hz, LPen 0, XYZ on
+    assert bus.regs[0x23] == 0xA0, hex(bus.regs[0x23])  # BDU, FS +-8 g, HR 0
+    assert bus.regs[0x24] & 0x40  # FIFO enabled
+    assert bus.regs[0x2E] == 0x80  # stream mode
+    assert bus.reg_writes(0x2E) == [0x00, 0x80]  # through bypass: FIFO cleared first
+
+
+def test_register_writes_16g_25hz_low_power():
+    bus = FakeLIS3DH()
+    LIS3DH(bus, range_g=16, rate_hz=25, mode="low-power")
+    assert bus.regs[0x20] == 0x3F, hex(bus.regs[0x20])  # ODR 25 Hz, LPen 1, XYZ on
+    assert bus.regs[0x23] == 0xB0, hex(bus.regs[0x23])  # BDU, FS +-16 g
+
+
+def _counts(mg, per_digit, shift):
+    return (mg // per_digit) << shift
+
+
+def test_fifo_burst_conversion_8g_normal():
+    bus = FakeLIS3DH()
+    acc = LIS3DH(bus, range_g=8, rate_hz=50, mode="normal")
+    # 16 mg/digit, 10-bit left-justified: counts << 6
+    want = [(1008, -16, 0), (-2000, 7984, -8176), (48, 1600, -992)]
+    for x, y, z in want:
+        bus.push_raw(_counts(x, 16, 6), _counts(y, 16, 6), _counts(z, 16, 6))
+    assert acc.fifo_count() == 3
+    out = array.array("h", [0] * 96)
+    reads = bus.reads
+    n = acc.read_fifo(out)
+    assert n == 3
+    assert bus.reads - reads == 2  # FIFO_SRC + one burst for all the data
+    got = [tuple(out[3 * i:3 * i + 3]) for i in range(n)]
+    assert got == want, got
+    assert acc.fifo_count() == 0
+    assert acc.read_fifo(out) == 0
+
+
+def test_low_power_16g_conversion_and_low_bits_ignored():
+    bus = FakeLIS3DH()
+    acc = LIS3DH(bus, range_g=16, rate_hz=25, mode="low-power")
+    # 192 mg/digit, 8-bit: counts << 8; the chip's unused low bits may hold noise
+    bus.push_raw((5 << 8) | 0x3F, (-1 << 8) | 0x80, (127 << 8))
+    out = [0, 0, 0]
+    assert acc.read_fifo(out) == 1
+    assert out == [960, -192, 24384], out
+
+
+def test_full_fifo_reads_32_and_respects_room():
+    bus = FakeLIS3DH()
+    acc = LIS3DH(bus, range_g=8, rate_hz=50)
+    for i in range(40):  # overrun: stream mode keeps the newest 32
+        bus.push_raw(_counts(16 * i, 16, 6), 0, _counts(1008, 16, 6))
+    assert acc.fifo_count() == 32
+    small = array.array("h", [0] * 30)  # room for 10 samples only
+    assert acc.read_fifo(small) == 10
+    assert small[0] == 16 * 8 and small[27] == 16 * 17, (small[0], small[27])
+    big = array.array("h", [0] * 96)
+    assert acc.read_fifo(big) == 22
+    assert big[3 * 21] == 16 * 39
+
+
+def test_read_fifo_does_not_allocate():
+    bus = FakeLIS3DH()
+    acc = LIS3DH(bus, range_g=8, rate_hz=50)
+    out = array.array("h", [0] * 96)
+    for i in range(32):
+        bus.push_raw(_counts(16 * i, 16, 6), _counts(-16 * i, 16, 6), _counts(1008, 16, 6))
+    micropython.heap_lock()
+    try:
+        n = acc.read_fifo(out)
+    finally:
+        micropython.heap_unlock()
+    assert n == 32 and out[3 * 31] == 496 and out[3 * 31 + 1] == -496
+
+
+def test_single_sample_read():
+    bus = FakeLIS3DH()
+    acc = LIS3DH(bus, range_g=8, rate_hz=50, fifo=False)
+    assert bus.regs[0x2E] == 0 and not bus.regs[0x24] & 0x40
+    bus.regs[0x24] = 0  # fake: OUT registers hold the latest sample
+    bus.push_raw(_counts(-1008, 16, 6), _counts(32, 16, 6), _counts(992, 16, 6))
+    assert acc.read_mg() == (-1008, 32, 992)
+
+
+def test_wake_and_freefall_interrupts_on_int1():
+    bus = FakeLIS3DH()
+    acc = LIS3DH(bus, range_g=8, rate_hz=50)
+    acc.enable_wake(threshold_mg=250, duration_ms=40)
+    assert bus.regs[0x30] == 0x2A  # OR of X/Y/Z high events
+    assert bus.regs[0x32] == 4  # 250 mg / 62 mg per LSB at +-8 g
+    assert bus.regs[0x33] == 2  # 40 ms at 50 Hz
+    assert bus.regs[0x21] == 0x01  # high-pass on generator 1 only (gravity removed)
+    assert bus.regs[0x22] & 0x40  # I1_IA1
+    acc.enable_freefall(threshold_mg=350, duration_ms=30)
+    assert bus.regs[0x34] == 0x95  # AND of X/Y/Z low events
+    assert bus.regs[0x36] == 6  # 350 / 62 rounded
+    assert bus.regs[0x37] == 2  # 30 ms at 50 Hz, rounded
+    assert bus.regs[0x22] & 0x60 == 0x60  # both generators on the INT1 pin
+    assert bus.regs[0x24] & 0x0A == 0x0A  # latched
+    bus.regs[0x31] = 0x42  # wake fired on X high
+    bus.regs[0x35] = 0x55  # free fall fired
+    assert acc.int_source() == (0x42, 0x55)
+    assert acc.int_source() == (0, 0)  # latch cleared by the read
+    raises(ValueError, acc.enable_wake, 10000)  # 161 LSB > 127
+    raises(ValueError, acc.enable_freefall, 350, 5000)  # 250 samples > 127
+    acc.disable_interrupts()
+    assert bus.regs[0x22] & 0x60 == 0 and bus.regs[0x30] == 0 and bus.regs[0x34] == 0
+
+
+def test_threshold_scale_follows_range():
+    bus = FakeLIS3DH()
+    acc = LIS3DH(bus, range_g=16, rate_hz=25)
+    acc.enable_wake(threshold_mg=372, duration_ms=80)
+    assert bus.regs[0x32] == 2  # 186 mg per LSB at +-16 g
+    assert bus.regs[0x33] == 2  # 80 ms at 25 Hz
