@@ -40,6 +40,10 @@ class _TaskFlag:
         self._ev.clear()
 
 
+def _pin_out(pin, v):
+    print("PIN", pin.id, v)
+
+
 def _vib_out(pin, v):
     print("VIB", v)
 
@@ -57,6 +61,7 @@ class Board:
         vib.on_change = _vib_out
         self.vibrator = Vibrator(vib)
         self._pwrkey = machine.Pin(P.MODEM_PWRKEY, machine.Pin.OUT, value=0)
+        self._pwrkey.on_change = _pin_out  # the host forwards it to the modem simulator
         self._uart = machine.UART(1, baudrate=115200, tx=P.MODEM_TX, rx=P.MODEM_RX, path=w.get("modem"))
         self._adc = machine.ADC(machine.Pin(P.BATTERY_ADC))
         self._adc.sim_uv = int(w.get("battery_mv", 3900)) * 1000 // 2
@@ -77,17 +82,44 @@ class Board:
 
     def watchdog(self):
         if self._wdt is None and self.wiring.get("watchdog", True):
-            self._wdt = machine.WDT(timeout=30000)
+            self._wdt = machine.WDT(timeout=int(self.wiring.get("watchdog_ms", 30000)))
         return self._wdt
 
     async def run_extras(self, app):
         tasks = []
         if self._ctl is not None:
             tasks.append(asyncio.create_task(self._control()))
+        if getattr(self, "_i2s", None) is not None:
+            tasks.append(asyncio.create_task(self._audio()))
         while True:
-            if self._wdt is not None and self._wdt.expired():
-                machine.reset()
-            await asyncio.sleep_ms(500)
+            await asyncio.sleep_ms(1000)
+
+    def device_id(self):
+        return machine.unique_id()
+
+    def console_stream(self):
+        """The technician console's serial line: a pty the host simulator bridges to the port it
+        prints (wiring "console"), or None."""
+        path = self.wiring.get("console")
+        return machine.UART(0, path=path) if path else None
+
+    def microphone(self):
+        """The INMP441 on a simulated I2S fed by the scenario's WAV ("audio"), or None without one."""
+        audio = storage.read_json("sim_audio.json")  # written by the host simulator: {"wav", "speed"}
+        if not audio or not audio.get("wav"):
+            return None
+        from drivers.inmp441 import Inmp441
+        self._i2s = machine.I2S(0, sck=machine.Pin(P.MIC_SCK), ws=machine.Pin(P.MIC_WS),
+                                sd=machine.Pin(P.MIC_SD), mode=machine.I2S.RX, bits=32,
+                                format=machine.I2S.MONO, rate=8000, ibuf=16384, source=audio["wav"],
+                                speed=float(audio.get("speed", 1.0)))
+        return Inmp441(self._i2s, shift=16)  # the WAV is the sound at the mic's full scale: no gain
+
+    async def _audio(self):
+        # the "DMA" of the simulated I2S: delivers the buffers the elapsed time allows
+        while True:
+            self._i2s.sim_service()
+            await asyncio.sleep_ms(20)
 
     async def _control(self):
         reader = asyncio.StreamReader(self._ctl)
@@ -106,6 +138,10 @@ class Board:
             return
         if words[0] == "pin":
             machine.Pin._all[int(words[1])]._drive(int(words[2]))
+        elif words[0] == "hang":
+            # a task stuck in a blocking call: the whole event loop stops, the watchdog must act
+            import time
+            time.sleep(float(words[1]))
         elif words[0] == "battery":
             self._adc.sim_uv = int(words[1]) * 1000 // 2
         elif words[0] == "quit":

@@ -63,7 +63,8 @@ class AtChannel:
         self._lock = asyncio.Lock()
         self._done = asyncio.Event()
         self._prompt = asyncio.Event()
-        self._urcs = []  # (prefix, handler(line))
+        self._urcs = []  # (prefix, handler, lines)
+        self._cont = None  # (handler, first line) of a two-line URC waiting for its second line
         self._cmd = None  # echo of the command in progress
         self._expect = None  # info-line prefix of the command in progress
         self._lines = None
@@ -78,9 +79,10 @@ class AtChannel:
         self.task = asyncio.create_task(self._read_loop())
         return self.task
 
-    def on_urc(self, prefix, handler):
-        """handler(line: bytes) is called for each unsolicited line starting with prefix."""
-        self._urcs.append((prefix, handler))
+    def on_urc(self, prefix, handler, lines=1):
+        """handler(line) is called for each unsolicited line starting with prefix; with lines=2 it is
+        handler(line, next_line) (e.g. +CDS/+CMT in PDU mode, whose PDU follows on its own line)."""
+        self._urcs.append((prefix, handler, lines))
 
     async def command(self, cmd, timeout_ms=5000, expect=None):
         """Send `cmd` (str, without CR); return a Response on OK, raise AtError or AtTimeout."""
@@ -177,6 +179,11 @@ class AtChannel:
 
     def _dispatch(self, ln):
         self.stats["lines"] += 1
+        if self._cont is not None:
+            handler, first = self._cont
+            self._cont = None
+            self._call(handler, first, ln)
+            return
         cmd = self._cmd
         if cmd is not None:
             if ln == cmd:
@@ -190,19 +197,25 @@ class AtChannel:
                 if self._expect is not None and ln.startswith(self._expect):
                     self._lines.append(ln)
                     return
-        for prefix, handler in self._urcs:
+        for prefix, handler, lines in self._urcs:
             if ln.startswith(prefix):
                 self.stats["urcs"] += 1
-                try:
-                    handler(ln)
-                except Exception as e:  # a broken handler must not kill the reader
-                    if self.log:
-                        self.log("urc_handler_error", line=ln, err=repr(e))
+                if lines == 2:
+                    self._cont = (handler, ln)
+                else:
+                    self._call(handler, ln)
                 return
         if cmd is not None and self._final is None and self._expect is None and self._printable(ln):
             self._lines.append(ln)  # bare info lines (ATI, AT+CGSN) when no prefix is expected
             return
         self.stats["stray"] += 1  # garbage or an unknown unsolicited line: counted, never fatal
+
+    def _call(self, handler, *args):
+        try:
+            handler(*args)
+        except Exception as e:  # a broken handler must not kill the reader
+            if self.log:
+                self.log("urc_handler_error", line=args[0], err=repr(e))
 
     @staticmethod
     def _is_final(ln):

@@ -5,9 +5,11 @@ from time import ticks_ms, ticks_diff
 
 from drivers.at_channel import AtChannel, AtError, AtTimeout
 
-# +CMS ERROR codes worth retrying (3GPP 27.005 3.2.5 and 24.011 E.2): network congestion, temporary
-# failure, resources unavailable, no network service, network timeout, unknown error.
-TRANSIENT_CMS = (38, 41, 42, 47, 331, 332, 500)
+# +CMS ERROR codes that mean this destination or message will never succeed (24.011 E.2 causes:
+# unassigned number, operator barring, call barred, transfer rejected, unidentified/unknown subscriber,
+# facility rejected/not subscribed, invalid mandatory information; 27.005: invalid PDU parameter).
+# Anything else is retried: wrongly giving up on a contact is worse than one retry too many.
+PERMANENT_CMS = (1, 8, 10, 21, 28, 29, 30, 50, 96, 97, 304)
 
 
 class SmsError(Exception):
@@ -31,13 +33,17 @@ class Modem:
         self.csq = 99
         self.imei = ""
         self.booted_banner = False
+        self.needs_setup = False  # the modem rebooted by itself: echo and SMS settings are lost
         self.at.on_urc(b"+CPIN:", self._urc_cpin)
         self.at.on_urc(b"+CEREG:", self._urc_reg)
         self.at.on_urc(b"+CREG:", self._urc_reg)
         self.at.on_urc(b"+CGEV:", self._urc_ignore)
         self.at.on_urc(b"RING", self._urc_ignore)
         self.at.on_urc(b"+CMTI:", self._urc_cmti)
+        self.at.on_urc(b"+CDS:", self._urc_cds, lines=2)
         self.on_sms_received = None  # set by the two-way SMS feature
+        self.on_status_report = None  # fn(pdu_hex): delivery report, set by the alert manager
+        self.sms_domains = (2, 3)  # +CGSMS preferences to alternate: PS preferred, CS preferred
 
     def start(self):
         return self.at.start()
@@ -56,6 +62,10 @@ class Modem:
         self.log("sms_incoming", line=ln)
         if self.on_sms_received:
             self.on_sms_received(ln)
+
+    def _urc_cds(self, ln, pdu):
+        if self.on_status_report:
+            self.on_status_report(pdu)
 
     def _urc_ignore(self, ln):
         pass
@@ -82,13 +92,43 @@ class Modem:
         except AtError as e:
             self.sim_ready = False
             self.log("sim_error", err=e.final)
-        await at.command("AT+CMGF=0")
+        await self._sms_config()
         try:
             r = await at.command("AT+CGSN", timeout_ms=2000)
             self.imei = r.lines[0].decode() if r.lines else ""
         except (AtError, AtTimeout):
             pass
         await self.poll_status()
+
+    async def _sms_config(self):
+        # SMS commands answer ERROR until the modem has read the SIM's SMS store ("SMS DONE")
+        for i in range(20):
+            try:
+                await self.at.command("AT+CMGF=0")
+                break
+            except AtError:
+                await asyncio.sleep_ms(500)
+        try:
+            # +CMTI for received SMS, +CDS for delivery reports (27.005 3.4.1)
+            await self.at.command("AT+CNMI=2,1,0,1,0")
+        except AtError as e:
+            self.log("cnmi_failed", err=e.final)
+
+    async def switch_sms_domain(self):
+        """SMS failing repeatedly on one domain: try the other preference (27.007 +CGSMS), where the
+        modem offers it. Never a 2G fallback: there is none left to rely on."""
+        self.sms_domains = self.sms_domains[1:] + self.sms_domains[:1]
+        try:
+            await self.at.command("AT+CGSMS=%d" % self.sms_domains[0])
+            self.log("sms_domain", cgsms=self.sms_domains[0])
+            return True
+        except (AtError, AtTimeout) as e:
+            self.log("sms_domain_unsupported", err=repr(e))
+            return False
+
+    async def power_cycle(self):
+        """Hard restart through the power key when the modem stops answering. Dialects override."""
+        return False
 
     async def bring_up(self, attempts=0):
         """Sync and configure, retrying forever (attempts=0) with a pause: the button must not depend
@@ -126,9 +166,21 @@ class Modem:
         except (AtError, AtTimeout, ValueError) as e:
             self.log("modem_status_failed", err=repr(e))
 
+    async def serving_cell(self):
+        """(mcc, mnc, lac_or_tac, cell_id) of the serving cell, or None. Dialects implement it (27.007
+        has no command giving the cell id and the MCC-MNC in one answer)."""
+        return None
+
     # --- SMS --------------------------------------------------------------------------------------
     async def send_pdu(self, pdu_hex, tpdu_len, timeout_ms=90000):
         """Send one SMS-SUBMIT PDU; returns the message reference. Raises SmsError."""
+        if self.needs_setup:
+            self.needs_setup = False
+            try:
+                await self.configure()
+            except (AtError, AtTimeout):
+                self.needs_setup = True
+                raise SmsError("setup", -1, True)
         try:
             r = await self.at.command_with_prompt("AT+CMGS=%d" % tpdu_len, pdu_hex, timeout_ms=timeout_ms,
                                                   expect="+CMGS:")
@@ -137,8 +189,7 @@ class Modem:
         except AtError as e:
             code = e.code()
             if e.final.startswith(b"+CMS ERROR"):
-                return_transient = code in TRANSIENT_CMS or code < 0
-                raise SmsError("cms", code, return_transient)
+                raise SmsError("cms", code, code not in PERMANENT_CMS)
             raise SmsError("error", code, True)
         v = r.line(b"+CMGS:")
         try:

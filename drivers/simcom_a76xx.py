@@ -54,9 +54,51 @@ def _coord(v, ddmm):
     return x
 
 
+def parse_cpsi(payload):
+    """(mcc, mnc, lac_or_tac, cell_id) from a +CPSI payload, or None without service.
+
+    SIMCom "Inquiring UE system information" (SIM7500/SIM7600 AT manual V1.08 and A76XX AT manual:
+    same layout; SIM7080 says "LTE CAT-M1" / "LTE NB-IOT" as system mode):
+      LTE:   <mode>,<op mode>,<MCC>-<MNC>,<TAC 0xhex>,<SCellID decimal>,<PCellID>,<band>,...
+      GSM:   <mode>,<op mode>,<MCC>-<MNC>,<LAC 0xhex>,<Cell ID decimal>,...
+      WCDMA: <mode>,<op mode>,<MCC>-<MNC>,<LAC 0xhex>,<Cell ID decimal>,...
+      "NO SERVICE,Online" without a cell.
+    mcc and the area code and cell id are ints; mnc is the digit string as broadcast ("01", "030"):
+    a 3-digit MNC with a leading zero is a different network from the 2-digit one."""
+    f = payload.split(b",")
+    if len(f) < 5:
+        return None
+    mode = f[0].strip()
+    if not (mode.startswith(b"LTE") or mode == b"GSM" or mode == b"WCDMA"):
+        return None  # NO SERVICE, CDMA/EVDO (other layouts) or unknown
+    plmn = f[2].strip().split(b"-")
+    if len(plmn) != 2 or len(plmn[0]) != 3 or not 2 <= len(plmn[1]) <= 3 or not _digits(plmn[0] + plmn[1]):
+        return None
+    try:
+        mcc = int(plmn[0])
+        area = f[3].strip()
+        if area[:2] in (b"0x", b"0X"):
+            area = area[2:]
+        area = int(area, 16)  # always hex, with or without the 0x (seen both ways)
+        cid = int(f[4].strip())
+    except ValueError:
+        return None
+    if cid < 0 or area < 0:
+        return None
+    return (mcc, plmn[1].decode(), area, cid)
+
+
+def _digits(b):
+    for c in b:
+        if not 48 <= c <= 57:
+            return False
+    return len(b) > 0
+
+
 class SimcomA76xx(Modem):
     name = "simcom-a76xx"
     ddmm = False
+    gnss_blocks_lte = False  # GNSS and LTE run together (SIM7080 cannot: see simcom_sim7080.py)
 
     def __init__(self, uart, log=None, power_key=None):
         super().__init__(uart, log, power_key)
@@ -71,6 +113,7 @@ class SimcomA76xx(Modem):
         elif ln.startswith(b"*ATREADY") or ln == b"RDY":
             self.booted_banner = True  # a banner after bring-up means the modem rebooted
             if self.ready.is_set():
+                self.needs_setup = True
                 self.log("modem_rebooted")
 
     async def gnss_power(self, on):
@@ -88,6 +131,16 @@ class SimcomA76xx(Modem):
             return None
         v = r.line(b"+CGNSSINFO:")
         return parse_cgnssinfo(v, self.ddmm) if v else None
+
+    async def serving_cell(self):
+        """(mcc, mnc, lac_or_tac, cell_id) of the serving cell from AT+CPSI?, or None (no service,
+        modem busy or failing). For the SMS when there is no usable fix."""
+        try:
+            r = await self.at.command("AT+CPSI?", timeout_ms=3000, expect="+CPSI:")
+        except (AtError, AtTimeout):
+            return None
+        v = r.line(b"+CPSI:")
+        return parse_cpsi(v) if v else None
 
     async def power_cycle(self):
         """Power key: a low pulse turns the A7670 on or off (HD: >=50 ms on, >=2.5 s off)."""

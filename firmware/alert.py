@@ -1,12 +1,17 @@
 # The alert state machine: idle -> triggered -> dispatching -> active -> idle.
 # The button stays live in every state; a second trigger during an alert is logged and sends nothing.
-# An alert never waits for a GNSS fix: each SMS carries the best position known when it is sent.
+# An alert never waits for a GNSS fix: each SMS carries the best position known when it is composed.
+# Every contact's SMS goes through the persisted outbox (firmware/outbox.py): after a reset the
+# dispatch resumes where it stopped.
 import asyncio
-from time import ticks_ms, ticks_diff
+import random
+from time import ticks_ms, ticks_diff, ticks_add
 
 from drivers.modem import SmsError
 from firmware import haptics
+from firmware.outbox import Outbox, PENDING, SENDING, ACCEPTED, DELIVERED, FAILED
 from firmware.sms_pdu import encode_submit
+from firmware.sms_status import decode_status_report, classify
 from firmware.sms_text import compose
 
 IDLE = "idle"
@@ -14,30 +19,52 @@ TRIGGERED = "triggered"
 DISPATCHING = "dispatching"
 ACTIVE = "active"
 
-_BACKOFF_MS = (2000, 5000, 15000, 30000, 60000)
+_BACKOFF_FIRST_MS = 5000  # per-contact retry: ~5 s doubling up to 5 min, +-20 % jitter
+_BACKOFF_CAP_MS = 300000
+
+
+def backoff_ms(attempt, rnd=random.random):
+    """Delay before retry number `attempt` (1 = first retry)."""
+    d = _BACKOFF_FIRST_MS << min(attempt - 1, 8)
+    if d > _BACKOFF_CAP_MS:
+        d = _BACKOFF_CAP_MS
+    return int(d * (0.8 + 0.4 * rnd()))
 
 
 class AlertManager:
-    def __init__(self, cfg, modem, lastfix, battery, log, vibrator=None):
+    def __init__(self, cfg, modem, lastfix, battery, log, vibrator=None, outbox=None):
         self.cfg = cfg
         self.modem = modem
         self.lastfix = lastfix
         self.battery = battery  # callable -> percent or None
         self.log = log
         self.vibrator = vibrator
+        self.outbox = outbox if outbox is not None else Outbox(log=log)
         self.state = IDLE
-        self.alert_id = 0
+        self.alert_id = self.outbox.alert_id
         self.kind = "alert"
         self.only = None
-        self.results = {}  # contact index -> "sent"/"failed"/"pending"
-        # listeners: fn(event, manager) for "triggered", "dispatched", "sms", "ended" (evidence
-        # recording, platform link, follow-ups). Called synchronously: they must only note or schedule.
+        self.started = ticks_ms()
+        self.consecutive_failures = 0
+        self._due = {}  # record index -> ticks_ms of its next attempt
+        # listeners: fn(event, manager) for "triggered", "sms", "delivered", "dispatched", "ended"
+        # (evidence recording, platform link, follow-ups). Called synchronously: note or schedule only.
         self.listeners = []
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
+        self._resume = False
+        modem.on_status_report = self._status_report
         self.task = None
 
+    # --- public -----------------------------------------------------------------------------------
     def start(self):
+        if self.outbox.unfinished():
+            # interrupted by a reset: resume before anything else, no new trigger needed
+            self._resume = True
+            self.kind = self.outbox.kind
+            self.log("outbox_resume", alert=self.alert_id, pending=len(self.outbox.pending()))
+            self._to(DISPATCHING)
+            self._wake.set()
         self.task = asyncio.create_task(self._run())
         return self.task
 
@@ -47,9 +74,10 @@ class AlertManager:
         if self.state != IDLE:
             self.log("trigger_ignored", source=source, state=self.state, alert=self.alert_id)
             return False
-        self.alert_id += 1
+        self.alert_id = self.outbox.alert_id + 1
         self.kind = kind
         self.only = only
+        self.started = ticks_ms()
         self.log("trigger", source=source, kind=kind, alert=self.alert_id)
         self._to(TRIGGERED)
         self._haptic(haptics.GESTURE_SEEN)
@@ -62,6 +90,12 @@ class AlertManager:
             self.log("alert_stop", why=why, alert=self.alert_id)
             self._stop.set()
 
+    @property
+    def results(self):
+        """contact index -> state, for status displays."""
+        return {r["c"]: r["st"] for r in self.outbox.recs}
+
+    # --- internals --------------------------------------------------------------------------------
     def _notify(self, event):
         for fn in self.listeners:
             try:
@@ -83,82 +117,186 @@ class AlertManager:
             self._wake.clear()
             self._stop.clear()
             try:
-                await self._dispatch()
+                if not self._resume:
+                    self._open_outbox()
+                self._resume = False
+                if self.outbox.recs:
+                    await self._dispatch()
                 await self._active()
             except Exception as e:  # never leave the device stuck in an alert state
                 self.log("alert_error", err=repr(e), alert=self.alert_id)
+            try:
+                self.outbox.close()
+            except OSError as e:
+                self.log("outbox_write_failed", err=repr(e))
             self._to(IDLE)
             self._notify("ended")
 
-    def _text(self, contact):
+    def _text(self):
         fix = self.lastfix.best()
         return compose(self.kind, self.cfg.get("wearer", ""), fix.as_tuple() if fix else None,
                        self.battery(), self.cfg.get("lang", "fr"))
 
-    async def _dispatch(self):
+    def _open_outbox(self):
+        """Compose every contact's PDU with the best position known now and persist them before the
+        first AT command. An invalid contact is logged and skipped, never blocks the others."""
         contacts = self.cfg.get("contacts") or []
-        if self.only is not None:
-            contacts = [c for i, c in enumerate(contacts) if i in self.only]
         self._to(DISPATCHING)
         if not contacts:
             self.log("not_configured", alert=self.alert_id)
             self._haptic(haptics.NOT_CONFIGURED)
-            return
-        modem = self.modem
-        if not modem.ready.is_set():
-            self.log("wait_modem", alert=self.alert_id)
+        text = self._text()
+        items = []
+        for i, c in enumerate(contacts):
+            if self.only is not None and i not in self.only:
+                continue
             try:
-                await asyncio.wait_for_ms(modem.ready.wait(), self.cfg.get("modem_ready_wait_s", 60) * 1000)
-            except asyncio.TimeoutError:
-                self.log("modem_not_ready", alert=self.alert_id)  # try anyway: it may answer now
-        self.results = {i: "pending" for i in range(len(contacts))}
-        rounds = self.cfg.get("sms_rounds", 6)
-        for rnd in range(rounds):
-            todo = [i for i in range(len(contacts)) if self.results[i] == "pending"]
-            nxt = self._prepare(todo[0], contacts[todo[0]]) if todo else None
-            for k, i in enumerate(todo):
-                pdu = nxt
-                sending = asyncio.create_task(self._send_one(i, contacts[i], pdu))
-                # prepare the next PDU while this one is in flight (tens of ms of CPU on an ESP32)
-                nxt = self._prepare(todo[k + 1], contacts[todo[k + 1]]) if k + 1 < len(todo) else None
-                await sending
-            if "pending" not in self.results.values():
+                pdu, n = encode_submit(c["number"], text, self.cfg.get("sms_validity_min", 4320),
+                                       status_report=True)
+            except (ValueError, KeyError, TypeError) as e:
+                self.log("sms_invalid", contact=i, err=repr(e), alert=self.alert_id)
+                continue
+            items.append((i, c["number"], pdu, n))
+        try:
+            self.outbox.open(self.alert_id, self.kind, items)
+        except OSError as e:
+            # flash full or failing: send anyway from RAM, the alert matters more than its record
+            self.log("outbox_write_failed", err=repr(e), alert=self.alert_id)
+
+    async def _wait_modem(self):
+        modem = self.modem
+        if modem.ready.is_set():
+            return
+        self.log("wait_modem", alert=self.alert_id)
+        try:
+            await asyncio.wait_for_ms(modem.ready.wait(), self.cfg.get("modem_ready_wait_s", 60) * 1000)
+        except asyncio.TimeoutError:
+            self.log("modem_not_ready", alert=self.alert_id)  # try anyway: it may answer now
+
+    async def _dispatch(self):
+        await self._wait_modem()
+        ob = self.outbox
+        self._due = {}
+        deadline = ticks_add(self.started, self.cfg.get("alert_active_s", 3600) * 1000)
+        while True:
+            todo = ob.pending()
+            if not todo:
                 break
-            if rnd + 1 < rounds:
-                await asyncio.sleep_ms(_BACKOFF_MS[min(rnd, len(_BACKOFF_MS) - 1)])
-        failed = [i for i in self.results if self.results[i] != "sent"]
-        self.log("dispatch_done", alert=self.alert_id, sent=len(contacts) - len(failed), failed=len(failed))
+            now = ticks_ms()
+            ready = [i for i in todo if ticks_diff(self._due.get(i, now), now) <= 0]
+            if not ready:
+                if ticks_diff(now, deadline) > 0:
+                    self.log("dispatch_gave_up", pending=len(todo), alert=self.alert_id)
+                    break
+                wait = min(ticks_diff(self._due[i], now) for i in todo)
+                if self._stop.is_set():
+                    break
+                try:
+                    await asyncio.wait_for_ms(self._stop.wait(), max(1, wait))
+                except asyncio.TimeoutError:
+                    pass
+                continue
+            for i in ready:
+                await self._send_one(i)
+        c = ob.counts()
+        failed = c.get(FAILED, 0) + c.get(PENDING, 0)
+        self.log("dispatch_done", alert=self.alert_id, sent=c.get(ACCEPTED, 0) + c.get(DELIVERED, 0),
+                 failed=failed)
         self._haptic(haptics.FAILED if failed else haptics.SENT_ALL)
         self._notify("dispatched")
 
-    def _prepare(self, i, contact):
-        """(pdu_hex, tpdu_len) for one contact with the best position known now, or None if invalid."""
+    async def _send_one(self, i):
+        ob = self.outbox
+        r = ob.recs[i]
+        r["st"] = SENDING
         try:
-            return encode_submit(contact["number"], self._text(contact), self.cfg.get("sms_validity_min", 4320))
-        except ValueError as e:
-            self.results[i] = "failed"
-            self.log("sms_invalid", contact=i, err=repr(e), alert=self.alert_id)
-            return None
-
-    async def _send_one(self, i, contact, prepared):
-        if prepared is None:
-            return
-        pdu, n = prepared
-        try:
-            mr = await self.modem.send_pdu(pdu, n)
+            mr = await self.modem.send_pdu(r["pdu"], r["n"])
         except SmsError as e:
-            if not e.transient:
-                self.results[i] = "failed"
-            self.log("sms_failed", contact=i, to=contact["number"], reason=e.reason, code=e.code,
-                     transient=e.transient, alert=self.alert_id)
+            att = r["att"] + 1
+            self.log("sms_failed", contact=r["c"], to=r["to"], reason=e.reason, code=e.code,
+                     transient=e.transient, attempt=att, alert=self.alert_id)
+            if e.transient:
+                self._persist(i, st=PENDING, att=att, err=e.code)
+                self._due[i] = ticks_add(ticks_ms(), backoff_ms(att))
+                await self._modem_failure()
+            else:
+                self._persist(i, st=FAILED, att=att, err=e.code)
+                self.log("sms_permanent_failure", contact=r["c"], to=r["to"], code=e.code, alert=self.alert_id)
             return
-        self.results[i] = "sent"
+        self.consecutive_failures = 0
+        self._persist(i, st=ACCEPTED, mr=mr, att=r["att"] + 1)
+        self.log("sms_sent", contact=r["c"], to=r["to"], mr=mr, alert=self.alert_id)
         self._notify("sms")
-        self.log("sms_sent", contact=i, to=contact["number"], mr=mr, alert=self.alert_id)
+
+    def _persist(self, i, **fields):
+        try:
+            self.outbox.set(i, **fields)
+        except OSError as e:
+            self.outbox.set(i, persist=False, **fields)
+            self.log("outbox_write_failed", err=repr(e), alert=self.alert_id)
+
+    async def _modem_failure(self):
+        """Consecutive failures across contacts point at the modem, not the destinations."""
+        self.consecutive_failures += 1
+        n = self.consecutive_failures
+        limit = self.cfg.get("modem_failures_before_cycle", 3)
+        if n % limit == 0:
+            self.log("modem_power_cycle", reason="%d consecutive SMS failures" % n, alert=self.alert_id)
+            if await self.modem.power_cycle():
+                await self.modem.bring_up(attempts=3)
+        elif n % limit == limit - 1 and n > limit:
+            await self.modem.switch_sms_domain()
+
+    def _status_report(self, pdu_hex):
+        try:
+            mr, number, st = decode_status_report(pdu_hex.decode() if isinstance(pdu_hex, bytes) else pdu_hex)
+        except ValueError as e:
+            self.log("cds_invalid", err=repr(e))
+            return
+        ob = self.outbox
+        i = ob.find_mr(mr, number)
+        if i < 0:
+            i = ob.find_mr(mr)
+        if i < 0:
+            self.log("cds_unmatched", mr=mr, to=number, status=st)
+            return
+        r = ob.recs[i]
+        verdict = classify(st)
+        if verdict == "delivered":
+            self._persist(i, st=DELIVERED)
+            self.log("sms_delivered", contact=r["c"], to=r["to"], mr=mr, status=st, alert=self.alert_id)
+            self._notify("delivered")
+        elif verdict == "failed":
+            # the network gave up on a message it had accepted: send it again (another attempt)
+            self.log("sms_delivery_failed", contact=r["c"], to=r["to"], mr=mr, status=st, alert=self.alert_id)
+            self._persist(i, st=PENDING, err=st)
+            self._due[i] = ticks_add(ticks_ms(), backoff_ms(r["att"] + 1))
+            if self.state == ACTIVE:
+                self._wake_redispatch()
+        else:
+            self.log("sms_delivery_pending", contact=r["c"], mr=mr, status=st, alert=self.alert_id)
+
+    def _wake_redispatch(self):
+        self._redispatch = True
+        self._stop.set()
 
     async def _active(self):
         self._to(ACTIVE)
-        try:
-            await asyncio.wait_for_ms(self._stop.wait(), self.cfg.get("alert_active_s", 3600) * 1000)
-        except asyncio.TimeoutError:
-            self.log("alert_expired", alert=self.alert_id)
+        end = ticks_add(self.started, self.cfg.get("alert_active_s", 3600) * 1000)
+        while True:
+            self._redispatch = False
+            left = ticks_diff(end, ticks_ms())
+            if left <= 0:
+                self.log("alert_expired", alert=self.alert_id)
+                return
+            try:
+                await asyncio.wait_for_ms(self._stop.wait(), left)
+            except asyncio.TimeoutError:
+                self.log("alert_expired", alert=self.alert_id)
+                return
+            self._stop.clear()
+            if not self._redispatch:
+                return  # stopped
+            self._to(DISPATCHING)
+            await self._dispatch()
+            self._to(ACTIVE)

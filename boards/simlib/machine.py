@@ -151,20 +151,16 @@ class ADC:
 
 
 class WDT:
-    """Watchdog: if not fed within `timeout` ms the simulated board resets (checked by its tick task)."""
-
-    last = None
+    """Watchdog. Like the real one it sits outside the CPU: the host simulator watches the "WDT" lines
+    and restarts the VM (reset cause WDT_RESET) when no feed came within the timeout, even when the
+    event loop is stuck."""
 
     def __init__(self, id=0, timeout=5000):
         self.timeout = timeout
-        self.fed = time.ticks_ms()
-        WDT.last = self
+        print("WDT START", timeout)
 
     def feed(self):
-        self.fed = time.ticks_ms()
-
-    def expired(self):
-        return time.ticks_diff(time.ticks_ms(), self.fed) > self.timeout
+        print("WDT FEED")
 
 
 class RTC:
@@ -176,3 +172,148 @@ class RTC:
 
 def time_pulse_us(*a, **k):
     raise OSError("not simulated")
+
+
+@micropython.viper
+def _widen16to32(src: ptr16, dst: ptr16, n: int):
+    # int16 samples -> int32 left-justified (what a 24-bit I2S mic sends in a 32-bit slot)
+    i = 0
+    while i < n:
+        dst[2 * i] = 0
+        dst[2 * i + 1] = src[i]
+        i += 1
+
+
+class _WavSource:
+    """The sound reaching the simulated microphone: a PCM 16-bit mono WAV at the I2S rate, looped."""
+
+    def __init__(self, path, rate, loop=True):
+        self.f = open(path, "rb")
+        self.loop = loop
+        f = self.f
+        if f.read(4) != b"RIFF":
+            raise ValueError("%s: not a RIFF/WAV file" % path)
+        f.read(8)
+        fmt = None
+        while True:
+            hdr = f.read(8)
+            if len(hdr) < 8:
+                raise ValueError("%s: no data chunk" % path)
+            size = hdr[4] | hdr[5] << 8 | hdr[6] << 16 | hdr[7] << 24
+            if hdr[:4] == b"fmt ":
+                fmt = f.read(size + (size & 1))
+            elif hdr[:4] == b"data":
+                break
+            else:
+                f.read(size + (size & 1))
+        if fmt is None or fmt[0] | fmt[1] << 8 != 1 or fmt[2] != 1 or fmt[14] != 16:
+            raise ValueError("%s: needs PCM 16-bit mono" % path)
+        if fmt[4] | fmt[5] << 8 | fmt[6] << 16 != rate:
+            raise ValueError("%s: sample rate differs from the I2S rate %d" % (path, rate))
+        self.start = f.tell()
+        self.size = size - (size & 1)
+
+    def readinto(self, buf):
+        """Fill buf (int16 LE); past the end: loop, or silence."""
+        mv = memoryview(buf)
+        got = 0
+        while got < len(buf):
+            left = self.start + self.size - self.f.tell()
+            if left <= 0:
+                if not self.loop:
+                    for i in range(got, len(buf)):
+                        buf[i] = 0
+                    return
+                self.f.seek(self.start)
+                continue
+            n = self.f.readinto(mv[got:got + min(left, len(buf) - got)])
+            if not n:
+                left = 0
+                self.f.seek(self.start + self.size)
+                continue
+            got += n
+
+
+class I2S:
+    """I2S receiver (a MEMS microphone) fed from a WAV file named by the simulated board's wiring.
+
+    Blocking mode fills the buffer at once. Non-blocking mode (after irq(handler)) follows the
+    port: readinto() returns 0 at once and the handler runs when the buffer is full. Here "full" is
+    decided by sim_service(), which the simulated board calls from a task: it delivers as many
+    buffers as the elapsed time allows at `speed` x real time (0 = as fast as it is called). The
+    handler runs with the heap locked, so an allocating callback fails here as it would misbehave on
+    the device."""
+
+    RX = const(0)
+    TX = const(1)
+    MONO = const(0)
+    STEREO = const(1)
+
+    def __init__(self, id, sck=None, ws=None, sd=None, mode=0, bits=16, format=0, rate=8000, ibuf=16384,
+                 source=None, speed=1.0, loop=True):
+        if mode != I2S.RX or format != I2S.MONO or bits not in (16, 32):
+            raise ValueError("simulated I2S: RX, MONO, 16 or 32 bits only")
+        self.bits = bits
+        self.rate = rate
+        self.ibuf = ibuf
+        self.speed = speed
+        self._src = _WavSource(source, rate, loop) if source else None
+        self._cb = None
+        self._buf = None
+        self._t0 = None
+        self._scratch = bytearray(0)
+        self.delivered = 0  # samples handed over
+
+    def irq(self, handler):
+        self._cb = handler
+
+    def _fill(self, buf):
+        ns = len(buf) // (self.bits // 8)
+        if self.bits == 16:
+            target = buf
+        else:
+            if len(self._scratch) != ns * 2:
+                self._scratch = bytearray(ns * 2)
+            target = self._scratch
+        if self._src is None:
+            for i in range(len(target)):
+                target[i] = 0
+        else:
+            self._src.readinto(target)
+        if self.bits == 32:
+            _widen16to32(target, buf, ns)
+        return ns
+
+    def readinto(self, buf):
+        if self._cb is None:
+            self.delivered += self._fill(buf)
+            return len(buf)
+        self._buf = buf
+        if self._t0 is None:
+            self._t0 = time.ticks_ms()
+        return 0
+
+    def sim_service(self, max_buffers=64):
+        """Deliver the buffers that are due; returns how many."""
+        n = 0
+        while self._buf is not None and self._cb is not None and n < max_buffers:
+            buf = self._buf
+            ns = len(buf) // (self.bits // 8)
+            if self.speed > 0:
+                due = time.ticks_diff(time.ticks_ms(), self._t0) * self.rate * self.speed / 1000
+                if self.delivered + ns > due:
+                    break
+            self._fill(buf)
+            self._buf = None
+            self.delivered += ns
+            micropython.heap_lock()
+            try:
+                self._cb(self)
+            finally:
+                micropython.heap_unlock()
+            n += 1
+        return n
+
+    def deinit(self):
+        self._cb = None
+        self._buf = None

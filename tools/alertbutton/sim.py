@@ -102,6 +102,9 @@ class SimRun:
         self._files = {}
         self.boots = 0
         self.exit_codes = []
+        self.resets = []  # (t, cause) of every simulated reset
+        self._wdt_timeout = None  # ms, once the firmware started its watchdog
+        self._wdt_fed = None
 
     # --- setup ------------------------------------------------------------------------------------
     def _prepare_flash(self):
@@ -118,11 +121,18 @@ class SimRun:
                 "utc": time.time() - float(lf.get("age_s", 0)), "source": "gnss"})
         for name in ("sms.jsonl", "events.jsonl", "firmware.log"):
             self._files[name] = open(os.path.join(self.out, name), "w", buffering=1)
+        if sc.get("audio"):  # the sound at the simulated microphone: a WAV, audio_speed x real time
+            _write_json(os.path.join(self.flash, "sim_audio.json"), {
+                "wav": os.path.abspath(sc["audio"]), "speed": float(sc.get("audio_speed", 1.0))})
 
     def _wiring(self, modem_path, ctl_path, reset_cause=1):
-        _write_json(os.path.join(self.flash, "sim_board.json"), {
-            "modem": modem_path, "ctl": ctl_path, "battery_mv": self.sc.get("battery_mv", 3900),
-            "reset_cause": reset_cause})
+        w = {"modem": modem_path, "ctl": ctl_path, "battery_mv": self.sc.get("battery_mv", 3900),
+             "reset_cause": reset_cause}
+        if "watchdog_ms" in self.sc:
+            w["watchdog_ms"] = self.sc["watchdog_ms"]
+        if getattr(self, "console", None) is not None:
+            w["console"] = self.console.device_path  # technician console (firmware/console.py)
+        _write_json(os.path.join(self.flash, "sim_board.json"), w)
 
     def now(self):
         return time.monotonic() - self.t0
@@ -137,6 +147,11 @@ class SimRun:
 
     def _on_vm_line(self, line):
         t = round(self.now(), 3)
+        if line.startswith("WDT "):
+            if line.startswith("WDT START"):
+                self._wdt_timeout = int(line.split()[2])
+            self._wdt_fed = time.monotonic()
+            return
         if line.startswith("EV "):
             try:
                 ev = json.loads(line[3:])
@@ -189,8 +204,19 @@ class SimRun:
         tty.setraw(ctl_slave)
         self._ctl_path = os.ttyname(ctl_slave)
         self._ctl_slave = ctl_slave
+        self._start_console()
         self._wiring(modem_path, self._ctl_path)
         self._boot()
+
+    def _start_console(self):
+        """The board's USB serial: a pty pair bridged like a cable. The firmware's console is on one
+        end; the other end's path is printed and written to OUT/console_port for the CLI's --port."""
+        from alertbutton.ptybridge import PtyBridge
+        self.console = PtyBridge().start()
+        self.console_port = self.console.host_path
+        with open(os.path.join(self.out, "console_port"), "w") as f:
+            f.write(self.console_port + "\n")
+        self.echo("Console: %s  (alertbutton --port %s status)" % (self.console_port, self.console_port))
 
     def _boot(self):
         import subprocess
@@ -201,20 +227,43 @@ class SimRun:
         self._pump_thread.start()
 
     def supervise(self):
-        """Restart the VM when the firmware resets the board (watchdog, machine.reset)."""
+        """The board's external watchdog, and restarts after a reset (machine.reset, watchdog)."""
         code = self.proc.poll()
         if code is None:
+            if self._wdt_timeout and (time.monotonic() - self._wdt_fed) * 1000 > self._wdt_timeout:
+                self.reset(3, "watchdog")
             return True
         self._pump_thread.join(2)
         self.exit_codes.append(code)
         if code == RESET_EXIT:
-            self._wiring(self.modem.start() if False else self._modem_path(), self._ctl_path, reset_cause=3)
-            self._boot()
+            self.reset(2, "machine.reset")
             return True
         return False
 
+    def reset(self, cause, why, off_s=0.0):
+        """Reset the simulated board: the VM dies wherever it is (as on a power cut or a watchdog
+        reset); the flash directory and the modem (a separate chip) stay as they are."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._pump_thread.join(2)
+        self.resets.append((round(self.now(), 3), why))
+        self._on_vm_line('EV {"event": "sim_reset", "why": "%s"}' % why)
+        self._wdt_timeout = self._wdt_fed = None
+        time.sleep(off_s)
+        self._wiring(self._modem_path(), self._ctl_path, reset_cause=cause)
+        self._boot()
+
     def _modem_path(self):
         return json.load(open(os.path.join(self.flash, "sim_board.json")))["modem"]
+
+    def control(self, ev):
+        """Scenario events that are not gestures: {"ctl": "hang 10"} (sent to the board's control
+        channel), {"power": "cut", "off_s": 1} (a power cut: reboot with reset cause power-on)."""
+        if "ctl" in ev:
+            os.write(self._ctl_master, (ev["ctl"] + "\n").encode())
+        elif ev.get("power") == "cut":
+            self.reset(1, "power cut", float(ev.get("off_s", 0.5)))
 
     def run_script(self, stop_when_done=True):
         """Play the scenario's events; stop at duration_s, or earlier once every alert was dispatched."""
@@ -227,7 +276,11 @@ class SimRun:
                 self.echo("firmware exited with code %s" % self.exit_codes[-1])
                 break
             if pending and self.now() >= pending[0]["t"]:
-                self.gesture(pending.pop(0))
+                ev = pending.pop(0)
+                if "ctl" in ev or "power" in ev:
+                    self.control(ev)
+                else:
+                    self.gesture(ev)
                 continue
             if stop_when_done and not pending and sc.get("events"):
                 dispatched = sum(1 for e in self.events if e["event"] == "dispatch_done")
@@ -250,6 +303,8 @@ class SimRun:
                 self.proc.wait()
         if self.modem:
             self.modem.stop()
+        if getattr(self, "console", None) is not None:
+            self.console.close()
         for fd in (self._ctl_master, getattr(self, "_ctl_slave", None)):
             if fd is not None:
                 try:
