@@ -1,0 +1,326 @@
+# Fall detector in the MicroPython VM: allocation-free hot path (heap locked over thousands of
+# updates, decisions included), verdicts on synthetic falls / non-falls in many orientations,
+# timing of the decision, parameter validation, integer helpers.
+import array
+import math
+import micropython
+
+from firmware import fall_detector as fd
+from firmware.fall_detector import FallDetector, EV_NONE, EV_IMPACT, EV_FALL, EV_REJECT
+
+R = 50
+
+
+class Noise:
+    """Deterministic +-amp mg jitter (LCG), so tests never depend on luck."""
+
+    def __init__(self, seed=12345):
+        self.s = seed
+
+    def __call__(self, amp):
+        self.s = (self.s * 1103515245 + 12345) & 0x7FFFFFFF
+        return (self.s >> 8) % (2 * amp + 1) - amp
+
+
+def rotate(rot, v):
+    return [rot[r][0] * v[0] + rot[r][1] * v[1] + rot[r][2] * v[2] for r in range(3)]
+
+
+def rot_matrix(ax, ay, az):
+    """Rotation by az about z, then ay about y, then ax about x (degrees)."""
+    cx, sx = math.cos(math.radians(ax)), math.sin(math.radians(ax))
+    cy, sy = math.cos(math.radians(ay)), math.sin(math.radians(ay))
+    cz, sz = math.cos(math.radians(az)), math.sin(math.radians(az))
+    rz = [[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]]
+    ry = [[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]]
+    rx = [[1, 0, 0], [0, cx, -sx], [0, sx, cx]]
+
+    def mul(a, b):
+        return [[sum(a[i][k] * b[k][j] for k in range(3)) for j in range(3)] for i in range(3)]
+    return mul(rx, mul(ry, rz))
+
+
+class Trace:
+    """Builds a signal in mg straight into an int16 array (x0 y0 z0 x1 ...). Device frame: gravity
+    along +z when upright; `rot` turns every vector (the device worn another way)."""
+
+    def __init__(self, seed=1, rot=None):
+        self.buf = array.array("h")
+        self.noise = Noise(seed)
+        self.rot = rot
+        self.marks = {}
+        self.n = 0
+
+    def _add(self, v):
+        if self.rot:
+            v = rotate(self.rot, v)
+        self.buf.append(int(v[0]))
+        self.buf.append(int(v[1]))
+        self.buf.append(int(v[2]))
+        self.n += 1
+
+    def still(self, secs, gdir=(0.0, 0.0, 1.0), amp=8):
+        n = self.noise
+        for _ in range(int(secs * R)):
+            self._add([gdir[0] * 1000 + n(amp), gdir[1] * 1000 + n(amp), gdir[2] * 1000 + n(amp)])
+
+    def walk(self, secs, amp=450):
+        # ~2 steps/s vertical bounce with peaks near 1.45 g, not an impact
+        for i in range(int(secs * R)):
+            s = math.sin(2 * math.pi * 2.0 * i / R)
+            self._add([120 * s + self.noise(20), 60 * s, 1000 + amp * s])
+
+    def fall(self, peak=2800, end=(1.0, 0.0, 0.0), bounces=4):
+        """Fall: 0.4 s of rotation with a drop in |a|, an impact, bounces, lying."""
+        start = (0.0, 0.0, 1.0)
+        # through a perpendicular axis so the path never crosses zero (e.g. upright -> upside down)
+        side = (1.0, 0.0, 0.0) if end[0] == 0 else (0.0, 1.0, 0.0)
+        n = int(0.4 * R)
+        for i in range(n):
+            t = (i + 1) / n
+            g = [start[k] * (1 - t) + end[k] * t + side[k] * math.sin(math.pi * t) for k in range(3)]
+            norm = math.sqrt(sum(c * c for c in g))
+            mag = 1000 - 650 * math.sin(math.pi * t * 0.9)
+            self._add([g[k] / norm * mag for k in range(3)])
+        self.marks["impact"] = self.n
+        # impact: the body stops against the floor, then tumbles in several directions
+        self._add([peak * 0.75, peak * 0.35, peak * 0.56])
+        k = peak / 2800
+        for _ in range(5):  # 0.1 s thrown one way, 0.1 s the other: the body tumbles
+            self._add([end[0] * 1000 + 1200 * k, 500 * k, end[2] * 1000 - 1300 * k])
+        for _ in range(5):
+            self._add([end[0] * 1000 - 1500 * k, -600 * k, end[2] * 1000 + 1200 * k])
+        for b in range(bounces):  # every bounce weaker than the impact
+            a = (1 - b / bounces) * k
+            self._add([end[0] * 1000 + 1100 * a, 700 * a, end[2] * 1000 - 900 * a])
+            self._add([end[0] * 1000 - 1100 * a, -800 * a, end[2] * 1000 + 900 * a])
+            self._add([end[0] * 1000 + 400 * a, 200 * a, end[2] * 1000 - 300 * a])
+
+    def bump(self, peak=2400, gdir=(0.0, 0.0, 1.0)):
+        """A jump landing / stamp: one impact, no rotation."""
+        self.marks["impact"] = self.n
+        self._add([gdir[0] * peak, gdir[1] * peak, gdir[2] * peak])
+        self._add([gdir[0] * 300, gdir[1] * 300, gdir[2] * 300 + 200])
+        self._add([gdir[0] * 1400, gdir[1] * 1400, gdir[2] * 1400])
+
+    def samples(self):
+        return self.buf
+
+
+def feed(det, buf, events=None, stats=None):
+    """Run every sample; returns stats = [first fall index or -1, falls, rejects] (pass a
+    preallocated array('i', [0, 0, 0]) as stats when the heap is locked)."""
+    if stats is None:
+        stats = [0, 0, 0]
+    stats[0] = -1
+    stats[1] = 0
+    stats[2] = 0
+    j = 0
+    for i in range(len(buf) // 3):
+        ev = det.update(buf[j], buf[j + 1], buf[j + 2])
+        j += 3
+        if ev == EV_FALL:
+            stats[1] += 1
+            if stats[0] < 0:
+                stats[0] = i
+        elif ev == EV_REJECT:
+            stats[2] += 1
+        if events is not None and ev != EV_NONE:
+            events.append((i, ev, det.phase))
+    return stats
+
+
+def fall_trace(seed=1, rot=None, **kw):
+    t = Trace(seed, rot)
+    t.still(3.0)
+    t.fall(**kw)
+    t.still(6.0, gdir=kw.get("end", (1.0, 0.0, 0.0)))
+    return t
+
+
+def test_detects_a_fall_once_at_the_decision_time():
+    t = fall_trace()
+    det = FallDetector()
+    events = []
+    first, falls, rejects = feed(det, t.samples(), events)
+    assert falls == 1, events
+    imp = t.marks["impact"]
+    assert det.impact_n == imp, (det.impact_n, imp)  # the peak sample
+    assert first - imp == det.decide_ms * R // 1000, (first, imp)  # 2.5 s after the impact
+    kinds = [e[1] for e in events]
+    assert kinds[0] == EV_IMPACT and EV_FALL in kinds, events
+    assert events[0][2] == fd.PH_IMPACT
+    f = det.features
+    assert f[fd.F_PEAK] >= 2500 and f[fd.F_POSTURE] >= 80 and f[fd.F_STILL] < 30, list(f)
+
+
+def test_phases_in_order():
+    t = fall_trace()
+    buf = t.samples()
+    det = FallDetector(holdoff_ms=2000)
+    seen = []
+    j = 0
+    for i in range(len(buf) // 3):
+        det.update(buf[j], buf[j + 1], buf[j + 2])
+        j += 3
+        if not seen or seen[-1] != det.phase:
+            seen.append(det.phase)
+    assert seen == [fd.PH_IDLE, fd.PH_IMPACT, fd.PH_CHECK, fd.PH_FALL, fd.PH_IDLE], seen
+    assert det.impact_age_ms() > 2500
+
+
+def test_orientation_independent():
+    # same fall, device worn in 8 different orientations (chest, waist, pocket...)
+    for angles in ((0, 0, 0), (90, 0, 0), (180, 0, 0), (0, 90, 0), (33, 71, 12), (-120, 45, 200),
+                   (90, 90, 90), (10, -160, 75)):
+        t = fall_trace(seed=7, rot=rot_matrix(*angles))
+        det = FallDetector()
+        first, falls, _ = feed(det, t.samples())
+        assert falls == 1, angles
+        f = det.features
+        assert f[fd.F_POSTURE] >= 80, (angles, list(f))
+
+
+def test_no_alarm_for_impact_without_posture_change():
+    t = Trace(3, rot_matrix(20, 50, 0))
+    t.still(2.0)
+    for _ in range(3):  # three jumps, upright after each
+        t.bump(2600)
+        t.still(4.0)
+    det = FallDetector()
+    first, falls, rejects = feed(det, t.samples())
+    assert falls == 0 and rejects == 3, (falls, rejects)
+    assert det.features[fd.F_POSTURE] < 20
+
+
+def test_no_alarm_when_moving_on_after_the_impact():
+    t = Trace(4)
+    t.still(2.0)
+    t.fall(end=(1.0, 0.0, 0.0))
+    t.walk(4.0)  # got up at once and walked away
+    t.still(3.0)
+    det = FallDetector()
+    first, falls, rejects = feed(det, t.samples())
+    assert falls == 0 and rejects >= 1, (falls, rejects)
+
+
+def test_no_alarm_for_walking():
+    t = Trace(5)
+    t.walk(60.0)
+    det = FallDetector()
+    assert feed(det, t.samples())[1] == 0
+
+
+def test_soft_fall_below_peak_threshold_is_not_confirmed():
+    t = fall_trace(seed=9, peak=1700, bounces=1)
+    det = FallDetector()
+    assert feed(det, t.samples())[1] == 0
+    det2 = FallDetector(peak_mg=1500, swing_mg=300)  # thresholds are real knobs
+    assert feed(det2, t.samples())[1] == 1
+
+
+def test_later_stronger_impact_is_examined():
+    # a stumble (bump, still upright) then, 1.5 s later, the real fall inside the first check
+    t = Trace(6)
+    t.still(2.0)
+    t.bump(1900)
+    t.still(1.5)
+    t.fall()
+    t.still(5.0, gdir=(1.0, 0.0, 0.0))
+    det = FallDetector()
+    first, falls, rejects = feed(det, t.samples())
+    assert falls == 1 and rejects == 1, (falls, rejects)
+    assert det.impact_n == t.marks["impact"]
+
+
+def test_holdoff_then_rearmed():
+    t = fall_trace(seed=2)
+    t.still(1.0, gdir=(0.0, 0.0, 1.0))  # helped up
+    t.fall(end=(0.0, 1.0, 0.0))  # falls again 5 s after the first alarm: inside the hold-off
+    t.still(4.0, gdir=(0.0, 1.0, 0.0))
+    t.still(8.0, gdir=(0.0, 0.0, 1.0))
+    t.fall(end=(-1.0, 0.0, 0.0))  # and again, long after
+    t.still(4.0, gdir=(-1.0, 0.0, 0.0))
+    det = FallDetector(holdoff_ms=10000)
+    assert feed(det, t.samples())[1] == 2
+    det = FallDetector(holdoff_ms=0)
+    assert feed(det, t.samples())[1] == 3
+
+
+def test_25hz():
+    global R
+    R = 25
+    try:
+        t = fall_trace(seed=11)
+        det = FallDetector(rate_hz=25)
+        first, falls, _ = feed(det, t.samples())
+        assert falls == 1 and first - t.marks["impact"] == 2500 * 25 // 1000
+        t = Trace(12)
+        t.walk(30.0)
+        assert feed(FallDetector(rate_hz=25), t.samples())[1] == 0
+    finally:
+        R = 50
+
+
+def test_no_allocation_per_sample():
+    # 10 falls, jumps and walking: ~7,000 updates with impacts, rejects and confirmed falls, all
+    # under a locked heap (any float or object allocation would raise MemoryError)
+    t = Trace(13, rot_matrix(15, 25, 35))
+    for k in range(10):
+        t.still(2.0)
+        t.walk(2.0)
+        t.still(1.0)
+        t.bump(2500)
+        t.still(3.0)
+        t.fall(end=(0.0, 0.0, -1.0) if k % 2 else (0.0, 1.0, 0.0))
+        t.still(4.0, gdir=(0.0, 0.0, -1.0) if k % 2 else (0.0, 1.0, 0.0))
+    buf = t.samples()
+    det = FallDetector(holdoff_ms=1000)
+    n = len(buf) // 3
+    assert n > 5000
+    stats = array.array("i", [0, 0, 0])
+    micropython.heap_lock()
+    try:
+        feed(det, buf, None, stats)
+    finally:
+        micropython.heap_unlock()
+    assert stats[1] == 10 and stats[2] >= 10, list(stats)
+
+
+def test_clamps_out_of_range_input():
+    det = FallDetector()
+    micropython.heap_lock()
+    try:
+        ev = det.update(40000, -40000, 30000)  # beyond +-16 g: clamped, not an OverflowError
+    finally:
+        micropython.heap_unlock()
+    assert ev == EV_IMPACT
+
+
+def test_update_g_convenience():
+    det = FallDetector()
+    assert det.update_g(0.0, 0.0, 1.0) == EV_NONE
+    assert det.update_g(2.0, 1.5, 0.5) == EV_IMPACT
+
+
+def test_bad_parameters_raise_value_error():
+    for kw in ({"rate_hz": 5}, {"trigger_mg": 900}, {"posture_deg": 200}, {"still_mg": -1},
+               {"decide_ms": 900}, {"still_ms": 3000}, {"peak_mg": -5}, {"holdoff_ms": -1}):
+        try:
+            FallDetector(**kw)
+        except ValueError:
+            continue
+        raise AssertionError("accepted %r" % (kw,))
+
+
+def test_isqrt_and_angle_helpers():
+    for n in (0, 1, 2, 3, 4, 15, 16, 17, 999999, 1000000, 1000001, 48000000, 67108863, 67108864,
+              768000000):
+        r = fd.isqrt(n)
+        assert r * r <= n < (r + 1) * (r + 1), (n, r)
+    assert fd.angle_deg(0, 0, 1000, 0, 0, 1000) == 0
+    assert fd.angle_deg(0, 0, 1000, 1000, 0, 0) == 90
+    assert fd.angle_deg(0, 0, 1000, 0, 0, -980) >= 179  # 1-degree table resolution at the ends
+    assert abs(fd.angle_deg(0, 0, 1000, 866, 0, 500) - 60) <= 1
+    assert abs(fd.angle_deg(16000, 16000, 0, -16000, 0, 0) - 135) <= 1
+    assert fd.angle_deg(0, 0, 0, 1, 2, 3) == 0

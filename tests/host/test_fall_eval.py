@@ -1,0 +1,164 @@
+"""fall-eval / fall-plot on the committed MobiFall excerpt (tests/data/mobifall): the firmware
+detector runs inside the MicroPython VM and must catch every fall of the excerpt and raise no alarm
+on its activities; plus the counting rules, the resampler and the PNG writer."""
+import json
+import os
+import struct
+import zlib
+
+import pytest
+
+from alertbutton import cli, fall_eval, fall_plot, mobifall
+
+DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "mobifall")
+FALL_CODES = {"FOL", "FKL", "BSC", "SDL"}
+ADL_CODES = {"CSI", "CSO", "SCH", "STN", "STU"}
+
+
+@pytest.fixture(scope="module")
+def vm_result():
+    """One `alertbutton fall-eval DATA --cpu` run (one VM process for every trial)."""
+    import io
+    import contextlib
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        rc = cli.main(["fall-eval", DATA, "--cpu"])
+    assert rc == 0
+    return json.loads(out.getvalue())
+
+
+def test_json_structure(vm_result):
+    r = vm_result
+    for key, typ in (("falls", int), ("detected", int), ("adl_trials", int),
+                     ("adl_trials_with_alarm", int), ("sensitivity", float), ("specificity", float),
+                     ("false_alarms_per_hour", float), ("median_latency_s", float), ("per_type", dict)):
+        assert isinstance(r[key], typ), (key, r[key])
+    assert r["engine"] == "micropython"
+    assert r["falls"] == 6 and r["adl_trials"] == 7
+    assert set(r["per_type"]) == FALL_CODES | ADL_CODES
+    assert sum(v["trials"] for v in r["per_type"].values()) == 13
+    assert r["subjects"] == [4, 7, 11]
+
+
+def test_excerpt_falls_detected_and_activities_quiet(vm_result):
+    r = vm_result
+    assert r["detected"] == r["falls"], r["missed_falls"]
+    assert r["sensitivity"] == 1.0
+    assert r["adl_trials_with_alarm"] == 0, r["adl_trials_alarmed"]
+    assert r["specificity"] == 1.0 and r["false_alarms_per_hour"] == 0.0
+    # decision within 3 s of the impact (the data's peak |a|), and after it
+    assert 0 < r["median_latency_s"] <= 3.0 and r["max_latency_s"] <= 3.0
+
+
+def test_cpu_figures(vm_result):
+    c = vm_result["cpu"]
+    assert c["samples"] > 3000
+    assert c["vm_pystones_per_s"] > 1000
+    # timing itself is not asserted (shared machine): only its presence and the ESP32 arithmetic
+    assert 0 <= c["vm_us_per_update"] < 1000
+    want = c["vm_us_per_update"] * c["vm_pystones_per_s"] / c["esp32_pystones_per_s"]
+    assert abs(c["esp32_us_per_update"] - want) <= 0.1 + 0.01 * want
+    assert abs(c["esp32_core_percent_at_rate"] - c["esp32_us_per_update"] * 50 / 1e4) < 0.01
+
+
+def test_vm_and_cpython_run_the_same_detector():
+    loaded = fall_eval.load(DATA, 50)
+    vm_alarms, decisions, _ = fall_eval.run_vm(loaded, 50, {})
+    host_alarms, host_decisions = fall_eval.run_host(loaded, 50, {})
+    assert vm_alarms == [list(a) for a in host_alarms]
+    assert decisions == host_decisions and sum(decisions) >= 6
+    # thresholds passed to the VM are honoured: stricter -> fewer falls, looser -> car transfers fire
+    strict, _, _ = fall_eval.run_vm(loaded, 50, {"peak_mg": 3200})
+    assert sum(1 for a in strict if a) < sum(1 for a in vm_alarms if a)
+    loose, _, _ = fall_eval.run_vm(loaded, 50, {"peak_mg": 1600, "swing_mg": 400})
+    assert any(a for ld, a in zip(loaded, loose) if not ld.trial.is_fall)
+
+
+class _T:
+    def __init__(self, code, subject=1):
+        self.code = code
+        self.subject = subject
+        self.is_fall = code in FALL_CODES
+        self.path = "%s_acc_%d_1.txt" % (code, subject)
+
+
+def test_metrics_counting_rules():
+    rate = 50
+    L = fall_eval.Loaded
+    loaded = [L(_T("FOL"), [], 500, 100), L(_T("FKL"), [], 500, 200), L(_T("SDL"), [], 500, 150),
+              L(_T("WAL"), [], 90000, 0), L(_T("SCH"), [], 300, 0), L(_T("JUM"), [], 1500, 0)]
+    alarms = [[(225, 100), (400, 380)],  # detected, 2.5 s after the impact (first alarm counts)
+              [],  # missed
+              [(300, 150)],  # 3.0 s
+              [(10, 5), (5000, 4990), (9000, 8990)],  # 3 false alarms in 30 min of walking
+              [],
+              []]
+    m = fall_eval.metrics(loaded, alarms, rate)
+    assert (m["falls"], m["detected"], m["adl_trials"], m["adl_trials_with_alarm"]) == (3, 2, 3, 1)
+    assert m["sensitivity"] == round(2 / 3, 4) and m["specificity"] == round(2 / 3, 4)
+    hours = (90000 + 300 + 1500) / rate / 3600
+    assert m["false_alarms_per_hour"] == round(3 / hours, 3)
+    assert m["median_latency_s"] == 2.75 and m["max_latency_s"] == 3.0
+    assert m["per_type"]["WAL"]["alarms"] == 3 and m["per_type"]["FKL"]["with_alarm"] == 0
+    assert m["missed_falls"] == ["FKL_acc_1_1.txt"] and m["adl_trials_alarmed"] == ["WAL_acc_1_1.txt"]
+
+
+def test_resampling_to_the_device_rate():
+    path = os.path.join(DATA, "sub4", "ADL", "SCH", "SCH_acc_4_1.txt")
+    t, xs, ys, zs = mobifall.read_acc(path)
+    dur = t[-1] - t[0]
+    for rate in (50, 25):
+        s = mobifall.load_mg(path, rate)
+        assert abs(len(s) - dur * rate) <= 1
+        # standing at the start: |a| is 1 g (+-6 %) in milli-g
+        rest = [(x * x + y * y + z * z) ** 0.5 for x, y, z in s[:rate // 2]]
+        assert all(940 < m < 1060 for m in rest), rest
+    # the resampled signal follows the source: first sample equal, up to rounding
+    s = mobifall.load_mg(path, 50)
+    assert abs(s[0][0] - xs[0] * 1000 / mobifall.G) <= 1
+
+
+def test_split_is_subject_wise_and_disjoint():
+    assert not set(fall_eval.TUNE_SUBJECTS) & set(fall_eval.TEST_SUBJECTS)
+    assert set(fall_eval.TUNE_SUBJECTS) | set(fall_eval.TEST_SUBJECTS) == {
+        1, 2, 4, 5, 6, 7, 9, 11, 12, 13, 15, 16, 17, 18, 20, 21, 29, 31}
+
+
+def _png_pixels(data):
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, w, h = 8, b"", None, None
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        crc = struct.unpack(">I", data[pos + 8 + n:pos + 12 + n])[0]
+        assert crc == zlib.crc32(kind + body) & 0xFFFFFFFF
+        if kind == b"IHDR":
+            w, h = struct.unpack(">II", body[:8])
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + n
+    raw = zlib.decompress(idat)
+    assert len(raw) == h * (1 + 3 * w)
+    rows = [raw[y * (1 + 3 * w) + 1:(y + 1) * (1 + 3 * w)] for y in range(h)]
+    return w, h, rows
+
+
+def test_fall_plot_png(tmp_path):
+    out = tmp_path / "fol.png"
+    path = os.path.join(DATA, "sub4", "FALLS", "FOL", "FOL_acc_4_1.txt")
+
+    class A:
+        pass
+    a = A()
+    a.file, a.png, a.rate, a.width, a.height = path, str(out), 50, 600, 300
+    assert fall_plot.run(a) == 0
+    w, h, rows = _png_pixels(out.read_bytes())
+    assert (w, h) == (600, 300)
+    red = bytes(fall_plot.RED)
+    blue = bytes(fall_plot.BLUE)
+    assert any(red in r for r in rows)  # the alarm marker
+    assert any(blue in r for r in rows)  # the |a| trace
+    # the shading of the confirmed-fall phase covers the end of the recording
+    fall_bg = bytes(fall_plot.PHASE_COLOURS[3])
+    mid = rows[h // 2]
+    assert fall_bg in mid[3 * (w - 40):3 * (w - 20)]
