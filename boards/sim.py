@@ -72,7 +72,11 @@ class Board:
         return _RESET_NAMES.get(self._reset, str(self._reset))
 
     def make_modem(self, log):
-        return SimcomA76xx(self._uart, log, power_key=self._pwrkey)
+        dialect = self.wiring.get("dialect", "a76xx")  # the simulator runs every modem dialect
+        if dialect == "a76xx":
+            return SimcomA76xx(self._uart, log, power_key=self._pwrkey)
+        from boards.profiles import modem_class
+        return modem_class(dialect)(self._uart, log, power_key=self._pwrkey)
 
     def battery_percent(self):
         return percent_from_mv(self._adc.read_uv() * 2 // 1000)
