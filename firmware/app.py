@@ -101,9 +101,28 @@ class App:
         self.tasks.append(asyncio.create_task(self.modem_task()))
         self.tasks.append(asyncio.create_task(self.gnss_task()))
         self.tasks.append(asyncio.create_task(self.health_task(b.watchdog())))
+        self.start_evidence()
         self.start_console()
         await b.run_extras(self)
 
+
+    def start_evidence(self):
+        """Microphone ring and recording on alert (issue 7), if the board has a microphone. Optional:
+        a board without one, or without the RAM for the ring, works as before."""
+        self.recorder = None
+        if not hasattr(self.board, "microphone"):
+            return
+        try:
+            mic = self.board.microphone()
+            if mic is None:
+                return
+            from firmware.recorder import Recorder
+            self.recorder = Recorder(mic, self.cfg, self.log, self.lastfix.best, self.board.device_id())
+            self.tasks.append(self.recorder.start())
+            self.alert.listeners.append(self.recorder.on_alert)
+        except (MemoryError, OSError, ValueError) as e:
+            self.recorder = None
+            self.log("evidence_unavailable", err=repr(e))
 
     def start_console(self):
         """Technician console on the board's console stream, if it has one (issue: console)."""

@@ -1,0 +1,78 @@
+# INMP441 I2S MEMS microphone on a configured machine.I2S (RX, bits=32, MONO, 8 kHz, DMA ibuf).
+# The INMP441 sends 24-bit samples left-justified in 32-bit slots and needs SCK = 64 x fs, which the
+# ESP32 port always uses in RX. Non-blocking mode: readinto() returns at once and the port calls our
+# callback (scheduled, not a hard IRQ) when a buffer is full; we re-arm the other buffer first, then
+# convert 32-bit samples to int16 with a fixed gain (arithmetic shift, saturated) and hand one block to
+# the sink. Two raw buffers and one PCM buffer are allocated once: nothing is allocated per block.
+import micropython
+from micropython import const
+
+_BLOCK = const(505)  # samples per block: one IMA-ADPCM block (firmware/ima_adpcm.py)
+
+
+@micropython.viper
+def _to_pcm16(raw: ptr16, pcm: ptr16, n: int, shift: int):
+    # raw: little-endian int32 samples seen as int16 halves (low, high); pcm: int16 out, saturated
+    i = 0
+    while i < n:
+        hi = int(raw[2 * i + 1])
+        if hi >= 32768:
+            hi -= 65536
+        v = (hi << 16) | int(raw[2 * i])
+        v = v >> shift
+        if v > 32767:
+            v = 32767
+        elif v < -32768:
+            v = -32768
+        pcm[i] = v & 0xFFFF
+        i += 1
+
+
+class Inmp441:
+    def __init__(self, i2s, shift=14, block=_BLOCK):
+        """i2s: machine.I2S configured RX, bits=32, MONO. shift: 16 keeps the top 16 of the 24 bits
+        (the mic's full scale); each step below adds 6 dB of gain (14 = +12 dB, speech at a metre
+        is around -60 dBFS on this mic)."""
+        if not 8 <= shift <= 16:
+            raise ValueError("shift must be 8..16")
+        self.i2s = i2s
+        self.shift = shift
+        self.block = block
+        self._raw = (bytearray(block * 4), bytearray(block * 4))
+        self._which = 0
+        self.pcm = bytearray(block * 2)
+        self.sink = None
+        self.blocks = 0  # blocks delivered since start
+        self.running = False
+        self._cb = self._on_buffer  # one bound method, made once (a callback must not allocate)
+
+    def start(self, sink):
+        """Start streaming: sink(pcm) is called with each block of int16 LE samples (a reused
+        buffer: copy or encode it before returning)."""
+        self.sink = sink
+        self.blocks = 0
+        self.running = True
+        self._which = 0
+        self.i2s.irq(self._cb)
+        self.i2s.readinto(self._raw[0])
+
+    def stop(self):
+        """Stop delivering blocks. The I2S clock keeps running (mic in normal mode) until the board
+        deinitialises the I2S object: see docs/evidence.md, power."""
+        self.running = False
+        try:
+            self.i2s.irq(None)
+        except (TypeError, ValueError, OSError):
+            pass
+
+    def _on_buffer(self, i2s):
+        if not self.running:
+            return
+        full = self._raw[self._which]
+        self._which ^= 1
+        i2s.readinto(self._raw[self._which])  # re-arm first: the DMA keeps filling meanwhile
+        _to_pcm16(full, self.pcm, self.block, self.shift)
+        self.blocks += 1
+        sink = self.sink
+        if sink is not None:
+            sink(self.pcm)

@@ -1,0 +1,289 @@
+# Evidence recording in the VM: the recorder turns the pre-alert ring and the following audio into
+# hash-chained chunk files; power cuts are closed at boot; a full flash never costs unexported evidence;
+# the console functions hand out exactly the stored bytes.
+import asyncio
+import binascii
+import hashlib
+import math
+import os
+import struct
+
+from firmware import evidence as ev
+from firmware import ima_adpcm
+from firmware.audio_ring import BLOCK_SAMPLES, BLOCK_BYTES
+from firmware.recorder import Recorder
+
+N = BLOCK_SAMPLES
+
+
+class Mic:
+    def __init__(self):
+        self.sink = None
+
+    def start(self, sink):
+        self.sink = sink
+
+    def stop(self):
+        self.sink = None
+
+
+class Mgr:
+    def __init__(self, alert_id):
+        self.alert_id = alert_id
+
+
+class Fix:
+    def as_tuple(self):
+        return (48.85661, 2.35222, 12.0, 3)
+
+
+class Log:
+    def __init__(self):
+        self.events = []
+
+    def __call__(self, event, **kw):
+        self.events.append((event, kw))
+
+    def names(self):
+        return [e for e, _ in self.events]
+
+
+def block_pcm(k):
+    """Block k of a deterministic signal: sample value depends only on its absolute position."""
+    return bytearray(struct.pack("<%dh" % N, *[int(8000 * math.sin((k * N + i) * 0.045)) for i in range(N)]))
+
+
+def chunk_files(root, rec):
+    d = "%s/r%05d" % (root, rec)
+    out = []
+    for n in sorted(os.listdir(d)):
+        if n.endswith(".evc"):
+            with open(d + "/" + n, "rb") as f:
+                out.append((n, f.read()))
+    return out
+
+
+def check_chain(files):
+    prev = "0" * 64
+    parsed = []
+    for k, (name, data) in enumerate(files):
+        p = ev.parse(data)
+        assert p["index"] == k and name == "c%04d.evc" % k
+        assert p["prev_sha256"] == prev, "chunk %d does not link to chunk %d" % (k, k - 1)
+        prev = binascii.hexlify(hashlib.sha256(data).digest()).decode()
+        assert p["sha256"] == prev
+        parsed.append(p)
+    return parsed
+
+
+def recorder(root, log, **cfg):
+    c = {"evidence_prealert_s": 2, "evidence_record_s": 3, "evidence_chunk_s": 1}
+    c.update(cfg)
+    store = ev.Store(root=root, capacity=cfg.get("evidence_flash_bytes"), log=log)
+    return Recorder(Mic(), c, log, lambda: Fix(), b"DEVICE01", store=store)
+
+
+async def feed(r, k0, k1, pause=True):
+    for k in range(k0, k1):
+        r.mic.sink(block_pcm(k))
+        if pause:
+            await asyncio.sleep_ms(1)
+
+
+async def until(pred, ms=3000):
+    for _ in range(ms // 10):
+        if pred():
+            return
+        await asyncio.sleep_ms(10)
+    raise AssertionError("timed out")
+
+
+async def test_alert_records_prealert_then_chunks_chained():
+    log = Log()
+    r = recorder("ev1", log)
+    r.start()
+    await feed(r, 0, 40, pause=False)  # 2.5 s before the alert; the ring keeps the last 2 s (32 blocks)
+    r.on_alert("triggered", Mgr(7))
+    await feed(r, 40, 120)
+    await until(lambda: "evidence_done" in log.names())
+    files = chunk_files("ev1", 1)
+    parsed = check_chain(files)
+    # chunk 0: the 32 blocks before the trigger; then 48 blocks (3 s) in 16-block (1 s) chunks
+    assert [p["blocks"] for p in parsed] == [32, 16, 16, 16]
+    assert [p["prealert"] for p in parsed] == [True, False, False, False]
+    assert [p["final"] for p in parsed] == [False, False, False, True]
+    assert [p["offset_ms"] for p in parsed] == [-32 * N * 1000 // 8000, 0, 16 * N * 1000 // 8000, 32 * N * 1000 // 8000]
+    for p in parsed:
+        assert p["alert"] == 7 and p["recording"] == 1 and p["sample_rate"] == 8000
+        assert p["device"] == binascii.hexlify(b"DEVICE01").decode()
+        assert p["position"] == {"lat": 48.85661, "lon": 2.35222, "acc_m": 12, "age_s": 3}
+        assert not (p["gap"] or p["interrupted"] or p["flash_full"])
+    # the audio is continuous: blocks 8..87 of the signal, decoded across chunk boundaries
+    dec = []
+    for _, data in files:
+        dec += ima_adpcm.decode(ev.audio(data))
+    ref = []
+    for k in range(8, 88):
+        ref += list(struct.unpack("<%dh" % N, block_pcm(k)))
+    assert len(dec) == len(ref) == 80 * N
+    err = sum((a - b) ** 2 for a, b in zip(ref, dec))
+    assert 10 * math.log10(sum(a * a for a in ref) / err) > 20
+    head = r.store.head(1)
+    assert head["final"] and head["sha256"] == parsed[-1]["sha256"]
+    r.task.cancel()
+
+
+async def test_second_alert_extends_the_same_recording():
+    log = Log()
+    r = recorder("ev2", log, evidence_record_s=2)
+    r.start()
+    await feed(r, 0, 10, pause=False)
+    r.on_alert("triggered", Mgr(1))
+    await feed(r, 10, 30)
+    r.on_alert("triggered", Mgr(2))  # 20 blocks into a 32-block recording: it now ends 32 blocks later
+    await feed(r, 30, 80)
+    await until(lambda: "evidence_done" in log.names())
+    parsed = check_chain(chunk_files("ev2", 1))
+    assert sum(p["blocks"] for p in parsed if not p["prealert"]) == 20 + 32
+    assert parsed[1]["alert"] == 1 and parsed[-1]["alert"] == 2
+    assert "evidence_extended" in log.names() and r.store.recordings() == [1]
+    r.task.cancel()
+
+
+def test_power_cut_mid_chunk_is_closed_at_boot():
+    store = ev.Store(root="ev3")
+    rec = store.begin(b"D", 8000)
+    rec.open_chunk(1, ev.H_PREALERT, None, -1000, 0, None)
+    for k in range(3):
+        rec.add(ima_block(k))
+    rec.close_chunk()
+    rec.open_chunk(1, 0, 1700000000000, 0, 100, (1.0, 2.0, 5, None))
+    for k in range(5):
+        rec.add(ima_block(k))
+    rec.chunk.flush()
+    # power cut: the .part file stays, with a half-written block at its end
+    with open(rec.chunk.path, "ab") as f:
+        f.write(b"\x01" * 100)
+    log = Log()
+    fixed = ev.Store(root="ev3", log=log).recover()
+    assert fixed == [] and "evidence_recovered" not in log.names()  # the part itself became the final chunk
+    parsed = check_chain(chunk_files("ev3", rec.rec))
+    assert [p["blocks"] for p in parsed] == [3, 5]
+    assert parsed[1]["final"] and parsed[1]["interrupted"]
+    assert [n for n in os.listdir("ev3/r%05d" % rec.rec) if n.endswith(".part")] == []
+
+
+def test_power_cut_between_chunks_gets_a_closing_chunk():
+    store = ev.Store(root="ev4")
+    rec = store.begin(b"D", 8000)
+    rec.open_chunk(3, 0, 1700000000000, 0, 0, None)
+    for k in range(4):
+        rec.add(ima_block(k))
+    rec.close_chunk()  # not final, and the next chunk never opened
+    log = Log()
+    assert ev.Store(root="ev4", log=log).recover() == [rec.rec]
+    parsed = check_chain(chunk_files("ev4", rec.rec))
+    assert [p["blocks"] for p in parsed] == [4, 0]
+    assert parsed[1]["final"] and parsed[1]["interrupted"] and parsed[1]["alert"] == 3
+    assert parsed[1]["start_utc_ms"] == 1700000000000 + 4 * N * 1000 // 8000
+    assert ev.Store(root="ev4").recover() == []  # idempotent
+
+
+def ima_block(k):
+    out = bytearray(BLOCK_BYTES)
+    st = ima_adpcm.new_state()
+    ima_adpcm.encode_block(block_pcm(k), out, st)
+    return out
+
+
+def make_recording(store, blocks=4, final=True):
+    rec = store.begin(b"D", 8000)
+    rec.open_chunk(1, 0, None, 0, 0, None)
+    for k in range(blocks):
+        rec.add(ima_block(k))
+    rec.close_chunk(final=final)
+    store.end(rec)
+    return rec.rec
+
+
+def test_flash_full_deletes_expendables_then_exported_never_unexported():
+    for n in ("events.log.1",):
+        with open(n, "wb") as f:
+            f.write(b"x" * 3000)
+    base = ev.du(".")
+    log = Log()
+    store = ev.Store(root="ev5", capacity=base + 12000, reserve=1000, log=log)
+    a = make_recording(store)  # ~1.1 KB each
+    b = make_recording(store)
+    c = make_recording(store)
+    assert store.mark_exported(b, store.head(b)["sha256"])
+    assert not store.mark_exported(c, "00" * 32)  # a wrong head is refused
+    need = store.free() - store.reserve + 3800  # more than the expendable file frees (3000 B)
+    assert store.make_room(need)
+    assert "events.log.1" not in os.listdir(".")
+    assert store.recordings() == [a, c]  # b was exported: it went; a and c were not: they stay
+    assert not store.make_room(store.free() + 50000)
+    assert store.recordings() == [a, c]
+    assert [w for e, w in log.events if e == "evidence_freed"] == [{"what": "events.log.1"}, {"what": "recording", "rec": b}]
+    s = store.status(10 ** 6)
+    assert s["low"] and s["unexported"] == 2
+
+
+async def test_recording_stops_cleanly_when_the_flash_is_full():
+    log = Log()
+    base = ev.du(".")
+    # above the 64 KB reserve: room for the pre-alert chunk (2 s) and one 1 s chunk, not for all 3 s
+    prealert, chunk = 100 + 32 * BLOCK_BYTES + 16, 100 + 16 * BLOCK_BYTES + 16
+    r = recorder("ev6", log, evidence_flash_bytes=base + 65536 + prealert + chunk + 2000)
+    r.start()
+    await feed(r, 0, 40, pause=False)
+    r.on_alert("triggered", Mgr(1))
+    await feed(r, 40, 120)
+    await until(lambda: "evidence_done" in log.names())
+    parsed = check_chain(chunk_files("ev6", 1))
+    assert [p["blocks"] for p in parsed] == [32, 16]
+    assert parsed[-1]["final"] and parsed[-1]["flash_full"] and not parsed[0]["final"]
+    assert r.store.free() >= r.store.reserve  # the reserve for the rest of the firmware is intact
+    assert "evidence_flash_full" in log.names() and "evidence_space_low" in log.names()
+    r.task.cancel()
+
+
+def test_console_functions():
+    store = ev.Store(root="ev7")
+    rec = make_recording(store, blocks=10)
+    out = ev.console_command(store, "list")["recordings"]
+    assert out[0]["rec"] == rec and out[0]["chunks"] == 1 and out[0]["final"] and not out[0]["exported"]
+    ch = ev.console_command(store, "chunks %d" % rec)["chunks"]
+    assert ch == [{"index": 0, "file": "c0000.evc", "size": 100 + 10 * 256 + 16}]
+    got = b""
+    while len(got) < ch[0]["size"]:
+        r = ev.console_command(store, "read %d 0 %d 1024" % (rec, len(got)))
+        got += binascii.a2b_base64(r["data"])
+    with open("ev7/r%05d/c0000.evc" % rec, "rb") as f:
+        assert got == f.read()
+    for bad in ("read %d 0 0 5000" % rec, "read 99 0 0 10", "read %d 5 0 10" % rec, "chunks x", "", "frobnicate 1",
+                "delete %d" % rec):
+        try:
+            ev.console_command(store, bad)
+        except ValueError:
+            continue
+        raise AssertionError("accepted %r" % bad)
+    head = ev.console_command(store, "list")["recordings"][0]["head"]
+    assert not ev.console_command(store, "exported %d %s" % (rec, "11" * 32))["ok"]
+    assert ev.console_command(store, "exported %d %s" % (rec, head))["ok"]
+    assert ev.console_command(store, "delete %d" % rec) == {"deleted": rec}
+    rec2 = make_recording(store)
+    assert ev.console_command(store, "delete %d force" % rec2) == {"deleted": rec2}
+    assert store.recordings() == []
+    rec3 = make_recording(store)
+    assert rec3 == rec2 + 1  # numbers are never reused, even after deletion
+
+
+def test_active_recording_cannot_be_deleted():
+    store = ev.Store(root="ev8")
+    rec = store.begin(b"D", 8000)
+    try:
+        store.delete(rec.rec, force=True)
+    except ValueError:
+        return
+    raise AssertionError("deleted the recording in progress")
