@@ -41,3 +41,28 @@ class EventLog:
 
     def tail(self, n):
         return self.ring[-n:]
+
+
+class FlashSink:
+    """Event log lines to a flash file, written in batches: the persisted outbox, not the log, is
+    what must reach flash first when an alert starts, and batching spares flash wear."""
+
+    def __init__(self, path="events.log", max_bytes=65536, keep=64):
+        self.path = path
+        self.max_bytes = max_bytes
+        self.keep = keep
+        self.buf = []
+        self.dropped = 0
+
+    def __call__(self, line):
+        self.buf.append(line)
+        if len(self.buf) > self.keep:
+            self.buf.pop(0)
+            self.dropped += 1
+
+    def flush(self):
+        from firmware import storage
+        if not self.buf:
+            return
+        lines, self.buf = self.buf, []
+        storage.append_lines(self.path, lines, self.max_bytes)

@@ -24,7 +24,7 @@ def write_json(path, obj):
     write_atomic(path, json.dumps(obj).encode())
 
 
-def append_line(path, line, max_bytes=65536):
+def append_lines(path, lines, max_bytes=65536):
     """Append to a log file, rotating to path+'.1' when it grows past max_bytes."""
     try:
         if os.stat(path)[6] > max_bytes:
@@ -32,5 +32,6 @@ def append_line(path, line, max_bytes=65536):
     except OSError:
         pass
     with open(path, "a") as f:
-        f.write(line)
-        f.write("\n")
+        for line in lines:
+            f.write(line)
+            f.write("\n")

@@ -13,6 +13,20 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tools"))
 from alertbutton import vm  # noqa: E402
 
 DEVICE_DIR = os.path.join(HERE, "device")
+VM_DIR = os.path.join(HERE, "vm")  # MicroPython programs driven by host tests (power cuts, fuzzing)
+REPORTS = []  # figures tests want shown at the end of the run (power-cut counts, fault table...)
+
+
+@pytest.fixture
+def report():
+    """report(title, text): show figures in the test run's summary (not only on failure)."""
+    return lambda title, text: REPORTS.append((title, text))
+
+
+def pytest_terminal_summary(terminalreporter):
+    for title, text in REPORTS:
+        terminalreporter.section(title)
+        terminalreporter.write_line(text)
 
 
 class DeviceTestError(Exception):
