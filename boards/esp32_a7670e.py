@@ -6,7 +6,7 @@ from boards import pins_a7670e as P
 from drivers.button import ButtonEdges
 from drivers.simcom_a76xx import SimcomA76xx
 from drivers.vibrator import Vibrator
-from firmware import storage
+from firmware.eventlog import FlashSink
 from firmware.battery import percent_from_mv
 
 _RESET_NAMES = {machine.PWRON_RESET: "power", machine.HARD_RESET: "hard", machine.WDT_RESET: "watchdog",
@@ -25,6 +25,7 @@ class Board:
         self._uart = machine.UART(1, baudrate=115200, tx=P.MODEM_TX, rx=P.MODEM_RX, rxbuf=2048, timeout=0)
         self._adc = machine.ADC(machine.Pin(P.BATTERY_ADC), atten=machine.ADC.ATTN_11DB)
         self._wdt = None
+        self.flash_log = FlashSink()
 
     def reset_cause(self):
         return _RESET_NAMES.get(self._reset, str(self._reset))
@@ -36,12 +37,19 @@ class Board:
         return percent_from_mv(self._adc.read_uv() * 2 // 1000)
 
     def log_sinks(self):
-        return [lambda line: storage.append_line("events.log", line)]
+        return [self.flash_log]
 
     def watchdog(self):
         if self._wdt is None:
             self._wdt = machine.WDT(timeout=30000)
         return self._wdt
+
+    def console_stream(self):
+        """The technician console on the USB serial (the REPL's UART): stdin/stdout, read one byte at
+        a time (their read(n) blocks for n bytes). Ctrl-C still stops main.py: MicroPython handles it
+        before the console sees it (firmware/console.py)."""
+        import sys
+        return (getattr(sys.stdin, "buffer", sys.stdin), getattr(sys.stdout, "buffer", sys.stdout))
 
     async def run_extras(self, app):
         import asyncio

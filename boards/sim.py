@@ -16,6 +16,7 @@ from drivers.simcom_a76xx import SimcomA76xx
 from drivers.vibrator import Vibrator
 from firmware import storage
 from firmware.battery import percent_from_mv
+from firmware.eventlog import FlashSink
 
 _RESET_NAMES = {machine.PWRON_RESET: "power", machine.WDT_RESET: "watchdog", machine.SOFT_RESET: "soft",
                 machine.DEEPSLEEP_RESET: "deepsleep", machine.HARD_RESET: "hard"}
@@ -67,6 +68,7 @@ class Board:
         self._adc.sim_uv = int(w.get("battery_mv", 3900)) * 1000 // 2
         self._ctl = machine.UART(9, path=w["ctl"]) if w.get("ctl") else None
         self._wdt = None
+        self.flash_log = FlashSink()
 
     def reset_cause(self):
         return _RESET_NAMES.get(self._reset, str(self._reset))
@@ -82,7 +84,7 @@ class Board:
         return percent_from_mv(self._adc.read_uv() * 2 // 1000)
 
     def log_sinks(self):
-        return [_print_event, lambda line: storage.append_line("events.log", line)]
+        return [_print_event, self.flash_log]
 
     def watchdog(self):
         if self._wdt is None and self.wiring.get("watchdog", True):

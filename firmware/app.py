@@ -83,10 +83,20 @@ class App:
                 await modem.poll_status()
 
     async def health_task(self, wdt):
-        # The watchdog is fed only while the event loop runs and the button task is alive.
+        # The watchdog is fed only while the event loop turns and the tasks that matter are alive:
+        # a dead button, alert or modem reader task means a reset (the outbox resumes the alert).
+        flash_log = getattr(self.board, "flash_log", None)
+        n = 0
         while True:
-            if wdt is not None and not self.tasks[0].done():
+            vital = (self.tasks[0], self.alert.task, self.modem.at.task)
+            if wdt is not None and not any(t is not None and t.done() for t in vital):
                 wdt.feed()
+            n += 1
+            if flash_log is not None and n % 5 == 0:
+                try:
+                    flash_log.flush()
+                except OSError:
+                    pass  # flash full: the log is the first thing to give up
             await asyncio.sleep_ms(1000)
 
     async def run(self):
