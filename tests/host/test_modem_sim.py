@@ -474,3 +474,445 @@ def test_uere_matches_firmware():
     proc = vm.run(code="from firmware.location import UERE_M; print(repr(UERE_M))", timeout=30)
     assert proc.returncode == 0, proc.stderr
     assert float(proc.stdout.strip()) == UERE_M
+
+
+# ------------------------------------------------------------------------------------------------
+# Delivery reports, power key and the named faults (issue 5). Timings on a FakeClock where they
+# matter; PDUs of status reports are checked with python-gsmmodem-new's decoder.
+
+import datetime  # noqa: E402
+
+from gsmmodem.pdu import decodeSmsPdu  # noqa: E402
+
+from alertbutton.modem_sim import FAULTS, status_report_pdu  # noqa: E402
+
+FINAL = re.compile(rb"\r\n(OK|ERROR|\+CM[ES] ERROR: [^\r]*)\r\n")
+CDS = re.compile(rb"\r\n\+CDS: (\d+)\r\n([0-9A-F]+)\r\n")
+
+
+def srr_pdu(number, text="alerte"):
+    pdu = encodeSmsSubmitPdu(number, text, requestStatusReport=True)[0]
+    return str(pdu), pdu.tpduLength
+
+
+def send_pdu(port, hexpdu, n):
+    port.send("AT+CMGS=%d\r" % n)
+    assert port.until(b"> ") == b"\r\n> "
+    port.send(hexpdu + "\x1a")
+    return port.until(FINAL)
+
+
+def utc(*a):
+    return datetime.datetime(*a)
+
+
+@pytest.mark.parametrize("number,tzq,smsc", [("+33612345601", 4, "+33689004000"), ("0612345678", -20, ""),
+                                             ("+4915123456789", 0, "+491770610000")])
+def test_status_report_pdu_matches_independent_decoder(number, tzq, smsc):
+    scts, dt = utc(2026, 11, 26, 14, 30, 0), utc(2026, 11, 26, 14, 31, 7)
+    for mr in (0, 0x2A, 255):
+        for st in (0x00, 0x21, 0x41, 0x65):
+            pdu, n = status_report_pdu(mr, number, scts, dt, st, tzq, smsc)
+            d = decodeSmsPdu(pdu)
+            assert d["type"] == "SMS-STATUS-REPORT" and d["tpdu_length"] == n
+            assert (d["reference"], d["number"], d["status"]) == (mr, number, st)
+            assert d["smsc"] == (smsc or None)
+            for got, want in ((d["time"], scts), (d["discharge"], dt)):
+                assert got.utcoffset() == datetime.timedelta(minutes=15 * tzq)
+                assert got.replace(tzinfo=None) - got.utcoffset() == want
+    with pytest.raises(ValueError):
+        status_report_pdu(256, number, scts, dt, 0)
+
+
+def test_cds_after_delivery_s_only_when_requested_and_routed(make):
+    clock = FakeClock()
+    sim, port = make(modem={"cmd_latency_s": 0, "cmgs_latency_s": 0, "delivery_s": 2.0}, clock=clock, boot=False)
+    fake_boot(sim, port, clock)
+    assert port.cmd("AT+CNMI?") == b"\r\n+CNMI: 2,1,0,0,0\r\n\r\nOK\r\n"
+    send_pdu(port, *srr_pdu("+33612345601"))           # ds=0: the report exists but is not routed
+    clock.advance(2.0)
+    assert port.quiet(0.15) == b""
+    assert [(r["mr"], r["routed"]) for r in sim.reports] == [(0, False)]
+    assert port.cmd("AT+CNMI=2,1,0,1,0") == b"\r\nOK\r\n"
+    assert port.cmd("AT+CNMI?") == b"\r\n+CNMI: 2,1,0,1,0\r\n\r\nOK\r\n"
+    assert b"+CMGS: 1" in send_pdu(port, *submit_pdu("+33612345602", "no report asked"))
+    out = send_pdu(port, *srr_pdu("+33612345603"))
+    assert b"+CMGS: 2" in out
+    clock.advance(1.9)
+    assert port.quiet(0.15) == b""
+    assert sim.reports_pending() == 1
+    clock.advance(0.1)
+    m = CDS.fullmatch(port.until(CDS))
+    d = decodeSmsPdu(m.group(2).decode())
+    assert int(m.group(1)) == d["tpdu_length"]
+    assert (d["reference"], d["number"], d["status"]) == (2, "+33612345603", 0)
+    assert (d["discharge"] - d["time"]).total_seconds() == 2
+    assert sim.reports_pending() == 0 and [r["mr"] for r in sim.reports] == [0, 2]
+
+
+def test_cds_text_mode(make):
+    clock = FakeClock()
+    sim, port = make(modem={"cmd_latency_s": 0, "cmgs_latency_s": 0, "delivery_s": 1.0}, clock=clock, boot=False)
+    fake_boot(sim, port, clock)
+    for c in ("AT+CMGF=1", "AT+CNMI=2,1,0,1,0", "AT+CSMP=49,167,0,0"):
+        assert port.cmd(c) == b"\r\nOK\r\n"
+    port.send('AT+CMGS="+33612345601"\r')
+    port.until(b"> ")
+    port.send("aide\x1a")
+    port.until(b"\r\nOK\r\n")
+    clock.advance(1.0)
+    assert port.until(b"\r\n", ) == b"\r\n"
+    assert port.until(b"\r\n") == b'+CDS: 6,0,"+33612345601",145,"26/11/26,15:30:00+04","26/11/26,15:30:01+04",0\r\n'
+
+
+def test_csms_and_cnma(make):
+    sim, port = make()
+    assert port.cmd("AT+CNMA") == b"\r\n+CMS ERROR: 340\r\n"
+    assert port.cmd("AT+CSMS?") == b"\r\n+CSMS: 0,1,1,1\r\n\r\nOK\r\n"
+    assert port.cmd("AT+CSCA?") == b'\r\n+CSCA: "+33689004000",145\r\n\r\nOK\r\n'
+
+
+def test_power_key_cycle_resets_settings_keeps_mr(make):
+    clock = FakeClock()
+    sim, port = make(modem={"cmd_latency_s": 0, "cmgs_latency_s": 0, "power_down_s": 1.0},
+                     clock=clock, boot=False)
+    fake_boot(sim, port, clock)
+    assert port.cmd("AT+CNMI=2,1,0,1,0") == b"\r\nOK\r\n"
+    assert b"+CMGS: 0" in send_pdu(port, *submit_pdu("+33612345601", "a"))
+    sim.power_key(1)                       # a release without a press: nothing
+    sim.power_key(0)
+    clock.advance(1.0)                     # a 1 s press on a running module: ignored
+    sim.power_key(1)
+    assert port.cmd("AT") == b"\r\nOK\r\n"
+    sim.power_key(0)
+    clock.advance(2.5)
+    sim.power_key(1)                       # >= 2.5 s: powers down
+    port.send("AT\r")
+    assert port.quiet(0.2) == b""
+    assert not sim.powered()
+    sim.power_key(0)
+    clock.advance(0.1)
+    sim.power_key(1)                       # still powering down: ignored
+    clock.advance(1.0)
+    sim.power_key(0)
+    clock.advance(0.03)
+    sim.power_key(1)                       # 30 ms < 50 ms: too short
+    assert port.quiet(0.1) == b"" and not sim.powered()
+    sim.power_key(0)
+    clock.advance(0.06)
+    sim.power_key(1)                       # on again
+    port.quiet(0.1)
+    assert sim.powered()
+    fake_boot(sim, port, clock)            # banners again, echo was back on (ATE0 echoed)
+    assert port.cmd("AT+CNMI?") == b"\r\n+CNMI: 2,1,0,0,0\r\n\r\nOK\r\n"
+    clock.advance(sim.reregister_s)
+    assert b"+CMGS: 1" in send_pdu(port, *submit_pdu("+33612345601", "b"))  # TP-MR lives on the SIM
+    assert [e["event"] for e in sim.power_log] == ["boot", "off", "on", "boot"]
+
+
+def test_fault_table_refuses_unknown_names_and_parameters():
+    sim = ModemSim({})
+    with pytest.raises(ValueError, match="unknown fault"):
+        sim.fault("cms_39")
+    with pytest.raises(ValueError, match="unknown parameter"):
+        sim.fault("cms_500", time=3)
+    with pytest.raises(ValueError, match="needs to"):
+        sim.fault("cms_permanent")
+    with pytest.raises(ValueError, match="unknown fault"):
+        ModemSim({"faults": [{"name": "nope"}]})
+    assert len(FAULTS) >= 25
+
+
+def test_cms_alias_times_then_success_and_permanent_for_one_number(make):
+    sim, port = make()
+    sim.fault("cms_permanent", to="+33612345609", code=21)  # faults are consulted in arming order
+    sim.fault("cms_38", times=2)
+    assert send_pdu(port, *submit_pdu("+33612345601", "x")) == b"\r\n+CMS ERROR: 38\r\n"
+    assert send_pdu(port, *submit_pdu("+33612345609", "x")) == b"\r\n+CMS ERROR: 21\r\n"
+    assert send_pdu(port, *submit_pdu("+33612345601", "x")) == b"\r\n+CMS ERROR: 38\r\n"
+    assert b"+CMGS: 0" in send_pdu(port, *submit_pdu("+33612345601", "x"))
+    for _ in range(3):
+        assert send_pdu(port, *submit_pdu("+33612345609", "x")) == b"\r\n+CMS ERROR: 21\r\n"
+    assert [s["to"] for s in sim.sms] == ["+33612345601"]
+    assert len(sim.submits) == 7
+
+
+def test_no_sim(make):
+    sim, port = make(boot=False)
+    sim.fault("no_sim")
+    assert port.until(b"REMOVED\r\n") == b"\r\n*ATREADY: 1\r\n\r\n+CPIN: SIM REMOVED\r\n"
+    assert port.quiet(0.2) == b""          # no SMS DONE, no PB DONE
+    port.cmd("ATE0")
+    assert port.cmd("AT+CMEE=2") == b"\r\nOK\r\n"
+    assert port.cmd("AT+CPIN?") == b"\r\n+CME ERROR: SIM not inserted\r\n"
+    assert port.cmd("AT+CIMI") == b"\r\n+CME ERROR: SIM not inserted\r\n"
+    assert port.cmd("AT+CMGF=0") == b"\r\nERROR\r\n"
+    assert port.cmd("AT+CEREG?") == b"\r\n+CEREG: 0,0\r\n\r\nOK\r\n"
+
+
+def test_sim_pin(make):
+    sim, port = make(boot=False)
+    sim.fault("sim_pin", pin="4321")
+    assert port.until(b"SIM PIN\r\n") == b"\r\n*ATREADY: 1\r\n\r\n+CPIN: SIM PIN\r\n"
+    port.cmd("ATE0")
+    assert port.cmd("AT+CPIN?") == b"\r\n+CPIN: SIM PIN\r\n\r\nOK\r\n"
+    assert port.cmd("AT+CMGF=0") == b"\r\nERROR\r\n"
+    assert port.cmd("AT+CMEE=1") == b"\r\nOK\r\n"
+    assert port.cmd('AT+CPIN="0000"') == b"\r\n+CME ERROR: 16\r\n"
+    assert port.cmd('AT+CPIN="4321"') == b"\r\nOK\r\n"
+    assert port.until(b"PB DONE\r\n") == b"\r\n+CPIN: READY\r\n\r\nSMS DONE\r\n\r\nPB DONE\r\n"
+    assert port.cmd("AT+CMGF=0") == b"\r\nOK\r\n"
+
+
+def test_not_registered_for(make):
+    clock = FakeClock()
+    sim, port = make(modem={"cmd_latency_s": 0, "cmgs_latency_s": 0}, clock=clock, boot=False)
+    fake_boot(sim, port, clock)
+    assert port.cmd("AT+CEREG=1") == b"\r\nOK\r\n"
+    sim.fault("not_registered_for", duration_s=120)
+    assert port.until(b"\r\n+CEREG: 2\r\n") == b"\r\n+CEREG: 2\r\n"
+    assert send_pdu(port, *submit_pdu("+33612345601", "x")) == b"\r\n+CMS ERROR: 331\r\n"
+    clock.advance(119.9)
+    assert send_pdu(port, *submit_pdu("+33612345601", "x")) == b"\r\n+CMS ERROR: 331\r\n"
+    clock.advance(0.1)
+    assert port.until(b"\r\n+CEREG: 1\r\n") == b"\r\n+CEREG: 1\r\n"
+    assert b"+CMGS: 0" in send_pdu(port, *submit_pdu("+33612345601", "x"))
+
+
+def test_no_prompt_lost_then_esc_gives_ok(make):
+    sim, port = make()
+    sim.fault("no_prompt")
+    hexpdu, n = submit_pdu("+33612345601", "x")
+    port.send("AT+CMGS=%d\r" % n)
+    assert port.quiet(0.2) == b""
+    port.send("\x1b")                      # the TE gives up: the module was waiting for the PDU
+    assert port.until(b"\r\nOK\r\n") == b"\r\nOK\r\n"
+    assert b"+CMGS: 0" in send_pdu(port, hexpdu, n)
+    sim.fault("no_prompt", mode="ignored")
+    port.send("AT+CMGS=%d\r" % n)
+    assert port.quiet(0.2) == b""
+    assert port.cmd("AT") == b"\r\nOK\r\n"  # command mode all along
+    assert len(sim.sms) == 1
+
+
+def test_no_cmgs(make):
+    sim, port = make()
+    sim.fault("no_cmgs")
+    hexpdu, n = submit_pdu("+33612345601", "x")
+    port.send("AT+CMGS=%d\r" % n)
+    port.until(b"> ")
+    port.send(hexpdu + "\x1a")
+    assert port.quiet(0.3) == b""
+    assert sim.sms == [] and port.cmd("AT") == b"\r\nOK\r\n"
+    sim.fault("no_cmgs", sent=True)        # the network got it, the TE never hears of it
+    port.send("AT+CMGS=%d\r" % n)
+    port.until(b"> ")
+    port.send(hexpdu + "\x1a")
+    assert port.quiet(0.3) == b""
+    assert [s["mr"] for s in sim.sms] == [0]
+    assert b"+CMGS: 1" in send_pdu(port, hexpdu, n)
+
+
+def _lines(raw):
+    return [x for x in re.split(rb"[\r\n]+", raw) if x]
+
+
+def test_garbage_never_breaks_a_real_line_and_is_seeded(make):
+    outs = []
+    for _ in range(2):
+        sim, port = make(modem={"cmd_latency_s": 0.002}, seed=7)
+        sim.fault("garbage", rate=0.9, idle_hz=0)
+        raw = b""
+        for _ in range(20):
+            port.send("ATI\r")
+            raw += port.until(b"\r\nOK\r\n")
+        outs.append(raw)
+        lines = _lines(raw)
+        assert lines.count(b"OK") == 20 and lines.count(b"Model: A7670E-LASE") == 20
+        junk = [x for x in lines if not re.fullmatch(rb"[A-Za-z+][ -~]*", x)]
+        assert junk, "no garbage at all"
+        for x in junk:  # junk never spells anything the firmware listens for
+            assert not re.search(rb"OK|ERROR|\+C|> |RING", x), x
+    assert outs[0] == outs[1]
+
+
+def test_baud_noise_high_bit_bursts_between_frames(make):
+    sim, port = make(modem={"cmd_latency_s": 0.002}, seed=3)
+    sim.fault("baud_noise", rate=1.0, idle_hz=20)
+    raw = b""
+    for _ in range(10):
+        port.send("AT+CSQ\r")
+        raw += port.until(b"\r\nOK\r\n")
+    lines = _lines(raw)
+    assert lines.count(b"+CSQ: 20,99") == 10 and lines.count(b"OK") == 10
+    noise = [x for x in lines if x not in (b"+CSQ: 20,99", b"OK")]
+    assert len(noise) >= 10 and all(all(c >= 0x80 for c in x) for x in noise)
+
+
+def test_partial_lines_come_one_byte_at_a_time(make):
+    sim, port = make(modem={"cmd_latency_s": 0.002})
+    sim.fault("partial_lines", min_gap_ms=2, max_gap_ms=3)
+    reads = []
+    port.send("AT+CSQ\r")
+    want = b"\r\n+CSQ: 20,99\r\n\r\nOK\r\n"
+    got = b""
+    end = time.monotonic() + TIMEOUT
+    while len(got) < len(want) and time.monotonic() < end:
+        r, _, _ = select.select([port.fd], [], [], 0.5)
+        if r:
+            chunk = os.read(port.fd, 4096)
+            reads.append(len(chunk))
+            got += chunk
+    assert got == want
+    assert max(reads) <= 2 and len(reads) >= len(want) - 2
+
+
+def test_urc_storm_during_cmgs(make):
+    sim, port = make(modem={"cmgs_latency_s": 0.4}, seed=5)
+    sim.fault("urc_storm_during_cmgs", rate_hz=100)
+    hexpdu, n = submit_pdu("+33612345601", "x")
+    port.send("AT+CMGS=%d\r" % n)
+    before = port.until(b"> ")
+    assert before.endswith(b"\r\n> ")       # URCs may come before the prompt, and right after it
+    port.send(hexpdu + "\x1a")
+    lines = _lines(before[:-2] + port.until(b"\r\nOK\r\n"))
+    assert b"+CMGS: 0" in lines and lines[-1] == b"OK"
+    assert len(lines) >= 10                # dozens of URCs while the SMS was in flight
+    assert port.cmd("AT+CSQ") == b"\r\n+CSQ: 20,99\r\n\r\nOK\r\n"  # the storm ended with the command
+
+
+@pytest.mark.parametrize("sent", [False, True])
+def test_reboot_mid_sms(make, sent):
+    sim, port = make(modem={"cmgs_latency_s": 0.2})
+    port.cmd("AT+CNMI=2,1,0,1,0")
+    sim.fault("reboot_mid_sms", skip=1, sent=sent)
+    assert b"+CMGS: 0" in send_pdu(port, *submit_pdu("+33612345601", "first"))
+    hexpdu, n = submit_pdu("+33612345602", "in flight")
+    port.send("AT+CMGS=%d\r" % n)
+    port.until(b"> ")
+    port.send(hexpdu + "\x1a")
+    assert port.until(b"PB DONE\r\n") == BANNERS   # no +CMGS, no OK: the boot banners instead
+    assert port.cmd("AT") == b"AT\r\r\nOK\r\n"      # echo is back
+    assert port.cmd("AT+CNMI?").endswith(b"+CNMI: 2,1,0,0,0\r\n\r\nOK\r\n")
+    assert [s["to"] for s in sim.sms] == ["+33612345601"] + (["+33612345602"] if sent else [])
+    assert [e["event"] for e in sim.power_log] == ["boot", "off", "on", "boot"]
+
+
+def test_spontaneous_reboot_from_scenario_timer():
+    sim2 = ModemSim({"modem": dict(FAST), "faults": [{"name": "spontaneous_reboot", "at_s": 0.4}]})
+    p2 = Port(sim2.start())
+    try:
+        assert p2.until(b"PB DONE\r\n") == BANNERS
+        assert p2.until(b"PB DONE\r\n", timeout=3) == BANNERS
+        assert sim2.boots == 2
+    finally:
+        sim2.stop()
+        p2.close()
+
+
+def test_echo_reenabled_after_first_sms(make):
+    sim, port = make()
+    sim.fault("echo_reenabled")
+    assert port.cmd("AT") == b"\r\nOK\r\n"
+    send_pdu(port, *submit_pdu("+33612345601", "x"))
+    assert port.cmd("AT") == b"AT\r\r\nOK\r\n"
+
+
+def test_slow_cmgs(make):
+    clock = FakeClock()
+    sim, port = make(modem={"cmd_latency_s": 0, "cmgs_latency_s": 0.5}, clock=clock, boot=False)
+    fake_boot(sim, port, clock)
+    sim.fault("slow_cmgs", latency_s=30)
+    hexpdu, n = submit_pdu("+33612345601", "x")
+    port.send("AT+CMGS=%d\r" % n)
+    port.until(b"> ")
+    port.send(hexpdu + "\x1a")
+    port.quiet(0.1)
+    clock.advance(29.9)
+    assert port.quiet(0.15) == b""
+    clock.advance(0.1)
+    assert b"+CMGS: 0" in port.until(b"\r\nOK\r\n")
+    port.send("AT+CMGS=%d\r" % n)             # used up: the next one takes cmgs_latency_s
+    port.until(b"> ")
+    port.send(hexpdu + "\x1a")
+    port.quiet(0.1)
+    clock.advance(0.5)
+    assert b"+CMGS: 1" in port.until(b"\r\nOK\r\n")
+
+
+def test_cds_faults(make):
+    clock = FakeClock()
+    sim, port = make(modem={"cmd_latency_s": 0, "cmgs_latency_s": 0, "delivery_s": 1.0}, clock=clock, boot=False)
+    fake_boot(sim, port, clock)
+    port.cmd("AT+CNMI=2,1,0,1,0")
+    sim.fault("cds_failed", to="+33612345601")
+    sim.fault("cds_never", to="+33612345602")
+    sim.fault("cds_temporary_then_delivered", to="+33612345603", then_s=2.0)
+    for k in range(1, 5):
+        send_pdu(port, *srr_pdu("+3361234560%d" % k))
+    got = []
+    for step, count in ((1.0, 3), (2.0, 1)):  # delivery_s, then the temporary one's then_s
+        clock.advance(step)
+        for _ in range(count):
+            d = decodeSmsPdu(CDS.search(port.until(CDS)).group(2).decode())
+            got.append((step, d["number"], d["status"]))
+        assert port.quiet(0.15) == b""
+    assert sorted(got) == [(1.0, "+33612345601", 0x41), (1.0, "+33612345603", 0x21),
+                           (1.0, "+33612345604", 0), (2.0, "+33612345603", 0)]
+
+
+def test_ring_and_cmti_flood_during_cmgs(make):
+    sim, port = make(modem={"cmgs_latency_s": 0.5})
+    sim.fault("ring_during_cmgs", count=3, gap_s=0.1)
+    sim.fault("cmti_flood", count=10, rate_hz=100)
+    hexpdu, n = submit_pdu("+33612345601", "x")
+    port.send("AT+CMGS=%d\r" % n)
+    before = port.until(b"> ")
+    port.send(hexpdu + "\x1a")
+    lines = _lines(before[:-2] + port.until(b"\r\nOK\r\n"))
+    assert lines.count(b"RING") == 3 and sum(x.startswith(b"+CMTI:") for x in lines) == 10
+    assert b"+CMGS: 0" in lines
+
+
+def test_sms_done_late(make):
+    clock = FakeClock()
+    sim = ModemSim({"modem": dict(FAST, cmd_latency_s=0), "faults": [{"name": "sms_done_late", "delay_s": 10}]},
+                   clock=clock)
+    port = Port(sim.start())
+    try:
+        clock.advance(sim.boot_s)
+        assert port.until(b"ATREADY: 1\r\n") == b"\r\n*ATREADY: 1\r\n"
+        clock.advance(sim.banner_gap_s)
+        assert port.until(b"READY\r\n") == b"\r\n+CPIN: READY\r\n"
+        clock.advance(sim.banner_gap_s)
+        assert port.cmd("AT+CMGF=0") == b"AT+CMGF=0\r\r\nERROR\r\n"
+        clock.advance(9.9)
+        assert port.quiet(0.1) == b""
+        clock.advance(0.2)
+        assert port.until(b"PB DONE\r\n") == b"\r\nSMS DONE\r\n\r\nPB DONE\r\n"
+        assert port.cmd("AT+CMGF=0") == b"AT+CMGF=0\r\r\nOK\r\n"
+    finally:
+        sim.stop()
+        port.close()
+
+
+def test_silent_until_power_cycle(make):
+    clock = FakeClock()
+    sim, port = make(modem={"cmd_latency_s": 0}, clock=clock, boot=False)
+    fake_boot(sim, port, clock)
+    sim.fault("silent_until_power_cycle")
+    hexpdu, n = submit_pdu("+33612345601", "x")
+    port.send("AT+CMGS=%d\r" % n)
+    assert port.quiet(0.15) == b""
+    port.send("\x1bAT\r")
+    assert port.quiet(0.15) == b""
+    sim.power_key(0)
+    clock.advance(2.6)
+    sim.power_key(1)
+    clock.advance(sim.power_down_s + 1)
+    sim.power_key(0)
+    clock.advance(0.1)
+    sim.power_key(1)
+    port.quiet(0.1)
+    fake_boot(sim, port, clock)
+    assert "silent_until_power_cycle" not in sim.faults

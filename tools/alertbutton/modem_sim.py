@@ -3,16 +3,27 @@
 The firmware (in the MicroPython VM) opens the pty slave as its UART. Everything the real module does
 that the firmware must survive is reproduced: boot banners, input lost before boot, echo until ATE0,
 per-command latency, the CMGS "> " prompt without CRLF, +CMS errors, URCs landing anywhere between
-whole lines (even between a response and its final result code, or right after the prompt).
+whole lines (even between a response and its final result code, or right after the prompt), SMS
+delivery reports (+CDS) and the power key.
 
 Design for later dialects and faults:
   * one class per dialect (ModemSim is the A76xx); handlers are methods named x_<NAME> for extended
     commands (AT+NAME) and b_<LETTER> for basic ones (ATE0 -> b_E); subclasses override or add them
     and change the class attributes (banners, ATI text, URC pool, GNSS line format). DIALECTS maps a
     scenario's "modem": {"dialect": ...} to a class; create() builds one.
-  * faults: sim.fault(name, **params) arms a named fault; FAULTS maps each name to the stages where
-    its hook _fault_<name>(stage, ctx, params) is consulted ("rx", "tx", "result", "cmgs_submit").
-    A hook returns True when it consumed the event. Unknown names raise ValueError.
+  * faults: sim.fault(name, **params) arms a named fault (or a scenario's "faults": [{"name", "at_s",
+    params...}], armed at start or at at_s seconds). FAULTS maps each name to (hook, stages, default
+    parameters): the hook _fault_<hook>(stage, ctx, params) is consulted at those stages ("rx", "tx",
+    "result", "cmgs_cmd", "prompt", "cmgs_pdu", "cmgs_submit", "cmgs_accepted", "report") and returns
+    True when it consumed the event; _arm_<hook>(name, params), if defined, runs when the fault is
+    armed. Unknown names or parameters raise ValueError. Common parameters: times (uses before the
+    fault disarms itself, None = forever), skip (matching occurrences let through first), to (only
+    SMS to this number). Random choices use one generator per fault seeded from (seed, name).
+  * power: power_key(level) is the module's PWRKEY pin (0 = pulled low = pressed). Held >= 50 ms
+    while off: the module boots. Held >= 2.5 s while on: it powers down (power_down_s), losing every
+    setting (echo back on, CMGF/CNMI/CMEE defaults) and whatever was in flight. The TP-MR counter
+    continues: it lives on the SIM (EF_SMSS, 3GPP TS 31.102). A crash (reboot_mid_sms) is the same
+    without the key.
 
 Only one thread (the simulator's) touches the pty and the modem state; public methods called from
 other threads post work to it through a wake-up pipe.
@@ -46,7 +57,11 @@ CME_TEXT = {
     3: "operation not allowed",
     4: "operation not supported",
     10: "SIM not inserted",
+    11: "SIM PIN required",
+    12: "SIM PUK required",
+    13: "SIM failure",
     14: "SIM busy",
+    16: "incorrect password",
     30: "no network service",
     50: "Incorrect parameters",
     100: "unknown",
@@ -56,8 +71,13 @@ CME_TEXT = {
 CMS_INVALID_PDU = 304     # invalid PDU mode parameter
 CMS_INVALID_TEXT = 305    # invalid text mode parameter
 CMS_NO_SERVICE = 331      # no network service
+CMS_NO_CNMA = 340         # no +CNMA acknowledgement expected
 CMS_UNKNOWN = 500         # unknown error
 
+# TP-ST values (3GPP TS 23.040 9.2.3.15) used by the delivery-report faults.
+ST_DELIVERED = 0x00        # short message received by the SME
+ST_SME_BUSY = 0x21         # temporary error, SC still trying to transfer the SM
+ST_INCOMPATIBLE = 0x41     # permanent error: incompatible destination
 
 class CmdError(Exception):
     """Raised by a handler: final is "ERROR", ("cme", code) or ("cms", code)."""
@@ -173,6 +193,117 @@ def _parse_net_time(s):
     return local - datetime.timedelta(minutes=15 * q), q
 
 
+# --- SMS-STATUS-REPORT (3GPP TS 23.040 9.2.2.3), the PDU of a +CDS delivery report ------------------
+
+def _semi_octets(digits):
+    """'3361' -> b'\\x33\\x16': BCD digits, low nibble first, odd count padded with F."""
+    if len(digits) % 2:
+        digits += "F"
+    return bytes(int(digits[i + 1] + digits[i], 16) for i in range(0, len(digits), 2))
+
+
+def encode_address(number):
+    """TP-RA address field: digit count, type of address (0x91 international, 0x81 unknown), digits."""
+    intl = number.startswith("+")
+    digits = "".join(c for c in number if c.isdigit())
+    if not digits:
+        raise ValueError("address %r has no digits" % number)
+    return bytes((len(digits), 0x91 if intl else 0x81)) + _semi_octets(digits)
+
+
+def encode_smsc(number):
+    """RP SC address field as the module prints it before a TPDU: octet count (TOA + digits), TOA,
+    digits; b'\\x00' when unknown."""
+    if not number:
+        return b"\x00"
+    a = encode_address(number)
+    return bytes((len(a) - 1,)) + a[1:]
+
+
+def encode_timestamp(utc, tzq):
+    """7-octet TP-SCTS/TP-DT: local time (utc + tzq quarter hours) in swapped BCD; the zone in quarter
+    hours, its sign in bit 3 of the last octet (23.040 9.2.3.11)."""
+    local = utc + datetime.timedelta(minutes=15 * tzq)
+    out = _semi_octets(local.strftime("%y%m%d%H%M%S") + "%02d" % abs(tzq))
+    if tzq < 0:
+        out = out[:6] + bytes((out[6] | 0x08,))
+    return out
+
+
+def status_report_pdu(mr, recipient, scts_utc, dt_utc, status, tzq=0, smsc=""):
+    """(hex PDU with its SMSC field, TPDU length) of an SMS-STATUS-REPORT: first octet MTI=10 with
+    TP-MMS set (no more messages), TP-SRQ 0 (report of an SMS-SUBMIT), TP-MR, TP-RA, TP-SCTS, TP-DT,
+    TP-ST; no TP-PI (optional)."""
+    if not 0 <= mr <= 255 or not 0 <= status <= 255:
+        raise ValueError("mr and status are octets")
+    tpdu = (bytes((0x06, mr)) + encode_address(recipient) + encode_timestamp(scts_utc, tzq)
+            + encode_timestamp(dt_utc, tzq) + bytes((status,)))
+    return (encode_smsc(smsc) + tpdu).hex().upper(), len(tpdu)
+
+
+def text_timestamp(utc, tzq):
+    """'yy/MM/dd,hh:mm:ss+zz' (27.005 text mode <scts>/<dt>)."""
+    local = utc + datetime.timedelta(minutes=15 * tzq)
+    return "%s%+03d" % (local.strftime("%y/%m/%d,%H:%M:%S"), tzq)
+
+
+def _norm_number(n):
+    return "".join(c for c in str(n or "") if c.isdigit() or c == "+")
+
+
+# --- faults ------------------------------------------------------------------------------------------
+
+REQUIRED = object()  # a fault parameter without a default
+_CMGS_ERR = ("cmgs_submit", "result")
+
+# name -> (hook, stages where _fault_<hook> is consulted, default parameters). A parameter not listed
+# here is refused, so a typo in a scenario file fails loudly. Descriptions: docs/fault-suite.md.
+FAULTS = {
+    # +CMS ERROR <code> instead of +CMGS (after the PDU and cmgs_latency_s), or for another command
+    "cms_error": ("cms_error", _CMGS_ERR, {"code": CMS_UNKNOWN, "times": 1, "skip": 0, "cmd": "CMGS",
+                                           "to": None}),
+    "cms_38": ("cms_error", _CMGS_ERR, {"code": 38, "times": 1, "skip": 0, "cmd": "CMGS", "to": None}),
+    "cms_42": ("cms_error", _CMGS_ERR, {"code": 42, "times": 1, "skip": 0, "cmd": "CMGS", "to": None}),
+    "cms_500": ("cms_error", _CMGS_ERR, {"code": 500, "times": 1, "skip": 0, "cmd": "CMGS", "to": None}),
+    # one destination always refused (24.011 E.2 cause 1 unassigned number, 21 rejected, 50 ...)
+    "cms_permanent": ("cms_error", _CMGS_ERR, {"code": 1, "times": None, "skip": 0, "cmd": "CMGS",
+                                               "to": REQUIRED}),
+    # input swallowed and nothing written; times=N: N command lines, then normal again
+    "silent": ("silent", ("rx", "tx"), {"times": None}),
+    # the module hangs (on the next AT+CMGS after `skip`, or at once with now=True) until a power cycle
+    "silent_until_power_cycle": ("hang", ("cmgs_cmd", "rx", "tx"), {"skip": 0, "now": False}),
+    "no_sim": ("no_sim", (), {}),
+    "sim_pin": ("sim_pin", (), {"pin": "1234"}),
+    "not_registered_for": ("unregistered", (), {"duration_s": 120.0}),
+    # the "> " prompt never reaches the TE: mode "lost" (the module waits for the PDU) or "ignored"
+    "no_prompt": ("no_prompt", ("prompt",), {"times": 1, "skip": 0, "mode": "lost"}),
+    # PDU taken, then neither +CMGS nor an error; sent=True: the network did get the SMS
+    "no_cmgs": ("no_cmgs", ("cmgs_submit",), {"times": 1, "skip": 0, "sent": False, "to": None}),
+    "garbage": ("garbage", ("tx",), {"rate": 0.5, "idle_hz": 2.0}),
+    "baud_noise": ("baud_noise", ("tx",), {"rate": 0.3, "idle_hz": 3.0}),
+    "partial_lines": ("partial_lines", (), {"min_gap_ms": 1.0, "max_gap_ms": 3.0}),
+    "urc_storm_during_cmgs": ("urc_storm", ("cmgs_cmd",), {"rate_hz": 50.0, "times": None, "skip": 0}),
+    # the module resets while the SMS is in flight (after `skip` SMS); sent=True: it had reached the SC
+    "reboot_mid_sms": ("reboot_mid_sms", ("cmgs_pdu",), {"times": 1, "skip": 0, "sent": False}),
+    "spontaneous_reboot": ("spontaneous_reboot", (), {}),
+    # echo turns itself back on after `skip` + 1 accepted SMS
+    "echo_reenabled": ("echo_reenabled", ("cmgs_accepted",), {"times": 1, "skip": 0}),
+    "slow_cmgs": ("slow_cmgs", ("cmgs_pdu",), {"latency_s": 30.0, "times": 1, "skip": 0, "to": None}),
+    "cds_failed": ("cds", ("report",), {"status": ST_INCOMPATIBLE, "times": None, "skip": 0, "to": None}),
+    "cds_never": ("cds", ("report",), {"status": None, "times": None, "skip": 0, "to": None}),
+    "cds_temporary_then_delivered": ("cds", ("report",), {"status": ST_SME_BUSY, "then_s": 3.0,
+                                                          "final": ST_DELIVERED, "times": None, "skip": 0,
+                                                          "to": None}),
+    "ring_during_cmgs": ("ring", ("cmgs_pdu",), {"count": 3, "gap_s": 0.15, "times": None, "skip": 0}),
+    "cmti_flood": ("cmti_flood", ("cmgs_cmd",), {"count": 40, "rate_hz": 40.0, "times": 1, "skip": 0}),
+    "sms_done_late": ("sms_done_late", (), {"delay_s": 10.0}),
+}
+_CLEARED_BY_POWER = ("hang", "silent")  # hooks whose faults a power cycle cures
+
+# Junk for the garbage fault: no letters, digits, '+', '>' or space, so it can never spell a result
+# code, a URC prefix or the prompt; control and high-bit bytes included.
+_JUNK = b"#$%&'()*-./:;<=?@[\\]^_`{|}~" + bytes((0x00, 0x07, 0x1B, 0x7F, 0x80, 0xC3, 0xFE, 0xFF))
+
 class ModemSim:
     """SIMCom A76xx (A7670E) on a pty. See the module docstring for the dialect/fault design."""
 
@@ -181,6 +312,8 @@ class ModemSim:
     boot_banners = ("*ATREADY: 1", "+CPIN: READY", "SMS DONE", "PB DONE")
     sms_ready_banner = "SMS DONE"  # SMS commands answer ERROR before it (seen on a real A7670E:
     # github.com/Xinyuan-LilyGO/LilyGo-Modem-Series/issues/247, AT+CMGF=1 -> ERROR before SMS DONE)
+    # Without a SIM the A76xx says "+CPIN: SIM REMOVED" after *ATREADY and SMS DONE never comes.
+    no_sim_banner = "+CPIN: SIM REMOVED"
     ati_lines = (
         "Manufacturer: SIMCOM INCORPORATED",
         "Model: A7670E-LASE",
@@ -194,6 +327,8 @@ class ModemSim:
     esc_reply_ok = True
     operator = ("20801", "Orange F")
     isim_aid = "A0000000871004FF33FF01890000FFFF"
+    cnmi_default = (2, 1, 0, 0, 0)  # ds=0: no status report routed until the TE asks for it
+    FAULTS = FAULTS
 
     def __init__(self, scenario, on_sms=None, on_log=None, seed=0, clock=time.monotonic):
         scenario = scenario or {}
@@ -204,6 +339,7 @@ class ModemSim:
         self.urc_rate_hz = float(m.get("urc_rate_hz", 0.0))
         reg = m.get("registered_after_s", 0.0)
         self.registered_after_s = None if reg is None or reg < 0 else float(reg)
+        self.reregister_s = float(m.get("reregister_s", 1.0))  # after a reboot or the PIN
         self.csq = int(m.get("csq", 20))
         self.banner_gap_s = float(m.get("banner_gap_s", 0.1))
         self.gnss_ready_s = float(m.get("gnss_ready_s", 0.2))
@@ -212,40 +348,49 @@ class ModemSim:
         self.imsi = str(m.get("imsi", "208011234567890"))
         self.nitz = bool(m.get("nitz", True))
         self.net_time = str(m.get("net_time", "26/11/26,15:30:00+04"))
+        self.delivery_s = float(m.get("delivery_s", 2.0))  # SMS accepted -> its status report
+        self.smsc = str(m.get("smsc", "+33689004000"))
+        # PWRKEY (A7670 hardware design, power on/off timing): >= 50 ms low turns it on, >= 2.5 s low
+        # turns it off; power_down_s until it is really off (a press meanwhile is ignored).
+        self.pwrkey_on_s = float(m.get("pwrkey_on_s", 0.05))
+        self.pwrkey_off_s = float(m.get("pwrkey_off_s", 2.5))
+        self.power_down_s = float(m.get("power_down_s", 1.0))
         self._utc0, self._tzq = _parse_net_time(self.net_time)
         self.gnss = scenario.get("gnss")
         self._t0_cfg = scenario.get("t0")
         self.on_sms = on_sms
         self.on_log = on_log
         self.clock = clock
+        self.seed = seed
         self.rng = random.Random(seed)
-        self.sms = []
+        self._frng = {}
+        self.sms = []          # SMS the network accepted (+CMGS given or not)
+        self.submits = []      # every well-formed PDU the TE submitted: {"t", "to"}
+        self.reports = []      # status reports the network produced: {"t", "to", "mr", "status", "routed"}
+        self.power_log = []    # {"t", "event": "off"/"on"/"boot", "why"}
         self.faults = {}
         self.error = None  # last exception raised inside the sim thread (also logged)
-        # modem state (touched only by the sim thread once started)
-        self.echo = True
-        self.cmee = 0
-        self.cmgf = 0
-        self.cscs = "IRA"
-        self.creg_n = self.cereg_n = self.cgreg_n = 0
-        self.cfun = 1
-        self.mr = int(m.get("mr0", 0)) & 0xFF
+        self.mr = int(m.get("mr0", 0)) & 0xFF  # on the SIM (EF_SMSS): survives power cycles
         self.cmti_index = 0
-        self.gnss_on_at = None
         self.booted = False
         self.sms_ready = False
-        self._busy = False
-        self._mode = "cmd"           # "cmd" | "pdu" | "text" (collecting after the "> " prompt)
-        self._cmgs_len = 0
-        self._cmgs_da = None
+        self.sim_state = "ready"  # "ready" | "absent" | "pin" | "puk"
+        self._pin_tries = 3
+        self.boots = 0
+        self._power = "on" if m.get("powered", True) else "off"
+        self._pk_down = None
+        self._off_at = 0.0
+        self._epoch = 0
+        self._reg_at = 0.0
+        self._unreg_until = 0.0
+        self._reports_pending = 0
+        self._next_drip = 0.0
         self._line = bytearray()
         self._body = bytearray()
         self._rx = bytearray()
         self._out = bytearray()
-        self._inject_at = {"before_final": [], "after_prompt": [], "after_echo": []}
         self._events = []
         self._seq = 0
-        self._next_urc = None
         self._posted = []
         self._lock = threading.Lock()
         self._sms_cv = threading.Condition(self._lock)
@@ -254,6 +399,35 @@ class ModemSim:
         self._master = self._slave = None
         self._wake_r = self._wake_w = None
         self.t0 = None
+        self._reset_state()
+        self._scenario_faults = []
+        for f in scenario.get("faults") or []:
+            f = dict(f)
+            name, at = f.pop("name", None), f.pop("at_s", None)
+            self._check_fault(name, f)
+            self._scenario_faults.append((name, at, f))
+
+    def _reset_state(self):
+        """Power-on defaults of everything the TE can set (lost on a reboot or a power cycle)."""
+        self.echo = True
+        self.cmee = 0
+        self.cmgf = 0
+        self.cscs = "IRA"
+        self.creg_n = self.cereg_n = self.cgreg_n = 0
+        self.cfun = 1
+        self.cnmi = list(self.cnmi_default)
+        self.csmp = [17, 167, 0, 0]
+        self.csms = 0
+        self._cds_ack = False
+        self.gnss_on_at = None
+        self._busy = False
+        self._mode = "cmd"           # "cmd" | "pdu" | "text" (collecting after the "> " prompt)
+        self._cmgs_len = 0
+        self._cmgs_da = None
+        self._cmgs_active = False
+        self._storm_rate = 0.0
+        self._inject_at = {"before_final": [], "after_prompt": [], "after_echo": []}
+        self._next_urc = None
 
     # ---------------------------------------------------------------- public API (any thread)
     def start(self):
@@ -266,9 +440,15 @@ class ModemSim:
         os.set_blocking(self._wake_r, False)
         now = self.clock()
         self.t0 = now if self._t0_cfg is None else float(self._t0_cfg)
-        self._schedule(self.t0 + self.boot_s, self._boot)
         if self.registered_after_s is not None:
-            self._schedule(self.t0 + self.registered_after_s, self._on_registered)
+            self._reg_at = self.t0 + self.registered_after_s
+        for name, at, params in self._scenario_faults:
+            if at is None:
+                self.fault(name, **params)
+            else:
+                self._schedule(self.t0 + float(at), lambda n=name, p=params: self.fault(n, **p), net=True)
+        if self._power == "on":
+            self._schedule(self.t0 + self.boot_s, self._boot)
         path = os.ttyname(self._slave)
         self._thread = threading.Thread(target=self._run, name="modem-sim", daemon=True)
         self._thread.start()
@@ -300,13 +480,31 @@ class ModemSim:
             raise ValueError("unknown injection point %r" % when)
         self._post(lambda: self._emit_urc(line) if when == "now" else self._inject_at[when].append(line))
 
+    @classmethod
+    def _check_fault(cls, name, params):
+        if name not in cls.FAULTS:
+            raise ValueError("unknown fault %r (known: %s)" % (name, ", ".join(sorted(cls.FAULTS))))
+        defaults = cls.FAULTS[name][2]
+        unknown = sorted(set(params) - set(defaults))
+        if unknown:
+            raise ValueError("fault %s: unknown parameter(s) %s (known: %s)"
+                             % (name, ", ".join(unknown), ", ".join(sorted(defaults)) or "none"))
+        missing = [k for k, v in defaults.items() if v is REQUIRED and k not in params]
+        if missing:
+            raise ValueError("fault %s needs %s" % (name, ", ".join(missing)))
+
     def fault(self, name, **params):
-        """Arm a named fault (see FAULTS); re-arming replaces its parameters."""
-        if name not in self.FAULTS:
-            raise ValueError("unknown fault %r (known: %s)" % (name, ", ".join(sorted(self.FAULTS))))
+        """Arm a named fault (see FAULTS) with its default parameters overridden by params; re-arming
+        replaces its parameters."""
+        self._check_fault(name, params)
+        p = dict(self.FAULTS[name][2])
+        p.update(params)
         with self._lock:
-            self.faults[name] = dict(params)
+            self.faults[name] = p
         self._log("fault armed: %s %r" % (name, params))
+        arm = getattr(self, "_arm_" + self.FAULTS[name][0], None)
+        if arm is not None:
+            self._post(lambda: arm(name, p))
 
     def clear_fault(self, name=None):
         with self._lock:
@@ -316,13 +514,29 @@ class ModemSim:
                 self.faults.pop(name, None)
         self._log("fault cleared: %s" % (name or "all"))
 
+    def power_key(self, level):
+        """The module's PWRKEY pin level: 0 = pulled low (pressed), 1 = released. (On the LilyGO
+        board a transistor inverts it: ESP32 GPIO high = PWRKEY low.) Timed on the sim clock now."""
+        t = self.clock()
+        self._post(lambda: self._on_pwrkey(1 if level else 0, t))
+
+    def powered(self):
+        return self._power == "on"
+
     def now(self):
         """Seconds since t0 on the sim clock."""
         return self.clock() - self.t0
 
     def registered(self):
-        return (self.cfun == 1 and self.registered_after_s is not None
-                and self.now() >= self.registered_after_s)
+        if (self.cfun != 1 or self.registered_after_s is None or not self.booted
+                or self.sim_state != "ready"):
+            return False
+        now = self.clock()
+        return now >= self._reg_at and now >= self._unreg_until
+
+    def reports_pending(self):
+        """Status reports the network still has to deliver (scheduled, not yet routed or dropped)."""
+        return self._reports_pending
 
     def wait_sms(self, count, timeout):
         """Block until at least count SMS were accepted (True) or timeout seconds passed (False)."""
@@ -335,18 +549,13 @@ class ModemSim:
                 self._sms_cv.wait(left)
         return True
 
-    # ---------------------------------------------------------------- fault hooks
-    # name -> stages where its hook is consulted
-    FAULTS = {
-        "cms_error": ("cmgs_submit", "result"),
-        "silent": ("rx", "tx"),
-    }
-
+    # ---------------------------------------------------------------- fault machinery
     def _fault(self, stage, ctx):
         with self._lock:
-            armed = [(n, p) for n, p in self.faults.items() if stage in self.FAULTS[n]]
+            armed = [(n, p) for n, p in self.faults.items() if stage in self.FAULTS[n][1]]
         for name, params in armed:
-            if getattr(self, "_fault_" + name)(stage, ctx, params):
+            ctx["fault"] = name
+            if getattr(self, "_fault_" + self.FAULTS[name][0])(stage, ctx, params):
                 return True
         return False
 
@@ -362,23 +571,228 @@ class ModemSim:
                     del self.faults[name]
             self._log("fault used up: %s" % name)
 
+    def _take(self, name, params, to=None):
+        """Does this occurrence trigger the fault? Filters on `to`, lets `skip` occurrences through,
+        then spends one use."""
+        if params.get("to") is not None and _norm_number(params["to"]) != _norm_number(to):
+            return False
+        if params.get("skip", 0) > 0:
+            params["skip"] -= 1
+            return False
+        self._spend(name, params)
+        return True
+
+    def _frand(self, name):
+        """The fault's own generator: its random choices do not depend on other faults or URCs."""
+        r = self._frng.get(name)
+        if r is None:
+            r = self._frng[name] = random.Random("%s:%s" % (self.seed, name))
+        return r
+
+    # --- hooks (sim thread)
     def _fault_cms_error(self, stage, ctx, params):
-        """+CMS ERROR: code (default 500) instead of success, `times` times (default 1), for the
-        command `cmd` (default CMGS: the error comes after the PDU, once cmgs_latency_s elapsed)."""
+        """+CMS ERROR: code instead of success, for the command `cmd` (CMGS: the error comes after the
+        PDU, once cmgs_latency_s elapsed)."""
         cmd = params.get("cmd", "CMGS").upper().lstrip("+")
         if (stage == "cmgs_submit") != (cmd == "CMGS") or (stage == "result" and ctx["cmd"] != cmd):
             return False
+        if not self._take(ctx["fault"], params, ctx.get("to")):
+            return False
         ctx["final"] = ("cms", int(params.get("code", CMS_UNKNOWN)))
         ctx["lines"] = []
-        self._spend("cms_error", params)
         return True
 
     def _fault_silent(self, stage, ctx, params):
         """The module stops answering: input swallowed, nothing written (no echo, no URC). times=N
-        swallows N command lines then recovers; default: until clear_fault('silent')."""
+        swallows N command lines then recovers; default: until clear_fault('silent') or a power cycle."""
         if stage == "rx" and ctx["byte"] == _CR and params.get("times") is not None:
-            self._spend("silent", params)
+            self._spend(ctx["fault"], params)
         return True
+
+    def _arm_hang(self, name, params):
+        if params.get("now"):
+            params["_on"] = True
+            self._log("hung (silent until a power cycle)")
+
+    def _fault_hang(self, stage, ctx, params):
+        if stage == "cmgs_cmd" and not params.get("_on"):
+            if params["skip"] > 0:
+                params["skip"] -= 1
+                return False
+            params["_on"] = True
+            self._log("hung on AT+CMGS (silent until a power cycle)")
+        return bool(params.get("_on"))
+
+    def _arm_no_sim(self, name, params):
+        if self.booted and self.sim_state != "absent":
+            self.sim_state = "absent"
+            self.sms_ready = False
+            self._emit_urc(self.no_sim_banner)
+            self._emit_reg_urcs()
+
+    def _arm_unregistered(self, name, params):
+        self._unreg_until = self.clock() + float(params["duration_s"])
+        self._log("network lost for %.1f s" % float(params["duration_s"]))
+        if self.booted:
+            self._emit_reg_urcs()
+        self._schedule(self._unreg_until, self._emit_reg_urcs, net=True)
+
+    def _fault_no_prompt(self, stage, ctx, params):
+        if not self._take(ctx["fault"], params):
+            return False
+        ctx["mode"] = params["mode"]
+        return True
+
+    def _fault_no_cmgs(self, stage, ctx, params):
+        if not self._take(ctx["fault"], params, ctx.get("to")):
+            return False
+        ctx["swallow"] = True
+        ctx["sent"] = bool(params["sent"])
+        return True
+
+    def _arm_noise(self, name, params):
+        hz = float(params.get("idle_hz", 0))
+        if hz > 0:
+            self._schedule(self.clock() + self._frand(name).expovariate(hz), lambda: self._noise_tick(name),
+                           net=True)
+
+    _arm_garbage = _arm_noise
+    _arm_baud_noise = _arm_noise
+
+    def _noise_tick(self, name):
+        params = self.faults.get(name)
+        if params is None:
+            return
+        r = self._frand(name)
+        if self.booted:
+            self._write(self._junk(r, high=name == "baud_noise"), noise=True)
+        self._schedule(self.clock() + r.expovariate(float(params["idle_hz"])), lambda: self._noise_tick(name),
+                       net=True)
+
+    @staticmethod
+    def _junk(r, high=False):
+        n = r.randint(1, 12)
+        if high:  # wrong-baud or line noise: high-bit bytes, never a line end
+            return bytes(r.randrange(0x80, 0x100) for _ in range(n))
+        body = bytes(r.choice(_JUNK) for _ in range(n))
+        kind = r.random()
+        if kind < 0.4:
+            return b"\r\n" + body + b"\r\n"         # a whole junk line
+        if kind < 0.8:
+            return body                              # a partial line, ended by the next frame's CRLF
+        return r.choice((b"\r", b"\n", b"\r\r\n", b"\n\n"))  # stray line ends
+
+    def _fault_garbage(self, stage, ctx, params):
+        """Junk before frames (whole lines, partial lines, stray CR/LF) and whole junk lines between
+        the lines of a multi-line response; never inside a line, never inside a +CDS."""
+        data = ctx["data"]
+        if ctx.get("noise") or not data.startswith(b"\r\n"):
+            return False
+        r = self._frand(ctx["fault"])
+        rate = float(params["rate"])
+        if r.random() < rate / 2 and b"+CDS:" not in data:
+            starts = [i + 2 for i in range(2, len(data) - 2) if data[i:i + 2] == b"\r\n"
+                      and data[i + 2:i + 4] != b"\r\n"]
+            if starts:
+                k = r.choice(starts)
+                junk = bytes(r.choice(_JUNK) for _ in range(r.randint(1, 8)))
+                data = data[:k] + junk + b"\r\n" + data[k:]
+        if r.random() < rate:
+            data = self._junk(r) + data
+        ctx["data"] = data
+        return False
+
+    def _fault_baud_noise(self, stage, ctx, params):
+        data = ctx["data"]
+        if ctx.get("noise") or not data.startswith(b"\r\n"):
+            return False
+        r = self._frand(ctx["fault"])
+        if r.random() < float(params["rate"]):
+            ctx["data"] = self._junk(r, high=True) + data
+        return False
+
+    def _drip_gap(self):
+        p = self.faults.get("partial_lines")
+        if p is None:
+            return None
+        return self._frand("partial_lines").uniform(float(p["min_gap_ms"]), float(p["max_gap_ms"])) / 1000.0
+
+    def _fault_urc_storm(self, stage, ctx, params):
+        if self._take(ctx["fault"], params):
+            self._storm_rate = float(params["rate_hz"])
+            pool = self._urc_pool()
+            r = self._frand(ctx["fault"])
+            self._inject_at["after_prompt"].append(r.choice(pool))
+            self._inject_at["before_final"].append(r.choice(pool))
+            self._later(0, lambda: self._storm_tick(ctx["fault"]))
+        return False
+
+    def _storm_tick(self, name):
+        if not self._cmgs_active or self._storm_rate <= 0:
+            return
+        self._random_urc(self._frand(name))
+        self._later(self._frand(name).expovariate(self._storm_rate), lambda: self._storm_tick(name))
+
+    def _fault_reboot_mid_sms(self, stage, ctx, params):
+        if not self._take(ctx["fault"], params):
+            return False
+        rec, half = ctx["rec"], ctx["latency"] / 2
+
+        def crash():
+            if params["sent"]:
+                self._accept(rec)  # the SC got it just before the module died
+            self._reboot("crash with an SMS in flight")
+        self._later(half, crash)
+        return True
+
+    def _arm_spontaneous_reboot(self, name, params):
+        with self._lock:
+            self.faults.pop(name, None)
+        if self._power == "on":
+            self._reboot("spontaneous reset")
+
+    def _fault_echo_reenabled(self, stage, ctx, params):
+        if self._take(ctx["fault"], params):
+            self.echo = True
+            self._log("echo re-enabled by the module")
+        return False
+
+    def _fault_slow_cmgs(self, stage, ctx, params):
+        if self._take(ctx["fault"], params, ctx["rec"]["to"]):
+            ctx["latency"] = float(params["latency_s"])
+        return False
+
+    def _fault_cds(self, stage, ctx, params):
+        name = ctx["fault"]
+        if not self._take(name, params, ctx["to"]):
+            return False
+        delay = ctx["reports"][0][0]
+        if params["status"] is None:
+            ctx["reports"] = []
+        elif "then_s" in params:
+            ctx["reports"] = [(delay, int(params["status"])),
+                              (delay + float(params["then_s"]), int(params["final"]))]
+        else:
+            ctx["reports"] = [(delay, int(params["status"]))]
+        return True
+
+    def _fault_ring(self, stage, ctx, params):
+        if self._take(ctx["fault"], params):
+            for k in range(int(params["count"])):
+                self._later(k * float(params["gap_s"]), lambda: (self._emit_urc("RING"),
+                                                                 self._emit_urc('+CLIP: "+33144556677",145,,,,0')))
+        return False
+
+    def _fault_cmti_flood(self, stage, ctx, params):
+        if self._take(ctx["fault"], params):
+            gap = 1.0 / float(params["rate_hz"])
+            for k in range(int(params["count"])):
+                self._later(k * gap, self._cmti)
+        return False
+
+    def _cmti(self):
+        self.cmti_index = self.cmti_index % 30 + 1
+        self._emit_urc('+CMTI: "SM",%d' % self.cmti_index)
 
     # ---------------------------------------------------------------- sim thread
     def _post(self, fn):
@@ -393,9 +807,11 @@ class ModemSim:
             except OSError:
                 pass
 
-    def _schedule(self, at, fn):
+    def _schedule(self, at, fn, net=False):
+        """Run fn at clock time `at`. Module events (net=False) die with a reboot or power-off;
+        network events (status reports, fault timers) survive them."""
         self._seq += 1
-        heapq.heappush(self._events, (at, self._seq, fn))
+        heapq.heappush(self._events, (at, self._seq, fn, None if net else self._epoch))
 
     def _later(self, delay, fn):
         self._schedule(self.clock() + max(0.0, delay), fn)
@@ -420,8 +836,9 @@ class ModemSim:
         self._run_posted()
         now = self.clock()
         while self._events and self._events[0][0] <= now:
-            fn = heapq.heappop(self._events)[2]
-            fn()
+            _, _, fn, epoch = heapq.heappop(self._events)
+            if epoch is None or epoch == self._epoch:
+                fn()
         if self._next_urc is not None and now >= self._next_urc:
             self._random_urc()
             self._next_urc = now + self.rng.expovariate(self.urc_rate_hz)
@@ -429,8 +846,11 @@ class ModemSim:
         deadline = [e[0] for e in self._events[:1]]
         if self._next_urc is not None:
             deadline.append(self._next_urc)
+        drip = self._out and "partial_lines" in self.faults
+        if drip:
+            deadline.append(self._next_drip)
         timeout = min([0.05] + [max(0.0, d - self.clock()) for d in deadline])
-        wl = [self._master] if self._out else []
+        wl = [self._master] if self._out and (not drip or self.clock() >= self._next_drip) else []
         r, w, _ = select.select([self._master, self._wake_r], wl, [], timeout)
         if self._wake_r in r:
             try:
@@ -454,16 +874,30 @@ class ModemSim:
             self._flush()
 
     def _flush(self):
+        if not self._out:
+            return
+        gap = self._drip_gap()
+        if gap is None:
+            chunk = bytes(self._out)
+        else:  # partial_lines: one byte at a time, a few ms apart
+            now = self.clock()
+            if now < self._next_drip:
+                return
+            chunk = bytes(self._out[:1])
+            self._next_drip = now + gap
         try:
-            n = os.write(self._master, bytes(self._out))
+            n = os.write(self._master, chunk)
         except (BlockingIOError, InterruptedError):
             return
         del self._out[:n]
 
-    def _write(self, data):
-        if self._fault("tx", {"data": data}):
+    def _write(self, data, noise=False):
+        if not self.booted:
+            return  # off, or not yet talking
+        ctx = {"data": data, "noise": noise}
+        if self._fault("tx", ctx):
             return
-        self._out += data
+        self._out += ctx["data"]
         self._flush()
 
     def _log(self, msg):
@@ -507,6 +941,9 @@ class ModemSim:
 
     def _done(self):
         self._busy = False
+        if self._cmgs_active:
+            self._cmgs_active = False
+            self._storm_rate = 0.0
         self._process_rx()
 
     def _respond(self, lines, final, delay=None):
@@ -516,12 +953,85 @@ class ModemSim:
             self._later(delay / 2, lambda: [self._emit_line(x) for x in lines])
         self._later(delay, lambda: self._emit_final(final))
 
-    # ---------------------------------------------------------------- boot, network, GNSS, URCs
+    # ---------------------------------------------------------------- power, boot, network, GNSS, URCs
+    def _on_pwrkey(self, level, t):
+        if level == 0:
+            if self._pk_down is None:
+                self._pk_down = t
+            return
+        if self._pk_down is None:
+            return  # released without a press (the pin's initial level)
+        held, self._pk_down = t - self._pk_down, None
+        if self._power == "stopping" and t >= self._off_at:
+            self._power_off()
+        if self._power == "off" and held >= self.pwrkey_on_s:
+            self._log("PWRKEY %.3f s: power on" % held)
+            self._power = "on"
+            self.power_log.append({"t": round(t - self.t0, 3), "event": "on", "why": "PWRKEY"})
+            self._later(self.boot_s, self._boot)
+        elif self._power == "on" and held >= self.pwrkey_off_s:
+            self._log("PWRKEY %.3f s: power down" % held)
+            self._halt("PWRKEY")
+            self._power = "stopping"
+            self._off_at = t + self.power_down_s
+            self._later(self.power_down_s, self._power_off)
+        else:
+            self._log("PWRKEY %.3f s ignored (module %s)" % (held, self._power))
+
+    def _power_off(self):
+        if self._power == "stopping":
+            self._power = "off"
+            self._log("powered off")
+
+    def _halt(self, why):
+        """The module stops: every setting and everything in flight is lost."""
+        self._epoch += 1
+        self.booted = False
+        self.sms_ready = False
+        self._reset_state()
+        self._rx.clear()
+        self._out.clear()
+        self._line = bytearray()
+        self._body = bytearray()
+        with self._lock:
+            for n in [n for n in self.faults if self.FAULTS[n][0] in _CLEARED_BY_POWER]:
+                del self.faults[n]
+        self.power_log.append({"t": round(self.now(), 3), "event": "off", "why": why})
+        self._log("module off (%s)" % why)
+
+    def _reboot(self, why):
+        self._halt(why)
+        self._power = "on"
+        self.power_log.append({"t": round(self.now(), 3), "event": "on", "why": why})
+        self._later(self.boot_s, self._boot)
+
     def _boot(self):
         self.booted = True
+        self.boots += 1
         self._rx.clear()  # whatever arrived before is lost
-        for i, banner in enumerate(self.boot_banners):
-            self._later(i * self.banner_gap_s, lambda b=banner: self._banner(b))
+        self.power_log.append({"t": round(self.now(), 3), "event": "boot", "why": ""})
+        if "no_sim" in self.faults:
+            self.sim_state = "absent"
+            banners = [self.boot_banners[0], self.no_sim_banner]
+        elif "sim_pin" in self.faults:
+            self.sim_state = "pin"
+            self._pin_tries = 3
+            banners = [self.boot_banners[0], "+CPIN: SIM PIN"]
+        else:
+            self.sim_state = "ready"
+            banners = list(self.boot_banners)
+        late = 0.0
+        p = self.faults.get("sms_done_late")
+        if p is not None:
+            late = float(p["delay_s"])
+            with self._lock:
+                self.faults.pop("sms_done_late", None)  # one boot
+        for i, banner in enumerate(banners):
+            self._later(i * self.banner_gap_s + (late if i >= 2 else 0.0), lambda b=banner: self._banner(b))
+        if self.boots > 1:
+            self._reg_at = self.clock() + self.reregister_s
+        if self.registered_after_s is not None:
+            self._schedule(max(self._reg_at, self.clock()), self._emit_reg_urcs)
         if self.urc_rate_hz > 0:
             self._next_urc = self.clock() + self.rng.expovariate(self.urc_rate_hz)
 
@@ -530,14 +1040,19 @@ class ModemSim:
         if line == self.sms_ready_banner:
             self.sms_ready = True
 
-    def _on_registered(self):
+    def _emit_reg_urcs(self):
+        """+CREG/+CGREG/+CEREG URCs with the current state, for those the TE enabled."""
         if self.booted and self.cfun == 1:
             for name, n in (("CREG", self.creg_n), ("CGREG", self.cgreg_n), ("CEREG", self.cereg_n)):
                 if n:
                     self._emit_urc(self._reg_urc(name, n))
 
+    _on_registered = _emit_reg_urcs
+
     def _reg_stat(self):
-        return 1 if self.registered() else 2
+        if self.registered():
+            return 1
+        return 2 if self.sim_state == "ready" else 0  # searching; not searching without a usable SIM
 
     def _reg_tail(self):
         """Location fields for n=2 (TAC, cell id, AcT 7 = E-UTRAN); absent while not registered."""
@@ -560,8 +1075,8 @@ class ModemSim:
                 pool.append(self._reg_urc(name, n))
         return pool
 
-    def _random_urc(self):
-        line = self.rng.choice(self._urc_pool())
+    def _random_urc(self, rng=None):
+        line = (rng or self.rng).choice(self._urc_pool())
         if line.startswith("+CMTI:"):
             self.cmti_index += 1
         self._emit_urc(line)
@@ -585,7 +1100,7 @@ class ModemSim:
     # ---------------------------------------------------------------- input
     def _on_rx(self, data):
         if not self.booted:
-            self._log("> (lost before boot) %r" % data)
+            self._log("> (lost: module %s) %r" % ("booting" if self._power == "on" else self._power, data))
             return
         for b in data:
             if self._fault("rx", {"byte": b}):
@@ -715,11 +1230,29 @@ class ModemSim:
         return []
 
     def x_CPIN(self, form, args):
-        if form == "read":
-            return ["+CPIN: READY"]
+        st = self.sim_state
         if form == "test":
             return []
-        raise CmdError(("cme", 3))  # no PIN to enter on this SIM
+        if st == "absent":
+            raise CmdError(("cme", 10))
+        if form == "read":
+            return ["+CPIN: " + {"ready": "READY", "pin": "SIM PIN", "puk": "SIM PUK"}[st]]
+        if st == "ready":
+            raise CmdError(("cme", 3))  # no PIN to enter on this SIM
+        if st == "puk":
+            raise CmdError(("cme", 12))
+        p = self.faults.get("sim_pin") or {}
+        if args and args[0] == str(p.get("pin", "")):
+            self.sim_state = "ready"
+            self._reg_at = self.clock() + self.reregister_s
+            self._schedule(self._reg_at, self._emit_reg_urcs)
+            for i, banner in enumerate(self.boot_banners[1:]):  # after the OK
+                self._later(self.cmd_latency_s + (i + 1) * self.banner_gap_s, lambda b=banner: self._banner(b))
+            return []
+        self._pin_tries -= 1
+        if self._pin_tries <= 0:
+            self.sim_state = "puk"
+        raise CmdError(("cme", 16))
 
     def x_CGSN(self, form, args):
         if form == "test":
@@ -734,6 +1267,8 @@ class ModemSim:
     def x_CIMI(self, form, args):
         if form == "test":
             return []
+        if self.sim_state != "ready":
+            raise CmdError(("cme", {"absent": 10, "pin": 11, "puk": 12}[self.sim_state]))
         return [self.imsi]
 
     def x_CSQ(self, form, args):
@@ -843,19 +1378,62 @@ class ModemSim:
         return []
 
     def x_CNMI(self, form, args):
+        """New message indications: <mode>,<mt>,<bm>,<ds>,<bfr>. ds=1 routes status reports to the TE
+        as +CDS; ds=0 (power-on default) drops them; ds=2 (+CDSI, stored) is accepted, not simulated."""
         self._sms_check()
         if form == "read":
-            return ["+CNMI: 2,1,0,0,0"]
+            return ["+CNMI: %d,%d,%d,%d,%d" % tuple(self.cnmi)]
         if form == "test":
             return ["+CNMI: (0-2),(0-3),(0,2),(0-2),(0-1)"]
-        for i in range(len(args)):
-            _int_arg(args, i, 0, 3, default=0)
+        his = (3, 3, 3, 2, 1)
+        new = list(self.cnmi)
+        for i in range(min(len(args), 5)):
+            if args[i] != "":
+                new[i] = _int_arg(args, i, 0, his[i])
+        if len(args) > 5:
+            raise CmdError(("cms", CMS_INVALID_TEXT))
+        self.cnmi = new
         return []
 
     def x_CSMP(self, form, args):
+        """Text-mode parameters <fo>,<vp>,<pid>,<dcs>; <fo> bit 5 (0x20) requests a status report."""
         self._sms_check()
         if form == "read":
-            return ["+CSMP: 17,167,0,0"]
+            return ["+CSMP: %d,%d,%d,%d" % tuple(self.csmp)]
+        if form == "test":
+            return []
+        for i in range(min(len(args), 4)):
+            if args[i] != "":
+                self.csmp[i] = _int_arg(args, i, 0, 255)
+        return []
+
+    def x_CSMS(self, form, args):
+        """Message service: 0 (phase 2, no acknowledgement) or 1 (phase 2+, +CDS must be +CNMA'd)."""
+        if form == "read":
+            return ["+CSMS: %d,1,1,1" % self.csms]
+        if form == "test":
+            return ["+CSMS: (0,1)"]
+        self.csms = _int_arg(args, 0, 0, 1)
+        return ["+CSMS: 1,1,1"]
+
+    def x_CNMA(self, form, args):
+        """Acknowledge a +CDS/+CMT: only expected with AT+CSMS=1 (27.005 3.4.4), else +CMS ERROR 340.
+        A missing acknowledgement is not simulated (the report is not repeated)."""
+        if form == "test":
+            return []
+        if self.csms == 1 and self._cds_ack:
+            self._cds_ack = False
+            return []
+        raise CmdError(("cms", CMS_NO_CNMA))
+
+    def x_CSCA(self, form, args):
+        if form == "read":
+            return ['+CSCA: "%s",%d' % (self.smsc, 145 if self.smsc.startswith("+") else 129)]
+        if form == "test":
+            return []
+        if not args or not args[0]:
+            raise CmdError(("cms", CMS_INVALID_TEXT))
+        self.smsc = args[0]
         return []
 
     def x_CPMS(self, form, args):
@@ -887,15 +1465,27 @@ class ModemSim:
             if not args[0]:
                 raise CmdError(("cms", CMS_INVALID_TEXT))
             self._cmgs_len, self._cmgs_da = 0, args[0]
+        if self._fault("cmgs_cmd", {"cmd": "CMGS"}):
+            return _ASYNC  # swallowed: the module hangs
+        self._cmgs_active = True
         self._later(self.cmd_latency_s, self._prompt)
         return _ASYNC
 
     def _prompt(self):
+        ctx = {}
+        lost = self._fault("prompt", ctx)
+        if lost and ctx.get("mode") == "ignored":
+            self._log('  ("> " never comes: command dropped)')
+            self._done()
+            return
         self._mode = "pdu" if self._cmgs_da is None else "text"
         self._body = bytearray()
-        self._log('< "> "')
-        self._write(b"\r\n> ")
-        self._flush_injections("after_prompt")
+        if lost:
+            self._log('  ("> " lost on the way: waiting for the PDU anyway)')
+        else:
+            self._log('< "> "')
+            self._write(b"\r\n> ")
+            self._flush_injections("after_prompt")
         self._busy = False
         self._process_rx()
 
@@ -929,25 +1519,44 @@ class ModemSim:
             if code is not None:
                 self._later(self.cmd_latency_s, lambda: self._emit_final(("cms", code)))
                 return
-            rec = {"to": decoded["number"], "pdu": body.upper(), "text": decoded.get("text", "")}
+            raw = bytes.fromhex(body)
+            rec = {"to": decoded["number"], "pdu": body.upper(), "text": decoded.get("text", ""),
+                   "srr": bool(raw[1 + raw[0]] & 0x20)}  # TP-SRR: status report requested
             concat = [ie for ie in decoded.get("udh", ()) if hasattr(ie, "parts")]
             if concat:
                 rec["concat"] = (concat[0].reference, concat[0].parts, concat[0].number)
         else:
-            rec = {"to": self._cmgs_da, "pdu": None, "text": body}
+            rec = {"to": self._cmgs_da, "pdu": None, "text": body, "srr": bool(self.csmp[0] & 0x20)}
+        self.submits.append({"t": round(self.now(), 3), "to": rec["to"]})
         if not self.registered():
             self._later(self.cmd_latency_s, lambda: self._emit_final(("cms", CMS_NO_SERVICE)))
             return
-        self._later(self.cmgs_latency_s, lambda: self._cmgs_done(rec))
+        ctx = {"rec": rec, "latency": self.cmgs_latency_s}
+        if self._fault("cmgs_pdu", ctx):
+            return  # the fault owns what happens next
+        self._later(ctx["latency"], lambda: self._cmgs_done(rec))
 
     def _cmgs_done(self, rec):
-        ctx = {"cmd": "CMGS", "final": None}
+        ctx = {"cmd": "CMGS", "final": None, "to": rec["to"]}
         if self._fault("cmgs_submit", ctx):
-            self._emit_final(ctx["final"])
+            if ctx.get("swallow"):  # no answer at all; the module is free again
+                if ctx.get("sent"):
+                    self._accept(rec)
+                self._log("  (+CMGS never comes)")
+                self._done()
+            else:
+                self._emit_final(ctx["final"])
             return
         if not self.registered():  # lost the network while sending
             self._emit_final(("cms", CMS_NO_SERVICE))
             return
+        rec = self._accept(rec)
+        self._fault("cmgs_accepted", {"rec": rec})
+        self._emit_line("+CMGS: %d" % rec["mr"])
+        self._later(self.cmd_latency_s / 2, lambda: self._emit_final("OK"))
+
+    def _accept(self, rec):
+        """The network took the SMS: a message reference, the record, its status report(s)."""
         mr, self.mr = self.mr, (self.mr + 1) & 0xFF
         rec = dict(rec, t=round(self.now(), 3), mr=mr)
         with self._sms_cv:
@@ -960,8 +1569,41 @@ class ModemSim:
             except Exception as e:
                 self.error = e
                 self._log("on_sms raised %r" % e)
-        self._emit_line("+CMGS: %d" % mr)
-        self._later(self.cmd_latency_s / 2, lambda: self._emit_final("OK"))
+        if rec.get("srr"):
+            ctx = {"to": rec["to"], "mr": mr, "reports": [(self.delivery_s, ST_DELIVERED)]}
+            self._fault("report", ctx)
+            scts = self._utc_now()
+            for delay, st in ctx["reports"]:
+                self._reports_pending += 1
+                self._schedule(self.clock() + delay, lambda st=st: self._deliver_report(rec, st, scts), net=True)
+        return rec
+
+    def _deliver_report(self, rec, status, scts):
+        """The SC's SMS-STATUS-REPORT reaches the module; routed to the TE as +CDS when CNMI ds=1."""
+        if not self.booted or not self.registered():
+            # the network keeps it and tries again once the module is back
+            self._schedule(self.clock() + 1.0, lambda: self._deliver_report(rec, status, scts), net=True)
+            return
+        self._reports_pending -= 1
+        routed = self.cnmi[3] == 1
+        self.reports.append({"t": round(self.now(), 3), "to": rec["to"], "mr": rec["mr"], "status": status,
+                             "routed": routed})
+        if not routed:
+            self._log("status report mr=%d st=0x%02X dropped (CNMI ds=%d)" % (rec["mr"], status, self.cnmi[3]))
+            return
+        dt = self._utc_now()
+        if self.cmgf == 0:
+            pdu, n = status_report_pdu(rec["mr"], rec["to"], scts, dt, status, self._tzq, self.smsc)
+            head = "+CDS: %d" % n
+            self._log("< [urc] %s / %s" % (head, pdu))
+            self._write(b"\r\n" + head.encode() + b"\r\n" + pdu.encode() + b"\r\n")
+        else:
+            ra = rec["to"]
+            line = '+CDS: 6,%d,"%s",%d,"%s","%s",%d' % (rec["mr"], ra, 145 if ra.startswith("+") else 129,
+                                                        text_timestamp(scts, self._tzq),
+                                                        text_timestamp(dt, self._tzq), status)
+            self._emit_urc(line)
+        self._cds_ack = self.csms == 1
 
     # --- GNSS (A76XX AT Command Manual, GNSS chapter: AT+CGNSSPWR, AT+CGNSSINFO)
     def x_CGNSSPWR(self, form, args):

@@ -17,6 +17,7 @@ from alertbutton import vm
 from alertbutton.modem_sim import ModemSim
 
 BUTTON_PIN = 13  # boards/pins_a7670e.py BUTTON
+PWRKEY_PIN = 4  # boards/pins_a7670e.py MODEM_PWRKEY
 RESET_EXIT = 75  # boards/simlib/machine.py: machine.reset()
 HEAPSIZE = "512k"  # ESP32-WROVER MicroPython heap without PSRAM is ~110 KB; with PSRAM ~4 MB
 
@@ -103,6 +104,7 @@ class SimRun:
         self.boots = 0
         self.exit_codes = []
         self.resets = []  # (t, cause) of every simulated reset
+        self.pins = []  # (t, gpio, level) of every board output pin change the VM printed
         self._wdt_timeout = None  # ms, once the firmware started its watchdog
         self._wdt_fed = None
 
@@ -122,8 +124,9 @@ class SimRun:
         for name in ("sms.jsonl", "events.jsonl", "firmware.log"):
             self._files[name] = open(os.path.join(self.out, name), "w", buffering=1)
         if sc.get("audio"):  # the sound at the simulated microphone: a WAV, audio_speed x real time
+            wav = sc["audio"] if os.path.exists(sc["audio"]) else os.path.join(vm.REPO, sc["audio"])
             _write_json(os.path.join(self.flash, "sim_audio.json"), {
-                "wav": os.path.abspath(sc["audio"]), "speed": float(sc.get("audio_speed", 1.0))})
+                "wav": os.path.abspath(wav), "speed": float(sc.get("audio_speed", 1.0))})
 
     def _wiring(self, modem_path, ctl_path, reset_cause=1):
         w = {"modem": modem_path, "ctl": ctl_path, "battery_mv": self.sc.get("battery_mv", 3900),
@@ -152,6 +155,10 @@ class SimRun:
                 self._wdt_timeout = int(line.split()[2])
             self._wdt_fed = time.monotonic()
             return
+        if line.startswith("PIN "):  # an output pin of the board changed: "PIN <gpio> <level>"
+            self._files["firmware.log"].write("%.3f %s\n" % (t, line))
+            self._on_pin(line.split())
+            return
         if line.startswith("EV "):
             try:
                 ev = json.loads(line[3:])
@@ -168,6 +175,16 @@ class SimRun:
             self._files["firmware.log"].write("%.3f %s\n" % (t, line))
             if "Traceback" in line or line.startswith("SIMERR"):
                 self.echo("[%7.3f] VM: %s" % (t, line))
+
+    def _on_pin(self, words):
+        try:
+            gpio, level = int(words[1]), int(words[2])
+        except (IndexError, ValueError):
+            return
+        self.pins.append((round(self.now(), 3), gpio, level))
+        if gpio == PWRKEY_PIN and self.modem is not None:
+            # the board drives PWRKEY through a transistor: GPIO high pulls the module's pin low
+            self.modem.power_key(0 if level else 1)
 
     def _pump(self, proc):
         for raw in proc.stdout:
