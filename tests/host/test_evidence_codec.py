@@ -105,3 +105,12 @@ def test_speech_like_signal_is_deterministic_and_speech_shaped():
     # syllabic: loud frames, quiet frames and near-silent pauses all occur
     assert sum(1 for f in frames if f > loud / 10) > len(frames) // 5
     assert sum(1 for f in frames if f < loud / 1000) > 0
+
+
+def test_bench_reports_the_encoder_cost_in_esp32_terms():
+    from alertbutton import evidence as tool
+    r = tool.bench(seconds=1.0)
+    assert r["blocks"] == 16 and r["vm_us_per_audio_s"] > 0
+    if r["vm_pystones"]:  # tools/alertbutton/pystone.py ran in the same VM process
+        assert abs(r["esp32_ms_per_audio_s"] - r["vm_us_per_audio_s"] * r["vm_pystones"] / 1660 / 1000) < 1e-6
+        assert r["esp32_core_percent"] == r["esp32_ms_per_audio_s"] / 10.0

@@ -9,6 +9,7 @@ COMMANDS = {
     "sim": ("alertbutton.sim", "run the firmware in the MicroPython VM on the simulated board"),
     "bench": ("alertbutton.bench", "benchmarks that print figures (alert latency, ...)"),
     "nmea": ("alertbutton.nmea_cmd", "print one JSON fix per epoch of an NMEA log, parsed in the MicroPython VM"),
+    "evidence": ("alertbutton.evidence", "sound evidence: list/export from the button, verify an export, encoder bench"),
     "fall-eval": ("alertbutton.fall_eval", "run the firmware fall detector in the VM over MobiFall trials (JSON)"),
     "fall-plot": ("alertbutton.fall_plot", "PNG of one trial's |a| with the fall detector's phases"),
 }

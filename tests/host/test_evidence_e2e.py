@@ -1,0 +1,356 @@
+"""End to end: the firmware runs on the simulated board with a speech-like WAV at its microphone, the
+alert gesture fires, and `alertbutton evidence export --flash` gives WAVs whose audio matches the
+source (aligned, SNR >= 20 dB), a manifest and a report; `verify` passes. Then every kind of tampering
+with the export is made on a copy and `verify` must name it."""
+import base64
+import json
+import os
+import shutil
+import struct
+import sys
+import threading
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+from alertbutton import cli, speechlike, vm  # noqa: E402
+from alertbutton import evidence as tool  # noqa: E402
+from alertbutton.sim import SimRun  # noqa: E402
+from firmware import evidence as ev  # noqa: E402
+
+WAV = os.path.join(vm.REPO, "tests", "data", "audio", "speechlike_8k.wav")
+PREALERT_S, RECORD_S, CHUNK_S = 6, 12, 4
+
+
+def scenario():
+    return {"wearer": "Camille", "contacts": [{"name": "A", "number": "+33612345601"}],
+            "gnss": {"lat": 45.76404, "lon": 4.83566, "acc_m": 9.0, "after_s": 0.3}, "last_fix": None,
+            "modem": {"cmgs_latency_s": 0.2, "cmd_latency_s": 0.005},
+            "audio": WAV, "audio_speed": 6,
+            "config": {"evidence_prealert_s": PREALERT_S, "evidence_record_s": RECORD_S,
+                       "evidence_chunk_s": CHUNK_S},
+            "events": [{"t": 2.0, "gesture": "alert"}], "duration_s": 40}
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory):
+    out = tmp_path_factory.mktemp("evsim")
+    run = SimRun(scenario(), str(out / "run"), echo=None)
+    try:
+        run.start()
+        run.run_script(stop_when_done=True)
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline and not any(e["event"] == "evidence_done" for e in run.events):
+            if not run.supervise():
+                break
+            time.sleep(0.05)
+    finally:
+        run.stop()
+    assert any(e["event"] == "evidence_done" for e in run.events), [e for e in run.events if "evidence" in e["event"]]
+    return run, out
+
+
+@pytest.fixture(scope="module")
+def exported(sim):
+    run, out = sim
+    exp = out / "export"
+    assert cli.main(["evidence", "export", "--flash", run.flash, "--out", str(exp), "--quiet"]) == 0
+    return exp / "r00001"
+
+
+def test_the_wearer_still_gets_her_sms_with_a_microphone_running(sim):
+    run, _ = sim
+    assert len(run.sms) == 1
+    assert not [e for e in run.events if e["event"] in ("evidence_error", "listener_error", "evidence_overrun")]
+
+
+def test_exported_audio_matches_the_source(exported):
+    src, rate = speechlike.read_wav(WAV)
+    got, rate2 = speechlike.read_wav(str(exported / "recording.wav"))
+    assert rate == rate2 == 8000
+    # pre-alert + recording, in whole 505-sample blocks
+    assert abs(len(got) / 8000.0 - (PREALERT_S + RECORD_S)) < 0.2
+    lag = speechlike.find_lag(src, got)
+    snr = speechlike.snr_db(src, got, lag)
+    print("exported %.2f s, lag %d, SNR %.1f dB" % (len(got) / 8000.0, lag, snr))
+    assert snr >= 20
+    # the recording starts on a block boundary of the looping source: nothing was lost or duplicated
+    assert any(b * 505 % len(src) == lag for b in range(20000))
+    # the per-chunk WAVs are the same audio, cut at the chunk boundaries
+    m = json.load(open(exported / "manifest.json"))
+    parts = []
+    for c in m["chunks"]:
+        parts += speechlike.read_wav(str(exported / c["wav"]))[0]
+    assert parts == got
+
+
+def test_manifest_and_report(exported, sim):
+    m = json.load(open(exported / "manifest.json"))
+    ch = m["chunks"]
+    n_chunks = 1 + -(-RECORD_S // CHUNK_S)
+    assert len(ch) == n_chunks and m["complete"]
+    assert [c["prealert"] for c in ch] == [True] + [False] * (n_chunks - 1)
+    assert ch[-1]["final"] and not any(c["final"] for c in ch[:-1])
+    assert abs(ch[0]["duration_s"] - PREALERT_S) < 0.1 and ch[0]["offset_ms"] < 0 and ch[1]["offset_ms"] == 0
+    assert m["device_id"] == "53494d0000010000"  # the simulated board's machine.unique_id()
+    pos = ch[-1]["position"]
+    assert pos["lat"] == 45.76404 and pos["lon"] == 4.83566 and pos["acc_m"] == 9
+    assert "45.76404" in ch[-1]["map"]["osm"]
+    html = (exported / "report.html").read_text()
+    assert "Verified" in html and m["chain_head"] in html and "openstreetmap.org" in html
+    for c in ch:
+        assert c["sha256"] in html
+    # the device was told, and now lists the recording as exported (its space may be reclaimed)
+    run, _ = sim
+    assert tool.FlashSource(run.flash).list()[0]["exported"]
+
+
+def test_verify_cli_passes(exported, capsys):
+    assert cli.main(["evidence", "verify", str(exported)]) == 0
+    assert cli.main(["evidence", "verify", str(exported.parent)]) == 0  # a directory of recordings too
+    assert "OK" in capsys.readouterr().out
+
+
+# --- tampering -------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def copy(exported, tmp_path):
+    d = tmp_path / "r"
+    shutil.copytree(exported, d)
+    return d
+
+
+def chunk(d, k):
+    return d / "chunks" / ("c%04d.evc" % k)
+
+
+def flip(path, offset):
+    b = bytearray(path.read_bytes())
+    b[offset] ^= 0x10
+    path.write_bytes(bytes(b))
+
+
+def edit_manifest(d, fn):
+    m = json.load(open(d / "manifest.json"))
+    fn(m)
+    json.dump(m, open(d / "manifest.json", "w"))
+
+
+def problems(d, head=None):
+    p = tool.verify(str(d), head)
+    assert p, "tampering not detected"
+    return " | ".join(p)
+
+
+def test_modified_audio_in_a_chunk(copy, capsys):
+    flip(chunk(copy, 2), ev.HEADER_SIZE + 1000)
+    p = problems(copy)
+    assert "chunk 2 (chunks/c0002.evc) was modified" in p
+    assert cli.main(["evidence", "verify", str(copy)]) == 1
+    assert "PROBLEM" in capsys.readouterr().out
+
+
+def test_modified_header_time(copy):
+    flip(chunk(copy, 1), 40)  # a byte of start_utc_ms
+    assert "chunk 1 (chunks/c0001.evc) was modified" in problems(copy)
+
+
+def test_modified_last_chunk(copy):
+    last = len(os.listdir(copy / "chunks")) - 1
+    flip(chunk(copy, last), ev.HEADER_SIZE + 5)
+    p = problems(copy)
+    assert "last chunk" in p and "c%04d.evc" % last in p
+
+
+def test_modified_chunk_and_manifest_hash_still_caught_by_the_chain(copy):
+    flip(chunk(copy, 1), ev.HEADER_SIZE + 300)
+    new = ev.parse(chunk(copy, 1).read_bytes())["sha256"]
+    edit_manifest(copy, lambda m: m["chunks"][1].update(sha256=new))
+    assert "chunk 1 (chunks/c0001.evc) was modified" in problems(copy)
+
+
+def test_removed_chunk(copy):
+    os.remove(chunk(copy, 2))
+    assert "chunk 2 (chunks/c0002.evc) was removed" in problems(copy)
+
+
+def test_removed_chunk_with_the_manifest_edited_to_match(copy):
+    os.remove(chunk(copy, 2))
+    edit_manifest(copy, lambda m: m["chunks"].pop(2))
+    assert "chunk 2 was removed" in problems(copy)
+
+
+def test_removed_first_chunk_with_the_manifest_edited(copy):
+    os.remove(chunk(copy, 0))
+    edit_manifest(copy, lambda m: m["chunks"].pop(0))
+    assert "does not start at chunk 0" in problems(copy)
+
+
+def test_removed_tail_with_the_manifest_edited_to_match(copy):
+    last = len(os.listdir(copy / "chunks")) - 1
+    os.remove(chunk(copy, last))
+
+    def cut(m):
+        m["chunks"].pop()
+        m["chain_head"] = m["chunks"][-1]["sha256"]
+    edit_manifest(copy, cut)
+    assert "ends without its final chunk" in problems(copy)
+
+
+def test_reordered_chunk_files(copy):
+    a, b = chunk(copy, 1), chunk(copy, 2)
+    da, db = a.read_bytes(), b.read_bytes()
+    a.write_bytes(db)
+    b.write_bytes(da)
+    p = problems(copy)
+    assert "reordered" in p and "chunks/c0001.evc holds chunk 2" in p
+
+
+def test_reordered_manifest_entries(copy):
+    edit_manifest(copy, lambda m: m["chunks"].insert(1, m["chunks"].pop(2)))
+    assert "not listed in order" in problems(copy)
+
+
+def test_inserted_foreign_file(copy):
+    shutil.copy(chunk(copy, 1), copy / "chunks" / "c0099.evc")
+    assert "chunks/c0099.evc (chunk 1) was inserted" in problems(copy)
+
+
+def test_inserted_forged_chunk_linked_to_its_predecessor(copy):
+    """A forger who knows the format makes a chunk that links correctly to chunk 1, renames the later
+    files and rewrites the manifest: the original chunk 2 still links to chunk 1, not to the forgery."""
+    n = len(os.listdir(copy / "chunks"))
+    c1 = chunk(copy, 1).read_bytes()
+    forged = bytearray(c1)
+    struct.pack_into("<I", forged, 24, 2)  # index 2
+    import hashlib
+    forged[68:100] = hashlib.sha256(c1).digest()  # links to chunk 1
+    for k in range(n - 1, 1, -1):
+        os.rename(chunk(copy, k), chunk(copy, k + 1))
+    chunk(copy, 2).write_bytes(bytes(forged))
+
+    def fix(m):
+        m["chunks"] = [dict(c, file="chunks/c%04d.evc" % i, index=i)
+                       for i, c in enumerate(m["chunks"][:2] + [dict(m["chunks"][1])] + m["chunks"][2:])]
+        m["chunks"][2]["sha256"] = hashlib.sha256(bytes(forged)).hexdigest()
+    edit_manifest(copy, fix)
+    p = problems(copy)
+    assert "chunks/c0002.evc (chunk 2) was inserted" in p
+
+
+@pytest.mark.parametrize("field,value", [("start_utc", "2020-01-01T00:00:00.000Z"), ("alert", 99),
+                                         ("duration_s", 1.0), ("position", {"lat": 1, "lon": 2, "acc_m": 3, "age_s": 0}),
+                                         ("prealert", True), ("sha256", "ab" * 32), ("wav_sha256", "0" * 64),
+                                         ("map", None), ("gap", True)])
+def test_modified_manifest_field(copy, field, value):
+    edit_manifest(copy, lambda m: m["chunks"][1].update({field: value}))
+    p = problems(copy)
+    if field == "sha256":
+        assert "chunk 1 (chunks/c0001.evc) was modified" in p  # the file no longer matches what is claimed
+    else:
+        assert "manifest modified: chunk 1 field %r" % field in p
+
+
+@pytest.mark.parametrize("field,value", [("alerts", [1, 2]), ("complete", False), ("duration_s", 99.0),
+                                         ("recording", 2)])
+def test_modified_manifest_summary(copy, field, value):
+    edit_manifest(copy, lambda m: m.update({field: value}))
+    assert "manifest modified: %s" % field in problems(copy)
+
+
+def test_manifest_hash_written_down_at_export(copy):
+    sha = tool.sha256_file(str(copy / "manifest.json"))
+    assert tool.verify(str(copy), manifest_sha=sha) == []
+    edit_manifest(copy, lambda m: m.update(exported_from="somewhere else"))  # not derived from the chunks
+    assert tool.verify(str(copy)) == []
+    assert "manifest modified" in " ".join(tool.verify(str(copy), manifest_sha=sha))
+
+
+def test_modified_manifest_device_and_head(copy, exported):
+    edit_manifest(copy, lambda m: m.update(device_id="0000000000000000"))
+    assert "manifest modified: device_id" in problems(copy)
+    m = json.load(open(exported / "manifest.json"))
+    # a head kept at export time catches a manifest rewritten around a changed last chunk
+    assert "differs from the head kept" in problems(exported, head="ab" * 32)
+    assert tool.verify(str(exported), head=m["chain_head"]) == []
+
+
+def test_modified_wav(copy):
+    p = copy / "audio" / "c0001.wav"
+    samples, rate = speechlike.read_wav(str(p))
+    samples[100] += 1000
+    speechlike.write_wav(str(p), samples, rate)
+    assert "audio/c0001.wav does not match chunk 1" in problems(copy)
+    flip(copy / "recording.wav", 5000)
+    assert "recording.wav was modified" in problems(copy)
+
+
+# --- export through the console protocol (a stand-in device answering `AB1 evidence ...`) ------------------
+
+def fake_console(flash, pin):
+    """A pty answering the console protocol with firmware.evidence.console_command on the flash copy."""
+    import tty
+    master, slave = os.openpty()
+    tty.setraw(master)
+    tty.setraw(slave)
+    store = ev.Store(root=os.path.join(flash, ev.ROOT))
+    state = {"unlocked": False, "reads": 0}
+
+    def serve():
+        buf = b""
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:
+                return
+            buf += data
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                words = line.decode().strip().split(None, 2)
+                if len(words) < 2 or words[0] != "AB1":
+                    continue
+                if words[1] == "unlock":
+                    state["unlocked"] = len(words) > 2 and words[2] == pin
+                    ans = "OK {}" if state["unlocked"] else "ERR PIN wrong PIN"
+                elif words[1] == "evidence" and not state["unlocked"]:
+                    ans = "ERR LOCKED unlock first"
+                elif words[1] == "evidence":
+                    try:
+                        if words[2].startswith("read"):
+                            state["reads"] += 1
+                        ans = "OK " + json.dumps(ev.console_command(store, words[2]))
+                    except ValueError as e:
+                        ans = "ERR ARGS %s" % e
+                else:
+                    ans = "ERR UNKNOWN"
+                os.write(master, (ans + "\n").encode())
+
+    threading.Thread(target=serve, daemon=True).start()
+    return os.ttyname(slave), state, (master, slave)
+
+
+def test_export_through_the_console_protocol(sim, tmp_path):
+    pytest.importorskip("alertbutton.device_cli")
+    run, _ = sim
+    flash = tmp_path / "flash"
+    shutil.copytree(run.flash, flash)
+    os.remove(flash / "ev" / "r00001" / "exported")
+    port, state, fds = fake_console(str(flash), "2468")
+    try:
+        assert cli.main(["evidence", "list", "--port", port, "--pin", "1111"]) != 0  # wrong PIN: nothing
+        assert cli.main(["evidence", "export", "--port", port, "--pin", "2468", "--out", str(tmp_path / "x"),
+                         "--quiet"]) == 0
+    finally:
+        for fd in fds:
+            os.close(fd)
+    d = tmp_path / "x" / "r00001"
+    assert tool.verify(str(d)) == []
+    size = sum(os.path.getsize(d / "chunks" / n) for n in os.listdir(d / "chunks"))
+    assert state["reads"] >= size // tool.PIECE
+    assert (flash / "ev" / "r00001" / "exported").exists()
+    # byte-identical to the files on the device
+    for n in os.listdir(d / "chunks"):
+        assert (d / "chunks" / n).read_bytes() == (flash / "ev" / "r00001" / n).read_bytes()
+    assert base64  # (the console carries the bytes as base64)
