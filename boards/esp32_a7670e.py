@@ -44,6 +44,22 @@ class Board:
             self._wdt = machine.WDT(timeout=30000)
         return self._wdt
 
+    def device_id(self):
+        return machine.unique_id()
+
+    def microphone(self):
+        """INMP441 on I2S0 (L/R tied low: left slot). RX always clocks 64 x fs on this port, which the
+        INMP441 needs; ibuf 16 KB = 256 ms of 32-bit stereo frames of DMA slack at 8 kHz.
+        shift=14: +12 dB over the mic's full scale (speech at a metre is ~-60 dBFS), to tune on the
+        enclosure. None if the I2S cannot be set up: the firmware runs without evidence."""
+        try:
+            from drivers.inmp441 import Inmp441
+            i2s = machine.I2S(0, sck=machine.Pin(P.MIC_SCK), ws=machine.Pin(P.MIC_WS), sd=machine.Pin(P.MIC_SD),
+                              mode=machine.I2S.RX, bits=32, format=machine.I2S.MONO, rate=8000, ibuf=16384)
+            return Inmp441(i2s, shift=14)
+        except (AttributeError, ValueError, OSError):
+            return None
+
     def console_stream(self):
         """The technician console on the USB serial (the REPL's UART): stdin/stdout, read one byte at
         a time (their read(n) blocks for n bytes). Ctrl-C still stops main.py: MicroPython handles it
