@@ -27,6 +27,7 @@ SESSION_MS = 10 * 60 * 1000
 LOG_MAX = 64
 
 OPEN, PRIVATE, CHANGE = 0, 1, 2
+EVIDENCE = CHANGE  # sound recordings: always behind the PIN, even before one is set (NOPIN)
 
 USAGE = (
     "hello",
@@ -45,6 +46,7 @@ USAGE = (
     "lock",
     "config get | config put <json>",
     "factory-reset",
+    "evidence list | status | chunks REC | read REC INDEX OFFSET N | exported REC HEAD | delete REC [force]",
 )
 
 
@@ -107,7 +109,17 @@ class Console:
             "lock": (OPEN, self.c_lock),
             "config": (None, self.c_config),
             "factory-reset": (CHANGE, self.c_factory_reset),
+            "evidence": (EVIDENCE, self.c_evidence),
         }
+        alert = getattr(app, "alert", None)
+        if alert is not None and hasattr(alert, "listeners"):
+            alert.listeners.append(self._on_alert)
+
+    def _on_alert(self, event, mgr):
+        # a test alert ends once its SMS are out: it must never hold off a real alert (a second
+        # trigger during an alert is ignored) for alert_active_s after a technician's test
+        if event == "dispatched" and getattr(mgr, "kind", None) == "test":
+            mgr.stop("test_done")
 
     # --- line level -------------------------------------------------------------------------------
     def handle(self, raw):
@@ -497,6 +509,19 @@ class Console:
             return {"configured": self.cfg["configured"], "contacts": len(self.cfg["contacts"]),
                     "keys": sorted(checked), "warnings": w}
         raise Reply("ARGS", "usage: config get | config put <json>")
+
+    def c_evidence(self, args):
+        # the recordings' own commands (firmware/evidence.py); this console only guards them
+        store = getattr(getattr(self.app, "recorder", None), "store", None)
+        if store is None:
+            raise Reply("UNAVAILABLE", "this button records no evidence (no microphone)")
+        from firmware import evidence
+        try:
+            return evidence.console_command(store, args)
+        except ValueError as e:
+            raise Reply("EVIDENCE", str(e))
+        except OSError as e:
+            raise Reply("STORAGE", "evidence flash error: %r" % (e,))
 
     def c_factory_reset(self, args):
         if args.strip():

@@ -69,7 +69,8 @@ def _v1_to_v2(d):
             out[k] = d[k]
     slots = [None] * MAX_CONTACTS
     i = 0
-    for c in d.get("contacts") or []:
+    contacts = d.get("contacts")
+    for c in contacts if isinstance(contacts, list) else []:  # a damaged record: no contact, no crash
         if i >= MAX_CONTACTS:
             break
         if not isinstance(c, dict) or not isinstance(c.get("number"), str):

@@ -21,7 +21,7 @@ from firmware.console import Console
 from firmware.eventlog import EventLog
 
 CODES = ("PROTO", "VERSION", "ENCODING", "TOOLONG", "UNKNOWN", "ARGS", "NUMBER", "NAME", "SLOT", "LOCKED",
-         "NOPIN", "PIN", "LOCKOUT", "BUSY", "STORAGE", "CONFIG", "GESTURE", "NOTCONF")
+         "NOPIN", "PIN", "LOCKOUT", "BUSY", "STORAGE", "CONFIG", "GESTURE", "NOTCONF", "UNAVAILABLE", "EVIDENCE")
 PIN = "2468"
 
 VALID = (
@@ -35,7 +35,7 @@ VALID = (
     "AB1 unlock 2468", "AB1 unlock 2468", "AB1 unlock 2468", "AB1 unlock 1111", "AB1 lock", "AB1 config get",
     'AB1 config put {"wearer": "Imported", "lang": "en"}',
     'AB1 config put {"contacts": [{"slot": 2, "name": "A", "number": "0612345678"}]}',
-    "AB1 factory-reset",
+    "AB1 factory-reset", "AB1 evidence list", "AB1 evidence read 1 0 0 64",
 )
 WORDS = ("AB1", "AB2", "ab1", "contacts", "set", "clear", "list", "wearer", "gesture", "presses", "within",
          "hold", "alert", "lang", "fr", "en", "message", "preview", "test-alert", "log", "tail", "pin",

@@ -453,3 +453,31 @@ async def test_stream_loop_on_stdio_pair_one_byte_reads():
     task.cancel()
     out = tx.out.decode().split("\r\n")
     assert out[0].startswith("AB1 READY") and out[1].startswith("OK {") and "+33612345601" in out[1], out
+
+
+class EvStore:
+    def list(self):
+        return [{"rec": 3, "chunks": 2}]
+
+    def recordings(self):
+        return [3]
+
+    def status(self, low):
+        return {"recordings": 1}
+
+
+class Recorder:
+    store = EvStore()
+
+
+def test_evidence_commands_are_behind_the_pin():
+    con, app, clock = fresh()
+    err(con, "AB1 evidence list", "NOPIN")  # even before a PIN is set: recordings are never open
+    ok(con, "AB1 pin set 2468")
+    err(con, "AB1 evidence list", "UNAVAILABLE")  # no microphone on this button
+    app.recorder = Recorder()
+    assert ok(con, "AB1 evidence list") == {"recordings": [{"rec": 3, "chunks": 2}]}
+    err(con, "AB1 evidence chunks 9", "EVIDENCE")
+    err(con, "AB1 evidence", "EVIDENCE")
+    ok(con, "AB1 lock")
+    err(con, "AB1 evidence list", "LOCKED")

@@ -12,11 +12,32 @@ COMMANDS = {
     "evidence": ("alertbutton.evidence", "sound evidence: list/export from the button, verify an export, encoder bench"),
     "fall-eval": ("alertbutton.fall_eval", "run the firmware fall detector in the VM over MobiFall trials (JSON)"),
     "fall-plot": ("alertbutton.fall_plot", "PNG of one trial's |a| with the fall detector's phases"),
+    # technician commands on a connected button (alertbutton/device_cli.py): alertbutton --port P ...
+    "status": ("alertbutton.device_cli", "firmware, modem, battery, last fix and last alert of the button"),
+    "contacts": ("alertbutton.device_cli", "list, set or clear the five trusted contacts"),
+    "wearer": ("alertbutton.device_cli", "show or set the wearer's name (as the SMS will show it)"),
+    "lang": ("alertbutton.device_cli", "show or set the SMS language (fr, en)"),
+    "gesture": ("alertbutton.device_cli", "show or set the alert gestures"),
+    "preview": ("alertbutton.device_cli", "the exact SMS each contact would receive now, with segment counts"),
+    "test-alert": ("alertbutton.device_cli", "send a clearly marked TEST SMS to some or all contacts"),
+    "logs": ("alertbutton.device_cli", "the button's recent event log"),
+    "unlock": ("alertbutton.device_cli", "enter the technician PIN (once per session)"),
+    "lock": ("alertbutton.device_cli", "end the technician session"),
+    "pin": ("alertbutton.device_cli", "set or change the technician PIN"),
+    "config": ("alertbutton.device_cli", "export or import the configuration as JSON (provision many alike)"),
+    "factory-reset": ("alertbutton.device_cli", "erase contacts, wearer and PIN"),
+    "ports": ("alertbutton.device_cli", "list the serial ports"),
+    "deploy": ("alertbutton.deploy", "install the firmware with mpy-cross + mpremote, keeping the config"),
+    "vm-board": ("alertbutton.deploy", "a MicroPython VM REPL on a pty, to try deploy/mpremote without hardware"),
+    "powercut": ("alertbutton.vmchecks", "power cut at every flash write of a config change, in the VM"),
+    "console-fuzz": ("alertbutton.vmchecks", "fuzz the console line parser in the VM"),
 }
 
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="alertbutton", description=__doc__.splitlines()[0])
+    parser.add_argument("--port", help="serial port of the button (technician commands, deploy)")
+    parser.add_argument("--json", action="store_true", help="JSON output (technician commands)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (modname, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text)

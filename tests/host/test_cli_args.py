@@ -1,0 +1,69 @@
+"""The `alertbutton` command line without a device: global and per-command options, the other tools
+still parse, and input is refused on the host by the firmware's own checks before any connection."""
+import json
+
+from alertbutton import cli, fwimport  # noqa: F401
+from firmware import phone, settings
+
+
+def parse(*argv):
+    return cli.build_parser().parse_args(list(argv))
+
+
+def test_port_and_json_before_or_after_the_command():
+    a = parse("--port", "/dev/ttyUSB0", "contacts", "list")
+    assert a.port == "/dev/ttyUSB0" and a.action == "list" and a._device_command == "contacts" and not a.json
+    a = parse("contacts", "list", "--port", "/dev/ttyUSB1", "--json")
+    assert a.port == "/dev/ttyUSB1" and a.json
+    a = parse("--port", "P", "--json", "contacts", "set", "2", "06 12 34 56 78", "Karim", "Ben")
+    assert a.json and (a.slot, a.number, a.name) == ("2", "06 12 34 56 78", ["Karim", "Ben"])
+    a = parse("--port", "P", "status", "--pin", "1234", "--timeout", "2")
+    assert a.pin == "1234" and a.timeout == 2.0
+    assert parse("--port", "P", "status").timeout == 5.0
+    a = parse("--port", "P", "deploy", "--skip-mip")
+    assert a.port == "P" and a.skip_mip
+
+
+def test_other_tools_still_parse():
+    a = parse("sim", "--scenario", "x.json", "--out", "o")
+    assert a.scenario == "x.json" and a.port is None
+    assert parse("nmea", "log.nmea")._module == "alertbutton.nmea_cmd"
+
+
+def test_invalid_input_is_refused_before_connecting(capsys, tmp_path):
+    port = str(tmp_path / "no-such-port")  # would fail with "no device" if it were opened
+    assert cli.main(["--port", port, "contacts", "set", "1", "0812345678", "X"]) == 2
+    assert "invalid number: 08 numbers" in capsys.readouterr().err
+    assert cli.main(["--port", port, "contacts", "set", "7", "0612345678", "X"]) == 2
+    assert "invalid slot" in capsys.readouterr().err
+    assert cli.main(["--port", port, "--json", "contacts", "set", "1", "0612345678", "N" * 30]) == 2
+    out = json.loads(capsys.readouterr().out)
+    assert out["error"] == "NAME" and "at most 24" in out["message"]
+    bad = tmp_path / "c.json"
+    bad.write_text('{"contacts": [{"name": "A", "number": "+33 6"}]}')
+    assert cli.main(["--port", port, "config", "import", str(bad)]) == 2
+    assert "9 digits" in capsys.readouterr().err
+    assert cli.main(["--port", port, "config", "import", str(tmp_path / "missing.json")]) == 2
+    assert cli.main(["--port", port, "status"]) == 3
+    assert "no device at" in capsys.readouterr().err
+
+
+def test_factory_reset_needs_confirmation_when_not_interactive(capsys, tmp_path, monkeypatch):
+    import io
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    from alertbutton.ptybridge import PtyBridge
+    b = PtyBridge().start()  # a port that opens; the command must stop before sending anything
+    try:
+        assert cli.main(["--port", b.host_path, "factory-reset", "--timeout", "0.3"]) == 2
+    finally:
+        b.close()
+    assert "--yes" in capsys.readouterr().err
+
+
+def test_host_uses_the_firmware_modules():
+    # the CLI's checks are firmware/phone.py and firmware/settings.py themselves, imported in CPython
+    import os
+    from alertbutton import device_cli, vm
+    assert device_cli.phone is phone and device_cli.settings is settings
+    assert os.path.samefile(phone.__file__, os.path.join(vm.REPO, "firmware", "phone.py"))
+    assert phone.normalize("0692 12 34 56") == "+262692123456"

@@ -1,0 +1,488 @@
+"""Technician commands: talk to the button's console (firmware/console.py) over its USB serial port.
+
+    alertbutton --port PORT status
+    alertbutton --port PORT contacts list | set SLOT NUMBER NAME... | clear SLOT
+    alertbutton --port PORT wearer [set NAME... | clear]
+    alertbutton --port PORT lang [fr|en]       gesture [set ACTION presses N within MS hold MS]
+    alertbutton --port PORT preview [alert|fall|test]
+    alertbutton --port PORT test-alert all | 1,3
+    alertbutton --port PORT logs [-n N]
+    alertbutton --port PORT unlock | lock | pin set
+    alertbutton --port PORT config export FILE | import FILE
+    alertbutton --port PORT factory-reset [--yes]
+
+Readable output by default, --json for scripts (one JSON object on stdout). Numbers and configuration
+files are checked on the host with the firmware's own modules (firmware.phone, firmware.settings)
+before anything is sent, and checked again by the device.
+
+Exit status: 0 done, 1 the device refused (ERR), 2 usage or file error, 3 no device / no answer,
+4 locked (PIN needed or lockout).
+"""
+import getpass
+import json
+import os
+import sys
+import time
+
+from alertbutton import fwimport  # noqa: F401  (makes the firmware modules importable here)
+from firmware import phone, settings  # noqa: E402  (the same checks as the device)
+
+PROTO = "AB1"
+EXIT_REFUSED, EXIT_USAGE, EXIT_NODEVICE, EXIT_LOCKED = 1, 2, 3, 4
+
+COMMAND_HELP = {
+    "status": "firmware, modem, battery, last fix and last alert of the connected button",
+    "contacts": "list, set or clear the five trusted contacts",
+    "wearer": "show or set the wearer's name (as the SMS will show it)",
+    "lang": "show or set the SMS language (fr, en)",
+    "gesture": "show or set the alert gestures",
+    "preview": "the exact SMS each contact would receive now, with its segment count",
+    "test-alert": "send a clearly marked TEST SMS to some or all contacts",
+    "logs": "the device's recent event log",
+    "unlock": "enter the technician PIN (once per session)",
+    "lock": "end the technician session",
+    "pin": "set or change the technician PIN",
+    "config": "export or import the configuration as JSON (provision many buttons alike)",
+    "factory-reset": "erase contacts, wearer and PIN",
+    "ports": "list the serial ports (the button is usually a CP210x/CH340 USB serial)",
+}
+
+
+class DeviceError(Exception):
+    """A problem reported to the user; `status` is the exit code."""
+
+    def __init__(self, message, status=EXIT_REFUSED, code=None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+# --- the serial link ---------------------------------------------------------------------------------
+
+class Device:
+    def __init__(self, port, timeout=5.0, baudrate=115200):
+        import serial
+        self.port = port
+        self.timeout = timeout
+        try:
+            self.ser = serial.serial_for_url(port, baudrate=baudrate, timeout=0.1, write_timeout=2)
+        except serial.SerialException as e:
+            raise DeviceError(_open_error(port, e), EXIT_NODEVICE)
+        except ValueError as e:
+            raise DeviceError("bad port %r: %s" % (port, e), EXIT_USAGE)
+        self.noise = []
+
+    def close(self):
+        self.ser.close()
+
+    def call(self, command):
+        """Send `AB1 command`, return the OK object; DeviceError for ERR or no answer."""
+        import serial
+        try:
+            self.ser.reset_input_buffer()
+            self.ser.write(("%s %s\n" % (PROTO, command)).encode())
+            self.ser.flush()
+        except (serial.SerialException, OSError) as e:
+            raise DeviceError("cannot write to %s: %s" % (self.port, e), EXIT_NODEVICE)
+        deadline = time.monotonic() + self.timeout
+        buf = b""
+        self.noise = []
+        while time.monotonic() < deadline:
+            try:
+                chunk = self.ser.read(4096)
+            except (serial.SerialException, OSError) as e:
+                raise DeviceError("lost %s: %s" % (self.port, e), EXIT_NODEVICE)
+            if not chunk:
+                continue
+            buf += chunk
+            while b"\n" in buf:
+                raw, buf = buf.split(b"\n", 1)
+                line = raw.decode("utf-8", "replace").strip()
+                if line.startswith("OK "):
+                    return json.loads(line[3:])
+                if line.startswith("ERR "):
+                    raise _err(line)
+                if line:
+                    self.noise.append(line)
+        raise DeviceError(_silence(self.port, self.noise + [buf.decode("utf-8", "replace")]), EXIT_NODEVICE)
+
+
+def _open_error(port, e):
+    text = str(e)
+    if "No such file" in text or "could not open port" in text and "FileNotFound" in text:
+        return ("no device at %s: nothing is plugged in there (check the USB cable; "
+                "`alertbutton ports` lists serial ports)" % port)
+    if "Permission denied" in text:
+        return "permission denied on %s: add your user to the 'dialout' group, then log in again" % port
+    if "busy" in text.lower() or "lock" in text.lower():
+        return "%s is in use by another program (a terminal, mpremote?): close it first" % port
+    return "cannot open %s: %s" % (port, text)
+
+
+def _silence(port, noise):
+    seen = " ".join(n for n in noise if n).strip()
+    if ">>>" in seen or "MicroPython" in seen or "raw REPL" in seen:
+        return ("the board on %s is at the MicroPython REPL, the firmware is not running: "
+                "press its reset button (or Ctrl-D in a terminal) and retry" % port)
+    return ("no alert button answered on %s: wrong port, or the firmware is not running "
+            "(unplug and replug the button, then retry)%s" % (port, (" [it said: %s]" % seen[:120]) if seen else ""))
+
+
+_HINTS = {
+    "LOCKED": "the button is locked: run `alertbutton --port {port} unlock` first (or pass --pin)",
+    "NOPIN": "no technician PIN is set yet: run `alertbutton --port {port} pin set` first",
+}
+
+
+def _err(line):
+    parts = line.split(" ", 2)
+    code = parts[1] if len(parts) > 1 else "?"
+    msg = parts[2] if len(parts) > 2 else ""
+    status = EXIT_LOCKED if code in ("LOCKED", "LOCKOUT", "NOPIN") else EXIT_REFUSED
+    return DeviceError(msg, status, code)
+
+
+# --- commands ------------------------------------------------------------------------------------------
+
+def add_arguments(p):
+    name = p.prog.split()[-1]
+    p.set_defaults(_device_command=name, timeout=5.0)
+    _common(p)
+    if name == "contacts":
+        sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+        _common(sub.add_parser("list", help="the five slots"))
+        s = _common(sub.add_parser("set", help="set a slot: SLOT NUMBER NAME..."))
+        s.add_argument("slot")
+        s.add_argument("number", help="06 12 34 56 78 (quoted), 0612345678, +33612345678, 0033..., +44...")
+        s.add_argument("name", nargs="+")
+        c = _common(sub.add_parser("clear", help="empty a slot"))
+        c.add_argument("slot")
+    elif name == "wearer":
+        p.add_argument("action", nargs="?", choices=("set", "clear"))
+        p.add_argument("name", nargs="*")
+    elif name == "lang":
+        p.add_argument("lang", nargs="?", choices=settings.LANGS)
+    elif name == "gesture":
+        p.add_argument("words", nargs="*", help="set ACTION [presses N within MS] [hold MS]")
+    elif name == "preview":
+        p.add_argument("kind", nargs="?", default="alert", choices=("alert", "fall", "test"))
+    elif name == "test-alert":
+        p.add_argument("slots", nargs="+", help="all, or slot numbers (1 3 or 1,3)")
+    elif name == "logs":
+        p.add_argument("-n", type=int, default=20, help="how many events (max 64)")
+    elif name == "pin":
+        p.add_argument("action", choices=("set",))
+        p.add_argument("--new-pin", help="the new PIN (else prompted twice; or $ALERTBUTTON_NEW_PIN)")
+    elif name == "config":
+        p.add_argument("action", choices=("export", "import"))
+        p.add_argument("file", help="JSON file ('-' for stdout/stdin)")
+    elif name == "factory-reset":
+        p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+
+def _common(p):
+    """Options accepted after the command too (the global form is `alertbutton --port P --json CMD`).
+    SUPPRESS: an option not given here never overrides the global one."""
+    import argparse
+    no = argparse.SUPPRESS
+    p.add_argument("--port", default=no, help="serial port of the button (or $ALERTBUTTON_PORT)")
+    p.add_argument("--json", action="store_true", default=no, help="JSON output for scripts")
+    p.add_argument("--pin", default=no, help="unlock with this PIN first (or $ALERTBUTTON_PIN)")
+    p.add_argument("--timeout", type=float, default=no, help="seconds to wait for an answer (default 5)")
+    return p
+
+
+def find_port(port):
+    if port:
+        return port
+    env = os.environ.get("ALERTBUTTON_PORT")
+    if env:
+        return env
+    try:
+        from serial.tools import list_ports
+        ports = [p.device for p in list_ports.comports() if p.vid is not None]
+    except Exception:
+        ports = []
+    if len(ports) == 1:
+        return ports[0]
+    if not ports:
+        raise DeviceError("no device: no USB serial port found. Plug the button in, or pass --port PORT",
+                          EXIT_NODEVICE)
+    raise DeviceError("several serial ports (%s): choose one with --port" % ", ".join(ports), EXIT_USAGE)
+
+
+def run(args):
+    out = Output(getattr(args, "json", False))
+    if args._device_command == "ports":
+        return cmd_ports(out)
+    try:
+        port = find_port(getattr(args, "port", None))
+        fn = COMMANDS[args._device_command]
+        pre = PRECHECK.get(args._device_command)
+        if pre:
+            pre(args)  # invalid input is refused before connecting
+        dev = Device(port, timeout=args.timeout)
+        try:
+            pin = getattr(args, "pin", None) or os.environ.get("ALERTBUTTON_PIN")
+            if pin and args._device_command not in ("unlock", "lock"):
+                dev.call("unlock " + pin)
+            return fn(dev, args, out) or 0
+        finally:
+            dev.close()
+    except DeviceError as e:
+        msg = str(e)
+        if e.code in _HINTS:
+            msg = "%s (%s)" % (_HINTS[e.code].format(port=getattr(args, "port", None) or "PORT"), msg)
+        elif e.code:
+            msg = "%s: %s" % (_CODE_WORDS.get(e.code, e.code), msg)
+        out.error(msg, e.code, e.status)
+        return e.status
+
+
+_CODE_WORDS = {"NUMBER": "invalid number", "NAME": "invalid name", "SLOT": "invalid slot", "PIN": "wrong PIN",
+               "LOCKOUT": "locked out", "BUSY": "busy", "STORAGE": "flash error", "CONFIG": "invalid configuration",
+               "GESTURE": "invalid gesture", "NOTCONF": "not configured", "ARGS": "refused"}
+
+
+class Output:
+    def __init__(self, as_json):
+        self.as_json = as_json
+
+    def result(self, obj, text):
+        if self.as_json:
+            print(json.dumps(obj, ensure_ascii=False))
+        else:
+            print(text)
+
+    def error(self, msg, code, status):
+        if self.as_json:
+            print(json.dumps({"error": code or "HOST", "message": msg, "exit": status}, ensure_ascii=False))
+        print("error: " + msg, file=sys.stderr)
+
+
+def _pre_contacts(args):
+    if args.action == "set":
+        for code, check in (("SLOT", lambda: settings.check_slot(args.slot)),
+                            ("NUMBER", lambda: phone.normalize(args.number)),
+                            ("NAME", lambda: settings.check_contact_name(" ".join(args.name)))):
+            try:
+                check()
+            except ValueError as e:
+                raise DeviceError("%s" % e, EXIT_USAGE, code)
+        args.number = phone.normalize(args.number)
+    elif args.action == "clear":
+        try:
+            settings.check_slot(args.slot)
+        except ValueError as e:
+            raise DeviceError(str(e), EXIT_USAGE, "SLOT")
+
+
+def _pre_config(args):
+    if args.action == "import":
+        args.checked = load_config_file(args.file)
+
+
+def load_config_file(path):
+    try:
+        text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
+        data = json.loads(text)
+    except OSError as e:
+        raise DeviceError("cannot read %s: %s" % (path, e.strerror), EXIT_USAGE)
+    except ValueError as e:
+        raise DeviceError("%s is not valid JSON: %s" % (path, e), EXIT_USAGE)
+    try:
+        settings.check_import(data)  # exactly the device's check
+    except ValueError as e:
+        raise DeviceError("%s: %s" % (path, e), EXIT_USAGE, "CONFIG")
+    return data
+
+
+PRECHECK = {"contacts": _pre_contacts, "config": _pre_config}
+
+
+def _warn(obj):
+    return "".join("\n  warning: %s" % w for w in obj.get("warnings") or [])
+
+
+def cmd_ports(out):
+    from serial.tools import list_ports
+    ports = [{"port": p.device, "description": p.description, "vid": p.vid, "pid": p.pid}
+             for p in list_ports.comports()]
+    out.result({"ports": ports}, "\n".join("%s  %s" % (p["port"], p["description"]) for p in ports)
+               or "no serial port found: is the button plugged in (and the cable a data cable)?")
+    return 0
+
+
+def cmd_status(dev, args, out):
+    h = dev.call("hello")
+    lines = []
+    if not h["configured"]:
+        lines.append("NOT CONFIGURED: no contact - this button alerts nobody")
+    lines.append("Alert button   firmware %s, board %s" % (h["firmware"], h["board"]))
+    lines.append("Contacts       %d of 5, wearer %s, SMS in %s" % (
+        h["contacts"], "set" if h["wearer_set"] else "not set", {"fr": "French", "en": "English"}.get(h["lang"], h["lang"])))
+    m = h.get("modem") or {}
+    lines.append("Modem          %s, %s, signal %s, IMEI %s" % (
+        "ready" if m.get("ready") else "not ready", "registered" if m.get("registered") else "not registered",
+        "%d dBm" % h["signal_dbm"] if h.get("signal_dbm") is not None else "unknown", m.get("imei") or "?"))
+    lines.append("Battery        %s" % ("%d %%" % h["battery"] if h.get("battery") is not None else "unknown"))
+    f = h.get("last_fix")
+    lines.append("Last position  %s" % ("%.5f, %.5f (±%d m, %s)" % (
+        f["lat"], f["lon"], f["acc_m"] or 0, "age unknown" if f["age_s"] is None else "%d s ago" % f["age_s"])
+        if f else "none"))
+    a = h.get("last_alert")
+    if a:
+        res = a.get("results") or {}
+        counts = {}
+        for v in res.values():
+            counts[v] = counts.get(v, 0) + 1
+        lines.append("Last alert     #%d (%s), %s: %s" % (a["id"], a["kind"], a["state"],
+                                                        ", ".join("%d %s" % (n, k) for k, n in sorted(counts.items())) or "-"))
+    else:
+        lines.append("Last alert     none since boot")
+    lines.append("Technician     %s" % ("no PIN set" if not h["pin_set"] else (
+        "locked out for %d s" % h["lockout_s"] if h["lockout_s"] else ("unlocked" if h["unlocked"] else "locked"))))
+    if h.get("config_problems"):
+        lines.append("Config         read from %s; problems: %s" % (h["config_source"], "; ".join(h["config_problems"])))
+    out.result(h, "\n".join(lines))
+
+
+def cmd_contacts(dev, args, out):
+    if args.action == "list":
+        r = dev.call("contacts list")
+        rows = ["Slot  %-24s  Number" % "Name"]
+        for s in r["slots"]:
+            if s["number"] is None:
+                rows.append("%-4d  %-24s" % (s["slot"], "(empty)"))
+            else:
+                rows.append("%-4d  %-24s  %s%s" % (s["slot"], s["name"], phone.pretty(s["number"]),
+                                                   "".join("  [%s]" % w for w in s.get("warnings", []))))
+        if not r["configured"]:
+            rows.append("NOT CONFIGURED: no contact - this button alerts nobody")
+        out.result(r, "\n".join(rows))
+    elif args.action == "set":
+        r = dev.call("contacts set %s %s %s" % (args.slot, args.number, " ".join(args.name)))
+        out.result(r, "slot %d: %s %s%s" % (r["slot"], r["name"], phone.pretty(r["number"]), _warn(r)))
+    else:
+        r = dev.call("contacts clear %s" % args.slot)
+        out.result(r, "slot %d cleared%s" % (r["slot"], _warn(r)))
+
+
+def cmd_wearer(dev, args, out):
+    if args.action == "set":
+        if not args.name:
+            raise DeviceError("usage: wearer set NAME", EXIT_USAGE)
+        try:
+            settings.check_wearer(" ".join(args.name))
+        except ValueError as e:
+            raise DeviceError(str(e), EXIT_USAGE, "NAME")
+        r = dev.call("wearer set " + " ".join(args.name))
+    elif args.action == "clear":
+        r = dev.call("wearer clear")
+    else:
+        r = dev.call("wearer")
+    out.result(r, "wearer: %s (in the SMS: %s)%s" % (r["wearer"] or "(none)", r["in_sms"] or "(no name)", _warn(r)))
+
+
+def cmd_lang(dev, args, out):
+    r = dev.call("lang %s" % args.lang if args.lang else "lang")
+    out.result(r, "SMS language: %s%s" % (r["lang"], _warn(r)))
+
+
+def cmd_gesture(dev, args, out):
+    r = dev.call("gesture " + " ".join(args.words) if args.words else "gesture")
+    rows = []
+    for g in r["gestures"]:
+        if "presses" in g:
+            rows.append("%s: %d presses within %d ms" % (g["action"], g["presses"], g["within_ms"]))
+        else:
+            rows.append("%s: hold %d ms" % (g["action"], g["hold_ms"]))
+    out.result(r, "\n".join(rows))
+
+
+def cmd_preview(dev, args, out):
+    r = dev.call("message preview " + args.kind)
+    rows = ["Position used: %s" % r["position"]]
+    for m in r["messages"]:
+        rows.append("slot %d  %s  %s" % (m["slot"], m["name"], phone.pretty(m["to"])))
+        rows.append("  %s" % m["text"])
+        rows.append("  %d segment%s, %s %d/%d%s" % (m["segments"], "" if m["segments"] == 1 else "s", m["encoding"],
+                                                     m["units"], m["limit"], ("  ERROR: " + m["error"]) if "error" in m else ""))
+    out.result(r, "\n".join(rows) + _warn(r))
+
+
+def cmd_test_alert(dev, args, out):
+    spec = ",".join(args.slots)
+    r = dev.call("test-alert " + spec)
+    out.result(r, "test alert #%s sent to slot%s %s: %s" % (
+        r["alert"], "" if len(r["slots"]) == 1 else "s", ",".join(str(s) for s in r["slots"]),
+        ", ".join(phone.pretty(n) for n in r["to"])))
+
+
+def cmd_logs(dev, args, out):
+    r = dev.call("log tail %d" % max(1, min(64, args.n)))
+    rows = []
+    for ev in r["lines"]:
+        rest = " ".join("%s=%s" % (k, v) for k, v in ev.items() if k not in ("ms", "event"))
+        rows.append("%10.3f s  %s %s" % ((ev.get("ms") or 0) / 1000.0, ev.get("event", "?"), rest))
+    out.result(r, "\n".join(rows) or "(empty)")
+
+
+def cmd_unlock(dev, args, out):
+    pin = getattr(args, "pin", None) or os.environ.get("ALERTBUTTON_PIN")
+    if not pin:
+        pin = getpass.getpass("Technician PIN: ")
+    r = dev.call("unlock " + pin)
+    out.result(r, "unlocked for %d min of inactivity" % (r["session_s"] // 60))
+
+
+def cmd_lock(dev, args, out):
+    r = dev.call("lock")
+    out.result(r, "locked")
+
+
+def cmd_pin(dev, args, out):
+    new = args.new_pin or os.environ.get("ALERTBUTTON_NEW_PIN")
+    if not new:
+        new = getpass.getpass("New technician PIN (4-8 digits): ")
+        if getpass.getpass("Again: ") != new:
+            raise DeviceError("the two PINs differ", EXIT_USAGE)
+    r = dev.call("pin set " + new)
+    out.result(r, "PIN set; this session is unlocked")
+
+
+def cmd_config(dev, args, out):
+    if args.action == "export":
+        r = dev.call("config get")
+        text = json.dumps(r, ensure_ascii=False, indent=2) + "\n"
+        if args.file == "-":
+            sys.stdout.write(text)
+            return 0
+        with open(args.file, "w", encoding="utf-8") as f:
+            f.write(text)
+        if getattr(args, "json", False):
+            print(json.dumps({"exported": args.file, "contacts": len(r.get("contacts", []))}))
+        else:
+            print("configuration exported to %s (%d contacts; the PIN is never exported)" % (
+                args.file, len(r.get("contacts", []))))
+        return 0
+    r = dev.call("config put " + json.dumps(args.checked, ensure_ascii=False, separators=(",", ":")))
+    out.result(r, "configuration imported (%s): %d contacts%s" % (", ".join(r["keys"]), r["contacts"], _warn(r)))
+
+
+def cmd_factory_reset(dev, args, out):
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise DeviceError("factory-reset erases the contacts: confirm with --yes", EXIT_USAGE)
+        if input("Erase contacts, wearer and PIN of this button? Type 'erase': ").strip() != "erase":
+            raise DeviceError("cancelled", EXIT_USAGE)
+    r = dev.call("factory-reset")
+    out.result(r, "factory reset done: NOT CONFIGURED (no contact, no PIN)")
+
+
+COMMANDS = {
+    "status": cmd_status, "contacts": cmd_contacts, "wearer": cmd_wearer, "lang": cmd_lang,
+    "gesture": cmd_gesture, "preview": cmd_preview, "test-alert": cmd_test_alert, "logs": cmd_logs,
+    "unlock": cmd_unlock, "lock": cmd_lock, "pin": cmd_pin, "config": cmd_config,
+    "factory-reset": cmd_factory_reset,
+}
