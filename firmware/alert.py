@@ -249,7 +249,7 @@ class AlertManager:
 
     def _status_report(self, pdu_hex):
         try:
-            mr, number, st = decode_status_report(pdu_hex.decode() if isinstance(pdu_hex, bytes) else pdu_hex)
+            mr, number, st = decode_status_report(pdu_hex)
         except ValueError as e:
             self.log("cds_invalid", err=repr(e))
             return

@@ -20,7 +20,11 @@ class App:
     def __init__(self, board):
         self.board = board
         self.log = EventLog(board.log_sinks())
-        self.cfg = settings.load()
+        try:
+            self.cfg = settings.load()
+        except Exception as e:  # a config bug must never leave the button dead: run on defaults
+            self.log("config_error", err=repr(e))
+            self.cfg = settings.from_payload({}, ["load failed: %r" % e])
         self.lastfix = LastFix(log=self.log)
         self.vibrator = board.vibrator
         self.modem = board.make_modem(self.log)

@@ -18,10 +18,11 @@ def classify(status):
 
 
 def decode_status_report(pdu_hex, has_sca=True):
-    """(mr, recipient, status) from a hex SMS-STATUS-REPORT. Raises ValueError on anything else."""
+    """(mr, recipient, status) from a hex SMS-STATUS-REPORT (str or the modem's bytes).
+    Raises ValueError on anything else."""
     try:
         b = unhexlify(pdu_hex)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnicodeError):
         raise ValueError("not hex")
     i = 0
     if has_sca:
