@@ -123,9 +123,10 @@ class Recorder:
             self._stop_block = end
             self.log("evidence_extended", rec=self.rec.rec, alert=alert)
             return
-        if not self.armed:
-            self.log("evidence_not_armed", alert=alert)
-            return
+        if not self.armed:  # the power policy had the ring off: record from now on, no pre-alert
+            self.arm()
+            block = 0
+            end = blocks_for(self.record_s, self.rate)
         if not self.store.make_room(self._chunk_bytes(self.ring.prealert_blocks)):
             self.log("evidence_flash_full", alert=alert)
             return
@@ -133,13 +134,17 @@ class Recorder:
         self._anchor = (block, ticks, unix)
         self._alert = alert
         self._stop_block = end
-        first = max(self.ring.oldest() + _SAFETY, block - self.ring.prealert_blocks, 0)
+        first = max(self._safe_oldest(), block - self.ring.prealert_blocks)
         self._lost = 0
         self._next = first
         self.log("evidence_recording", rec=self.rec.rec, alert=alert,
                  prealert_s=round(self.ring.seconds(block - first), 1), record_s=self.record_s)
         self._prealert_end = block
         self._open(first, H_PREALERT)
+
+    def _safe_oldest(self):
+        """Oldest ring block not about to be overwritten (the writer may be filling the next slot)."""
+        return max(0, self.ring.total - self.ring.capacity + _SAFETY)
 
     def _chunk_bytes(self, blocks):
         return HEADER_SIZE + blocks * BLOCK_BYTES + TRAILER_SIZE
@@ -155,11 +160,17 @@ class Recorder:
     async def _drain(self):
         ring, rec = self.ring, self.rec
         while self.rec is not None:
-            if self._next < ring.oldest() + _SAFETY:  # fell behind the ring: audio lost
-                skip = ring.oldest() + _SAFETY - self._next
-                self._lost += skip
+            if self._next < self._safe_oldest():  # fell behind the ring: audio lost
+                skip = self._safe_oldest() - self._next
                 self._next += skip
                 self.log("evidence_overrun", rec=rec.rec, blocks=skip)
+                # each chunk stays continuous: end this one, the next starts after the gap and says so
+                self._close(final=self._next >= self._stop_block)
+                self._lost = skip
+                rec = self.rec
+                if rec is None:
+                    return
+                continue
             limit = min(ring.total, self._chunk_end, self._stop_block)
             if self._next < limit:
                 n = min(_SLICE, limit - self._next)

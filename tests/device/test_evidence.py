@@ -10,7 +10,7 @@ import struct
 
 from firmware import evidence as ev
 from firmware import ima_adpcm
-from firmware.audio_ring import BLOCK_SAMPLES, BLOCK_BYTES
+from firmware.audio_ring import BLOCK_SAMPLES, BLOCK_BYTES, blocks_for
 from firmware.recorder import Recorder
 
 N = BLOCK_SAMPLES
@@ -119,15 +119,19 @@ async def test_alert_records_prealert_then_chunks_chained():
         assert p["position"] == {"lat": 48.85661, "lon": 2.35222, "acc_m": 12, "age_s": 3}
         assert not (p["gap"] or p["interrupted"] or p["flash_full"])
     # the audio is continuous: blocks 8..87 of the signal, decoded across chunk boundaries
-    dec = []
+    k = 8
+    sig = err = 0
     for _, data in files:
-        dec += ima_adpcm.decode(ev.audio(data))
-    ref = []
-    for k in range(8, 88):
-        ref += list(struct.unpack("<%dh" % N, block_pcm(k)))
-    assert len(dec) == len(ref) == 80 * N
-    err = sum((a - b) ** 2 for a, b in zip(ref, dec))
-    assert 10 * math.log10(sum(a * a for a in ref) / err) > 20
+        audio = ev.audio(data)
+        for o in range(0, len(audio), BLOCK_BYTES):
+            dec = ima_adpcm.decode_block(audio[o:o + BLOCK_BYTES])
+            ref = struct.unpack("<%dh" % N, block_pcm(k))
+            for a, b in zip(ref, dec):
+                sig += a * a
+                err += (a - b) * (a - b)
+            k += 1
+    assert k == 88
+    assert 10 * math.log10(sig / err) > 20
     head = r.store.head(1)
     assert head["final"] and head["sha256"] == parsed[-1]["sha256"]
     r.task.cancel()
@@ -144,9 +148,49 @@ async def test_second_alert_extends_the_same_recording():
     await feed(r, 30, 80)
     await until(lambda: "evidence_done" in log.names())
     parsed = check_chain(chunk_files("ev2", 1))
+    assert parsed[0]["prealert"] and parsed[0]["blocks"] == 10  # all there was since arming
     assert sum(p["blocks"] for p in parsed if not p["prealert"]) == 20 + 32
     assert parsed[1]["alert"] == 1 and parsed[-1]["alert"] == 2
     assert "evidence_extended" in log.names() and r.store.recordings() == [1]
+    r.task.cancel()
+
+
+async def test_alert_with_the_ring_disarmed_records_from_the_trigger():
+    log = Log()
+    r = recorder("ev9", log, evidence_record_s=1)
+    r.start()
+    r.disarm()
+    assert not r.armed and r.mic.sink is None
+    r.on_alert("triggered", Mgr(4))
+    await asyncio.sleep_ms(300)
+    assert r.armed and r.mic.sink is not None  # armed by the alert
+    await feed(r, 0, 30)
+    await until(lambda: "evidence_done" in log.names())
+    parsed = check_chain(chunk_files("ev9", 1))
+    assert [(p["prealert"], p["blocks"]) for p in parsed] == [(True, 0), (False, 16)]
+    assert parsed[1]["offset_ms"] == 0 and parsed[1]["final"]
+    r.task.cancel()
+
+
+async def test_a_stalled_writer_marks_the_gap_and_keeps_the_chain():
+    log = Log()
+    r = recorder("ev10", log, evidence_prealert_s=1, evidence_record_s=20, evidence_chunk_s=10)
+    r.start()
+    await feed(r, 0, 20, pause=False)
+    r.on_alert("triggered", Mgr(1))
+    await asyncio.sleep_ms(300)  # the recorder opens the recording and copies the pre-alert
+    await feed(r, 20, 200, pause=False)  # 180 blocks with no chance to write: more than the ring holds
+    await feed(r, 200, 400)
+    await until(lambda: "evidence_done" in log.names())
+    parsed = check_chain(chunk_files("ev10", 1))
+    lost = sum(p["lost_blocks"] for p in parsed)
+    assert lost > 0 and any(p["gap"] for p in parsed) and "evidence_overrun" in log.names()
+    total = blocks_for(20, 8000)
+    assert sum(p["blocks"] for p in parsed if not p["prealert"]) + lost == total  # nothing else missing
+    for a, b in zip(parsed[1:], parsed[2:]):  # chunks are continuous; a gap shows in the next one's start
+        step = (a["blocks"] + b["lost_blocks"]) * N * 1000 / 8000
+        assert abs(b["offset_ms"] - a["offset_ms"] - step) <= 1, (a, b)
+        assert b["gap"] == (b["lost_blocks"] > 0)
     r.task.cancel()
 
 
