@@ -243,7 +243,7 @@ def test_inserted_forged_chunk_linked_to_its_predecessor(copy):
 @pytest.mark.parametrize("field,value", [("start_utc", "2020-01-01T00:00:00.000Z"), ("alert", 99),
                                          ("duration_s", 1.0), ("position", {"lat": 1, "lon": 2, "acc_m": 3, "age_s": 0}),
                                          ("prealert", True), ("sha256", "ab" * 32), ("wav_sha256", "0" * 64),
-                                         ("map", None), ("gap", True)])
+                                         ("map", {"osm": "https://example.org"}), ("gap", True)])
 def test_modified_manifest_field(copy, field, value):
     edit_manifest(copy, lambda m: m["chunks"][1].update({field: value}))
     p = problems(copy)
