@@ -25,9 +25,11 @@ import os
 import sys
 import types
 
+from alertbutton import vm
+
 TOL_DEG = 1e-5
 ROLLOVER_S = 1024 * 7 * 86400
-SHARED = "/work/shared/data/nmea"
+SHARED = os.path.join(vm.SHARED, "data", "nmea")
 _TIMED = ("GGA", "RMC", "GLL", "ZDA")
 
 

@@ -10,6 +10,8 @@ import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SIMLIB = os.path.join(REPO, "boards", "simlib")
+# The project's shared recordings sit beside the repository (CI clones next to a copy of shared/).
+SHARED = os.environ.get("ALERTBUTTON_SHARED", os.path.join(os.path.dirname(REPO), "shared"))
 DEVICE_FILES = ("boot.py", "main.py")
 DEVICE_DIRS = ("firmware", "drivers", "boards")
 
