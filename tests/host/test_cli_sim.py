@@ -139,6 +139,14 @@ def test_errors_are_clear(sim, capsys, tmp_path):
     finally:
         silent.close()
     assert rc == 3 and "no alert button answered" in err
+    # the button's port held by another program (a terminal, mpremote)
+    import serial
+    held = serial.Serial(p, exclusive=True)
+    try:
+        rc, _o, err = ab(capsys, p, "status", json_out=False)
+    finally:
+        held.close()
+    assert rc == 3 and "in use by another program" in err
 
 
 def test_config_export_factory_reset_import(sim, capsys, tmp_path):

@@ -65,7 +65,8 @@ class Device:
         self.port = port
         self.timeout = timeout
         try:
-            self.ser = serial.serial_for_url(port, baudrate=baudrate, timeout=0.1, write_timeout=2)
+            self.ser = serial.serial_for_url(port, baudrate=baudrate, timeout=0.1, write_timeout=2,
+                                             exclusive=True)  # a terminal or mpremote on it: a clear error
         except serial.SerialException as e:
             raise DeviceError(_open_error(port, e), EXIT_NODEVICE)
         except ValueError as e:
