@@ -105,7 +105,21 @@ def angle_deg(ux, uy, uz, vx, vy, vz):
 
 class FallDetector:
     """Streaming fall detector. Feed update(x, y, z) once per sample at rate_hz with the
-    acceleration in integer milli-g (1000 = 1 g, gravity included, any orientation)."""
+    acceleration in integer milli-g (1000 = 1 g, gravity included, any orientation, |axis| <= 16 g).
+
+    Defaults are the values tuned on the MobiFall tuning subjects at 50 Hz (docs/fall-detection.md):
+      trigger_mg=1600   |a| that starts a candidate
+      peak_mg=2100      minimum impact peak |a|
+      swing_mg=700      minimum change of the smoothed acceleration vector within 0.2 s
+      posture_deg=30    minimum angle between gravity before and after
+      still_mg=80       maximum mean | |a| - 1 g | over the last still_ms before the decision
+      decide_ms=2500    decision delay after the impact peak (the alarm latency)
+      impact_ms=1000    window after the trigger in which the peak may still grow
+      still_ms=1000     stillness / resting-gravity window, ending at the decision
+      pre_ms=1000       gravity before the trigger: mean over [-pre_ms, -pre_ms/2]
+      holdoff_ms=10000  no new alarm this long after one
+    State for display: phase (PH_*), impact_n (sample index of the last impact peak), n (index
+    of the last sample), decided_n, features (last decision), impact_age_ms()."""
 
     PHASE_NAMES = ("idle", "impact", "check", "fall")
 

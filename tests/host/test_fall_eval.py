@@ -54,6 +54,7 @@ def test_cpu_figures(vm_result):
     c = vm_result["cpu"]
     assert c["samples"] > 3000
     assert c["vm_pystones_per_s"] > 1000
+    assert c["decisions"] >= 6  # at least one decision per fall trial was timed
     # timing itself is not asserted (shared machine): only its presence and the ESP32 arithmetic
     assert 0 <= c["vm_us_per_update"] < 1000
     want = c["vm_us_per_update"] * c["vm_pystones_per_s"] / c["esp32_pystones_per_s"]
@@ -162,3 +163,18 @@ def test_fall_plot_png(tmp_path):
     fall_bg = bytes(fall_plot.PHASE_COLOURS[3])
     mid = rows[h // 2]
     assert fall_bg in mid[3 * (w - 40):3 * (w - 20)]
+
+
+def test_pystone_follows_dhrystone_final_state():
+    # Dhrystone's published end-of-run values: Int_Glob 5, Bool_Glob true, Ch_1 'A', Ch_2 'B',
+    # Arr_1[8] 7, Arr_2[8][7] = runs + 10, record Int_Comp 17 -- in CPython and in the VM
+    from alertbutton import pystone, vm
+    assert pystone.main(300) > 0
+    assert (pystone.int_glob, pystone.bool_glob, pystone.char1_glob, pystone.char2_glob) == (5, True, "A", "B")
+    assert pystone.array1_glob[8] == 7 and pystone.array2_glob[8][7] == 310
+    assert pystone.ptr_glob.num == 17
+    here = os.path.dirname(pystone.__file__)
+    proc = vm.run(code="import pystone as p; r = p.main(200); print(p.int_glob, p.bool_glob, p.char1_glob,"
+                       " p.char2_glob, p.array1_glob[8], p.array2_glob[8][7], p.ptr_glob.num, r > 0)",
+                  extra_path=(here,))
+    assert proc.stdout.split() == ["5", "True", "A", "B", "7", "210", "17", "True"], proc.stdout + proc.stderr

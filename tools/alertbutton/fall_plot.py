@@ -175,7 +175,7 @@ def render(samples, rate_hz, title="", width=1000, height=420, **params):
         if prev:
             cv.line(prev[0], prev[1], p[0], p[1], BLUE)
         prev = p
-    for i in impacts:
+    for i in impacts:  # every impact peak the detector examined
         cv.line(X(i), top, X(i), bottom, ORANGE, 2)
     for i in alarms:
         cv.line(X(i), top, X(i), bottom, RED, 3)
@@ -186,7 +186,7 @@ def render(samples, rate_hz, title="", width=1000, height=420, **params):
     cv.line(right, top, right, bottom, BLACK)
     cv.text(left, 10, title, BLACK, 3)
     lx = left + 420
-    for name, col in (("IMPACT", ORANGE), ("ALARM", RED)):
+    for name, col in (("PEAK", ORANGE), ("ALARM", RED)):
         cv.rect(lx, 12, lx + 14, 24, col)
         cv.text(lx + 20, 13, name, BLACK, 2)
         lx += 20 + 8 * len(name) + 18
