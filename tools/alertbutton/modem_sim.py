@@ -369,6 +369,7 @@ class ModemSim:
         self.reports = []      # status reports the network produced: {"t", "to", "mr", "status", "routed"}
         self.power_log = []    # {"t", "event": "off"/"on"/"boot", "why"}
         self.faults = {}
+        self.fault_hits = {}   # fault name -> how many times it acted (a suite checks each one did)
         self.error = None  # last exception raised inside the sim thread (also logged)
         self.mr = int(m.get("mr0", 0)) & 0xFF  # on the SIM (EF_SMSS): survives power cycles
         self.cmti_index = 0
@@ -580,7 +581,11 @@ class ModemSim:
             params["skip"] -= 1
             return False
         self._spend(name, params)
+        self._hit(name)
         return True
+
+    def _hit(self, name):
+        self.fault_hits[name] = self.fault_hits.get(name, 0) + 1
 
     def _frand(self, name):
         """The fault's own generator: its random choices do not depend on other faults or URCs."""
@@ -605,13 +610,16 @@ class ModemSim:
     def _fault_silent(self, stage, ctx, params):
         """The module stops answering: input swallowed, nothing written (no echo, no URC). times=N
         swallows N command lines then recovers; default: until clear_fault('silent') or a power cycle."""
-        if stage == "rx" and ctx["byte"] == _CR and params.get("times") is not None:
-            self._spend(ctx["fault"], params)
+        if stage == "rx" and ctx["byte"] == _CR:
+            self._hit(ctx["fault"])
+            if params.get("times") is not None:
+                self._spend(ctx["fault"], params)
         return True
 
     def _arm_hang(self, name, params):
         if params.get("now"):
             params["_on"] = True
+            self._hit(name)
             self._log("hung (silent until a power cycle)")
 
     def _fault_hang(self, stage, ctx, params):
@@ -620,17 +628,20 @@ class ModemSim:
                 params["skip"] -= 1
                 return False
             params["_on"] = True
+            self._hit(ctx["fault"])
             self._log("hung on AT+CMGS (silent until a power cycle)")
         return bool(params.get("_on"))
 
     def _arm_no_sim(self, name, params):
         if self.booted and self.sim_state != "absent":
+            self._hit(name)
             self.sim_state = "absent"
             self.sms_ready = False
             self._emit_urc(self.no_sim_banner)
             self._emit_reg_urcs()
 
     def _arm_unregistered(self, name, params):
+        self._hit(name)
         self._unreg_until = self.clock() + float(params["duration_s"])
         self._log("network lost for %.1f s" % float(params["duration_s"]))
         if self.booted:
@@ -665,6 +676,7 @@ class ModemSim:
             return
         r = self._frand(name)
         if self.booted:
+            self._hit(name)
             self._write(self._junk(r, high=name == "baud_noise"), noise=True)
         self._schedule(self.clock() + r.expovariate(float(params["idle_hz"])), lambda: self._noise_tick(name),
                        net=True)
@@ -699,6 +711,8 @@ class ModemSim:
                 data = data[:k] + junk + b"\r\n" + data[k:]
         if r.random() < rate:
             data = self._junk(r) + data
+        if data is not ctx["data"]:
+            self._hit(ctx["fault"])
         ctx["data"] = data
         return False
 
@@ -708,6 +722,7 @@ class ModemSim:
             return False
         r = self._frand(ctx["fault"])
         if r.random() < float(params["rate"]):
+            self._hit(ctx["fault"])
             ctx["data"] = self._junk(r, high=True) + data
         return False
 
@@ -749,6 +764,7 @@ class ModemSim:
         with self._lock:
             self.faults.pop(name, None)
         if self._power == "on":
+            self._hit(name)
             self._reboot("spontaneous reset")
 
     def _fault_echo_reenabled(self, stage, ctx, params):
@@ -885,6 +901,7 @@ class ModemSim:
                 return
             chunk = bytes(self._out[:1])
             self._next_drip = now + gap
+            self._hit("partial_lines")
         try:
             n = os.write(self._master, chunk)
         except (BlockingIOError, InterruptedError):
@@ -1011,9 +1028,11 @@ class ModemSim:
         self._rx.clear()  # whatever arrived before is lost
         self.power_log.append({"t": round(self.now(), 3), "event": "boot", "why": ""})
         if "no_sim" in self.faults:
+            self._hit("no_sim")
             self.sim_state = "absent"
             banners = [self.boot_banners[0], self.no_sim_banner]
         elif "sim_pin" in self.faults:
+            self._hit("sim_pin")
             self.sim_state = "pin"
             self._pin_tries = 3
             banners = [self.boot_banners[0], "+CPIN: SIM PIN"]
@@ -1024,6 +1043,7 @@ class ModemSim:
         p = self.faults.get("sms_done_late")
         if p is not None:
             late = float(p["delay_s"])
+            self._hit("sms_done_late")
             with self._lock:
                 self.faults.pop("sms_done_late", None)  # one boot
         for i, banner in enumerate(banners):
