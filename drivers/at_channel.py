@@ -67,6 +67,8 @@ class AtChannel:
         self._cont = None  # (handler, first line) of a two-line URC waiting for its second line
         self._cmd = None  # echo of the command in progress
         self._expect = None  # info-line prefix of the command in progress
+        self._follow = False  # keep the line after each expected line (+CMGR/+CMGL PDUs)
+        self._want_follow = False
         self._lines = None
         self._final = None
         self._want_prompt = False
@@ -84,18 +86,23 @@ class AtChannel:
         handler(line, next_line) (e.g. +CDS/+CMT in PDU mode, whose PDU follows on its own line)."""
         self._urcs.append((prefix, handler, lines))
 
-    async def command(self, cmd, timeout_ms=5000, expect=None):
-        """Send `cmd` (str, without CR); return a Response on OK, raise AtError or AtTimeout."""
+    async def command(self, cmd, timeout_ms=5000, expect=None, follow=False):
+        """Send `cmd` (str, without CR); return a Response on OK, raise AtError or AtTimeout.
+        follow=True also keeps the line right after each `expect` line (in PDU mode +CMGR/+CMGL put
+        the PDU on its own line, without a prefix); a URC arriving in between still goes to its
+        handler."""
         async with self._lock:
-            return await self._exchange(cmd, None, timeout_ms, expect)
+            return await self._exchange(cmd, None, timeout_ms, expect, follow=follow)
 
     async def command_with_prompt(self, cmd, payload, timeout_ms=60000, prompt_ms=5000, expect=None):
         """For AT+CMGS-like commands: send cmd, wait for the '> ' prompt, send payload + Ctrl-Z."""
         async with self._lock:
             return await self._exchange(cmd, payload, timeout_ms, expect, prompt_ms)
 
-    async def _exchange(self, cmd, payload, timeout_ms, expect, prompt_ms=0):
+    async def _exchange(self, cmd, payload, timeout_ms, expect, prompt_ms=0, follow=False):
         self._lines = []
+        self._follow = follow
+        self._want_follow = False
         self._final = None
         self._done.clear()
         self._prompt.clear()
@@ -122,6 +129,7 @@ class AtChannel:
         finally:
             self._cmd = None
             self._expect = None
+            self._follow = self._want_follow = False
             self._want_prompt = False
 
     def _result(self):
@@ -196,6 +204,11 @@ class AtChannel:
                     return
                 if self._expect is not None and ln.startswith(self._expect):
                     self._lines.append(ln)
+                    self._want_follow = self._follow
+                    return
+                if self._want_follow and not self._is_urc(ln):
+                    self._want_follow = False
+                    self._lines.append(ln)
                     return
         for prefix, handler, lines in self._urcs:
             if ln.startswith(prefix):
@@ -216,6 +229,12 @@ class AtChannel:
         except Exception as e:  # a broken handler must not kill the reader
             if self.log:
                 self.log("urc_handler_error", line=args[0], err=repr(e))
+
+    def _is_urc(self, ln):
+        for prefix, _h, _n in self._urcs:
+            if ln.startswith(prefix):
+                return True
+        return False
 
     @staticmethod
     def _is_final(ln):
