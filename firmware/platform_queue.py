@@ -64,13 +64,13 @@ class PlatformQueue:
         return seq
 
     def next(self):
-        """(seq, data) of the event to send next: the oldest alert event, else the oldest other
+        """(seq, kind, data) of the event to send next: the oldest alert event, else the oldest other
         one; None if empty. An unreadable file is dropped (and counted), never retried forever."""
         while self.index:
             e = self._first(ALERT) or self.index[0]
             try:
                 with open(self._p(_name(e[0], e[1])), "rb") as f:
-                    return e[0], f.read()
+                    return e[0], e[1], f.read()
             except OSError as err:
                 self._count_drop("unreadable", e, err)
                 self._forget(e)

@@ -25,11 +25,11 @@ def test_fifo_alerts_first_and_ack():
     s2 = q.put(ev(2), alert=True)
     s3 = q.put(ev(3), alert=True)
     assert s1 < s2 < s3
-    assert q.next() == (s2, ev(2))  # alert events go first, oldest first
+    assert q.next() == (s2, "a", ev(2))  # alert events go first, oldest first
     assert q.ack(s2)
-    assert q.next() == (s3, ev(3))
+    assert q.next() == (s3, "a", ev(3))
     q.ack(s3)
-    assert q.next() == (s1, ev(1))
+    assert q.next() == (s1, "h", ev(1))
     q.ack(s1)
     assert q.next() is None and len(q) == 0
     assert not q.ack(s1)  # a second ack of the same event is harmless
@@ -72,7 +72,7 @@ def test_reopen_keeps_events_drops_and_never_reuses_seq():
     q2 = PlatformQueue(d, max_items=3)  # a reboot
     assert [e[0] for e in q2.index] == [e[0] for e in q.index]
     assert q2.dropped == 2
-    assert q2.next() == (seqs[0], ev(0))
+    assert q2.next() == (seqs[0], "a", ev(0))
     for s in seqs:
         q2.ack(s)
     assert len(q2) == 0

@@ -1,0 +1,176 @@
+# Data links handed to the platform clients (issue 9). A client never picks or builds its network:
+# the board profile builds the interface object and App hands one of these to the platform link.
+#
+# Common contract:
+#   await link.up(timeout_ms) -> bool   bring the link up (or find it up); never blocks the loop
+#   link.isconnected() -> bool
+#   await link.down()                   release it (power, or the modem's UART back to AT commands)
+#   link.shared                         True when the link borrows the modem's only UART: the
+#                                       platform link then holds it for one short exchange at a time
+#                                       and never while SMS are due (SMS always come first)
+#   link.name                           for the event log
+import asyncio
+from time import ticks_ms, ticks_diff
+
+_POLL_MS = 200
+
+
+async def _until(cond, timeout_ms):
+    t0 = ticks_ms()
+    while not cond():
+        if ticks_diff(ticks_ms(), t0) >= timeout_ms:
+            return False
+        await asyncio.sleep_ms(_POLL_MS)
+    return True
+
+
+class HostLink:
+    """The unix VM (simulator, tests): the host's own network, always up. Tests use loopback only."""
+
+    name = "host"
+    shared = False
+
+    async def up(self, timeout_ms=0):
+        return True
+
+    def isconnected(self):
+        return True
+
+    async def down(self):
+        pass
+
+
+class WlanLink:
+    """Wi-Fi station. `wlan` is network.WLAN(network.STA_IF), built by the board profile."""
+
+    name = "wlan"
+    shared = False
+
+    def __init__(self, wlan, ssid, key=None, log=None):
+        if not ssid:
+            raise ValueError("wlan: ssid missing")
+        self.wlan = wlan
+        self.ssid = ssid
+        self.key = key
+        self.log = log
+
+    def isconnected(self):
+        try:
+            return bool(self.wlan.isconnected())
+        except OSError:
+            return False
+
+    async def up(self, timeout_ms=15000):
+        if self.isconnected():
+            return True
+        try:
+            self.wlan.active(True)
+            self.wlan.connect(self.ssid, self.key)  # returns at once; association goes on in the stack
+        except OSError as e:
+            self._log("wlan_error", err=repr(e))
+            return False
+        ok = await _until(self.isconnected, timeout_ms)
+        if not ok:
+            self._log("wlan_timeout", ssid=self.ssid)
+            await self.down()
+        return ok
+
+    async def down(self):
+        try:
+            self.wlan.disconnect()
+            self.wlan.active(False)  # the radio draws ~100 mA while active
+        except OSError:
+            pass
+
+    def _log(self, ev, **kw):
+        if self.log is not None:
+            self.log(ev, **kw)
+
+
+class PppLink:
+    """Cellular data: network.PPP over a stream to the modem, built by the board profile.
+
+    dial / hangup: coroutines of the modem driver that put the modem into data mode (ATD*99# on the
+    PDP context) and back to AT commands; None when the stream is a channel of its own (CMUX, a
+    second UART). shared=True when the stream is the modem's only UART (the A7670E reference
+    wiring): PPP then owns the AT channel while up, so the platform link brings it up only when no
+    SMS is due and takes it down right after each exchange."""
+
+    name = "ppp"
+
+    def __init__(self, ppp, dial=None, hangup=None, shared=True, apn_user=None, apn_key=None, log=None):
+        self.ppp = ppp
+        self.dial = dial
+        self.hangup = hangup
+        self.shared = shared
+        self.user = apn_user
+        self.key = apn_key
+        self.log = log
+        self._dialed = False
+
+    def isconnected(self):
+        try:
+            return bool(self.ppp.isconnected())
+        except OSError:
+            return False
+
+    async def up(self, timeout_ms=30000):
+        if self.isconnected():
+            return True
+        try:
+            if self.dial is not None and not self._dialed:
+                if not await self.dial():
+                    self._log("ppp_dial_failed")
+                    return False
+                self._dialed = True
+            if self.user:
+                self.ppp.connect(authmode=getattr(self.ppp, "AUTH_PAP", 1), username=self.user,
+                                 password=self.key or "")
+            else:
+                self.ppp.connect()
+        except OSError as e:
+            self._log("ppp_error", err=repr(e))
+            await self.down()
+            return False
+        ok = await _until(self.isconnected, timeout_ms)
+        if not ok:
+            self._log("ppp_timeout")
+            await self.down()
+        return ok
+
+    async def down(self):
+        try:
+            self.ppp.disconnect()
+        except OSError:
+            pass
+        if self._dialed and self.hangup is not None:
+            self._dialed = False
+            try:
+                await self.hangup()
+            except OSError as e:
+                self._log("ppp_hangup_error", err=repr(e))
+        self._dialed = False
+
+    def _log(self, ev, **kw):
+        if self.log is not None:
+            self.log(ev, **kw)
+
+
+def make(spec, log=None, wlan=None, ppp=None, dial=None, hangup=None):
+    """The link a platform config names ("link": "host" | "wlan" | "ppp"), from the interface objects
+    the board offers. ValueError if the board cannot provide it."""
+    kind = spec.get("link", "host")
+    if kind == "host":
+        return HostLink()
+    if kind == "wlan":
+        if wlan is None:
+            raise ValueError("this board has no Wi-Fi interface")
+        w = spec.get("wlan") or {}
+        return WlanLink(wlan, w.get("ssid"), w.get("key"), log=log)
+    if kind == "ppp":
+        if ppp is None:
+            raise ValueError("this board has no PPP interface")
+        a = spec.get("ppp") or {}
+        return PppLink(ppp, dial, hangup, shared=dial is not None, apn_user=a.get("user"),
+                       apn_key=a.get("key"), log=log)
+    raise ValueError("unknown link %r" % (kind,))

@@ -1,0 +1,195 @@
+"""A real MQTT broker for tests (issue 9): Debian's mosquitto on 127.0.0.1, TLS with a CA and server
+certificate made here with openssl, password authentication (mosquitto_passwd), persistence on (a
+graceful stop keeps sessions and queued QoS 1 messages). Plus a subscriber (mosquitto_sub with a
+persistent session) standing for the platform. Loopback only."""
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+DEVICE_USER = ("ab-test-1", "device-pass-1")
+PLATFORM_USER = ("platform", "platform-pass-1")
+
+
+def tool(name):
+    for p in (shutil.which(name), "/usr/sbin/" + name, "/usr/bin/" + name):
+        if p and os.path.exists(p):
+            return p
+    return None
+
+
+def missing():
+    """Names of the tools that are not installed (apt-get install mosquitto mosquitto-clients openssl)."""
+    return [n for n in ("mosquitto", "mosquitto_sub", "mosquitto_pub", "mosquitto_passwd", "openssl")
+            if tool(n) is None]
+
+
+def _free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def _run(*argv):
+    subprocess.run(argv, check=True, capture_output=True, timeout=60)
+
+
+def make_ca(d, name, cn):
+    """(key, pem, der) paths of a new self-signed CA."""
+    key, pem, der = (os.path.join(d, name + ext) for ext in (".key", ".pem", ".der"))
+    _run(tool("openssl"), "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", key, "-out", pem, "-days", "2", "-subj", "/CN=" + cn)
+    _run(tool("openssl"), "x509", "-in", pem, "-outform", "der", "-out", der)
+    return key, pem, der
+
+
+class Broker:
+    def __init__(self, workdir):
+        self.dir = workdir
+        self.port = _free_port()
+        self.proc = None
+        self.log = os.path.join(workdir, "mosquitto.log")
+        ca_key, self.ca_pem, self.ca_der = make_ca(workdir, "ca", "alertbutton test CA")
+        _k, _p, self.other_ca_der = make_ca(workdir, "other_ca", "not the platform CA")
+        self.key = os.path.join(workdir, "server.key")
+        self.cert = os.path.join(workdir, "server.pem")
+        csr = os.path.join(workdir, "server.csr")
+        ext = os.path.join(workdir, "ext.cnf")
+        with open(ext, "w") as f:
+            f.write("subjectAltName=DNS:localhost\n")
+        _run(tool("openssl"), "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-keyout", self.key, "-out", csr, "-subj", "/CN=localhost")
+        _run(tool("openssl"), "x509", "-req", "-in", csr, "-CA", self.ca_pem, "-CAkey", ca_key, "-CAcreateserial",
+             "-out", self.cert, "-days", "2", "-extfile", ext)
+        self.passwd = os.path.join(workdir, "passwd")
+        open(self.passwd, "w").close()
+        for user, pw in (DEVICE_USER, PLATFORM_USER):
+            _run(tool("mosquitto_passwd"), "-b", self.passwd, user, pw)
+        os.chmod(self.passwd, 0o600)
+        # per-device rights: a device writes only its own topics; the platform reads everything
+        self.acl = os.path.join(workdir, "acl")
+        with open(self.acl, "w") as f:
+            f.write("user %s\ntopic read #\ntopic write status/probe\n\n"
+                    "pattern write alerts/%%u\npattern write status/%%u\n" % PLATFORM_USER[0])
+        self.conf = os.path.join(workdir, "mosquitto.conf")
+        with open(self.conf, "w") as f:
+            f.write("\n".join([
+                "listener %d 127.0.0.1" % self.port,
+                "cafile " + self.ca_pem, "certfile " + self.cert, "keyfile " + self.key,
+                "allow_anonymous false", "password_file " + self.passwd, "acl_file " + self.acl,
+                "persistence true", "persistence_location " + workdir + "/",
+                "log_dest file " + self.log,
+                # run as root (CI), mosquitto would switch to user mosquitto, who cannot read this dir
+                "user " + pwd.getpwuid(os.getuid()).pw_name, ""]))
+
+    def start(self):
+        self.proc = subprocess.Popen([tool("mosquitto"), "-c", self.conf], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("mosquitto exited: " + self.log_text())
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("mosquitto did not listen")
+
+    def stop(self):
+        """A graceful stop (SIGTERM): mosquitto saves sessions and queued messages first."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def log_text(self):
+        try:
+            with open(self.log) as f:
+                return f.read()[-3000:]
+        except OSError:
+            return ""
+
+    def device_config(self, **over):
+        cfg = {"device": DEVICE_USER[0], "transport": "mqtt", "link": "host", "heartbeat_s": 60,
+               "timeout_s": 3, "backoff_max_s": 2, "linger_s": 30,
+               "mqtt": {"host": "localhost", "port": self.port, "user": DEVICE_USER[0],
+                        "password": DEVICE_USER[1], "tls": True}}
+        for k, v in over.items():
+            if k in cfg["mqtt"]:
+                cfg["mqtt"][k] = v
+            else:
+                cfg[k] = v
+        return cfg
+
+
+class Subscriber:
+    """The platform's side: mosquitto_sub on alerts/# and status/#, QoS 1, persistent session (it
+    gets what was published while it was reconnecting), reconnecting by itself."""
+
+    def __init__(self, broker, client_id="platform-test"):
+        self.broker = broker
+        self.msgs = []  # (topic, payload dict or raw str)
+        self._lock = threading.Lock()
+        self.proc = subprocess.Popen(
+            [tool("mosquitto_sub"), "-h", "localhost", "-p", str(broker.port), "--cafile", broker.ca_pem,
+             "-u", PLATFORM_USER[0], "-P", PLATFORM_USER[1], "-i", client_id, "-c", "-q", "1",
+             "-t", "alerts/#", "-t", "status/#", "-v"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self):
+        for line in self.proc.stdout:
+            topic, _, payload = line.rstrip("\n").partition(" ")
+            try:
+                body = json.loads(payload)
+            except ValueError:
+                body = payload
+            with self._lock:
+                self.msgs.append((topic, body))
+
+    def ready(self, timeout=10):
+        """Wait until the subscription is live: a probe published by the host comes back."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            subprocess.run([tool("mosquitto_pub"), "-h", "localhost", "-p", str(self.broker.port), "--cafile",
+                            self.broker.ca_pem, "-u", PLATFORM_USER[0], "-P", PLATFORM_USER[1], "-q", "1",
+                            "-t", "status/probe", "-m", "probe"], capture_output=True, timeout=10)
+            t = time.monotonic() + 1
+            while time.monotonic() < t:
+                if any(topic == "status/probe" for topic, _ in self.snapshot()):
+                    return True
+                time.sleep(0.05)
+        return False
+
+    def snapshot(self):
+        with self._lock:
+            return list(self.msgs)
+
+    def wait(self, pred, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if pred(self.snapshot()):
+                return True
+            time.sleep(0.05)
+        return pred(self.snapshot())
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()

@@ -1,0 +1,123 @@
+# Runs in the MicroPython VM (tests/host/test_platform_mqtt.py): the firmware's alert manager with a
+# fake modem (SMS accepted after sms_ms, delivery reports report_after_ms later) and the platform link
+# (firmware/platform_link.py) publishing to a real broker through umqtt.simple installed by mip.
+# Reads run.json in the cwd; prints the event log as "EV <json>" lines and a final "DONE <json>".
+# Modes: "alert" (one alert, runs until every event left the queue), "connect" (one connection
+# attempt: "CONNECT ok" or "CONNECT fail <error>").
+import asyncio
+import json
+import sys
+from time import ticks_ms, ticks_diff
+
+from drivers.datalink import HostLink
+from firmware import platform_config
+from firmware.alert import AlertManager, IDLE, TRIGGERED, DISPATCHING
+from firmware.eventlog import EventLog
+from firmware.location import Fix
+from firmware.outbox import Outbox
+from firmware.platform_link import PlatformLink, MqttTransport, HttpTransport
+from firmware.platform_queue import PlatformQueue
+
+RUN = json.load(open("run.json"))
+T0 = ticks_ms()
+sms_ticks = []
+
+
+def _print(line):
+    print("EV", line)
+
+
+class FakeModem:
+    def __init__(self):
+        self.ready = asyncio.Event()
+        self.ready.set()
+        self.mr = 0
+        self.on_status_report = None
+        self.csq = 18
+        self.registered = True
+
+    async def send_pdu(self, pdu, n, timeout_ms=0):
+        sms_ticks.append(ticks_ms())
+        await asyncio.sleep_ms(RUN.get("sms_ms", 300))
+        self.mr += 1
+        rep = RUN.get("reports", {}).get(str(self.mr))
+        if rep:
+            asyncio.create_task(self._report(rep))
+        return self.mr
+
+    async def _report(self, pdu):
+        await asyncio.sleep_ms(RUN.get("report_after_ms", 1000))
+        self.on_status_report(pdu)
+
+    async def power_cycle(self):
+        return False
+
+    async def switch_sms_domain(self):
+        return False
+
+
+class OneFix:
+    def __init__(self, f):
+        self.fix = Fix(f["lat"], f["lon"], f["acc_m"], ticks=ticks_ms()) if f else None
+
+    def best(self):
+        return self.fix
+
+
+def make_link(log, alert=None):
+    pcfg = platform_config.check(RUN["platform"])
+    if pcfg["transport"] == "mqtt":
+        transport = MqttTransport(pcfg)
+    else:
+        transport = HttpTransport(pcfg)
+    q = PlatformQueue("pq", pcfg["queue_items"], pcfg["queue_bytes"], log=log)
+    gate = None
+    if alert is not None:
+        gate = lambda: alert.state not in (TRIGGERED, DISPATCHING)  # noqa: E731
+    status = lambda: {"battery": 77, "csq": 18, "registered": True, "fix": None,  # noqa: E731
+                      "alert_state": alert.state if alert else None}
+    return PlatformLink(pcfg, q, HostLink(), transport, log, gate=gate, status=status)
+
+
+def connect_once():
+    pcfg = platform_config.check(RUN["platform"])
+    t = MqttTransport(pcfg)
+    try:
+        t.connect()
+        t.send("a", b'{"probe": 1}')
+        t.close()
+        print("CONNECT ok")
+    except Exception as e:
+        print("CONNECT fail", repr(e))
+
+
+async def alert_run():
+    log = EventLog([_print])
+    cfg = {"wearer": "Camille", "lang": "fr", "contacts": RUN["contacts"], "alert_active_s": RUN.get("active_s", 5),
+           "sms_validity_min": 4320, "modem_ready_wait_s": 1}
+    modem = FakeModem()
+    am = AlertManager(cfg, modem, OneFix(RUN.get("fix")), lambda: 77, log, None, Outbox(log=log))
+    link = make_link(log, am)
+    am.listeners.append(link.on_alert)
+    am.start()
+    link.start()
+    await asyncio.sleep_ms(RUN.get("trigger_after_ms", 300))
+    t_trig = ticks_ms()
+    am.trigger("button")
+    deadline = RUN.get("deadline_ms", 60000)
+    while True:
+        await asyncio.sleep_ms(50)
+        done = am.state == IDLE and not link.ram and not len(link.queue) and len(sms_ticks) >= len(RUN["contacts"])
+        if done or ticks_diff(ticks_ms(), T0) > deadline:
+            break
+    print("DONE", json.dumps({"first_sms_ms": ticks_diff(sms_ticks[0], t_trig) if sms_ticks else None,
+                              "sms": len(sms_ticks), "sent": link.sent, "failures": link.failures,
+                              "pending": len(link.queue), "dropped": link.queue.dropped,
+                              "ms": ticks_diff(ticks_ms(), T0)}))
+
+
+if RUN.get("mode") == "connect":
+    connect_once()
+else:
+    asyncio.run(alert_run())
+sys.exit(0)
