@@ -219,3 +219,57 @@ def test_broker_restart_mid_alert_loses_nothing(tmp_path, broker, mqtt_lib, repo
                    outage, errors, queued_while_down, dups[0], len(before), run.done["first_sms_ms"]))
     finally:
         sub.close()
+
+
+# --- HTTP alternative (requests, frozen in the VM) -----------------------------------------------------
+
+def test_http_webhook_signed_events(tmp_path, report):
+    """The same alert through HttpTransport: JSON POSTs to a webhook on loopback, each signed with
+    HMAC-SHA256 under the device's secret; the webhook refuses the first POST (HTTP 503) once, and
+    the event is sent again."""
+    import hashlib
+    import hmac
+    import http.server
+
+    secret = "webhook-secret-0123456789"
+    got, refused = [], []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            want = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+            ok = hmac.compare_digest(want, self.headers.get("X-AB-Signature", ""))
+            if ok and not refused:
+                refused.append(body)
+                self.send_response(503)
+            else:
+                if ok:
+                    got.append((self.headers["X-AB-Kind"], json.loads(body)))
+                self.send_response(200 if ok else 401)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        d = tmp_path / "flash"
+        d.mkdir()
+        pcfg = {"device": "ab-test-1", "transport": "http", "timeout_s": 3, "backoff_max_s": 2,
+                "http": {"url": "http://127.0.0.1:%d/hook" % srv.server_address[1], "secret": secret}}
+        (d / "run.json").write_text(json.dumps({"contacts": CONTACTS, "fix": FIX, "reports": _reports(),
+                                                 "sms_ms": 100, "report_after_ms": 200, "active_s": 2,
+                                                 "platform": pcfg}))
+        p = vm.run(script=PROGRAM, cwd=str(d), timeout=90)
+        assert "DONE" in p.stdout, p.stdout[-3000:] + p.stderr
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    alerts = {b["seq"]: b for k, b in got if k == "alert"}
+    kinds = {}
+    for b in alerts.values():
+        kinds[b["event"]] = kinds.get(b["event"], 0) + 1
+    assert kinds == EXPECTED, kinds
+    assert len(refused) == 1 and any(k == "heartbeat" for k, _ in got)
+    report("platform link: HTTP webhook", "13 signed alert events + heartbeat accepted; one 503 retried")
