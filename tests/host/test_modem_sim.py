@@ -917,3 +917,35 @@ def test_silent_until_power_cycle(make):
     port.quiet(0.1)
     fake_boot(sim, port, clock)
     assert "silent_until_power_cycle" not in sim.faults
+
+
+def test_received_sms_stored_read_listed_deleted(make):
+    sim, port = make()
+    sim.deliver_sms("+33699887766", "Tu es où ? J'arrive")
+    sim.deliver_sms("+33699887766", "Ça va ? ☎")           # not GSM-7: UCS2
+    assert port.until(b'"SM",2\r\n') == b'\r\n+CMTI: "SM",1\r\n\r\n+CMTI: "SM",2\r\n'
+    assert port.cmd("AT+CPMS?") == b'\r\n+CPMS: "SM",2,30,"SM",2,30,"SM",2,30\r\n\r\nOK\r\n'
+    m = re.fullmatch(rb"\r\n\+CMGR: 0,,(\d+)\r\n([0-9A-F]+)\r\n\r\nOK\r\n", port.cmd("AT+CMGR=1"))
+    d = decodeSmsPdu(m.group(2).decode())
+    assert (d["type"], d["number"], d["text"], d["tpdu_length"]) == \
+        ("SMS-DELIVER", "+33699887766", "Tu es où ? J'arrive", int(m.group(1)))
+    assert port.cmd("AT+CMGR=1").startswith(b"\r\n+CMGR: 1,,")  # now REC READ
+    out = port.cmd("AT+CMGL=4")
+    pairs = re.findall(rb"\+CMGL: (\d+),(\d),,\d+\r\n([0-9A-F]+)\r\n", out)
+    assert [(i, st) for i, st, _ in pairs] == [(b"1", b"1"), (b"2", b"0")]
+    assert decodeSmsPdu(pairs[1][2].decode())["text"] == "Ça va ? ☎"
+    assert port.cmd("AT+CMGD=1") == b"\r\nOK\r\n"
+    assert port.cmd("AT+CMGR=1") == b"\r\n+CMS ERROR: 321\r\n"
+    assert port.cmd("AT+CMGD=0,4") == b"\r\nOK\r\n" and sim.store == {}
+    assert port.cmd("AT+CMGL=4") == b"\r\nOK\r\n"
+
+
+def test_full_store_holds_messages_back(make):
+    sim, port = make(modem={"store_size": 2})
+    for k in range(3):
+        sim.deliver_sms("+33699887766", "m%d" % k)
+    assert port.until(b'"SM",2\r\n') == b'\r\n+CMTI: "SM",1\r\n\r\n+CMTI: "SM",2\r\n'
+    assert port.quiet(0.3) == b""
+    port.cmd("AT+CMGD=1")
+    assert port.until(b'"SM",1\r\n', timeout=3) == b'\r\n+CMTI: "SM",1\r\n'   # the network retried
+    assert decodeSmsPdu(sim.store[1][1])["text"] == "m2"

@@ -38,7 +38,7 @@ import threading
 import time
 import tty
 
-from gsmmodem.pdu import decodeSmsPdu
+from gsmmodem.pdu import decodeSmsPdu, encodeGsm7, packSeptets
 
 # User Equivalent Range Error (m): HDOP = accuracy_m / UERE_M. The firmware's copy lives in
 # firmware/location.py (MicroPython-only module, so not importable here); a host test checks they agree.
@@ -241,6 +241,22 @@ def status_report_pdu(mr, recipient, scts_utc, dt_utc, status, tzq=0, smsc=""):
     return (encode_smsc(smsc) + tpdu).hex().upper(), len(tpdu)
 
 
+def deliver_pdu(sender, text, scts_utc, tzq=0, smsc=""):
+    """(hex PDU with its SMSC field, TPDU length) of an SMS-DELIVER (23.040 9.2.2.1) as the module
+    stores a received SMS: GSM-7 when the text allows it, else UCS2; one segment only."""
+    try:
+        ud, dcs = packSeptets(encodeGsm7(text)), 0x00
+        udl = len(encodeGsm7(text))
+    except ValueError:
+        ud, dcs = text.encode("utf-16-be"), 0x08
+        udl = len(ud)
+    if udl > (160 if dcs == 0 else 140):
+        raise ValueError("one segment only")
+    tpdu = (bytes((0x04,)) + encode_address(sender) + bytes((0x00, dcs)) + encode_timestamp(scts_utc, tzq)
+            + bytes((udl,)) + bytes(ud))
+    return (encode_smsc(smsc) + tpdu).hex().upper(), len(tpdu)
+
+
 def text_timestamp(utc, tzq):
     """'yy/MM/dd,hh:mm:ss+zz' (27.005 text mode <scts>/<dt>)."""
     local = utc + datetime.timedelta(minutes=15 * tzq)
@@ -373,6 +389,8 @@ class ModemSim:
         self.error = None  # last exception raised inside the sim thread (also logged)
         self.mr = int(m.get("mr0", 0)) & 0xFF  # on the SIM (EF_SMSS): survives power cycles
         self.cmti_index = 0
+        self.store = {}        # SIM message store "SM": index -> [stat, pdu hex, tpdu length]
+        self.store_size = int(m.get("store_size", 30))
         self.booted = False
         self.sms_ready = False
         self.sim_state = "ready"  # "ready" | "absent" | "pin" | "puk"
@@ -514,6 +532,10 @@ class ModemSim:
             else:
                 self.faults.pop(name, None)
         self._log("fault cleared: %s" % (name or "all"))
+
+    def deliver_sms(self, sender, text):
+        """An SMS for the device arrives from the network: stored on the SIM, announced by +CMTI."""
+        self._post(lambda: self._incoming(sender, text))
 
     def power_key(self, level):
         """The module's PWRKEY pin level: 0 = pulled low (pressed), 1 = released. (On the LilyGO
@@ -803,12 +825,22 @@ class ModemSim:
         if self._take(ctx["fault"], params):
             gap = 1.0 / float(params["rate_hz"])
             for k in range(int(params["count"])):
-                self._later(k * gap, self._cmti)
+                self._schedule(self.clock() + k * gap,
+                               lambda k=k: self._incoming("+33700000%03d" % k, "Message %d" % (k + 1)), net=True)
         return False
 
-    def _cmti(self):
-        self.cmti_index = self.cmti_index % 30 + 1
-        self._emit_urc('+CMTI: "SM",%d' % self.cmti_index)
+    def _incoming(self, sender, text):
+        """Store a received SMS at the lowest free index and announce it; while the module is off or
+        the SIM store is full the network keeps it and tries again (every second)."""
+        free = [i for i in range(1, self.store_size + 1) if i not in self.store]
+        if not self.booted or not self.registered() or not free:
+            self._schedule(self.clock() + 1.0, lambda: self._incoming(sender, text), net=True)
+            return
+        pdu, n = deliver_pdu(sender, text, self._utc_now(), self._tzq, self.smsc)
+        self.store[free[0]] = [0, pdu, n]  # 0 = REC UNREAD
+        self.cmti_index = free[0]
+        if self.cnmi[1] in (1, 3):
+            self._emit_urc('+CMTI: "SM",%d' % free[0])
 
     # ---------------------------------------------------------------- sim thread
     def _post(self, fn):
@@ -1097,9 +1129,10 @@ class ModemSim:
 
     def _random_urc(self, rng=None):
         line = (rng or self.rng).choice(self._urc_pool())
-        if line.startswith("+CMTI:"):
-            self.cmti_index += 1
-        self._emit_urc(line)
+        if line.startswith("+CMTI:"):  # a real message, so that reading it works
+            self._incoming("+33611223344", "Bonjour %d" % (self.cmti_index + 1))
+        else:
+            self._emit_urc(line)
 
     def _gnss_fix(self):
         """The fix dict, or None while GNSS is off or before gnss.after_s since power-on."""
@@ -1459,13 +1492,56 @@ class ModemSim:
     def x_CPMS(self, form, args):
         self._sms_check()
         if form == "read":
-            return ['+CPMS: "SM",0,30,"SM",0,30,"SM",0,30']
+            return ['+CPMS: "SM",{0},{1},"SM",{0},{1},"SM",{0},{1}'.format(len(self.store), self.store_size)]
         if form == "test":
             return ['+CPMS: ("SM","ME"),("SM","ME"),("SM","ME")']
         for a in args:
             if a.upper() not in ("SM", "ME", "MT"):
                 raise CmdError(("cms", CMS_INVALID_TEXT))
-        return ["+CPMS: 0,30,0,30,0,30"]
+        return ["+CPMS: {0},{1},{0},{1},{0},{1}".format(len(self.store), self.store_size)]
+
+    def x_CMGR(self, form, args):
+        """Read one stored message (PDU mode): '+CMGR: <stat>,,<length>' then the PDU on its own line;
+        an empty index is +CMS ERROR 321 (invalid memory index)."""
+        self._sms_check()
+        if form == "test":
+            return []
+        i = _int_arg(args, 0, 0, 255)
+        if i not in self.store or self.cmgf != 0:
+            raise CmdError(("cms", 321 if self.cmgf == 0 else CMS_INVALID_TEXT))
+        rec = self.store[i]
+        out = ["+CMGR: %d,,%d\r\n%s" % (rec[0], rec[2], rec[1])]
+        rec[0] = 1  # REC READ
+        return out
+
+    def x_CMGL(self, form, args):
+        """List stored messages with <stat> (4 = all) in PDU mode, one header + PDU pair each."""
+        self._sms_check()
+        if form == "test":
+            return ["+CMGL: (0-4)"]
+        want = _int_arg(args, 0, 0, 4, default=0)
+        out = []
+        for i in sorted(self.store):
+            rec = self.store[i]
+            if want == 4 or rec[0] == want:
+                out.append("+CMGL: %d,%d,,%d\r\n%s" % (i, rec[0], rec[2], rec[1]))
+                if rec[0] == 0:
+                    rec[0] = 1
+        return ["\r\n".join(out)] if out else []
+
+    def x_CMGD(self, form, args):
+        """Delete <index>; <delflag> 1-4 deletes read / read+sent / read+sent+unsent / all messages."""
+        self._sms_check()
+        if form == "test":
+            return ["+CMGD: (%s),(0-4)" % ",".join(str(i) for i in sorted(self.store))]
+        i = _int_arg(args, 0, 0, 255)
+        flag = _int_arg(args, 1, 0, 4, default=0)
+        if flag == 0:
+            self.store.pop(i, None)
+        else:
+            for k in [k for k, r in self.store.items() if flag == 4 or r[0] == 1]:
+                del self.store[k]
+        return []
 
     def x_CMGS(self, form, args):
         self._sms_check()
