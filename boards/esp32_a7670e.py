@@ -30,6 +30,12 @@ class Board:
     def reset_cause(self):
         return _RESET_NAMES.get(self._reset, str(self._reset))
 
+    def make_accel(self):
+        """LIS3DH on I2C0 (INT1 on an RTC GPIO for wake-up, see the power policy)."""
+        from drivers.lis3dh import LIS3DH
+        i2c = machine.I2C(0, sda=machine.Pin(P.ACCEL_SDA), scl=machine.Pin(P.ACCEL_SCL), freq=400000)
+        return LIS3DH(i2c, range_g=8, rate_hz=50)
+
     def make_modem(self, log):
         return SimcomA76xx(self._uart, log, power_key=self._pwrkey)
 

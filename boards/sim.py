@@ -73,6 +73,39 @@ class Board:
     def reset_cause(self):
         return _RESET_NAMES.get(self._reset, str(self._reset))
 
+    def make_accel(self):
+        """LIS3DH driver on the simulated chip, fed from the scenario's trace (sim_accel.txt: one
+        "x y z" line in mg per sample at 50 Hz, from `accel_start_s` after boot), else None."""
+        if not self.wiring.get("accel"):
+            return None
+        from lis3dh_sim import SimLIS3DH
+        from drivers.lis3dh import LIS3DH
+        self._accel_chip = SimLIS3DH()
+        return LIS3DH(self._accel_chip, range_g=8, rate_hz=50)
+
+    async def _accel_feed(self):
+        import time
+        samples = []
+        with open(self.wiring["accel"]) as f:
+            for line in f:
+                p = line.split()
+                if len(p) == 3:
+                    samples.append((int(p[0]), int(p[1]), int(p[2])))
+        if not samples:
+            return
+        chip, t0 = self._accel_chip, time.ticks_ms()
+        start_ms = int(float(self.wiring.get("accel_start_s", 0)) * 1000)
+        sent = 0
+        while True:
+            due = (time.ticks_diff(time.ticks_ms(), t0) - start_ms) // 20  # samples due at 50 Hz
+            if due < 0:
+                chip.push_mg(*samples[0])  # before the trace: as its first sample
+                sent = 0
+            while sent < due:
+                chip.push_mg(*samples[min(sent, len(samples) - 1)])  # after it: as its last
+                sent += 1
+            await asyncio.sleep_ms(100 if due >= 0 else 20)
+
     def make_modem(self, log):
         dialect = self.wiring.get("dialect", "a76xx")  # the simulator runs every modem dialect
         if dialect == "a76xx":
@@ -93,6 +126,8 @@ class Board:
 
     async def run_extras(self, app):
         tasks = []
+        if getattr(self, "_accel_chip", None) is not None:
+            tasks.append(asyncio.create_task(self._accel_feed()))
         if self._ctl is not None:
             tasks.append(asyncio.create_task(self._control()))
         if getattr(self, "_i2s", None) is not None:

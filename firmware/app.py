@@ -32,7 +32,25 @@ class App:
                                   self.vibrator)
         self.edges = board.button
         self.logic = ButtonLogic(self.cfg["gestures"], on_gesture=self._on_gesture)
+        self.fall = self._make_fall_monitor()
         self.tasks = []
+
+    def _make_fall_monitor(self):
+        """Fall detection if the board has an accelerometer and it answers; the button never
+        depends on it."""
+        if not self.cfg.get("fall_detection", True) or not hasattr(self.board, "make_accel"):
+            return None
+        try:
+            accel = self.board.make_accel()
+        except (OSError, ValueError) as e:
+            self.log("accel_missing", err=repr(e))
+            return None
+        if accel is None:
+            return None
+        from firmware.fall_monitor import FallMonitor
+        fm = FallMonitor(accel, self.alert, self.log, self.vibrator, self.cfg)
+        self.logic.on_press = fm.on_press
+        return fm
 
     def _on_gesture(self, action, t):
         self.log("gesture", action=action)
@@ -108,6 +126,9 @@ class App:
         self.log("boot", version=VERSION, board=b.name, reset_cause=b.reset_cause())
         self.tasks.append(asyncio.create_task(self.button_task()))
         self.log("button_armed")
+        if self.fall is not None:
+            self.tasks.append(self.fall.start())
+            self.log("fall_detection_on")
         self.tasks.append(self.alert.start())
         if not self.cfg["contacts"]:
             self.log("not_configured")
@@ -116,6 +137,7 @@ class App:
         self.tasks.append(asyncio.create_task(self.gnss_task()))
         self.tasks.append(asyncio.create_task(self.health_task(b.watchdog())))
         self.start_evidence()
+        self.start_platform()
         self.start_console()
         await b.run_extras(self)
 
@@ -138,6 +160,19 @@ class App:
             self.recorder = None
             self.log("evidence_unavailable", err=repr(e))
 
+    def start_platform(self):
+        """Link to the association's platform (issue 9), only on a device provisioned with a
+        platform.json. Optional: without it, or if it cannot start, SMS work exactly as before."""
+        self.platform = None
+        try:
+            from firmware import platform_link
+            self.platform = platform_link.from_app(self)
+            if self.platform is not None:
+                self.tasks.append(self.platform.start())
+        except Exception as e:  # a bad config, no umqtt installed, no CA file: log it, never stop
+            self.platform = None
+            self.log("platform_unavailable", err=repr(e))
+
     def start_console(self):
         """Technician console on the board's console stream, if it has one (issue: console)."""
         stream = self.board.console_stream() if hasattr(self.board, "console_stream") else None
@@ -147,7 +182,13 @@ class App:
             from firmware.console import Console
         except ImportError:
             return
-        self.tasks.append(asyncio.create_task(Console(self, stream).run()))
+        console = Console(self, stream)
+        try:
+            from firmware import console_platform  # AB1 platform ... (issue 9: provisioning)
+            console_platform.register(console)
+        except ImportError:
+            pass
+        self.tasks.append(asyncio.create_task(console.run()))
 
 
 def main(board):

@@ -121,6 +121,8 @@ class SimRun:
             _write_json(os.path.join(self.flash, "lastfix.json"), {
                 "lat": lf["lat"], "lon": lf["lon"], "acc_m": lf.get("acc_m", 50),
                 "utc": time.time() - float(lf.get("age_s", 0)), "source": "gnss"})
+        if sc.get("accel"):
+            _write_accel_trace(sc["accel"], os.path.join(self.flash, "sim_accel.txt"))
         for name in ("sms.jsonl", "events.jsonl", "firmware.log"):
             self._files[name] = open(os.path.join(self.out, name), "w", buffering=1)
         if sc.get("audio"):  # the sound at the simulated microphone: a WAV, audio_speed x real time
@@ -133,6 +135,9 @@ class SimRun:
              "reset_cause": reset_cause}
         if "watchdog_ms" in self.sc:
             w["watchdog_ms"] = self.sc["watchdog_ms"]
+        if self.sc.get("accel"):
+            w["accel"] = os.path.join(self.flash, "sim_accel.txt")
+            w["accel_start_s"] = float(self.sc["accel"].get("start_s", 0))
         if getattr(self, "console", None) is not None:
             w["console"] = self.console.device_path  # technician console (firmware/console.py)
         _write_json(os.path.join(self.flash, "sim_board.json"), w)
@@ -330,6 +335,23 @@ class SimRun:
                     pass
         for f in self._files.values():
             f.close()
+
+
+def _write_accel_trace(spec, out_path):
+    """The accelerometer trace for the simulated LIS3DH: a MobiFall-format *_acc_*.txt (resampled to
+    50 Hz like the fall evaluation) or a text file of "x y z" lines in mg already at 50 Hz."""
+    from alertbutton import mobifall
+    path = spec["trace"]
+    if "_acc_" in os.path.basename(path):
+        samples = mobifall.load_mg(path, 50)
+    else:
+        with open(path) as f:
+            samples = [tuple(int(v) for v in line.split()) for line in f if len(line.split()) == 3]
+    if not samples:
+        raise ScenarioError("accel trace %s has no samples" % path)
+    with open(out_path, "w") as f:
+        for x, y, z in samples:
+            f.write("%d %d %d\n" % (x, y, z))
 
 
 def _write_json(path, obj):

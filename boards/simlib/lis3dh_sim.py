@@ -1,0 +1,100 @@
+# Simulated LIS3DH on a simulated I2C bus: the chip's register file, the 32-level FIFO in stream mode
+# with the 0x2D -> 0x28 roll-over of burst reads, FIFO_SRC and latched interrupt sources. The driver
+# (drivers/lis3dh.py) runs against it unmodified; the simulated board feeds it samples from a trace.
+
+from drivers.lis3dh import ADDR_DEFAULT
+
+# full scale bits (CTRL_REG4 FS) -> mg per digit of the left-justified 16-bit sample >> 4 (12-bit)
+_MG_12BIT = {0x00: 1, 0x10: 2, 0x20: 4, 0x30: 12}
+
+
+class SimLIS3DH:
+    """I2C bus with one LIS3DH. Allocation-free on reads (preallocated FIFO storage)."""
+
+    def __init__(self, addr=ADDR_DEFAULT, who=0x33):
+        self.addr = addr
+        self.regs = bytearray(256)
+        self.regs[0x0F] = who
+        self.writes = []
+        self.fifo = bytearray(6 * 32)
+        self.fifo_n = 0
+        self.fifo_head = 0
+        self.reads = 0
+
+    # test helpers ------------------------------------------------------------------------------
+    def push_raw(self, x, y, z):
+        """Queue one sample of raw left-justified 16-bit counts."""
+        if self.fifo_n == 32:
+            self.fifo_head = (self.fifo_head + 1) % 32  # stream mode: the oldest is dropped
+            self.fifo_n -= 1
+        slot = (self.fifo_head + self.fifo_n) % 32
+        for k, v in enumerate((x, y, z)):
+            v &= 0xFFFF
+            self.fifo[6 * slot + 2 * k] = v & 0xFF
+            self.fifo[6 * slot + 2 * k + 1] = v >> 8
+        self.fifo_n += 1
+
+    def reg_writes(self, reg):
+        return [v for r, v in self.writes if r == reg]
+
+    # machine.I2C subset --------------------------------------------------------------------------
+    def _check(self, addr):
+        if addr != self.addr:
+            raise OSError(19)  # ENODEV: nobody acknowledges
+
+    def writeto_mem(self, addr, reg, buf):
+        self._check(addr)
+        r = reg & 0x7F
+        for b in buf:
+            self.regs[r] = b
+            self.writes.append((r, b))
+            if r == 0x2E and (b & 0xC0) == 0:  # bypass mode empties the FIFO
+                self.fifo_n = 0
+            if reg & 0x80:
+                r += 1
+
+    def readfrom_mem_into(self, addr, reg, buf):
+        self._check(addr)
+        self.reads += 1
+        r = reg & 0x7F
+        inc = reg & 0x80
+        fifo_on = (self.regs[0x24] & 0x40) and (self.regs[0x2E] & 0xC0)
+        for i in range(len(buf)):
+            if 0x28 <= r <= 0x2D:
+                if self.fifo_n:
+                    buf[i] = self.fifo[6 * self.fifo_head + (r - 0x28)]
+                else:
+                    buf[i] = 0
+                if r == 0x2D and self.fifo_n:  # one sample consumed
+                    self.fifo_head = (self.fifo_head + 1) % 32
+                    self.fifo_n -= 1
+            elif r == 0x2F:  # FIFO_SRC: WTM OVRN EMPTY FSS
+                n = self.fifo_n
+                buf[i] = (0x40 if n == 32 else 0) | (0x20 if n == 0 else 0) | (31 if n == 32 else n)
+            elif r == 0x31 or r == 0x35:  # INTx_SRC: reading clears the latch
+                buf[i] = self.regs[r]
+                self.regs[r] = 0
+            else:
+                buf[i] = self.regs[r]
+            if inc:
+                r += 1
+                if fifo_on and r == 0x2E:
+                    r = 0x28  # burst FIFO reads roll back to OUT_X_L
+        return None
+
+    def push_mg(self, x, y, z):
+        """Queue one sample given in mg, quantised as the configured range and mode would."""
+        fs = self.regs[0x23] & 0x30
+        lp = self.regs[0x20] & 0x08
+        hr = self.regs[0x23] & 0x08
+        shift = 8 if lp else (4 if hr else 6)
+        mg = _MG_12BIT[fs] << (shift - 4)
+        if fs == 0x30 and not hr:  # 16 g: 48 mg/digit normal, 192 low-power (datasheet table 4)
+            mg = 192 if lp else 48
+        lim = (1 << (15 - shift)) - 1
+        raw = []
+        for v in (x, y, z):
+            d = int(v / mg)
+            d = -lim - 1 if d < -lim - 1 else (lim if d > lim else d)
+            raw.append(d << shift)
+        self.push_raw(raw[0], raw[1], raw[2])

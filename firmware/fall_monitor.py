@@ -1,0 +1,78 @@
+# Fall monitoring: accelerometer FIFO -> streaming detector -> cancel window -> alert.
+# On a detected fall the wearer feels a prompt; a single press within the window (30 s by default)
+# cancels, otherwise the alert goes out with "Chute détectée". A fall during an active alert is only
+# logged. Reading the FIFO in bursts lets the CPU sleep between reads (32 samples = 0.64 s at 50 Hz).
+import asyncio
+from array import array
+from time import ticks_ms, ticks_diff
+
+from firmware import haptics
+from firmware.alert import IDLE
+from firmware.fall_detector import FallDetector, EV_FALL
+
+_FIFO = 32
+_POLL_MS = 400
+
+
+class FallMonitor:
+    def __init__(self, accel, alert, log, vibrator=None, cfg=None, detector=None):
+        cfg = cfg or {}
+        self.accel = accel
+        self.alert = alert
+        self.log = log
+        self.vibrator = vibrator
+        self.cancel_ms = int(cfg.get("fall_cancel_s", 30)) * 1000
+        self.det = detector or FallDetector(rate_hz=accel.rate_hz)
+        self._buf = array("h", bytes(6 * _FIFO))  # x, y, z mg triples, allocated once
+        self._cancel = asyncio.Event()
+        self.window_open = False
+        self.samples = 0
+        self.task = None
+
+    def start(self):
+        self.task = asyncio.create_task(self._run())
+        return self.task
+
+    def on_press(self, t):
+        """Every debounced press (from the button logic): cancels an open fall window."""
+        if self.window_open:
+            self._cancel.set()
+
+    async def _run(self):
+        buf, det = self._buf, self.det
+        while True:
+            try:
+                n = self.accel.read_fifo(buf)
+            except OSError as e:  # an I2C glitch must not end fall monitoring
+                self.log("accel_error", err=repr(e))
+                n = 0
+            fell = False
+            for k in range(n):
+                if det.update(buf[3 * k], buf[3 * k + 1], buf[3 * k + 2]) == EV_FALL:
+                    fell = True
+            self.samples += n
+            if fell:
+                await self._fall()
+            await asyncio.sleep_ms(_POLL_MS)
+
+    async def _fall(self):
+        if self.alert.state != IDLE:
+            self.log("fall_during_alert", alert=self.alert.alert_id)
+            return
+        self.log("fall_detected", cancel_s=self.cancel_ms // 1000)
+        if self.vibrator is not None:
+            self.vibrator.play(haptics.FALL_PROMPT)
+        self._cancel.clear()
+        self.window_open = True
+        try:
+            await asyncio.wait_for_ms(self._cancel.wait(), self.cancel_ms)
+            cancelled = True
+        except asyncio.TimeoutError:
+            cancelled = False
+        self.window_open = False
+        if cancelled:
+            self.log("fall_cancelled")
+            if self.vibrator is not None:
+                self.vibrator.play(haptics.FALL_CANCELLED)
+        else:
+            self.alert.trigger("fall", kind="fall")
