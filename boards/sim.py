@@ -18,6 +18,9 @@ from firmware import storage
 from firmware.battery import percent_from_mv
 from firmware.eventlog import FlashSink
 
+if "lib" not in sys.path:  # as on the board, whose sys.path has /lib: mip-installed libraries (umqtt)
+    sys.path.append("lib")
+
 _RESET_NAMES = {machine.PWRON_RESET: "power", machine.WDT_RESET: "watchdog", machine.SOFT_RESET: "soft",
                 machine.DEEPSLEEP_RESET: "deepsleep", machine.HARD_RESET: "hard"}
 

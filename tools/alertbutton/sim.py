@@ -129,6 +129,9 @@ class SimRun:
             wav = sc["audio"] if os.path.exists(sc["audio"]) else os.path.join(vm.REPO, sc["audio"])
             _write_json(os.path.join(self.flash, "sim_audio.json"), {
                 "wav": os.path.abspath(wav), "speed": float(sc.get("audio_speed", 1.0))})
+        if sc.get("platform"):  # platform link (issue 9): the files `alertbutton provision` writes
+            from alertbutton import provision
+            provision.prepare_flash(self.flash, sc["platform"], sc.get("platform_ca"))
 
     def _wiring(self, modem_path, ctl_path, reset_cause=1):
         w = {"modem": modem_path, "ctl": ctl_path, "battery_mv": self.sc.get("battery_mv", 3900),
