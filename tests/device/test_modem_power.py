@@ -1,0 +1,234 @@
+# firmware/modem_power.py: 3GPP timer encodings, the pure ModemPolicy with synthetic time, and the
+# ModemPower driver against a fake modem (AT commands, DTR pin, power key).
+import asyncio
+from time import ticks_add
+
+from drivers.at_channel import AtError
+from firmware.modem_power import (ModemPolicy, ModemPower, OFF, ON, READY, decode_timer, edrx_value,
+                                  gprs_timer2, gprs_timer3, parse_cereg_psm)
+from firmware.power import Accounting
+
+S = 1000
+STARTS = (0, 98765, ticks_add(0, -3 * S), ticks_add(0, -1))
+
+
+def at(t0, ms):
+    return ticks_add(t0, ms)
+
+
+# ---- encodings ---------------------------------------------------------------------------------------
+
+def test_timer_examples_from_the_at_manuals():
+    # "01000111" = 70 hours (T3412 ext.), "00100100" = 4 minutes (T3324): Telit ME910 AT manual
+    assert decode_timer("01000111", True) == 70 * 3600
+    assert decode_timer("00100100", False) == 4 * 60
+    assert decode_timer("11100000", True) is None  # deactivated
+    assert decode_timer("0100011", True) is None
+
+
+def test_encode_picks_the_finest_unit_not_below_the_request():
+    assert gprs_timer3(3600) == ("00000110", 3600)  # 6 x 10 min
+    assert gprs_timer3(62) == ("01111111", 62)  # 31 x 2 s
+    assert gprs_timer3(63) == ("10000011", 90)  # 3 x 30 s (rounded up)
+    assert gprs_timer3(24 * 3600) == ("00111000", 24 * 3600)
+    assert gprs_timer2(10) == ("00000101", 10)
+    assert gprs_timer2(120) == ("00100010", 120)
+    for s in (0, 1, 59, 60, 61, 3599, 7200, 86400, 10 * 86400):
+        bits, actual = gprs_timer3(s)
+        assert actual >= s and decode_timer(bits, True) == actual
+    for s in (0, 2, 61, 186 * 60):
+        bits, actual = gprs_timer2(s)
+        assert actual >= s and decode_timer(bits, False) == actual
+    for bad in (-1, 1.5, 187 * 60):
+        try:
+            gprs_timer2(bad)
+        except ValueError:
+            continue
+        raise AssertionError(bad)
+
+
+def test_edrx_table():
+    assert edrx_value(5.12) == ("0000", 5120)
+    assert edrx_value(20) == ("0010", 20480)
+    assert edrx_value(2621.44) == ("1101", 2621440)
+    try:
+        edrx_value(3000)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("no E-UTRAN eDRX cycle above 2621.44 s")
+
+
+def test_cereg_psm_grant():
+    assert parse_cereg_psm(b'4,1,"1A2B","01A2B3C4",7,,,"00100001","00000110"') == (60, 3600)
+    assert parse_cereg_psm(b'2,1,"1A2B","01A2B3C4",7') is None  # n=2: no PSM fields
+    assert parse_cereg_psm(b'4,1,"1A2B","01A2B3C4",7,,,,') is None  # not granted
+
+
+# ---- policy ------------------------------------------------------------------------------------------
+
+def test_ready_mode_sleeps_after_the_idle_time_and_wakes_for_use():
+    for t0 in STARTS:
+        acc = Accounting(t0)
+        p = ModemPolicy({"modem_mode": READY, "idle_to_sleep_s": 5}, acc, t0, "booting")
+        p.registered(at(t0, 12 * S))
+        assert p.want(at(t0, 16 * S)) == "awake" and p.next_ms(at(t0, 16 * S)) == 1 * S
+        assert p.want(at(t0, 17 * S)) == "sleep"
+        assert p.want(at(t0, 17 * S), alert=True) == "awake"
+        assert p.want(at(t0, 17 * S), gnss=True) == "awake"
+        p.slept(at(t0, 17 * S))
+        assert p.settled() and p.next_ms(at(t0, 18 * S)) is None
+        p.woke(at(t0, 100 * S))
+        assert not p.settled()
+        tot = acc.totals(at(t0, 100 * S))
+        assert tot["modem"] == {"booting": 12 * S, "idle": 5 * S, "sleep": 83 * S}, tot["modem"]
+        assert acc.counts == {}  # booting() was not called: the app's bring-up, not a power-on
+
+
+def test_psm_starts_when_the_granted_active_time_ran_out():
+    for t0 in STARTS:
+        acc = Accounting(t0)
+        p = ModemPolicy({"modem_mode": READY, "psm": {"tau_s": 3600, "active_s": 10}}, acc, t0, "idle")
+        p.slept(at(t0, 1 * S))
+        p.tick(at(t0, 50 * S))
+        assert p.state == "sleep"  # nothing granted yet: no PSM
+        p.psm_granted(10)
+        assert p.next_ms(at(t0, 5 * S)) == 6 * S
+        p.tick(at(t0, 50 * S))
+        assert p.state == "psm"
+        tot = acc.totals(at(t0, 50 * S))
+        assert tot["modem"]["sleep"] == 10 * S and tot["modem"]["psm"] == 39 * S  # dated at 11 s
+
+
+def test_off_mode_stays_on_after_an_alert_then_off():
+    for t0 in STARTS:
+        p = ModemPolicy({"modem_mode": OFF, "off_after_s": 60}, None, t0, "off")
+        assert p.want(t0) == "off"
+        assert p.want(t0, alert=True) == "awake"
+        p.booting(at(t0, 1 * S))
+        p.registered(at(t0, 13 * S))
+        p.sending(at(t0, 13 * S), True)
+        assert p.state == "sending" and not p.settled()
+        p.sending(at(t0, 20 * S), False)
+        p.alert(at(t0, 20 * S), False)
+        assert p.want(at(t0, 79 * S)) == "awake" and p.next_ms(at(t0, 79 * S)) == 1 * S
+        assert p.want(at(t0, 80 * S)) == "off"
+
+
+def test_on_mode_is_always_awake():
+    p = ModemPolicy({"modem_mode": ON}, None, 0, "idle")
+    assert p.want(10 ** 6) == "awake" and p.next_ms(0) is None and p.settled()
+
+
+def test_config_is_checked():
+    for bad in ({"modem_mode": "sleepy"}, {"idle_to_sleep_s": -1}, {"wake_ms": 9000},
+                {"psm": {"tau_s": 3600}}, {"psm": 5}, {"edrx_s": 99999}):
+        try:
+            ModemPolicy(bad)
+        except (ValueError, TypeError):
+            continue
+        raise AssertionError("accepted %r" % (bad,))
+
+
+# ---- driver ------------------------------------------------------------------------------------------
+
+class Pin:
+    def __init__(self, v=0):
+        self.v = v
+        self.log = []
+
+    def value(self, v=None):
+        if v is None:
+            return self.v
+        self.v = v
+        self.log.append(v)
+
+
+class Resp:
+    def __init__(self, line):
+        self._l = line
+
+    def line(self, prefix):
+        return self._l
+
+
+class At:
+    def __init__(self, refuse=()):
+        self.sent = []
+        self.refuse = refuse
+
+    async def command(self, cmd, timeout_ms=5000, expect=None):
+        self.sent.append(cmd)
+        for r in self.refuse:
+            if cmd.startswith(r):
+                raise AtError(b"ERROR")
+        if cmd == "AT+CEREG?":
+            return Resp(b'4,1,"1A2B","01A2B3C4",7,,,"00000101","00000110"')
+        return Resp(None)
+
+
+class Modem:
+    def __init__(self, at_):
+        self.at = at_
+        self.ready = asyncio.Event()
+        self.power_key = Pin()
+        self.synced = 0
+        self.brought_up = 0
+
+    async def sync(self, timeout_ms=0):
+        self.synced += 1
+        return True
+
+    async def bring_up(self, attempts=0):
+        self.brought_up += 1
+        self.ready.set()
+        return True
+
+
+def _driver(cfg, state, refuse=()):
+    m = Modem(At(refuse))
+    acc = Accounting(0)
+    p = ModemPolicy(cfg, acc, 0, state)
+    d = ModemPower(m, p, Pin(), log=lambda *a, **k: None)
+    d.OFF_HOLD_MS = d.ON_PULSE_MS = d.OFF_GAP_MS = 5
+    return m, p, d
+
+
+async def test_ready_sleep_then_wake_by_dtr():
+    m, p, d = _driver({"modem_mode": READY, "idle_to_sleep_s": 0, "wake_ms": 0}, "idle")
+    m.ready.set()
+    assert await d.apply() == "sleep"
+    assert m.at.sent == ["AT+CSCLK=1"] and d.dtr.v == 1 and not m.ready.is_set() and p.state == "sleep"
+    assert await d.apply() is None  # settled
+    assert await d.apply(alert=True) == "wake"
+    assert d.dtr.v == 0 and m.ready.is_set() and p.state == "idle" and m.synced == 1
+    assert await d.apply() == "sleep"
+    assert m.at.sent == ["AT+CSCLK=1"]  # once per modem boot
+
+
+async def test_sleep_refused_keeps_it_awake():
+    m, p, d = _driver({"modem_mode": READY, "idle_to_sleep_s": 0}, "idle", refuse=("AT+CSCLK",))
+    m.ready.set()
+    assert await d.apply() == "sleep"
+    assert p.state == "idle" and d.dtr.v == 0 and m.ready.is_set()
+
+
+async def test_off_mode_power_key_and_boot_on_alert():
+    m, p, d = _driver({"modem_mode": OFF, "off_after_s": 0,
+                       "psm": {"tau_s": 3600, "active_s": 10}, "edrx_s": 20}, "idle")
+    assert await d.apply() == "off"
+    assert m.power_key.log == [1, 0] and p.state == "off" and not m.ready.is_set()
+    d.on_alert("triggered", None)
+    assert d.kick.is_set() and d.dtr.v == 0
+    assert await d.apply(alert=True) == "on"
+    assert m.power_key.log == [1, 0, 1, 0] and m.brought_up == 1 and p.state == "idle"
+    assert 'AT+CPSMS=1,,,"00000110","00000101"' in m.at.sent and 'AT+CEDRXS=1,4,"0010"' in m.at.sent
+    assert p.psm_active_ms == 10 * 1000  # granted by the (fake) network's +CEREG answer
+    assert p.acc.counts["modem_boots"] == 1
+
+
+async def test_psm_refused_is_logged_not_fatal():
+    m, p, d = _driver({"modem_mode": READY, "psm": {"tau_s": 3600, "active_s": 10}}, "idle",
+                      refuse=("AT+CPSMS", "AT+CEDRXS"))
+    out = await d.configure_low_power()
+    assert out == {"psm": "refused", "edrx": None} and p.psm_active_ms is None

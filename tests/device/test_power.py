@@ -1,0 +1,437 @@
+# firmware/power.py (policy, accounting), firmware/boot_wake.py and firmware/power_task.py, with
+# synthetic time (also across the ticks wraparound) and fake hardware.
+import asyncio
+import random
+from time import ticks_add, ticks_diff, ticks_ms
+
+from firmware import boot_wake, power
+from firmware.gestures import ButtonLogic
+from firmware.power import (ACTIVE, ALERTING, DEEP, LIGHT, W_ACCEL, W_ALL, W_BUTTON, W_RI, W_TIMER,
+                            Accounting, PowerPolicy, STATES)
+
+S = 1000
+STARTS = (0, 123457, ticks_add(0, -5 * S), ticks_add(0, -1))
+LOW = {"low_power": True, "boot_awake_s": 0}
+
+
+def at(t0, ms):
+    return ticks_add(t0, ms)
+
+
+# ---- policy -------------------------------------------------------------------------------------------
+
+def test_alert_debug_usb_and_disabled_never_sleep():
+    for t0 in STARTS:
+        p = PowerPolicy(LOW)
+        assert p.decide(t0, alert=True)[0] == ALERTING
+        assert p.decide(t0, usb=True)[:2] == (ACTIVE, 0)
+        assert p.decide(t0, usb=True)[3] == "usb"
+        assert PowerPolicy({"low_power": True, "debug": True}).decide(t0)[3] == "debug"
+        assert PowerPolicy().decide(t0)[3] == "disabled"  # the default: no low power at all
+        assert p.decide(t0, busy="gnss")[:4] == (ACTIVE, 0, 0, "gnss")
+        assert p.decide(t0)[0] == DEEP
+
+
+def test_idle_deep_sleep_arms_button_accel_and_timer():
+    p = PowerPolicy(LOW)
+    st, ms, mask, why = p.decide(0, next_timer_ms=3600 * S)
+    assert (st, ms, why) == (DEEP, 3600 * S, "idle")
+    assert mask == W_BUTTON | W_ACCEL | W_TIMER  # RI is not a deep-sleep source on this board
+    assert p.decide(0)[1] == p.cfg["max_deep_s"] * S  # never longer than max_deep_s
+    nofall = PowerPolicy({"low_power": True, "boot_awake_s": 0, "fall_detection": False})
+    assert nofall.decide(0)[2] == W_BUTTON | W_TIMER
+    ri = PowerPolicy(LOW, caps_deep=W_ALL)
+    assert ri.decide(0)[2] == W_ALL
+
+
+def test_never_sleeps_without_a_button_wake():
+    p = PowerPolicy(LOW, caps_deep=W_TIMER | W_ACCEL, caps_light=W_TIMER | W_ACCEL)
+    assert p.decide(0)[:1] + p.decide(0)[3:] == (ACTIVE, "no_button_wake")
+    # deep sleep without the button but light sleep with it: light only
+    p = PowerPolicy(LOW, caps_deep=W_TIMER | W_ACCEL)
+    st, ms, mask, why = p.decide(0, next_timer_ms=600 * S)
+    assert (st, why) == (LIGHT, "light_only") and mask & W_BUTTON
+
+
+def test_fall_detection_never_sleeps_deeper_than_the_accelerometer_reaches():
+    p = PowerPolicy(LOW, caps_deep=W_BUTTON | W_TIMER)  # INT1 not wired for deep sleep
+    st, ms, mask, why = p.decide(0, next_timer_ms=600 * S)
+    assert st == LIGHT and mask & W_ACCEL
+    p = PowerPolicy(LOW, caps_deep=W_BUTTON | W_TIMER, caps_light=W_BUTTON | W_TIMER)
+    assert p.decide(0)[3] == "no_accel_wake"
+
+
+def test_motion_keeps_light_sleep_until_still_then_deep():
+    for t0 in STARTS:
+        p = PowerPolicy(LOW)
+        p.motion(t0)
+        st, ms, mask, why = p.decide(at(t0, 10 * S), next_timer_ms=3600 * S)
+        assert (st, ms, why) == (LIGHT, 20 * S, "motion") and mask & W_ACCEL and mask & W_BUTTON
+        st, ms, _, _ = p.decide(at(t0, 20 * S), next_timer_ms=5 * S)
+        assert (st, ms) == (LIGHT, 5 * S)  # the earlier timer wins
+        assert p.decide(at(t0, 29999), next_timer_ms=5 * S)[:2] == (LIGHT, 1)
+        assert p.decide(at(t0, 30 * S), next_timer_ms=3600 * S)[0] == DEEP
+
+
+def test_short_sleeps_are_light_and_a_due_timer_keeps_awake():
+    p = PowerPolicy(LOW)
+    assert p.decide(0, next_timer_ms=59 * S)[:2] == (LIGHT, 59 * S)
+    assert p.decide(0, next_timer_ms=60 * S)[0] == DEEP
+    assert p.decide(0, next_timer_ms=0)[:1] + p.decide(0, next_timer_ms=0)[3:] == (ACTIVE, "timer")
+    assert p.decide(0, next_timer_ms=-5)[0] == ACTIVE
+
+
+def test_hold_awake_boot_and_gesture_windows():
+    for t0 in STARTS:
+        p = PowerPolicy({"low_power": True})  # boot_awake_s default: 120 s
+        p.hold_awake(t0, p.cfg["boot_awake_s"] * S, "boot")
+        st, ms, _, why = p.decide(at(t0, 100 * S))
+        assert (st, ms, why) == (ACTIVE, 20 * S, "boot")
+        p.hold_awake(at(t0, 119 * S), 3000, "gesture")  # later: extends
+        assert p.decide(at(t0, 121 * S))[3] == "gesture"
+        p.hold_awake(at(t0, 121 * S), 100, "x")  # earlier than the current hold: ignored
+        assert p.decide(at(t0, 121500))[3] == "gesture"
+        assert p.decide(at(t0, 122 * S))[0] == DEEP
+
+
+def test_config_is_checked():
+    for bad in ({"low_power": 1}, {"still_s": -1}, {"max_deep_s": 0}, {"min_deep_s": "60"},
+                {"boot_awake_s": 90000}, {"debug": "yes"}):
+        try:
+            PowerPolicy(bad)
+        except ValueError:
+            continue
+        raise AssertionError("accepted %r" % (bad,))
+
+
+# ---- accounting ---------------------------------------------------------------------------------------
+
+def test_accounting_is_exact_against_an_independent_tally():
+    rnd = random.Random(7) if hasattr(random, "Random") else None
+    random.seed(7)
+    for t0 in STARTS:
+        acc = Accounting(t0)
+        tally = {}
+        cur = dict(acc.cur)
+        ms = 0
+        for i in range(400):
+            step = random.getrandbits(12)
+            comp = ("mcu", "modem", "gnss", "accel", "mic")[random.getrandbits(8) % 5]
+            st = STATES[comp][random.getrandbits(8) % len(STATES[comp])]
+            for c in cur:
+                k = (c, cur[c])
+                tally[k] = tally.get(k, 0) + step
+            ms += step
+            acc.set(comp, st, at(t0, ms))
+            cur[comp] = st
+        tot = acc.totals(at(t0, ms))
+        for (c, st), v in tally.items():
+            assert tot[c].get(st, 0) == v, (c, st, tot[c].get(st), v)
+        for c in tot:
+            assert sum(tot[c].values()) == ms  # every component accounts for all of the time
+        assert acc.elapsed_ms(at(t0, ms)) == ms
+
+
+def test_accounting_survives_a_deep_sleep_through_bytes():
+    acc = Accounting(0)
+    acc.set("modem", "sleep", 1000)
+    acc.set("accel", "n50", 1000)
+    acc.set("mcu", DEEP, 5000)
+    acc.count("deep_sleeps")
+    data = acc.dump(5000, {"ms": 60000, "wall": 123})
+    assert len(data) < 2048  # fits the ESP32's RTC user memory
+    # the new boot: ticks restarted, 59 s asleep then a 1 s boot
+    b, x = Accounting.load(data, 1000, slept_ms=59000, boot_ms=1000)
+    assert x == {"ms": 60000, "wall": 123}
+    tot = b.totals(3000)
+    assert tot["mcu"] == {ACTIVE: 5000 + 1000 + 2000, DEEP: 59000}
+    assert tot["modem"] == {"off": 1000, "sleep": 4000 + 59000 + 1000 + 2000}
+    assert tot["accel"] == {"off": 1000, "n50": 4000 + 59000 + 1000 + 2000}
+    assert b.cur["mcu"] == ACTIVE and b.counts == {"deep_sleeps": 1}
+
+
+def test_damaged_or_missing_bytes_are_refused():
+    data = bytearray(Accounting(0).dump(10))
+    assert Accounting.load(b"", 0) == (None, None)
+    assert Accounting.load(b"\x00" * 64, 0) == (None, None)  # RTC memory after power-on: garbage
+    data[10] ^= 1
+    assert Accounting.load(bytes(data), 0) == (None, None)
+
+
+def test_unknown_states_raise():
+    acc = Accounting(0)
+    for comp, st in (("modem", "asleep"), ("cpu", "deep"), ("mic", "armed")):
+        try:
+            acc.set(comp, st, 1)
+        except ValueError:
+            continue
+        raise AssertionError("accepted %s %s" % (comp, st))
+
+
+def test_console_report():
+    power._installed = None
+    assert power.report() == {"enabled": False}
+    acc = Accounting(0)
+    acc.set("modem", "sleep", 0)
+    t = [90000]
+    power.install(acc, lambda: t[0], lambda: {"modem_mode": "ready"})
+    r = power.report()
+    assert r["enabled"] and r["elapsed_s"] == 90 and r["s"]["modem"]["sleep"] == 90
+    assert r["pct"]["mcu"][ACTIVE] == 100.0 and r["modem_mode"] == "ready"
+    power._installed = None
+
+
+# ---- boot wake ---------------------------------------------------------------------------------------
+
+class FakeEdges:
+    def __init__(self, stored, down):
+        self.stored = list(stored)
+        self.down = down
+
+    def drain(self, sink):
+        while self.stored:
+            sink(*self.stored.pop(0))
+
+    def is_pressed(self):
+        return self.down
+
+
+def _run(logic, t0, edges_after, until_ms):
+    """Feed later edges (as the button task would) and poll every 10 ms."""
+    pending = sorted(edges_after)
+    ms = 0
+    while ms <= until_ms:
+        while pending and pending[0][0] <= ms:
+            e = pending.pop(0)
+            logic.edge(at(t0, e[0]), e[1])
+        logic.poll(at(t0, ms))
+        ms += 10
+
+
+def test_the_waking_press_counts_toward_three_presses():
+    for t0 in STARTS:
+        got = []
+        logic = ButtonLogic(on_gesture=lambda a, t: got.append(a))
+        assert boot_wake.feed_wake_press(logic, FakeEdges([], False), t0) == (False, 0)
+        _run(logic, t0, [(400, True), (520, False), (800, True), (920, False)], 3000)
+        assert got == ["alert"], got
+        # without the synthetic press the same two later presses are not an alert
+        got2 = []
+        logic2 = ButtonLogic(on_gesture=lambda a, t: got2.append(a))
+        _run(logic2, t0, [(400, True), (520, False), (800, True), (920, False)], 3000)
+        assert got2 == []
+
+
+def test_a_hold_started_before_boot_runs_from_the_wake():
+    got = []
+    logic = ButtonLogic(on_gesture=lambda a, t: got.append((a, t)))
+    assert boot_wake.feed_wake_press(logic, FakeEdges([], True), 0) == (True, 0)
+    _run(logic, 0, [], 1990)
+    assert got == []
+    _run(logic, 0, [], 2010)
+    assert got and got[0][0] == "alert"
+
+
+def test_an_unseen_release_never_makes_a_hold():
+    got = []
+    logic = ButtonLogic(on_gesture=lambda a, t: got.append(a))
+    boot_wake.feed_wake_press(logic, FakeEdges([], False), 0)  # released before the ISR was armed
+    _run(logic, 0, [], 5000)  # even a slow boot: never a hold
+    assert got == [] and not logic.stable
+
+
+def test_stored_edges_after_a_missed_release():
+    for t0 in STARTS:
+        got = []
+        logic = ButtonLogic(on_gesture=lambda a, t: got.append(a))
+        stored = [(at(t0, 500), True), (at(t0, 620), False)]  # the release of the waking press was missed
+        assert boot_wake.feed_wake_press(logic, FakeEdges(stored, False), t0) == (False, 2)
+        _run(logic, t0, [(900, True), (1000, False)], 3000)
+        assert got == ["alert"], got
+        # the stored release of the waking press itself, then two presses
+        got.clear()
+        logic = ButtonLogic(on_gesture=lambda a, t: got.append(a))
+        boot_wake.feed_wake_press(logic, FakeEdges([(at(t0, 300), False)], False), t0)
+        _run(logic, t0, [(600, True), (700, False), (1200, True), (1300, False)], 3000)
+        assert got == ["alert"], got
+
+
+def test_only_a_deep_sleep_button_wake_counts():
+    assert boot_wake.woke_by_button("deepsleep", "button")
+    assert not boot_wake.woke_by_button("power", "button")  # a stale wake reason after power-on
+    assert not boot_wake.woke_by_button("deepsleep", "timer")
+    assert not boot_wake.woke_by_button("watchdog", "button")
+
+
+# ---- the power task with a fake app and fake hardware -------------------------------------------------
+
+class Slept(Exception):
+    pass
+
+
+class FakePin:
+    def __init__(self, v=0):
+        self.v = v
+        self.log = []
+
+    def value(self, v=None):
+        if v is None:
+            return self.v
+        self.v = v
+        self.log.append(v)
+
+
+class FakeHw:
+    def __init__(self, reset="power", wake=None, rtc=b"", wall=1000000):
+        self.reset, self.wake = reset, wake
+        self.rtc = rtc
+        self.wall = wall
+        self.dtr = FakePin(1 if reset == "deepsleep" else 0)
+        self.caps_deep = W_BUTTON | W_ACCEL | W_TIMER
+        self.caps_light = W_ALL
+        self.mic_idle = "standby"
+        self.slept = None
+        self.t0 = ticks_ms()  # "the chip woke" (the ESP32's ticks restart at 0, the VM's do not)
+
+    def t_wake(self):
+        return self.t0
+
+    def usb(self):
+        return False
+
+    def wall_ms(self):
+        return self.wall
+
+    def rtc_load(self):
+        return self.rtc
+
+    def rtc_save(self, data):
+        self.rtc = data
+        return True
+
+    def lightsleep(self, ms, mask):
+        self.slept = ("light", ms, mask)
+        return "timer"
+
+    def deepsleep(self, ms, mask):
+        self.slept = ("deep", ms, mask)
+        raise Slept()
+
+
+class FakeAt:
+    def __init__(self):
+        self.sent = []
+        self.last_rx = 0
+        self._lock = asyncio.Lock()
+
+    async def command(self, cmd, timeout_ms=5000, expect=None):
+        self.sent.append(cmd)
+
+
+class FakeModem:
+    def __init__(self):
+        self.at = FakeAt()
+        self.ready = asyncio.Event()
+        self.gnss_on = False
+        self.power_key = FakePin()
+
+    async def sync(self, timeout_ms=0):
+        return True
+
+
+class FakeAlert:
+    state = "idle"
+
+    def __init__(self):
+        self.listeners = []
+
+
+class FakeBoard:
+    def __init__(self, hw):
+        self.hw = hw
+
+    def power_hw(self):
+        return self.hw
+
+    def watchdog(self):
+        return None
+
+
+class FakeApp:
+    def __init__(self, hw, power_cfg):
+        self.board = FakeBoard(hw)
+        self.cfg = {"gestures": [{"action": "alert", "presses": 3, "within_ms": 2500}], "power": power_cfg}
+        self.events = []
+        self.log = lambda ev, **kw: self.events.append((ev, kw))
+        self.modem = FakeModem()
+        self.alert = FakeAlert()
+        self.logic = ButtonLogic(self.cfg["gestures"])
+        self.edges = FakeEdges([], False)
+
+
+async def _until_slept(pt, hw, limit=400):
+    for i in range(limit):
+        try:
+            await pt._step()
+        except Slept:
+            return True
+        await asyncio.sleep_ms(0)
+    return False
+
+
+async def test_power_task_sleeps_when_settled_and_resumes_the_accounting():
+    from firmware import power_task
+    hw = FakeHw()
+    app = FakeApp(hw, {"low_power": True, "boot_awake_s": 0, "idle_to_sleep_s": 0, "wake_ms": 0})
+    pt = power_task.start(app)
+    pt.task.cancel()  # stepped by hand here
+    assert pt.modem_policy.state == "booting" and pt.modem_on_at_boot()
+    await pt._step()
+    assert hw.slept is None and pt.last[3] == "modem_booting"  # the modem's bring-up keeps it awake
+    app.modem.ready.set()  # the app's bring-up finished
+    assert await _until_slept(pt, hw)
+    assert app.modem.at.sent == ["AT+CSCLK=1"] and hw.dtr.v == 1 and not app.modem.ready.is_set()
+    assert hw.slept[0] == "deep" and hw.slept[2] & W_BUTTON
+    saved, x = Accounting.load(hw.rtc, 0)
+    assert saved.saved_mcu == DEEP and saved.cur["modem"] == "sleep" and saved.cur["mic"] == "standby", saved.cur
+    assert x["ms"] == hw.slept[1]
+    # the wake: by the button, 30 s later on the RTC clock
+    hw2 = FakeHw("deepsleep", "button", hw.rtc, hw.wall + 30000)
+    app2 = FakeApp(hw2, app.cfg["power"])
+    pt2 = power_task.start(app2)
+    pt2.task.cancel()
+    assert app2.logic._count == 1  # the waking press reached the recogniser (released since)
+    assert [e for e in app2.events if e[0] == "wake_press"][0][1]["held"] is False
+    assert pt2.modem_policy.state == "sleep" and not pt2.modem_on_at_boot()  # sleeps on: DTR high
+    assert hw2.dtr.v == 1
+    r = power.report()
+    assert r["counts"]["wake_button"] == 1 and r["counts"]["boots"] == 2 and r["counts"]["deep_sleeps"] == 1
+    tot = pt2.acc.totals(0)
+    assert 29000 <= tot["mcu"][DEEP] <= 30000 and tot["modem"]["sleep"] >= 29000
+    await pt2._step()
+    assert pt2.last[:1] + pt2.last[3:] == (ACTIVE, "gesture")  # the rest of the gesture window
+    power._installed = None
+
+
+async def test_alert_wakes_the_modem_by_dtr_at_once():
+    from firmware import power_task
+    hw = FakeHw("deepsleep", "button", Accounting(0, {"modem": "sleep", "mcu": DEEP}).dump(0, {"ms": 1000}))
+    app = FakeApp(hw, {"low_power": True, "wake_ms": 0})
+    pt = power_task.start(app)
+    pt.task.cancel()
+    app.alert.state = "triggered"
+    for fn in app.alert.listeners:
+        fn("triggered", app.alert)
+    assert hw.dtr.v == 0  # synchronously, in the listener
+    await pt._step()
+    assert app.modem.ready.is_set() and pt.modem_policy.state == "idle"
+    assert pt.acc.cur["mcu"] == ALERTING
+    power._installed = None
+
+
+async def test_no_power_section_no_task():
+    from firmware import power_task
+    hw = FakeHw()
+    app = FakeApp(hw, None)
+    del app.cfg["power"]
+    assert power_task.start(app) is None
