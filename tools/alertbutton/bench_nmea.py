@@ -213,12 +213,20 @@ def figures(r):
     return out
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(ap):
+    """For the `alertbutton` CLI (cli.COMMANDS): add_arguments(parser) / run(args)."""
     ap.add_argument("logs", nargs="*", help="NMEA logs (default: tests/data/nmea/*.log)")
     ap.add_argument("--as-gps", metavar="PATH", help="a copy of micropython-async v3/as_drivers/as_GPS/as_GPS.py")
     ap.add_argument("--repeat", type=int, default=5)
-    args = ap.parse_args(argv)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(ap)
+    return run(ap.parse_args(argv))
+
+
+def run(args):
     logs = args.logs or sorted(glob.glob(DEFAULT_LOGS))
     if args.as_gps and not os.path.isfile(args.as_gps):
         print("no such file: %s" % args.as_gps, file=sys.stderr)
