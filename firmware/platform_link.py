@@ -272,19 +272,21 @@ class PlatformLink:
                 await self._sleep(min(ticks_diff(hb_next, ticks_ms()), self._linger_left() or hb_ms))
                 continue
             if not self.gate():
-                await self._release()
+                if self.link.shared:  # hand the modem's UART back before the next SMS
+                    await self._release()
                 await self._sleep(_GATE_POLL_MS)
                 continue
             if await self._exchange():
                 attempt = 0
                 continue
             attempt += 1
-            wait = backoff_ms(attempt, self.cfg["backoff_max_s"] * 1000)
+            cap = self.cfg["backoff_max_s"] * 1000
+            wait = backoff_ms(attempt, cap)
             self.log("platform_retry", attempt=attempt, in_ms=wait, pending=len(self.queue))
             t0 = ticks_ms()
             await self._sleep(wait)
             # a new event may cut a long wait short, never below the first step
-            rest = _BACKOFF_FIRST_MS - ticks_diff(ticks_ms(), t0)
+            rest = min(_BACKOFF_FIRST_MS, cap) - ticks_diff(ticks_ms(), t0)
             if rest > 0:
                 await asyncio.sleep_ms(rest)
 

@@ -1,0 +1,253 @@
+# Platform link logic in the VM with a fake transport and fake data links (the real broker and webhook
+# are in tests/host/test_platform_mqtt.py): the gate keeps the network quiet while SMS are due, events
+# leave the queue only when acknowledged, failures back off and keep everything, a shared link (PPP on
+# the modem's UART) is released after each exchange; event documents, config checks, Wi-Fi/PPP links.
+import asyncio
+import json
+
+from drivers.datalink import HostLink, WlanLink, PppLink, make
+from firmware import platform_config, platform_events as pe
+from firmware.location import Fix
+from firmware.platform_link import PlatformLink, backoff_ms, hmac_sha256
+from firmware.platform_queue import PlatformQueue
+
+_n = [0]
+
+
+def qdir():
+    _n[0] += 1
+    return "lq%d" % _n[0]
+
+
+def cfg(**over):
+    d = {"device": "ab-1", "transport": "http", "heartbeat_s": 3600, "timeout_s": 2, "backoff_max_s": 1,
+         "linger_s": 0, "http": {"url": "http://127.0.0.1:9/x", "secret": "0123456789abcdef"}}
+    d.update(over)
+    return platform_config.check(d)
+
+
+class FakeTransport:
+    name = "fake"
+
+    def __init__(self):
+        self.connected = False
+        self.sent = []
+        self.fail = 0  # how many sends fail next
+        self.connects = 0
+
+    def connect(self):
+        self.connects += 1
+        self.connected = True
+
+    def send(self, kind, payload):
+        if self.fail:
+            self.fail -= 1
+            raise OSError(104)
+        self.sent.append((kind, json.loads(payload)))
+
+    def close(self):
+        self.connected = False
+
+
+class Log:
+    def __init__(self):
+        self.lines = []
+
+    def __call__(self, ev, **kw):
+        kw["event"] = ev
+        self.lines.append(kw)
+
+    def count(self, ev):
+        return len([x for x in self.lines if x["event"] == ev])
+
+
+class FakeOutbox:
+    def __init__(self):
+        self.alert_id = 0
+        self.recs = []
+
+
+class FakeMgr:
+    def __init__(self):
+        self.alert_id = 1
+        self.kind = "alert"
+        self.state = "triggered"
+        self.outbox = FakeOutbox()
+        self.lastfix = self
+
+    def best(self):
+        return Fix(48.85661, 2.35222, 12, ticks=None)
+
+
+async def settle(ms=300):
+    await asyncio.sleep_ms(ms)
+
+
+async def test_gate_holds_events_until_sms_are_out():
+    log = Log()
+    t = FakeTransport()
+    gate = [False]
+    link = PlatformLink(cfg(), PlatformQueue(qdir()), HostLink(), t, log, gate=lambda: gate[0])
+    link.start()
+    mgr = FakeMgr()
+    link.on_alert("triggered", mgr)
+    mgr.state = "dispatching"
+    mgr.outbox.alert_id = 1
+    mgr.outbox.recs = [{"c": 0, "st": "accepted", "att": 1}, {"c": 1, "st": "pending", "att": 0}]
+    link.on_alert("sms", mgr)
+    await settle()
+    assert t.sent == [] and t.connects == 0, t.sent  # nothing on the network while SMS are due
+    assert len(link.queue) == 3  # boot heartbeat + 2 alert events, on flash
+    gate[0] = True
+    await settle(800)
+    kinds = [(k, d.get("event")) for k, d in t.sent]
+    assert kinds == [("a", "triggered"), ("a", "sms"), ("h", None)], kinds  # alerts first
+    ev0, ev1 = t.sent[0][1], t.sent[1][1]
+    assert ev0["sms"] == [] and ev1["sms"][0] == {"c": 0, "st": "accepted", "att": 1}
+    assert ev0["seq"] < ev1["seq"] and ev1["pos"][0]["lat"] == 48.85661
+    assert len(link.queue) == 0
+    link.task.cancel()
+
+
+async def test_failures_back_off_and_lose_nothing():
+    log = Log()
+    t = FakeTransport()
+    t.fail = 3
+    link = PlatformLink(cfg(), PlatformQueue(qdir()), HostLink(), t, log)
+    link.start()
+    for i in range(3):
+        link._note(pe.encode({"n": i}), True)
+    for _ in range(100):
+        await asyncio.sleep_ms(100)
+        if len(t.sent) == 4:
+            break
+    assert [d.get("n") for k, d in t.sent if k == "a"] == [0, 1, 2], t.sent
+    assert log.count("platform_error") == 3 and log.count("platform_retry") == 3
+    assert link.failures == 3 and len(link.queue) == 0
+    link.task.cancel()
+
+
+class FakePpp:
+    def __init__(self):
+        self.up = False
+        self.connects = 0
+
+    def connect(self, **kw):
+        self.connects += 1
+        self.up = True
+
+    def isconnected(self):
+        return self.up
+
+    def disconnect(self):
+        self.up = False
+
+
+async def test_shared_ppp_is_released_after_each_exchange():
+    calls = []
+
+    async def dial():
+        calls.append("dial")
+        return True
+
+    async def hangup():
+        calls.append("hangup")
+
+    ppp = FakePpp()
+    link_obj = PppLink(ppp, dial, hangup, shared=True)
+    t = FakeTransport()
+    link = PlatformLink(cfg(), PlatformQueue(qdir()), link_obj, t, Log())
+    link.start()
+    await settle(400)
+    assert len(t.sent) == 1 and calls == ["dial", "hangup"] and not ppp.up  # UART back to AT commands
+    link._note(pe.encode({"n": 1}), True)
+    await settle(400)
+    assert len(t.sent) == 2 and calls == ["dial", "hangup", "dial", "hangup"], calls
+    link.task.cancel()
+
+
+class FakeWlan:
+    def __init__(self, joins_after):
+        self.joins_after = joins_after
+        self.polls = 0
+        self.active_state = False
+        self.ssid = None
+
+    def active(self, v=None):
+        if v is not None:
+            self.active_state = v
+        return self.active_state
+
+    def connect(self, ssid, key):
+        self.ssid = ssid
+
+    def isconnected(self):
+        self.polls += 1
+        return self.ssid is not None and self.polls > self.joins_after
+
+    def disconnect(self):
+        self.ssid = None
+
+
+async def test_wlan_link_up_and_timeout():
+    w = FakeWlan(2)
+    link = WlanLink(w, "asso-wifi", "secret-key")
+    assert await link.up(5000) and w.ssid == "asso-wifi"
+    w2 = FakeWlan(10 ** 6)
+    link2 = WlanLink(w2, "nowhere", None)
+    assert not await link2.up(500)
+    assert w2.active_state is False  # radio off again after a failed join
+
+
+def test_make_link_from_config():
+    assert make({"link": "host"}).name == "host"
+    try:
+        make({"link": "wlan", "wlan": {"ssid": "x"}})
+        raise AssertionError("a board without Wi-Fi must be refused")
+    except ValueError:
+        pass
+    assert make({"link": "ppp"}, ppp=FakePpp()).shared is False
+
+
+def test_config_checks():
+    good = {"device": "ab-1", "mqtt": {"host": "mqtt.example.org", "user": "ab-1", "password": "long-enough"}}
+    c = platform_config.check(good)
+    assert c["mqtt"]["tls"] and c["mqtt"]["port"] == 8883 and c["mqtt"]["client_id"] == "ab-1"
+    for bad, why in ((dict(good, device="a/b"), "topic"),
+                     ({"device": "x", "mqtt": dict(good["mqtt"], tls=False)}, "clear"),
+                     ({"device": "x", "mqtt": dict(good["mqtt"], password="short")}, "password"),
+                     ({"device": "x", "transport": "http", "http": {"url": "https://h.example/x",
+                                                                    "secret": "0123456789abcdef"}}, "verify"),
+                     (dict(good, heartbeat_s=5), "heartbeat")):
+        try:
+            platform_config.check(bad)
+            raise AssertionError("accepted: %r" % (bad,))
+        except ValueError as e:
+            assert why in str(e), (why, str(e))
+    masked = platform_config.public(c)
+    assert masked["mqtt"]["password"] == "***" and c["mqtt"]["password"] == "long-enough"
+
+
+def test_documents():
+    track = []
+    pe.add_position(track, Fix(48.856611, 2.352219, 12.4, ticks=None))
+    pe.add_position(track, Fix(48.856611, 2.352219, 12.4, ticks=None))  # same place: not repeated
+    pe.add_position(track, Fix(48.86, 2.35, 30, ticks=None))
+    assert len(track) == 2 and track[0]["lat"] == 48.85661 and track[0]["acc_m"] == 12
+    d = pe.alert_event("ab-1", "sms", 7, "alert", "dispatching", "button", track,
+                       [{"c": 0, "st": "failed", "att": 2, "err": 21, "to": "+33600000000", "pdu": "00"}])
+    body = json.loads(pe.with_seq(pe.encode(d), 42))
+    assert body["seq"] == 42 and body["alert"] == 7 and body["sms"] == [{"c": 0, "st": "failed", "att": 2, "err": 21}]
+    assert "+33600000000" not in json.dumps(body)  # no phone number leaves the device
+    hb = pe.heartbeat("ab-1", 55, 20, True, None, {"pending": 3, "dropped": 1})
+    assert hb["dbm"] == -73 and hb["queue"] == {"pending": 3, "dropped": 1} and hb["fix"] is None
+    assert pe.heartbeat("ab-1", None, 99, False, None)["dbm"] is None
+
+
+def test_backoff_and_hmac():
+    assert backoff_ms(1, 60000, lambda: 0.5) == 2000 and backoff_ms(3, 60000, lambda: 0.5) == 8000
+    assert backoff_ms(30, 60000, lambda: 0.5) == 60000
+    # RFC 4231 test case 2
+    import binascii
+    mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?")
+    assert binascii.hexlify(mac) == b"5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
