@@ -113,9 +113,10 @@ class AtChannel:
             self._writer.write(self._cmd + b"\r")
             await self._writer.drain()
             if payload is not None:
-                if not await self._wait(self._prompt, prompt_ms):
-                    if self._final is not None:  # error instead of a prompt
-                        return self._result()
+                got = await self._wait(self._prompt, prompt_ms)
+                if self._final is not None:  # an error instead of the prompt: never send the PDU
+                    return self._result()
+                if not got:
                     self._writer.write(b"\x1b")  # abandon the prompt so the modem is usable again
                     await self._writer.drain()
                     self._timeout(cmd + " (no prompt)")

@@ -82,3 +82,11 @@ def test_cms_errors_are_reported_with_their_code():
 def test_unregistered_modem_gives_a_transient_error():
     r = run_against(ModemSim(base(registered_after_s=None)), n=1)
     assert not r["reg"] and r["err"] == [["cms", 331, True]]
+
+
+def test_error_instead_of_prompt_sends_no_pdu_and_the_next_command_works():
+    # not registered: AT+CMGS answers +CMS ERROR at once; the PDU must not follow into command mode
+    sim = ModemSim(base(registered_after_s=None))
+    r = run_against(sim, n=3)
+    assert r["err"] == [["cms", 331, True]] * 3
+    assert r["fix"] is not None  # the commands after the errors still work
