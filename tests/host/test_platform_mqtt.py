@@ -273,3 +273,31 @@ def test_http_webhook_signed_events(tmp_path, report):
     assert kinds == EXPECTED, kinds
     assert len(refused) == 1 and any(k == "heartbeat" for k, _ in got)
     report("platform link: HTTP webhook", "13 signed alert events + heartbeat accepted; one 503 retried")
+
+
+def test_silent_server_blocks_one_bounded_step(tmp_path, mqtt_lib, report):
+    """A network that swallows everything (TCP accepted, never a byte back): umqtt.simple's blocking
+    socket would wait forever; the link's socket timeout ends the TLS handshake after timeout_s."""
+    import socket
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    held = []
+    threading.Thread(target=lambda: held.append(srv.accept()), daemon=True).start()
+    try:
+        d = tmp_path / "flash"
+        d.mkdir()
+        _k, _p, der = mqtt_broker.make_ca(str(tmp_path), "ca", "test CA")
+        (d / "platform_ca.der").write_bytes(open(der, "rb").read())
+        pcfg = {"device": "ab-test-1", "timeout_s": 1,
+                "mqtt": {"host": "localhost", "port": srv.getsockname()[1], "user": "ab-test-1",
+                         "password": "device-pass-1", "tls": True}}
+        (d / "run.json").write_text(json.dumps({"mode": "connect", "platform": pcfg}))
+        p = vm.run(script=PROGRAM, extra_path=(mqtt_lib,), cwd=str(d), timeout=60)
+    finally:
+        srv.close()
+    out = p.stdout + p.stderr
+    assert "CONNECT fail" in out and "OSError(110" in out, out  # ETIMEDOUT, in the TLS handshake
+    blocked = int(out.split("BLOCKED_MS")[1].split()[0])
+    assert 900 <= blocked < 5000, out  # 1 s timeout; generous for a loaded machine, vs. forever without it
+    report("platform link: silent server", "one blocking step ended by the 1 s socket timeout after %d ms" % blocked)

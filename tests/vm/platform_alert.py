@@ -82,6 +82,7 @@ def make_link(log, alert=None):
 def connect_once():
     pcfg = platform_config.check(RUN["platform"])
     t = MqttTransport(pcfg)
+    t0 = ticks_ms()
     try:
         t.connect()
         t.send("a", b'{"probe": 1}')
@@ -89,6 +90,7 @@ def connect_once():
         print("CONNECT ok")
     except Exception as e:
         print("CONNECT fail", repr(e))
+    print("BLOCKED_MS", ticks_diff(ticks_ms(), t0))
 
 
 async def alert_run():
