@@ -97,3 +97,22 @@ def test_cms_and_cme_codes():
     assert AtError(b"+CMS ERROR: 500").code() == 500
     assert AtError(b"+CME ERROR: SIM not inserted").code() == -1
     assert AtError(b"ERROR").code() == -1
+
+
+async def test_error_before_prompt_never_sends_the_payload():
+    f = open("uart.bin", "w+b")  # a regular file stands in for the UART: it records what was written
+    ch = AtChannel(f)
+
+    async def modem():
+        await asyncio.sleep_ms(20)
+        data = bytearray(b"\r\n+CMS ERROR: 302\r\n")
+        ch._feed(data, len(data))
+
+    asyncio.create_task(modem())
+    try:
+        await ch.command_with_prompt("AT+CMGS=20", "0011AA", timeout_ms=500, prompt_ms=300)
+        raise AssertionError("no error")
+    except AtError as e:
+        assert e.code() == 302
+    f.seek(0)
+    assert f.read() == b"AT+CMGS=20\r"
