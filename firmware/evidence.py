@@ -266,9 +266,12 @@ class Store:
         fixed = []
         for rec in self.recordings():
             d = self.path(rec)
-            for name in os.listdir(d):
-                if name.endswith(".part"):
-                    self._close_part(rec, name)
+            parts = [n for n in os.listdir(d) if n.endswith(".part")]
+            head = self.head(rec)
+            if not parts and head and head.get("final"):
+                continue  # closed normally: nothing to read (boot stays quick with many recordings)
+            for name in parts:
+                self._close_part(rec, name)
             names = self.chunk_names(rec)
             if not names:
                 continue
