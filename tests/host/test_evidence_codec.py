@@ -114,3 +114,22 @@ def test_bench_reports_the_encoder_cost_in_esp32_terms():
     if r["vm_pystones"]:  # tools/alertbutton/pystone.py ran in the same VM process
         assert abs(r["esp32_ms_per_audio_s"] - r["vm_us_per_audio_s"] * r["vm_pystones"] / 1660 / 1000) < 1e-6
         assert r["esp32_core_percent"] == r["esp32_ms_per_audio_s"] / 10.0
+
+
+def test_progress_bar_on_a_terminal_and_one_line_in_a_log():
+    import io
+    from alertbutton import evidence as tool
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+    for stream, tty in ((Tty(), True), (io.StringIO(), False)):
+        bar = tool.Progress(4096, "rec 1", stream=stream)
+        for _ in range(4):
+            bar.add(1024)
+        bar.end()
+        out = stream.getvalue()
+        if tty:
+            assert "100%" in out and "4/4 KB" in out and "\r" in out
+        else:
+            assert out == "rec 1: 4 KB read\n"

@@ -174,6 +174,8 @@ class Progress:
 
     def add(self, n):
         self.done += n
+        if not self.stream.isatty():  # a log file gets one line at the end, not hundreds of redraws
+            return
         now = time.monotonic()
         if now - self._last > 0.1 or self.done >= self.total:
             self._last = now
@@ -184,7 +186,10 @@ class Progress:
             self.stream.flush()
 
     def end(self):
-        self.stream.write("\n")
+        if not self.stream.isatty():
+            self.stream.write("%s: %d KB read\n" % (self.label, self.done // 1024))
+        else:
+            self.stream.write("\n")
         self.stream.flush()
 
 
