@@ -10,20 +10,19 @@ UDH with 8-bit or 16-bit reference, fill bits) gives TP-DCS, TP-UDL and TP-UD; i
 encoders give TP-OA, the SMSC field and TP-SCTS. Only the first octet and the 8-bit user data (which
 gsmmodem cannot encode) are laid out here, by hand.
 
-InboundMixin adds the SIM store to a ModemSim dialect; InboundModemSim is the A76xx with it. The
-store lives on the SIM: it survives module reboots and power cycles. deliver() hands SMS to the
-network side: stored (and announced with +CMTI when AT+CNMI <mt>=1) once the module is booted and
-registered, like a real SC that keeps retrying.
+ModemSim keeps the SIM store and answers AT+CMGR / AT+CMGL / AT+CMGD (its own deliver_sms sends
+one-segment texts). InboundMixin adds what the two-way SMS tests need on top: any text (long ones in
+parts, 16-bit references, 8-bit data, alphanumeric senders) or any raw PDU, delivered in any order,
+duplicated, delayed; InboundModemSim is the A76xx with it. Like a real SC, the network keeps a
+message until the module is booted and registered and the store has room, then stores it and
+announces it with +CMTI when AT+CNMI <mt>=1.
 """
 import datetime
 
 from gsmmodem.pdu import (Concatenation, _encodeAddressField, _encodeTimestamp, encodeGsm7, encodeSmsSubmitPdu,
                           encodeUcs2, packSeptets)
 
-from alertbutton.modem_sim import CmdError, ModemSim, _int_arg
-
-CMS_INVALID_INDEX = 321  # 27.005 3.2.5: invalid memory index (also what an empty slot answers here)
-CMS_MEMORY_FULL = 322
+from alertbutton.modem_sim import ModemSim
 
 REC_UNREAD, REC_READ, STO_UNSENT, STO_SENT, ALL = 0, 1, 2, 3, 4
 
@@ -139,120 +138,59 @@ def tpdu_len(pdu_hex):
 
 
 class InboundMixin:
-    """SIM message store and the SMS reading commands, for any ModemSim dialect."""
-
-    sms_index0 = 0  # SIMCom modules number the SIM store from 0
+    """Multi-part and arbitrary SMS-DELIVER PDUs into ModemSim's SIM store ([stat, pdu, tpdu length]
+    per index 1..store_size), which its AT+CMGR / AT+CMGL / AT+CMGD read."""
 
     def __init__(self, scenario=None, **kw):
         super().__init__(scenario, **kw)
-        m = (scenario or {}).get("modem") or {}
-        self.store_size = int(m.get("sms_store", 30))
-        self.store = {}  # index -> [stat, pdu_hex]
-        self.inbound = []  # every PDU the network delivered to the store: {"t", "index", "pdu"}
-        self.deleted = []  # indices deleted by the TE, in order
-        self._held = []  # PDUs the network still has to deliver (module off or not registered)
+        self.inbound = []  # every PDU the network put in the store: {"t", "index", "pdu"}
 
     # --- public (any thread) ------------------------------------------------------------------------
     def deliver(self, sender, text=None, order=None, gap_s=0.0, duplicate=(), **pdu_kw):
-        """Send an SMS to the module (text, or data=bytes). order: part numbers (0-based) in delivery
-        order (default 0..n-1); duplicate: part numbers delivered twice; gap_s between parts.
-        Returns the PDUs in part order."""
+        """Send an SMS to the module (text, or data=bytes; see deliver_pdus). order: part numbers
+        (0-based) in delivery order (default 0..n-1); duplicate: part numbers delivered a second
+        time; gap_s between deliveries. Returns the PDUs in part order."""
         pdus = deliver_pdus(sender, text, **pdu_kw)
         seq = list(order) if order is not None else list(range(len(pdus)))
-        seq += [k for k in duplicate]
+        seq += list(duplicate)
         for n, k in enumerate(seq):
             self.deliver_pdu(pdus[k], delay_s=n * gap_s)
         return pdus
 
-    def deliver_pdu(self, pdu_hex, delay_s=0.0):
-        """Hand one raw PDU (any content, even malformed) to the network side."""
-        if delay_s > 0:
-            self._post(lambda: self._later_net(delay_s, lambda: self._offer(pdu_hex)))
-        else:
-            self._post(lambda: self._offer(pdu_hex))
+    def deliver_pdu(self, pdu_hex, delay_s=0.0, announce=True):
+        """Hand one raw PDU (any content, even malformed) to the network side, delay_s from now.
+        announce=False: stored without +CMTI (an indication lost on the way)."""
+        self._post(lambda: self._schedule(self.clock() + max(0.0, delay_s),
+                                          lambda: self._offer(pdu_hex, announce), net=True))
 
     def put_stored(self, pdu_hex, stat=REC_UNREAD):
-        """Put a message on the SIM directly (arrived while nobody listened); returns its index."""
-        idx = self._free_index()
-        if idx is None:
+        """Put a message on the SIM before start() (it arrived while nobody listened); its index."""
+        free = [i for i in range(1, self.store_size + 1) if i not in self.store]
+        if not free:
             raise ValueError("SIM store full")
-        self.store[idx] = [stat, pdu_hex.upper()]
-        return idx
+        self.store[free[0]] = [stat, pdu_hex.upper(), _tpdu_len_or_0(pdu_hex)]
+        return free[0]
 
     # --- network side (sim thread) -----------------------------------------------------------------
-    def _later_net(self, delay, fn):
-        self._schedule(self.clock() + max(0.0, delay), fn, net=True)
-
-    def _free_index(self):
-        for i in range(self.sms_index0, self.sms_index0 + self.store_size):
-            if i not in self.store:
-                return i
-        return None
-
-    def _offer(self, pdu_hex):
-        if not self.booted or not self.registered() or not self.sms_ready:
-            self._later_net(0.5, lambda: self._offer(pdu_hex))  # the SC retries later
+    def _offer(self, pdu_hex, announce=True):
+        free = [i for i in range(1, self.store_size + 1) if i not in self.store]
+        if not self.booted or not self.registered() or not self.sms_ready or not free:
+            self._schedule(self.clock() + 0.5, lambda: self._offer(pdu_hex, announce), net=True)  # SC retries
             return
-        idx = self._free_index()
-        if idx is None:
-            self._log("inbound SMS refused: SIM store full (the SC retries)")
-            self._later_net(2.0, lambda: self._offer(pdu_hex))
-            return
-        self.store[idx] = [REC_UNREAD, pdu_hex.upper()]
-        self.inbound.append({"t": round(self.now(), 3), "index": idx, "pdu": pdu_hex.upper()})
-        self._log("inbound SMS stored at %d" % idx)
-        if self.cnmi[1] in (1, 3):  # 27.005 +CNMI <mt>=1: indicate with +CMTI (3: class 3 direct; idem here)
-            self._emit_urc('+CMTI: "SM",%d' % idx)
+        i = free[0]
+        self.store[i] = [REC_UNREAD, pdu_hex.upper(), _tpdu_len_or_0(pdu_hex)]
+        self.inbound.append({"t": round(self.now(), 3), "index": i, "pdu": pdu_hex.upper()})
+        self._log("inbound PDU stored at %d" % i)
+        if announce and self.cnmi[1] in (1, 3):  # 27.005 +CNMI <mt>=1: indicate with +CMTI
+            self._emit_urc('+CMTI: "SM",%d' % i)
 
-    # --- AT commands (sim thread) ------------------------------------------------------------------
-    def _pdu_mode(self):
-        self._sms_check()
-        if self.cmgf != 0:
-            raise CmdError(("cms", 302))  # operation not allowed: text mode reading is not simulated
 
-    def _entry(self, head, idx):
-        stat, pdu = self.store[idx]
-        if stat == REC_UNREAD:
-            self.store[idx][0] = REC_READ  # reading marks it read (27.005 3.4.3)
-        # the module separates the header line and the PDU by a single CRLF
-        return "%s%d,,%d\r\n%s" % (head, stat, tpdu_len(pdu), pdu)
-
-    def x_CMGR(self, form, args):
-        if form == "test":
-            return []
-        self._pdu_mode()
-        if form != "set":
-            raise CmdError("ERROR")
-        idx = _int_arg(args, 0, 0, 999)
-        if idx not in self.store:
-            raise CmdError(("cms", CMS_INVALID_INDEX))
-        return [self._entry("+CMGR: ", idx)]
-
-    def x_CMGL(self, form, args):
-        if form == "test":
-            return ["+CMGL: (0-4)"]
-        self._pdu_mode()
-        stat = _int_arg(args, 0, 0, 4, default=REC_UNREAD)
-        return [self._entry("+CMGL: %d," % i, i) for i in sorted(self.store)
-                if stat == ALL or self.store[i][0] == stat]
-
-    def x_CMGD(self, form, args):
-        if form == "test":
-            return ["+CMGD: (%s),(0-4)" % ",".join(str(i) for i in sorted(self.store))]
-        self._sms_check()
-        idx = _int_arg(args, 0, 0, 999)
-        flag = _int_arg(args, 1, 0, 4, default=0)
-        if flag == 0:
-            if idx in self.store:
-                del self.store[idx]
-                self.deleted.append(idx)
-            return []
-        keep = {1: (REC_UNREAD, STO_UNSENT, STO_SENT), 2: (REC_UNREAD, STO_UNSENT), 3: (REC_UNREAD,), 4: ()}[flag]
-        for i in [i for i in self.store if self.store[i][0] not in keep]:
-            del self.store[i]
-            self.deleted.append(i)
-        return []
+def _tpdu_len_or_0(pdu_hex):
+    try:
+        return tpdu_len(pdu_hex)
+    except (ValueError, IndexError):
+        return 0  # a malformed PDU still sits in the store, as the network left it
 
 
 class InboundModemSim(InboundMixin, ModemSim):
-    """The A76xx simulator with inbound SMS."""
+    """The A76xx simulator with independent inbound PDUs."""
