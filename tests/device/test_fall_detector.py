@@ -211,12 +211,80 @@ def test_no_alarm_for_walking():
     assert feed(det, t.samples())[1] == 0
 
 
-def test_soft_fall_below_peak_threshold_is_not_confirmed():
+def test_rule_soft_fall_below_peak_threshold_is_not_confirmed():
+    # the threshold rule alone (model=None): peak_mg / swing_mg are real knobs
     t = fall_trace(seed=9, peak=1700, bounces=1)
-    det = FallDetector()
+    det = FallDetector(model=None)
     assert feed(det, t.samples())[1] == 0
-    det2 = FallDetector(peak_mg=1500, swing_mg=300)  # thresholds are real knobs
+    det2 = FallDetector(model=None, peak_mg=1500, swing_mg=300)
     assert feed(det2, t.samples())[1] == 1
+
+
+def _model(bias, gates=(30, 150), rows=((fd.F_PEAK, 1, 1000, 8000),)):
+    m = [bias, gates[0], gates[1]]
+    for r in rows:
+        m.extend(r)
+    return tuple(m)
+
+
+def test_model_score_is_the_clipped_integer_sum():
+    det = FallDetector(model=_model(-2000, gates=(30, 1000),
+                                    rows=((fd.F_PEAK, 3, 1000, 8000), (fd.F_STILL, -7, 0, 400),
+                                          (fd.F_DIP, 2, 0, 1000))))
+    f = array.array("i", [0] * fd.N_FEATURES)
+    f[fd.F_PEAK] = 2500
+    f[fd.F_STILL] = 900  # clipped to 400
+    f[fd.F_DIP] = -50  # clipped to 0
+    f[fd.F_POSTURE] = 90
+    assert det.score(f) == -2000 + 3 * 2500 - 7 * 400 + 0
+    assert det.accept(f)
+    f[fd.F_POSTURE] = 29  # the posture gate overrides any score
+    assert not det.accept(f)
+    f[fd.F_POSTURE] = 90
+    f[fd.F_STILL] = 1001  # the stillness gate too
+    assert not det.accept(f)
+
+
+def test_model_decides_on_a_synthetic_fall():
+    # a bias the fall's score beats confirms it; a bias 1 higher than its score rejects it
+    t = fall_trace(seed=21)
+    det = FallDetector(model=_model(0))
+    assert feed(det, t.samples())[1] == 1
+    s = det.score()
+    assert s == det.features[fd.F_PEAK] and s > 2000
+    assert feed(FallDetector(model=_model(-s)), t.samples())[1] == 1
+    assert feed(FallDetector(model=_model(-s - 1)), t.samples())[1] == 0
+
+
+def test_extra_features_of_a_synthetic_fall():
+    t = fall_trace(seed=22)
+    det = FallDetector(model=None)
+    feed(det, t.samples())
+    f = det.features
+    assert f[fd.F_DIP] < 450  # the drop in |a| before the impact (down to ~350 mg)
+    assert f[fd.F_DROP] > 500  # (1 g - |a|)+ over the 0.4 s fall, x 0.1 s units
+    assert f[fd.F_AREA] > 300  # energy of the impact and bounces
+    assert f[fd.F_LONG] >= 80 and f[fd.F_POST] < 50
+    t = Trace(23)
+    t.still(3.0)
+    t.bump(2600)
+    t.still(4.0)
+    det = FallDetector(model=None)
+    feed(det, t.samples())
+    assert det.features[fd.F_DIP] > 900 and det.features[fd.F_LONG] < 10
+
+
+def test_shipped_model_is_well_formed():
+    from firmware import fall_model
+    m = fall_model.MODEL
+    assert len(m) % 4 == 3 and len(m) >= 7
+    assert 0 <= m[1] <= 180 and 0 < m[2] <= 16000
+    span = abs(m[0])
+    for k in range(3, len(m), 4):
+        assert 0 <= m[k] < fd.N_FEATURES and m[k + 2] < m[k + 3]
+        span += abs(m[k + 1]) * max(abs(m[k + 2]), abs(m[k + 3]))
+    assert span < (1 << 29)  # every partial sum stays a small int on a 32-bit port
+    assert FallDetector().model == m
 
 
 def test_later_stronger_impact_is_examined():

@@ -69,10 +69,35 @@ def test_vm_and_cpython_run_the_same_detector():
     assert vm_alarms == [list(a) for a in host_alarms]
     assert decisions == host_decisions and sum(decisions) >= 6
     # thresholds passed to the VM are honoured: stricter -> fewer falls, looser -> car transfers fire
-    strict, _, _ = fall_eval.run_vm(loaded, 50, {"peak_mg": 3200})
-    assert sum(1 for a in strict if a) < sum(1 for a in vm_alarms if a)
-    loose, _, _ = fall_eval.run_vm(loaded, 50, {"peak_mg": 1600, "swing_mg": 400})
+    # (the threshold rule alone, model=None, and the learnt model passed as a parameter)
+    rule, _, _ = fall_eval.run_vm(loaded, 50, {"model": None})
+    assert rule == [list(a) for a in fall_eval.run_host(loaded, 50, {"model": None})[0]]
+    strict, _, _ = fall_eval.run_vm(loaded, 50, {"model": None, "peak_mg": 3200})
+    assert sum(1 for a in strict if a) < sum(1 for a in rule if a)
+    loose, _, _ = fall_eval.run_vm(loaded, 50, {"model": None, "peak_mg": 1600, "swing_mg": 400})
     assert any(a for ld, a in zip(loaded, loose) if not ld.trial.is_fall)
+    from firmware import fall_model
+    m = list(fall_model.MODEL)
+    m[0] -= 1 << 26  # a bias no score can beat: nothing fires
+    none, _, _ = fall_eval.run_vm(loaded, 50, {"model": tuple(m)})
+    assert not any(none)
+
+
+def test_training_uses_only_the_given_subjects():
+    from alertbutton import fall_train
+    loaded = fall_eval.load(DATA, 50)
+    cands = fall_train.candidates(loaded, 50)
+    # every fall trial of the excerpt yields its labelled candidate (impact within 1 s)
+    assert set(ti for ti, _i, lab, _f in cands if lab == 1) == set(
+        i for i, ld in enumerate(loaded) if ld.trial.is_fall)
+    s4 = set(i for i, ld in enumerate(loaded) if ld.trial.subject == 4)
+    m4, info = fall_train.train(cands, s4)
+    n4 = sum(1 for ti, _i, lab, f in cands if ti in s4 and lab is not None and f[2] >= 30 and f[3] <= 150)
+    assert info["candidates"] == n4 and info["fall_candidates"] >= 4  # a fall may have 2 peaks in 1 s
+    # the trained model separates its own training trials (falls fire, activities do not)
+    al = fall_eval.run_host([loaded[i] for i in sorted(s4)], 50, {"model": m4})[0]
+    got = [(loaded[i].trial.is_fall, bool(a)) for i, a in zip(sorted(s4), al)]
+    assert all(fell == fired for fell, fired in got), got
 
 
 class _T:

@@ -361,6 +361,38 @@ def cross_validate(grid, loaded, folds, rate):
     return metrics([loaded[i] for i in keep], [held[i] for i in keep], rate), chosen
 
 
+def cross_validate_model(loaded, folds, rate, params):
+    """Like cross_validate, for the learnt second stage: the model is retrained (fall_train) on the
+    candidates of all subjects but the fold's, then the firmware detector with that model runs over
+    the fold's trials. Pooled held-out metrics."""
+    from alertbutton import fall_train
+    cands = fall_train.candidates(loaded, rate, params)
+    subjects = set(ld.trial.subject for ld in loaded)
+    held_l, held_a, chosen = [], [], []
+    for fold in folds:
+        train_s = subjects - set(fold)
+        model, info = fall_train.train(cands, set(i for i, ld in enumerate(loaded)
+                                                  if ld.trial.subject in train_s))
+        test = [ld for ld in loaded if ld.trial.subject in fold]
+        held_l += test
+        held_a += run_host(test, rate, dict(params, model=model))[0]
+        chosen.append({"test_subjects": sorted(fold), "model": list(model)})
+    return metrics(held_l, held_a, rate), chosen
+
+
+def train_model(loaded, rate, params, out_path, command):
+    """Train the second stage on every loaded trial and write it as a firmware module."""
+    from alertbutton import fall_train
+    cands = fall_train.candidates(loaded, rate, params)
+    model, info = fall_train.train(cands, set(range(len(loaded))))
+    subjects = sorted(set(ld.trial.subject for ld in loaded))
+    base = dict((k, v) for k, v in params.items() if k != "model")
+    fall_train.write_module(out_path, model, subjects, rate, base, info, command)
+    training = metrics(loaded, run_host(loaded, rate, dict(params, model=model))[0], rate)
+    return {"trained_on_subjects": subjects, "model": list(model), "written": out_path,
+            "info": info, "training": training}
+
+
 def add_arguments(p):
     p.add_argument("dir", help="MobiFall-layout folder (subN/FALLS|ADL/CODE/*_acc_*.txt) or one file")
     p.add_argument("--rate", type=int, default=50, help="device sample rate in Hz (default 50)")
@@ -382,11 +414,19 @@ def add_arguments(p):
     p.add_argument("--cv", choices=("split", "loso"),
                    help="cross-validate the tuning (CPython): 'split' = tune on one half of the "
                         "subjects, test on the other, both ways; 'loso' = leave one subject out")
+    p.add_argument("--rule", action="store_true",
+                   help="threshold rule only (FallDetector(model=None)): no learnt second stage; "
+                        "with --tune/--cv, grid-search the rule's thresholds")
+    p.add_argument("--train-model", metavar="OUT.py",
+                   help="train the second-stage model on the selected subjects (use --split tune) "
+                        "and write it as a firmware module (e.g. firmware/fall_model.py)")
 
 
 def run(args):
     try:
         params = parse_params(args.param)
+        if args.rule or args.tune:
+            params["model"] = None
         detector_module().FallDetector(rate_hz=args.rate, **params)  # reject bad names/values early
     except (TypeError, ValueError) as e:
         sys.stderr.write("fall-eval: %s\n" % e)
@@ -397,6 +437,30 @@ def run(args):
     if not loaded:
         sys.stderr.write("no *_acc_*.txt trials under %s\n" % args.dir)
         return 2
+    if args.train_model:
+        if args.split != "tune" and not args.subjects:
+            sys.stderr.write("fall-eval: --train-model needs --split tune (or --subjects)\n")
+            return 2
+        cmd = "alertbutton fall-eval DIR --train-model %s %s" % (
+            os.path.relpath(args.train_model, vm.REPO) if os.path.isabs(args.train_model) else args.train_model,
+            ("--subjects " + args.subjects) if args.subjects else "--split " + args.split)
+        out = train_model(loaded, args.rate, params, args.train_model, cmd)
+        sys.stderr.write("%d trials in %.1f s\n" % (len(loaded), time.time() - t0))
+        print(json.dumps(out, indent=1))
+        return 0
+    if args.cv and not args.rule:
+        subjects = sorted(set(ld.trial.subject for ld in loaded))
+        if args.cv == "loso":
+            folds = [(s,) for s in subjects]
+        else:
+            folds = [tuple(s for s in TEST_SUBJECTS if s in subjects),
+                     tuple(s for s in TUNE_SUBJECTS if s in subjects)]
+        res, chosen = cross_validate_model(loaded, folds, args.rate, params)
+        out = {"cv": args.cv, "rate_hz": args.rate, "held_out": res, "folds": chosen,
+               "second_stage": "logistic model retrained in every fold"}
+        sys.stderr.write("%d trials in %.1f s\n" % (len(loaded), time.time() - t0))
+        print(json.dumps(out, indent=1))
+        return 0
     if args.tune or args.cv:
         subjects = sorted(set(ld.trial.subject for ld in loaded))
         grid = grid_alarms(loaded, args.rate, params)
