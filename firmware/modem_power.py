@@ -145,7 +145,10 @@ class ModemPolicy:
         self.acc = acc
         self.state = state
         self.since = now
-        self.last_use = now
+        # a modem found asleep or off (after a deep-sleep wake) was last used long enough ago: the
+        # MCU's wake alone must not wake it
+        self.last_use = now if state in ("idle", "booting", "sending") else \
+            ticks_add(now, -(self.cfg["idle_to_sleep_s"] * 1000 + 1))
         self._alert_end = None  # ticks the last alert ended ("off" mode keeps the modem on a while)
         self.psm_active_ms = None  # granted T3324 in ms, once the network answered
         if acc is not None:
@@ -233,6 +236,11 @@ class ModemPolicy:
         if not waits:
             return None
         return max(0, min(waits))
+
+    def gnss_standby_allowed(self):
+        """Standby GNSS refreshes: not in "off" mode, where each one would boot the modem (the
+        receiver is inside it) for Ton 11.1 s plus the fix; the alert still turns GNSS on."""
+        return self.mode != OFF
 
     def settled(self):
         """True when the modem is in a state the MCU may sleep through (not booting, not sending,

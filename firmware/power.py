@@ -86,6 +86,8 @@ class PowerPolicy:
         self._awake_until = None  # ticks: stay awake until then (gesture window, boot, console)
         self._awake_why = None
         self._motion_t = None  # ticks of the last motion the accelerometer reported
+        self._walk_t = None  # ticks of the last sustained motion (walking: the wearer moved away)
+        self._fix_t = None  # ticks of the last GNSS fix or refresh attempt
 
     # ---- inputs -----------------------------------------------------------------------------------
     def hold_awake(self, now, ms, why):
@@ -99,6 +101,37 @@ class PowerPolicy:
     def motion(self, now):
         """The accelerometer saw motion (INT1, or the fall detector is still analysing)."""
         self._motion_t = now
+
+    def walked(self, now):
+        """Sustained motion (walking, transport): the position may have changed."""
+        self._motion_t = now
+        self._walk_t = now
+
+    def gnss_fix(self, now):
+        """A fix arrived, or a refresh attempt started (indoors it may never give one: trying again
+        before she moved would give nothing more)."""
+        self._fix_t = now
+
+    def refresh_useful(self):
+        """A standby GNSS refresh is worth its cost only if the wearer walked since the last fix or
+        attempt (or there was none): sitting or sleeping, the last fix is still where she is."""
+        if self._fix_t is None:
+            return True
+        return self._walk_t is not None and ticks_diff(self._walk_t, self._fix_t) > 0
+
+    def carry(self, now):
+        """The policy's time stamps as ages in ms, to keep them across a deep sleep (ticks restart)."""
+        d = {}
+        for k, t in (("m", self._motion_t), ("w", self._walk_t), ("f", self._fix_t)):
+            if t is not None:
+                d[k] = ticks_diff(now, t)
+        return d
+
+    def resume(self, d, now, gap_ms):
+        """Stamps from carry() after gap_ms (sleep + boot) have passed; now is on the new clock."""
+        for k, attr in (("m", "_motion_t"), ("w", "_walk_t"), ("f", "_fix_t")):
+            if d and k in d:
+                setattr(self, attr, ticks_add(now, -(int(d[k]) + gap_ms)))
 
     def moving(self, now):
         if self._motion_t is None or not self.cfg["fall_detection"]:

@@ -46,6 +46,7 @@ def start(app):
     pt = PowerTask(app, hw, cfg)
     if woke:
         pt.policy.hold_awake(hw.t_wake(), pt.window_ms, "gesture")
+        pt.modem_policy.used(ticks_ms())
     pt.task = asyncio.create_task(pt.run())
     return pt
 
@@ -70,6 +71,7 @@ class PowerTask:
 
         def on_press(t):
             self.policy.hold_awake(t, self.window_ms, "gesture")
+            self.modem_policy.used(t)  # a press may start an alert: wake the modem now, not at the trigger
             if prev is not None:
                 prev(t)
         app.logic.on_press = on_press
@@ -91,6 +93,7 @@ class PowerTask:
             limit = int(x.get("ms", 0)) * 11 // 10 + 10000 if acc.saved_mcu == DEEP else 600000
             gap = min(max(0, gap - boot_ms), limit)  # the RC clock drifts; a clock set must not count
             acc, x = Accounting.load(hw.rtc_load(), now, gap, boot_ms)
+            self.policy.resume(x.get("p"), now, gap + boot_ms)
             src = "rtc"
         else:
             acc, x = Accounting.load(_read(FLASH_PATH), now)  # after a power loss: the rare copy
@@ -120,7 +123,7 @@ class PowerTask:
         return self.modem_policy.state in ("booting", "idle")
 
     def _save(self, now, sleep_ms=0):
-        x = {"ms": sleep_ms, "wall": self.hw.wall_ms(), "fl": self._flash_at}
+        x = {"ms": sleep_ms, "wall": self.hw.wall_ms(), "fl": self._flash_at, "p": self.policy.carry(now)}
         el = self.acc.elapsed_ms(now)
         if el - self._flash_at >= _FLASH_EVERY_MS:
             self._flash_at = el

@@ -16,6 +16,23 @@ SOFT_RESET = const(5)
 
 _irq_state = 0
 
+# Deep sleep and wake (issue 8). A deep sleep ends the VM (exit 76); the host simulator starts it again
+# with reset cause DEEPSLEEP_RESET and the wake reason and input levels in the board's wiring.
+EXT0_WAKE = const(2)
+EXT1_WAKE = const(3)
+TIMER_WAKE = const(4)
+PIN_WAKE = const(2)
+SLEEP = const(2)
+DEEPSLEEP = const(4)
+_WAKE_REASON = 0  # set by the simulated board from its wiring
+_INIT_LEVELS = {}  # gpio -> input level at boot (a button still held when the VM starts)
+_WAKE_FDS = []  # streams whose input ends a light sleep early (the control channel: GPIO wake)
+_BOOT_TICKS = time.ticks_ms()  # "the chip woke": the ESP32's ticks restart at 0, the VM's do not
+
+
+def wake_reason():
+    return _WAKE_REASON
+
 
 def disable_irq():
     global _irq_state
@@ -56,7 +73,15 @@ def deepsleep(ms=0):
 
 
 def lightsleep(ms=0):
-    time.sleep_ms(ms)
+    # ends early when a wake stream has input, as a GPIO wake would end it
+    if _WAKE_FDS:
+        import select
+        p = select.poll()
+        for f in _WAKE_FDS:
+            p.register(f, select.POLLIN)
+        p.poll(ms)
+    else:
+        time.sleep_ms(ms)
 
 
 class Pin:
@@ -77,6 +102,8 @@ class Pin:
         self.mode = mode
         self.pull = pull
         self._level = 1 if pull == Pin.PULL_UP else 0
+        if mode == Pin.IN and id in _INIT_LEVELS:
+            self._level = _INIT_LEVELS[id]
         if value is not None:
             self._level = 1 if value else 0
         self._handler = None
@@ -168,6 +195,33 @@ class RTC:
         if dt is None:
             t = time.gmtime()
             return (t[0], t[1], t[2], t[6], t[3], t[4], t[5], 0)
+
+    def memory(self, data=None):
+        """RTC user memory (2 KB on the ESP32 port): kept through deep sleep and resets, lost at
+        power-on. A file in the board's flash directory stands in for it."""
+        global _rtc_checked
+        if not _rtc_checked:
+            _rtc_checked = True
+            if _RESET_CAUSE == PWRON_RESET:
+                _rtc_write(b"")
+        if data is None:
+            try:
+                with open(_RTC_PATH, "rb") as f:
+                    return f.read()
+            except OSError:
+                return b""
+        if len(data) > 2048:
+            raise ValueError("buffer too long")
+        _rtc_write(data)
+
+
+_RTC_PATH = "sim_rtc.bin"
+_rtc_checked = False
+
+
+def _rtc_write(data):
+    with open(_RTC_PATH, "wb") as f:
+        f.write(data)
 
 
 def time_pulse_us(*a, **k):

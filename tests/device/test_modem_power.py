@@ -232,3 +232,14 @@ async def test_psm_refused_is_logged_not_fatal():
                       refuse=("AT+CPSMS", "AT+CEDRXS"))
     out = await d.configure_low_power()
     assert out == {"psm": "refused", "edrx": None} and p.psm_active_ms is None
+
+
+def test_a_modem_found_asleep_is_not_woken_by_the_mcu_boot():
+    for st in ("sleep", "psm", "off"):
+        p = ModemPolicy({"modem_mode": READY if st != "off" else OFF}, None, 5000, st)
+        assert p.want(5000) == ("sleep" if st != "off" else "off"), st
+    p = ModemPolicy({"modem_mode": READY}, None, 5000, "sleep")
+    p.used(5000)  # a press: wake it now, an alert may follow
+    assert p.want(5001) == "awake"
+    assert not ModemPolicy({"modem_mode": OFF}).gnss_standby_allowed()
+    assert ModemPolicy({"modem_mode": READY}).gnss_standby_allowed()

@@ -435,3 +435,22 @@ async def test_no_power_section_no_task():
     app = FakeApp(hw, None)
     del app.cfg["power"]
     assert power_task.start(app) is None
+
+
+def test_gnss_refresh_only_after_walking_and_stamps_cross_a_deep_sleep():
+    for t0 in STARTS:
+        p = PowerPolicy(LOW)
+        assert p.refresh_useful()  # no fix, no attempt yet
+        p.gnss_fix(t0)  # an attempt (or a fix)
+        assert not p.refresh_useful()
+        p.motion(at(t0, 10 * S))  # fidgeting at a desk: she is still where the fix was
+        assert not p.refresh_useful()
+        p.walked(at(t0, 20 * S))
+        assert p.refresh_useful() and p.moving(at(t0, 25 * S))
+        d = p.carry(at(t0, 30 * S))
+        assert d == {"m": 10 * S, "w": 10 * S, "f": 30 * S}
+        # a deep sleep of 100 s + a 1 s boot; the new clock starts anywhere
+        q = PowerPolicy(LOW)
+        q.resume(d, 777, 101 * S)
+        assert q.refresh_useful() and not q.moving(777)  # 111 s since the walk: still
+        assert q.carry(777) == {"m": 111 * S, "w": 111 * S, "f": 131 * S}

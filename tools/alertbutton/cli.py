@@ -14,6 +14,7 @@ COMMANDS = {
     "fall-eval": ("alertbutton.fall_eval", "run the firmware fall detector in the VM over MobiFall trials (JSON)"),
     "fall-plot": ("alertbutton.fall_plot", "PNG of one trial's |a| with the fall detector's phases"),
     "faults": ("alertbutton.faults", "modem fault suite: firmware vs 25 modem faults, table of outcomes"),
+    "energy": ("alertbutton.energy", "battery life of a simulated day from the firmware's power accounting"),
     # technician commands on a connected button (alertbutton/device_cli.py): alertbutton --port P ...
     "status": ("alertbutton.device_cli", "firmware, modem, battery, last fix and last alert of the button"),
     "contacts": ("alertbutton.device_cli", "list, set or clear the five trusted contacts"),

@@ -1,0 +1,156 @@
+"""`alertbutton energy`: a short accelerated day in the VM (the firmware's power accounting), the
+current table, the arithmetic and the plot."""
+import json
+import struct
+import zlib
+
+import pytest
+
+from alertbutton import energy
+
+HOURS3 = {
+    "duration_s": 3 * 3600,
+    "segments": [
+        {"from": "00:00", "to": "01:00", "activity": "still"},
+        {"from": "01:00", "to": "01:20", "activity": "walking"},
+        {"from": "01:20", "to": "02:00", "activity": "moves", "every_s": 120, "burst_s": 10},
+        {"from": "02:00", "to": "03:00", "activity": "still"},
+    ],
+    "alerts": [{"t": "01:10"}],
+    "hardware": {"mic_chipen": False, "accel_state": "n50"},
+    "power": {"fall_detection": True, "still_s": 30, "min_deep_s": 60, "max_deep_s": 21600},
+    "modem": {"contacts": 5, "boot_s": 11.1, "config_s": 1.0, "register_s": 5.0, "sms_s": 3.0,
+              "wake_ms": 100, "idle_to_sleep_s": 5, "off_after_s": 60},
+    "gnss": {"fix_s": 30},
+    "mcu": {"boot_ms": 1000, "arm_ms": 300, "fifo_samples": 25, "rate_hz": 50, "i2c_hz": 400000,
+            "wake_overhead_ms": 1.0},
+}
+CPU_MS = 8.0
+
+
+@pytest.fixture(scope="module")
+def days():
+    out = {}
+    for mode in ("ready", "off"):
+        P = energy.resolve(HOURS3, mode, CPU_MS)
+        out[mode] = (P, energy.run_day(P))
+    return out
+
+
+def test_every_component_accounts_for_the_whole_day(days):
+    for mode, (P, res) in days.items():
+        D = res["duration_ms"]
+        assert D == 3 * 3600 * 1000
+        for comp in energy.COMPONENTS:
+            assert sum(res["totals_ms"][comp].values()) == D, (mode, comp, res["totals_ms"][comp])
+
+
+def test_the_timeline_agrees_with_the_accounting(days):
+    # the bins come from the accounting's change hook, the totals from its own sums (and from the
+    # bytes that crossed every deep sleep): they must agree to the millisecond
+    for mode, (P, res) in days.items():
+        summed = {}
+        for b in res["bins"]:
+            for k, ms in b.items():
+                summed[k] = summed.get(k, 0) + ms
+        flat = dict(("%s.%s" % (c, s), ms) for c in res["totals_ms"] for s, ms in res["totals_ms"][c].items() if ms)
+        assert summed == flat, mode
+
+
+def test_the_mcu_deep_sleeps_and_each_sleep_ends_in_a_boot(days):
+    for mode, (P, res) in days.items():
+        n = res["counts"]
+        assert n["deep_sleeps"] > 5 and n["boots"] == n["deep_sleeps"] - 1  # the day ends asleep
+        assert res["totals_ms"]["mcu"]["deep"] > 0.5 * res["duration_ms"]
+        # the walk: the detector ran in light sleep, woken by FIFO watermarks (0.5 s)
+        assert n["wake_accel"] > 20 * 60 * 2 * 0.9
+        assert res["totals_ms"]["accel"] == {"n50": res["duration_ms"]}
+        assert res["totals_ms"]["mic"] == {"standby": res["duration_ms"]}  # no CHIPEN on this board
+
+
+def test_first_sms_latency_per_policy(days):
+    m = HOURS3["modem"]
+    P, res = days["ready"]
+    (lat,) = res["latency"]
+    # the presses woke the modem by DTR before the trigger: only the send remains
+    assert lat["first_sms_after_trigger_ms"] == m["sms_s"] * 1000
+    assert lat["trigger_ms"] - lat["press_ms"] == 800  # the third press, with the waking one counted
+    assert res["totals_ms"]["modem"]["sending"] == 5 * m["sms_s"] * 1000
+    P, res = days["off"]
+    (lat,) = res["latency"]
+    expected = 100 + (m["boot_s"] + m["config_s"] + m["register_s"] + m["sms_s"]) * 1000
+    assert lat["first_sms_after_trigger_ms"] == expected
+    assert res["counts"]["modem_boots"] == 1
+    assert res["totals_ms"]["modem"]["off"] > 0.95 * res["duration_ms"]
+    assert res["totals_ms"]["gnss"].get("on", 0) <= 60000  # no standby refresh in "off" mode
+
+
+def test_a_slow_boot_loses_the_gesture():
+    sc = json.loads(json.dumps(HOURS3))
+    sc["mcu"]["arm_ms"] = 500  # the second press (at 400 ms) comes before the ISR is armed
+    sc["duration_s"] = 2 * 3600
+    sc["segments"] = [{"from": "00:00", "to": "02:00", "activity": "still"}]
+    res = energy.run_day(energy.resolve(sc, "ready", CPU_MS))
+    assert res["counts"].get("gesture_lost") == 1 and res["latency"] == [] and "sms" not in res["counts"]
+    ev = [e for e in res["events"] if e["event"] == "wake_press"]
+    assert ev and ev[0]["gesture_ok"] is False
+
+
+def test_energy_arithmetic_against_the_table(days):
+    table = energy.load_table()
+    P, res = days["ready"]
+    e = energy.energy(res["totals_ms"], res["duration_ms"], table)
+    with open(energy.DEFAULT_TABLE) as f:
+        doc = json.load(f)["profiles"]["datasheet"]
+    mah = sum(ms / 3600000.0 * doc["states"]["%s.%s" % (c, s)]["ma"]
+              for c, st in res["totals_ms"].items() for s, ms in st.items())
+    mah += doc["floor"]["ldo"]["ma"] * 3
+    assert abs(e["mah"][0] - mah) < 1e-9
+    assert abs(e["avg_ma"][0] - mah / 3) < 1e-9
+    assert e["avg_ma"][1] <= e["avg_ma"][0] <= e["avg_ma"][2]
+    assert abs(energy.days(e["avg_ma"][0], 1000) - 1000 / (e["avg_ma"][0] * 24)) < 1e-9
+    # the plot's bins integrate to the same charge
+    cur = energy.bin_currents(res["bins"], P["bin_s"] * 1000, table)
+    assert abs(sum(cur) * P["bin_s"] / 3600.0 - e["mah"][0]) < 1e-6 * e["mah"][0] + 1e-9
+
+
+def test_the_table_sources_every_figure():
+    with open(energy.DEFAULT_TABLE) as f:
+        doc = json.load(f)
+    states = doc["profiles"]["datasheet"]["states"]
+    for k in energy.firmware_states():
+        e = states[k]  # every state the firmware can record has a figure
+        assert e["source"] and e["range"][0] <= e["ma"] <= e["range"][1], k
+    base = energy.load_table(profile="datasheet")
+    lily = energy.load_table(profile="lilygo-measured")
+    assert abs(lily["floor"][0] - base["floor"][0] - 0.125) < 1e-12
+    assert base["states"]["modem.sleep"][0] == 2.0 and base["states"]["mic.standby"][0] == 0.8
+    with pytest.raises(energy.EnergyError):
+        energy.load_table(profile="nope")
+
+
+def test_measured_cpu_per_fifo_wake():
+    c = energy.measure_cpu_ms(HOURS3["mcu"], batches=50, pystone_loops=2000)
+    assert c["i2c_ms"] == round((25 * 6 + 2) * 9 * 1000.0 / 400000, 3)
+    assert 0 < c["detector_ms"] < 100 and c["fifo_cpu_ms"] > c["i2c_ms"]
+
+
+def test_cli_report_and_png(tmp_path, capsys):
+    sc = tmp_path / "day.json"
+    sc.write_text(json.dumps(HOURS3))
+    png = tmp_path / "e.png"
+    args = energy_args("--scenario", str(sc), "--mode", "ready", "--cpu-ms", str(CPU_MS), "--png", str(png))
+    assert energy.run(args) == 0
+    out = capsys.readouterr().out
+    assert "ready" in out and "days" in out and "3.0 s" in out
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    w, h = struct.unpack(">II", data[16:24])
+    i = data.index(b"IDAT")
+    n = struct.unpack(">I", data[i - 4:i])[0]
+    assert len(zlib.decompress(data[i + 4:i + 4 + n])) == h * (w * 3 + 1)
+
+
+def energy_args(*argv):
+    from alertbutton import cli
+    return cli.build_parser().parse_args(["energy"] + list(argv))
