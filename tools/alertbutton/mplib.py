@@ -129,13 +129,3 @@ def mip_install(target, names=("umqtt.simple",), workdir=None):
         raise RuntimeError("mip install failed:\n" + out)
     return out
 
-
-def add_arguments(p):  # pragma: no cover - thin CLI
-    p.add_argument("target", help="directory to install into (e.g. a simulated flash's lib/)")
-    p.add_argument("names", nargs="*", default=["umqtt.simple"])
-
-
-def run(args):  # pragma: no cover
-    os.makedirs(args.target, exist_ok=True)
-    print(mip_install(args.target, tuple(args.names)))
-    return 0
