@@ -53,6 +53,15 @@ class Board:
     def device_id(self):
         return machine.unique_id()
 
+    def power_hw(self):
+        """Sleep, wake sources, RTC memory, modem DTR/RI (issue 8: boards/power_hw.py). The modem's
+        power enable and power key keep their levels through deep sleep (GPIO hold)."""
+        if getattr(self, "_power_hw", None) is None:
+            from boards.power_hw import PowerHw
+            self._power_hw = PowerHw(self, self.button.pin, accel=True, mic="standby",
+                                     hold_pins=((machine.Pin(P.MODEM_POWER_EN), 1), (self._pwrkey, 0)))
+        return self._power_hw
+
     def microphone(self):
         """INMP441 on I2S0 (L/R tied low: left slot). RX always clocks 64 x fs on this port, which the
         INMP441 needs; ibuf 16 KB = 256 ms of 32-bit stereo frames of DMA slack at 8 kHz.

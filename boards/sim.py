@@ -59,6 +59,8 @@ class Board:
         w = storage.read_json(wiring) or {}
         self.wiring = w
         machine._RESET_CAUSE = w.get("reset_cause", machine.PWRON_RESET)
+        machine._WAKE_REASON = w.get("wake_reason", 0)  # issue 8: the simulator restarts a deep-sleeping VM
+        machine._INIT_LEVELS = dict((int(k), v) for k, v in (w.get("pin_levels") or {}).items())
         self._reset = machine.reset_cause()
         self.button = ButtonEdges(machine.Pin(P.BUTTON, machine.Pin.IN, machine.Pin.PULL_UP), flag=_TaskFlag())
         vib = machine.Pin(P.VIBRATOR, machine.Pin.OUT, value=0)
@@ -70,6 +72,8 @@ class Board:
         self._adc = machine.ADC(machine.Pin(P.BATTERY_ADC))
         self._adc.sim_uv = int(w.get("battery_mv", 3900)) * 1000 // 2
         self._ctl = machine.UART(9, path=w["ctl"]) if w.get("ctl") else None
+        if self._ctl is not None:
+            machine._WAKE_FDS.append(self._ctl)  # a button edge ends a light sleep (GPIO wake)
         self._wdt = None
         self.flash_log = FlashSink()
 
@@ -140,6 +144,15 @@ class Board:
 
     def device_id(self):
         return machine.unique_id()
+
+    def power_hw(self):
+        """Sleep, wake sources, RTC memory, modem DTR (issue 8: boards/power_hw.py). DTR changes are
+        printed as PIN lines; a deep sleep ends the VM (exit 76) until the simulator wakes it."""
+        if getattr(self, "_power_hw", None) is None:
+            from boards.power_hw import PowerHw
+            self._power_hw = PowerHw(self, self.button.pin, accel=bool(self.wiring.get("accel")))
+            self._power_hw.dtr.on_change = _pin_out
+        return self._power_hw
 
     def console_stream(self):
         """The technician console's serial line: a pty the host simulator bridges to the port it

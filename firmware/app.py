@@ -98,10 +98,12 @@ class App:
     async def modem_task(self):
         modem = self.modem
         modem.start()
-        await modem.bring_up()
+        power = getattr(self, "power", None)
+        if power is None or power.modem_on_at_boot():  # asleep or off: the power task wakes it
+            await modem.bring_up()
         while True:
             await asyncio.sleep_ms(_STATUS_POLL_MS)
-            if self.alert.state == IDLE:
+            if self.alert.state == IDLE and (power is None or modem.ready.is_set()):
                 await modem.poll_status()
 
     async def health_task(self, wdt):
@@ -124,6 +126,7 @@ class App:
     async def run(self):
         b = self.board
         self.log("boot", version=VERSION, board=b.name, reset_cause=b.reset_cause())
+        self.start_power()  # before the button task's first edge: the press that woke it counts
         self.tasks.append(asyncio.create_task(self.button_task()))
         self.log("button_armed")
         if self.fall is not None:
@@ -172,6 +175,17 @@ class App:
         except Exception as e:  # a bad config, no umqtt installed, no CA file: log it, never stop
             self.platform = None
             self.log("platform_unavailable", err=repr(e))
+
+    def start_power(self):
+        """Issue 8: after a deep-sleep wake by the button, the waking press goes to the gesture
+        recogniser; the power task (sleep states, modem policy, accounting) runs only if the settings
+        have "power": {"low_power": true} (firmware/power_task.py). Never fatal: awake is safe."""
+        self.power = None
+        try:
+            from firmware import power_task
+            self.power = power_task.start(self)
+        except Exception as e:
+            self.log("power_unavailable", err=repr(e))
 
     def start_console(self):
         """Technician console on the board's console stream, if it has one (issue: console)."""

@@ -259,6 +259,7 @@ class ModemPower:
     OFF_HOLD_MS = 2600
     ON_PULSE_MS = 100
     OFF_GAP_MS = 2000
+    REGISTER_WAIT_MS = 60000  # after a power-on: the alert sends anyway past this (it waits 60 s too)
 
     def __init__(self, modem, policy, dtr=None, log=None, clock=ticks_ms):
         self.modem = modem
@@ -357,9 +358,26 @@ class ModemPower:
         pk.value(0)
         self.policy.booting(self.clock())
         self.log("modem_on")
-        if not await self.modem.bring_up(attempts=3):
+        # not modem.bring_up(): it sets `ready` once the AT side is configured, and an SMS before
+        # registration fails (+CMS ERROR 331, no network service) and waits for a retry
+        m = self.modem
+        for i in range(3):
+            try:
+                if await m.sync():
+                    await m.configure()
+                    break
+            except (AtError, AtTimeout) as e:
+                self.log("modem_config_failed", err=repr(e))
+        else:
+            self.log("modem_on_failed")
             return False
+        t0 = self.clock()
+        while not m.registered and ticks_diff(self.clock(), t0) < self.REGISTER_WAIT_MS:
+            await asyncio.sleep_ms(500)
+            await m.poll_status()
         await self.configure_low_power()
+        m.ready.set()
+        self.log("modem_registered", registered=m.registered, ms=ticks_diff(self.clock(), t0))
         self.policy.registered(self.clock())
         return True
 

@@ -35,13 +35,16 @@ def gesture_window_ms(gestures):
 def start(app):
     """Boot-wake handling, then the power task if configured. Returns the PowerTask or None."""
     board = app.board
-    hw = board.power_hw() if hasattr(board, "power_hw") else None
-    woke = hw is not None and boot_wake.woke_by_button(hw.reset, hw.wake)
+    cfg = app.cfg.get("power")
+    enabled = isinstance(cfg, dict) and bool(cfg.get("low_power") or cfg.get("accounting"))
+    if not hasattr(board, "power_hw") or not (enabled or board.reset_cause() == "deepsleep"):
+        return None  # the default firmware: nothing here runs
+    hw = board.power_hw()
+    woke = boot_wake.woke_by_button(hw.reset, hw.wake)
     if woke:
         down, n = boot_wake.feed_wake_press(app.logic, app.edges, hw.t_wake())
         app.log("wake_press", held=down, edges=n, armed_ms=ticks_diff(ticks_ms(), hw.t_wake()))
-    cfg = app.cfg.get("power")
-    if hw is None or not isinstance(cfg, dict) or not (cfg.get("low_power") or cfg.get("accounting")):
+    if not enabled:
         return None
     pt = PowerTask(app, hw, cfg)
     if woke:
@@ -165,7 +168,7 @@ class PowerTask:
             return "fall_check"
         if self.acc.cur["mic"] == "on":
             return "mic"
-        if getattr(app.modem, "gnss_on", False):
+        if getattr(getattr(app, "gnss", None) or app.modem, "gnss_on", False):
             return "gnss"
         at = app.modem.at
         lock = getattr(at, "_lock", None)
@@ -188,7 +191,7 @@ class PowerTask:
         app, acc, mp = self.app, self.acc, self.modem_policy
         alert = app.alert.state != IDLE
         acc.set("mcu", ALERTING if alert else ACTIVE, now)
-        acc.set("gnss", "on" if getattr(app.modem, "gnss_on", False) else "off", now)
+        acc.set("gnss", "on" if getattr(getattr(app, "gnss", None) or app.modem, "gnss_on", False) else "off", now)
         acc.set("mic", self._mic_state(), now)
         mp.alert(now, alert)
         if mp.state == "booting":
@@ -225,6 +228,10 @@ class PowerTask:
                 self._track(now)
         busy = self._busy(now)
         nxt = self.modem_policy.next_ms(now)
+        gp = getattr(self.app, "gnss_policy", None)  # the GNSS refresh schedule wakes the MCU too
+        g = gp.next_check_ms(now) if gp is not None else None
+        if g is not None and (nxt is None or g < nxt):
+            nxt = g
         d = self.policy.decide(now, alert, busy, self.hw.usb(), nxt)
         if self.last is None or d[0] != self.last[0] or d[3] != self.last[3]:
             self.log("power_state", state=d[0], why=d[3], ms=d[1], wake=wake_names(d[2]))
@@ -271,7 +278,7 @@ class PowerTask:
 
     def _deep(self, ms, mask):
         now = ticks_ms()
-        self.log("deepsleep", ms=ms, wake=wake_names(mask))
+        self.log("deep_sleep", ms=ms, wake=wake_names(mask))
         self._flush()
         self.acc.set("mcu", DEEP, now)
         self.acc.count("deep_sleeps")

@@ -174,15 +174,19 @@ class Modem:
         self.power_key = Pin()
         self.synced = 0
         self.brought_up = 0
+        self.polls = 0
+        self.registered = False
 
     async def sync(self, timeout_ms=0):
         self.synced += 1
         return True
 
-    async def bring_up(self, attempts=0):
+    async def configure(self):
         self.brought_up += 1
-        self.ready.set()
-        return True
+
+    async def poll_status(self):
+        self.polls += 1
+        self.registered = self.polls >= 2  # registered on the second poll
 
 
 def _driver(cfg, state, refuse=()):
@@ -222,6 +226,7 @@ async def test_off_mode_power_key_and_boot_on_alert():
     assert d.kick.is_set() and d.dtr.v == 0
     assert await d.apply(alert=True) == "on"
     assert m.power_key.log == [1, 0, 1, 0] and m.brought_up == 1 and p.state == "idle"
+    assert m.polls == 2 and m.registered and m.ready.is_set()  # ready only once registered
     assert 'AT+CPSMS=1,,,"00000110","00000101"' in m.at.sent and 'AT+CEDRXS=1,4,"0010"' in m.at.sent
     assert p.psm_active_ms == 10 * 1000  # granted by the (fake) network's +CEREG answer
     assert p.acc.counts["modem_boots"] == 1

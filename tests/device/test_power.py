@@ -353,6 +353,9 @@ class FakeBoard:
     def power_hw(self):
         return self.hw
 
+    def reset_cause(self):
+        return self.hw.reset
+
     def watchdog(self):
         return None
 

@@ -19,6 +19,7 @@ from alertbutton.modem_sim import ModemSim
 BUTTON_PIN = 13  # boards/pins_a7670e.py BUTTON
 PWRKEY_PIN = 4  # boards/pins_a7670e.py MODEM_PWRKEY
 RESET_EXIT = 75  # boards/simlib/machine.py: machine.reset()
+DEEPSLEEP_EXIT = 76  # boards/simlib/machine.py: machine.deepsleep(ms)
 HEAPSIZE = "512k"  # ESP32-WROVER MicroPython heap without PSRAM is ~110 KB; with PSRAM ~4 MB
 
 
@@ -107,6 +108,8 @@ class SimRun:
         self.pins = []  # (t, gpio, level) of every board output pin change the VM printed
         self._wdt_timeout = None  # ms, once the firmware started its watchdog
         self._wdt_fed = None
+        self._asleep = None  # monotonic deadline of the VM's deep sleep (issue 8), None while it runs
+        self.wakes = []  # (t, "button" | "timer") of every deep-sleep wake
 
     # --- setup ------------------------------------------------------------------------------------
     def _prepare_flash(self):
@@ -200,6 +203,8 @@ class SimRun:
 
     # --- button -----------------------------------------------------------------------------------
     def set_pin(self, level):
+        if self._asleep is not None and level == 0:
+            self._wake("button")  # ext0: the press wakes the chip and is still down at boot
         os.write(self._ctl_master, b"pin %d %d\n" % (BUTTON_PIN, level))
 
     def gesture(self, ev):
@@ -252,7 +257,12 @@ class SimRun:
         self._pump_thread.start()
 
     def supervise(self):
-        """The board's external watchdog, and restarts after a reset (machine.reset, watchdog)."""
+        """The board's external watchdog, and restarts after a reset (machine.reset, watchdog) or at
+        the end of a deep sleep's timer."""
+        if self._asleep is not None:
+            if time.monotonic() >= self._asleep:
+                self._wake("timer")
+            return True
         code = self.proc.poll()
         if code is None:
             if self._wdt_timeout and (time.monotonic() - self._wdt_fed) * 1000 > self._wdt_timeout:
@@ -263,7 +273,28 @@ class SimRun:
         if code == RESET_EXIT:
             self.reset(2, "machine.reset")
             return True
+        if code == DEEPSLEEP_EXIT:
+            ms = [e.get("ms", 0) for e in self.events if e["event"] == "deepsleep"][-1:] or [0]
+            self._asleep = time.monotonic() + (ms[0] / 1000.0 if ms[0] else 1e9)
+            self._wdt_timeout = self._wdt_fed = None
+            return True
         return False
+
+    def _wake(self, why):
+        """A deep-sleep wake (issue 8): the VM starts again with reset cause DEEPSLEEP_RESET, the
+        wake reason and, for the button (ext0), the pin still held down."""
+        self._asleep = None
+        self.wakes.append((round(self.now(), 3), why))
+        self._wiring(self._modem_path(), self._ctl_path, reset_cause=4)
+        path = os.path.join(self.flash, "sim_board.json")
+        with open(path) as f:
+            w = json.load(f)
+        w["wake_reason"] = 2 if why == "button" else 4  # machine.EXT0_WAKE / TIMER_WAKE
+        if why == "button":
+            w["pin_levels"] = {str(BUTTON_PIN): 0}
+        _write_json(path, w)
+        self._on_vm_line('EV {"event": "sim_wake", "why": "%s"}' % why)
+        self._boot()
 
     def reset(self, cause, why, off_s=0.0):
         """Reset the simulated board: the VM dies wherever it is (as on a power cut or a watchdog
