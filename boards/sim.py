@@ -132,6 +132,7 @@ class Board:
         return self._wdt
 
     async def run_extras(self, app):
+        self.app = app
         tasks = []
         if getattr(self, "_accel_chip", None) is not None:
             tasks.append(asyncio.create_task(self._accel_feed()))
@@ -195,6 +196,9 @@ class Board:
             return
         if words[0] == "pin":
             machine.Pin._all[int(words[1])]._drive(int(words[2]))
+        elif words[0] == "test-alert":
+            # what the console's test-alert does, without the PIN dance (simulator scripting)
+            self.app.alert.trigger("console", kind="test", only=[int(w) for w in words[1:]])
         elif words[0] == "hang":
             # a task stuck in a blocking call: the whole event loop stops, the watchdog must act
             import time

@@ -117,8 +117,12 @@ class AtChannel:
                 if self._final is not None:  # an error instead of the prompt: never send the PDU
                     return self._result()
                 if not got:
-                    self._writer.write(b"\x1b")  # abandon the prompt so the modem is usable again
+                    # abandon the prompt so the modem is usable again, and consume its answer to the
+                    # ESC (OK on SIMCom) so that it is not taken as the next command's result
+                    self._want_prompt = False
+                    self._writer.write(b"\x1b")
                     await self._writer.drain()
+                    await self._wait(self._done, 1000)
                     self._timeout(cmd + " (no prompt)")
                 self._want_prompt = False
                 self._writer.write(payload.encode() if isinstance(payload, str) else payload)
@@ -132,6 +136,13 @@ class AtChannel:
             self._expect = None
             self._follow = self._want_follow = False
             self._want_prompt = False
+
+    def abort(self, why):
+        """End the command in progress now (the modem rebooted: its answer will never come)."""
+        if self._cmd is not None and self._final is None:
+            self._final = b"ABORTED " + why
+            self._done.set()
+            self._prompt.set()
 
     def _result(self):
         final = self._final
@@ -198,6 +209,11 @@ class AtChannel:
             if ln == cmd:
                 return  # echo (before ATE0, or after the modem rebooted and re-enabled it)
             if self._final is None:
+                if self._want_prompt and ln in FINAL_OK:
+                    # a late OK (e.g. to an earlier ESC) cannot answer AT+CMGS: only the prompt or
+                    # an error can; taking it would mark an SMS sent that never left
+                    self.stats["stray"] += 1
+                    return
                 if self._is_final(ln):
                     self._final = ln
                     self._done.set()

@@ -34,6 +34,7 @@ class Modem:
         self.imei = ""
         self.booted_banner = False
         self.needs_setup = False  # the modem rebooted by itself: echo and SMS settings are lost
+        self.setup_needed = asyncio.Event()  # set with needs_setup: the modem task reconfigures at once
         self.at.on_urc(b"+CPIN:", self._urc_cpin)
         self.at.on_urc(b"+CEREG:", self._urc_reg)
         self.at.on_urc(b"+CREG:", self._urc_reg)
@@ -88,7 +89,10 @@ class Modem:
         await at.command("AT+CMEE=2")
         try:
             r = await at.command("AT+CPIN?", expect="+CPIN:")
-            self.sim_ready = r.line(b"+CPIN:") == b"READY"
+            state = r.line(b"+CPIN:") or b""
+            self.sim_ready = state == b"READY"
+            if not self.sim_ready:  # e.g. "SIM PIN": the SIM is locked, SMS cannot go out
+                self.log("sim_error", err="SIM not ready: " + state.decode())
         except AtError as e:
             self.sim_ready = False
             self.log("sim_error", err=e.final)
@@ -99,6 +103,17 @@ class Modem:
         except (AtError, AtTimeout):
             pass
         await self.poll_status()
+
+    async def reconfigure(self):
+        """After the modem rebooted by itself: echo off, errors verbose, PDU mode, report routing."""
+        self.needs_setup = False
+        self.setup_needed.clear()
+        try:
+            await self.configure()
+            self.log("modem_reconfigured")
+        except (AtError, AtTimeout) as e:
+            self.needs_setup = True
+            self.log("modem_config_failed", err=repr(e))
 
     async def _sms_config(self):
         # SMS commands answer ERROR until the modem has read the SIM's SMS store ("SMS DONE")
@@ -175,11 +190,8 @@ class Modem:
     async def send_pdu(self, pdu_hex, tpdu_len, timeout_ms=90000):
         """Send one SMS-SUBMIT PDU; returns the message reference. Raises SmsError."""
         if self.needs_setup:
-            self.needs_setup = False
-            try:
-                await self.configure()
-            except (AtError, AtTimeout):
-                self.needs_setup = True
+            await self.reconfigure()
+            if self.needs_setup:
                 raise SmsError("setup", -1, True)
         try:
             r = await self.at.command_with_prompt("AT+CMGS=%d" % tpdu_len, pdu_hex, timeout_ms=timeout_ms,

@@ -115,6 +115,8 @@ class SimcomA76xx(Modem):
             if self.ready.is_set():
                 self.needs_setup = True
                 self.log("modem_rebooted")
+                self.at.abort(b"modem rebooted")  # an SMS in flight is lost: retry it at once
+                self.setup_needed.set()
 
     async def gnss_power(self, on):
         try:

@@ -9,6 +9,7 @@ from time import ticks_ms, ticks_diff, ticks_add
 
 from drivers.modem import SmsError
 from firmware import haptics
+from firmware.followups import FollowupPolicy
 from firmware.outbox import Outbox, PENDING, SENDING, ACCEPTED, DELIVERED, FAILED
 from firmware.sms_pdu import encode_submit
 from firmware.sms_status import decode_status_report, classify
@@ -43,15 +44,20 @@ class AlertManager:
         self.state = IDLE
         self.alert_id = self.outbox.alert_id
         self.kind = "alert"
+        self.source = None
         self.only = None
         self.started = ticks_ms()
         self.consecutive_failures = 0
-        self._due = {}  # record index -> ticks_ms of its next attempt
+        self._due = {}  # record index -> ticks_ms of its next attempt (kept across dispatch rounds)
+        self.followups = FollowupPolicy(cfg)
+        self.first_dispatch = True
+        self._stopped = False
+        self._nudge = asyncio.Event()  # something changed: a fix, an ack, a stop, a failed delivery
         # listeners: fn(event, manager) for "triggered", "sms", "delivered", "dispatched", "ended"
         # (evidence recording, platform link, follow-ups). Called synchronously: note or schedule only.
         self.listeners = []
         self._wake = asyncio.Event()
-        self._stop = asyncio.Event()
+        self._queued = None  # a real alert waiting for a test alert to end
         self._resume = False
         modem.on_status_report = self._status_report
         self.task = None
@@ -72,10 +78,18 @@ class AlertManager:
         """Called by the button task, the fall detector or the console (kind "test", `only` = contact
         indices to reach). Returns True if a new alert starts."""
         if self.state != IDLE:
+            if self.kind == "test" and kind != "test" and self._queued is None:
+                # a real alert never waits behind a technician's test: end the test, then start it
+                self.log("test_preempted", source=source, alert=self.alert_id)
+                self._queued = (source, kind, only)
+                self._stopped = True
+                self._nudge.set()
+                return True
             self.log("trigger_ignored", source=source, state=self.state, alert=self.alert_id)
             return False
         self.alert_id = self.outbox.alert_id + 1
         self.kind = kind
+        self.source = source
         self.only = only
         self.started = ticks_ms()
         self.log("trigger", source=source, kind=kind, alert=self.alert_id)
@@ -88,7 +102,20 @@ class AlertManager:
     def stop(self, why):
         if self.state != IDLE:
             self.log("alert_stop", why=why, alert=self.alert_id)
-            self._stop.set()
+            self._stopped = True
+            self._nudge.set()
+
+    def on_fix(self, fix):
+        """A new position (GNSS task): owed follow-ups may now be due."""
+        if self.state != IDLE:
+            self.followups.on_fix(ticks_ms(), fix.age_s(), fix.acc_m)
+            self._nudge.set()
+
+    def ack(self, contact):
+        """A contact acknowledged (two-way SMS): no more periodic updates for them."""
+        if self.state != IDLE and 0 <= contact < self.followups.n:
+            self.followups.ack(contact)
+            self._nudge.set()
 
     @property
     def results(self):
@@ -115,11 +142,14 @@ class AlertManager:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            self._stop.clear()
+            self._stopped = False
+            self._nudge.clear()
+            self.first_dispatch = True
             try:
                 if not self._resume:
-                    self._open_outbox()
+                    await self._open_outbox()
                 self._resume = False
+                self._due = {}
                 if self.outbox.recs:
                     await self._dispatch()
                 await self._active()
@@ -129,15 +159,34 @@ class AlertManager:
                 self.outbox.close()
             except OSError as e:
                 self.log("outbox_write_failed", err=repr(e))
+            self.followups.stop()
             self._to(IDLE)
             self._notify("ended")
+            if self._queued is not None:
+                source, kind, only = self._queued
+                self._queued = None
+                self.trigger(source, kind, only)
 
-    def _text(self):
+    async def _position(self):
+        """(fix tuple or None, cell or None) for a text: the best fix known now; without one, the
+        serving cell (cached by the status poll, else asked now if the modem answers)."""
         fix = self.lastfix.best()
-        return compose(self.kind, self.cfg.get("wearer", ""), fix.as_tuple() if fix else None,
-                       self.battery(), self.cfg.get("lang", "fr"))
+        if fix is not None:
+            return fix.as_tuple(), None
+        cell = getattr(self.modem, "last_cell", None)
+        if cell is None and self.modem.ready.is_set():
+            try:
+                cell = await asyncio.wait_for_ms(self.modem.serving_cell(), 2000)
+            except Exception:  # no cell is no reason to delay the alert further
+                cell = None
+        return None, cell
 
-    def _open_outbox(self):
+    async def _text(self, kind=None):
+        fix, cell = await self._position()
+        return compose(kind or self.kind, self.cfg.get("wearer", ""), fix, self.battery(),
+                       self.cfg.get("lang", "fr"), cell=cell), fix
+
+    async def _open_outbox(self):
         """Compose every contact's PDU with the best position known now and persist them before the
         first AT command. An invalid contact is logged and skipped, never blocks the others."""
         contacts = self.cfg.get("contacts") or []
@@ -145,7 +194,10 @@ class AlertManager:
         if not contacts:
             self.log("not_configured", alert=self.alert_id)
             self._haptic(haptics.NOT_CONFIGURED)
-        text = self._text()
+        text, fix = await self._text()
+        if self.kind != "test" and contacts:
+            fresh = fix is not None and self.followups.fresh(fix[3])
+            self.followups.start(ticks_ms(), fresh, len(contacts))
         items = []
         for i, c in enumerate(contacts):
             if self.only is not None and i not in self.only:
@@ -176,7 +228,6 @@ class AlertManager:
     async def _dispatch(self):
         await self._wait_modem()
         ob = self.outbox
-        self._due = {}
         deadline = ticks_add(self.started, self.cfg.get("alert_active_s", 3600) * 1000)
         while True:
             todo = ob.pending()
@@ -189,12 +240,13 @@ class AlertManager:
                     self.log("dispatch_gave_up", pending=len(todo), alert=self.alert_id)
                     break
                 wait = min(ticks_diff(self._due[i], now) for i in todo)
-                if self._stop.is_set():
+                if self._stopped:
                     break
                 try:
-                    await asyncio.wait_for_ms(self._stop.wait(), max(1, wait))
+                    await asyncio.wait_for_ms(self._nudge.wait(), max(1, wait))
                 except asyncio.TimeoutError:
                     pass
+                self._nudge.clear()
                 continue
             for i in ready:
                 await self._send_one(i)
@@ -202,15 +254,17 @@ class AlertManager:
         failed = c.get(FAILED, 0) + c.get(PENDING, 0)
         self.log("dispatch_done", alert=self.alert_id, sent=c.get(ACCEPTED, 0) + c.get(DELIVERED, 0),
                  failed=failed)
-        self._haptic(haptics.FAILED if failed else haptics.SENT_ALL)
-        self._notify("dispatched")
+        if self.first_dispatch:  # follow-ups go out silently: no vibration for each update
+            self.first_dispatch = False
+            self._haptic(haptics.FAILED if failed else haptics.SENT_ALL)
+            self._notify("dispatched")
 
     async def _send_one(self, i):
         ob = self.outbox
         r = ob.recs[i]
         r["st"] = SENDING
         try:
-            mr = await self.modem.send_pdu(r["pdu"], r["n"])
+            mr = await self.modem.send_pdu(r["pdu"], r["n"], self.cfg.get("cmgs_timeout_s", 90) * 1000)
         except SmsError as e:
             att = r["att"] + 1
             self.log("sms_failed", contact=r["c"], to=r["to"], reason=e.reason, code=e.code,
@@ -218,7 +272,11 @@ class AlertManager:
             if e.transient:
                 self._persist(i, st=PENDING, att=att, err=e.code)
                 self._due[i] = ticks_add(ticks_ms(), backoff_ms(att))
-                await self._modem_failure()
+                if e.reason != "cms":
+                    # no answer, no prompt, aborted: the modem itself is in trouble. A +CMS error
+                    # (e.g. 331, not registered yet) is the network's answer: restarting the modem
+                    # would only restart its registration.
+                    await self._modem_failure()
             else:
                 self._persist(i, st=FAILED, att=att, err=e.code)
                 self.log("sms_permanent_failure", contact=r["c"], to=r["to"], code=e.code, alert=self.alert_id)
@@ -267,36 +325,69 @@ class AlertManager:
             self.log("sms_delivered", contact=r["c"], to=r["to"], mr=mr, status=st, alert=self.alert_id)
             self._notify("delivered")
         elif verdict == "failed":
-            # the network gave up on a message it had accepted: send it again (another attempt)
+            # the network gave up on a message it had accepted: send it again after a backoff, a few
+            # times at most (a phone that refuses SMS for good must not be flooded)
             self.log("sms_delivery_failed", contact=r["c"], to=r["to"], mr=mr, status=st, alert=self.alert_id)
+            if r["att"] >= self.cfg.get("delivery_resends", 2) + 1:
+                self._persist(i, st=FAILED, err=st)
+                self.log("sms_permanent_failure", contact=r["c"], to=r["to"], code=st, alert=self.alert_id)
+                return
             self._persist(i, st=PENDING, err=st)
-            self._due[i] = ticks_add(ticks_ms(), backoff_ms(r["att"] + 1))
-            if self.state == ACTIVE:
-                self._wake_redispatch()
+            self._due[i] = ticks_add(ticks_ms(), backoff_ms(r["att"]))
+            self._nudge.set()
         else:
             self.log("sms_delivery_pending", contact=r["c"], mr=mr, status=st, alert=self.alert_id)
 
-    def _wake_redispatch(self):
-        self._redispatch = True
-        self._stop.set()
+    async def queue_message(self, contact, kind, why):
+        """Compose and persist one more SMS for a contact during the alert (follow-up, reply)."""
+        contacts = self.cfg.get("contacts") or []
+        if not 0 <= contact < len(contacts):
+            return -1
+        text, _ = await self._text(kind)
+        try:
+            pdu, n = encode_submit(contacts[contact]["number"], text, self.cfg.get("sms_validity_min", 4320),
+                                   status_report=True)
+        except (ValueError, KeyError, TypeError) as e:
+            self.log("sms_invalid", contact=contact, err=repr(e), alert=self.alert_id)
+            return -1
+        try:
+            k = self.outbox.append(contact, contacts[contact]["number"], pdu, n, why)
+        except OSError as e:
+            self.outbox.recs.append({"c": contact, "to": contacts[contact]["number"], "pdu": pdu, "n": n,
+                                     "st": PENDING, "mr": -1, "att": 0, "err": 0, "why": why})
+            k = len(self.outbox.recs) - 1
+            self.log("outbox_write_failed", err=repr(e), alert=self.alert_id)
+        self.log("followup_queued", contact=contact, why=why, alert=self.alert_id)
+        self._nudge.set()
+        return k
 
     async def _active(self):
+        if self.kind == "test":
+            return  # a test alert ends once its SMS went out: no follow-ups, nothing to keep active
         self._to(ACTIVE)
         end = ticks_add(self.started, self.cfg.get("alert_active_s", 3600) * 1000)
         while True:
-            self._redispatch = False
-            left = ticks_diff(end, ticks_ms())
+            now = ticks_ms()
+            left = ticks_diff(end, now)
             if left <= 0:
                 self.log("alert_expired", alert=self.alert_id)
                 return
-            try:
-                await asyncio.wait_for_ms(self._stop.wait(), left)
-            except asyncio.TimeoutError:
-                self.log("alert_expired", alert=self.alert_id)
+            wait = left
+            s = self.followups.sleep_ms(now)
+            if s is not None and s < wait:
+                wait = s
+            if wait > 0 and not self._nudge.is_set():
+                try:
+                    await asyncio.wait_for_ms(self._nudge.wait(), wait)
+                except asyncio.TimeoutError:
+                    pass
+            self._nudge.clear()
+            if self._stopped:
                 return
-            self._stop.clear()
-            if not self._redispatch:
-                return  # stopped
-            self._to(DISPATCHING)
-            await self._dispatch()
-            self._to(ACTIVE)
+            self.followups.battery(self.battery())
+            for i, why in self.followups.due(ticks_ms()):
+                await self.queue_message(i, "update", why)
+            if self.outbox.pending():
+                self._to(DISPATCHING)
+                await self._dispatch()
+                self._to(ACTIVE)

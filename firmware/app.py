@@ -7,12 +7,12 @@ from firmware import haptics, settings
 from firmware.alert import AlertManager, DISPATCHING, IDLE
 from firmware.eventlog import EventLog
 from firmware.gestures import ButtonLogic
+from firmware.gnss_power import GnssPower, PAUSED
 from firmware.location import LastFix
 from firmware.version import VERSION
 
 _GNSS_POLL_MS = 2000
 _GNSS_POLL_DISPATCH_MS = 10000
-_GNSS_BOOT_WINDOW_MS = 300000  # after boot, try 5 min for a first fix, then GNSS off until an alert
 _STATUS_POLL_MS = 60000
 
 
@@ -33,6 +33,11 @@ class App:
         self.edges = board.button
         self.logic = ButtonLogic(self.cfg["gestures"], on_gesture=self._on_gesture)
         self.fall = self._make_fall_monitor()
+        self.gnss = board.make_gnss(self.log) if hasattr(board, "make_gnss") else None
+        self.gnss = self.gnss or self.modem
+        self.gnss_policy = GnssPower(self.cfg, now=ticks_ms())
+        self._gnss_nudge = asyncio.Event()
+        self.alert.listeners.append(self._alert_event)
         self.tasks = []
 
     def _make_fall_monitor(self):
@@ -70,30 +75,53 @@ class App:
                 except asyncio.TimeoutError:
                     pass
 
+    def _alert_event(self, event, manager):
+        # hot start: the receiver goes on the moment an alert starts, off again when it ends
+        if event in ("triggered", "ended"):
+            self.gnss_policy.alert(ticks_ms(), event == "triggered")
+            self._gnss_nudge.set()
+
     async def gnss_task(self):
-        modem = self.modem
-        await modem.ready.wait()
-        booted = ticks_ms()
-        await modem.gnss_power(True)
+        src = self.gnss  # the modem's GNSS, or an external NMEA receiver (board profile)
+        if hasattr(src, "ready"):
+            await src.ready.wait()
+        pol, alert = self.gnss_policy, self.alert
+        pol.blocks_lte = getattr(src, "gnss_blocks_lte", False)
+        last_poll = ticks_ms()
         while True:
-            best = self.lastfix.best()
-            fresh = best is not None and best.ticks is not None  # obtained during this boot
-            want = self.alert.state != IDLE or (
-                not fresh and ticks_diff(ticks_ms(), booted) < _GNSS_BOOT_WINDOW_MS)
-            if want and not modem.gnss_on:
-                await modem.gnss_power(True)
-            elif not want and modem.gnss_on:
-                await modem.gnss_power(False)
-            if modem.gnss_on:
-                fix = await modem.gnss_fix()
-                if fix is not None:
-                    fix.ticks = ticks_ms()
-                    first = self.lastfix.best() is None or self.lastfix.best().ticks is None
-                    self.lastfix.update(fix)
-                    if first:
-                        self.log("fix", lat=fix.lat, lon=fix.lon, acc_m=fix.acc_m, sats=fix.sats)
-            # while SMS go out, poll less: each poll holds the AT channel between two SMS
-            await asyncio.sleep_ms(_GNSS_POLL_DISPATCH_MS if self.alert.state == DISPATCHING else _GNSS_POLL_MS)
+            now = ticks_ms()
+            pol.battery(self.board.battery_percent())
+            pol.set_need_fix(alert.followups.needs_fix())
+            pol.set_lte_busy(alert.state == DISPATCHING)
+            want = pol.want_on(now)
+            if want != src.gnss_on:
+                await src.gnss_power(want)
+                self.log("gnss", on=src.gnss_on, mode=pol.mode)
+            wait = 60000
+            if src.gnss_on:
+                wait = _GNSS_POLL_MS
+                # while SMS go out, poll rarely: each poll holds the AT channel between two SMS
+                if alert.state != DISPATCHING or ticks_diff(now, last_poll) >= _GNSS_POLL_DISPATCH_MS:
+                    last_poll = now
+                    fix = await src.gnss_fix()
+                    if fix is not None:
+                        fix.ticks = ticks_ms()
+                        first = self.lastfix.best() is None or self.lastfix.best().ticks is None
+                        self.lastfix.update(fix)
+                        pol.on_fix(fix.ticks)
+                        alert.on_fix(fix)
+                        if first:
+                            self.log("fix", lat=fix.lat, lon=fix.lon, acc_m=fix.acc_m, sats=fix.sats)
+            if pol.mode == PAUSED:
+                wait = 500  # GNSS yields to SMS on modems that cannot do both: back on soon after
+            nxt = pol.next_check_ms(now)
+            if nxt is not None and nxt < wait:
+                wait = max(nxt, 100)
+            try:
+                await asyncio.wait_for_ms(self._gnss_nudge.wait(), wait)
+            except asyncio.TimeoutError:
+                pass
+            self._gnss_nudge.clear()
 
     async def modem_task(self):
         modem = self.modem
@@ -102,7 +130,18 @@ class App:
         if power is None or power.modem_on_at_boot():  # asleep or off: the power task wakes it
             await modem.bring_up()
         while True:
-            await asyncio.sleep_ms(_STATUS_POLL_MS)
+            if modem.ready.is_set():
+                try:  # kept for alerts without a fix: the SMS then names the serving cell
+                    modem.last_cell = await modem.serving_cell()
+                except Exception as e:
+                    self.log("cell_failed", err=repr(e))
+            try:  # the modem rebooting by itself wakes this task at once to restore its settings
+                await asyncio.wait_for_ms(modem.setup_needed.wait(), _STATUS_POLL_MS)
+            except asyncio.TimeoutError:
+                pass
+            if modem.needs_setup:
+                await modem.reconfigure()
+                continue
             if self.alert.state == IDLE and (power is None or modem.ready.is_set()):
                 await modem.poll_status()
 

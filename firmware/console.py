@@ -111,15 +111,6 @@ class Console:
             "factory-reset": (CHANGE, self.c_factory_reset),
             "evidence": (EVIDENCE, self.c_evidence),
         }
-        alert = getattr(app, "alert", None)
-        if alert is not None and hasattr(alert, "listeners"):
-            alert.listeners.append(self._on_alert)
-
-    def _on_alert(self, event, mgr):
-        # a test alert ends once its SMS are out: it must never hold off a real alert (a second
-        # trigger during an alert is ignored) for alert_active_s after a technician's test
-        if event == "dispatched" and getattr(mgr, "kind", None) == "test":
-            mgr.stop("test_done")
 
     # --- line level -------------------------------------------------------------------------------
     def handle(self, raw):
@@ -382,7 +373,9 @@ class Console:
         if kind not in ("alert", "fall", "test"):
             raise Reply("ARGS", "usage: message preview [alert|fall|test]")
         fix = self._fix()
-        msgs = preview.messages(self.cfg, fix.as_tuple() if fix is not None else None, self._battery(), kind)
+        cell = None if fix is not None else getattr(getattr(self.app, "modem", None), "last_cell", None)
+        msgs = preview.messages(self.cfg, fix.as_tuple() if fix is not None else None, self._battery(), kind,
+                                cell)
         shown, w = preview.name_report(self.cfg["wearer"], self.cfg["lang"])
         out = {"kind": kind, "messages": msgs, "position": "last known" if fix is not None else "none",
                "wearer_in_sms": shown, "warnings": w}

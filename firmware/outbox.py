@@ -58,6 +58,13 @@ class Outbox:
                      for c, to, pdu, n in items]
         self.save()
 
+    def append(self, c, to, pdu, n, why):
+        """A follow-up SMS for contact c during the alert (position update, reply). Persisted."""
+        self.recs.append({"c": c, "to": to, "pdu": pdu, "n": n, "st": PENDING, "mr": -1, "att": 0, "err": 0,
+                          "why": why})
+        self.save()
+        return len(self.recs) - 1
+
     def close(self):
         self.closed = True
         self.save()

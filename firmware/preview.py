@@ -63,10 +63,11 @@ def name_report(wearer, lang):
     return worst, w
 
 
-def messages(cfg, fix, battery, kind="alert"):
+def messages(cfg, fix, battery, kind="alert", cell=None):
     """One entry per configured slot: the text, its encoding and segment count, and the PDU size,
-    exactly as the alert would compose and encode it now (fix = (lat, lon, acc_m, age_s) or None)."""
-    text = compose(kind, cfg.get("wearer", ""), fix, battery, cfg.get("lang", "fr"))
+    exactly as the alert would compose and encode it now (fix = (lat, lon, acc_m, age_s) or None;
+    cell = the serving cell the alert names when there is no fix)."""
+    text = compose(kind, cfg.get("wearer", ""), fix, battery, cfg.get("lang", "fr"), cell=cell)
     enc, units, limit = segment_info(text)
     out = []
     for i, c in enumerate(cfg["slots"]):

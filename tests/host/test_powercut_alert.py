@@ -18,8 +18,9 @@ def test_no_alert_lost_at_any_cut_point(report):
            "block writes per alert: %(writes_per_alert)d; cut points tried: %(cut_points)d; alerts lost: "
            "%(lost)d; cut before the alert reached flash (nothing sent yet): %(not_yet_recorded)d; resumed "
            "after reboot: %(resumed)d; max duplicates per contact: %(duplicates_max)d; max contacts "
-           "duplicated in one run: %(duplicated_contacts_max)d" % r)
-    assert r["cut_points"] == r["writes_per_alert"] > 20
+           "duplicated in one run: %(duplicated_contacts_max)d; runs that ended before their cut point: "
+           "%(beyond_end)d" % r)
+    assert r["cut_points"] == r["writes_per_alert"] > 20 and r["beyond_end"] <= 10
     assert r["bad"] == [] and r["lost"] == 0
     assert r["duplicates_max"] <= 1 and r["duplicated_contacts_max"] <= 1
     assert r["resumed"] > r["cut_points"] // 2

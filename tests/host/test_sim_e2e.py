@@ -56,10 +56,17 @@ def test_five_contacts_with_gnss_fix(tmp_path):
     assert any(json.loads(x)["event"] == "trigger" for x in (tmp_path / "events.jsonl").read_text().splitlines())
 
 
-def test_no_fix_at_all_says_position_unknown(tmp_path):
-    run = run_scenario(scenario(), tmp_path)
+def test_no_fix_indoors_gives_the_serving_cell(tmp_path):
+    sc = scenario(cell={"mcc": 208, "mnc": "10", "tac": 0x1A2B, "cid": 123456789})
+    run = run_scenario(sc, tmp_path)
     for t in check_sms(run):
-        assert "maps.google.com" not in t and "inconnue" in t
+        assert "maps.google.com" not in t and "MCC 208 MNC 10 LAC 6699 CID 123456789" in t, t
+
+
+def test_no_fix_and_no_cell_says_position_unknown(tmp_path):
+    run = run_scenario(scenario(cell=None), tmp_path)
+    for t in check_sms(run):
+        assert "maps.google.com" not in t and "inconnue" in t, t
 
 
 def test_stale_fix_is_sent_with_its_age_without_waiting(tmp_path):
@@ -121,3 +128,16 @@ def test_bad_scenario_is_refused_clearly(tmp_path):
     p.write_text("{nope")
     with pytest.raises(ScenarioError, match="JSON"):
         load_scenario(str(p))
+
+
+def test_real_alert_preempts_a_test_alert(tmp_path):
+    # the technician's test to contact 1 is under way when the wearer makes the real alert gesture
+    sc = scenario(modem={"cmgs_latency_s": 1.5, "cmd_latency_s": 0.005},
+                  events=[{"t": 2.0, "ctl": "test-alert 0"}, {"t": 2.2, "gesture": "alert"}], duration_s=25)
+    run = run_scenario(sc, tmp_path)
+    names = [e["event"] for e in run.events]
+    assert "test_preempted" in names
+    kinds = [e["kind"] for e in run.events if e["event"] == "trigger"]
+    assert kinds == ["test", "alert"], kinds
+    real = [s for s in run.sms if "TEST" not in s["text"]]
+    assert sorted(s["to"] for s in real) == sorted(c["number"] for c in CONTACTS)

@@ -110,12 +110,16 @@ def main():
         print("REPORT", json.dumps({"error": "uninterrupted run is wrong", "per": per}))
         return
     report = {"writes_per_alert": total, "cut_points": 0, "lost": 0, "not_yet_recorded": 0,
-              "duplicates_max": 0, "duplicated_contacts_max": 0, "resumed": 0, "bad": []}
+              "duplicates_max": 0, "duplicated_contacts_max": 0, "resumed": 0, "beyond_end": 0, "bad": []}
     for n in range(total):
         cut, resumed, per, _ = run(n)
         report["cut_points"] += 1
         if not cut:
-            report["bad"].append([n, "no cut"])
+            # this run made fewer writes than the reference (log flushes depend on timing): the
+            # alert finished before power went; it must still have reached everyone exactly once
+            report["beyond_end"] += 1
+            if sorted(per.values()) != [1] * 5:
+                report["bad"].append([n, "uncut run wrong", per])
             continue
         if resumed:
             report["resumed"] += 1

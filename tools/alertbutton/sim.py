@@ -14,7 +14,7 @@ import time
 import tty
 
 from alertbutton import vm
-from alertbutton.modem_sim import ModemSim
+from alertbutton import modem_dialects
 
 BUTTON_PIN = 13  # boards/pins_a7670e.py BUTTON
 PWRKEY_PIN = 4  # boards/pins_a7670e.py MODEM_PWRKEY
@@ -139,6 +139,9 @@ class SimRun:
     def _wiring(self, modem_path, ctl_path, reset_cause=1):
         w = {"modem": modem_path, "ctl": ctl_path, "battery_mv": self.sc.get("battery_mv", 3900),
              "reset_cause": reset_cause}
+        dialect = (self.sc.get("modem") or {}).get("dialect")
+        if dialect:
+            w["dialect"] = dialect
         if "watchdog_ms" in self.sc:
             w["watchdog_ms"] = self.sc["watchdog_ms"]
         if self.sc.get("accel"):
@@ -227,7 +230,7 @@ class SimRun:
         else:
             sc = dict(self.sc)
             sc["t0"] = self.t0
-            self.modem = ModemSim(sc, on_sms=self._on_sms, seed=self.rng.randrange(1 << 30))
+            self.modem = modem_dialects.create(sc, on_sms=self._on_sms, seed=self.rng.randrange(1 << 30))
             modem_path = self.modem.start()
         self._ctl_master, ctl_slave = os.openpty()
         tty.setraw(self._ctl_master)
