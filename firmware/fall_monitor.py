@@ -12,6 +12,8 @@ from firmware.fall_detector import FallDetector, EV_FALL
 
 _FIFO = 32
 _POLL_MS = 400
+_MOTION_SAMPLES = 250  # 5 s at 50 Hz per moving/still verdict
+_MOTION_DEV_MG2 = 150000  # mean | |a|^2 - 1 g^2 | above this (~0.075 g swings) means moving
 
 
 class FallMonitor:
@@ -26,6 +28,9 @@ class FallMonitor:
         self._buf = array("h", bytes(6 * _FIFO))  # x, y, z mg triples, allocated once
         self._cancel = asyncio.Event()
         self.window_open = False
+        self.moving = None  # unknown until the first verdict
+        self._dev = 0
+        self._dev_n = 0
         self.samples = 0
         self.task = None
 
@@ -47,13 +52,31 @@ class FallMonitor:
                 self.log("accel_error", err=repr(e))
                 n = 0
             fell = False
+            dev = 0
             for k in range(n):
-                if det.update(buf[3 * k], buf[3 * k + 1], buf[3 * k + 2]) == EV_FALL:
+                x, y, z = buf[3 * k], buf[3 * k + 1], buf[3 * k + 2]
+                if det.update(x, y, z) == EV_FALL:
                     fell = True
+                m2 = x * x + y * y + z * z - 1000000
+                dev += m2 if m2 > 0 else -m2
+            self._motion(dev, n)
             self.samples += n
             if fell:
                 await self._fall()
             await asyncio.sleep_ms(_POLL_MS)
+
+    def _motion(self, dev, n):
+        """Moving or still, for the follow-up policy (updates every 10 min moving, 30 min still)."""
+        self._dev += dev
+        self._dev_n += n
+        if self._dev_n < _MOTION_SAMPLES:
+            return
+        moving = self._dev // self._dev_n > _MOTION_DEV_MG2
+        self._dev = self._dev_n = 0
+        if moving != self.moving:
+            self.moving = moving
+            self.alert.followups.on_motion(moving)
+            self.log("motion", moving=moving)
 
     async def _fall(self):
         if self.alert.state != IDLE:

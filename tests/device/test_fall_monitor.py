@@ -1,0 +1,58 @@
+# Fall monitor: FIFO batches -> detector and the moving/still verdict for the follow-up policy.
+import asyncio
+from firmware.fall_monitor import FallMonitor
+
+
+class FakeAccel:
+    rate_hz = 50
+
+    def __init__(self, gen):
+        self.gen = gen
+        self.t = 0
+
+    def read_fifo(self, out):
+        for k in range(20):
+            out[3 * k], out[3 * k + 1], out[3 * k + 2] = self.gen(self.t)
+            self.t += 1
+        return 20
+
+
+class Policy:
+    def __init__(self):
+        self.seen = []
+
+    def on_motion(self, moving):
+        self.seen.append(moving)
+
+
+class Alert:
+    state = "idle"
+
+    def __init__(self):
+        self.followups = Policy()
+
+
+def run(gen, batches=30):
+    alert = Alert()
+    fm = FallMonitor(FakeAccel(gen), alert, lambda *a, **k: None)
+    buf = fm._buf
+    for _ in range(batches):
+        n = fm.accel.read_fifo(buf)
+        dev = 0
+        for k in range(n):
+            x, y, z = buf[3 * k], buf[3 * k + 1], buf[3 * k + 2]
+            m2 = x * x + y * y + z * z - 1000000
+            dev += m2 if m2 > 0 else -m2
+        fm._motion(dev, n)
+    return alert.followups.seen
+
+
+def test_still_then_walking():
+    assert run(lambda t: (0, 0, 1000)) == [False]
+    walk = lambda t: (0, 300 if (t // 12) % 2 else -300, 1000 + (250 if (t // 6) % 2 else -250))
+    assert run(walk) == [True]
+
+
+def test_verdict_only_on_change():
+    seq = lambda t: (0, 0, 1000) if t < 500 else (0, 400 * ((t // 5) % 2), 1300)
+    assert run(seq, batches=60) == [False, True]
