@@ -13,7 +13,6 @@ from firmware.version import VERSION
 
 _GNSS_POLL_MS = 2000
 _GNSS_POLL_DISPATCH_MS = 10000
-_STATUS_POLL_MS = 60000
 
 
 class App:
@@ -136,12 +135,16 @@ class App:
                 except Exception as e:
                     self.log("cell_failed", err=repr(e))
             try:  # the modem rebooting by itself wakes this task at once to restore its settings
-                await asyncio.wait_for_ms(modem.setup_needed.wait(), _STATUS_POLL_MS)
+                await asyncio.wait_for_ms(modem.setup_needed.wait(), self.cfg.get("status_poll_s", 60) * 1000)
             except asyncio.TimeoutError:
                 pass
             if modem.needs_setup:
                 await modem.reconfigure()
+                if getattr(self, "two_way", None) is not None:
+                    self.two_way.reader.sweep_soon()  # SMS that came while it rebooted
                 continue
+            if getattr(self, "two_way", None) is not None:
+                self.two_way.check_battery()
             if self.alert.state == IDLE and (power is None or modem.ready.is_set()):
                 await modem.poll_status()
 
@@ -178,11 +181,18 @@ class App:
         self.tasks.append(asyncio.create_task(self.modem_task()))
         self.tasks.append(asyncio.create_task(self.gnss_task()))
         self.tasks.append(asyncio.create_task(self.health_task(b.watchdog())))
+        self.start_two_way()
         self.start_evidence()
         self.start_platform()
         self.start_console()
         await b.run_extras(self)
 
+
+    def start_two_way(self):
+        """Received SMS (acknowledgements, position requests, STOP) and low-battery warnings."""
+        from firmware.two_way import TwoWay
+        self.two_way = TwoWay(self)
+        self.tasks.append(self.two_way.start())
 
     def start_evidence(self):
         """Microphone ring and recording on alert (issue 7), if the board has a microphone. Optional:

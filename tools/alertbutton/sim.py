@@ -118,6 +118,10 @@ class SimRun:
         sc = self.sc
         cfg = {"wearer": sc.get("wearer", ""), "contacts": sc.get("contacts", []), "lang": sc.get("lang", "fr")}
         cfg.update(sc.get("config", {}))
+        if "contacts_pin" in cfg:  # stored hashed, as the console stores it
+            from alertbutton import fwimport  # noqa: F401  (firmware modules in CPython)
+            from firmware import pin_lock
+            cfg["contacts_pin"] = pin_lock.make(str(cfg["contacts_pin"]))
         _write_json(os.path.join(self.flash, "config.json"), cfg)
         lf = sc.get("last_fix")
         if lf:
@@ -230,7 +234,7 @@ class SimRun:
         else:
             sc = dict(self.sc)
             sc["t0"] = self.t0
-            self.modem = modem_dialects.create(sc, on_sms=self._on_sms, seed=self.rng.randrange(1 << 30))
+            self.modem = _inbound_dialect(sc)(sc, on_sms=self._on_sms, seed=self.rng.randrange(1 << 30))
             modem_path = self.modem.start()
         self._ctl_master, ctl_slave = os.openpty()
         tty.setraw(self._ctl_master)
@@ -319,7 +323,9 @@ class SimRun:
     def control(self, ev):
         """Scenario events that are not gestures: {"ctl": "hang 10"} (sent to the board's control
         channel), {"power": "cut", "off_s": 1} (a power cut: reboot with reset cause power-on)."""
-        if "ctl" in ev:
+        if "sms" in ev:  # an SMS to the button, as a PDU built by an independent encoder
+            self.modem.deliver(ev["sms"]["from"], ev["sms"]["text"])
+        elif "ctl" in ev:
             os.write(self._ctl_master, (ev["ctl"] + "\n").encode())
         elif ev.get("power") == "cut":
             self.reset(1, "power cut", float(ev.get("off_s", 0.5)))
@@ -336,7 +342,7 @@ class SimRun:
                 break
             if pending and self.now() >= pending[0]["t"]:
                 ev = pending.pop(0)
-                if "ctl" in ev or "power" in ev:
+                if "ctl" in ev or "power" in ev or "sms" in ev:
                     self.control(ev)
                 else:
                     self.gesture(ev)
@@ -372,6 +378,17 @@ class SimRun:
                     pass
         for f in self._files.values():
             f.close()
+
+
+def _inbound_dialect(sc):
+    """The scenario's modem dialect with the inbound-SMS side (SMS-DELIVER PDUs from an independent
+    encoder into the simulated SIM store, announced by +CMTI)."""
+    from alertbutton.modem_inbound import InboundMixin
+    name = ((sc.get("modem") or {}).get("dialect") or "a76xx").lower()
+    cls = modem_dialects.OURS.get(name) or modem_dialects.DIALECTS.get(name)
+    if cls is None:
+        raise ScenarioError("unknown modem dialect %r" % name)
+    return type("Inbound" + cls.__name__, (InboundMixin, cls), {})
 
 
 def _write_accel_trace(spec, out_path):

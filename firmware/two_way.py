@@ -1,0 +1,96 @@
+# Two-way SMS wiring: received SMS -> inbox decision -> acknowledgement, position reply or stop;
+# low-battery warnings. The decisions are in firmware/inbox.py and firmware/battery_watch.py;
+# this module only acts on them through the alert manager and the modem.
+import asyncio
+from time import ticks_ms
+
+from drivers.modem import SmsError
+from drivers.sms_reader import SmsReader, sent_utc
+from firmware import battery_watch, clock, haptics
+from firmware.alert import IDLE
+from firmware.inbox import ACK, POSITION, STOP, Inbox, stop_text
+from firmware.sms_pdu import encode_submit
+from firmware.sms_text import compose
+
+
+class TwoWay:
+    def __init__(self, app):
+        self.app = app
+        self.log = app.log
+        self.inbox = Inbox(app.cfg, log=app.log)
+        self.reader = SmsReader(app.modem, self.on_message, log=app.log)
+        self.battery = battery_watch.BatteryWatch(log=app.log)
+        self._jobs = []  # running reply tasks, kept so none is lost
+
+    def start(self):
+        return self.reader.start()
+
+    def on_message(self, sms):
+        """Runs in the reader task: decide, then schedule any SMS to send."""
+        alert = self.app.alert
+        act, c, why = self.inbox.handle(sms.sender, sms.text, ticks_ms(), alert.state != IDLE,
+                                        sent_utc(sms), clock.utc_now())
+        if act == ACK:
+            alert.ack(c)
+            self.app.vibrator.play(haptics.ACKNOWLEDGED)
+            self.log("sms_ack", contact=c, alert=alert.alert_id)
+        elif act == POSITION:
+            self._spawn(self._position(c))
+        elif act == STOP:
+            alert.stop("sms_stop")
+            self._spawn(self._stopped_by(c))
+
+    def _spawn(self, coro):
+        self._jobs = [t for t in self._jobs if not t.done()]
+        self._jobs.append(asyncio.create_task(coro))
+
+    async def _position(self, c):
+        alert = self.app.alert
+        if alert.state != IDLE:  # through the alert's outbox: persisted, retried, reported
+            await alert.queue_message(c, "update", "position_request")
+            self.log("position_reply", contact=c, alert=alert.alert_id)
+            return
+        fix = self.app.lastfix.best()
+        text = compose("update", self.app.cfg.get("wearer", ""), fix.as_tuple() if fix else None,
+                       self.app.board.battery_percent(), self.app.cfg.get("lang", "fr"),
+                       cell=getattr(self.app.modem, "last_cell", None))
+        if await self.send_direct(c, text):
+            self.log("position_reply", contact=c)
+
+    async def _stopped_by(self, c):
+        contacts = self.app.cfg.get("contacts") or []
+        text = stop_text(contacts[c].get("name", ""), self.app.cfg.get("lang", "fr"))
+        for i in range(len(contacts)):
+            if i != c:
+                await self.send_direct(i, text)
+
+    async def send_direct(self, c, text, attempts=3):
+        """One SMS outside an alert's outbox (replies, notices, battery warnings)."""
+        contacts = self.app.cfg.get("contacts") or []
+        if not 0 <= c < len(contacts):
+            return False
+        try:
+            pdu, n = encode_submit(contacts[c]["number"], text, self.app.cfg.get("sms_validity_min", 4320))
+        except (ValueError, KeyError) as e:
+            self.log("sms_invalid", contact=c, err=repr(e))
+            return False
+        for k in range(attempts):
+            try:
+                mr = await self.app.modem.send_pdu(pdu, n)
+                self.log("sms_sent_direct", contact=c, to=contacts[c]["number"], mr=mr)
+                return True
+            except SmsError as e:
+                self.log("sms_direct_failed", contact=c, code=e.code, attempt=k + 1)
+                if not e.transient:
+                    return False
+                await asyncio.sleep_ms(5000 << k)
+        return False
+
+    def check_battery(self):
+        """Called on each status poll: 15 % and 5 % each send one warning to the first contact."""
+        pct = self.app.board.battery_percent()
+        level = self.battery.update(pct)
+        if level:
+            self.log("battery_low", pct=pct, level=level)
+            text = battery_watch.text(pct, self.app.cfg.get("wearer", ""), self.app.cfg.get("lang", "fr"))
+            self._spawn(self.send_direct(0, text))
