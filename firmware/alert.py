@@ -44,6 +44,7 @@ class AlertManager:
         self.state = IDLE
         self.alert_id = self.outbox.alert_id
         self.kind = "alert"
+        self.duress = False
         self.source = None
         self.only = None
         self.started = ticks_ms()
@@ -74,7 +75,7 @@ class AlertManager:
         self.task = asyncio.create_task(self._run())
         return self.task
 
-    def trigger(self, source, kind="alert", only=None):
+    def trigger(self, source, kind="alert", only=None, duress=False):
         """Called by the button task, the fall detector or the console (kind "test", `only` = contact
         indices to reach). Returns True if a new alert starts."""
         if self.state != IDLE:
@@ -89,6 +90,7 @@ class AlertManager:
             return False
         self.alert_id = self.outbox.alert_id + 1
         self.kind = kind
+        self.duress = duress  # "sous contrainte" in every SMS of this alert
         self.source = source
         self.only = only
         self.started = ticks_ms()
@@ -184,7 +186,7 @@ class AlertManager:
     async def _text(self, kind=None):
         fix, cell = await self._position()
         return compose(kind or self.kind, self.cfg.get("wearer", ""), fix, self.battery(),
-                       self.cfg.get("lang", "fr"), cell=cell), fix
+                       self.cfg.get("lang", "fr"), cell=cell, duress=self.duress), fix
 
     async def _open_outbox(self):
         """Compose every contact's PDU with the best position known now and persist them before the

@@ -32,6 +32,9 @@ class App:
         self.edges = board.button
         self.logic = ButtonLogic(self.cfg["gestures"], on_gesture=self._on_gesture)
         self.fall = self._make_fall_monitor()
+        from firmware.wearer_gestures import WearerGestures
+        self.wearer = WearerGestures(self)  # cancel, duress and check-in press bursts
+        self.logic.on_press = self.wearer.on_press
         self.gnss = board.make_gnss(self.log) if hasattr(board, "make_gnss") else None
         self.gnss = self.gnss or self.modem
         self.gnss_policy = GnssPower(self.cfg, now=ticks_ms())
@@ -53,7 +56,6 @@ class App:
             return None
         from firmware.fall_monitor import FallMonitor
         fm = FallMonitor(accel, self.alert, self.log, self.vibrator, self.cfg)
-        self.logic.on_press = fm.on_press
         return fm
 
     def _on_gesture(self, action, t):
@@ -62,15 +64,20 @@ class App:
             self.alert.trigger("button")
 
     async def button_task(self):
-        edges, logic = self.edges, self.logic
+        edges, logic, wearer = self.edges, self.logic, self.wearer
         while True:
             edges.drain(logic.edge)
-            wait = logic.poll(ticks_ms())
+            now = ticks_ms()
+            wait = logic.poll(now)
+            wearer.poll(now)
+            w2 = wearer.wait_ms(now)
+            if w2 >= 0 and (wait < 0 or w2 < wait):
+                wait = w2
             if wait < 0:
                 await edges.flag.wait()
             else:
                 try:
-                    await asyncio.wait_for_ms(edges.flag.wait(), wait)
+                    await asyncio.wait_for_ms(edges.flag.wait(), max(1, wait))
                 except asyncio.TimeoutError:
                     pass
 

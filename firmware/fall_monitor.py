@@ -28,6 +28,8 @@ class FallMonitor:
         self._buf = array("h", bytes(6 * _FIFO))  # x, y, z mg triples, allocated once
         self._cancel = asyncio.Event()
         self.window_open = False
+        self.on_window = None  # fn(): called when a fall window opens (arms the duress gesture)
+        self._duress = False
         self.moving = None  # unknown until the first verdict
         self._dev = 0
         self._dev_n = 0
@@ -39,8 +41,16 @@ class FallMonitor:
         return self.task
 
     def on_press(self, t):
-        """Every debounced press (from the button logic): cancels an open fall window."""
+        """A press cancels an open fall window (boards without the duress layer; with it, the
+        wearer-gesture layer decides once the press burst ended and calls resolve())."""
         if self.window_open:
+            self.resolve(False)
+
+    def resolve(self, duress):
+        """The wearer answered the fall prompt: cancel (duress=False), or the duress gesture, which
+        looks like a cancel but sends the alert at once, tagged "sous contrainte"."""
+        if self.window_open:
+            self._duress = duress
             self._cancel.set()
 
     async def _run(self):
@@ -86,16 +96,19 @@ class FallMonitor:
         if self.vibrator is not None:
             self.vibrator.play(haptics.FALL_PROMPT)
         self._cancel.clear()
+        self._duress = False
         self.window_open = True
+        if self.on_window is not None:
+            self.on_window()
         try:
             await asyncio.wait_for_ms(self._cancel.wait(), self.cancel_ms)
             cancelled = True
         except asyncio.TimeoutError:
             cancelled = False
         self.window_open = False
-        if cancelled:
+        if cancelled and not self._duress:
             self.log("fall_cancelled")
             if self.vibrator is not None:
                 self.vibrator.play(haptics.FALL_CANCELLED)
         else:
-            self.alert.trigger("fall", kind="fall")
+            self.alert.trigger("fall", kind="fall", duress=self._duress)

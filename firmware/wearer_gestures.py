@@ -1,0 +1,91 @@
+# What the wearer can say with press bursts besides the alert gesture (firmware/gestures.py):
+# cancel or duress during a fall window or an alert (firmware/duress.py) and the optional check-in
+# (firmware/checkin.py). Bursts are counted once the button has been quiet, so each count means one
+# thing; the decisions live in those pure modules, this one acts on them.
+from time import ticks_ms
+
+from firmware import haptics
+from firmware.checkin import CheckIn, MISSED, PREWARN
+from firmware.duress import (Duress, ALERT, FALL_WINDOW, IDLE as CTX_IDLE, CANCEL_FALL, SEND_DURESS, STOP,
+                             DURESS, NOTHING, cancelled_text)
+from firmware.press_bursts import PressBursts
+
+
+class WearerGestures:
+    def __init__(self, app):
+        self.app = app
+        self.log = app.log
+        try:
+            self.duress = Duress(app.cfg)
+        except ValueError as e:  # a bad setting must not disable the cancel and duress gestures
+            self.log("duress_config_invalid", err=repr(e))
+            self.duress = Duress({})
+        self.checkin = CheckIn(app.cfg, ticks_ms(), log=app.log)
+        self.idle_bursts = PressBursts(self.duress.bursts.gap_ms)  # check-in bursts outside alerts
+        if self.checkin.enabled:
+            self.idle_bursts.arm()
+        app.alert.listeners.append(self._alert_event)
+        if app.fall is not None:
+            app.fall.on_window = self.duress.arm
+
+    def _alert_event(self, event, mgr):
+        if event == "triggered":
+            self.duress.arm()
+            self.checkin.suspend()
+            self.idle_bursts.disarm()
+        elif event == "ended":
+            self.duress.end()
+            self.checkin.resume(ticks_ms())
+            if self.checkin.enabled:
+                self.idle_bursts.arm()
+
+    def on_press(self, t):
+        self.duress.press(t)
+        self.idle_bursts.press(t)
+
+    def wait_ms(self, now):
+        waits = [w for w in (self.duress.wait_ms(now), self.idle_bursts.wait_ms(now), self.checkin.wait_ms(now))
+                 if w is not None and w >= 0]
+        return min(waits) if waits else -1
+
+    def _ctx(self):
+        fall = self.app.fall
+        if fall is not None and fall.window_open:
+            return FALL_WINDOW
+        return ALERT if self.app.alert.state != "idle" else CTX_IDLE
+
+    def poll(self, now):
+        app = self.app
+        r = self.duress.poll(now, self._ctx())
+        if r is not None:
+            decision, pattern = r
+            if pattern is not None:
+                app.vibrator.play(pattern)
+            if decision == CANCEL_FALL:
+                app.fall.resolve(False)
+            elif decision == SEND_DURESS:
+                self.log("duress", where="fall_window")
+                app.fall.resolve(True)
+            elif decision == STOP:
+                app.alert.stop("cancel")
+                tw = getattr(app, "two_way", None)
+                if tw is not None:
+                    text = cancelled_text(app.cfg.get("wearer", ""), app.cfg.get("lang", "fr"))
+                    for i in range(len(app.cfg.get("contacts") or ())):
+                        tw._spawn(tw.send_direct(i, text))
+            elif decision == DURESS:
+                app.alert.duress = True  # the alert goes on; its next SMS say "sous contrainte"
+                self.log("duress", where="alert", alert=app.alert.alert_id)
+            elif decision == NOTHING and pattern is not None:
+                self.log("cancel_refused_after_duress", alert=app.alert.alert_id)
+        n = self.idle_bursts.poll(now)
+        if n and self.checkin.burst(n, now):
+            app.vibrator.play(haptics.CHECKIN_OK)
+            self.log("checkin_ok")
+        c = self.checkin.poll(now)
+        if c == PREWARN:
+            app.vibrator.play(haptics.CHECKIN_DUE)
+            self.log("checkin_due")
+        elif c == MISSED:
+            self.log("checkin_missed")
+            app.alert.trigger("checkin", kind="alert")
