@@ -178,6 +178,7 @@ class App:
         self.start_power()  # before the button task's first edge: the press that woke it counts
         self.tasks.append(asyncio.create_task(self.button_task()))
         self.log("button_armed")
+        self.start_evidence()  # its ring is the largest buffer: allocated before the heap fragments
         if self.fall is not None:
             self.tasks.append(self.fall.start())
             self.log("fall_detection_on")
@@ -189,7 +190,6 @@ class App:
         self.tasks.append(asyncio.create_task(self.gnss_task()))
         self.tasks.append(asyncio.create_task(self.health_task(b.watchdog())))
         self.start_two_way()
-        self.start_evidence()
         self.start_platform()
         self.start_console()
         await b.run_extras(self)

@@ -31,6 +31,7 @@ EVIDENCE = CHANGE  # sound recordings: always behind the PIN, even before one is
 
 USAGE = (
     "hello",
+    "power",
     "help",
     "contacts list",
     "contacts set <slot 1-5> <number> <name>",
@@ -104,6 +105,7 @@ class Console:
             "message": (PRIVATE, self.c_message),
             "test-alert": (CHANGE, self.c_test_alert),
             "log": (PRIVATE, self.c_log),
+            "power": (PRIVATE, self.c_power),
             "pin": (None, self.c_pin),
             "unlock": (OPEN, self.c_unlock),
             "lock": (OPEN, self.c_lock),
@@ -415,6 +417,11 @@ class Console:
             raise Reply("BUSY", "an alert is in progress (state %s): try again later" % getattr(a, "state", "?"))
         return {"alert": getattr(a, "alert_id", None), "slots": chosen,
                 "to": [slots[n - 1]["number"] for n in chosen]}
+
+    def c_power(self, args):
+        """Time spent in each power state per component (the firmware's own accounting)."""
+        from firmware import power
+        return power.report()
 
     def c_log(self, args):
         words = args.split()

@@ -1,5 +1,6 @@
 """Pytest glue. tests/device/test_*.py are MicroPython programs: each module runs once inside the real
 MicroPython VM and every one of its test_* functions becomes a pytest item with its own verdict."""
+import json
 import os
 import re
 import sys
@@ -14,81 +15,37 @@ from alertbutton import vm  # noqa: E402
 
 DEVICE_DIR = os.path.join(HERE, "device")
 VM_DIR = os.path.join(HERE, "vm")  # MicroPython programs driven by host tests (power cuts, fuzzing)
-REPORTS = []  # figures tests want shown at the end of the run (power-cut counts, fault table...)
+# Figures tests want shown at the end of the run (power-cut counts, fuzz and fault tables). Written
+# to files so they survive pytest-xdist workers; the controller prints them in the summary.
+REPORT_DIR = os.path.join(os.path.dirname(HERE), "out", "test-reports")
+
+
+def pytest_sessionstart(session):
+    if not hasattr(session.config, "workerinput"):  # the controller (or a plain run) starts clean
+        import shutil
+        shutil.rmtree(REPORT_DIR, ignore_errors=True)
+    os.makedirs(REPORT_DIR, exist_ok=True)
 
 
 @pytest.fixture
 def report():
-    """report(title, text): show figures in the test run's summary (not only on failure)."""
-    return lambda title, text: REPORTS.append((title, text))
+    """report(title, text): show figures in the test run's summary (appended under one title)."""
+    def add(title, text):
+        name = re.sub(r"[^A-Za-z0-9]+", "_", title).strip("_") + ".jsonl"
+        with open(os.path.join(REPORT_DIR, name), "a") as f:
+            f.write(json.dumps({"title": title, "text": text}) + "\n")
+    return add
 
 
 def pytest_terminal_summary(terminalreporter):
-    for title, text in REPORTS:
-        terminalreporter.section(title)
-        terminalreporter.write_line(text)
-
-
-class DeviceTestError(Exception):
-    pass
-
-
-def parse_markers(out):
-    """Map test name -> (passed, captured output) from vmrun.py's marker lines."""
-    res, cur, buf = {}, None, []
-    for line in out.splitlines():
-        if line.startswith("@@START "):
-            cur, buf = line.split()[1], []
-        elif line.startswith("@@PASS "):
-            res[line.split()[1]] = (True, "\n".join(buf))
-            cur = None
-        elif line.startswith("@@END "):
-            res[line.split()[1]] = (False, "\n".join(buf))
-            cur = None
-        elif cur is not None and not line.startswith("@@FAIL "):
-            buf.append(line)
-    return res
-
-
-class DeviceModule(pytest.File):
-    """One device test module: run once in the VM, lazily, on its first item."""
-
-    _outcome = None
-
-    def collect(self):
-        src = self.path.read_text()
-        for name in re.findall(r"^(?:async\s+)?def (test_\w+)\(", src, re.M):
-            yield DeviceItem.from_parent(self, name=name)
-
-    def outcome(self):
-        if self._outcome is None:
-            with tempfile.TemporaryDirectory(prefix="vmtest-") as tmp:
-                proc = vm.run(script=os.path.join(DEVICE_DIR, "vmrun.py"), args=(self.path.stem,),
-                              extra_path=(DEVICE_DIR,), timeout=900, cwd=tmp)
-            self._outcome = (parse_markers(proc.stdout), proc.stdout + proc.stderr)
-        return self._outcome
-
-
-class DeviceItem(pytest.Item):
-    def runtest(self):
-        results, out = self.parent.outcome()
-        if self.name not in results:
-            raise DeviceTestError("%s did not report (VM crashed or hung?)\n%s" % (self.name, out[-4000:]))
-        ok, text = results[self.name]
-        if not ok:
-            raise DeviceTestError(text)
-
-    def repr_failure(self, excinfo, style=None):
-        if isinstance(excinfo.value, DeviceTestError):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo)
-
-    def reportinfo(self):
-        return self.path, 0, "[micropython] %s::%s" % (self.path.name, self.name)
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_pycollect_makemodule(module_path, parent):
-    # device tests are MicroPython programs: never import them into CPython
-    if str(module_path.parent) == DEVICE_DIR:
-        return DeviceModule.from_parent(parent, path=module_path)
+    if not os.path.isdir(REPORT_DIR):
+        return
+    for name in sorted(os.listdir(REPORT_DIR)):
+        recs = [json.loads(x) for x in open(os.path.join(REPORT_DIR, name)) if x.strip()]
+        if not recs:
+            continue
+        terminalreporter.section(recs[0]["title"])
+        # rows from parallel workers arrive in any order: tables (one row per record) are sorted
+        texts = [r["text"] for r in recs]
+        for text in sorted(texts) if len(texts) > 1 else texts:
+            terminalreporter.write_line(text)

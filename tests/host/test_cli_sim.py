@@ -12,6 +12,10 @@ from alertbutton import cli
 from alertbutton.ptybridge import PtyBridge
 from alertbutton.sim import SimRun
 
+# module-scoped fixtures: keep this file on one parallel worker (run.sh uses --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("test_cli_sim")
+
+
 # typed as a technician would; the device stores E.164
 CONTACTS = [("06 12 34 56 01", "+33612345601", "Sophie"), ("0712345602", "+33712345602", "Karim Ben Ali"),
             ("+33 6 12 34 56 03", "+33612345603", "Association"), ("0692 12 34 04", "+262692123404", "Julie"),

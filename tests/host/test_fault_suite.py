@@ -118,7 +118,9 @@ def test_table_lists_every_result():
 # --- the suite itself: minutes, one scenario per item --------------------------------------------
 
 @pytest.mark.parametrize("name", [s["name"] for s in SCENARIOS])
-def test_scenario(name, tmp_path):
+def test_scenario(name, tmp_path, report):
     r = run_one(name, str(tmp_path))
     print(table([r]))
+    report("modem fault suite: scenario | outcome | SMS per contact | trigger->last SMS | "
+           "trigger->last report | gesture (worst)", table([r]).splitlines()[-1])
     assert r["ok"], "%s: %s" % (name, "; ".join(r["reasons"]))

@@ -11,6 +11,10 @@ import sys
 
 import pytest
 
+# module-scoped fixtures: keep this file on one parallel worker (run.sh uses --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("test_nmea_gpsd")
+
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tools"))
@@ -127,6 +131,7 @@ def test_nmea_command_prints_json_per_epoch(capsys):
 VM_ONE_BY_ONE = r"""
 import sys
 from firmware.nmea import NmeaParser
+
 for line in open(sys.argv[1], 'rb'):
     p = NmeaParser()
     p.feed(line)

@@ -20,7 +20,9 @@ BUTTON_PIN = 13  # boards/pins_a7670e.py BUTTON
 PWRKEY_PIN = 4  # boards/pins_a7670e.py MODEM_PWRKEY
 RESET_EXIT = 75  # boards/simlib/machine.py: machine.reset()
 DEEPSLEEP_EXIT = 76  # boards/simlib/machine.py: machine.deepsleep(ms)
-HEAPSIZE = "512k"  # ESP32-WROVER MicroPython heap without PSRAM is ~110 KB; with PSRAM ~4 MB
+# The reference ESP32-WROVER has 4 MB of PSRAM, where MicroPython puts its heap (~4 MB); the simulated
+# board gets half of that, so memory growth still shows long before the real board would run out.
+HEAPSIZE = "2m"
 
 
 class ScenarioError(ValueError):
