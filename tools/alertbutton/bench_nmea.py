@@ -31,34 +31,18 @@ import sys
 import tempfile
 
 from alertbutton import vm
-from alertbutton.nmea_cmd import ESP32_PYSTONES
+from alertbutton.nmea_cmd import ESP32_PYSTONES, VM_LOAD
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 DEFAULT_LOGS = os.path.join(REPO, "tests", "data", "nmea", "*.log")
 
 # Runs inside the VM. argv: [prog, repeat, have_as_gps(0/1), log...]
-VM_MAIN = r"""
+VM_MAIN = VM_LOAD + r"""
 import sys, time, gc
 from firmware.nmea import NmeaParser
 
 
-def load(path):
-    data = bytearray()
-    cookie = -1
-    with open(path, 'rb') as f:
-        while True:
-            line = f.readline()
-            if not line:
-                break
-            if line[:1] == b'#':
-                if line.startswith(b'# Delay-Cookie:') and len(line.split()) > 2:
-                    cookie = line.split()[2][0]
-            elif cookie >= 0:
-                data.extend(bytes(c for c in line if c != cookie))
-            else:
-                data.extend(line)
-    return data
 
 
 _BATCH = 400  # inputs per batch when allocations are counted or collections kept out of the timing

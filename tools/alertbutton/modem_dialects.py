@@ -16,23 +16,9 @@ Scenario keys read here (besides modem_sim's):
 Importing this module adds "sim7600", "sim7080" and "bg95" to modem_sim.DIALECTS. create() also maps
 "a76xx" to A76xxSim (the base plus the scenario's cell).
 """
-from alertbutton.modem_sim import DIALECTS, UERE_M, CmdError, ModemSim
+from alertbutton.modem_sim import DIALECTS, UERE_M, CmdError, ModemSim, _int_arg
 
 _DEFAULT_CELL = {"mcc": 208, "mnc": "01", "tac": 0x1A2B, "cid": 27447297, "rat": "LTE"}
-
-
-def _int(args, i, lo, hi, default=None):
-    if i >= len(args) or args[i] == "":
-        if default is None:
-            raise CmdError(("cme", 50))
-        return default
-    try:
-        v = int(args[i])
-    except ValueError:
-        raise CmdError(("cme", 50)) from None
-    if not lo <= v <= hi:
-        raise CmdError(("cme", 50))
-    return v
 
 
 def _mnc(v):
@@ -103,8 +89,8 @@ class Sim7600Sim(A76xxSim):
             return ["+CGPS: %d,1" % (self.gnss_on_at is not None)]
         if form == "test":
             return ["+CGPS: (0,1),(1,2)"]
-        on = _int(args, 0, 0, 1)
-        _int(args, 1, 1, 2, default=1)
+        on = _int_arg(args, 0, 0, 1)
+        _int_arg(args, 1, 1, 2, default=1)
         if on:
             if self.gnss_on_at is not None:
                 raise CmdError("ERROR")  # a session already runs
@@ -167,7 +153,7 @@ class Sim7080Sim(A76xxSim):
             return ["+CGNSPWR: %d" % (self.gnss_on_at is not None)]
         if form == "test":
             return ["+CGNSPWR: (0,1)"]
-        on = _int(args, 0, 0, 1)
+        on = _int_arg(args, 0, 0, 1)
         if on and self.gnss_on_at is None:
             self.gnss_on_at = self.clock()
         elif not on and self.gnss_on_at is not None:
@@ -238,7 +224,7 @@ class BG95Sim(A76xxSim):
             return ["+QGPS: %d" % (self.gnss_on_at is not None)]
         if form == "test":
             return ["+QGPS: (1-4),(1-255),(1-1000),(0-1000),(1-65535)"]
-        _int(args, 0, 1, 4)
+        _int_arg(args, 0, 1, 4)
         if self.gnss_on_at is not None:
             raise CmdError(("cme", 504))
         self.gnss_on_at = self.clock()
@@ -255,7 +241,7 @@ class BG95Sim(A76xxSim):
     def x_QGPSLOC(self, form, args):
         if form == "test":
             return ["+QGPSLOC: (0-2)"]
-        mode = _int(args, 0, 0, 2, default=0) if form == "set" else 0
+        mode = _int_arg(args, 0, 0, 2, default=0) if form == "set" else 0
         if self.gnss_on_at is None:
             raise CmdError(("cme", 505))
         fix = self._gnss_fix()

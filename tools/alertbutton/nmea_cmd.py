@@ -16,11 +16,7 @@ from alertbutton import vm
 ESP32_PYSTONES = 1660  # published figure for MicroPython on an ESP32 at 240 MHz
 
 # Runs inside the VM: argv = [prog, path, chunk, verbose(0/1), bench_repeats]
-VM_MAIN = r"""
-import sys, time
-from firmware.nmea import NmeaParser
-
-
+VM_LOAD = r"""
 def load(path):
     # gpsd test-log conventions: '#' lines are comments; "# Delay-Cookie: C" marks write boundaries
     # with the byte C inside the data, which is not part of what the receiver sent
@@ -39,6 +35,13 @@ def load(path):
             else:
                 data.extend(line)
     return data
+"""
+
+VM_MAIN = VM_LOAD + r"""
+import sys, time
+from firmware.nmea import NmeaParser
+
+
 
 
 def num(v, fmt):
