@@ -49,3 +49,70 @@ def pytest_terminal_summary(terminalreporter):
         texts = [r["text"] for r in recs]
         for text in sorted(texts) if len(texts) > 1 else texts:
             terminalreporter.write_line(text)
+
+
+class DeviceTestError(Exception):
+    pass
+
+
+def parse_markers(out):
+    """Map test name -> (passed, captured output) from vmrun.py's marker lines."""
+    res, cur, buf = {}, None, []
+    for line in out.splitlines():
+        if line.startswith("@@START "):
+            cur, buf = line.split()[1], []
+        elif line.startswith("@@PASS "):
+            res[line.split()[1]] = (True, "\n".join(buf))
+            cur = None
+        elif line.startswith("@@END "):
+            res[line.split()[1]] = (False, "\n".join(buf))
+            cur = None
+        elif cur is not None and not line.startswith("@@FAIL "):
+            buf.append(line)
+    return res
+
+
+class DeviceModule(pytest.File):
+    """One device test module: run once in the VM, lazily, on its first item."""
+
+    _outcome = None
+
+    def collect(self):
+        src = self.path.read_text()
+        for name in re.findall(r"^(?:async\s+)?def (test_\w+)\(", src, re.M):
+            item = DeviceItem.from_parent(self, name=name)
+            item.add_marker(pytest.mark.xdist_group(self.path.name))  # one VM run per module
+            yield item
+
+    def outcome(self):
+        if self._outcome is None:
+            with tempfile.TemporaryDirectory(prefix="vmtest-") as tmp:
+                proc = vm.run(script=os.path.join(DEVICE_DIR, "vmrun.py"), args=(self.path.stem,),
+                              extra_path=(DEVICE_DIR,), timeout=900, cwd=tmp)
+            self._outcome = (parse_markers(proc.stdout), proc.stdout + proc.stderr)
+        return self._outcome
+
+
+class DeviceItem(pytest.Item):
+    def runtest(self):
+        results, out = self.parent.outcome()
+        if self.name not in results:
+            raise DeviceTestError("%s did not report (VM crashed or hung?)\n%s" % (self.name, out[-4000:]))
+        ok, text = results[self.name]
+        if not ok:
+            raise DeviceTestError(text)
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, DeviceTestError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        return self.path, 0, "[micropython] %s::%s" % (self.path.name, self.name)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makemodule(module_path, parent):
+    # device tests are MicroPython programs: never import them into CPython
+    if str(module_path.parent) == DEVICE_DIR:
+        return DeviceModule.from_parent(parent, path=module_path)
