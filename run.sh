@@ -20,6 +20,6 @@ cmd="${1:-demo}"
 case "$cmd" in
     demo) shift || true; exec alertbutton sim --scenario "$here/scenarios/demo.json" --out "$here/out/demo" "$@" ;;
     # tests run in parallel workers: most of them wait on simulated modems and real-time scenarios
-    test) shift || true; exec python -m pytest "$here/tests" -n "${ALERTBUTTON_TEST_WORKERS:-3}" --dist loadgroup "$@" ;;
+    test) shift || true; exec python -m pytest "$here/tests" -n "${ALERTBUTTON_TEST_WORKERS:-3}" --dist loadfile "$@" ;;
     *) exec alertbutton "$@" ;;
 esac

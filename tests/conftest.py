@@ -80,9 +80,7 @@ class DeviceModule(pytest.File):
     def collect(self):
         src = self.path.read_text()
         for name in re.findall(r"^(?:async\s+)?def (test_\w+)\(", src, re.M):
-            item = DeviceItem.from_parent(self, name=name)
-            item.add_marker(pytest.mark.xdist_group(self.path.name))  # one VM run per module
-            yield item
+            yield DeviceItem.from_parent(self, name=name)  # run.sh's --dist loadfile: one VM run per module
 
     def outcome(self):
         if self._outcome is None:

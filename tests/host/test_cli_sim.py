@@ -12,8 +12,6 @@ from alertbutton import cli
 from alertbutton.ptybridge import PtyBridge
 from alertbutton.sim import SimRun
 
-# module-scoped fixtures: keep this file on one parallel worker (run.sh uses --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("test_cli_sim")
 
 
 # typed as a technician would; the device stores E.164

@@ -8,8 +8,6 @@ import pytest
 
 from alertbutton import energy
 
-# module-scoped fixtures: keep this file on one parallel worker (run.sh uses --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("test_energy")
 
 
 HOURS3 = {

@@ -13,8 +13,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 from alertbutton import speechlike, vm  # noqa: E402
 from firmware import ima_adpcm as A  # noqa: E402
 
-# module-scoped fixtures: keep this file on one parallel worker (run.sh uses --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("test_evidence_codec")
 
 
 with warnings.catch_warnings():

@@ -20,8 +20,6 @@ from alertbutton import evidence as tool  # noqa: E402
 from alertbutton.sim import SimRun  # noqa: E402
 from firmware import evidence as ev  # noqa: E402
 
-# module-scoped fixtures: keep this file on one parallel worker (run.sh uses --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("test_evidence_e2e")
 
 
 WAV = os.path.join(vm.REPO, "tests", "data", "audio", "speechlike_8k.wav")

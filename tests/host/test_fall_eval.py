@@ -10,8 +10,6 @@ import pytest
 
 from alertbutton import cli, fall_eval, fall_plot, mobifall
 
-# module-scoped fixtures: keep this file on one parallel worker (run.sh uses --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("test_fall_eval")
 
 
 DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "mobifall")

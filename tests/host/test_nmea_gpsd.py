@@ -11,8 +11,6 @@ import sys
 
 import pytest
 
-# module-scoped fixtures: keep this file on one parallel worker (run.sh uses --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("test_nmea_gpsd")
 
 
 HERE = os.path.dirname(os.path.abspath(__file__))

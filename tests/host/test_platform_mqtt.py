@@ -17,8 +17,6 @@ from alertbutton.modem_sim import status_report_pdu
 import mqtt_broker
 from mqtt_broker import Broker, Subscriber
 
-# module-scoped fixtures: keep this file on one parallel worker (run.sh uses --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("test_platform_mqtt")
 
 
 HERE = os.path.dirname(os.path.abspath(__file__))
