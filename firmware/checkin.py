@@ -35,6 +35,9 @@ def _get(cfg, k):
 class CheckIn:
     def __init__(self, cfg, now, path=PATH, log=None):
         self.interval_ms = min(_get(cfg, "checkin_h"), 168) * 3600000
+        secs = cfg.get("checkin_s")  # finer than hours: for tests and the simulator only
+        if isinstance(secs, int) and not isinstance(secs, bool) and secs > 0:
+            self.interval_ms = min(secs, 168 * 3600) * 1000
         self.prewarn_ms = min(_get(cfg, "checkin_prewarn_min") * 60000, self.interval_ms // 2)
         self.repeat_ms = max(60000, _get(cfg, "checkin_repeat_min") * 60000)
         self.presses = max(2, _get(cfg, "checkin_presses"))
