@@ -476,6 +476,7 @@ def interactive(args):
                 break
             ev = {"t": 0, "gesture": "hold"} if cmd == "h" else {"t": 0, "gesture": "press"}
             run.gesture(ev)
+            time.sleep(0.15)  # released long enough to count as released, even when Enters come at once
             if not run.supervise():
                 break
     except KeyboardInterrupt:
