@@ -121,6 +121,9 @@ def test_table_lists_every_result():
 def test_scenario(name, tmp_path, report):
     r = run_one(name, str(tmp_path))
     print(table([r]))
+    cells = [c.strip() for c in table([r]).splitlines()[-1].strip("|").split("|")]
+    widths = (max(len(x["name"]) for x in SCENARIOS), 7, 15, 17, 20, 15)  # aligned across workers' rows
     report("modem fault suite: scenario | outcome | SMS per contact | trigger->last SMS | "
-           "trigger->last report | gesture (worst)", table([r]).splitlines()[-1])
+           "trigger->last report | gesture (worst)",
+           "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |")
     assert r["ok"], "%s: %s" % (name, "; ".join(r["reasons"]))
