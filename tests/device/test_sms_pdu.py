@@ -11,22 +11,7 @@ EXT = {"\x0c": 0x0A, "^": 0x14, "{": 0x28, "}": 0x29, "\\": 0x2F, "[": 0x3C, "~"
        "|": 0x40, "€": 0x65}
 
 
-class Rng:
-    """xorshift32: deterministic, same sequence on every run."""
-
-    def __init__(self, seed):
-        self.s = seed
-
-    def next(self):
-        s = self.s
-        s ^= (s << 13) & 0xFFFFFFFF
-        s ^= s >> 17
-        s ^= (s << 5) & 0xFFFFFFFF
-        self.s = s
-        return s
-
-    def below(self, n):
-        return self.next() % n
+from rng import Rng  # noqa: E402  (tests/device/rng.py)
 
 
 def hx(b):

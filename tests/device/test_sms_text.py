@@ -13,26 +13,7 @@ PARIS = (48.8583701, 2.2944813, 15, 40)
 CELL = (208, 1, 12345, 123456789)
 
 
-class Rng:
-    def __init__(self, seed):
-        self.s = seed
-
-    def next(self):
-        s = self.s
-        s ^= (s << 13) & 0xFFFFFFFF
-        s ^= s >> 17
-        s ^= (s << 5) & 0xFFFFFFFF
-        self.s = s
-        return s
-
-    def below(self, n):
-        return self.next() % n
-
-    def pick(self, seq):
-        return seq[self.below(len(seq))]
-
-    def unit(self):
-        return self.next() / 4294967296.0
+from rng import Rng  # noqa: E402  (tests/device/rng.py)
 
 
 def units(text):
