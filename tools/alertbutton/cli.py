@@ -9,11 +9,12 @@ COMMANDS = {
     "sim": ("alertbutton.sim", "run the firmware in the MicroPython VM on the simulated board"),
     "fuzz": ("alertbutton.fuzz_cmd", "fuzz the device parsers inside the MicroPython VM (10^5 inputs each)"),
     "bench": ("alertbutton.bench", "benchmarks that print figures (alert latency, ...)"),
+    "bench-nmea": ("alertbutton.bench_nmea", "NMEA parser cost per sentence in ESP32 terms, beside as_GPS"),
     "nmea": ("alertbutton.nmea_cmd", "print one JSON fix per epoch of an NMEA log, parsed in the MicroPython VM"),
     "evidence": ("alertbutton.evidence", "sound evidence: list/export from the button, verify an export, encoder bench"),
     "fall-eval": ("alertbutton.fall_eval", "run the firmware fall detector in the VM over MobiFall trials (JSON)"),
     "fall-plot": ("alertbutton.fall_plot", "PNG of one trial's |a| with the fall detector's phases"),
-    "faults": ("alertbutton.faults", "modem fault suite: firmware vs 25 modem faults, table of outcomes"),
+    "faults": ("alertbutton.faults", "modem fault suite: firmware vs 26 modem fault scenarios, table of outcomes"),
     "energy": ("alertbutton.energy", "battery life of a simulated day from the firmware's power accounting"),
     # technician commands on a connected button (alertbutton/device_cli.py): alertbutton --port P ...
     "status": ("alertbutton.device_cli", "firmware, modem, battery, last fix and last alert of the button"),
