@@ -1,5 +1,10 @@
-# Entry point: pick the board profile and run the firmware.
+# Entry point. The board profile is built first: that arms the button interrupt before the rest of
+# the firmware is even imported, so presses made while it loads are kept (and a press that woke the
+# chip counts toward the gesture).
 import boards
-from firmware import app
 
-app.main(boards.select())
+board = boards.select()
+
+from firmware import app  # noqa: E402
+
+app.main(board)
