@@ -31,6 +31,7 @@ class FallMonitor:
         self.on_window = None  # fn(): called when a fall window opens (arms the duress gesture)
         self._duress = False
         self.moving = None  # unknown until the first verdict
+        self.motion_listeners = []  # fn(moving) on every 5 s verdict (the power policy)
         self._dev = 0
         self._dev_n = 0
         self.samples = 0
@@ -83,6 +84,8 @@ class FallMonitor:
             return
         moving = self._dev // self._dev_n > _MOTION_DEV_MG2
         self._dev = self._dev_n = 0
+        for fn in self.motion_listeners:
+            fn(moving)
         if moving != self.moving:
             self.moving = moving
             self.alert.followups.on_motion(moving)

@@ -56,3 +56,13 @@ def test_still_then_walking():
 def test_verdict_only_on_change():
     seq = lambda t: (0, 0, 1000) if t < 500 else (0, 400 * ((t // 5) % 2), 1300)
     assert run(seq, batches=60) == [False, True]
+
+
+def test_every_verdict_reaches_the_motion_listeners():
+    alert = Alert()
+    fm = FallMonitor(FakeAccel(lambda t: (0, 0, 1000)), alert, lambda *a, **k: None)
+    got = []
+    fm.motion_listeners.append(got.append)
+    for _ in range(3):
+        fm._motion(0, 250)
+    assert got == [False, False, False] and alert.followups.seen == [False]  # policy only on change
