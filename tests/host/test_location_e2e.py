@@ -32,8 +32,10 @@ def texts(run):
 
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_fix_at_once_no_followup(dialect, tmp_path):
-    run = run_scenario(scenario(dialect, {"lat": 48.11198, "lon": -1.68004, "acc_m": 8, "after_s": 0.3}, 9),
-                       tmp_path, stop_when_done=False)
+    # the fix exists 0.3 s after GNSS power-on; GNSS is polled every 2 s, so by t=5 s it is known
+    sc = scenario(dialect, {"lat": 48.11198, "lon": -1.68004, "acc_m": 8, "after_s": 0.3}, 11,
+                  events=[{"t": 5.0, "gesture": "alert"}])
+    run = run_scenario(sc, tmp_path, stop_when_done=False)
     t = texts(run)
     assert len(t) == 5, [e for e in run.events if e["event"] in ("sms_failed", "trigger", "fix")]
     for _, text in t:
