@@ -33,7 +33,8 @@ def scenario():
             "audio": WAV, "audio_speed": 6,
             "config": {"evidence_prealert_s": PREALERT_S, "evidence_record_s": RECORD_S,
                        "evidence_chunk_s": CHUNK_S},
-            "events": [{"t": 2.0, "gesture": "alert"}], "duration_s": 40}
+            # the alert once the first fix can have been polled (GNSS is polled every 2 s)
+            "events": [{"t": 4.5, "gesture": "alert"}], "duration_s": 40}
 
 
 @pytest.fixture(scope="module")

@@ -90,7 +90,11 @@ class Device:
         self.noise = []
         while time.monotonic() < deadline:
             try:
-                chunk = self.ser.read(4096)
+                # first byte within the read timeout, then whatever is already waiting: a reply
+                # comes back as soon as its line is complete, not after the timeout
+                chunk = self.ser.read(1)
+                if chunk and self.ser.in_waiting:
+                    chunk += self.ser.read(self.ser.in_waiting)
             except (serial.SerialException, OSError) as e:
                 raise DeviceError("lost %s: %s" % (self.port, e), EXIT_NODEVICE)
             if not chunk:
