@@ -99,18 +99,12 @@ class Sim7600Sim(A76xxSim):
             self.gnss_on_at = None
         return []
 
-    def cgnssinfo_line(self, fix):
-        if fix is None:
-            return "+CGNSSINFO: " + "," * 15
-        lat, lon = float(fix["lat"]), float(fix["lon"])
-        hdop = float(fix.get("acc_m", 5.0)) / UERE_M
-        vdop = hdop * 1.5
-        pdop = (hdop * hdop + vdop * vdop) ** 0.5
-        utc = self._utc_now()
-        return "+CGNSSINFO: 2,09,05,00,%s,%s,%s,%s,%s,%s.%d,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f" % (
-            ddmm(lat, 2), "N" if lat >= 0 else "S", ddmm(lon, 3), "E" if lon >= 0 else "W",
-            utc.strftime("%d%m%y"), utc.strftime("%H%M%S"), utc.microsecond // 100000,
-            float(fix.get("alt_m", 35.0)), float(fix.get("speed_kn", 0.0)), 0.0, pdop, hdop, vdop)
+    cgnss_head = "2,09,05,00"  # a 2D fix, as in the SIM7600 manual's example
+
+    @staticmethod
+    def cgnss_coord(v, deg_digits):
+        """SIM7600: ddmm.mmmmmm (the rest of the line is the A76xx layout)."""
+        return ddmm(v, deg_digits)
 
 
 class Sim7080Sim(A76xxSim):

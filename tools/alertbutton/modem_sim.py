@@ -1737,10 +1737,18 @@ class ModemSim:
         vdop = hdop * 1.5
         pdop = (hdop * hdop + vdop * vdop) ** 0.5
         utc = self._utc_now()
-        return ("+CGNSSINFO: 3,%02d,%02d,%02d,%.6f,%s,%.6f,%s,%s,%s.%d,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f" % (
-            8, 4, 3, abs(lat), "N" if lat >= 0 else "S", abs(lon), "E" if lon >= 0 else "W",
-            utc.strftime("%d%m%y"), utc.strftime("%H%M%S"), utc.microsecond // 100000,
-            float(fix.get("alt_m", 35.0)), float(fix.get("speed_kn", 0.0)), 0.0, pdop, hdop, vdop))
+        return "+CGNSSINFO: %s,%s,%s,%s,%s,%s,%s.%d,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f" % (
+            self.cgnss_head, self.cgnss_coord(lat, 2), "N" if lat >= 0 else "S", self.cgnss_coord(lon, 3),
+            "E" if lon >= 0 else "W", utc.strftime("%d%m%y"), utc.strftime("%H%M%S"),
+            utc.microsecond // 100000, float(fix.get("alt_m", 35.0)), float(fix.get("speed_kn", 0.0)), 0.0,
+            pdop, hdop, vdop)
+
+    cgnss_head = "3,08,04,03"  # <mode>,<GPS-SVs>,<GLONASS-SVs>,<BEIDOU-SVs> of a simulated 3D fix
+
+    @staticmethod
+    def cgnss_coord(v, deg_digits):
+        """A76xx: decimal degrees, unsigned (the hemisphere is its own field)."""
+        return "%.6f" % abs(v)
 
 
 DIALECTS = {"a76xx": ModemSim}
