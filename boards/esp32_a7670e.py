@@ -22,6 +22,7 @@ class Board:
         self.vibrator = Vibrator(machine.Pin(P.VIBRATOR, machine.Pin.OUT, value=0))
         machine.Pin(P.MODEM_POWER_EN, machine.Pin.OUT, value=1)
         self._pwrkey = machine.Pin(P.MODEM_PWRKEY, machine.Pin.OUT, value=0)
+        self._mic_chipen = machine.Pin(P.MIC_CHIPEN, machine.Pin.OUT, value=0)  # mic powered down
         self._uart = machine.UART(1, baudrate=115200, tx=P.MODEM_TX, rx=P.MODEM_RX, rxbuf=2048, timeout=0)
         self._adc = machine.ADC(machine.Pin(P.BATTERY_ADC), atten=machine.ADC.ATTN_11DB)
         self._wdt = None
@@ -58,8 +59,9 @@ class Board:
         power enable and power key keep their levels through deep sleep (GPIO hold)."""
         if getattr(self, "_power_hw", None) is None:
             from boards.power_hw import PowerHw
-            self._power_hw = PowerHw(self, self.button.pin, accel=True, mic="standby",
-                                     hold_pins=((machine.Pin(P.MODEM_POWER_EN), 1), (self._pwrkey, 0)))
+            self._power_hw = PowerHw(self, self.button.pin, accel=True, mic_chipen=self._mic_chipen,
+                                     hold_pins=((machine.Pin(P.MODEM_POWER_EN), 1), (self._pwrkey, 0),
+                                                (self._mic_chipen, 0)))
         return self._power_hw
 
     def microphone(self):
@@ -71,7 +73,7 @@ class Board:
             from drivers.inmp441 import Inmp441
             i2s = machine.I2S(0, sck=machine.Pin(P.MIC_SCK), ws=machine.Pin(P.MIC_WS), sd=machine.Pin(P.MIC_SD),
                               mode=machine.I2S.RX, bits=32, format=machine.I2S.MONO, rate=8000, ibuf=16384)
-            return Inmp441(i2s, shift=14)
+            return Inmp441(i2s, shift=14, chipen=self._mic_chipen)
         except (AttributeError, ValueError, OSError):
             return None
 

@@ -17,3 +17,7 @@ ACCEL_INT1 = const(39)  # RTC GPIO3, input only (LIS3DH drives it push-pull)
 MIC_SCK = const(18)
 MIC_WS = const(23)
 MIC_SD = const(34)
+# Board requirement (issue 8): the INMP441's CHIPEN on a GPIO, with a pull-down (e.g. 100 kohm) so the
+# mic stays powered down while the pin floats (reset, boot). GPIO32 (RTC GPIO9) is free on this map
+# and is not a strapping pin (0, 2, 5, 12, 15). Stopping SCK alone leaves the mic in standby (0.8 mA).
+MIC_CHIPEN = const(32)

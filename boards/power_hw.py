@@ -28,11 +28,11 @@ _REASONS = {getattr(machine, "EXT0_WAKE", 2): "button", getattr(machine, "EXT1_W
 
 class PowerHw:
     def __init__(self, board, button_pin, accel=True, ri_ext1=False, vbus_pin=None, mic=None,
-                 mic_chipen=False, hold_pins=()):
+                 mic_chipen=None, hold_pins=()):
         """board: its reset_cause() was read first. button_pin: the button's Pin. accel: the LIS3DH
         INT1 is wired. vbus_pin: an input reading USB VBUS (None: no sensing, config flag only).
-        mic: "standby" or "off" when the microphone is idle, None without one (mic_chipen: CHIPEN on
-        a GPIO). hold_pins: (Pin, level) outputs that must keep their level through deep sleep (modem
+        mic: "standby" when a microphone without a CHIPEN pin is idle, None without one. mic_chipen:
+        the output Pin on the INMP441's CHIPEN: its level is the idle mic's state (low: "off"). hold_pins: (Pin, level) outputs that must keep their level through deep sleep (modem
         power enable, power key)."""
         self.board = board
         self.reset = board.reset_cause()
@@ -51,11 +51,18 @@ class PowerHw:
         self.ri = machine.Pin(P.MODEM_RI, machine.Pin.IN, machine.Pin.PULL_UP)
         self.int1 = machine.Pin(P.ACCEL_INT1, machine.Pin.IN) if accel else None
         self.vbus = vbus_pin
-        self.mic_idle = None if mic is None else ("off" if mic_chipen else "standby")
+        self.mic_chipen = mic_chipen
+        self.mic_idle = mic
         self.caps_light = W_BUTTON | W_TIMER | W_RI | (W_ACCEL if accel else 0)
         self.caps_deep = W_BUTTON | W_TIMER | (W_ACCEL if accel else 0) | (W_RI if ri_ext1 else 0)
         if self.wake == "ext1":  # INT1 and (with an inverter) RI share ext1: the levels tell which
             self.wake = "accel" if self.int1 is not None and self.int1.value() else "ri"
+
+    def mic_state(self):
+        """The idle microphone's power state read from the hardware: CHIPEN's level when wired."""
+        if self.mic_chipen is not None:
+            return "standby" if self.mic_chipen.value() else "off"
+        return self.mic_idle
 
     def t_wake(self):
         """ticks_ms of the wake: 0 on the ESP32 (its clock restarts at boot), the VM start in the

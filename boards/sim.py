@@ -68,6 +68,7 @@ class Board:
         self.vibrator = Vibrator(vib)
         self._pwrkey = machine.Pin(P.MODEM_PWRKEY, machine.Pin.OUT, value=0)
         self._pwrkey.on_change = _pin_out  # the host forwards it to the modem simulator
+        self._mic_chipen = machine.Pin(P.MIC_CHIPEN, machine.Pin.OUT, value=0)  # INMP441 powered down
         self._uart = machine.UART(1, baudrate=115200, tx=P.MODEM_TX, rx=P.MODEM_RX, path=w.get("modem"))
         self._adc = machine.ADC(machine.Pin(P.BATTERY_ADC))
         self._adc.sim_uv = int(w.get("battery_mv", 3900)) * 1000 // 2
@@ -151,7 +152,8 @@ class Board:
         printed as PIN lines; a deep sleep ends the VM (exit 76) until the simulator wakes it."""
         if getattr(self, "_power_hw", None) is None:
             from boards.power_hw import PowerHw
-            self._power_hw = PowerHw(self, self.button.pin, accel=bool(self.wiring.get("accel")))
+            self._power_hw = PowerHw(self, self.button.pin, accel=bool(self.wiring.get("accel")),
+                                     mic_chipen=self._mic_chipen if self._has_audio() else None)
             self._power_hw.dtr.on_change = _pin_out
         return self._power_hw
 
@@ -161,17 +163,23 @@ class Board:
         path = self.wiring.get("console")
         return machine.UART(0, path=path) if path else None
 
-    def microphone(self):
-        """The INMP441 on a simulated I2S fed by the scenario's WAV ("audio"), or None without one."""
+    def _has_audio(self):
         audio = storage.read_json("sim_audio.json")  # written by the host simulator: {"wav", "speed"}
-        if not audio or not audio.get("wav"):
+        return audio if audio and audio.get("wav") else None
+
+    def microphone(self):
+        """The INMP441 on a simulated I2S fed by the scenario's WAV ("audio"), or None without one.
+        CHIPEN is modelled: the simulated I2S gives silence while it is low and for the mic's
+        start-up time after it rises."""
+        audio = self._has_audio()
+        if not audio:
             return None
         from drivers.inmp441 import Inmp441
         self._i2s = machine.I2S(0, sck=machine.Pin(P.MIC_SCK), ws=machine.Pin(P.MIC_WS),
                                 sd=machine.Pin(P.MIC_SD), mode=machine.I2S.RX, bits=32,
                                 format=machine.I2S.MONO, rate=8000, ibuf=16384, source=audio["wav"],
-                                speed=float(audio.get("speed", 1.0)))
-        return Inmp441(self._i2s, shift=16)  # the WAV is the sound at the mic's full scale: no gain
+                                speed=float(audio.get("speed", 1.0)), chipen=self._mic_chipen)
+        return Inmp441(self._i2s, shift=16, chipen=self._mic_chipen)  # the WAV is the sound at the mic's full scale: no gain
 
     async def _audio(self):
         # the "DMA" of the simulated I2S: delivers the buffers the elapsed time allows

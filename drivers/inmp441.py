@@ -4,10 +4,23 @@
 # callback (scheduled, not a hard IRQ) when a buffer is full; we re-arm the other buffer first, then
 # convert 32-bit samples to int16 with a fixed gain (arithmetic shift, saturated) and hand one block to
 # the sink. Two raw buffers and one PCM buffer are allocated once: nothing is allocated per block.
+# Power (INMP441 DS Rev 1.1): stopping SCK only gives standby (0.8 mA); power-down (4.5 uA) needs
+# CHIPEN low. With a CHIPEN pin, start() powers the mic up and stop() down; after power-up the mic
+# needs 2^18 SCK cycles (SCK = 64 fs: 4096 samples, 0.51 s at 8 kHz) before its output is valid, so
+# those blocks are delivered as silence (the timeline stays exact).
 import micropython
 from micropython import const
 
 _BLOCK = const(505)  # samples per block: one IMA-ADPCM block (firmware/ima_adpcm.py)
+STARTUP_SAMPLES = const(4096)  # 2^18 SCK cycles / 64 SCK per sample
+
+
+@micropython.viper
+def _zero(pcm: ptr16, n: int):
+    i = 0
+    while i < n:
+        pcm[i] = 0
+        i += 1
 
 
 @micropython.viper
@@ -29,10 +42,11 @@ def _to_pcm16(raw: ptr16, pcm: ptr16, n: int, shift: int):
 
 
 class Inmp441:
-    def __init__(self, i2s, shift=14, block=_BLOCK):
+    def __init__(self, i2s, shift=14, block=_BLOCK, chipen=None):
         """i2s: machine.I2S configured RX, bits=32, MONO. shift: 16 keeps the top 16 of the 24 bits
         (the mic's full scale); each step below adds 6 dB of gain (14 = +12 dB, speech at a metre
-        is around -60 dBFS on this mic)."""
+        is around -60 dBFS on this mic). chipen: the output Pin on the mic's CHIPEN, or None (CHIPEN
+        tied high: the mic never goes below standby)."""
         if not 8 <= shift <= 16:
             raise ValueError("shift must be 8..16")
         self.i2s = i2s
@@ -44,6 +58,10 @@ class Inmp441:
         self.sink = None
         self.blocks = 0  # blocks delivered since start
         self.running = False
+        self.chipen = chipen
+        if chipen is not None:
+            chipen.value(0)  # powered down until start()
+        self._mute = 0  # blocks still inside the start-up time
         self._cb = self._on_buffer  # one bound method, made once (a callback must not allocate)
 
     def start(self, sink):
@@ -53,17 +71,32 @@ class Inmp441:
         self.blocks = 0
         self.running = True
         self._which = 0
+        if self.chipen is not None and not self.chipen.value():
+            self.chipen.value(1)
+            self._mute = (STARTUP_SAMPLES + self.block - 1) // self.block
         self.i2s.irq(self._cb)
         self.i2s.readinto(self._raw[0])
 
     def stop(self):
-        """Stop delivering blocks. The I2S clock keeps running (mic in normal mode) until the board
-        deinitialises the I2S object: see docs/evidence.md, power."""
+        """Stop delivering blocks and power the mic down (CHIPEN low) if the board wired CHIPEN.
+        Without it the I2S clock keeps running (mic in normal mode) until the board deinitialises
+        the I2S object: see docs/evidence.md, power."""
         self.running = False
         try:
             self.i2s.irq(None)
         except (TypeError, ValueError, OSError):
             pass
+        if self.chipen is not None:
+            self.chipen.value(0)
+
+    def powered(self):
+        """"on" (streaming), "standby" (CHIPEN high or not wired) or "off" (CHIPEN low): the
+        power accounting's mic state."""
+        if self.running:
+            return "on"
+        if self.chipen is not None and not self.chipen.value():
+            return "off"
+        return "standby"
 
     def _on_buffer(self, i2s):
         if not self.running:
@@ -71,7 +104,11 @@ class Inmp441:
         full = self._raw[self._which]
         self._which ^= 1
         i2s.readinto(self._raw[self._which])  # re-arm first: the DMA keeps filling meanwhile
-        _to_pcm16(full, self.pcm, self.block, self.shift)
+        if self._mute:
+            self._mute -= 1
+            _zero(self.pcm, self.block)  # start-up time: the mic's output is not valid yet
+        else:
+            _to_pcm16(full, self.pcm, self.block, self.shift)
         self.blocks += 1
         sink = self.sink
         if sink is not None:

@@ -157,7 +157,15 @@ class PowerTask:
         rec = getattr(self.app, "recorder", None)
         if rec is not None and getattr(rec, "armed", False):
             return "on"
-        return self.hw.mic_idle or "off"
+        st = self.hw.mic_state() if hasattr(self.hw, "mic_state") else getattr(self.hw, "mic_idle", None)
+        return st or "off"
+
+    def _mic_rest(self, alert):
+        """Low power: no pre-alert ring between alerts (it would keep the MCU awake and the mic on;
+        RAM does not survive a deep sleep anyway). The recorder powers the mic up on the trigger."""
+        rec = getattr(self.app, "recorder", None)
+        if self.low_power and rec is not None and rec.armed and rec.rec is None and not alert:
+            rec.disarm()
 
     def _busy(self, now):
         app = self.app
@@ -190,6 +198,7 @@ class PowerTask:
     def _track(self, now):
         app, acc, mp = self.app, self.acc, self.modem_policy
         alert = app.alert.state != IDLE
+        self._mic_rest(alert)
         acc.set("mcu", ALERTING if alert else ACTIVE, now)
         acc.set("gnss", "on" if getattr(getattr(app, "gnss", None) or app.modem, "gnss_on", False) else "off", now)
         acc.set("mic", self._mic_state(), now)

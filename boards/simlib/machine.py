@@ -304,7 +304,7 @@ class I2S:
     STEREO = const(1)
 
     def __init__(self, id, sck=None, ws=None, sd=None, mode=0, bits=16, format=0, rate=8000, ibuf=16384,
-                 source=None, speed=1.0, loop=True):
+                 source=None, speed=1.0, loop=True, chipen=None):
         if mode != I2S.RX or format != I2S.MONO or bits not in (16, 32):
             raise ValueError("simulated I2S: RX, MONO, 16 or 32 bits only")
         self.bits = bits
@@ -317,6 +317,10 @@ class I2S:
         self._t0 = None
         self._scratch = bytearray(0)
         self.delivered = 0  # samples handed over
+        # the INMP441's CHIPEN (a Pin, or None: tied high): low, the powered-down mic gives nothing;
+        # after it rises, its output is silence for its start-up time (2^18 SCK = 4096 samples)
+        self.chipen = chipen
+        self._warm = 4096
 
     def irq(self, handler):
         self._cb = handler
@@ -333,7 +337,15 @@ class I2S:
             for i in range(len(target)):
                 target[i] = 0
         else:
-            self._src.readinto(target)
+            self._src.readinto(target)  # the sound goes on whether the mic hears it or not
+        if self.chipen is not None:
+            if not self.chipen.value():
+                self._warm = 0
+            if self._warm < 4096:
+                k = min(ns, 4096 - self._warm)
+                for i in range(k * 2):
+                    target[i] = 0
+                self._warm += k
         if self.bits == 32:
             _widen16to32(target, buf, ns)
         return ns

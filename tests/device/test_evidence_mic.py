@@ -126,3 +126,39 @@ def test_stopped_driver_delivers_nothing_more():
     m.stop()
     i2s.sim_service()
     assert got.n == 1
+
+
+def test_chipen_powers_the_mic_down_between_recordings_and_mutes_its_start_up():
+    # the simulated I2S models the INMP441's CHIPEN: nothing while low, silence for 2^18 SCK cycles
+    # (4096 samples) after it rises; the driver mutes whole blocks over that time (9 x 505 samples)
+    from drivers.inmp441 import STARTUP_SAMPLES
+    src = tone(14 * N)
+    write_wav("c.wav", src, 8000)
+    pin = machine.Pin(32, machine.Pin.OUT, value=1)
+    i2s = machine.I2S(0, sck=machine.Pin(18), ws=machine.Pin(23), sd=machine.Pin(34), mode=machine.I2S.RX,
+                      bits=32, format=machine.I2S.MONO, rate=8000, ibuf=16384, source="c.wav", speed=0,
+                      loop=False, chipen=pin)
+    m = Inmp441(i2s, shift=16, chipen=pin)
+    assert pin.value() == 0 and m.powered() == "off"  # the driver powers it down at once
+    got = Collect(14)
+    m.start(got)
+    assert pin.value() == 1 and m.powered() == "on"
+    assert i2s.sim_service(max_buffers=14) == 14
+    mute = (STARTUP_SAMPLES + N - 1) // N
+    s = got.samples()
+    assert mute == 9 and s[:mute * N] == [0] * (mute * N)
+    assert s[mute * N:] == src[mute * N:]  # the clock never stopped: the timeline is exact
+    m.stop()
+    assert pin.value() == 0 and m.powered() == "off"
+
+
+def test_without_chipen_the_idle_mic_is_in_standby():
+    write_wav("d.wav", tone(N), 8000)
+    i2s, m = mic("d.wav", loop=False)
+    assert m.powered() == "standby"
+    got = Collect(1)
+    m.start(got)
+    i2s.sim_service(max_buffers=1)
+    assert got.samples()[:N] == tone(N)  # no CHIPEN: never powered down, nothing muted
+    m.stop()
+    assert m.powered() == "standby"

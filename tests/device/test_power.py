@@ -457,3 +457,33 @@ def test_gnss_refresh_only_after_walking_and_stamps_cross_a_deep_sleep():
         q.resume(d, 777, 101 * S)
         assert q.refresh_useful() and not q.moving(777)  # 111 s since the walk: still
         assert q.carry(777) == {"m": 111 * S, "w": 111 * S, "f": 131 * S}
+
+
+class FakeRecorder:
+    def __init__(self, pin):
+        self.pin = pin
+        self.armed = True
+        self.rec = None
+
+    def disarm(self):
+        self.armed = False
+        self.pin.value(0)  # what Inmp441.stop() does with its CHIPEN pin
+
+
+async def test_low_power_powers_the_idle_mic_down_and_accounts_it_from_chipen():
+    from firmware import power_task
+    hw = FakeHw("deepsleep", "timer", Accounting(0, {"modem": "sleep", "mcu": DEEP}).dump(0, {"ms": 1000}))
+    chipen = FakePin(1)
+    hw.mic_state = lambda: "standby" if chipen.v else "off"  # PowerHw reads CHIPEN's level
+    app = FakeApp(hw, {"low_power": True, "wake_ms": 0})
+    app.recorder = FakeRecorder(chipen)
+    app.recorder.rec = object()  # a recording in progress is never cut
+    pt = power_task.start(app)
+    pt.task.cancel()
+    await pt._step()
+    assert app.recorder.armed and pt.acc.cur["mic"] == "on"
+    app.recorder.rec = None
+    assert await _until_slept(pt, hw)  # the recording over: the mic is powered down, then the MCU sleeps
+    assert not app.recorder.armed and chipen.v == 0 and pt.acc.cur["mic"] == "off"
+    assert Accounting.load(hw.rtc, 0)[0].cur["mic"] == "off"
+    power._installed = None
