@@ -50,13 +50,15 @@ F_DROP = const(5)  # sum of (1 g - |a|)+ over that second, mg x 0.1 s (vertical 
 F_AREA = const(6)  # sum of (|a| - 1 g)+ over impact +- 0.5 s, mg x 0.1 s (impact energy)
 F_POST = const(7)  # mean | |a| - 1 g | between impact + 0.5 s and the stillness window (activity)
 F_LONG = const(8)  # posture change against gravity long_ms before the trigger (longer window)
-N_FEATURES = const(9)
+F_NIMP = const(9)  # local maxima of |a| above 1.5 g within impact +- 1 s (a tumbling body hits repeatedly)
+N_FEATURES = const(10)
 
 _ONE_G = const(1000)
 _M2_MAX = const(16000 * 16000)  # |a| beyond 16 g is clamped (int16 rings, small-int products)
 _NMASK = const(0x1FFFFFFF)  # sample counter wraps well inside MicroPython small ints
 _LP_WARM = const(16)  # samples of smoothing run-in before the swing window
 _COS_ONE = const(1024)
+_NIMP2 = const(1500 * 1500)  # F_NIMP level, squared (compared against squared magnitudes)
 
 
 def _build_cos_table():
@@ -448,6 +450,28 @@ class FallDetector:
                 k = (k + 1) & mask
             s //= cnt
         f[F_POST] = s
+        # impact count: local maxima of |a| > 1.5 g over impact -1 s .. +1 s (squared: no root)
+        a_old = age_imp + r + 1
+        if a_old > oldest:
+            a_old = oldest
+        a_new = age_imp - r
+        if a_new < 0:
+            a_new = 0
+        k = (i - a_old) & mask
+        p2 = -1  # |a|^2 two samples back, then one sample back (-1: none yet)
+        c2 = -1
+        cnt = 0
+        for _ in range(a_old - a_new + 1):
+            x = bx[k]
+            y = by[k]
+            z = bz[k]
+            m2 = x * x + y * y + z * z
+            if c2 > _NIMP2 and p2 >= 0 and c2 >= p2 and c2 > m2:
+                cnt += 1
+            p2 = c2
+            c2 = m2
+            k = (k + 1) & mask
+        f[F_NIMP] = cnt
 
     def _swing(self, oldest):
         # max |lp[k] - lp[k - span]| over impact +- 1 s, lp = acceleration smoothed with alpha 1/8

@@ -265,6 +265,9 @@ def test_extra_features_of_a_synthetic_fall():
     assert f[fd.F_DROP] > 500  # (1 g - |a|)+ over the 0.4 s fall, x 0.1 s units
     assert f[fd.F_AREA] > 300  # energy of the impact and bounces
     assert f[fd.F_LONG] >= 80 and f[fd.F_POST] < 50
+    # impact count: the impact, the 0.1 s throw (a plateau counts once) and the 4 bounces, the
+    # last one at ~1.50 g; the 0.1 s at ~1.43 g and the weaker rebounds stay under 1.5 g
+    assert 5 <= f[fd.F_NIMP] <= 6, f[fd.F_NIMP]
     t = Trace(23)
     t.still(3.0)
     t.bump(2600)
@@ -272,6 +275,33 @@ def test_extra_features_of_a_synthetic_fall():
     det = FallDetector(model=None)
     feed(det, t.samples())
     assert det.features[fd.F_DIP] > 900 and det.features[fd.F_LONG] < 10
+    assert det.features[fd.F_NIMP] == 1  # one landing: one local maximum above 1.5 g
+
+
+def test_impact_count_window_and_level():
+    # peaks of 1.8, 1.6 and 1.45 g (1.45 g: under the level), 0.3 s apart, then 2.2 g 1.5 s later
+    # (outside impact +- 1 s): the impact is the 2.2 g peak, which sees only itself
+    t = Trace(24)
+    t.still(3.0)
+    for peak in (1800, 1600, 1450):
+        t._add([0, 0, peak])
+        t.still(0.3)
+    t.still(0.6)
+    t._add([0, 0, 2200])
+    t.still(4.0)
+    det = FallDetector(model=None)
+    feed(det, t.samples())
+    assert det.features[fd.F_PEAK] == 2200 and det.features[fd.F_NIMP] == 1, list(det.features)
+    # the same peaks but the strongest first: the two others within 1 s count, 1.45 g does not
+    t = Trace(24)
+    t.still(3.0)
+    for peak in (2200, 1800, 1600, 1450):
+        t._add([0, 0, peak])
+        t.still(0.3)
+    t.still(4.0)
+    det = FallDetector(model=None)
+    feed(det, t.samples())
+    assert det.features[fd.F_PEAK] == 2200 and det.features[fd.F_NIMP] == 3, list(det.features)
 
 
 def test_shipped_model_is_well_formed():

@@ -1,6 +1,8 @@
 """fall-eval / fall-plot on the committed MobiFall excerpt (tests/data/mobifall): the firmware
-detector runs inside the MicroPython VM and must catch every fall of the excerpt and raise no alarm
-on its activities; plus the counting rules, the resampler and the PNG writer."""
+detector runs inside the MicroPython VM. The shipped model is trained on all 18 available subjects,
+the excerpt's (4, 7, 11) included, so on the excerpt it must reproduce its training fit (every fall,
+no alarm) and fall-eval must say the result is not held-out; a model retrained with --fit on other
+subjects is held-out. Plus the counting rules, the resampler and the PNG writer."""
 import json
 import os
 import struct
@@ -40,9 +42,12 @@ def test_json_structure(vm_result):
     assert set(r["per_type"]) == FALL_CODES | ADL_CODES
     assert sum(v["trials"] for v in r["per_type"].values()) == 13
     assert r["subjects"] == [4, 7, 11]
+    # the shipped model was fitted on these subjects: never reported as held-out
+    assert set(r["decision_fitted_on_subjects"]) >= {4, 7, 11} and r["held_out"] is False
 
 
-def test_excerpt_falls_detected_and_activities_quiet(vm_result):
+def test_excerpt_shipped_model_reproduces_its_training_fit(vm_result):
+    # training subjects (not a held-out claim): the VM's integer model gives the host's training fit
     r = vm_result
     assert r["detected"] == r["falls"], r["missed_falls"]
     assert r["sensitivity"] == 1.0
@@ -62,6 +67,35 @@ def test_cpu_figures(vm_result):
     want = c["vm_us_per_update"] * c["vm_pystones_per_s"] / c["esp32_pystones_per_s"]
     assert abs(c["esp32_us_per_update"] - want) <= 0.1 + 0.01 * want
     assert abs(c["esp32_core_percent_at_rate"] - c["esp32_us_per_update"] * 50 / 1e4) < 0.01
+
+
+def _fall_eval_json(*argv):
+    import io
+    import contextlib
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        rc = cli.main(["fall-eval", DATA] + list(argv))
+    return rc, (json.loads(out.getvalue()) if rc == 0 else None)
+
+
+def test_fit_on_other_subjects_is_held_out():
+    # retrained on subject 4 only, evaluated in the VM on 7 and 11: held-out, and the model passed to
+    # the VM is the one trained on subject 4 (not the shipped one)
+    rc, r = _fall_eval_json("--subjects", "7,11", "--fit", "4")
+    assert rc == 0 and r["engine"] == "micropython"
+    assert r["decision_fitted_on_subjects"] == [4] and r["held_out"] is True
+    assert r["subjects"] == [7, 11] and r["falls"] == 2 and r["adl_trials"] == 3
+    from alertbutton import fall_train
+    fit = fall_eval.load(DATA, 50, {4})
+    want = fall_train.train(fall_train.candidates(fit, 50), set(range(len(fit))))[0]
+    assert tuple(r["params"]["model"]) == want
+    # fitted on a subject it is evaluated on: not held-out
+    rc, r = _fall_eval_json("--subjects", "7,11", "--fit", "4,7")
+    assert rc == 0 and r["held_out"] is False
+    # bad input: a clear error, exit code 2
+    assert _fall_eval_json("--fit", "x")[0] == 2
+    assert _fall_eval_json("--fit", "99")[0] == 2
+    assert _fall_eval_json("--fit", "4", "--rule")[0] == 2
 
 
 def test_vm_and_cpython_run_the_same_detector():

@@ -380,6 +380,31 @@ def cross_validate_model(loaded, folds, rate, params):
     return metrics(held_l, held_a, rate), chosen
 
 
+def fit_model(root, rate, params, subjects, pad_s):
+    """The second stage retrained on `subjects` only (loaded here, apart from the evaluated trials)."""
+    from alertbutton import fall_train
+    fit_on = load(root, rate, set(subjects), pad_s)
+    if not fit_on:
+        raise ValueError("no trials of subjects %s to fit on" % sorted(subjects))
+    cands = fall_train.candidates(fit_on, rate, params)
+    return fall_train.train(cands, set(range(len(fit_on))))[0]
+
+
+def trained_on(params, fit_subjects=None):
+    """Subjects the evaluated decision was fitted on: the --fit subjects, the shipped model's, or the
+    tuning split for the threshold rule's defaults (None if unknown: overridden thresholds)."""
+    if fit_subjects is not None:
+        return sorted(fit_subjects)
+    if "model" not in params:
+        if vm.REPO not in sys.path:
+            sys.path.insert(0, vm.REPO)
+        from firmware import fall_model
+        return sorted(getattr(fall_model, "SUBJECTS", ()))
+    if params.get("model") is None and set(params) == {"model"}:
+        return sorted(TUNE_SUBJECTS)
+    return None
+
+
 def train_model(loaded, rate, params, out_path, command):
     """Train the second stage on every loaded trial and write it as a firmware module."""
     from alertbutton import fall_train
@@ -390,7 +415,7 @@ def train_model(loaded, rate, params, out_path, command):
     fall_train.write_module(out_path, model, subjects, rate, base, info, command)
     training = metrics(loaded, run_host(loaded, rate, dict(params, model=model))[0], rate)
     return {"trained_on_subjects": subjects, "model": list(model), "written": out_path,
-            "info": info, "training": training}
+            "info": info, "training (not held-out)": training}
 
 
 def add_arguments(p):
@@ -418,8 +443,12 @@ def add_arguments(p):
                    help="threshold rule only (FallDetector(model=None)): no learnt second stage; "
                         "with --tune/--cv, grid-search the rule's thresholds")
     p.add_argument("--train-model", metavar="OUT.py",
-                   help="train the second-stage model on the selected subjects (use --split tune) "
-                        "and write it as a firmware module (e.g. firmware/fall_model.py)")
+                   help="train the second-stage model on the selected subjects and write it as a "
+                        "firmware module (e.g. firmware/fall_model.py)")
+    p.add_argument("--fit", metavar="tune|test|IDS",
+                   help="retrain the second stage on these subjects first (a split or comma-separated "
+                        "ids), then evaluate the selected subjects with it in the VM (--split test "
+                        "--fit tune: the designated held-out row, independent of the shipped model)")
 
 
 def run(args):
@@ -438,9 +467,6 @@ def run(args):
         sys.stderr.write("no *_acc_*.txt trials under %s\n" % args.dir)
         return 2
     if args.train_model:
-        if args.split != "tune" and not args.subjects:
-            sys.stderr.write("fall-eval: --train-model needs --split tune (or --subjects)\n")
-            return 2
         cmd = "alertbutton fall-eval DIR --train-model %s %s" % (
             os.path.relpath(args.train_model, vm.REPO) if os.path.isabs(args.train_model) else args.train_model,
             ("--subjects " + args.subjects) if args.subjects else "--split " + args.split)
@@ -480,6 +506,18 @@ def run(args):
         sys.stderr.write("%d trials, %d grid points in %.1f s\n" % (len(loaded), len(grid), time.time() - t0))
         print(json.dumps(out, indent=1))
         return 0
+    fit_subjects = None
+    if args.fit:
+        if args.rule:
+            sys.stderr.write("fall-eval: --fit trains the learnt model: not with --rule\n")
+            return 2
+        try:
+            fit_subjects = (set(TUNE_SUBJECTS) if args.fit == "tune" else set(TEST_SUBJECTS)
+                            if args.fit == "test" else _parse_subjects(args.fit))
+            params["model"] = fit_model(args.dir, args.rate, params, fit_subjects, args.pad)
+        except ValueError as e:
+            sys.stderr.write("fall-eval: %s\n" % e)
+            return 2
     cpu = None
     if args.host:
         alarms, _ = run_host(loaded, args.rate, params)
@@ -488,7 +526,11 @@ def run(args):
     out = metrics(loaded, alarms, args.rate)
     out["rate_hz"] = args.rate
     out["subjects"] = sorted(set(ld.trial.subject for ld in loaded))
-    out["params"] = params
+    fitted = trained_on(params, fit_subjects)
+    out["params"] = dict(params, model=list(params["model"])) if params.get("model") else params
+    out["decision_fitted_on_subjects"] = fitted
+    # held-out only if no evaluated subject was used to fit the decision (unknown: not claimed)
+    out["held_out"] = fitted is not None and not set(fitted) & set(out["subjects"])
     out["engine"] = "cpython" if args.host else "micropython"
     if cpu:
         out["cpu"] = cpu_report(cpu, args.rate, args.esp32_pystones)
