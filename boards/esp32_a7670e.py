@@ -35,7 +35,8 @@ class Board:
         """LIS3DH on I2C0 (INT1 on an RTC GPIO for wake-up, see the power policy)."""
         from drivers.lis3dh import LIS3DH
         i2c = machine.I2C(0, sda=machine.Pin(P.ACCEL_SDA), scl=machine.Pin(P.ACCEL_SCL), freq=400000)
-        return LIS3DH(i2c, range_g=8, rate_hz=50)
+        # after a deep-sleep wake the chip kept sampling: its FIFO holds the samples of the boot
+        return LIS3DH(i2c, range_g=8, rate_hz=50, keep_fifo=self.reset_cause() == "deepsleep")
 
     def make_modem(self, log):
         return SimcomA76xx(self._uart, log, power_key=self._pwrkey)
@@ -88,3 +89,12 @@ class Board:
         import asyncio
         while True:
             await asyncio.sleep(3600)
+
+    def wlan(self):
+        from boards import esp32_net
+        return esp32_net.wlan()
+
+    def ppp(self, modem, apn=None):
+        """(network.PPP on the modem's UART, dial, hangup): data mode hands the UART over (issue 9)."""
+        from boards import esp32_net
+        return esp32_net.ppp(modem, self._uart, apn)

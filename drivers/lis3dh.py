@@ -42,6 +42,8 @@ _FM_BYPASS = const(0x00)
 _FM_STREAM = const(0x80)
 _I1_IA1 = const(0x40)
 _I1_IA2 = const(0x20)
+_I1_WTM = const(0x04)
+_FTH = const(0x1F)  # FIFO_CTRL_REG watermark level (WTM set when the FIFO holds more than FTH)
 _HP_IA1 = const(0x01)
 _FIFO_OVRN = const(0x40)
 _FIFO_FSS = const(0x1F)
@@ -62,9 +64,12 @@ _MODES = {"normal": (6, 1), "low-power": (8, 2), "high-res": (4, 3)}
 
 class LIS3DH:
     """LIS3DH on I2C. range_g 8 or 16 (2 and 4 accepted too), rate_hz 25 or 50 (10, 100 too),
-    mode "normal" (10-bit), "low-power" (8-bit) or "high-res" (12-bit). FIFO in stream mode."""
+    mode "normal" (10-bit), "low-power" (8-bit) or "high-res" (12-bit). FIFO in stream mode.
+    keep_fifo: after a deep-sleep wake the chip kept sampling; if it still runs this configuration,
+    its FIFO (the 0.64 s before the firmware started, at 50 Hz) is kept instead of cleared."""
 
-    def __init__(self, i2c, addr=ADDR_DEFAULT, range_g=8, rate_hz=50, mode="normal", fifo=True):
+    def __init__(self, i2c, addr=ADDR_DEFAULT, range_g=8, rate_hz=50, mode="normal", fifo=True,
+                 keep_fifo=False):
         if range_g not in _FS:
             raise ValueError("range_g must be 2, 4, 8 or 16")
         if rate_hz not in _ODR:
@@ -89,7 +94,9 @@ class LIS3DH:
         who = self._read(_WHO_AM_I)
         if who != WHO_AM_I_VALUE:
             raise OSError("no LIS3DH at 0x%02x (WHO_AM_I 0x%02x)" % (addr, who))
-        self.configure()
+        self.kept_fifo = keep_fifo and fifo and self._running()
+        if not self.kept_fifo:
+            self.configure()
 
     # -- registers ---------------------------------------------------------------------------------
     def _read(self, reg):
@@ -113,6 +120,11 @@ class LIS3DH:
         else:
             self._write(_CTRL_REG5, _LIR_INT1 | _LIR_INT2)
             self._write(_FIFO_CTRL_REG, _FM_BYPASS)
+
+    def _running(self):
+        lp = _LPEN if self.mode == "low-power" else 0
+        return (self._read(_CTRL_REG1) == (_ODR[self.rate_hz] << 4) | lp | _XYZ_EN
+                and self._read(_FIFO_CTRL_REG) & 0xC0 == _FM_STREAM and self._read(_CTRL_REG5) & _FIFO_EN)
 
     def power_down(self):
         self._write(_CTRL_REG1, 0)
@@ -207,8 +219,23 @@ class LIS3DH:
         self._read(_INT2_SRC)
         self._route(_I1_IA2, True)
 
-    def disable_interrupts(self):
+    def int1_fifo(self, samples=25):
+        """INT1 = FIFO watermark only (light sleep while moving: one wake per batch of `samples`)."""
+        if not 1 <= samples <= _FIFO_DEPTH - 1:
+            raise ValueError("watermark must be 1..31 samples")
         self._route(_I1_IA1 | _I1_IA2, False)
+        self._write(_INT1_CFG, 0)
+        self._write(_FIFO_CTRL_REG, _FM_STREAM | (samples - 1))
+        self._route(_I1_WTM, True)
+
+    def int1_activity(self, threshold_mg=250, duration_ms=40):
+        """INT1 = activity only (deep sleep while still: the first movement wakes the MCU)."""
+        self._route(_I1_WTM, False)
+        self._write(_FIFO_CTRL_REG, _FM_STREAM)
+        self.enable_wake(threshold_mg, duration_ms)
+
+    def disable_interrupts(self):
+        self._route(_I1_IA1 | _I1_IA2 | _I1_WTM, False)
         self._write(_INT1_CFG, 0)
         self._write(_INT2_CFG, 0)
         self._write(_CTRL_REG2, 0)

@@ -12,7 +12,7 @@ from time import ticks_add, ticks_diff, ticks_ms
 from firmware import boot_wake, power, storage
 from firmware.alert import DISPATCHING, IDLE
 from firmware.modem_power import ON, ModemPolicy, ModemPower
-from firmware.power import ACTIVE, ALERTING, DEEP, LIGHT, Accounting, PowerPolicy, wake_names
+from firmware.power import ACTIVE, ALERTING, DEEP, LIGHT, W_ACCEL, Accounting, PowerPolicy, wake_names
 
 _POLL_MS = 500  # while awake: how often the policy is asked again (an alert trigger asks at once)
 _LIGHT_MAX_MS = 20000  # a light sleep ends before the watchdog (30 s) would
@@ -63,9 +63,12 @@ class PowerTask:
         self.policy = PowerPolicy(cfg, hw.caps_deep, hw.caps_light)
         self.window_ms = gesture_window_ms(app.cfg["gestures"])
         now = ticks_ms()
+        self._x = {}  # what the last deep sleep kept beside the accounting (RTC memory)
         self.acc, self._flash_at = self._restore(now)
         self._rtc_at = now
         fm = getattr(app, "fall", None)
+        if fm is not None and hw.reset == "deepsleep":
+            fm.resume(self._x.get("ap"))  # the still posture before the sleep: pre-fall history
         mp = ModemPolicy(cfg, self.acc, now, self._modem_state_at_boot())
         self.modem_policy = mp
         self.driver = ModemPower(app.modem, mp, hw.dtr, app.log)
@@ -97,6 +100,7 @@ class PowerTask:
             gap = min(max(0, gap - boot_ms), limit)  # the RC clock drifts; a clock set must not count
             acc, x = Accounting.load(hw.rtc_load(), now, gap, boot_ms)
             self.policy.resume(x.get("p"), now, gap + boot_ms)
+            self._x = x
             src = "rtc"
         else:
             acc, x = Accounting.load(_read(FLASH_PATH), now)  # after a power loss: the rare copy
@@ -125,8 +129,10 @@ class PowerTask:
         MCU's wake (the power task wakes it when needed) nor when it is off (booted by an alert)."""
         return self.modem_policy.state in ("booting", "idle")
 
-    def _save(self, now, sleep_ms=0):
+    def _save(self, now, sleep_ms=0, posture=None):
         x = {"ms": sleep_ms, "wall": self.hw.wall_ms(), "fl": self._flash_at, "p": self.policy.carry(now)}
+        if posture is not None:
+            x["ap"] = posture
         el = self.acc.elapsed_ms(now)
         if el - self._flash_at >= _FLASH_EVERY_MS:
             self._flash_at = el
@@ -248,7 +254,7 @@ class PowerTask:
         if ticks_diff(now, self._rtc_at) >= _RTC_EVERY_MS:
             self._save(now)
         if d[0] == LIGHT:
-            await self._light(min(d[1], _LIGHT_MAX_MS), d[2])
+            await self._light(min(d[1], _LIGHT_MAX_MS), d[2], d[3] == "motion")
         elif d[0] == DEEP:
             self._deep(d[1], d[2])
         else:
@@ -266,8 +272,16 @@ class PowerTask:
             except OSError:
                 pass
 
-    async def _light(self, ms, mask):
+    def _int1(self, mask, moving):
+        """INT1 for the coming sleep (FIFO watermark while moving, activity otherwise); the posture."""
+        fm = getattr(self.app, "fall", None)
+        if fm is not None and mask & W_ACCEL:
+            return fm.sleep_mode(moving)
+        return None
+
+    async def _light(self, ms, mask, moving=False):
         acc, hw = self.acc, self.hw
+        self._int1(mask, moving)
         wdt = self.app.board.watchdog()
         if wdt is not None:
             wdt.feed()
@@ -289,9 +303,10 @@ class PowerTask:
         now = ticks_ms()
         self.log("deep_sleep", ms=ms, wake=wake_names(mask))
         self._flush()
+        posture = self._int1(mask, False)
         self.acc.set("mcu", DEEP, now)
         self.acc.count("deep_sleeps")
-        self._save(now, ms)
+        self._save(now, ms, posture)
         self.hw.deepsleep(ms, mask)
 
 

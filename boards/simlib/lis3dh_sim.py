@@ -1,6 +1,13 @@
 # Simulated LIS3DH on a simulated I2C bus: the chip's register file, the 32-level FIFO in stream mode
 # with the 0x2D -> 0x28 roll-over of burst reads, FIFO_SRC and latched interrupt sources. The driver
 # (drivers/lis3dh.py) runs against it unmodified; the simulated board feeds it samples from a trace.
+# INT1 (issue 8): the FIFO watermark (CTRL_REG3 I1_WTM: more than FTH samples) and interrupt generator
+# 1 (I1_IA1) with the high-pass filter (HP_IA1) as a first-order filter of about 1 Hz at 50 Hz ODR
+# (reading REFERENCE settles it on the current sample), the OR of high events on |filtered axis| >
+# INT1_THS for INT1_DURATION samples, latched (LIR_INT1) until INT1_SRC is read. The level goes to
+# the simulated Pin with the board's INT1 number, if one exists. Modelled from the datasheet's
+# description, not from a chip.
+import machine
 
 from drivers.lis3dh import ADDR_DEFAULT
 
@@ -11,7 +18,7 @@ _MG_12BIT = {0x00: 1, 0x10: 2, 0x20: 4, 0x30: 12}
 class SimLIS3DH:
     """I2C bus with one LIS3DH. Allocation-free on reads (preallocated FIFO storage)."""
 
-    def __init__(self, addr=ADDR_DEFAULT, who=0x33):
+    def __init__(self, addr=ADDR_DEFAULT, who=0x33, int1_pin=39):
         self.addr = addr
         self.regs = bytearray(256)
         self.regs[0x0F] = who
@@ -20,6 +27,11 @@ class SimLIS3DH:
         self.fifo_n = 0
         self.fifo_head = 0
         self.reads = 0
+        self.int1_pin = int1_pin
+        self.int1 = 0
+        self._ref = None  # high-pass filter state (mg) per axis
+        self._over = 0  # consecutive samples over the threshold
+        self.pushed = 0
 
     # test helpers ------------------------------------------------------------------------------
     def push_raw(self, x, y, z):
@@ -52,6 +64,7 @@ class SimLIS3DH:
                 self.fifo_n = 0
             if reg & 0x80:
                 r += 1
+        self._int1_out()
 
     def readfrom_mem_into(self, addr, reg, buf):
         self._check(addr)
@@ -74,13 +87,50 @@ class SimLIS3DH:
             elif r == 0x31 or r == 0x35:  # INTx_SRC: reading clears the latch
                 buf[i] = self.regs[r]
                 self.regs[r] = 0
+            elif r == 0x26:  # REFERENCE: reading it settles the high-pass filter
+                buf[i] = self.regs[r]
+                self._ref = None
             else:
                 buf[i] = self.regs[r]
             if inc:
                 r += 1
                 if fifo_on and r == 0x2E:
                     r = 0x28  # burst FIFO reads roll back to OUT_X_L
+        self._int1_out()
         return None
+
+    # INT1 ------------------------------------------------------------------------------------------
+    def _ths_mg(self):
+        return {0x00: 16, 0x10: 32, 0x20: 62, 0x30: 186}[self.regs[0x23] & 0x30]
+
+    def _generator1(self, x, y, z):
+        cfg = self.regs[0x30]
+        if self._ref is None:
+            self._ref = [x, y, z]
+        hp = self.regs[0x21] & 0x01  # HP_IA1: filtered data to generator 1
+        over = False
+        for k, v in enumerate((x, y, z)):
+            d = v - self._ref[k] if hp else v
+            self._ref[k] += (v - self._ref[k]) // 8  # ~1 Hz first-order high-pass at 50 Hz
+            if d < 0:
+                d = -d
+            if cfg & (0x02 << (2 * k)) and d > self.regs[0x32] * self._ths_mg():
+                over = True
+        self._over = self._over + 1 if over else 0
+        if over and self._over >= max(1, self.regs[0x33]) and cfg & 0x2A:
+            self.regs[0x31] = 0x40 | 0x2A  # IA + the high events (which axis is not modelled)
+
+    def _int1_out(self):
+        r3 = self.regs[0x22]
+        level = 0
+        if r3 & 0x40 and self.regs[0x31] & 0x40:  # I1_IA1, latched source
+            level = 1
+        if r3 & 0x04 and self.fifo_n > (self.regs[0x2E] & 0x1F):  # I1_WTM
+            level = 1
+        self.int1 = level
+        pin = machine.Pin._all.get(self.int1_pin) if self.int1_pin is not None else None
+        if pin is not None:
+            pin._drive(level)
 
     def push_mg(self, x, y, z):
         """Queue one sample given in mg, quantised as the configured range and mode would."""
@@ -98,3 +148,6 @@ class SimLIS3DH:
             d = -lim - 1 if d < -lim - 1 else (lim if d > lim else d)
             raw.append(d << shift)
         self.push_raw(raw[0], raw[1], raw[2])
+        self.pushed += 1
+        self._generator1(x, y, z)
+        self._int1_out()

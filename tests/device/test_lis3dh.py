@@ -158,3 +158,47 @@ def test_threshold_scale_follows_range():
     acc.enable_wake(threshold_mg=372, duration_ms=80)
     assert bus.regs[0x32] == 2  # 186 mg per LSB at +-16 g
     assert bus.regs[0x33] == 2  # 80 ms at 25 Hz
+
+
+def test_int1_watermark_while_moving_activity_while_still():
+    import machine
+    pin = machine.Pin(39, machine.Pin.IN)
+    bus = FakeLIS3DH(int1_pin=39)
+    acc = LIS3DH(bus)
+    acc.int1_fifo(25)
+    assert bus.regs[0x22] & 0x04 and not bus.regs[0x22] & 0x40 and bus.regs[0x2E] == 0x80 | 24
+    for i in range(25):
+        assert pin.value() == 0
+        bus.push_mg(0, 0, 1000)
+    assert pin.value() == 1  # more than FTH = 24 samples: the watermark
+    buf = array.array("h", bytes(6 * 32))
+    assert acc.read_fifo(buf) == 25 and pin.value() == 0  # read: low again, not latched
+    acc.int1_activity(250, 40)
+    assert bus.regs[0x22] & 0x40 and not bus.regs[0x22] & 0x04
+    assert bus.regs[0x21] == 0x01 and bus.regs[0x32] == 4 and bus.regs[0x33] == 2 and bus.regs[0x30] == 0x2A
+    for i in range(100):  # still, gravity on z: the high-pass filter removes it
+        bus.push_mg(0, 0, 1000)
+    assert pin.value() == 0
+    bus.push_mg(0, 400, 1000)  # one sample over the threshold: shorter than the 40 ms duration
+    bus.push_mg(0, 0, 1000)
+    assert pin.value() == 0
+    for i in range(3):
+        bus.push_mg(0, 600, 900)  # movement
+    assert pin.value() == 1
+    for i in range(50):
+        bus.push_mg(0, 0, 1000)
+    assert pin.value() == 1  # latched until INT1_SRC is read
+    assert acc.int_source()[0] & 0x40 and pin.value() == 0
+
+
+def test_keep_fifo_after_a_deep_sleep_wake_only_if_the_chip_still_streams():
+    bus = FakeLIS3DH(int1_pin=None)
+    LIS3DH(bus)
+    for i in range(32):
+        bus.push_mg(0, 0, 1000)
+    acc = LIS3DH(bus, keep_fifo=True)  # the reboot: the chip kept its configuration and samples
+    assert acc.kept_fifo and acc.fifo_count() == 32
+    assert not LIS3DH(bus, keep_fifo=False).kept_fifo and bus.fifo_n == 0  # a cold boot clears it
+    fresh = FakeLIS3DH(int1_pin=None)  # after a power loss the chip is unconfigured: configure it
+    acc = LIS3DH(fresh, keep_fifo=True)
+    assert not acc.kept_fifo and fresh.regs[0x20] == 0x47

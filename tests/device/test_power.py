@@ -487,3 +487,46 @@ async def test_low_power_powers_the_idle_mic_down_and_accounts_it_from_chipen():
     assert not app.recorder.armed and chipen.v == 0 and pt.acc.cur["mic"] == "off"
     assert Accounting.load(hw.rtc, 0)[0].cur["mic"] == "off"
     power._installed = None
+
+
+class FakeFall:
+    window_open = False
+
+    class det:
+        phase = 0
+
+    def __init__(self):
+        self.modes = []
+        self.resumed = "never"
+
+    def sleep_mode(self, moving):
+        self.modes.append(moving)
+        return [10, -20, 995]
+
+    def resume(self, posture):
+        self.resumed = posture
+
+
+async def test_int1_set_for_the_sleep_and_the_still_posture_crosses_a_deep_sleep():
+    from firmware import power_task
+    hw = FakeHw("deepsleep", "timer", Accounting(0, {"modem": "sleep", "mcu": DEEP}).dump(0, {"ms": 1000}))
+    app = FakeApp(hw, {"low_power": True, "wake_ms": 0})
+    app.fall = FakeFall()
+    pt = power_task.start(app)
+    pt.task.cancel()
+    assert app.fall.resumed is None  # woken by the timer after a dump without a posture
+    pt.policy.motion(ticks_ms())  # moving: light sleep, INT1 = FIFO watermark
+    await pt._step()
+    assert hw.slept[0] == "light" and app.fall.modes == [True]
+    pt.policy._motion_t = ticks_add(ticks_ms(), -60 * S)  # still for a minute: deep sleep, INT1 = activity
+    assert await _until_slept(pt, hw)
+    assert hw.slept[0] == "deep" and hw.slept[2] & W_ACCEL and app.fall.modes[-1] is False
+    saved, x = Accounting.load(hw.rtc, 0)
+    assert x["ap"] == [10, -20, 995]
+    hw2 = FakeHw("deepsleep", "accel", hw.rtc, hw.wall + 5000)
+    app2 = FakeApp(hw2, app.cfg["power"])
+    app2.fall = FakeFall()
+    pt2 = power_task.start(app2)
+    pt2.task.cancel()
+    assert app2.fall.resumed == [10, -20, 995]  # the detector gets its pre-fall history back
+    power._installed = None
