@@ -7,11 +7,10 @@ from firmware import haptics, settings
 from firmware.alert import AlertManager, DISPATCHING, IDLE
 from firmware.eventlog import EventLog
 from firmware.gestures import ButtonLogic
-from firmware.gnss_power import GnssPower, PAUSED
+from firmware.gnss_power import GnssPower, PAUSED, POLL_MS as _GNSS_POLL_MS
 from firmware.location import LastFix
 from firmware.version import VERSION
 
-_GNSS_POLL_MS = 2000
 _GNSS_POLL_DISPATCH_MS = 10000
 
 
@@ -37,7 +36,8 @@ class App:
         self.logic.on_press = self.wearer.on_press
         self.gnss = board.make_gnss(self.log) if hasattr(board, "make_gnss") else None
         self.gnss = self.gnss or self.modem
-        self.gnss_policy = GnssPower(self.cfg, now=ticks_ms())
+        # a deep-sleep wake is no boot: no boot refresh (the power task resumes the schedule)
+        self.gnss_policy = GnssPower(self.cfg, now=None if self.board.reset_cause() == "deepsleep" else ticks_ms())
         self._gnss_nudge = asyncio.Event()
         self.alert.listeners.append(self._alert_event)
         self.tasks = []

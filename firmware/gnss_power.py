@@ -12,13 +12,14 @@
 #    and a follow-up still needs a position (FollowupPolicy.needs_fix()); off when neither holds.
 #  - modems where GNSS and LTE cannot run together (SIM7080: blocks_lte): off while an SMS or any
 #    LTE exchange is pending. The SMS always wins.
-from time import ticks_diff
+from time import ticks_add, ticks_diff
 
 OFF = "off"
 ALERT = "alert"
 REFRESH = "refresh"
 BOOT = "boot"
 PAUSED = "paused"  # wanted on, but the LTE side needs the radio (blocks_lte)
+POLL_MS = 2000  # the app polls a receiver that is on this often (the power task sleeps in between)
 
 DEFAULTS = {
     "gnss_refresh": [[50, 1800], [20, 7200], [0, 0]],  # >= 50 %: every 30 min; >= 20 %: 2 h; else never
@@ -64,6 +65,7 @@ class GnssPower:
         self._last_refresh = None  # start of the last refresh attempt
         self._boot = now is not None  # a boot refresh is running from `now`
         self.mode = BOOT if self._boot else OFF
+        self.standby_ok = True  # the power task's gate: a standby refresh is worth starting now
 
     # ---- inputs -----------------------------------------------------------------------------------
     def battery(self, pct):
@@ -88,6 +90,16 @@ class GnssPower:
     def set_lte_busy(self, busy):
         """An SMS or another LTE exchange is pending (only matters when blocks_lte)."""
         self.lte_busy = bool(busy)
+
+    def carry(self, now):
+        """The last refresh's start as an age, to keep the schedule across a deep sleep."""
+        return {} if self._last_refresh is None else {"r": ticks_diff(now, self._last_refresh)}
+
+    def resume(self, d, now, gap_ms):
+        """After a deep-sleep wake (construct with now=None: no boot refresh): the schedule goes on
+        from carry()'s stamp, gap_ms (sleep + boot) later."""
+        if d and "r" in d:
+            self._last_refresh = ticks_add(now, -(int(d["r"]) + gap_ms))
 
     def on_fix(self, now):
         """A fix arrived: a running refresh is complete."""
@@ -122,7 +134,7 @@ class GnssPower:
                 return True
             self._end_refresh()  # timed out (indoors): give up until the next interval
         iv = self.refresh_interval_s()
-        if iv == 0:
+        if iv == 0 or not self.standby_ok:
             return False
         if self._last_refresh is not None and ticks_diff(now, self._last_refresh) < iv * 1000:
             return False
@@ -153,7 +165,7 @@ class GnssPower:
         if not self.alert_active:
             if self._refresh_t0 is not None:
                 waits.append(max(0, self._refresh_timeout_ms - ticks_diff(now, self._refresh_t0)))
-            else:
+            elif self.standby_ok:
                 iv = self.refresh_interval_s()
                 if iv:
                     if self._last_refresh is None:

@@ -28,6 +28,7 @@ DEFAULTS = {
     "wake_ms": 100,  # DTR low -> first AT command (the HD gives no figure we could source)
     "psm": None,  # {"tau_s": requested T3412, "active_s": requested T3324} or None
     "edrx_s": None,  # requested E-UTRAN eDRX cycle in s (rounded up to the 24.008 table) or None
+    "check_s": 14400,  # "ready": wake the sleeping modem this often for AT+CEREG? (0: never)
 }
 
 # ---- 3GPP TS 24.008 timer encodings (the strings +CPSMS and +CEDRXS take) ----------------------------
@@ -117,7 +118,7 @@ def config(cfg=None):
                 c[k] = cfg[k]
     if c["modem_mode"] not in MODES:
         raise ValueError("modem_mode must be one of %s" % ", ".join(MODES))
-    for k in ("idle_to_sleep_s", "off_after_s"):
+    for k in ("idle_to_sleep_s", "off_after_s", "check_s"):
         if not isinstance(c[k], int) or not 0 <= c[k] <= 86400:
             raise ValueError("%s must be within 0..86400 s" % k)
     if not isinstance(c["wake_ms"], int) or not 0 <= c["wake_ms"] <= 5000:
@@ -151,6 +152,8 @@ class ModemPolicy:
             ticks_add(now, -(self.cfg["idle_to_sleep_s"] * 1000 + 1))
         self._alert_end = None  # ticks the last alert ended ("off" mode keeps the modem on a while)
         self.psm_active_ms = None  # granted T3324 in ms, once the network answered
+        self._check_t = now  # ticks of the last registration check (or of the boot: it registered)
+        self.reg_lost = 0  # checks in a row that found the modem not registered
         if acc is not None:
             acc.set("modem", state, now)
 
@@ -192,6 +195,23 @@ class ModemPolicy:
     def powered_off(self, now):
         self._to("off", now)
 
+    def checked(self, now, registered):
+        """The registration check ran (AT+CEREG? answered): the next one is check_s later."""
+        self._check_t = now
+        self.reg_lost = 0 if registered else self.reg_lost + 1
+
+    def check_due(self, now):
+        c = self.cfg["check_s"]
+        return self.mode == READY and c > 0 and ticks_diff(now, self._check_t) >= c * 1000
+
+    def carry(self, now):
+        """The check's time stamp as an age, across a deep sleep (ticks restart)."""
+        return {"c": ticks_diff(now, self._check_t)}
+
+    def resume(self, d, now, gap_ms):
+        if d and "c" in d:
+            self._check_t = ticks_add(now, -(int(d["c"]) + gap_ms))
+
     def psm_granted(self, active_s):
         self.psm_active_ms = None if active_s is None else active_s * 1000
 
@@ -214,7 +234,7 @@ class ModemPolicy:
         if self.mode == ON or alert or gnss or busy:
             return "awake"
         if self.mode == READY:
-            if ticks_diff(now, self.last_use) < self.cfg["idle_to_sleep_s"] * 1000:
+            if ticks_diff(now, self.last_use) < self.cfg["idle_to_sleep_s"] * 1000 or self.check_due(now):
                 return "awake"
             return "sleep"
         if self._alert_end is not None and ticks_diff(now, self._alert_end) < self.cfg["off_after_s"] * 1000:
@@ -227,12 +247,19 @@ class ModemPolicy:
             return None
         waits = []
         if self.state in ("idle", "sending"):
+            # a timer already run out is no timer: something else keeps the modem awake (GNSS, an
+            # alert), and the MCU must not spin on it
+            left = None
             if self.mode == READY:
-                waits.append(self.cfg["idle_to_sleep_s"] * 1000 - ticks_diff(now, self.last_use))
+                left = self.cfg["idle_to_sleep_s"] * 1000 - ticks_diff(now, self.last_use)
             elif self._alert_end is not None:
-                waits.append(self.cfg["off_after_s"] * 1000 - ticks_diff(now, self._alert_end))
+                left = self.cfg["off_after_s"] * 1000 - ticks_diff(now, self._alert_end)
+            if left is not None and left > 0:
+                waits.append(left)
         if self.state == "sleep" and self.psm_active_ms is not None:
             waits.append(self.psm_active_ms - ticks_diff(now, self.since))
+        if self.state in ("sleep", "psm") and self.mode == READY and self.cfg["check_s"]:
+            waits.append(self.cfg["check_s"] * 1000 - ticks_diff(now, self._check_t))
         if not waits:
             return None
         return max(0, min(waits))
@@ -288,8 +315,13 @@ class ModemPower:
         if w == "awake":
             if st == "off":
                 return "on" if await self.power_on() else "on_failed"
-            if st in ("sleep", "psm"):
-                return "wake" if await self.wake() else "wake_failed"
+            woke = st in ("sleep", "psm")
+            if woke and not await self.wake():
+                return "wake_failed"
+            if p.state == "idle" and p.check_due(self.clock()):
+                await self.check()  # due while asleep (the wake's reason) or while awake for another
+                return "check"
+            return "wake" if woke else None
         elif w == "sleep" and st == "idle":
             await self.sleep()
             return "sleep"
@@ -297,6 +329,21 @@ class ModemPower:
             await self.power_off()
             return "off"
         return None
+
+    async def check(self):
+        """Registration check while the modem is awake ("ready" mode, every check_s): AT+CEREG?
+        (the driver's status poll). Not registered is logged and counted; the modem keeps trying
+        by itself, and an alert still goes through the outbox's retries."""
+        m = self.modem
+        try:
+            await m.poll_status()
+        except (AtError, AtTimeout) as e:
+            self.log("modem_check_failed", err=repr(e))
+        reg = bool(getattr(m, "registered", False))
+        self.policy.checked(self.clock(), reg)
+        self.policy.used(self.clock())
+        self.log("modem_check", registered=reg, lost=self.policy.reg_lost)
+        return reg
 
     async def sleep(self):
         at = self.modem.at

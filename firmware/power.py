@@ -46,6 +46,10 @@ DEFAULTS = {
     "boot_awake_s": 120,  # after a reset that is not a deep-sleep wake: awake for the technician
     "min_deep_s": 60,  # a shorter sleep is a light sleep: a deep sleep costs a whole boot
     "max_deep_s": 21600,  # a timer wake at least this often (status check, accounting to flash)
+    # with fall detection: deep sleep while still, woken by the LIS3DH activity interrupt. A fall that
+    # starts then is seen only through the FIFO's last 0.64 s after the boot (docs/power.md: falls
+    # lost against the boot time). False: light sleep only, every fall seen as when awake
+    "fall_deep_sleep": True,
 }
 _INT_KEYS = ("still_s", "boot_awake_s", "min_deep_s", "max_deep_s")
 
@@ -58,7 +62,7 @@ def config(cfg=None):
         for k in cfg:
             if k in DEFAULTS and cfg[k] is not None:
                 c[k] = cfg[k]
-    for k in ("low_power", "debug", "fall_detection"):
+    for k in ("low_power", "debug", "fall_detection", "fall_deep_sleep"):
         if not isinstance(c[k], bool):
             raise ValueError("power.%s must be true or false" % k)
     for k in _INT_KEYS:
@@ -139,13 +143,16 @@ class PowerPolicy:
         return ticks_diff(now, self._motion_t) < self.cfg["still_s"] * 1000
 
     # ---- decision ---------------------------------------------------------------------------------
-    def decide(self, now, alert=False, busy=None, usb=False, next_timer_ms=None):
+    def decide(self, now, alert=False, busy=None, usb=False, next_timer_ms=None, doze=None):
         """(state, sleep_ms, wake_mask, reason).
 
-        alert: an alert is not idle. busy: None, or why the MCU must stay awake (modem bring-up, GNSS
-        on, an SMS pending, the microphone on...). usb: VBUS sensed. next_timer_ms: ms until the next
-        timed job (GNSS refresh, status check), None for none. For ACTIVE, sleep_ms is how long the
-        reason is known to last (0: unknown, ask again after the next event)."""
+        alert: an alert is not idle. busy: None, or why the MCU must stay awake (modem bring-up, an AT
+        command in flight, the microphone on...). doze: None, or why the MCU may only light-sleep
+        until next_timer_ms (GNSS on between two polls, the modem awake until its idle timer): the
+        work resumes at the timer, a deep sleep would cost a boot for nothing. usb: VBUS sensed.
+        next_timer_ms: ms until the next timed job (GNSS poll or refresh, status check), None for
+        none. For ACTIVE, sleep_ms is how long the reason is known to last (0: unknown, ask again
+        after the next event)."""
         c = self.cfg
         if alert:
             return (ALERTING, 0, 0, "alert")
@@ -177,6 +184,10 @@ class PowerPolicy:
             left = c["still_s"] * 1000 - ticks_diff(now, self._motion_t)
             return (LIGHT, min(t, left), light, "motion")
         deep = self.caps_deep & W_ALL
+        if doze:
+            return (LIGHT, t, light, doze)
+        if fall and not c["fall_deep_sleep"]:
+            return (LIGHT, t, light, "fall_light")
         if t < c["min_deep_s"] * 1000 or not deep & W_BUTTON or (fall and not deep & W_ACCEL):
             return (LIGHT, t, light, "short" if t < c["min_deep_s"] * 1000 else "light_only")
         return (DEEP, t, deep if fall else deep & ~W_ACCEL, "idle")

@@ -11,6 +11,7 @@ from time import ticks_add, ticks_diff, ticks_ms
 
 from firmware import boot_wake, power, storage
 from firmware.alert import DISPATCHING, IDLE
+from firmware.gnss_power import POLL_MS as _GNSS_POLL_MS
 from firmware.modem_power import ON, ModemPolicy, ModemPower
 from firmware.power import ACTIVE, ALERTING, DEEP, LIGHT, W_ACCEL, Accounting, PowerPolicy, wake_names
 
@@ -64,12 +65,19 @@ class PowerTask:
         self.window_ms = gesture_window_ms(app.cfg["gestures"])
         now = ticks_ms()
         self._x = {}  # what the last deep sleep kept beside the accounting (RTC memory)
+        self._gap = 0  # ms from that dump to now (sleep + boot)
         self.acc, self._flash_at = self._restore(now)
         self._rtc_at = now
         fm = getattr(app, "fall", None)
-        if fm is not None and hw.reset == "deepsleep":
-            fm.resume(self._x.get("ap"))  # the still posture before the sleep: pre-fall history
+        gp = getattr(app, "gnss_policy", None)
+        if hw.reset == "deepsleep":
+            if fm is not None:
+                fm.resume(self._x.get("ap"))  # the still posture before the sleep: pre-fall history
+            if gp is not None:
+                gp.resume(self._x.get("g"), now, self._gap)  # the refresh schedule goes on
         mp = ModemPolicy(cfg, self.acc, now, self._modem_state_at_boot())
+        if hw.reset == "deepsleep":
+            mp.resume(self._x.get("mc"), now, self._gap)  # the registration check's schedule
         self.modem_policy = mp
         self.driver = ModemPower(app.modem, mp, hw.dtr, app.log)
         app.alert.listeners.append(self.driver.on_alert)
@@ -101,6 +109,7 @@ class PowerTask:
             acc, x = Accounting.load(hw.rtc_load(), now, gap, boot_ms)
             self.policy.resume(x.get("p"), now, gap + boot_ms)
             self._x = x
+            self._gap = gap + boot_ms
             src = "rtc"
         else:
             acc, x = Accounting.load(_read(FLASH_PATH), now)  # after a power loss: the rare copy
@@ -133,6 +142,10 @@ class PowerTask:
         x = {"ms": sleep_ms, "wall": self.hw.wall_ms(), "fl": self._flash_at, "p": self.policy.carry(now)}
         if posture is not None:
             x["ap"] = posture
+        x["mc"] = self.modem_policy.carry(now)
+        gp = getattr(self.app, "gnss_policy", None)
+        if gp is not None:
+            x["g"] = gp.carry(now)
         el = self.acc.elapsed_ms(now)
         if el - self._flash_at >= _FLASH_EVERY_MS:
             self._flash_at = el
@@ -174,23 +187,28 @@ class PowerTask:
             rec.disarm()
 
     def _busy(self, now):
+        """(busy, doze): why the MCU must stay awake, or why it may only light-sleep (the work goes
+        on at a timer: a GNSS poll, the modem's idle timer)."""
         app = self.app
         fm = getattr(app, "fall", None)
         if fm is not None and getattr(fm, "window_open", False):
-            return "fall_window"
+            return "fall_window", None
         if fm is not None and getattr(getattr(fm, "det", None), "phase", 0):
-            return "fall_check"
+            return "fall_check", None
         if self.acc.cur["mic"] == "on":
-            return "mic"
-        if getattr(getattr(app, "gnss", None) or app.modem, "gnss_on", False):
-            return "gnss"
+            return "mic", None
         at = app.modem.at
         lock = getattr(at, "_lock", None)
         if lock is not None and lock.locked():
-            return "at_command"
-        if not self.modem_policy.settled():
-            return "modem_" + self.modem_policy.state
-        return None
+            return "at_command", None
+        mp = self.modem_policy
+        if not mp.settled() and not (mp.state == "idle" and mp.mode != ON):
+            return "modem_" + mp.state, None
+        if getattr(getattr(app, "gnss", None) or app.modem, "gnss_on", False):
+            return None, "gnss"
+        if not mp.settled():
+            return None, "modem_idle"
+        return None, None
 
     def status(self):
         s = {"low_power": self.low_power, "modem_mode": self.modem_policy.mode,
@@ -206,7 +224,10 @@ class PowerTask:
         alert = app.alert.state != IDLE
         self._mic_rest(alert)
         acc.set("mcu", ALERTING if alert else ACTIVE, now)
-        acc.set("gnss", "on" if getattr(getattr(app, "gnss", None) or app.modem, "gnss_on", False) else "off", now)
+        gnss = getattr(getattr(app, "gnss", None) or app.modem, "gnss_on", False)
+        if gnss and acc.cur["gnss"] == "off" and not alert:
+            self.policy.gnss_fix(now)  # a standby refresh starts: the next one only after she walked
+        acc.set("gnss", "on" if gnss else "off", now)
         acc.set("mic", self._mic_state(), now)
         mp.alert(now, alert)
         if mp.state == "booting":
@@ -241,13 +262,17 @@ class PowerTask:
             if act is not None:
                 now = ticks_ms()
                 self._track(now)
-        busy = self._busy(now)
+        busy, doze = self._busy(now)
         nxt = self.modem_policy.next_ms(now)
         gp = getattr(self.app, "gnss_policy", None)  # the GNSS refresh schedule wakes the MCU too
+        if gp is not None and self.low_power:
+            gp.standby_ok = self.policy.refresh_useful() and self.modem_policy.gnss_standby_allowed()
         g = gp.next_check_ms(now) if gp is not None else None
+        if doze == "gnss":
+            g = _GNSS_POLL_MS if g is None else min(g, _GNSS_POLL_MS)  # the GNSS task's next poll
         if g is not None and (nxt is None or g < nxt):
             nxt = g
-        d = self.policy.decide(now, alert, busy, self.hw.usb(), nxt)
+        d = self.policy.decide(now, alert, busy, self.hw.usb(), nxt, doze)
         if self.last is None or d[0] != self.last[0] or d[3] != self.last[3]:
             self.log("power_state", state=d[0], why=d[3], ms=d[1], wake=wake_names(d[2]))
         self.last = d

@@ -141,3 +141,24 @@ def test_bad_config():
             pass
         else:
             raise AssertionError(cfg)
+
+
+def test_schedule_crosses_a_deep_sleep_and_the_power_gate_holds_standby_refreshes():
+    for t0 in STARTS:
+        p = GnssPower({"gnss_refresh": [[0, 1800]], "gnss_refresh_timeout_s": 120}, now=None)
+        assert p.want_on(t0) and p.mode == REFRESH  # never refreshed: at once
+        p.on_fix(at(t0, 30 * S))
+        assert not p.want_on(at(t0, 31 * S)) and p.next_check_ms(at(t0, 31 * S)) == 1769 * S
+        d = p.carry(at(t0, 100 * S))
+        assert d == {"r": 100 * S}
+        # deep sleep + boot 1000 s; the rebooted firmware constructs it with now=None (no boot refresh)
+        q = GnssPower({"gnss_refresh": [[0, 1800]]}, now=None)
+        q.resume(d, 42, 1000 * S)
+        assert not q.want_on(42) and q.next_check_ms(42) == 700 * S
+        q.standby_ok = False  # the power task: she has not walked since the last attempt
+        assert not q.want_on(at(42, 800 * S)) and q.next_check_ms(at(42, 800 * S)) is None
+        q.alert(at(42, 801 * S), True)
+        assert q.want_on(at(42, 801 * S)) and q.mode == ALERT  # the gate never holds an alert back
+        q.alert(at(42, 900 * S), False)
+        q.standby_ok = True
+        assert not q.want_on(at(42, 901 * S))  # the alert's GNSS counted as the refresh

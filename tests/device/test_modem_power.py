@@ -1,7 +1,7 @@
 # firmware/modem_power.py: 3GPP timer encodings, the pure ModemPolicy with synthetic time, and the
 # ModemPower driver against a fake modem (AT commands, DTR pin, power key).
 import asyncio
-from time import ticks_add
+from time import ticks_add, ticks_ms
 
 from drivers.at_channel import AtError
 from firmware.modem_power import (ModemPolicy, ModemPower, OFF, ON, READY, decode_timer, edrx_value,
@@ -77,7 +77,7 @@ def test_ready_mode_sleeps_after_the_idle_time_and_wakes_for_use():
         assert p.want(at(t0, 17 * S), alert=True) == "awake"
         assert p.want(at(t0, 17 * S), gnss=True) == "awake"
         p.slept(at(t0, 17 * S))
-        assert p.settled() and p.next_ms(at(t0, 18 * S)) is None
+        assert p.settled() and p.next_ms(at(t0, 18 * S)) == 14400 * S - 18 * S  # the registration check
         p.woke(at(t0, 100 * S))
         assert not p.settled()
         tot = acc.totals(at(t0, 100 * S))
@@ -190,6 +190,8 @@ class Modem:
 
 
 def _driver(cfg, state, refuse=()):
+    cfg = dict(cfg)
+    cfg.setdefault("check_s", 0)  # the clock is the VM's ticks_ms: a check would be due at once
     m = Modem(At(refuse))
     acc = Accounting(0)
     p = ModemPolicy(cfg, acc, 0, state)
@@ -248,3 +250,34 @@ def test_a_modem_found_asleep_is_not_woken_by_the_mcu_boot():
     assert p.want(5001) == "awake"
     assert not ModemPolicy({"modem_mode": OFF}).gnss_standby_allowed()
     assert ModemPolicy({"modem_mode": READY}).gnss_standby_allowed()
+
+
+def test_registration_check_every_check_s_in_ready_mode_and_across_a_deep_sleep():
+    for t0 in STARTS:
+        p = ModemPolicy({"modem_mode": READY, "idle_to_sleep_s": 5, "check_s": 3600}, None, t0, "sleep")
+        assert p.want(at(t0, 3599 * S)) == "sleep" and p.next_ms(at(t0, 3000 * S)) == 600 * S
+        assert p.check_due(at(t0, 3600 * S)) and p.want(at(t0, 3600 * S)) == "awake"
+        p.woke(at(t0, 3600 * S))
+        p.checked(at(t0, 3601 * S), False)
+        p.used(at(t0, 3601 * S))  # what ModemPower.check() does after AT+CEREG?
+        assert p.reg_lost == 1 and not p.check_due(at(t0, 3602 * S))
+        assert p.want(at(t0, 3605 * S)) == "awake" and p.want(at(t0, 3606 * S)) == "sleep"
+        d = p.carry(at(t0, 4000 * S))
+        assert d == {"c": 399 * S}
+        q = ModemPolicy({"modem_mode": READY, "check_s": 3600}, None, 5, "sleep")  # rebooted: new clock
+        q.resume(d, 5, 3000 * S)  # 3000 s of sleep + boot
+        assert not q.check_due(at(5, 200 * S)) and q.check_due(at(5, 201 * S))
+        off = ModemPolicy({"modem_mode": OFF, "check_s": 3600}, None, t0, "off")
+        assert not off.check_due(at(t0, 10 ** 5 * S)) and off.want(at(t0, 10 ** 5 * S)) == "off"
+
+
+async def test_the_wake_for_a_due_check_polls_the_registration_then_sleeps_again():
+    m, p, d = _driver({"modem_mode": READY, "idle_to_sleep_s": 0, "wake_ms": 0, "check_s": 60}, "sleep")
+    p._check_t = ticks_add(ticks_ms(), -61 * S)
+    assert await d.apply() == "check" and d.dtr.v == 0  # woken by DTR for it
+    assert m.polls == 1 and p.reg_lost == 1 and not p.check_due(ticks_ms())  # not registered yet
+    assert await d.apply() == "sleep"
+    p._check_t = ticks_add(ticks_ms(), -61 * S)
+    assert await d.apply() == "check" and m.polls == 2 and p.reg_lost == 0
+    p._check_t = ticks_add(ticks_ms(), -61 * S)  # due while awake for something else: checked too
+    assert p.state == "idle" and await d.apply() == "check" and m.polls == 3

@@ -530,3 +530,54 @@ async def test_int1_set_for_the_sleep_and_the_still_posture_crosses_a_deep_sleep
     pt2.task.cancel()
     assert app2.fall.resumed == [10, -20, 995]  # the detector gets its pre-fall history back
     power._installed = None
+
+
+def test_doze_light_sleeps_until_the_timer_never_deep():
+    for t0 in STARTS:
+        p = PowerPolicy(LOW)
+        assert p.decide(t0, doze="gnss", next_timer_ms=2000)[:2] + p.decide(t0, doze="gnss", next_timer_ms=2000)[3:] \
+            == (LIGHT, 2000, "gnss")
+        assert p.decide(t0, doze="modem_idle", next_timer_ms=5 * 60 * S)[0] == LIGHT  # long, yet light
+        assert p.decide(t0, busy="at_command", doze="gnss", next_timer_ms=2000)[0] == ACTIVE
+        assert p.decide(t0, next_timer_ms=5 * 60 * S)[0] == DEEP
+        assert p.decide(t0, alert=True, doze="gnss")[0] == ALERTING
+
+
+async def test_gnss_schedule_and_registration_check_cross_a_deep_sleep_in_the_power_task():
+    from firmware import power_task
+    from firmware.gnss_power import GnssPower
+    hw = FakeHw()
+    app = FakeApp(hw, {"low_power": True, "boot_awake_s": 0, "idle_to_sleep_s": 0, "wake_ms": 0})
+    app.gnss_policy = GnssPower({"gnss_refresh": [[0, 1800]]}, now=ticks_ms())
+    app.gnss_policy.on_fix(ticks_ms())  # the boot refresh got its fix: next one in 30 min
+    pt = power_task.start(app)
+    pt.task.cancel()
+    app.modem.ready.set()
+    assert await _until_slept(pt, hw)
+    assert hw.slept[0] == "deep" and 1790 * S <= hw.slept[1] <= 1800 * S  # until the next refresh
+    saved, x = Accounting.load(hw.rtc, 0)
+    assert 0 <= x["g"]["r"] < 5 * S and 0 <= x["mc"]["c"] < 5 * S
+    hw2 = FakeHw("deepsleep", "timer", hw.rtc, hw.wall + 600 * S)  # 10 min later
+    app2 = FakeApp(hw2, app.cfg["power"])
+    app2.gnss_policy = GnssPower({"gnss_refresh": [[0, 1800]]}, now=None)  # App after a deep-sleep wake
+    pt2 = power_task.start(app2)
+    pt2.task.cancel()
+    now = ticks_ms()
+    nxt = app2.gnss_policy.next_check_ms(now)
+    assert 1190 * S <= nxt <= 1200 * S, nxt  # 30 min after the fix, not a new boot refresh
+    c = pt2.modem_policy.carry(now)["c"]
+    assert 600 * S <= c <= 606 * S, c  # the registration check's schedule went on too
+    power._installed = None
+
+
+def test_fall_deep_sleep_off_keeps_light_sleep_while_still():
+    p = PowerPolicy({"low_power": True, "boot_awake_s": 0, "fall_deep_sleep": False})
+    d = p.decide(1000, next_timer_ms=3600 * S)
+    assert d[0] == LIGHT and d[2] & W_ACCEL and d[3] == "fall_light"
+    q = PowerPolicy({"low_power": True, "boot_awake_s": 0, "fall_deep_sleep": False, "fall_detection": False})
+    assert q.decide(1000, next_timer_ms=3600 * S)[0] == DEEP  # no detector, nothing to lose
+    try:
+        PowerPolicy({"fall_deep_sleep": 1})
+        raise AssertionError("accepted")
+    except ValueError:
+        pass

@@ -22,10 +22,10 @@ HOURS3 = {
     "hardware": {"mic_chipen": False, "accel_state": "n50"},
     "power": {"fall_detection": True, "still_s": 30, "min_deep_s": 60, "max_deep_s": 21600},
     "modem": {"contacts": 5, "boot_s": 11.1, "config_s": 1.0, "register_s": 5.0, "sms_s": 3.0,
-              "wake_ms": 100, "idle_to_sleep_s": 5, "off_after_s": 60},
+              "wake_ms": 100, "idle_to_sleep_s": 5, "off_after_s": 60, "check_s": 3600},
     "gnss": {"fix_s": 30},
     "mcu": {"boot_ms": 1000, "arm_ms": 300, "fifo_samples": 25, "rate_hz": 50, "i2c_hz": 400000,
-            "wake_overhead_ms": 1.0},
+            "wake_overhead_ms": 1.0, "at_ms": 50},
 }
 CPU_MS = 8.0
 
@@ -156,3 +156,23 @@ def test_cli_report_and_png(tmp_path, capsys):
 def energy_args(*argv):
     from alertbutton import cli
     return cli.build_parser().parse_args(["energy"] + list(argv))
+
+
+def test_the_modem_sleeps_through_fifo_work_and_is_checked_every_check_s(days):
+    P, res = days["ready"]
+    t, n = res["totals_ms"], res["counts"]
+    assert n["light_sleeps"] > 2000  # the detector's FIFO wakes (walk, movements)
+    # the modem is awake (23 mA) only for AT exchanges: GNSS sessions, the alert, 5 s after a use
+    assert t["modem"]["idle"] <= t["gnss"].get("on", 0) + 3 * 5 * 1000 + 60 * 1000, t["modem"]
+    assert n["reg_checks"] == 2  # 3 h, one AT+CEREG? every hour; the alert's use counted as none
+    assert "reg_checks" not in days["off"][1]["counts"]  # "off" mode: nothing to check
+
+
+def test_gnss_on_lets_the_mcu_light_sleep_between_polls(days):
+    P, res = days["ready"]
+    why = res["awake_ms_by_reason"]
+    assert "gnss" not in why and "timer" not in why, why  # light sleep between the 2 s polls
+    on = res["totals_ms"]["gnss"]["on"]
+    assert on > 60 * 1000  # the walk's refresh ran
+    # awake per poll: one AT exchange (at_ms) every 2 s, plus the other exchanges
+    assert why["at_command"] <= (on // 2000 + 10) * HOURS3["mcu"]["at_ms"], why

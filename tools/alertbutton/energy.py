@@ -316,7 +316,10 @@ def add_arguments(p):
     p.add_argument("--battery-mah", type=float, help="battery capacity (default: the scenario's, else 1000)")
     p.add_argument("--png", default="out/energy.png", help="plot of the current over the day ('' for none)")
     p.add_argument("--cpu-ms", type=float, help="ESP32 ms per FIFO wake (default: measured in the VM)")
-    p.add_argument("--mic-chipen", action="store_true", help="the microphone's CHIPEN on a GPIO (power-down)")
+    p.add_argument("--mic-standby", action="store_true",
+                   help="a board without the microphone's CHIPEN on a GPIO (idle mic in standby, 0.8 mA)")
+    p.add_argument("--fall-light", action="store_true",
+                   help="fall detection without deep sleep (power.fall_deep_sleep false: light sleep while still)")
     p.add_argument("--json", dest="as_json", action="store_true", help="print one JSON object")
 
 
@@ -334,7 +337,7 @@ def evaluate(sc, modes, table, battery, cpu_ms=None, echo=None):
         r = {"avg_ma": e["avg_ma"], "days": [days(a, battery) for a in e["avg_ma"]],
              "mah_per_day": [m * 24.0 / e["hours"] for m in e["mah"]],
              "per_component_mah_per_day": dict((k, v[0] * 24.0 / e["hours"]) for k, v in e["per_component_mah"].items()),
-             "totals_ms": res["totals_ms"], "counts": res["counts"], "latency": res["latency"],
+             "totals_ms": res["totals_ms"], "counts": res["counts"], "latency": res["latency"], "awake_ms_by_reason": res.get("awake_ms_by_reason"),
              "events": [ev for ev in res["events"] if ev.get("event") in ("wake_press", "trigger")],
              "bins": bin_currents(res["bins"], P["bin_s"] * 1000, table)}
         if table["self_discharge"]:
@@ -373,8 +376,10 @@ def report_lines(out):
 def run(args):
     try:
         sc = load_scenario(args.scenario)
-        if args.mic_chipen:
-            sc.setdefault("hardware", {})["mic_chipen"] = True
+        if args.mic_standby:
+            sc.setdefault("hardware", {})["mic_chipen"] = False
+        if args.fall_light:
+            sc.setdefault("power", {})["fall_deep_sleep"] = False
         table = load_table(args.table, args.profile)
         battery = args.battery_mah or float(sc.get("battery_mah", 1000))
         modes = args.mode or list(MODES)

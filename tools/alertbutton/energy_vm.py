@@ -17,7 +17,7 @@ import json
 import sys
 from time import ticks_add, ticks_diff
 
-from firmware.gnss_power import GnssPower
+from firmware.gnss_power import POLL_MS, GnssPower
 from firmware.modem_power import ModemPolicy, ModemPower
 from firmware.power import (ACTIVE, ALERTING, COMPONENTS, DEEP, LIGHT, W_ACCEL, W_BUTTON, Accounting,
                             PowerPolicy)
@@ -70,13 +70,15 @@ class Day:
         self.arm_ms = int(mc["arm_ms"])
         self.fifo_ms = int(mc["fifo_ms"])
         self.cpu_ms = max(1, int(round(mc["fifo_cpu_ms"])))
+        self.at_ms = int(mc.get("at_ms", 50))  # one AT exchange (a GNSS poll, AT+CEREG?) awake
+        self.at_until = 0  # the MCU is awake for an AT exchange until then
         self.caps_deep = W_BUTTON | W_ACCEL | 8
         self.caps_light = 15
         self.pcfg = dict(P["power"])
         self.pcfg["low_power"] = not P.get("baseline")  # baseline: the firmware before issue 8
         self.mcfg = {"modem_mode": self.mode, "idle_to_sleep_s": int(m["idle_to_sleep_s"]),
                      "off_after_s": int(m["off_after_s"]), "wake_ms": int(m["wake_ms"]),
-                     "psm": m.get("psm"), "edrx_s": m.get("edrx_s")}
+                     "psm": m.get("psm"), "edrx_s": m.get("edrx_s"), "check_s": int(m.get("check_s", 14400))}
         self.fall = bool(self.pcfg.get("fall_detection", True))
         self.segments = [(int(a * 1000), int(b * 1000), k, s) for a, b, k, s in P["segments"]]
         self.alerts = sorted(int(a["t_s"] * 1000) for a in P["alerts"])
@@ -114,6 +116,7 @@ class Day:
         self.sms_at = INF
         self.fifo_next = INF  # next FIFO watermark while the detector runs
         self.lat = []
+        self.awake_ms = {}
         self.mcu_state = first
         self.data = None
         self.events = []
@@ -189,7 +192,8 @@ class Day:
         self.bins.close(self.D)
         now = tk(self.D)
         tot = self.acc.totals(now)
-        return {"totals_ms": tot, "counts": self.acc.counts, "latency": self.lat, "duration_ms": self.D}
+        return {"totals_ms": tot, "counts": self.acc.counts, "latency": self.lat, "duration_ms": self.D,
+                "awake_ms_by_reason": self.awake_ms}
 
     def step(self):
         v = self.v
@@ -239,9 +243,9 @@ class Day:
             self.gnss.on_fix(now)
             pol.gnss_fix(now)
             self.fix_at = INF
-        want_gnss = False
-        if alert or self.gnss_on or (pol.refresh_useful() and mp.gnss_standby_allowed()):
-            want_gnss = self.gnss.want_on(now)  # the gate only holds back the start of a refresh
+        # the power task's gate (firmware/power_task.py): a standby refresh only after she walked
+        self.gnss.standby_ok = pol.refresh_useful() and mp.gnss_standby_allowed()
+        want_gnss = self.gnss.want_on(now)
         if alert and mp.state in ("off", "booting"):
             want_gnss = False  # the receiver lives in the modem
         if want_gnss != self.gnss_on:
@@ -253,6 +257,11 @@ class Day:
                     pol.gnss_fix(now)  # a refresh attempt: the next one only after she walked again
                 fix_s = self.P["gnss"]["fix_s"]
                 self.fix_at = v + int(fix_s * 1000) if self.outdoors(v) else INF
+        if self.op is None and mp.state == "idle" and mp.check_due(now):  # ModemPower.check(): AT+CEREG?
+            acc.count("reg_checks")
+            mp.checked(now, True)
+            mp.used(now)
+            self.at_until = v + self.at_ms
         # the modem policy, with the durations the real modem would take
         if self.op is None:
             w = mp.want(now, alert, self.gnss_on)
@@ -269,22 +278,31 @@ class Day:
             elif w == "off" and st in ("idle", "sleep", "psm"):
                 self.op = (v + ModemPower.OFF_HOLD_MS, "off")
         # the MCU
-        busy = None
+        # the power task's busy / doze split (firmware/power_task.py PowerTask._busy)
+        busy = doze = None
         if self.op is not None:
             busy = "modem_op"
-        elif self.gnss_on:
-            busy = "gnss"
-        elif not mp.settled():
+        elif v < self.at_until:
+            busy = "at_command"
+        elif not mp.settled() and not (mp.state == "idle" and mp.mode != "on"):
             busy = "modem_" + mp.state
+        elif self.gnss_on:
+            doze = "gnss"
+        elif not mp.settled():
+            doze = "modem_idle"
         nxt = mp.next_ms(now)
-        g = self.gnss.next_check_ms(now) if pol.refresh_useful() and mp.gnss_standby_allowed() else None
+        g = self.gnss.next_check_ms(now)
+        if doze == "gnss":
+            g = POLL_MS if g is None else min(g, POLL_MS)
         if g is not None and (nxt is None or g < nxt):
             nxt = g
-        d = pol.decide(now, alert, busy, False, nxt)
+        d = pol.decide(now, alert, busy, False, nxt, doze)
         state, ms, mask, why = d
         events = [self.D, self.next_press()]
         if self.op is not None:
             events.append(self.op[0])
+        if self.at_until > v:
+            events.append(self.at_until)
         if self.sms_at < INF:
             events.append(self.sms_at)
         if self.fix_at < INF:
@@ -298,6 +316,7 @@ class Day:
                 if self.segment(v)[0] == "walking":
                     pol.walked(now)
             self.advance(t)
+            self.awake_ms[why] = self.awake_ms.get(why, 0) + self.v - v  # what kept the MCU awake
         elif state == LIGHT:
             self.sleep_light(v, ms, mask, events)
         else:
@@ -343,6 +362,8 @@ class Day:
         self.v = wake
         self.woke(src, wake)
         self.mcu(ACTIVE, wake)
+        if self.gnss_on and src == "timer":
+            self.at_until = wake + self.at_ms  # App.gnss_task's poll: AT+CGNSSINFO
         # a FIFO wake: read the FIFO, run the detector, back to sleep
         self.v = min(wake + (self.cpu_ms if src == "accel" else 1), self.D)
 
@@ -361,7 +382,8 @@ class Day:
         now = tk(v)
         self.mcu(DEEP, v)
         self.acc.count("deep_sleeps")
-        data = self.acc.dump(now, {"ms": ms, "p": self.policy.carry(now)})  # the RTC memory
+        data = self.acc.dump(now, {"ms": ms, "p": self.policy.carry(now), "g": self.gnss.carry(now),
+                                   "mc": self.modem.carry(now)})  # the RTC memory (power_task._save)
         wake, src = v + ms, "timer"
         if mask & W_ACCEL and self.fall:
             t = self.next_motion_start(v + 1)
@@ -389,7 +411,12 @@ class Day:
         self.policy = pol
         mp = ModemPolicy(self.mcfg, acc, now1, acc.cur["modem"])
         mp.psm_active_ms = self.modem.psm_active_ms
+        mp.resume(x.get("mc"), now1, wake - v + self.boot_ms)
         self.modem = mp
+        gp = GnssPower(self.P.get("gnss_power"), blocks_lte=False, now=None)  # App after a deep-sleep wake
+        gp.pct = self.gnss.pct
+        gp.resume(x.get("g"), now1, wake - v + self.boot_ms)
+        self.gnss = gp
         self.v = v1
         if src == "button":
             self._wake_press(wake)
