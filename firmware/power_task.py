@@ -73,6 +73,8 @@ class PowerTask:
         if hw.reset == "deepsleep":
             if fm is not None:
                 fm.resume(self._x.get("ap"))  # the still posture before the sleep: pre-fall history
+            if hw.wake == "accel":
+                self.policy.motion(hw.t_wake())  # she moves: the detector runs (FIFO light sleep)
             if gp is not None:
                 gp.resume(self._x.get("g"), now, self._gap)  # the refresh schedule goes on
         mp = ModemPolicy(cfg, self.acc, now, self._modem_state_at_boot())

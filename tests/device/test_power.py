@@ -581,3 +581,21 @@ def test_fall_deep_sleep_off_keeps_light_sleep_while_still():
         raise AssertionError("accepted")
     except ValueError:
         pass
+
+
+async def test_fifo_wakes_leave_the_modem_in_uart_sleep():
+    from firmware import power_task
+    hw = FakeHw("deepsleep", "accel", Accounting(0, {"modem": "sleep", "mcu": DEEP}).dump(0, {"ms": 1000}))
+    hw.lightsleep = lambda ms, mask: (setattr(hw, "slept", ("light", ms, mask)), "accel")[1]  # watermarks
+    app = FakeApp(hw, {"low_power": True, "wake_ms": 0})
+    app.fall = FakeFall()
+    pt = power_task.start(app)
+    pt.task.cancel()
+    t0 = ticks_ms()
+    for i in range(40):  # 40 FIFO batches while she moves
+        await pt._step()
+        assert hw.slept[0] == "light" and pt.last[3] == "motion"
+    assert pt.acc.counts["wake_accel"] == 41 and pt.modem_policy.state == "sleep" and hw.dtr.v == 1
+    assert app.modem.at.sent == []  # no AT exchange, no DTR wake: the modem slept through the FIFO work
+    assert "idle" not in pt.acc.totals(ticks_ms())["modem"]
+    power._installed = None
