@@ -2,6 +2,11 @@
 # One reader task splits the byte stream into lines. A command ends on its final result code; the
 # timeout is only the failure path. Unsolicited result codes (URCs) can arrive at any moment, even
 # between a command's response and its result, and go to their own handlers.
+#
+# Data mode hand-over: a dial answered CONNECT gives the UART to PPP. The reader stops at once (the
+# rest of that chunk is PPP's first frame: dropped, PPP retransmits) and reads nothing until claim().
+# Commands issued meanwhile wait for claim() up to their timeout, then raise AtReleased; nothing is
+# written to the UART while PPP owns it. leave_data() ("+++") claims it back once PPP has stopped.
 import asyncio
 from micropython import const
 from time import ticks_ms, ticks_diff
@@ -15,6 +20,10 @@ FINAL_ERR = (b"ERROR", b"+CME ERROR", b"+CMS ERROR", b"NO CARRIER", b"BUSY", b"N
 
 class AtTimeout(Exception):
     pass
+
+
+class AtReleased(AtTimeout):
+    """The UART belonged to PPP (data mode) for the whole timeout: the command was never sent."""
 
 
 class AtError(Exception):
@@ -74,8 +83,16 @@ class AtChannel:
         self._want_prompt = False
         self.log = log
         self.last_rx = ticks_ms()
-        self.stats = {"lines": 0, "urcs": 0, "stray": 0, "overflow": 0, "timeouts": 0}
+        self.stats = {"lines": 0, "urcs": 0, "stray": 0, "overflow": 0, "timeouts": 0, "released": 0}
         self.task = None
+        self.released = False  # True while PPP owns the UART (after CONNECT, until claim())
+        self._claimed = asyncio.Event()
+        self._claimed.set()
+        self._connect = False  # the command in progress may end on CONNECT (a dial)
+        self._reading = False  # the reader waits in readinto (release() must interrupt it)
+        self._rx_on = asyncio.Event()  # the reader may read the UART
+        self._dropped = False  # NO CARRIER seen while leaving data mode
+        self._rx_on.set()
 
     def start(self):
         self.task = asyncio.create_task(self._read_loop())
@@ -86,20 +103,102 @@ class AtChannel:
         handler(line, next_line) (e.g. +CDS/+CMT in PDU mode, whose PDU follows on its own line)."""
         self._urcs.append((prefix, handler, lines))
 
-    async def command(self, cmd, timeout_ms=5000, expect=None, follow=False):
+    async def command(self, cmd, timeout_ms=5000, expect=None, follow=False, connect=False):
         """Send `cmd` (str, without CR); return a Response on OK, raise AtError or AtTimeout.
         follow=True also keeps the line right after each `expect` line (in PDU mode +CMGR/+CMGL put
         the PDU on its own line, without a prefix); a URC arriving in between still goes to its
-        handler."""
-        async with self._lock:
-            return await self._exchange(cmd, None, timeout_ms, expect, follow=follow)
+        handler. connect=True (a dial): CONNECT ends it too, and hands the UART to PPP (released).
+        While PPP owns the UART the command waits for claim() up to timeout_ms (AtReleased)."""
+        t0 = ticks_ms()
+        while True:
+            await self._until_claimed(cmd, timeout_ms - ticks_diff(ticks_ms(), t0))
+            async with self._lock:
+                if not self.released:  # a dial may have taken the UART while we waited for the lock
+                    return await self._exchange(cmd, None, timeout_ms, expect, follow=follow, connect=connect)
 
     async def command_with_prompt(self, cmd, payload, timeout_ms=60000, prompt_ms=5000, expect=None):
         """For AT+CMGS-like commands: send cmd, wait for the '> ' prompt, send payload + Ctrl-Z."""
-        async with self._lock:
-            return await self._exchange(cmd, payload, timeout_ms, expect, prompt_ms)
+        t0 = ticks_ms()
+        while True:
+            await self._until_claimed(cmd, timeout_ms - ticks_diff(ticks_ms(), t0))
+            async with self._lock:
+                if not self.released:
+                    return await self._exchange(cmd, payload, timeout_ms, expect, prompt_ms)
 
-    async def _exchange(self, cmd, payload, timeout_ms, expect, prompt_ms=0, follow=False):
+    async def _until_claimed(self, cmd, timeout_ms):
+        if self.released and not await self._wait(self._claimed, max(timeout_ms, 0)):
+            self.stats["timeouts"] += 1
+            if self.log:
+                self.log("at_released", cmd=cmd)
+            raise AtReleased(cmd + " (UART in data mode)")
+
+    # --- data mode hand-over ------------------------------------------------------------------------
+    def release(self):
+        """Give the UART to PPP: the reader stops reading (even mid-wait) and commands wait."""
+        if self.released:
+            return
+        self.released = True
+        self._claimed.clear()
+        self.stats["released"] += 1
+        self._listen(False)
+
+    def claim(self):
+        """Take the UART back for AT commands (the modem is in command mode again)."""
+        self._n = 0
+        self._overflow = False
+        self._cont = None
+        self.released = False
+        self._listen(True)
+        self._claimed.set()
+
+    def _listen(self, on):
+        if on:
+            self._rx_on.set()
+        else:
+            self._rx_on.clear()
+            if self._reading and self.task is not None:
+                self.task.cancel()  # interrupts readinto only: the reader then waits for _rx_on
+
+    async def leave_data(self, guard_ms=1000, timeout_ms=2000):
+        """V.250 escape, PPP already stopped: guard_ms of silence, "+++", and the modem's answer
+        within guard_ms + timeout_ms. No answer: a CR (ends the "+++" a modem already back in command
+        mode took for a command line) and "AT". The final result code (b"OK", b"NO CARRIER": command
+        mode either way) claims the UART back; None leaves it released (the modem is still in data
+        mode, or mute)."""
+        async with self._lock:
+            self._listen(True)  # stale PPP bytes now parse as stray lines, harmlessly
+            self._dropped = False
+            try:
+                await asyncio.sleep_ms(guard_ms)
+                if self._dropped:  # the call had ended by itself: command mode already
+                    self.claim()
+                    return b"NO CARRIER"
+                final = await self._raw(b"+++", guard_ms + timeout_ms)
+                if final is None:
+                    final = await self._raw(b"\rAT\r", 500, b"AT")
+                if final is not None:
+                    self.claim()
+                return final
+            finally:
+                if self.released:
+                    self._listen(False)
+
+    async def _raw(self, data, wait_ms, echo=b"+++"):
+        self._lines = []
+        self._final = None
+        self._done.clear()
+        self._cmd = echo
+        self._expect = None
+        try:
+            self._writer.write(data)
+            await self._writer.drain()
+            await self._wait(self._done, wait_ms)
+            return self._final
+        finally:
+            self._cmd = None
+
+    async def _exchange(self, cmd, payload, timeout_ms, expect, prompt_ms=0, follow=False, connect=False):
+        self._connect = connect
         self._lines = []
         self._follow = follow
         self._want_follow = False
@@ -136,6 +235,7 @@ class AtChannel:
             self._expect = None
             self._follow = self._want_follow = False
             self._want_prompt = False
+            self._connect = False
 
     def abort(self, why):
         """End the command in progress now (the modem rebooted: its answer will never come)."""
@@ -146,7 +246,7 @@ class AtChannel:
 
     def _result(self):
         final = self._final
-        if final in FINAL_OK:
+        if final in FINAL_OK or (self._connect and final is not None and final.startswith(b"CONNECT")):
             return Response(final, self._lines)
         raise AtError(final)
 
@@ -168,7 +268,18 @@ class AtChannel:
     async def _read_loop(self):
         chunk = self._chunk
         while True:
-            n = await self._reader.readinto(chunk)
+            if not self._rx_on.is_set():  # PPP owns the UART: not one byte read until claim()
+                await self._rx_on.wait()
+                continue
+            self._reading = True
+            try:
+                n = await self._reader.readinto(chunk)
+            except asyncio.CancelledError:
+                if not self._rx_on.is_set():  # release() interrupted the wait: nothing was read
+                    continue
+                raise
+            finally:
+                self._reading = False
             if not n:
                 await asyncio.sleep_ms(5)  # stream closed or spurious wake: stay alive
                 continue
@@ -185,6 +296,8 @@ class AtChannel:
                         self._dispatch(bytes(line[:self._n]))
                     self._n = 0
                     self._overflow = False
+                    if not self._rx_on.is_set():  # CONNECT: the rest is PPP's, never parse it
+                        return
                 continue
             if self._n < _LINE_MAX:
                 line[self._n] = b
@@ -214,8 +327,10 @@ class AtChannel:
                     # an error can; taking it would mark an SMS sent that never left
                     self.stats["stray"] += 1
                     return
-                if self._is_final(ln):
+                if self._is_final(ln) or (self._connect and ln.startswith(b"CONNECT")):
                     self._final = ln
+                    if self._connect and ln.startswith(b"CONNECT"):
+                        self.release()  # data mode from the next byte on
                     self._done.set()
                     self._prompt.set()  # an error instead of a prompt must not wait for the prompt
                     return
@@ -227,6 +342,8 @@ class AtChannel:
                     self._want_follow = False
                     self._lines.append(ln)
                     return
+        if self.released and ln == b"NO CARRIER":
+            self._dropped = True  # read while leaving data mode: the network ended the call
         for prefix, handler, lines in self._urcs:
             if ln.startswith(prefix):
                 self.stats["urcs"] += 1

@@ -2,7 +2,8 @@
 # the board profile builds the interface object and App hands one of these to the platform link.
 #
 # Common contract:
-#   await link.up(timeout_ms) -> bool   bring the link up (or find it up); never blocks the loop
+#   await link.up(timeout_ms, stop) -> bool   bring the link up (or find it up); never blocks the
+#                                       loop; gives up at once when stop() turns True (SMS due)
 #   link.isconnected() -> bool
 #   await link.down()                   release it (power, or the modem's UART back to AT commands)
 #   link.shared                         True when the link borrows the modem's only UART: the
@@ -15,10 +16,10 @@ from time import ticks_ms, ticks_diff
 _POLL_MS = 200
 
 
-async def _until(cond, timeout_ms):
+async def _until(cond, timeout_ms, stop=None):
     t0 = ticks_ms()
     while not cond():
-        if ticks_diff(ticks_ms(), t0) >= timeout_ms:
+        if ticks_diff(ticks_ms(), t0) >= timeout_ms or (stop is not None and stop()):
             return False
         await asyncio.sleep_ms(_POLL_MS)
     return True
@@ -30,7 +31,7 @@ class HostLink:
     name = "host"
     shared = False
 
-    async def up(self, timeout_ms=0):
+    async def up(self, timeout_ms=0, stop=None):
         return True
 
     def isconnected(self):
@@ -60,7 +61,7 @@ class WlanLink:
         except OSError:
             return False
 
-    async def up(self, timeout_ms=15000):
+    async def up(self, timeout_ms=15000, stop=None):
         if self.isconnected():
             return True
         try:
@@ -69,7 +70,7 @@ class WlanLink:
         except OSError as e:
             self._log("wlan_error", err=repr(e))
             return False
-        ok = await _until(self.isconnected, timeout_ms)
+        ok = await _until(self.isconnected, timeout_ms, stop)
         if not ok:
             self._log("wlan_timeout", ssid=self.ssid)
             await self.down()
@@ -99,6 +100,7 @@ class PppLink:
     name = "ppp"
 
     def __init__(self, ppp, dial=None, hangup=None, shared=True, apn_user=None, apn_key=None, log=None):
+        # dial: coroutine function without arguments (the board binds the APN), True on CONNECT
         self.ppp = ppp
         self.dial = dial
         self.hangup = hangup
@@ -114,7 +116,7 @@ class PppLink:
         except OSError:
             return False
 
-    async def up(self, timeout_ms=30000):
+    async def up(self, timeout_ms=30000, stop=None):
         if self.isconnected():
             return True
         try:
@@ -123,20 +125,31 @@ class PppLink:
                     self._log("ppp_dial_failed")
                     return False
                 self._dialed = True
-            if self.user:
-                self.ppp.connect(authmode=getattr(self.ppp, "AUTH_PAP", 1), username=self.user,
-                                 password=self.key or "")
-            else:
-                self.ppp.connect()
+            self._connect()
         except OSError as e:
             self._log("ppp_error", err=repr(e))
             await self.down()
             return False
-        ok = await _until(self.isconnected, timeout_ms)
+        ok = await _until(self.isconnected, timeout_ms, stop)
         if not ok:
-            self._log("ppp_timeout")
-            await self.down()
+            self._log("ppp_abandoned" if stop is not None and stop() else "ppp_timeout")
+            await self.down()  # hangs up: the UART goes back to AT commands
         return ok
+
+    def _connect(self):
+        p = self.ppp
+        if hasattr(p, "SEC_PAP"):  # MicroPython >= 1.24: connect(security, user, key)
+            if self.user:
+                p.connect(security=p.SEC_PAP, user=self.user, key=self.key or "")
+            else:
+                p.connect()
+            return
+        if hasattr(p, "active"):  # older ESP32 builds: active first, then authmode/username/password
+            p.active(True)
+        if self.user:
+            p.connect(authmode=getattr(p, "AUTH_PAP", 1), username=self.user, password=self.key or "")
+        else:
+            p.connect()
 
     async def down(self):
         try:

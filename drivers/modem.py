@@ -5,6 +5,8 @@ from time import ticks_ms, ticks_diff
 
 from drivers.at_channel import AtChannel, AtError, AtTimeout
 
+_GUARD_MS = 1000  # V.250 escape guard time (S12 = 50 x 20 ms), SIMCom's default as well
+
 # +CMS ERROR codes that mean this destination or message will never succeed (24.011 E.2 causes:
 # unassigned number, operator barring, call barred, transfer rejected, unidentified/unknown subscriber,
 # facility rejected/not subscribed, invalid mandatory information; 27.005: invalid PDU parameter).
@@ -186,6 +188,55 @@ class Modem:
         has no command giving the cell id and the MCC-MNC in one answer)."""
         return None
 
+    # --- cellular data (PPP) ------------------------------------------------------------------------
+    dial_cmd = "ATD*99***%d#"  # 27.007 10.2.1.1: packet data on context <cid>
+
+    async def dial(self, apn=None, cid=1, timeout_ms=10000):
+        """Define the PDP context with `apn` (None: the context the network gave at attach) and enter
+        data mode: True once the modem said CONNECT (the UART then belongs to PPP until hangup()).
+        False, still in command mode, otherwise."""
+        if apn is not None and not _apn_ok(apn):
+            self.log("data_dial_failed", err="bad apn")
+            return False
+        try:
+            if apn is not None:
+                await self.at.command('AT+CGDCONT=%d,"IP","%s"' % (cid, apn))
+            r = await self.at.command(self.dial_cmd % cid, timeout_ms=timeout_ms, connect=True)
+            self.log("data_mode", reply=r.final)
+            return True
+        except (AtError, AtTimeout) as e:  # NO CARRIER, ERROR, no answer
+            self.log("data_dial_failed", err=repr(e))
+            return False
+
+    async def hangup(self, guard_ms=_GUARD_MS, timeout_ms=1000):
+        """Back to AT commands after data mode, PPP already stopped: "+++" between guard times, then
+        ATH. A call that had dropped by itself (NO CARRIER, or the modem answers AT) is fine too. A
+        modem that ignores "+++" twice is power-cycled (the existing reboot path: needs_setup, so the
+        next SMS reconfigures it first). Bounded: 2 x (2 guard + timeout + 0.5 s) + a power cycle.
+        Returns True when the modem is back in command mode without a power cycle."""
+        at = self.at
+        if not at.released:
+            return True
+        final = None
+        for _ in range(2):
+            final = await at.leave_data(guard_ms, timeout_ms)
+            if final is not None:
+                break
+        if final is None:
+            self.log("data_hangup_failed", action="power_cycle")
+            cycled = await self.power_cycle()
+            at.claim()  # a power cycle ends data mode; without a power key there is nothing better
+            if cycled:
+                self.needs_setup = True
+                self.setup_needed.set()
+            return False
+        try:
+            await at.command("ATH", timeout_ms=5000)
+        except (AtError, AtTimeout) as e:  # NO CARRIER / ERROR: nothing left to hang up
+            self.log("data_ath", err=repr(e))
+        self.log("command_mode", reply=final)
+        return True
+
     # --- SMS --------------------------------------------------------------------------------------
     async def send_pdu(self, pdu_hex, tpdu_len, timeout_ms=90000):
         """Send one SMS-SUBMIT PDU; returns the message reference. Raises SmsError."""
@@ -208,6 +259,16 @@ class Modem:
             return int(v)
         except (TypeError, ValueError):
             return -1  # accepted but no readable reference: still accepted
+
+
+def _apn_ok(apn):
+    # goes between quotes in an AT command: printable ASCII, no quote
+    if not isinstance(apn, str) or not 1 <= len(apn) <= 62:
+        return False
+    for ch in apn:
+        if not 32 < ord(ch) < 127 or ch == '"':
+            return False
+    return True
 
 
 def _reg_stat(v, urc=False):

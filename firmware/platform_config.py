@@ -81,12 +81,8 @@ def check(d):
         url = _text(h.get("url"), "http.url", 8, 256)
         if not (url.startswith("http://") or url.startswith("https://")):
             raise ValueError("http.url: http:// or https://")
-        out["http"] = {"url": url, "secret": _text(h.get("secret"), "http.secret", 16, 128),
-                       "allow_unverified_tls": bool(h.get("allow_unverified_tls", False))}
-        if url.startswith("https://") and not out["http"]["allow_unverified_tls"]:
-            # micropython-lib requests does not verify server certificates: say so, never pretend
-            raise ValueError("http.url: requests on MicroPython does not verify HTTPS certificates; "
-                             "use MQTT over TLS, or set allow_unverified_tls: true knowingly")
+        # https:// is always verified against the platform's CA (firmware/platform_link.py)
+        out["http"] = {"url": url, "secret": _text(h.get("secret"), "http.secret", 16, 128)}
     if out["link"] == "wlan":
         w = d.get("wlan")
         if not isinstance(w, dict):
@@ -95,8 +91,20 @@ def check(d):
                        "key": _text(w.get("key"), "wlan.key", 8, 63) if w.get("key") is not None else None}
     if out["link"] == "ppp" and isinstance(d.get("ppp"), dict):
         p = d["ppp"]
-        out["ppp"] = {"user": p.get("user"), "key": p.get("key")}
+        apn = p.get("apn")
+        if apn is not None:  # goes into AT+CGDCONT between quotes
+            _text(apn, "ppp.apn", 1, 62)
+            if '"' in apn or " " in apn:
+                raise ValueError("ppp.apn: no quote or space")
+        out["ppp"] = {"apn": apn, "user": p.get("user"), "key": p.get("key")}
     return out
+
+
+def needs_ca(cfg):
+    """True when the transport verifies a server certificate: MQTT over TLS, https:// webhooks."""
+    if cfg["transport"] == "mqtt":
+        return cfg["mqtt"]["tls"]
+    return cfg["http"]["url"].startswith("https://")
 
 
 def load(path=PATH):

@@ -63,6 +63,86 @@ class _Sockets:
             self.last.settimeout(self.timeout)
 
 
+class _TlsSockets(_Sockets):
+    """requests' `socket` module for an https:// webhook. micropython-lib's requests wraps its
+    socket with CERT_NONE (no check at all): HttpTransport hands it an http:// URL to the same host
+    and port instead, and the sockets made here do TLS themselves right after connect(): server
+    certificate required, chained to the platform's CA, issued for `host`."""
+
+    def __init__(self, real, timeout_s, ctx, host):
+        super().__init__(real, timeout_s)
+        self.SOCK_STREAM = real.SOCK_STREAM  # requests reads it from its `socket`
+        self.ctx = ctx
+        self.host = host
+
+    def socket(self, *args):
+        return _TlsSocket(_Sockets.socket(self, *args), self.ctx, self.host)
+
+
+class _TlsSocket:
+    def __init__(self, sock, ctx, host):
+        self.s = sock
+        self.ctx = ctx
+        self.host = host
+
+    def connect(self, addr):
+        self.s.connect(addr)
+        try:
+            self.s = self.ctx.wrap_socket(self.s, server_hostname=self.host)
+        except (OSError, ValueError) as e:  # MicroPython says why with a ValueError (bad chain, name)
+            self.s.close()
+            why = e.args[0] if e.args else ""
+            if isinstance(why, int) and why >= 0:
+                raise  # a network error (timeout, reset), not a verdict on the server
+            raise OSError("TLS: %s not verified against the platform CA: %s" % (self.host, str(why).strip()))
+
+    def settimeout(self, t):
+        self.s.settimeout(t)
+
+    def write(self, b):
+        return self.s.write(b)
+
+    def send(self, b):
+        return self.s.write(b)
+
+    def read(self, *n):
+        return self.s.read(*n)
+
+    def recv(self, n):
+        return self.s.read(n)
+
+    def readinto(self, *a):
+        return self.s.readinto(*a)
+
+    def readline(self):
+        return self.s.readline()
+
+    def close(self):
+        self.s.close()
+
+
+def tls_context(ca):
+    """Server certificate required, checked against the platform's CA (DER); the caller passes the
+    server name to wrap_socket, which checks it too."""
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_verify_locations(cadata=ca)
+    return ctx
+
+
+def split_https(url):
+    """'https://host[:port]/path' -> (host, port, 'http://host:port/path') for requests."""
+    rest = url[8:]
+    i = rest.find("/")
+    hostport, path = (rest, "") if i < 0 else (rest[:i], rest[i:])
+    host, port = hostport, 443
+    j = hostport.rfind(":")
+    if j > 0:
+        host, port = hostport[:j], int(hostport[j + 1:])
+    return host, port, "http://%s:%d%s" % (host, port, path or "/")
+
+
 class MqttTransport:
     """umqtt.simple from micropython-lib (installed with mip), TLS with certificate verification
     against the platform's CA (DER file on flash), per-device user and password, QoS 1."""
@@ -88,11 +168,7 @@ class MqttTransport:
     def context(self):
         """The TLS context: server certificate required, checked against the platform's CA."""
         if self._ctx is None:
-            import ssl
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            ctx.verify_mode = ssl.CERT_REQUIRED
-            ctx.load_verify_locations(cadata=self.ca)
-            self._ctx = ctx
+            self._ctx = tls_context(self.ca)
         return self._ctx
 
     @property
@@ -162,13 +238,21 @@ class HttpTransport:
     name = "http"
     connected = True
 
-    def __init__(self, pcfg, requests_module=None):
+    def __init__(self, pcfg, requests_module=None, ca_path=platform_config.CA_PATH):
         if requests_module is None:
             import requests as requests_module
         self.req = requests_module
         self.h = pcfg["http"]
         self.device = pcfg["device"]
         self.timeout = pcfg["timeout_s"]
+        self.url = self.h["url"]
+        if self.url.startswith("https://"):
+            import socket
+            with open(ca_path, "rb") as f:  # OSError without a CA: no link rather than an unverified one
+                ca = f.read()
+            host, _port, self.url = split_https(self.url)
+            # the library's module global: its sockets are verified TLS ones (see _TlsSockets)
+            requests_module.socket = _TlsSockets(socket, self.timeout, tls_context(ca), host)
 
     def connect(self):
         pass
@@ -176,7 +260,7 @@ class HttpTransport:
     def send(self, kind, payload):
         import binascii
         sig = binascii.hexlify(hmac_sha256(self.h["secret"], payload)).decode()
-        r = self.req.post(self.h["url"], data=payload, timeout=self.timeout, headers={
+        r = self.req.post(self.url, data=payload, timeout=self.timeout, headers={
             "Content-Type": "application/json", "X-AB-Device": self.device,
             "X-AB-Kind": "alert" if kind == ALERT else "heartbeat", "X-AB-Signature": "sha256=" + sig})
         try:
@@ -294,7 +378,9 @@ class PlatformLink:
         """Send what the queue holds; False on any failure (the events stay queued)."""
         try:
             if not self.link.isconnected():
-                if not await self.link.up():
+                if not await self.link.up(stop=self._sms_due):
+                    if not self.gate():
+                        return True  # given up for SMS, not a failure: no backoff
                     self.log("platform_link_down", link=self.link.name)
                     return False
             if not self.gate():
@@ -327,6 +413,9 @@ class PlatformLink:
             if self.link.shared:
                 await self.link.down()
             return False
+
+    def _sms_due(self):
+        return not self.gate()
 
     def _linger_left(self):
         if not self.transport.connected or self.link.shared:
@@ -371,7 +460,7 @@ def from_app(app, path=platform_config.PATH):
     wlan = board.wlan() if pcfg["link"] == "wlan" and hasattr(board, "wlan") else None
     ppp = dial = hangup = None
     if pcfg["link"] == "ppp" and hasattr(board, "ppp"):
-        ppp, dial, hangup = board.ppp(app.modem)
+        ppp, dial, hangup = board.ppp(app.modem, (pcfg.get("ppp") or {}).get("apn"))
     link = datalink.make(pcfg, app.log, wlan=wlan, ppp=ppp, dial=dial, hangup=hangup)
     if pcfg["transport"] == "mqtt":
         transport = MqttTransport(pcfg)

@@ -166,6 +166,51 @@ async def test_shared_ppp_is_released_after_each_exchange():
     link.task.cancel()
 
 
+class Ppp124:
+    """network.PPP as of MicroPython 1.24: connect(security, user, key), no active()."""
+    SEC_PAP = 1
+
+    def __init__(self):
+        self.calls = []
+
+    def connect(self, **kw):
+        self.calls.append(kw)
+
+    def isconnected(self):
+        return False  # negotiation never ends here
+
+    def disconnect(self):
+        self.calls.append("disconnect")
+
+
+async def test_ppp_link_gives_up_at_once_when_sms_are_due():
+    from time import ticks_ms, ticks_diff
+    calls = []
+
+    async def dial():
+        calls.append("dial")
+        return True
+
+    async def hangup():
+        calls.append("hangup")
+
+    p = Ppp124()
+    link = PppLink(p, dial, hangup, shared=True, apn_user="orange", apn_key="orange")
+    due = [False]
+
+    async def trigger():
+        await asyncio.sleep_ms(300)
+        due[0] = True
+
+    asyncio.create_task(trigger())
+    t0 = ticks_ms()
+    assert not await link.up(30000, stop=lambda: due[0])
+    waited = ticks_diff(ticks_ms(), t0)
+    assert 250 <= waited < 800, waited  # not the 30 s negotiation timeout
+    assert calls == ["dial", "hangup"]  # hung up: the UART is back for the SMS
+    assert p.calls == [{"security": 1, "user": "orange", "key": "orange"}, "disconnect"], p.calls
+
+
 class FakeWlan:
     def __init__(self, joins_after):
         self.joins_after = joins_after
@@ -216,14 +261,21 @@ def test_config_checks():
     for bad, why in ((dict(good, device="a/b"), "topic"),
                      ({"device": "x", "mqtt": dict(good["mqtt"], tls=False)}, "clear"),
                      ({"device": "x", "mqtt": dict(good["mqtt"], password="short")}, "password"),
-                     ({"device": "x", "transport": "http", "http": {"url": "https://h.example/x",
-                                                                    "secret": "0123456789abcdef"}}, "verify"),
+                     ({"device": "x", "transport": "http", "http": {"url": "ftp://h.example/x",
+                                                                    "secret": "0123456789abcdef"}}, "https://"),
+                     ({"device": "x", "link": "ppp", "ppp": {"apn": 'a" +CFUN=0'}, "mqtt": good["mqtt"]}, "apn"),
                      (dict(good, heartbeat_s=5), "heartbeat")):
         try:
             platform_config.check(bad)
             raise AssertionError("accepted: %r" % (bad,))
         except ValueError as e:
             assert why in str(e), (why, str(e))
+    # https:// webhooks are verified (tests/host/test_platform_https.py): they need the CA, like MQTT/TLS
+    h = platform_config.check({"device": "x", "transport": "http",
+                               "http": {"url": "https://h.example/x", "secret": "0123456789abcdef"}})
+    assert platform_config.needs_ca(h) and platform_config.needs_ca(c)
+    assert not platform_config.needs_ca(dict(h, http={"url": "http://h.example/x"}))
+    assert platform_config.check(dict(good, link="ppp", ppp={"apn": "free"}))["ppp"]["apn"] == "free"
     masked = platform_config.public(c)
     assert masked["mqtt"]["password"] == "***" and c["mqtt"]["password"] == "long-enough"
 

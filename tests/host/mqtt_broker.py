@@ -50,6 +50,19 @@ def make_ca(d, name, cn):
     return key, pem, der
 
 
+def make_server_cert(d, ca_pem, ca_key, name="localhost"):
+    """(key, pem) paths of a server certificate for DNS name `name`, signed by the CA."""
+    key, cert = os.path.join(d, "server.key"), os.path.join(d, "server.pem")
+    csr, ext = os.path.join(d, "server.csr"), os.path.join(d, "ext.cnf")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=DNS:%s\n" % name)
+    _run(tool("openssl"), "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", key, "-out", csr, "-subj", "/CN=" + name)
+    _run(tool("openssl"), "x509", "-req", "-in", csr, "-CA", ca_pem, "-CAkey", ca_key, "-CAcreateserial",
+         "-out", cert, "-days", "2", "-extfile", ext)
+    return key, cert
+
+
 class Broker:
     def __init__(self, workdir):
         self.dir = workdir
@@ -58,16 +71,7 @@ class Broker:
         self.log = os.path.join(workdir, "mosquitto.log")
         ca_key, self.ca_pem, self.ca_der = make_ca(workdir, "ca", "alertbutton test CA")
         _k, _p, self.other_ca_der = make_ca(workdir, "other_ca", "not the platform CA")
-        self.key = os.path.join(workdir, "server.key")
-        self.cert = os.path.join(workdir, "server.pem")
-        csr = os.path.join(workdir, "server.csr")
-        ext = os.path.join(workdir, "ext.cnf")
-        with open(ext, "w") as f:
-            f.write("subjectAltName=DNS:localhost\n")
-        _run(tool("openssl"), "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-keyout", self.key, "-out", csr, "-subj", "/CN=localhost")
-        _run(tool("openssl"), "x509", "-req", "-in", csr, "-CA", self.ca_pem, "-CAkey", ca_key, "-CAcreateserial",
-             "-out", self.cert, "-days", "2", "-extfile", ext)
+        self.key, self.cert = make_server_cert(workdir, self.ca_pem, ca_key)
         self.passwd = os.path.join(workdir, "passwd")
         open(self.passwd, "w").close()
         for user, pw in (DEVICE_USER, PLATFORM_USER):

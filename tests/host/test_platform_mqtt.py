@@ -15,6 +15,7 @@ from alertbutton import mplib, vm
 from alertbutton.modem_sim import status_report_pdu
 
 import mqtt_broker
+import webhook
 from mqtt_broker import Broker, Subscriber
 
 
@@ -229,32 +230,9 @@ def test_http_webhook_signed_events(tmp_path, report):
     """The same alert through HttpTransport: JSON POSTs to a webhook on loopback, each signed with
     HMAC-SHA256 under the device's secret; the webhook refuses the first POST (HTTP 503) once, and
     the event is sent again."""
-    import hashlib
-    import hmac
-    import http.server
-
     secret = "webhook-secret-0123456789"
-    got, refused = [], []
-
-    class Hook(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            want = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-            ok = hmac.compare_digest(want, self.headers.get("X-AB-Signature", ""))
-            if ok and not refused:
-                refused.append(body)
-                self.send_response(503)
-            else:
-                if ok:
-                    got.append((self.headers["X-AB-Kind"], json.loads(body)))
-                self.send_response(200 if ok else 401)
-            self.end_headers()
-
-        def log_message(self, *a):
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    srv = webhook.serve(secret, refuse=1)
+    got, refused = srv.got, srv.refused
     try:
         d = tmp_path / "flash"
         d.mkdir()

@@ -45,7 +45,7 @@ def test_refusals_before_touching_a_device(tmp_path, capsys):
         (["--device", "ab-7", "--password", "long-password"], _template(tmp_path, ca="nothere.pem"), "cannot read CA"),
         (["--device", "ab-7", "--secret", "0123456789abcdef0"],
          _template(tmp_path, platform={"transport": "http", "http": {"url": "https://hook.example/x"}}),
-         "does not verify HTTPS"),
+         "needs the platform's CA"),  # https:// is verified: it needs the CA
     ]
     for args, t, why in cases:
         rc = cli.main(["provision", "--template", t, "--port", "/nonexistent"] + args)

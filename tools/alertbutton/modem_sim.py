@@ -313,8 +313,18 @@ FAULTS = {
     "ring_during_cmgs": ("ring", ("cmgs_pdu",), {"count": 3, "gap_s": 0.15, "times": None, "skip": 0}),
     "cmti_flood": ("cmti_flood", ("cmgs_cmd",), {"count": 40, "rate_hz": 40.0, "times": 1, "skip": 0}),
     "sms_done_late": ("sms_done_late", (), {"delay_s": 10.0}),
+    # data mode (PPP): "+++" ignored, the module stays in data mode (times: escapes ignored)
+    "ignore_escape": ("ignore_escape", ("escape",), {"times": None}),
+    # the network drops the data call after_s after CONNECT: NO CARRIER, back to command mode
+    "data_drop": ("data_drop", ("connect",), {"after_s": 0.5, "times": 1}),
+    # the dial is refused: NO CARRIER instead of CONNECT
+    "dial_refused": ("dial_refused", ("dial",), {"times": 1}),
 }
 _CLEARED_BY_POWER = ("hang", "silent")  # hooks whose faults a power cycle cures
+
+# The fake PPP peer's first frame after CONNECT (HDLC flags, an LCP Configure-Request) with a CRLF
+# "OK" CRLF inside: an AT reader that kept parsing after CONNECT would take it for a result code.
+PPP_FRAME = b"\x7e\xff\x7d\x23\xc0\x21\x7d\x21\x7d\x21\x7d\x20\x7d\x2a\r\nOK\r\n\x7e"
 
 # Junk for the garbage fault: no letters, digits, '+', '>' or space, so it can never spell a result
 # code, a URC prefix or the prompt; control and high-bit bytes included.
@@ -418,6 +428,12 @@ class ModemSim:
         self._master = self._slave = None
         self._wake_r = self._wake_w = None
         self.t0 = None
+        # data mode: "+++" needs guard_s of silence before and after (SIMCom: 1 s); the fake PPP
+        # peer swallows what it gets (data_echo: sends it back) and opens with one frame
+        self.guard_s = float(m.get("guard_s", 1.0))
+        self.data_echo = bool(m.get("data_echo", False))
+        self.data_rx = bytearray()   # every byte the TE sent in data mode
+        self.data_log = []           # {"t", "event": "connect"/"escape"/"ath"/"drop"/"refused", ...}
         self._reset_state()
         self._scenario_faults = []
         for f in scenario.get("faults") or []:
@@ -447,6 +463,10 @@ class ModemSim:
         self._storm_rate = 0.0
         self._inject_at = {"before_final": [], "after_prompt": [], "after_echo": []}
         self._next_urc = None
+        self.pdp = {}                # cid -> (PDP type, APN) from AT+CGDCONT
+        self._call = False           # a data call is up (in data mode, or held after "+++")
+        self._plus = 0               # "+" of a possible escape seen after a guard time of silence
+        self._data_rx_t = 0.0        # clock of the last byte received in data mode
 
     # ---------------------------------------------------------------- public API (any thread)
     def start(self):
@@ -967,7 +987,7 @@ class ModemSim:
         self._write(b"\r\n" + line.encode("latin-1") + b"\r\n")
 
     def _final_text(self, final):
-        if final in ("OK", "ERROR"):
+        if final in ("OK", "ERROR", "NO CARRIER"):
             return final
         kind, code = final
         if kind == "cms":
@@ -1166,6 +1186,8 @@ class ModemSim:
             b = self._rx.pop(0)
             if self._mode == "cmd":
                 self._feed_cmd(b)
+            elif self._mode == "data":
+                self._feed_data(b)
             else:
                 self._feed_body(b)
 
@@ -1272,6 +1294,117 @@ class ModemSim:
 
     def b_AMP_W(self, form, args):
         return []
+
+    def b_D(self, form, args):
+        """ATD*99# / ATD*99***<cid># (27.007 10.2.1.1): packet data on a PDP context. Voice: ERROR."""
+        dial = args[0].strip()
+        if dial == "*99#":
+            cid = 1
+        elif dial.startswith("*99***") and dial.endswith("#") and dial[6:-1].isdigit():
+            cid = int(dial[6:-1])
+        else:
+            raise CmdError("ERROR")
+        return self._data_call(cid)
+
+    def b_H(self, form, args):
+        """ATH: end the data call held after "+++" (V.250: OK with or without a call)."""
+        if self._call:
+            self._call = False
+            self.data_log.append({"t": round(self.now(), 3), "event": "ath"})
+        return []
+
+    def x_CGDATA(self, form, args):
+        if form == "test":
+            return ['+CGDATA: ("PPP")']
+        if form != "set" or not args or args[0].upper() != "PPP":
+            raise CmdError(("cme", 4))
+        return self._data_call(_int_arg(args, 1, 1, 15, default=1))
+
+    def x_CGDCONT(self, form, args):
+        if form == "read":
+            return ['+CGDCONT: %d,"%s","%s"' % (c, t, a) for c, (t, a) in sorted(self.pdp.items())]
+        if form == "test":
+            return ['+CGDCONT: (1-15),"IP",,,(0-2),(0-4)']
+        cid = _int_arg(args, 0, 1, 15)
+        if len(args) == 1:
+            self.pdp.pop(cid, None)
+            return []
+        ptype = args[1].upper()
+        if ptype not in ("IP", "IPV6", "IPV4V6"):
+            raise CmdError(("cme", 50))
+        self.pdp[cid] = (ptype, args[2] if len(args) > 2 else "")
+        return []
+
+    def _data_call(self, cid):
+        ctx = {"cid": cid}
+        if cid not in self.pdp or not self.registered() or self._fault("dial", ctx):
+            self.data_log.append({"t": round(self.now(), 3), "event": "refused", "cid": cid})
+            self._later(self.cmd_latency_s, lambda: self._emit_final("NO CARRIER"))
+            return _ASYNC
+        self._later(self.cmd_latency_s, lambda: self._connect(cid))
+        return _ASYNC
+
+    def _connect(self, cid):
+        self._call = True
+        self._mode = "data"
+        self._plus = 0
+        self._data_rx_t = self.clock()
+        self.data_log.append({"t": round(self.now(), 3), "event": "connect", "apn": self.pdp[cid][1]})
+        self._log("< CONNECT 115200 (data mode)")
+        # the peer's first LCP frame follows CONNECT at once; it carries a CRLF OK CRLF inside, which
+        # a TE still parsing lines would take for a result code
+        self._write(b"\r\nCONNECT 115200\r\n" + PPP_FRAME)
+        ctx = {}
+        self._fault("connect", ctx)
+        if "drop_s" in ctx:
+            self._later(ctx["drop_s"], self._drop_call)
+        self._done()
+
+    def _drop_call(self):
+        if self._mode == "data":
+            self.data_log.append({"t": round(self.now(), 3), "event": "drop"})
+            self._call = False
+            self._mode = "cmd"
+            self._write(b"\r\nNO CARRIER\r\n")
+
+    def _feed_data(self, b):
+        """Data mode: bytes go to the fake PPP peer, except a "+++" framed by guard times."""
+        now = self.clock()
+        quiet = now - self._data_rx_t >= self.guard_s
+        self._data_rx_t = now
+        self.data_rx.append(b)
+        if b == 0x2B and (self._plus > 0 or quiet):
+            self._plus += 1
+            if self._plus == 3:
+                self._plus = 0
+                epoch = self._data_rx_t
+                self._later(self.guard_s, lambda: self._escape(epoch))
+            return
+        self._plus = 0
+        if self.data_echo:
+            self._write(bytes((b,)))
+
+    def _escape(self, last_rx):
+        if self._mode != "data" or self._data_rx_t != last_rx:
+            return  # not a silence after the "+++": it was data
+        if self._fault("escape", {}):
+            self._log("  (+++ ignored)")
+            return
+        self._mode = "cmd"
+        self._line = bytearray()
+        self.data_log.append({"t": round(self.now(), 3), "event": "escape"})
+        self._emit_line("OK")
+
+    def _fault_ignore_escape(self, stage, ctx, params):
+        return self._take("ignore_escape", params)
+
+    def _fault_dial_refused(self, stage, ctx, params):
+        return self._take("dial_refused", params)
+
+    def _fault_data_drop(self, stage, ctx, params):
+        if self._take("data_drop", params):
+            ctx["drop_s"] = float(params["after_s"])
+        return False
 
     # ---------------------------------------------------------------- extended commands
     def x_CMEE(self, form, args):

@@ -98,7 +98,7 @@ def ca_der(template):
 
 
 def needs_ca(pcfg):
-    return pcfg["transport"] == "mqtt" and pcfg["mqtt"]["tls"]
+    return platform_config.needs_ca(pcfg)
 
 
 def provision(dev, template, pcfg, ca):
@@ -158,7 +158,8 @@ def run(args):
         pcfg = device_platform(t, args.device, creds)
         ca = ca_der(t)
         if needs_ca(pcfg) and ca is None:
-            raise ProvisionError("MQTT over TLS needs the platform's CA: add \"ca\" to the template")
+            raise ProvisionError("this transport needs the platform's CA (MQTT over TLS, https:// webhook): "
+                                 "add \"ca\" to the template")
         if t.get("config"):
             load_config_file_obj(t["config"])
     except (ProvisionError, DeviceError) as e:

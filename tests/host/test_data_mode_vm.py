@@ -1,0 +1,102 @@
+"""Cellular data mode (issue 9): the firmware's modem driver in the MicroPython VM against the modem
+simulator on a pty. Dial (AT+CGDCONT, ATD*99***1# -> CONNECT), the UART handed to PPP (a stand-in
+for network.PPP, which the unix port lacks) and back (+++ between guard times, ATH), a call the
+network drops (NO CARRIER), a modem that ignores +++, a refused dial, and an alert that triggers
+while the platform link is sending over PPP: the link hangs up and every SMS goes out."""
+import json
+import os
+
+from alertbutton import vm
+from alertbutton.modem_sim import ModemSim
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROGRAM = os.path.join(os.path.dirname(HERE), "vm", "data_mode.py")
+FRAME = b"\x7e\xff\x7d\x23\xc0\x21\x7d\x21\x7d\x22\x7e"  # the VM's FakePpp frame
+CONTACTS = [{"name": "C%d" % i, "number": "+3361234560%d" % i} for i in range(1, 6)]
+
+
+def run(tmp_path, sim, timeout=90, **params):
+    path = sim.start()
+    try:
+        (tmp_path / "run.json").write_text(json.dumps(dict(params, path=path)))
+        p = vm.run(script=PROGRAM, cwd=str(tmp_path), timeout=timeout)
+    finally:
+        sim.stop()
+    lines = [x for x in p.stdout.splitlines() if x.startswith("RESULT ")]
+    assert lines, p.stdout[-3000:] + p.stderr[-3000:]
+    assert sim.error is None, sim.error
+    return json.loads(lines[0][7:])
+
+
+def modem(**over):
+    m = {"boot_s": 0.3, "cmd_latency_s": 0.005, "cmgs_latency_s": 0.2, "data_echo": True}
+    m.update(over)
+    return {"modem": m}
+
+
+def test_dial_hands_the_uart_to_ppp_and_hangup_takes_it_back(tmp_path, report):
+    sim = ModemSim(modem())
+    r = run(tmp_path, sim, mode="cycle", apn="internet.test")
+    assert r["up"] and r["released"], r
+    # nothing the AT reader could parse while PPP owned the UART: not even the simulator's first
+    # PPP frame, which carries a CRLF OK CRLF right after CONNECT
+    assert r["lines_in_data_mode"] == 0, r
+    assert r["short"] == "released"  # a command with a short timeout fails clearly, never sent
+    assert r["ppp_got_back"] == 1  # PPP traffic went through the modem and came back to PPP only
+    assert r["waiter"] == "20,99" and r["after"] == "OK" and not r["released_after"], r
+    events = [e["event"] for e in sim.data_log]
+    assert events == ["connect", "escape", "ath"] and sim.data_log[0]["apn"] == "internet.test"
+    # the modem received exactly PPP's bytes, then the escape: no AT command leaked into the call
+    assert bytes(sim.data_rx) == FRAME + b"\x7e\x21\x45\x00payload\x7e" + b"+++", bytes(sim.data_rx)
+    assert 1900 <= r["hangup_ms"] < 4000, r  # two 1 s guard times (ours, then the modem's)
+    report("data mode: dial / hang-up (A7670 sim)", "PPP owns the UART, 0 bytes read by the AT channel; "
+           "hang-up (+++ with 1 s guards, ATH) %d ms; a command issued meanwhile waits and runs after" % r["hangup_ms"])
+
+
+def test_call_dropped_by_the_network(tmp_path):
+    sim = ModemSim(modem())
+    sim.fault("data_drop", after_s=0.3)
+    r = run(tmp_path, sim, mode="drop", wait_ms=1000)
+    assert r["dial"] and r["hangup"] and r["after"] == "OK", r
+    # NO CARRIER read during the guard time: command mode already, no "+++" needed
+    assert r["reply"] == "NO CARRIER", r
+    assert [e["event"] for e in sim.data_log] == ["connect", "drop"]
+    assert r["hangup_ms"] < 1800, r
+
+
+def test_modem_ignoring_the_escape_is_power_cycled_within_a_bound(tmp_path, report):
+    sim = ModemSim(modem())
+    sim.fault("ignore_escape")
+    r = run(tmp_path, sim, mode="ignore")
+    assert r["dial"] and r["hangup"] is False and r["failed"], r
+    assert r["released"] is False and r["needs_setup"], r  # AT commands again, reconfigured first
+    assert r["pwrkey"] == [1, 0, 1, 0], r  # the driver's power-cycle path (off pulse, on pulse)
+    assert [e["event"] for e in sim.data_log] == ["connect"]
+    # 2 x (1 s guard + "+++" + 2 s for an answer + 0.5 s for "AT") + power cycle 5.7 s
+    assert r["hangup_ms"] < 14000, r
+    report("data mode: modem ignores +++", "given up after 2 escapes, power-cycled: %d ms in all" % r["hangup_ms"])
+
+
+def test_refused_dial_leaves_the_channel_in_command_mode(tmp_path):
+    sim = ModemSim(modem())
+    sim.fault("dial_refused")
+    r = run(tmp_path, sim, mode="refused")
+    assert r["dial"] is False and r["released"] is False and "NO CARRIER" in r["failed"], r
+    assert r["after"] == "OK" and r["bad_apn"] is False, r
+    assert [e["event"] for e in sim.data_log] == ["refused"]  # the bad APN never reached the modem
+
+
+def test_alert_during_data_mode_hangs_up_and_sends_every_sms(tmp_path, report):
+    sim = ModemSim(modem(cmgs_latency_s=0.2))
+    r = run(tmp_path, sim, mode="alert", contacts=CONTACTS, backlog=20, send_ms=200, timeout=120)
+    assert r["released_at_trigger"], r  # the trigger landed while PPP owned the UART
+    assert r["sms_sent"] == 5 and len(sim.sms) == 5, r
+    assert sorted(s["to"] for s in sim.sms) == sorted(c["number"] for c in CONTACTS)
+    assert r["pending"] == 0 and r["dials"] >= 2, r  # the link came back after the dispatch
+    triggers = {t for ev, t in r["events"]}
+    assert ("triggered", "button") in [tuple(e) for e in r["events"]] and triggers == {"button"}, r
+    # bounded: one blocking send (0.2 s) + hang-up (~2 s) + the first CMGS (0.2 s)
+    assert r["trigger_to_first_sms_ms"] < 4000, r
+    report("data mode: alert while PPP is up", "trigger -> modem back in command mode %d ms -> first SMS "
+           "accepted %d ms; 5/5 SMS; link re-dialled after the dispatch" % (
+               r["trigger_to_command_mode_ms"], r["trigger_to_first_sms_ms"]))

@@ -1,0 +1,91 @@
+"""The HTTP webhook over verified HTTPS (issue 9): the firmware in the MicroPython VM (requests frozen
+in, as on the ESP32) POSTs to a real TLS server on loopback (CPython http.server + ssl, certificates
+made with openssl). The right CA and name: every event delivered and acknowledged. Another CA (a man
+in the middle) or a name the certificate does not carry: refused, nothing sent, the events stay in
+the flash queue, and the log says why."""
+import datetime
+import json
+import os
+
+import pytest
+
+from alertbutton import vm
+from alertbutton.modem_sim import status_report_pdu
+
+import mqtt_broker
+import webhook as hook
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROGRAM = os.path.join(os.path.dirname(HERE), "vm", "platform_alert.py")
+CONTACTS = [{"name": "C%d" % i, "number": "+3361234560%d" % i} for i in range(1, 6)]
+FIX = {"lat": 48.85661, "lon": 2.35222, "acc_m": 12}
+SECRET = "webhook-secret-0123456789"
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    if mqtt_broker.tool("openssl") is None:
+        pytest.skip("openssl missing")
+    d = str(tmp_path_factory.mktemp("pki"))
+    ca_key, ca_pem, ca_der = mqtt_broker.make_ca(d, "ca", "platform CA")
+    _k, _p, other_der = mqtt_broker.make_ca(d, "other", "not the platform CA")
+    key, cert = mqtt_broker.make_server_cert(d, ca_pem, ca_key, "localhost")
+    return {"ca": ca_der, "other": other_der, "key": key, "cert": cert}
+
+
+@pytest.fixture
+def webhook(certs):
+    srv = hook.serve(SECRET, cert=certs["cert"], key=certs["key"])
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def _reports():
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return {str(i + 1): status_report_pdu(i + 1, c["number"], now, now, 0)[0] for i, c in enumerate(CONTACTS)}
+
+
+def _run(tmp_path, ca, url, deadline_ms=60000):
+    d = tmp_path / "flash"
+    d.mkdir()
+    with open(ca, "rb") as f:
+        (d / "platform_ca.der").write_bytes(f.read())
+    pcfg = {"device": "ab-test-1", "transport": "http", "timeout_s": 3, "backoff_max_s": 2,
+            "http": {"url": url, "secret": SECRET}}
+    (d / "run.json").write_text(json.dumps({"contacts": CONTACTS, "fix": FIX, "reports": _reports(), "sms_ms": 100,
+                                             "report_after_ms": 200, "active_s": 2, "platform": pcfg,
+                                             "deadline_ms": deadline_ms}))
+    p = vm.run(script=PROGRAM, cwd=str(d), timeout=120)
+    assert "DONE" in p.stdout, p.stdout[-3000:] + p.stderr
+    done = json.loads([x for x in p.stdout.splitlines() if x.startswith("DONE ")][0][5:])
+    events = [json.loads(x[3:]) for x in p.stdout.splitlines() if x.startswith("EV ")]
+    return done, events, d
+
+
+def test_https_webhook_with_the_platform_ca_delivers_everything(tmp_path, webhook, certs, report):
+    port = webhook.server_address[1]
+    done, events, _d = _run(tmp_path, certs["ca"], "https://localhost:%d/hook" % port)
+    assert done["sms"] == 5 and done["pending"] == 0 and done["failures"] == 0, done
+    alerts = {b["seq"]: b for k, b in webhook.got if k == "alert"}
+    kinds = sorted(b["event"] for b in alerts.values())
+    assert kinds.count("sms") == 5 and kinds.count("delivered") == 5 and "triggered" in kinds, kinds
+    assert all(b["trigger"] == "button" for b in alerts.values())  # the alert's source, not its kind
+    assert any(k == "heartbeat" for k, _ in webhook.got)
+    report("platform link: HTTPS webhook, verified", "%d signed events over TLS (CA and name checked), "
+           "0 failures; trigger -> 1st SMS %s ms" % (len(webhook.got), done["first_sms_ms"]))
+
+
+@pytest.mark.parametrize("case", ["other CA", "wrong name"])
+def test_https_webhook_refuses_a_server_it_cannot_verify(tmp_path, webhook, certs, case):
+    port = webhook.server_address[1]
+    if case == "other CA":  # a man in the middle with a certificate from another CA
+        ca, url = certs["other"], "https://localhost:%d/hook" % port
+    else:  # the platform's CA, but the certificate is for localhost, not 127.0.0.1
+        ca, url = certs["ca"], "https://127.0.0.1:%d/hook" % port
+    done, events, d = _run(tmp_path, ca, url, deadline_ms=6000)
+    assert webhook.got == [], webhook.got  # not one byte of an event reached the server
+    assert done["sms"] == 5 and done["sent"] == 0 and done["pending"] >= 13, done  # SMS unaffected
+    assert len(os.listdir(d / "pq")) >= done["pending"]  # the events wait on flash
+    errs = [e for e in events if e["event"] == "platform_error"]
+    assert errs and all("not verified" in e["err"] for e in errs), errs

@@ -1,0 +1,227 @@
+# Runs in the MicroPython VM (tests/host/test_data_mode_vm.py): the real modem driver against the
+# modem simulator on a pty, entering and leaving data mode. network.PPP does not exist on the unix
+# port: FakePpp stands for it on the same UART (it writes frames, and reads what the simulator's
+# echoing PPP peer sends back). Reads run.json in the cwd, prints "RESULT <json>".
+# Modes: "cycle" (dial, PPP owns the UART, commands wait, hangup), "drop" (the network ends the
+# call: NO CARRIER), "ignore" (the modem ignores +++: power cycle), "refused" (dial answered
+# NO CARRIER), "alert" (an alert triggers while the platform link is sending over PPP).
+import asyncio
+import json
+import machine
+import time
+from time import ticks_ms, ticks_diff
+
+from drivers.at_channel import AtReleased
+from drivers.datalink import PppLink
+from drivers.simcom_a76xx import SimcomA76xx
+
+RUN = json.load(open("run.json"))
+T0 = ticks_ms()
+LOG = []
+FRAME = b"\x7e\xff\x7d\x23\xc0\x21\x7d\x21\x7d\x22\x7e"  # stands for an LCP Configure-Request
+
+
+def log(ev, **kw):
+    kw["event"] = ev
+    kw["ms"] = ticks_diff(ticks_ms(), T0)
+    LOG.append(kw)
+    if RUN.get("echo_log"):
+        print("EV", json.dumps(kw))
+
+
+def first(ev):
+    for x in LOG:
+        if x["event"] == ev:
+            return x
+    return None
+
+
+class FakePpp:
+    """network.PPP's interface on the modem's UART: connect() writes one frame, isconnected() once
+    the peer's echo of it came back (so its bytes went through the modem and nobody else read them)."""
+
+    def __init__(self, uart):
+        self.uart = uart
+        self.got = bytearray()
+        self.out = bytearray()
+        self.running = False
+
+    def connect(self, **kw):
+        self.running = True
+        self.send(FRAME)
+
+    def send(self, data):
+        self.out.extend(data)
+        self.uart.write(data)
+
+    def isconnected(self):
+        if not self.running:
+            return False
+        d = self.uart.read(512)
+        if d:
+            self.got.extend(d)
+        return bytes(FRAME) in bytes(self.got)
+
+    def disconnect(self):
+        self.running = False
+
+
+class PinLog:
+    """The power key: records levels (the simulator's module is not wired to it here)."""
+
+    def __init__(self):
+        self.levels = []
+
+    def value(self, v):
+        self.levels.append(v)
+
+
+async def start_modem():
+    uart = machine.UART(1, path=RUN["path"])
+    pk = PinLog()
+    m = SimcomA76xx(uart, log, power_key=pk)
+    m.start()
+    assert await m.bring_up(attempts=3)
+    return m, uart, pk
+
+
+async def cycle():
+    m, uart, _pk = await start_modem()
+    ppp = FakePpp(uart)
+    link = PppLink(ppp, dial=lambda: m.dial(RUN.get("apn", "internet.test")), hangup=m.hangup, shared=True, log=log)
+    up = await link.up(5000)
+    lines0 = m.at.stats["lines"]  # CONNECT was the last line the AT reader parsed
+    # a command issued while PPP owns the UART: it waits for the hang-up, then runs
+    waiter = asyncio.create_task(m.at.command("AT+CSQ", timeout_ms=20000, expect="+CSQ:"))
+    out = {"up": up, "released": m.at.released}
+    try:
+        await m.at.command("AT+CGSN", timeout_ms=300)
+        out["short"] = "answered"
+    except AtReleased:
+        out["short"] = "released"
+    ppp.send(b"\x7e\x21\x45\x00payload\x7e")  # IP traffic, echoed back to the PPP side only
+    await asyncio.sleep_ms(200)
+    ppp.isconnected()
+    out["ppp_got_back"] = bytes(ppp.got).count(b"payload")
+    out["lines_in_data_mode"] = m.at.stats["lines"] - lines0
+    t = ticks_ms()
+    await link.down()
+    out["hangup_ms"] = ticks_diff(ticks_ms(), t)
+    r = await waiter
+    out["waiter"] = r.line(b"+CSQ:").decode()
+    r = await m.at.command("AT")
+    out["after"] = r.final.decode()
+    out["released_after"] = m.at.released
+    out["ppp_out"] = len(ppp.out)
+    return out
+
+
+async def drop():
+    m, uart, _pk = await start_modem()
+    ok = await m.dial("internet.test")
+    await asyncio.sleep_ms(RUN.get("wait_ms", 1000))  # the call drops meanwhile (NO CARRIER, unread)
+    t = ticks_ms()
+    back = await m.hangup()
+    out = {"dial": ok, "hangup": back, "hangup_ms": ticks_diff(ticks_ms(), t)}
+    out["after"] = (await m.at.command("AT")).final.decode()
+    out["reply"] = (first("command_mode") or {}).get("reply")
+    return out
+
+
+async def ignore():
+    m, uart, pk = await start_modem()
+    ok = await m.dial("internet.test")
+    t = ticks_ms()
+    back = await m.hangup()
+    return {"dial": ok, "hangup": back, "hangup_ms": ticks_diff(ticks_ms(), t), "released": m.at.released,
+            "pwrkey": pk.levels, "needs_setup": m.needs_setup, "failed": first("data_hangup_failed") is not None}
+
+
+async def refused():
+    m, uart, _pk = await start_modem()
+    ok = await m.dial("internet.test")
+    out = {"dial": ok, "released": m.at.released, "failed": (first("data_dial_failed") or {}).get("err")}
+    out["after"] = (await m.at.command("AT")).final.decode()
+    out["bad_apn"] = await m.dial('x"+CFUN=0')
+    return out
+
+
+class SlowTransport:
+    """The platform transport over the fake PPP: each event goes out on the modem's UART (through
+    the data call) and the send blocks send_ms like a socket waiting for its acknowledgement."""
+
+    name = "slow"
+
+    def __init__(self, ppp):
+        self.ppp = ppp
+        self.connected = False
+        self.sent = []
+
+    def connect(self):
+        self.connected = True
+
+    def send(self, kind, payload):
+        self.ppp.send(b"\x7e" + payload + b"\x7e")
+        time.sleep_ms(RUN.get("send_ms", 200))  # blocking, as umqtt/requests sockets are
+        self.sent.append((kind, json.loads(payload)))
+
+    def close(self):
+        self.connected = False
+
+
+class OneFix:
+    def best(self):
+        from firmware.location import Fix
+        return Fix(48.85661, 2.35222, 12, ticks=ticks_ms())
+
+
+async def alert():
+    from firmware import platform_config
+    from firmware.alert import AlertManager, IDLE, TRIGGERED, DISPATCHING
+    from firmware.outbox import Outbox
+    from firmware.platform_link import PlatformLink
+    from firmware.platform_queue import PlatformQueue
+    m, uart, _pk = await start_modem()
+    cfg = {"wearer": "Camille", "lang": "fr", "contacts": RUN["contacts"], "alert_active_s": 2,
+           "sms_validity_min": 4320, "modem_ready_wait_s": 1}
+    am = AlertManager(cfg, m, OneFix(), lambda: 77, log, None, Outbox(log=log))
+    pcfg = platform_config.check({"device": "ab-1", "transport": "http", "link": "ppp", "timeout_s": 2,
+                                  "backoff_max_s": 1, "linger_s": 0, "heartbeat_s": 3600,
+                                  "http": {"url": "http://127.0.0.1:9/x", "secret": "0123456789abcdef"}})
+    ppp = FakePpp(uart)
+    link = PppLink(ppp, dial=lambda: m.dial("internet.test"), hangup=m.hangup, shared=True, log=log)
+    t = SlowTransport(ppp)
+    pl = PlatformLink(pcfg, PlatformQueue("pq"), link, t, log,
+                      gate=lambda: am.state not in (TRIGGERED, DISPATCHING))
+    am.listeners.append(pl.on_alert)
+    for i in range(RUN.get("backlog", 20)):  # a backlog keeps the data call up for seconds
+        pl.heartbeat()
+    am.start()
+    pl.start()
+    while len(t.sent) < 3:  # the data call is up and events are flowing
+        await asyncio.sleep_ms(20)
+    out = {"sent_before": len(t.sent), "released_at_trigger": m.at.released}
+    t_trig = ticks_ms()
+    am.trigger("button")
+    while not first("sms_sent"):
+        await asyncio.sleep_ms(5)
+    out["trigger_to_first_sms_ms"] = first("sms_sent")["ms"] - ticks_diff(t_trig, T0)
+    cm = [x for x in LOG if x["event"] == "command_mode" and x["ms"] >= ticks_diff(t_trig, T0)]
+    out["trigger_to_command_mode_ms"] = cm[0]["ms"] - ticks_diff(t_trig, T0) if cm else None
+    while not (am.state == IDLE and not pl.ram and not len(pl.queue)):
+        if ticks_diff(ticks_ms(), T0) > 60000:
+            break
+        await asyncio.sleep_ms(50)
+    out["sms_sent"] = len([x for x in LOG if x["event"] == "sms_sent"])
+    out["events"] = [(d.get("event"), d.get("trigger")) for k, d in t.sent if k == "a"]
+    out["sent_total"] = len(t.sent)
+    out["pending"] = len(pl.queue)
+    out["dials"] = len([x for x in LOG if x["event"] == "data_mode"])
+    out["at_released_waits"] = len([x for x in LOG if x["event"] == "at_released"])
+    return out
+
+
+MODES = {"cycle": cycle, "drop": drop, "ignore": ignore, "refused": refused, "alert": alert}
+res = asyncio.run(MODES[RUN["mode"]]())
+res["log"] = [x["event"] for x in LOG]
+print("RESULT", json.dumps(res))
