@@ -49,6 +49,11 @@ USAGE = (
     "factory-reset",
     "evidence list | status | chunks REC | read REC INDEX OFFSET N | exported REC HEAD | delete REC [force]",
 )
+# commands other modules register (App.start_console): help lists them only where they exist
+EXTRA_USAGE = {
+    "platform": "platform | platform put <json> | platform ca begin | platform ca add <base64> | "
+                "platform ca end <sha256> | platform clear",
+}
 
 
 class Reply(Exception):
@@ -281,7 +286,7 @@ class Console:
         }
 
     def c_help(self, args):
-        return {"proto": 1, "commands": list(USAGE)}
+        return {"proto": 1, "commands": list(USAGE) + [u for k, u in EXTRA_USAGE.items() if k in self.handlers]}
 
     def c_contacts(self, args):
         words = args.split(None, 3)

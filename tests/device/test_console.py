@@ -148,6 +148,10 @@ def test_protocol_lines():
     app.lastfix.fix = Fix()
     assert ok(con, "AB1 hello")["last_fix"] == {"lat": 45.76404, "lon": 4.83566, "acc_m": 14.0, "age_s": 75}
     assert "contacts set <slot 1-5> <number> <name>" in ok(con, "AB1 help")["commands"]
+    assert not [c for c in ok(con, "AB1 help")["commands"] if c.startswith("platform")]  # not registered
+    from firmware import console_platform
+    console_platform.register(con)
+    assert [c for c in ok(con, "AB1 help")["commands"] if c.startswith("platform | platform put <json>")]
 
 
 def test_changes_need_a_pin_first_then_unlock_once_per_session():
