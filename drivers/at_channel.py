@@ -82,7 +82,7 @@ class AtChannel:
         self._final = None
         self._want_prompt = False
         self.log = log
-        self.last_rx = ticks_ms()
+        self._last_rx = ticks_ms()
         self.stats = {"lines": 0, "urcs": 0, "stray": 0, "overflow": 0, "timeouts": 0, "released": 0}
         self.task = None
         self.released = False  # True while PPP owns the UART (after CONNECT, until claim())
@@ -93,6 +93,12 @@ class AtChannel:
         self._rx_on = asyncio.Event()  # the reader may read the UART
         self._dropped = False  # NO CARRIER seen while leaving data mode
         self._rx_on.set()
+
+    @property
+    def last_rx(self):
+        """ticks_ms of the modem's last bytes; "now" while PPP owns the UART (busy, not idle: the
+        power policy must not put the modem to sleep in the middle of a data call)."""
+        return ticks_ms() if self.released else self._last_rx
 
     def start(self):
         self.task = asyncio.create_task(self._read_loop())
@@ -283,7 +289,7 @@ class AtChannel:
             if not n:
                 await asyncio.sleep_ms(5)  # stream closed or spurious wake: stay alive
                 continue
-            self.last_rx = ticks_ms()
+            self._last_rx = ticks_ms()
             self._feed(chunk, n)
 
     def _feed(self, buf, n):

@@ -43,6 +43,7 @@ def test_dial_hands_the_uart_to_ppp_and_hangup_takes_it_back(tmp_path, report):
     assert r["lines_in_data_mode"] == 0, r
     assert r["short"] == "released"  # a command with a short timeout fails clearly, never sent
     assert r["ppp_got_back"] == 1  # PPP traffic went through the modem and came back to PPP only
+    assert r["busy_in_data_mode"], r  # the power policy sees the modem in use, never idle
     assert r["waiter"] == "20,99" and r["after"] == "OK" and not r["released_after"], r
     events = [e["event"] for e in sim.data_log]
     assert events == ["connect", "escape", "ath"] and sim.data_log[0]["apn"] == "internet.test"

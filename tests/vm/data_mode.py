@@ -101,6 +101,7 @@ async def cycle():
         out["short"] = "released"
     ppp.send(b"\x7e\x21\x45\x00payload\x7e")  # IP traffic, echoed back to the PPP side only
     await asyncio.sleep_ms(200)
+    out["busy_in_data_mode"] = ticks_diff(ticks_ms(), m.at.last_rx) < 20  # power policy: in use
     ppp.isconnected()
     out["ppp_got_back"] = bytes(ppp.got).count(b"payload")
     out["lines_in_data_mode"] = m.at.stats["lines"] - lines0
