@@ -46,7 +46,8 @@ class FallMonitor:
         self._dev = 0
         self._dev_n = 0
         self.samples = 0
-        self.posture = None  # [x, y, z] mg: mean gravity of the last still batch
+        self._posture = array("h", (0, 0, 0))  # mg: mean gravity of the last still batch
+        self.has_posture = False
         self.int1 = None  # what INT1 signals now: "fifo", "activity" (or None: not set by us)
         self.task = None
 
@@ -96,7 +97,9 @@ class FallMonitor:
             jerk += abs(x - px) + abs(y - py) + abs(z - pz)
             px, py, pz = x, y, z
         if n >= 8 and jerk // n < _STILL_JERK_MG:
-            self.posture = [sx // n, sy // n, sz // n]
+            p = self._posture  # in place: no allocation per batch
+            p[0], p[1], p[2] = sx // n, sy // n, sz // n
+            self.has_posture = True
         self._motion(dev, n)
         self.samples += n
         return fell
@@ -121,7 +124,12 @@ class FallMonitor:
                 self.accel.int_source()  # a latched activity would end the sleep at once
             except (AttributeError, OSError):
                 pass
-        return self.posture
+        return self.posture()
+
+    def posture(self):
+        """[x, y, z] mg of the last still batch (for RTC memory), or None."""
+        p = self._posture
+        return [p[0], p[1], p[2]] if self.has_posture else None
 
     def resume(self, posture):
         """After a deep-sleep wake: clear the latched activity interrupt and give the detector the
@@ -133,7 +141,9 @@ class FallMonitor:
             pass
         if posture and len(posture) == 3:
             x, y, z = int(posture[0]), int(posture[1]), int(posture[2])
-            self.posture = [x, y, z]
+            p = self._posture
+            p[0], p[1], p[2] = x, y, z
+            self.has_posture = True
             for _ in range(_SEED_MS * self.accel.rate_hz // 1000):
                 self.det.update(x, y, z)
 

@@ -66,3 +66,38 @@ def test_every_verdict_reaches_the_motion_listeners():
     for _ in range(3):
         fm._motion(0, 250)
     assert got == [False, False, False] and alert.followups.seen == [False]  # policy only on change
+
+
+class SleepAccel(FakeAccel):
+    def __init__(self, gen):
+        FakeAccel.__init__(self, gen)
+        self.calls = []
+
+    def int1_fifo(self, n):
+        self.calls.append(("fifo", n))
+
+    def int1_activity(self, mg, ms):
+        self.calls.append(("activity", mg, ms))
+
+    def int_source(self):
+        self.calls.append("clear")
+        return 0, 0
+
+
+def test_still_posture_and_int1_for_each_sleep():
+    acc = SleepAccel(lambda t: (30, -200, 975) if t < 40 else (300 * ((t // 3) % 2), 500, 900))
+    fm = FallMonitor(acc, Alert(), lambda *a, **k: None)
+    assert fm.sleep_mode(False) is None  # no still batch seen yet
+    fm.batch()
+    fm.batch()  # still: the batch mean is the posture
+    assert fm.posture() == [30, -200, 975]
+    fm.batch()
+    fm.batch()  # moving: the posture stays the last still one
+    assert fm.posture() == [30, -200, 975]
+    assert fm.sleep_mode(True) == [30, -200, 975]
+    assert fm.sleep_mode(True) and fm.sleep_mode(False) == [30, -200, 975]
+    # set once per change; the latched activity is cleared before every still sleep
+    assert acc.calls == [("activity", 250, 40), "clear", ("fifo", 25), ("activity", 250, 40), "clear"]
+    fm2 = FallMonitor(SleepAccel(lambda t: (0, 0, 1000)), Alert(), lambda *a, **k: None)
+    fm2.resume([30, -200, 975])
+    assert fm2.det.n > 0 and fm2.posture() == [30, -200, 975]  # the detector got its pre-fall history
