@@ -51,7 +51,12 @@ F_AREA = const(6)  # sum of (|a| - 1 g)+ over impact +- 0.5 s, mg x 0.1 s (impac
 F_POST = const(7)  # mean | |a| - 1 g | between impact + 0.5 s and the stillness window (activity)
 F_LONG = const(8)  # posture change against gravity long_ms before the trigger (longer window)
 F_NIMP = const(9)  # local maxima of |a| above 1.5 g within impact +- 1 s (a tumbling body hits repeatedly)
-N_FEATURES = const(10)
+# rotation during the fall, against the posture 1.5-0.5 s before the impact peak (smoothed vector):
+F_ROTPRE = const(10)  # rotation (deg) reached at the impact peak
+F_ROTPATH = const(11)  # summed rotation in 0.1 s steps from impact - 1 s to the decision (deg)
+F_OVER = const(12)  # largest angle on that path minus the final posture change (deg)
+F_VVEL = const(13)  # largest speed along the pre-fall gravity axis in the second before the peak (mg.s)
+N_FEATURES = const(14)
 
 _ONE_G = const(1000)
 _M2_MAX = const(16000 * 16000)  # |a| beyond 16 g is clamped (int16 rings, small-int products)
@@ -163,9 +168,14 @@ class FallDetector:
         self.holdoff_ms = holdoff_ms
         self.long_ms = long_ms
         if model is not None and (len(model) % 4 != 3 or any(
-                not 0 <= model[k] < N_FEATURES for k in range(3, len(model), 4))):
-            raise ValueError("model must be (bias, min_posture, max_still, idx, w, lo, hi, ...)")
+                not -N_FEATURES <= model[k] < N_FEATURES for k in range(3, len(model), 4))):
+            raise ValueError("model must be (bias, min_posture, max_still, rows of 4...): linear rows "
+                             "(idx, w, lo, hi), stump rows (~idx, threshold, if_le, if_gt)")
         self.model = model
+        # the rotation features cost ~35 angles per decision: only computed for a model that uses
+        # them (a host trainer sets this True to record every feature)
+        self.rotation = model is not None and any(
+            (model[k] if model[k] >= 0 else ~model[k]) >= F_ROTPRE for k in range(3, len(model), 4))
         r = rate_hz
         self._trig2 = trigger_mg * trigger_mg
         self._dec = decide_ms * r // 1000  # samples from impact peak to decision
@@ -195,6 +205,7 @@ class FallDetector:
         self._ly = array.array("i", [0] * sw)
         self._lz = array.array("i", [0] * sw)
         self.features = array.array("i", [0] * N_FEATURES)
+        self._g = array.array("i", [0, 0, 0])
         self.reset()
 
     def reset(self):
@@ -285,22 +296,28 @@ class FallDetector:
                 and f[F_POSTURE] >= self.posture_deg and f[F_STILL] <= self.still_mg)
 
     def score(self, f=None):
-        """Second-stage score of a feature vector (model given): bias + sum(w * clip(f[idx], lo, hi)),
-        small ints only; >= 0 means fall (if the model's posture / stillness gates pass too)."""
+        """Second-stage score of a feature vector (model given), small ints only: bias + one term
+        per row, a linear row (idx >= 0) adds w * clip(f[idx], lo, hi), a stump row (~idx < 0)
+        adds if_le when f[idx] <= threshold, else if_gt. >= 0 means fall (if the model's posture /
+        stillness gates pass too)."""
         if f is None:
             f = self.features
         m = self.model
         s = m[0]
         k = 3
         while k < len(m):
-            v = f[m[k]]
-            lo = m[k + 2]
-            hi = m[k + 3]
-            if v < lo:
-                v = lo
-            elif v > hi:
-                v = hi
-            s += m[k + 1] * v
+            j = m[k]
+            if j < 0:  # stump (boosted-tree ensemble)
+                s += m[k + 2] if f[~j] <= m[k + 1] else m[k + 3]
+            else:
+                v = f[j]
+                lo = m[k + 2]
+                hi = m[k + 3]
+                if v < lo:
+                    v = lo
+                elif v > hi:
+                    v = hi
+                s += m[k + 1] * v
             k += 4
         return s
 
@@ -368,15 +385,8 @@ class FallDetector:
         a_new = age_t0 + (self._pre_n >> 1)
         if a_new > a_old:
             a_new = a_old
-        cnt = a_old - a_new + 1
-        px = py = pz = 0
-        k = (i - a_old) & mask
-        for _ in range(cnt):
-            px += bx[k]
-            py += by[k]
-            pz += bz[k]
-            k = (k + 1) & mask
-        f[F_POSTURE] = angle_deg(px // cnt, py // cnt, pz // cnt, sx // n, sy // n, sz // n)
+        g = self._mean(a_old, a_new)
+        f[F_POSTURE] = angle_deg(g[0], g[1], g[2], sx // n, sy // n, sz // n)
         f[F_SWING] = self._swing(oldest)
         # gravity long before the trigger: ages [t0 + long - pre/2, t0 + long] (a slow fall or a
         # sit-down that began more than pre_ms earlier still counts its whole rotation)
@@ -386,15 +396,8 @@ class FallDetector:
         a_new = a_old - (self._pre_n >> 1)
         if a_new < age_t0:
             a_new = age_t0
-        cnt = a_old - a_new + 1
-        px = py = pz = 0
-        k = (i - a_old) & mask
-        for _ in range(cnt):
-            px += bx[k]
-            py += by[k]
-            pz += bz[k]
-            k = (k + 1) & mask
-        f[F_LONG] = angle_deg(px // cnt, py // cnt, pz // cnt, sx // n, sy // n, sz // n)
+        g = self._mean(a_old, a_new)
+        f[F_LONG] = angle_deg(g[0], g[1], g[2], sx // n, sy // n, sz // n)
         # the second before the impact peak: free-fall dip and its integral
         r = self.rate_hz
         age_imp = (i - self._imp) & mask
@@ -472,6 +475,109 @@ class FallDetector:
             c2 = m2
             k = (k + 1) & mask
         f[F_NIMP] = cnt
+        if self.rotation:
+            self._rotation(oldest, age_imp, sx // n, sy // n, sz // n)
+
+    def _mean(self, a_old, a_new):
+        # mean acceleration over sample ages a_old .. a_new (a_old >= a_new) into a preallocated array
+        bx = self._bx
+        by = self._by
+        bz = self._bz
+        mask = self._mask
+        cnt = a_old - a_new + 1
+        sx = sy = sz = 0
+        k = (self._i - a_old) & mask
+        for _ in range(cnt):
+            sx += bx[k]
+            sy += by[k]
+            sz += bz[k]
+            k = (k + 1) & mask
+        g = self._g
+        g[0] = sx // cnt
+        g[1] = sy // cnt
+        g[2] = sz // cnt
+        return g
+
+    def _rotation(self, oldest, age_imp, ex, ey, ez):
+        # F_ROTPRE, F_ROTPATH, F_OVER, F_VVEL; (ex, ey, ez): gravity at the decision (mg)
+        bx = self._bx
+        by = self._by
+        bz = self._bz
+        mask = self._mask
+        i = self._i
+        f = self.features
+        r = self.rate_hz
+        # pre-fall posture: mean over impact - 1.5 s .. impact - 0.5 s
+        a_old = age_imp + r + (r >> 1)
+        if a_old > oldest:
+            a_old = oldest
+        a_new = age_imp + (r >> 1) + 1
+        if a_new > a_old:
+            a_new = a_old
+        g = self._mean(a_old, a_new)
+        px = g[0]
+        py = g[1]
+        pz = g[2]
+        # speed along that axis (unit vector x 1024) over the second before the peak
+        n0 = isqrt(px * px + py * py + pz * pz)
+        vmin = 0
+        if n0 > 0:
+            ux = px * _COS_ONE // n0
+            uy = py * _COS_ONE // n0
+            uz = pz * _COS_ONE // n0
+            a_old = age_imp + r
+            if a_old > oldest:
+                a_old = oldest
+            k = (i - a_old) & mask
+            v = 0
+            for _ in range(a_old - age_imp):
+                v += (bx[k] * ux + by[k] * uy + bz[k] * uz) // _COS_ONE - _ONE_G
+                if v < vmin:
+                    vmin = v
+                k = (k + 1) & mask
+        f[F_VVEL] = -vmin // r
+        # smoothed vector (as the swing's, alpha 2**-shift) from impact - 1 s - warm-up to now
+        sh = self._lp_shift
+        step = r // 10 if r >= 10 else 1
+        a0 = age_imp + r + _LP_WARM
+        if a0 > oldest:
+            a0 = oldest
+        k = (i - a0) & mask
+        gx = bx[k] << sh
+        gy = by[k] << sh
+        gz = bz[k] << sh
+        qx = qy = qz = 0  # the path's previous point
+        path = top = 0
+        pre = 0
+        j = 0
+        age = a0
+        while age >= 0:
+            gx += bx[k] - (gx >> sh)
+            gy += by[k] - (gy >> sh)
+            gz += bz[k] - (gz >> sh)
+            if age == age_imp:
+                pre = angle_deg(gx >> sh, gy >> sh, gz >> sh, px, py, pz)
+            if j == _LP_WARM:
+                qx = gx >> sh
+                qy = gy >> sh
+                qz = gz >> sh
+            elif j > _LP_WARM and (j - _LP_WARM) % step == 0:
+                cx = gx >> sh
+                cy = gy >> sh
+                cz = gz >> sh
+                path += angle_deg(cx, cy, cz, qx, qy, qz)
+                d = angle_deg(cx, cy, cz, px, py, pz)
+                if d > top:
+                    top = d
+                qx = cx
+                qy = cy
+                qz = cz
+            j += 1
+            k = (k + 1) & mask
+            age -= 1
+        f[F_ROTPRE] = pre
+        f[F_ROTPATH] = path
+        f[F_OVER] = top - angle_deg(px, py, pz, ex, ey, ez)
 
     def _swing(self, oldest):
         # max |lp[k] - lp[k - span]| over impact +- 1 s, lp = acceleration smoothed with alpha 1/8

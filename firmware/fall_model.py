@@ -5,8 +5,9 @@
 # detector parameters {}; 292 candidates, 232 of them falls.
 # No figure measured on these subjects with this model is held-out: the held-out estimate is
 # `fall-eval --cv loso` (retrained in every fold), see docs/fall-detection.md.
-# Integer inference: score = BIAS + sum(w * clip(feature, lo, hi)); fall if score >= 0.
-# Rows: (feature index, weight, lo, hi).
+# Integer inference: score = BIAS + one term per row; fall if score >= 0 (and the gates pass).
+# Rows: (feature index, weight, lo, hi): w * clip(feature, lo, hi);
+#       (~feature index, threshold, if_le, if_gt): a stump.
 
 # fall-eval marks any result on these subjects as not held-out
 SUBJECTS = (1, 2, 4, 5, 6, 7, 9, 11, 12, 13, 15, 16, 17, 18, 20, 21, 29, 31)

@@ -304,6 +304,52 @@ def test_impact_count_window_and_level():
     assert det.features[fd.F_PEAK] == 2200 and det.features[fd.F_NIMP] == 3, list(det.features)
 
 
+def test_stump_rows_in_the_score():
+    # a stump row (~idx, threshold, if_le, if_gt) adds one of two integers; mixes with linear rows
+    det = FallDetector(model=_model(-10, gates=(30, 1000),
+                                    rows=((~fd.F_PEAK, 2000, -5, 7), (fd.F_NIMP, 2, 0, 3),
+                                          (~fd.F_STILL, 100, 4, -9))))
+    f = array.array("i", [0] * fd.N_FEATURES)
+    f[fd.F_POSTURE] = 90
+    f[fd.F_PEAK] = 2000  # <= threshold: -5
+    f[fd.F_NIMP] = 9  # clipped to 3: +6
+    f[fd.F_STILL] = 101  # > threshold: -9
+    assert det.score(f) == -10 - 5 + 6 - 9
+    f[fd.F_PEAK] = 2001
+    f[fd.F_STILL] = 100
+    assert det.score(f) == -10 + 7 + 6 + 4 and det.accept(f)
+    try:
+        FallDetector(model=(0, 30, 150, -fd.N_FEATURES - 1, 0, 0, 0))
+        assert False, "a stump on a feature that does not exist must be refused"
+    except ValueError:
+        pass
+
+
+def test_rotation_features_only_when_the_model_uses_them():
+    t = fall_trace(seed=25)
+    det = FallDetector()  # the shipped model does not use them: not computed (cost)
+    feed(det, t.samples())
+    assert not det.rotation and det.features[fd.F_ROTPATH] == 0
+    det = FallDetector(model=None)
+    det.rotation = True  # as the host trainer records every feature
+    feed(det, t.samples())
+    f = det.features
+    # upright -> lying in 0.4 s: most of the 90 deg turn is done at the impact (the smoothed vector
+    # lags ~0.16 s), the path is at least the net posture change (integer degrees), the drop gives
+    # a downward speed along the standing axis (~0.1 g.s)
+    assert 40 <= f[fd.F_ROTPRE] <= 100, list(f)
+    assert f[fd.F_ROTPATH] >= f[fd.F_POSTURE] - 3, list(f)
+    assert -10 <= f[fd.F_OVER] <= 60 and 50 <= f[fd.F_VVEL] <= 300, list(f)
+    t = Trace(26)
+    t.still(3.0)
+    t.bump(2600)
+    t.still(4.0)
+    det.reset()
+    feed(det, t.samples())
+    f = det.features
+    assert f[fd.F_ROTPRE] <= 5 and f[fd.F_OVER] <= 5 and f[fd.F_VVEL] <= 20, list(f)
+
+
 def test_shipped_model_is_well_formed():
     from firmware import fall_model
     m = fall_model.MODEL
@@ -311,6 +357,10 @@ def test_shipped_model_is_well_formed():
     assert 0 <= m[1] <= 180 and 0 < m[2] <= 16000
     span = abs(m[0])
     for k in range(3, len(m), 4):
+        if m[k] < 0:  # stump: one of two leaf values
+            assert 0 <= ~m[k] < fd.N_FEATURES
+            span += max(abs(m[k + 2]), abs(m[k + 3]))
+            continue
         assert 0 <= m[k] < fd.N_FEATURES and m[k + 2] < m[k + 3]
         span += abs(m[k + 1]) * max(abs(m[k + 2]), abs(m[k + 3]))
     assert span < (1 << 29)  # every partial sum stays a small int on a 32-bit port
@@ -383,6 +433,16 @@ def test_no_allocation_per_sample():
     finally:
         micropython.heap_unlock()
     assert stats[1] == 10 and stats[2] >= 10, list(stats)
+    # a model that uses the rotation features (stump rows): their decision code allocates nothing
+    det = FallDetector(holdoff_ms=1000, model=_model(-1, rows=((~fd.F_ROTPATH, 60, 0, 1),
+                                                               (~fd.F_OVER, -200, 0, 0))))
+    assert det.rotation
+    micropython.heap_lock()
+    try:
+        feed(det, buf, None, stats)
+    finally:
+        micropython.heap_unlock()
+    assert stats[1] == 10 and stats[2] >= 10 and det.features[fd.F_ROTPATH] > 60, list(stats)
 
 
 def test_clamps_out_of_range_input():

@@ -136,6 +136,40 @@ def test_training_uses_only_the_given_subjects():
     assert all(fell == fired for fell, fired in got), got
 
 
+def test_explore_replica_counts_like_the_firmware_cross_validation():
+    # fall_explore judges variants on recorded candidates; for the shipped variant its held-out
+    # counts must be those of the firmware detector run by --cv loso (model retrained per fold)
+    from alertbutton import fall_explore
+    loaded = fall_eval.load(DATA, 50)
+    data = fall_explore.Data(loaded, 50)
+    mine = data.held_out(fall_explore.logistic(data, fall_explore.SHIPPED))
+    folds = [(s,) for s in (4, 7, 11)]
+    fw, _ = fall_eval.cross_validate_model(loaded, folds, 50, {}, "logistic")
+    keys = ("falls", "detected", "adl_trials", "adl_trials_with_alarm", "adl_alarms", "missed_falls")
+    assert [mine[k] for k in keys] == [fw[k] for k in keys]
+    assert [mine[k] for k in ("falls", "adl_trials")] == [6, 7]
+
+
+def test_stump_second_stage_in_the_vm():
+    # boosted stumps trained on subjects 4 and 11 (threshold out of fold), run by the firmware in
+    # the VM and in CPython on subject 7: same alarms; the integer model uses stump rows
+    from alertbutton import fall_train
+    loaded = fall_eval.load(DATA, 50)
+    cands = fall_train.candidates(loaded, 50)
+    train = set(i for i, ld in enumerate(loaded) if ld.trial.subject in (4, 11))
+    model, info = fall_train.train(cands, train, kind="stumps", groups=[ld.trial.subject for ld in loaded])
+    assert info["kind"] == "stumps" and any(model[k] < 0 for k in range(3, len(model), 4))
+    test = [ld for ld in loaded if ld.trial.subject == 7]
+    vm_alarms, _, _ = fall_eval.run_vm(test, 50, {"model": model})
+    assert vm_alarms == [list(a) for a in fall_eval.run_host(test, 50, {"model": model})[0]]
+    with pytest.raises(ValueError):
+        fall_train.train(cands, train, kind="stumps")  # needs the subjects (out-of-fold threshold)
+    # the excerpt's 3 subjects are too few for out-of-fold thresholds inside LOSO: a clear error
+    assert _fall_eval_json("--cv", "loso", "--second-stage", "stumps")[0] == 2
+    rc, r = _fall_eval_json("--cv", "loso", "--second-stage", "logistic")
+    assert rc == 0 and r["held_out"]["falls"] == 6 and "logistic" in r["second_stage"]
+
+
 class _T:
     def __init__(self, code, subject=1):
         self.code = code

@@ -28,13 +28,14 @@ ESP32_PYSTONES = 1660  # MicroPython pystones/s on an ESP32 at 240 MHz (project 
 _MAGIC = b"FALL"
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
-# Runs inside the VM. argv: data file, rate, params literal, cpu flag, pystone loops.
+# Runs inside the VM. argv: data file, rate, file holding the params literal, cpu flag, pystone loops.
 VM_SCRIPT = r"""
 import sys, array, time, gc
 from firmware.fall_detector import FallDetector, EV_FALL
 path = sys.argv[1]
 rate = int(sys.argv[2])
-params = eval(sys.argv[3])
+with open(sys.argv[3]) as pf:  # a file: this VM build crashes on argv strings of a few hundred bytes
+    params = eval(pf.read())
 cpu = sys.argv[4] == "1"
 det = FallDetector(rate_hz=rate, **params)
 f = open(path, "rb")
@@ -166,7 +167,10 @@ def run_vm(loaded, rate, params, cpu=False, pystone_loops=20000, timeout=3600):
         write_data(data, loaded)
         with open(script, "w") as f:
             f.write(VM_SCRIPT)
-        proc = vm.run(script=script, args=(data, str(rate), repr(params), "1" if cpu else "0",
+        ppath = os.path.join(tmp, "params.txt")
+        with open(ppath, "w") as f:
+            f.write(repr(params))
+        proc = vm.run(script=script, args=(data, str(rate), ppath, "1" if cpu else "0",
                                            str(pystone_loops)),
                       extra_path=(_HERE,), heapsize="8M", timeout=timeout, cwd=tmp)
     if proc.returncode != 0:
@@ -361,7 +365,7 @@ def cross_validate(grid, loaded, folds, rate):
     return metrics([loaded[i] for i in keep], [held[i] for i in keep], rate), chosen
 
 
-def cross_validate_model(loaded, folds, rate, params):
+def cross_validate_model(loaded, folds, rate, params, kind=None):
     """Like cross_validate, for the learnt second stage: the model is retrained (fall_train) on the
     candidates of all subjects but the fold's, then the firmware detector with that model runs over
     the fold's trials. Pooled held-out metrics."""
@@ -372,7 +376,8 @@ def cross_validate_model(loaded, folds, rate, params):
     for fold in folds:
         train_s = subjects - set(fold)
         model, info = fall_train.train(cands, set(i for i, ld in enumerate(loaded)
-                                                  if ld.trial.subject in train_s))
+                                                  if ld.trial.subject in train_s),
+                                       kind=kind, groups=_groups(loaded))
         test = [ld for ld in loaded if ld.trial.subject in fold]
         held_l += test
         held_a += run_host(test, rate, dict(params, model=model))[0]
@@ -380,14 +385,18 @@ def cross_validate_model(loaded, folds, rate, params):
     return metrics(held_l, held_a, rate), chosen
 
 
-def fit_model(root, rate, params, subjects, pad_s):
+def _groups(loaded):
+    return [ld.trial.subject for ld in loaded]
+
+
+def fit_model(root, rate, params, subjects, pad_s, kind=None):
     """The second stage retrained on `subjects` only (loaded here, apart from the evaluated trials)."""
     from alertbutton import fall_train
     fit_on = load(root, rate, set(subjects), pad_s)
     if not fit_on:
         raise ValueError("no trials of subjects %s to fit on" % sorted(subjects))
     cands = fall_train.candidates(fit_on, rate, params)
-    return fall_train.train(cands, set(range(len(fit_on))))[0]
+    return fall_train.train(cands, set(range(len(fit_on))), kind=kind, groups=_groups(fit_on))[0]
 
 
 def trained_on(params, fit_subjects=None):
@@ -405,11 +414,11 @@ def trained_on(params, fit_subjects=None):
     return None
 
 
-def train_model(loaded, rate, params, out_path, command):
+def train_model(loaded, rate, params, out_path, command, kind=None):
     """Train the second stage on every loaded trial and write it as a firmware module."""
     from alertbutton import fall_train
     cands = fall_train.candidates(loaded, rate, params)
-    model, info = fall_train.train(cands, set(range(len(loaded))))
+    model, info = fall_train.train(cands, set(range(len(loaded))), kind=kind, groups=_groups(loaded))
     subjects = sorted(set(ld.trial.subject for ld in loaded))
     base = dict((k, v) for k, v in params.items() if k != "model")
     fall_train.write_module(out_path, model, subjects, rate, base, info, command)
@@ -445,6 +454,12 @@ def add_arguments(p):
     p.add_argument("--train-model", metavar="OUT.py",
                    help="train the second-stage model on the selected subjects and write it as a "
                         "firmware module (e.g. firmware/fall_model.py)")
+    p.add_argument("--second-stage", choices=("logistic", "stumps"),
+                   help="model kind trained by --cv, --fit and --train-model (default: the shipped "
+                        "kind, fall_train.KIND)")
+    p.add_argument("--explore", action="store_true",
+                   help="score every second-stage variant tried (prototype features, stump ensembles) "
+                        "by leave-one-subject-out, plus a nested estimate of picking the best (CPython)")
     p.add_argument("--fit", metavar="tune|test|IDS",
                    help="retrain the second stage on these subjects first (a split or comma-separated "
                         "ids), then evaluate the selected subjects with it in the VM (--split test "
@@ -470,7 +485,19 @@ def run(args):
         cmd = "alertbutton fall-eval DIR --train-model %s %s" % (
             os.path.relpath(args.train_model, vm.REPO) if os.path.isabs(args.train_model) else args.train_model,
             ("--subjects " + args.subjects) if args.subjects else "--split " + args.split)
-        out = train_model(loaded, args.rate, params, args.train_model, cmd)
+        if args.second_stage:
+            cmd += " --second-stage " + args.second_stage
+        try:
+            out = train_model(loaded, args.rate, params, args.train_model, cmd, args.second_stage)
+        except ValueError as e:
+            sys.stderr.write("fall-eval: %s\n" % e)
+            return 2
+        sys.stderr.write("%d trials in %.1f s\n" % (len(loaded), time.time() - t0))
+        print(json.dumps(out, indent=1))
+        return 0
+    if args.explore:
+        from alertbutton import fall_explore
+        out = fall_explore.run(loaded, args.rate, params)
         sys.stderr.write("%d trials in %.1f s\n" % (len(loaded), time.time() - t0))
         print(json.dumps(out, indent=1))
         return 0
@@ -481,9 +508,13 @@ def run(args):
         else:
             folds = [tuple(s for s in TEST_SUBJECTS if s in subjects),
                      tuple(s for s in TUNE_SUBJECTS if s in subjects)]
-        res, chosen = cross_validate_model(loaded, folds, args.rate, params)
+        try:
+            res, chosen = cross_validate_model(loaded, folds, args.rate, params, args.second_stage)
+        except ValueError as e:  # a fold without falls or non-falls to train on
+            sys.stderr.write("fall-eval: %s\n" % e)
+            return 2
         out = {"cv": args.cv, "rate_hz": args.rate, "held_out": res, "folds": chosen,
-               "second_stage": "logistic model retrained in every fold"}
+               "second_stage": "%s retrained in every fold" % (args.second_stage or "shipped kind")}
         sys.stderr.write("%d trials in %.1f s\n" % (len(loaded), time.time() - t0))
         print(json.dumps(out, indent=1))
         return 0
@@ -514,7 +545,8 @@ def run(args):
         try:
             fit_subjects = (set(TUNE_SUBJECTS) if args.fit == "tune" else set(TEST_SUBJECTS)
                             if args.fit == "test" else _parse_subjects(args.fit))
-            params["model"] = fit_model(args.dir, args.rate, params, fit_subjects, args.pad)
+            params["model"] = fit_model(args.dir, args.rate, params, fit_subjects, args.pad,
+                                        args.second_stage)
         except ValueError as e:
             sys.stderr.write("fall-eval: %s\n" % e)
             return 2

@@ -31,14 +31,27 @@ USE = (
     ("long", 8, 0, 180),
     ("nimp", 9, 0, 20),
 )
+# stump ensembles may also split on the rotation features (firmware F_ROTPRE .. F_VVEL)
+STUMP_USE = USE + (
+    ("rotpre", 10, 0, 180),
+    ("rotpath", 11, 0, 2000),
+    ("over", 12, -180, 180),
+    ("vvel", 13, 0, 2000),
+)
+FEATURE_NAMES = dict((u[1], u[0]) for u in STUMP_USE)
+KIND = "logistic"  # the shipped second stage (docs/fall-detection.md: why)
+STUMP_ROUNDS = 20
+STUMP_LR = 0.3
+STUMP_SCALE = 4096  # integer leaf values per logit unit
 GATES = (30, 150)  # min posture change (deg), max stillness (mg): the physical premise of a fall
 FA_WEIGHT = 3  # threshold objective, as the rule's grid search: falls detected - 3 x ADL trials alarmed
 _SCALE_BITS = 24  # sum of |w| * range stays below 2**24: safe small ints on a 32-bit MicroPython
 
 
-def candidates(loaded, rate, params=None):
+def candidates(loaded, rate, params=None, decided=None):
     """[(trial index, impact sample, label 1/0/None, features tuple)] for every candidate the
-    firmware detector examines when nothing is ever confirmed (so every later impact is examined)."""
+    firmware detector examines when nothing is ever confirmed (so every later impact is examined).
+    `decided`, if a list, receives the sample index of each candidate's decision."""
     from alertbutton.fall_eval import detector_module
     fd = detector_module()
     params = dict(params or {})
@@ -47,11 +60,12 @@ def candidates(loaded, rate, params=None):
     class Recorder(fd.FallDetector):
         def accept(self, f=None):
             if f is None:
-                self.seen.append((self.impact_n, tuple(self.features)))
+                self.seen.append((self.impact_n, self.n, tuple(self.features)))
                 return False
             return fd.FallDetector.accept(self, f)
 
     det = Recorder(rate_hz=rate, **params)
+    det.rotation = True  # record every feature, whatever the shipped model uses
     out = []
     for ti, ld in enumerate(loaded):
         det.reset()
@@ -59,12 +73,14 @@ def candidates(loaded, rate, params=None):
         upd = det.update
         for x, y, z in ld.samples:
             upd(x, y, z)
-        for imp, feats in det.seen:
+        for imp, n, feats in det.seen:
             if ld.trial.is_fall:
                 label = 1 if abs(imp - ld.impact) <= rate else None
             else:
                 label = 0
             out.append((ti, imp, label, feats))
+            if decided is not None:
+                decided.append(n)
     return out
 
 
@@ -144,6 +160,9 @@ def int_score(model, feats):
     s = bias
     for k in range(0, len(rows), 4):
         idx, w, lo, hi = rows[k:k + 4]
+        if idx < 0:  # stump row: (~idx, threshold, if_le, if_gt)
+            s += lo if feats[~idx] <= w else hi
+            continue
         v = feats[idx]
         v = lo if v < lo else (hi if v > hi else v)
         s += w * v
@@ -161,7 +180,21 @@ def _gated(f, gates):
     return f[2] >= gates[0] and f[3] <= gates[1]  # F_POSTURE, F_STILL
 
 
-def train(cands, trials, l2=1.0, gates=GATES, use=USE):
+def train(cands, trials, l2=1.0, gates=GATES, use=None, kind=None, groups=None):
+    """Second stage trained on the candidates of the trial indices `trials` only: the logistic
+    model (train_logistic) or boosted stumps (train_stumps, needs `groups`: subject per trial
+    index). kind None: the shipped kind (KIND)."""
+    kind = kind or KIND
+    if kind == "stumps":
+        if groups is None:
+            raise ValueError("stumps need the subject of every trial (groups)")
+        return train_stumps(cands, trials, groups, gates, use or STUMP_USE)
+    if kind != "logistic":
+        raise ValueError("unknown second stage %r" % kind)
+    return train_logistic(cands, trials, l2, gates, use or USE)
+
+
+def train_logistic(cands, trials, l2=1.0, gates=GATES, use=USE):
     """Model trained on the candidates of the trial indices `trials` only (the caller picks the
     subjects): candidates that pass the gates (posture change, stillness) are the training set;
     the bias is then moved so that the decision (score >= 0) maximises falls detected -
@@ -174,46 +207,146 @@ def train(cands, trials, l2=1.0, gates=GATES, use=USE):
     raw_b, raw_w = fit_logistic(X, y, l2=l2)
     scale, iw, ib = _int_model(raw_b, raw_w, use)
     m0 = model_tuple(0, iw, gates, use)
-    # trial-level threshold: a fall trial counts if any of its candidates fires (as in fall-eval)
+    objective, t = choose_threshold(trial_max([(ti, lab, int_score(m0, f)) for ti, lab, f in sel]))
+    model = model_tuple(-t, iw, gates, use)
+    info = {"kind": "logistic", "candidates": len(X), "fall_candidates": sum(y), "float_bias": raw_b,
+            "float_weights": dict(zip([u[0] for u in use], raw_w)), "scale": scale,
+            "training_objective": objective}
+    return model, info
+
+
+def trial_max(scored):
+    """[(trial, label, score)] -> ({fall trial: its best score}, {activity trial: its best score}):
+    a fall trial counts if any of its candidates fires, an activity trial is alarmed if any does."""
     best_fall, best_adl = {}, {}
-    for ti, lab, f in sel:
-        s = int_score(m0, f)
+    for ti, lab, s in scored:
         d = best_fall if lab is None or lab == 1 else best_adl
         if s > d.get(ti, -(1 << 40)):
             d[ti] = s
+    return best_fall, best_adl
+
+
+def choose_threshold(best, fa_weight=FA_WEIGHT):
+    """(objective, threshold) maximising falls detected - fa_weight x activity trials alarmed over
+    trial_max() scores; ties: the highest such threshold, then halfway down to the next lower score
+    (a margin on both sides)."""
+    best_fall, best_adl = best
     thr_cands = sorted(set(best_fall.values()) | set(best_adl.values()))
-    best = None
+    top = None
     for t in thr_cands:
         det = sum(1 for v in best_fall.values() if v >= t)
         fp = sum(1 for v in best_adl.values() if v >= t)
-        score = det - FA_WEIGHT * fp
-        if best is None or score >= best[0]:  # ties: the highest threshold with the best score
-            best = (score, t)
-    t = best[1]
+        score = det - fa_weight * fp
+        if top is None or score >= top[0]:
+            top = (score, t)
+    t = top[1]
     lower = [v for v in thr_cands if v < t]
-    if lower:  # halfway down to the next lower score: a margin on both sides
-        t = t - (t - lower[-1]) // 2
-    model = model_tuple(-t, iw, gates, use)
-    info = {"candidates": len(X), "fall_candidates": sum(y), "float_bias": raw_b,
-            "float_weights": dict(zip([u[0] for u in use], raw_w)), "scale": scale,
-            "training_objective": best[0]}
+    if lower:
+        t = t - (t - lower[-1]) / 2 if isinstance(t, float) else t - (t - lower[-1]) // 2
+    return top[0], t
+
+
+def fit_stumps(X, y, rounds=20, lr=0.3):
+    """Gradient-boosted stumps on the class-balanced logistic loss (Newton leaf values), integer
+    cuts on integer features: [(column, threshold, value if <=, value if >)]."""
+    n, d = len(X), len(X[0])
+    pos = sum(y)
+    cw = [n / (2.0 * pos) if t else n / (2.0 * (n - pos)) for t in y]
+    sign = [1 if t else -1 for t in y]
+    cuts = []
+    for j in range(d):
+        u = sorted(set(r[j] for r in X))
+        if len(u) > 40:  # at most 39 cuts per feature: quantiles of the training values
+            u = [u[int(i * (len(u) - 1) / 39)] for i in range(40)]
+        cuts.append([(a + b) // 2 for a, b in zip(u, u[1:])])
+    F = [0.0] * n
+    out = []
+    for _ in range(rounds):
+        p = [1 / (1 + math.exp(max(-30.0, min(30.0, yy * f)))) for yy, f in zip(sign, F)]
+        g = [-c * yy * q for c, yy, q in zip(cw, sign, p)]
+        h = [c * q * (1 - q) + 1e-9 for c, q in zip(cw, p)]
+        G, H = sum(g), sum(h)
+        best = None
+        for j in range(d):
+            order = sorted(range(n), key=lambda i: X[i][j])
+            gl = hl = 0.0
+            k = 0
+            for t in cuts[j]:
+                while k < n and X[order[k]][j] <= t:
+                    gl += g[order[k]]
+                    hl += h[order[k]]
+                    k += 1
+                gain = gl * gl / (hl + 1) + (G - gl) ** 2 / (H - hl + 1)
+                if best is None or gain > best[0]:
+                    best = (gain, j, t, -lr * gl / (hl + 1), -lr * (G - gl) / (H - hl + 1))
+        if best is None:
+            break
+        _, j, t, vl, vr = best
+        out.append((j, t, vl, vr))
+        F = [f + (vl if X[i][j] <= t else vr) for i, f in enumerate(F)]
+    return out
+
+
+def stump_tuple(bias, stumps, gates, use):
+    """Integer model: leaf values at a fixed STUMP_SCALE per logit unit (so scores of models fitted
+    on different subjects are comparable when the threshold is chosen out of fold)."""
+    out = [bias, gates[0], gates[1]]
+    for j, t, vl, vr in stumps:
+        out.extend((~use[j][1], int(t), int(round(vl * STUMP_SCALE)), int(round(vr * STUMP_SCALE))))
+    return tuple(out)
+
+
+def train_stumps(cands, trials, groups, gates=GATES, use=None, rounds=STUMP_ROUNDS, lr=STUMP_LR):
+    """Boosted stumps on the gated candidates of `trials`. An ensemble fits its training set
+    perfectly, so the decision threshold is chosen on out-of-fold scores: each training subject
+    scored by the stumps fitted on the other training subjects (falls detected - FA_WEIGHT x
+    activity trials alarmed, as for the logistic model). Returns (model tuple, info dict)."""
+    use = use or STUMP_USE
+    sel = [(ti, lab, f) for ti, _imp, lab, f in cands if ti in trials and _gated(f, gates)]
+
+    def fit(keep):
+        rows = [(lab, f) for ti, lab, f in sel if lab is not None and keep(ti)]
+        y = [lab for lab, f in rows]
+        if not rows or sum(y) == 0 or sum(y) == len(y):
+            raise ValueError("need fall and non-fall candidates to train")
+        return stump_tuple(0, fit_stumps([[f[u[1]] for u in use] for lab, f in rows], y, rounds, lr),
+                           gates, use)
+    subjects = sorted(set(groups[ti] for ti, lab, f in sel))
+    scored = []
+    for g in subjects:
+        try:
+            m = fit(lambda ti: groups[ti] != g)
+        except ValueError:  # the others alone hold no falls (or no non-falls): g is not scored
+            continue
+        scored += [(ti, lab, int_score(m, f)) for ti, lab, f in sel if groups[ti] == g]
+    if not scored:
+        raise ValueError("stumps need two subjects or more with falls and non-falls")
+    objective, t = choose_threshold(trial_max(scored))
+    m = fit(lambda ti: True)
+    model = (m[0] - t,) + m[1:]
+    info = {"kind": "stumps", "rounds": rounds, "lr": lr,
+            "candidates": sum(1 for ti, lab, f in sel if lab is not None),
+            "fall_candidates": sum(1 for ti, lab, f in sel if lab == 1),
+            "out_of_fold_objective": objective}
     return model, info
 
 
 def write_module(path, model, subjects, rate, params, info, command):
-    names = dict((u[1], u[0]) for u in USE)
+    names = FEATURE_NAMES
     subs = " ".join(str(s) for s in sorted(subjects))
     lines = [
         "# GENERATED by tools/alertbutton/fall_train.py -- do not edit by hand.",
         "# Command: %s" % command,
-        "# Logistic model (second stage of firmware/fall_detector.py), trained on MobiFall v2.0 subjects",
+        "# %s (second stage of firmware/fall_detector.py), trained on MobiFall v2.0 subjects" % (
+            "Boosted stumps" if info.get("kind") == "stumps" else "Logistic model"),
         "# %s, rate %d Hz," % (subs, rate),
         "# detector parameters %r; %d candidates, %d of them falls." % (
             params, info["candidates"], info["fall_candidates"]),
         "# No figure measured on these subjects with this model is held-out: the held-out estimate is",
         "# `fall-eval --cv loso` (retrained in every fold), see docs/fall-detection.md.",
-        "# Integer inference: score = BIAS + sum(w * clip(feature, lo, hi)); fall if score >= 0.",
-        "# Rows: (feature index, weight, lo, hi).",
+        "# Integer inference: score = BIAS + one term per row; fall if score >= 0 (and the gates pass).",
+        "# Rows: (feature index, weight, lo, hi): w * clip(feature, lo, hi);",
+        "#       (~feature index, threshold, if_le, if_gt): a stump.",
         "",
         "# fall-eval marks any result on these subjects as not held-out",
         "SUBJECTS = %r" % (tuple(sorted(subjects)),),
@@ -226,7 +359,7 @@ def write_module(path, model, subjects, rate, params, info, command):
     rows = model[3:]
     for k in range(0, len(rows), 4):
         idx, w, lo, hi = rows[k:k + 4]
-        lines.append("    %d, %d, %d, %d,  # %s" % (idx, w, lo, hi, names.get(idx, "?")))
+        lines.append("    %d, %d, %d, %d,  # %s" % (idx, w, lo, hi, names.get(idx if idx >= 0 else ~idx, "?")))
     lines.append(")")
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
