@@ -10,11 +10,14 @@
 # costs against the boot time).
 import asyncio
 from array import array
+
+import micropython
 from time import ticks_ms, ticks_diff
 
 from firmware import haptics
 from firmware.alert import IDLE
 from firmware.fall_detector import FallDetector, EV_FALL
+from micropython import const
 
 _FIFO = 32
 _POLL_MS = 400
@@ -27,6 +30,62 @@ WAKE_MS = 40
 _SEED_MS = 2500  # pre-fall history given to the detector at a motion wake (its long_ms is 2 s)
 
 
+# per-sample | |a|^2 - 1 g^2 | cap (~4.2 g, far above the moving threshold): 32 of them stay a small
+# int on the ESP32 (30 bits), so reading the sum allocates nothing
+_M2_CLAMP = const(1 << 24)
+_DEV_SHIFT = const(6)  # the 5 s deviation sum is kept >> 6: 10 batches stay a small int too
+
+
+@micropython.viper
+def _stats(buf: ptr16, n: int, out: ptr32):
+    # one pass over n x, y, z int16 triples: out[0] sum of | |a|^2 - 1 g^2 | (capped per sample),
+    # out[1] sum of |dx| + |dy| + |dz| between samples, out[2..4] sums of x, y, z
+    dev = 0
+    jerk = 0
+    sx = 0
+    sy = 0
+    sz = 0
+    px = 0
+    py = 0
+    pz = 0
+    i = 0
+    while i < n:
+        x = int(buf[3 * i])
+        y = int(buf[3 * i + 1])
+        z = int(buf[3 * i + 2])
+        if x >= 32768:
+            x -= 65536
+        if y >= 32768:
+            y -= 65536
+        if z >= 32768:
+            z -= 65536
+        m2 = x * x + y * y + z * z - 1000000
+        if m2 < 0:
+            m2 = 0 - m2
+        if m2 > _M2_CLAMP:
+            m2 = _M2_CLAMP
+        dev += m2
+        if i > 0:
+            d = x - px
+            jerk += d if d >= 0 else 0 - d
+            d = y - py
+            jerk += d if d >= 0 else 0 - d
+            d = z - pz
+            jerk += d if d >= 0 else 0 - d
+        px = x
+        py = y
+        pz = z
+        sx += x
+        sy += y
+        sz += z
+        i += 1
+    out[0] = dev
+    out[1] = jerk
+    out[2] = sx
+    out[3] = sy
+    out[4] = sz
+
+
 class FallMonitor:
     def __init__(self, accel, alert, log, vibrator=None, cfg=None, detector=None):
         cfg = cfg or {}
@@ -37,6 +96,7 @@ class FallMonitor:
         self.cancel_ms = int(cfg.get("fall_cancel_s", 30)) * 1000
         self.det = detector or FallDetector(rate_hz=accel.rate_hz)
         self._buf = array("h", bytes(6 * _FIFO))  # x, y, z mg triples, allocated once
+        self._st = array("i", bytes(4 * 5))  # _stats() results, allocated once
         self._cancel = asyncio.Event()
         self.window_open = False
         self.on_window = None  # fn(): called when a fall window opens (arms the duress gesture)
@@ -76,31 +136,24 @@ class FallMonitor:
 
     def batch(self):
         """Read the FIFO and run the detector over it; True if a fall was confirmed."""
-        buf, det = self._buf, self.det
+        buf = self._buf
         try:
             n = self.accel.read_fifo(buf)
         except OSError as e:  # an I2C glitch must not end fall monitoring
             self.log("accel_error", err=repr(e))
             n = 0
         fell = False
-        dev = sx = sy = sz = jerk = 0
-        px, py, pz = buf[0], buf[1], buf[2]
-        for k in range(n):
-            x, y, z = buf[3 * k], buf[3 * k + 1], buf[3 * k + 2]
-            if det.update(x, y, z) == EV_FALL:
+        det = self.det
+        for k in range(0, 3 * n, 3):
+            if det.update(buf[k], buf[k + 1], buf[k + 2]) == EV_FALL:
                 fell = True
-            m2 = x * x + y * y + z * z - 1000000
-            dev += m2 if m2 > 0 else -m2
-            sx += x
-            sy += y
-            sz += z
-            jerk += abs(x - px) + abs(y - py) + abs(z - pz)
-            px, py, pz = x, y, z
-        if n >= 8 and jerk // n < _STILL_JERK_MG:
+        st = self._st
+        _stats(buf, n, st)
+        if n >= 8 and st[1] // n < _STILL_JERK_MG:
             p = self._posture  # in place: no allocation per batch
-            p[0], p[1], p[2] = sx // n, sy // n, sz // n
+            p[0], p[1], p[2] = st[2] // n, st[3] // n, st[4] // n
             self.has_posture = True
-        self._motion(dev, n)
+        self._motion(st[0] >> _DEV_SHIFT, n)
         self.samples += n
         return fell
 
@@ -153,7 +206,7 @@ class FallMonitor:
         self._dev_n += n
         if self._dev_n < _MOTION_SAMPLES:
             return
-        moving = self._dev // self._dev_n > _MOTION_DEV_MG2
+        moving = self._dev // self._dev_n > _MOTION_DEV_MG2 >> _DEV_SHIFT
         self._dev = self._dev_n = 0
         for fn in self.motion_listeners:
             fn(moving)

@@ -35,15 +35,8 @@ class Alert:
 def run(gen, batches=30):
     alert = Alert()
     fm = FallMonitor(FakeAccel(gen), alert, lambda *a, **k: None)
-    buf = fm._buf
     for _ in range(batches):
-        n = fm.accel.read_fifo(buf)
-        dev = 0
-        for k in range(n):
-            x, y, z = buf[3 * k], buf[3 * k + 1], buf[3 * k + 2]
-            m2 = x * x + y * y + z * z - 1000000
-            dev += m2 if m2 > 0 else -m2
-        fm._motion(dev, n)
+        fm.batch()
     return alert.followups.seen
 
 
@@ -101,3 +94,47 @@ def test_still_posture_and_int1_for_each_sleep():
     fm2 = FallMonitor(SleepAccel(lambda t: (0, 0, 1000)), Alert(), lambda *a, **k: None)
     fm2.resume([30, -200, 975])
     assert fm2.det.n > 0 and fm2.posture() == [30, -200, 975]  # the detector got its pre-fall history
+
+
+def test_batch_stats_match_a_plain_computation_and_allocate_nothing():
+    import micropython
+    from array import array
+    from rng import Rng
+    from firmware.fall_monitor import _stats
+    r = Rng(7)
+    buf = array("h", bytes(6 * 32))
+    out = array("i", bytes(20))
+    for trial in range(50):
+        n = 1 + r.below(32)
+        for i in range(3 * n):
+            buf[i] = r.below(16001) - 8000
+        _stats(buf, n, out)
+        dev = jerk = 0
+        s = [0, 0, 0]
+        for k in range(n):
+            x, y, z = buf[3 * k], buf[3 * k + 1], buf[3 * k + 2]
+            dev += min(abs(x * x + y * y + z * z - 1000000), 1 << 24)
+            if k:
+                jerk += abs(x - buf[3 * k - 3]) + abs(y - buf[3 * k - 2]) + abs(z - buf[3 * k - 1])
+            s[0] += x
+            s[1] += y
+            s[2] += z
+        assert list(out) == [dev, jerk] + s, (n, list(out), dev, jerk, s)
+
+    class Fixed:  # the driver's contract without allocating: copies a preallocated batch
+        rate_hz = 50
+
+        def read_fifo(self, dst):
+            for i in range(75):
+                dst[i] = buf[i]
+            return 25
+
+    fm = FallMonitor(Fixed(), Alert(), lambda *a, **k: None)
+    for i in range(10):
+        fm.batch()  # up to the first 5 s verdict, which is logged (a change: allowed to allocate)
+    micropython.heap_lock()
+    try:
+        for i in range(20):
+            fm.batch()
+    finally:
+        micropython.heap_unlock()
