@@ -385,6 +385,11 @@ def cross_validate_model(loaded, folds, rate, params, kind=None):
     return metrics(held_l, held_a, rate), chosen
 
 
+def _kind():
+    from alertbutton import fall_train
+    return fall_train.KIND
+
+
 def _groups(loaded):
     return [ld.trial.subject for ld in loaded]
 
@@ -514,7 +519,7 @@ def run(args):
             sys.stderr.write("fall-eval: %s\n" % e)
             return 2
         out = {"cv": args.cv, "rate_hz": args.rate, "held_out": res, "folds": chosen,
-               "second_stage": "%s retrained in every fold" % (args.second_stage or "shipped kind")}
+               "second_stage": "%s retrained in every fold" % (args.second_stage or _kind())}
         sys.stderr.write("%d trials in %.1f s\n" % (len(loaded), time.time() - t0))
         print(json.dumps(out, indent=1))
         return 0
