@@ -90,6 +90,7 @@ class AtChannel:
         self._claimed.set()
         self._connect = False  # the command in progress may end on CONNECT (a dial)
         self._reading = False  # the reader waits in readinto (release() must interrupt it)
+        self._interrupt = False  # a cancel of ours is on its way to the reader
         self._rx_on = asyncio.Event()  # the reader may read the UART
         self._dropped = False  # NO CARRIER seen while leaving data mode
         self._rx_on.set()
@@ -162,7 +163,8 @@ class AtChannel:
             self._rx_on.set()
         else:
             self._rx_on.clear()
-            if self._reading and self.task is not None:
+            if self._reading and self.task is not None and not self._interrupt:
+                self._interrupt = True
                 self.task.cancel()  # interrupts readinto only: the reader then waits for _rx_on
 
     async def leave_data(self, guard_ms=1000, timeout_ms=2000):
@@ -281,7 +283,8 @@ class AtChannel:
             try:
                 n = await self._reader.readinto(chunk)
             except asyncio.CancelledError:
-                if not self._rx_on.is_set():  # release() interrupted the wait: nothing was read
+                if self._interrupt:  # _listen(False) interrupted the wait: nothing was read (even
+                    self._interrupt = False  # if listening resumed before this task ran again)
                     continue
                 raise
             finally:

@@ -211,8 +211,9 @@ class Modem:
     async def hangup(self, guard_ms=_GUARD_MS, timeout_ms=1000):
         """Back to AT commands after data mode, PPP already stopped: "+++" between guard times, then
         ATH. A call that had dropped by itself (NO CARRIER, or the modem answers AT) is fine too. A
-        modem that ignores "+++" twice is power-cycled (the existing reboot path: needs_setup, so the
-        next SMS reconfigures it first). Bounded: 2 x (2 guard + timeout + 0.5 s) + a power cycle.
+        modem that ignores "+++" twice is power-cycled and brought up again (the path the alert
+        manager takes after repeated SMS failures). Bounded: 2 x (2 guard + timeout + 0.5 s), then
+        the power cycle and at most 3 bring-up attempts.
         Returns True when the modem is back in command mode without a power cycle."""
         at = self.at
         if not at.released:
@@ -227,8 +228,7 @@ class Modem:
             cycled = await self.power_cycle()
             at.claim()  # a power cycle ends data mode; without a power key there is nothing better
             if cycled:
-                self.needs_setup = True
-                self.setup_needed.set()
+                await self.bring_up(attempts=3)  # as after SMS failures: ready again, configured
             return False
         try:
             await at.command("ATH", timeout_ms=5000)

@@ -67,13 +67,15 @@ class FakePpp:
 
 
 class PinLog:
-    """The power key: records levels (the simulator's module is not wired to it here)."""
+    """The power key (GPIO 4): records levels and prints them; the host test forwards them to the
+    modem simulator's PWRKEY, as `alertbutton sim` does."""
 
     def __init__(self):
         self.levels = []
 
     def value(self, v):
         self.levels.append(v)
+        print("PIN 4 %d" % v)
 
 
 async def start_modem():
@@ -134,8 +136,10 @@ async def ignore():
     ok = await m.dial("internet.test")
     t = ticks_ms()
     back = await m.hangup()
-    return {"dial": ok, "hangup": back, "hangup_ms": ticks_diff(ticks_ms(), t), "released": m.at.released,
-            "pwrkey": pk.levels, "needs_setup": m.needs_setup, "failed": first("data_hangup_failed") is not None}
+    out = {"dial": ok, "hangup": back, "hangup_ms": ticks_diff(ticks_ms(), t), "released": m.at.released,
+           "pwrkey": pk.levels, "ready": m.ready.is_set(), "failed": first("data_hangup_failed") is not None}
+    out["after"] = (await m.at.command("AT")).final.decode()
+    return out
 
 
 async def refused():
