@@ -4,6 +4,7 @@
 # allocation per read: the FIFO is burst-read into a preallocated buffer.
 import array
 
+import micropython
 from micropython import const
 
 WHO_AM_I_VALUE = const(0x33)
@@ -60,6 +61,18 @@ _FS = {
 }
 # mode -> (right shift of the left-justified 16-bit sample, index in the _FS tuple)
 _MODES = {"normal": (6, 1), "low-power": (8, 2), "high-res": (4, 3)}
+
+
+@micropython.viper
+def _convert_all(raw: ptr8, out: ptr16, n: int, shift: int, mg: int):
+    # n little-endian, left-justified two's complement 16-bit values -> mg (int16 stored as 16 bits)
+    i = 0
+    while i < n:
+        v = raw[2 * i] | (raw[2 * i + 1] << 8)
+        if v >= 32768:
+            v -= 65536
+        out[i] = ((v >> shift) * mg) & 0xFFFF
+        i += 1
 
 
 class LIS3DH:
@@ -172,6 +185,9 @@ class LIS3DH:
         if n <= 0:
             return 0
         self.i2c.readfrom_mem_into(self.addr, _OUT_X_L | _AUTO_INC, self._views[n])
+        if isinstance(out, array.array):  # the fall monitor's int16 buffer: one native pass
+            _convert_all(self._buf, out, 3 * n, self._shift, self._mg)
+            return n
         j = 0
         for s in range(n):
             self._convert(out, 3 * s, j)
