@@ -246,13 +246,15 @@ class HttpTransport:
         self.device = pcfg["device"]
         self.timeout = pcfg["timeout_s"]
         self.url = self.h["url"]
+        self.sockets = None
         if self.url.startswith("https://"):
             import socket
             with open(ca_path, "rb") as f:  # OSError without a CA: no link rather than an unverified one
                 ca = f.read()
             host, _port, self.url = split_https(self.url)
             # the library's module global: its sockets are verified TLS ones (see _TlsSockets)
-            requests_module.socket = _TlsSockets(socket, self.timeout, tls_context(ca), host)
+            self.sockets = _TlsSockets(socket, self.timeout, tls_context(ca), host)
+            requests_module.socket = self.sockets
 
     def connect(self):
         pass
@@ -260,9 +262,14 @@ class HttpTransport:
     def send(self, kind, payload):
         import binascii
         sig = binascii.hexlify(hmac_sha256(self.h["secret"], payload)).decode()
-        r = self.req.post(self.url, data=payload, timeout=self.timeout, headers={
-            "Content-Type": "application/json", "X-AB-Device": self.device,
-            "X-AB-Kind": "alert" if kind == ALERT else "heartbeat", "X-AB-Signature": "sha256=" + sig})
+        try:
+            r = self.req.post(self.url, data=payload, timeout=self.timeout, headers={
+                "Content-Type": "application/json", "X-AB-Device": self.device,
+                "X-AB-Kind": "alert" if kind == ALERT else "heartbeat", "X-AB-Signature": "sha256=" + sig})
+        except Exception:
+            if self.sockets is not None:
+                self.sockets.forget()  # the address may have changed
+            raise
         try:
             status = r.status_code
         finally:
