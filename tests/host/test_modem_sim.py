@@ -949,3 +949,35 @@ def test_full_store_holds_messages_back(make):
     port.cmd("AT+CMGD=1")
     assert port.until(b'"SM",1\r\n', timeout=3) == b'\r\n+CMTI: "SM",1\r\n'   # the network retried
     assert decodeSmsPdu(sim.store[1][1])["text"] == "m2"
+
+
+def test_data_mode_dial_escape_hangup_and_faults(make):
+    """ATD*99# / AT+CGDATA -> CONNECT and the fake PPP peer's first frame; data mode swallows
+    everything ("AT" included, and "+++" inside data); "+++" framed by guard times -> OK; ATH."""
+    from alertbutton.modem_sim import PPP_FRAME
+    sim, port = make(modem={"guard_s": 0.2})
+    port.send("ATD*99#\r")
+    assert port.until(b"\r\nNO CARRIER\r\n") == b"\r\nNO CARRIER\r\n"  # no PDP context defined yet
+    assert port.cmd('AT+CGDCONT=1,"IP","free"') == b"\r\nOK\r\n"
+    assert port.cmd("AT+CGDCONT?") == b'\r\n+CGDCONT: 1,"IP","free"\r\n\r\nOK\r\n'
+    port.send("ATD*99#\r")
+    assert port.until(PPP_FRAME) == b"\r\nCONNECT 115200\r\n" + PPP_FRAME
+    port.send("AT\r")
+    time.sleep(0.05)
+    port.send("x+++")  # "+++" right after data is data
+    assert port.quiet(0.6) == b""
+    assert bytes(sim.data_rx) == b"AT\rx+++" and sim._mode == "data"
+    port.send("+++")  # after more than guard_s of silence
+    assert port.until(b"\r\nOK\r\n") == b"\r\nOK\r\n"
+    assert port.cmd("ATH") == b"\r\nOK\r\n"
+    assert [e["event"] for e in sim.data_log] == ["refused", "connect", "escape", "ath"]
+    assert sim.data_log[1]["apn"] == "free"
+    sim.fault("ignore_escape", times=1)
+    port.send('AT+CGDATA="PPP",1\r')
+    port.until(PPP_FRAME)
+    time.sleep(0.3)
+    port.send("+++")
+    assert port.quiet(0.6) == b"" and sim._mode == "data"  # ignored once
+    port.send("+++")
+    assert port.until(b"\r\nOK\r\n") == b"\r\nOK\r\n"
+    assert sim.fault_hits == {"ignore_escape": 1}
