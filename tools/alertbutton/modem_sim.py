@@ -14,7 +14,8 @@ Design for later dialects and faults:
   * faults: sim.fault(name, **params) arms a named fault (or a scenario's "faults": [{"name", "at_s",
     params...}], armed at start or at at_s seconds). FAULTS maps each name to (hook, stages, default
     parameters): the hook _fault_<hook>(stage, ctx, params) is consulted at those stages ("rx", "tx",
-    "result", "cmgs_cmd", "prompt", "cmgs_pdu", "cmgs_submit", "cmgs_accepted", "report") and returns
+    "result", "cmgs_cmd", "prompt", "cmgs_pdu", "cmgs_submit", "cmgs_accepted", "report", "dial",
+    "connect", "escape") and returns
     True when it consumed the event; _arm_<hook>(name, params), if defined, runs when the fault is
     armed. Unknown names or parameters raise ValueError. Common parameters: times (uses before the
     fault disarms itself, None = forever), skip (matching occurrences let through first), to (only
@@ -24,6 +25,11 @@ Design for later dialects and faults:
     setting (echo back on, CMGF/CNMI/CMEE defaults) and whatever was in flight. The TP-MR counter
     continues: it lives on the SIM (EF_SMSS, 3GPP TS 31.102). A crash (reboot_mid_sms) is the same
     without the key.
+
+  * data mode: AT+CGDCONT, then ATD*99# / ATD*99***<cid># / AT+CGDATA="PPP",<cid> -> CONNECT and a
+    first PPP frame; the bytes that follow go to a fake PPP peer (swallowed, or echoed with
+    "data_echo": true) until "+++" framed by guard_s of silence (-> OK, command mode, call held);
+    ATH ends the call. data_rx keeps what the TE sent in data mode, data_log the call's events.
 
 Only one thread (the simulator's) touches the pty and the modem state; public methods called from
 other threads post work to it through a wake-up pipe.
