@@ -89,6 +89,7 @@ class Board:
         from lis3dh_sim import SimLIS3DH
         from drivers.lis3dh import LIS3DH
         self._accel_chip = SimLIS3DH()
+        machine._WAKE_HOOKS.append(self._accel_chip.ms_to_watermark)  # a light sleep ends on the watermark
         return LIS3DH(self._accel_chip, range_g=8, rate_hz=50)
 
     async def _accel_feed(self):

@@ -120,6 +120,12 @@ class SimLIS3DH:
         if over and self._over >= max(1, self.regs[0x33]) and cfg & 0x2A:
             self.regs[0x31] = 0x40 | 0x2A  # IA + the high events (which axis is not modelled)
 
+    def ms_to_watermark(self, rate_hz=50):
+        """ms until the FIFO watermark raises INT1 at rate_hz, None unless it is routed to INT1."""
+        if not self.regs[0x22] & 0x04:
+            return None
+        return max(0, (self.regs[0x2E] & 0x1F) + 1 - self.fifo_n) * 1000 // rate_hz
+
     def _int1_out(self):
         r3 = self.regs[0x22]
         level = 0

@@ -72,8 +72,16 @@ def deepsleep(ms=0):
     sys.exit(76)
 
 
+_WAKE_HOOKS = []  # fn() -> ms until a simulated peripheral raises a wake line (LIS3DH watermark), or None
+
+
 def lightsleep(ms=0):
-    # ends early when a wake stream has input, as a GPIO wake would end it
+    # ends early when a wake stream has input, as a GPIO wake would end it, or when a simulated
+    # peripheral's wake line would rise (its samples are fed once the loop runs again)
+    for fn in _WAKE_HOOKS:
+        w = fn()
+        if w is not None and w < ms:
+            ms = max(1, w)
     if _WAKE_FDS:
         import select
         p = select.poll()

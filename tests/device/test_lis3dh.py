@@ -202,3 +202,22 @@ def test_keep_fifo_after_a_deep_sleep_wake_only_if_the_chip_still_streams():
     fresh = FakeLIS3DH(int1_pin=None)  # after a power loss the chip is unconfigured: configure it
     acc = LIS3DH(fresh, keep_fifo=True)
     assert not acc.kept_fifo and fresh.regs[0x20] == 0x47
+
+
+def test_simulated_light_sleep_ends_at_the_watermark():
+    import machine
+    import time
+    bus = FakeLIS3DH(int1_pin=None)
+    acc = LIS3DH(bus)
+    assert bus.ms_to_watermark() is None  # not routed: no wake from it
+    acc.int1_fifo(25)
+    for i in range(5):
+        bus.push_mg(0, 0, 1000)
+    assert bus.ms_to_watermark() == 20 * 20  # 20 more samples at 50 Hz
+    machine._WAKE_HOOKS.append(bus.ms_to_watermark)
+    try:
+        t0 = time.ticks_ms()
+        machine.lightsleep(5000)
+        assert 350 <= time.ticks_diff(time.ticks_ms(), t0) < 1500
+    finally:
+        machine._WAKE_HOOKS.remove(bus.ms_to_watermark)

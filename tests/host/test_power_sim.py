@@ -76,3 +76,29 @@ def test_off_mode_boots_the_modem_on_the_alert(tmp_path):
     first = min(s["t"] for s in run.sms)
     assert first - trig["t"] >= boot_s + CMGS_S  # the boot is in the first SMS's latency
     assert not ev(run, "sms_failed")  # no send before registration
+
+
+def test_fall_while_moving_in_fifo_light_sleep_alerts(tmp_path):
+    # stairs then a forward fall (committed MobiFall excerpt, subject 4): the motion verdict puts
+    # the MCU in light sleep woken by the LIS3DH FIFO watermark (the simulated light sleep ends on it),
+    # and the detector still sees the fall through those batches
+    from alertbutton import mobifall
+    data = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "mobifall", "sub4")
+    walk = mobifall.load_mg(os.path.join(data, "ADL", "STN", "STN_acc_4_1.txt"), 50)[:500]
+    fall = mobifall.load_mg(os.path.join(data, "FALLS", "FOL", "FOL_acc_4_1.txt"), 50)
+    trace = tmp_path / "walk_fall.txt"
+    trace.write_text("".join("%d %d %d\n" % s for s in walk + fall))
+    sc = {"wearer": "Camille", "contacts": CONTACTS[:1], "last_fix": None, "gnss": None,
+          "modem": {"cmgs_latency_s": 0.2, "cmd_latency_s": 0.005},
+          "accel": {"trace": str(trace), "start_s": 0.0},
+          "config": {"fall_cancel_s": 3, "gnss_refresh": [[0, 0]], "gnss_boot_timeout_s": 0,
+                     "power": {"low_power": True, "boot_awake_s": 6, "idle_to_sleep_s": 1, "wake_ms": 50}},
+          "duration_s": 26}
+    run = run_scenario(sc, tmp_path / "run", stop_when_done=False)
+    states = [(e["t"], e["state"], e["why"]) for e in ev(run, "power_state")]
+    (fell,) = ev(run, "fall_detected")
+    light = [t for t, st, why in states if st == "light" and why == "motion"]
+    assert light and light[0] < fell["t"], states  # the detector ran from FIFO light sleep
+    (trig,) = ev(run, "trigger")
+    assert trig["source"] == "fall" and len(run.sms) == 1
+    assert not ev(run, "power_error") and not ev(run, "accel_int1_failed")
