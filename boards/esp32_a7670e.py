@@ -38,6 +38,19 @@ class Board:
         # after a deep-sleep wake the chip kept sampling: its FIFO holds the samples of the boot
         return LIS3DH(i2c, range_g=8, rate_hz=50, keep_fifo=self.reset_cause() == "deepsleep")
 
+    def make_gnss(self, log):
+        """An external NMEA receiver on UART2 when the board options on flash say so
+        (board.json {"gnss": "nmea", "gnss_baud": 9600}); None: the modem's own GNSS."""
+        from firmware import storage
+        opts = storage.read_json("board.json") or {}
+        if opts.get("gnss", "modem") != "nmea":
+            return None
+        from drivers.nmea_gnss import NmeaGnss
+        en = machine.Pin(P.GNSS_EN, machine.Pin.OUT, value=0)
+        uart = machine.UART(2, baudrate=int(opts.get("gnss_baud", 9600)), tx=P.GNSS_TX, rx=P.GNSS_RX,
+                            rxbuf=1024, timeout=0)
+        return NmeaGnss(uart, log, enable_pin=en)
+
     def make_modem(self, log):
         return SimcomA76xx(self._uart, log, power_key=self._pwrkey)
 

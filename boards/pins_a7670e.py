@@ -21,3 +21,10 @@ MIC_SD = const(34)
 # mic stays powered down while the pin floats (reset, boot). GPIO32 (RTC GPIO9) is free on this map
 # and is not a strapping pin (0, 2, 5, 12, 15). Stopping SCK alone leaves the mic in standby (0.8 mA).
 MIC_CHIPEN = const(32)
+# Optional external GNSS receiver (NMEA 0183 on UART2), for boards whose positions do not come from the
+# modem (board.json {"gnss": "nmea"}). GPIO36 is input-only (fine for RX); GPIO14 is free; GPIO2 is a
+# strapping pin that must be low or floating at reset (download mode): as the receiver's enable,
+# driven low at boot, that is also "receiver off". GPIO16/17 are taken by the WROVER's PSRAM.
+GNSS_TX = const(14)  # ESP32 TX -> receiver RX (configuration sentences; unused by the driver today)
+GNSS_RX = const(36)  # ESP32 RX <- receiver TX
+GNSS_EN = const(2)  # receiver power / enable, high = on

@@ -115,6 +115,17 @@ class Board:
                 sent += 1
             await asyncio.sleep_ms(100 if due >= 0 else 20)
 
+    def make_gnss(self, log):
+        """An external NMEA receiver on UART2 when the scenario wires one ("gnss_receiver"), its
+        enable pin forwarded to the host's receiver; None: positions come from the modem's GNSS."""
+        if not self.wiring.get("nmea"):
+            return None
+        from drivers.nmea_gnss import NmeaGnss
+        en = machine.Pin(P.GNSS_EN, machine.Pin.OUT, value=0)
+        en.on_change = _pin_out
+        uart = machine.UART(2, baudrate=9600, tx=P.GNSS_TX, rx=P.GNSS_RX, path=self.wiring["nmea"])
+        return NmeaGnss(uart, log, enable_pin=en)
+
     def make_modem(self, log):
         dialect = self.wiring.get("dialect", "a76xx")  # the simulator runs every modem dialect
         if dialect == "a76xx":

@@ -34,13 +34,25 @@ class App:
         from firmware.wearer_gestures import WearerGestures
         self.wearer = WearerGestures(self)  # cancel, duress and check-in press bursts
         self.logic.on_press = self.wearer.on_press
-        self.gnss = board.make_gnss(self.log) if hasattr(board, "make_gnss") else None
-        self.gnss = self.gnss or self.modem
+        self.gnss = self._make_gnss()
         # a deep-sleep wake is no boot: no boot refresh (the power task resumes the schedule)
         self.gnss_policy = GnssPower(self.cfg, now=None if self.board.reset_cause() == "deepsleep" else ticks_ms())
         self._gnss_nudge = asyncio.Event()
         self.alert.listeners.append(self._alert_event)
         self.tasks = []
+
+    def _make_gnss(self):
+        """The board's external NMEA receiver if it has one, else the modem's GNSS. A receiver that
+        cannot be set up leaves the modem's GNSS in charge: the alert never depends on it."""
+        if hasattr(self.board, "make_gnss"):
+            try:
+                ext = self.board.make_gnss(self.log)
+            except (OSError, ValueError) as e:
+                self.log("gnss_receiver_missing", err=repr(e))
+                ext = None
+            if ext is not None:
+                return ext
+        return self.modem
 
     def _make_fall_monitor(self):
         """Fall detection if the board has an accelerometer and it answers; the button never
@@ -89,6 +101,8 @@ class App:
 
     async def gnss_task(self):
         src = self.gnss  # the modem's GNSS, or an external NMEA receiver (board profile)
+        if src is not self.modem and getattr(src, "task", 0) is None:
+            src.start()  # the receiver's UART reader (the modem's own reader is started by modem_task)
         if hasattr(src, "ready"):
             await src.ready.wait()
         pol, alert = self.gnss_policy, self.alert

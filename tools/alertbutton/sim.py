@@ -18,6 +18,7 @@ from alertbutton import modem_dialects
 
 BUTTON_PIN = 13  # boards/pins_a7670e.py BUTTON
 PWRKEY_PIN = 4  # boards/pins_a7670e.py MODEM_PWRKEY
+GNSS_EN_PIN = 2  # boards/pins_a7670e.py GNSS_EN (external NMEA receiver)
 RESET_EXIT = 75  # boards/simlib/machine.py: machine.reset()
 DEEPSLEEP_EXIT = 76  # boards/simlib/machine.py: machine.deepsleep(ms)
 # The reference ESP32-WROVER has 4 MB of PSRAM, where MicroPython puts its heap (~4 MB); the simulated
@@ -53,6 +54,12 @@ def check_scenario(sc):
         v = sc.get(key)
         if v is not None and not (isinstance(v, dict) and "lat" in v and "lon" in v):
             raise ScenarioError("%s: null or an object with lat, lon" % key)
+    if sc.get("gnss_receiver") is not None:
+        from alertbutton.nmea_receiver_sim import check_spec, ReceiverError
+        try:
+            check_spec(sc["gnss_receiver"])
+        except ReceiverError as e:
+            raise ScenarioError(str(e))
     for ev in sc.get("events", []):
         if "t" not in ev:
             raise ScenarioError("event %r has no t" % (ev,))
@@ -101,6 +108,7 @@ class SimRun:
         self.events = []
         self.proc = None
         self.modem = None
+        self.receiver = None  # external NMEA receiver (scenario "gnss_receiver"), else the modem's GNSS
         self._ctl_master = None
         self._lock = threading.Lock()
         self._files = {}
@@ -150,6 +158,8 @@ class SimRun:
             w["dialect"] = dialect
         if "watchdog_ms" in self.sc:
             w["watchdog_ms"] = self.sc["watchdog_ms"]
+        if self.receiver is not None:
+            w["nmea"] = self._nmea_path
         if self.sc.get("accel"):
             w["accel"] = os.path.join(self.flash, "sim_accel.txt")
             w["accel_start_s"] = float(self.sc["accel"].get("start_s", 0))
@@ -205,6 +215,8 @@ class SimRun:
         if gpio == PWRKEY_PIN and self.modem is not None:
             # the board drives PWRKEY through a transistor: GPIO high pulls the module's pin low
             self.modem.power_key(0 if level else 1)
+        if gpio == GNSS_EN_PIN and self.receiver is not None:
+            self.receiver.enable(level)
 
     def _pump(self, proc):
         for raw in proc.stdout:
@@ -238,6 +250,10 @@ class SimRun:
             sc["t0"] = self.t0
             self.modem = _inbound_dialect(sc)(sc, on_sms=self._on_sms, seed=self.rng.randrange(1 << 30))
             modem_path = self.modem.start()
+        if self.sc.get("gnss_receiver"):
+            from alertbutton.nmea_receiver_sim import NmeaReceiverSim
+            self.receiver = NmeaReceiverSim(self.sc["gnss_receiver"], seed=self.rng.randrange(1 << 30))
+            self._nmea_path = self.receiver.start()
         self._ctl_master, ctl_slave = os.openpty()
         tty.setraw(self._ctl_master)
         tty.setraw(ctl_slave)
@@ -370,6 +386,8 @@ class SimRun:
                 self.proc.wait()
         if self.modem:
             self.modem.stop()
+        if self.receiver is not None:
+            self.receiver.stop()
         if getattr(self, "console", None) is not None:
             self.console.close()
         for fd in (self._ctl_master, getattr(self, "_ctl_slave", None)):
