@@ -144,8 +144,10 @@ class FallMonitor:
             n = 0
         fell = False
         det = self.det
-        for k in range(0, 3 * n, 3):
-            if det.update(buf[k], buf[k + 1], buf[k + 2]) == EV_FALL:
+        k = 0
+        while k < n:  # the whole batch at once (viper while nothing happens), stopping at each event
+            k = det.feed(buf, n, k)
+            if det.event == EV_FALL:
                 fell = True
         st = self._st
         _stats(buf, n, st)

@@ -410,9 +410,8 @@ def test_25hz():
         R = 50
 
 
-def test_no_allocation_per_sample():
-    # 10 falls, jumps and walking: ~7,000 updates with impacts, rejects and confirmed falls, all
-    # under a locked heap (any float or object allocation would raise MemoryError)
+def mixed_trace():
+    # 10 falls, jumps and walking: ~7,000 samples with impacts, rejects and confirmed falls
     t = Trace(13, rot_matrix(15, 25, 35))
     for k in range(10):
         t.still(2.0)
@@ -422,7 +421,13 @@ def test_no_allocation_per_sample():
         t.still(3.0)
         t.fall(end=(0.0, 0.0, -1.0) if k % 2 else (0.0, 1.0, 0.0))
         t.still(4.0, gdir=(0.0, 0.0, -1.0) if k % 2 else (0.0, 1.0, 0.0))
-    buf = t.samples()
+    return t.samples()
+
+
+def test_no_allocation_per_sample():
+    # every update of mixed_trace() under a locked heap (any float or object allocation would raise
+    # MemoryError)
+    buf = mixed_trace()
     det = FallDetector(holdoff_ms=1000)
     n = len(buf) // 3
     assert n > 5000
@@ -482,3 +487,205 @@ def test_isqrt_and_angle_helpers():
     assert abs(fd.angle_deg(0, 0, 1000, 866, 0, 500) - 60) <= 1
     assert abs(fd.angle_deg(16000, 16000, 0, -16000, 0, 0) - 135) <= 1
     assert fd.angle_deg(0, 0, 0, 1, 2, 3) == 0
+
+
+# ---- feed(): a whole FIFO batch at once (viper while idle), the same decisions as update() ----------
+
+def _snapshot(det, i, ev):
+    # everything a caller can see after an event (features of the last decision included)
+    return (i, ev, det.phase, det.n, det.impact_n, det.decided_n, det.decisions, det.last_peak_mg,
+            tuple(det.features))
+
+
+def per_sample_events(det, buf):
+    out = []
+    j = 0
+    for i in range(len(buf) // 3):
+        ev = det.update(buf[j], buf[j + 1], buf[j + 2])
+        j += 3
+        if ev != EV_NONE:
+            out.append(_snapshot(det, i, ev))
+    return out
+
+
+def batched_events(det, buf, rng, copy=True):
+    """Batches of 1..32 samples, each copied into a 32-sample FIFO buffer (as the monitor's) or fed
+    in place (start/end inside buf)."""
+    from array import array as arr
+    fifo = arr("h", bytes(6 * 32))
+    out = []
+    total = len(buf) // 3
+    b0 = 0
+    while b0 < total:
+        m = 1 + rng.below(32)
+        if b0 + m > total:
+            m = total - b0
+        if copy:
+            for q in range(3 * m):
+                fifo[q] = buf[3 * b0 + q]
+            src, k, end, base = fifo, 0, m, b0
+        else:
+            src, k, end, base = buf, b0, b0 + m, 0
+        while k < end:
+            k = det.feed(src, end, k)
+            if det.event != EV_NONE:
+                out.append(_snapshot(det, base + k - 1, det.event))
+        b0 += m
+    return out
+
+
+def _same_state(a, b):
+    return (a.phase == b.phase and a.n == b.n and a._i == b._i and a._fill == b._fill
+            and list(a._bx) == list(b._bx) and list(a._by) == list(b._by) and list(a._bz) == list(b._bz))
+
+
+def random_stream(seed, secs):
+    """Still spells in random postures, walking, isolated spikes (1.2-20 g, some beyond the +-16 g
+    clamp), synthetic falls and bumps, all mixed at random: impacts, rejects, falls, hold-offs."""
+    from rng import Rng
+    r = Rng(seed)
+    t = Trace(seed, rot_matrix(r.below(360), r.below(360), r.below(360)))
+    dirs = ((0.0, 0.0, 1.0), (1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, -1.0), (0.6, 0.0, 0.8))
+    while t.n < secs * R:
+        kind = r.below(6)
+        if kind == 0:
+            t.still(0.2 + r.below(40) / 10, gdir=r.pick(dirs), amp=1 + r.below(60))
+        elif kind == 1:
+            t.walk(0.5 + r.below(30) / 10, amp=200 + r.below(500))
+        elif kind == 2:
+            for _ in range(1 + r.below(4)):
+                peak = 1200 + r.below(19000)
+                t._add([r.below(2 * peak + 1) - peak, r.below(2 * peak + 1) - peak, peak])
+        elif kind == 3:
+            t.fall(peak=1800 + r.below(2000), end=r.pick(dirs[1:4]))
+            t.still(r.below(60) / 10, gdir=r.pick(dirs))
+        elif kind == 4:
+            t.bump(1500 + r.below(2000), gdir=r.pick(dirs))
+        else:  # raw noise around 1 g, sometimes just above the trigger
+            amp = 100 + r.below(700)
+            for _ in range(r.below(50)):
+                t._add([r.below(2 * amp + 1) - amp, r.below(2 * amp + 1) - amp, 1000 + r.below(amp)])
+    return t.samples()
+
+
+def test_feed_takes_the_same_decisions_as_update_on_random_streams():
+    from rng import Rng
+    checked = 0
+    for seed in (1, 2, 3, 4):
+        buf = random_stream(seed, 120)
+        for kw in ({}, {"holdoff_ms": 1000}, {"model": None, "holdoff_ms": 0},
+                   {"model": _model(-1, rows=((~fd.F_ROTPATH, 60, 0, 1),))}):
+            ref = FallDetector(**kw)
+            want = per_sample_events(ref, buf)
+            for copy in (True, False):
+                det = FallDetector(**kw)
+                got = batched_events(det, buf, Rng(seed * 7 + 1), copy)
+                assert got == want, (seed, kw, copy, len(got), len(want))
+                assert _same_state(det, ref), (seed, kw, copy)
+            checked += len(want)
+    assert checked > 300, checked  # impacts, rejects and falls were all exercised
+
+
+def test_feed_on_a_fall_trace_in_fifo_sized_batches():
+    from rng import Rng
+    t = fall_trace(seed=31, rot=rot_matrix(10, 70, 0))
+    want = per_sample_events(FallDetector(), t.samples())
+    assert [e[1] for e in want].count(EV_FALL) == 1
+    for seed in range(5):
+        assert batched_events(FallDetector(), t.samples(), Rng(seed + 100)) == want
+
+
+def test_feed_quiet_stream_fills_the_rings_like_update():
+    # 15 s without a trigger: all in the viper loop, past the point where the rings are full
+    from rng import Rng
+    t = Trace(33)
+    t.still(5.0)
+    t.walk(5.0)
+    t.still(5.0, gdir=(0.0, 1.0, 0.0))
+    ref = FallDetector()
+    assert per_sample_events(ref, t.samples()) == []
+    for n in (300, 512, 513, 750):  # before, at and after the ring is full
+        a = FallDetector()
+        b = FallDetector()
+        for j in range(n):
+            a.update(t.buf[3 * j], t.buf[3 * j + 1], t.buf[3 * j + 2])
+        assert b.feed(t.buf, n) == n and b.event == EV_NONE
+        assert _same_state(a, b) and a._fill == min(n, a._size), (n, a._fill, b._fill)
+    det = FallDetector()
+    assert batched_events(det, t.samples(), Rng(9)) == [] and _same_state(det, ref)
+
+
+def test_feed_stops_at_each_event_and_continues():
+    t = fall_trace(seed=32)
+    buf = t.samples()
+    n = len(buf) // 3
+    det = FallDetector()
+    k = det.feed(buf, n)  # the whole recording as one batch: stops after the trigger sample
+    assert det.event == EV_IMPACT and det.phase == fd.PH_IMPACT and det.n == k - 1
+    evs = [det.event]
+    while k < n:
+        k = det.feed(buf, n, k)
+        evs.append(det.event)
+    assert evs[-1] == EV_NONE and EV_FALL in evs and k == n and det.n == n - 1
+    assert det.feed(buf, n, n) == n and det.event == EV_NONE  # nothing left: a no-op
+
+
+def test_feed_hands_out_of_range_samples_to_update():
+    # beyond +-16 g on one axis: update() clamps; the trigger at exactly 16 g is not crossed then
+    buf = array.array("h", [0, 0, 1000, 20000, 0, 0, 0, 0, 1000, -32768, 32767, 0, 0, 0, 1000])
+    for trig in (1600, 16000):
+        ref = FallDetector(trigger_mg=trig, holdoff_ms=0)
+        want = per_sample_events(ref, buf)
+        det = FallDetector(trigger_mg=trig, holdoff_ms=0)
+        got = []
+        k = 0
+        while k < 5:
+            k = det.feed(buf, 5, k)
+            if det.event != EV_NONE:
+                got.append(_snapshot(det, k - 1, det.event))
+        assert got == want and _same_state(det, ref), (trig, got, want)
+    assert [e[1] for e in want] == []  # trigger_mg=16000: the clamped |a| never exceeds it
+    assert ref._bx[1] == 16000 and ref._bx[3] == -16000 and ref._by[3] == 16000
+
+
+def test_feed_rejects_bad_bounds():
+    det = FallDetector()
+    buf = array.array("h", bytes(6 * 4))
+    for n, start in ((5, 0), (4, 5), (4, -1)):
+        try:
+            det.feed(buf, n, start)
+        except ValueError:
+            continue
+        raise AssertionError("accepted n=%d start=%d" % (n, start))
+    assert det.n == 0x1FFFFFFF and det._fill == 0  # nothing was stored (n wraps to 0 at the first sample)
+
+
+def test_feed_allocates_nothing():
+    # mixed_trace() in batches of 1..32, heap locked
+    from rng import Rng
+    buf = mixed_trace()
+    total = len(buf) // 3
+    r = Rng(5)
+    ends = array.array("i", [0] * total)
+    e = 0
+    nb = 0
+    while e < total:
+        e += 1 + r.below(32)
+        ends[nb] = e if e < total else total
+        nb += 1
+    det = FallDetector(holdoff_ms=1000)
+    stats = array.array("i", [0, 0])
+    micropython.heap_lock()
+    try:
+        k = 0
+        for b in range(nb):
+            end = ends[b]
+            while k < end:
+                k = det.feed(buf, end, k)
+                if det.event == EV_FALL:
+                    stats[0] += 1
+                elif det.event == EV_REJECT:
+                    stats[1] += 1
+    finally:
+        micropython.heap_unlock()
+    assert stats[0] == 10 and stats[1] >= 10 and det.n == total - 1, list(stats)

@@ -138,3 +138,47 @@ def test_batch_stats_match_a_plain_computation_and_allocate_nothing():
             fm.batch()
     finally:
         micropython.heap_unlock()
+
+
+class TraceAccel:
+    """Serves a recorded trace 25 samples per FIFO read (the device's watermark)."""
+    rate_hz = 50
+
+    def __init__(self, buf):
+        self.buf = buf
+        self.pos = 0
+
+    def read_fifo(self, dst):
+        n = min(25, len(self.buf) // 3 - self.pos)
+        for i in range(3 * n):
+            dst[i] = self.buf[3 * self.pos + i]
+        self.pos += n
+        return n
+
+
+def test_batch_confirms_the_fall_in_the_batch_update_would():
+    from test_fall_detector import fall_trace, per_sample_events
+    from firmware.fall_detector import FallDetector, EV_FALL
+    buf = fall_trace(seed=41).samples()
+    want = [e[0] // 25 for e in per_sample_events(FallDetector(), buf) if e[1] == EV_FALL]
+    fm = FallMonitor(TraceAccel(buf), Alert(), lambda *a, **k: None)
+    got = [b for b in range((len(buf) // 3 + 24) // 25) if fm.batch()]
+    assert want and got == want, (got, want)
+    assert fm.det.n == len(buf) // 3 - 1 and fm.samples == len(buf) // 3
+
+
+def test_quiet_batches_allocate_nothing():
+    import micropython
+    from test_fall_detector import Trace
+    t = Trace(42)
+    t.walk(4.0)
+    t.still(4.0)
+    fm = FallMonitor(TraceAccel(t.samples()), Alert(), lambda *a, **k: None)
+    fm.batch()
+    micropython.heap_lock()
+    try:
+        for _ in range(8):  # 225 samples, before the 5 s verdict (logged: allowed to allocate)
+            fm.batch()
+    finally:
+        micropython.heap_unlock()
+    assert fm.det.n == 9 * 25 - 1 and fm.det.phase == 0

@@ -28,7 +28,8 @@ ESP32_PYSTONES = 1660  # MicroPython pystones/s on an ESP32 at 240 MHz (project 
 _MAGIC = b"FALL"
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
-# Runs inside the VM. argv: data file, rate, file holding the params literal, cpu flag, pystone loops.
+# Runs inside the VM. argv: data file, rate, file holding the params literal, cpu flag, pystone loops,
+# batch (samples per FallDetector.feed() window, the device's FIFO wake; 1: update() per sample).
 VM_SCRIPT = r"""
 import sys, array, time, gc
 from firmware.fall_detector import FallDetector, EV_FALL
@@ -47,8 +48,26 @@ busy_us = 0
 loop_us = 0
 dec_us = []
 samples = 0
+batch = int(sys.argv[6])
 def noop(x, y, z):
     return 0
+class NoFeed:
+    event = 0
+    impact_n = 0
+    def feed(self, buf, end, k):
+        return end
+nofeed = NoFeed()
+def batches(d, buf, n, alarms):
+    b0 = 0
+    while b0 < n:
+        end = b0 + batch if b0 + batch < n else n
+        k = b0
+        while k < end:
+            k = d.feed(buf, end, k)
+            if d.event == EV_FALL:
+                alarms.append(k - 1)
+                alarms.append(d.impact_n)
+        b0 = end
 while True:
     if f.readinto(hdr) < 8:
         break
@@ -63,14 +82,21 @@ while True:
     alarms = []
     gc.collect()
     t0 = time.ticks_us()
-    j = 0
-    for i in range(n):
-        if upd(buf[j], buf[j + 1], buf[j + 2]) == EV_FALL:
-            alarms.append(i)
-            alarms.append(det.impact_n)
-        j += 3
+    if batch > 1:  # FIFO batches through feed(), as FallMonitor.batch() on the device
+        batches(det, buf, n, alarms)
+    else:
+        j = 0
+        for i in range(n):
+            if upd(buf[j], buf[j + 1], buf[j + 2]) == EV_FALL:
+                alarms.append(i)
+                alarms.append(det.impact_n)
+            j += 3
     busy_us += time.ticks_diff(time.ticks_us(), t0)
-    if cpu:  # same loop, same indexing, a call to a no-op instead of update(): the loop's own cost
+    if cpu and batch > 1:  # same loops, a no-op instead of feed(): the loops' own cost
+        t0 = time.ticks_us()
+        batches(nofeed, buf, n, alarms)
+        loop_us += time.ticks_diff(time.ticks_us(), t0)
+    elif cpu:  # same loop, same indexing, a call to a no-op instead of update(): the loop's own cost
         t0 = time.ticks_us()
         j = 0
         for i in range(n):
@@ -78,6 +104,7 @@ while True:
                 alarms.append(i)
             j += 3
         loop_us += time.ticks_diff(time.ticks_us(), t0)
+    if cpu:
         det.reset()  # again, timing the calls that take a decision (features computed)
         j = 0
         for i in range(n):
@@ -159,8 +186,13 @@ def write_data(path, loaded):
             f.write(struct.pack("<%dh" % len(flat), *flat))
 
 
-def run_vm(loaded, rate, params, cpu=False, pystone_loops=20000, timeout=3600):
-    """Alarms per trial [(alarm_index, impact_index), ...], decisions per trial, cpu tuple or None."""
+BATCH = 25  # samples per FIFO wake on the device (firmware/fall_monitor.py _WATERMARK)
+
+
+def run_vm(loaded, rate, params, cpu=False, pystone_loops=20000, timeout=3600, batch=BATCH):
+    """Alarms per trial [(alarm_index, impact_index), ...], decisions per trial, cpu tuple or None.
+    batch > 1 feeds FallDetector.feed() windows of that many samples (the device's path), 1 calls
+    update() per sample."""
     with tempfile.TemporaryDirectory(prefix="falleval-") as tmp:
         data = os.path.join(tmp, "trials.bin")
         script = os.path.join(tmp, "fall_eval_vm.py")
@@ -171,7 +203,7 @@ def run_vm(loaded, rate, params, cpu=False, pystone_loops=20000, timeout=3600):
         with open(ppath, "w") as f:
             f.write(repr(params))
         proc = vm.run(script=script, args=(data, str(rate), ppath, "1" if cpu else "0",
-                                           str(pystone_loops)),
+                                           str(pystone_loops), str(batch)),
                       extra_path=(_HERE,), heapsize="8M", timeout=timeout, cwd=tmp)
     if proc.returncode != 0:
         raise RuntimeError("VM failed (%d): %s" % (proc.returncode, (proc.stderr or proc.stdout)[-2000:]))
@@ -443,7 +475,11 @@ def add_arguments(p):
     p.add_argument("--param", action="append", metavar="NAME=INT",
                    help="override a FallDetector constructor argument (repeatable)")
     p.add_argument("--cpu", action="store_true",
-                   help="also time update() and run pystone in the same VM; adds a 'cpu' key")
+                   help="also time the detector (feed() per --batch, or update()) and run pystone in the "
+                        "same VM; adds a 'cpu' key")
+    p.add_argument("--batch", type=int, default=BATCH,
+                   help="samples per FallDetector.feed() call in the VM, as one FIFO wake on the device "
+                        "(default %d; 1: update() per sample)" % BATCH)
     p.add_argument("--esp32-pystones", type=int, default=ESP32_PYSTONES,
                    help="pystones/s of the ESP32 reference (default %d)" % ESP32_PYSTONES)
     p.add_argument("--host", action="store_true",
@@ -477,6 +513,8 @@ def run(args):
         if args.rule or args.tune:
             params["model"] = None
         detector_module().FallDetector(rate_hz=args.rate, **params)  # reject bad names/values early
+        if not 1 <= args.batch <= 1000:
+            raise ValueError("--batch must be 1..1000")
     except (TypeError, ValueError) as e:
         sys.stderr.write("fall-eval: %s\n" % e)
         return 2
@@ -559,7 +597,7 @@ def run(args):
     if args.host:
         alarms, _ = run_host(loaded, args.rate, params)
     else:
-        alarms, _, cpu = run_vm(loaded, args.rate, params, cpu=args.cpu)
+        alarms, _, cpu = run_vm(loaded, args.rate, params, cpu=args.cpu, batch=args.batch)
     out = metrics(loaded, alarms, args.rate)
     out["rate_hz"] = args.rate
     out["subjects"] = sorted(set(ld.trial.subject for ld in loaded))
@@ -569,6 +607,8 @@ def run(args):
     # held-out only if no evaluated subject was used to fit the decision (unknown: not claimed)
     out["held_out"] = fitted is not None and not set(fitted) & set(out["subjects"])
     out["engine"] = "cpython" if args.host else "micropython"
+    if not args.host:
+        out["batch"] = args.batch
     if cpu:
         out["cpu"] = cpu_report(cpu, args.rate, args.esp32_pystones)
         c = out["cpu"]
