@@ -71,6 +71,14 @@ def alert_event(device, event, alert_id, kind, state, trigger, positions, recs):
             "t": unix_time(), "fw": VERSION}
 
 
+def evidence(device, rec, alert_id, index, head, final):
+    """An evidence commitment: the SHA-256 chain head of recording `rec` after chunk `index`. Each
+    chunk's hash is in the next chunk's header, so this one value vouches for every chunk up to
+    `index`; once the platform holds it, those chunks cannot be altered or replaced unnoticed."""
+    return {"v": SCHEMA, "type": "evidence", "dev": device, "alert": alert_id, "rec": rec,
+            "chunks": index + 1, "head": head, "final": bool(final), "t": unix_time(), "fw": VERSION}
+
+
 def heartbeat(device, battery, csq, registered, fix, queue_counts=None, alert_state=None, uptime_s=None):
     d = {"v": SCHEMA, "type": "heartbeat", "dev": device, "fw": VERSION, "bat": battery,
          "csq": csq if isinstance(csq, int) and 0 <= csq <= 31 else None,

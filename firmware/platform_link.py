@@ -12,6 +12,7 @@
 # (MQTT QoS 1 PUBACK, HTTP 2xx); each carries the queue's sequence number for deduplication.
 import asyncio
 import random
+from micropython import const
 from time import ticks_ms, ticks_diff, ticks_add
 
 from firmware import platform_config, platform_events as pe
@@ -20,6 +21,7 @@ from firmware.platform_queue import PlatformQueue, ALERT
 _BACKOFF_FIRST_MS = 2000
 _GATE_POLL_MS = 500
 _RAM_MAX = 16  # events noted by listeners, not yet on flash
+_COMMIT_MS = const(120000)  # evidence chain heads: at most one every 2 min between first and last
 
 
 def backoff_ms(attempt, cap_ms, rnd=random.random):
@@ -298,6 +300,8 @@ class PlatformLink:
         self._track_alert = None
         self._wake = asyncio.Event()
         self._last_event = ticks_ms()
+        self._commit_rec = None  # recording and time of the last evidence commitment
+        self._commit_at = 0
         self.task = None
 
     # --- producers (called from other tasks: no I/O here) ----------------------------------------
@@ -312,6 +316,18 @@ class PlatformLink:
         doc = pe.alert_event(self.device, event, mgr.alert_id, mgr.kind, mgr.state,
                              getattr(mgr, "source", None) or mgr.kind, self._track, recs)
         self._note(pe.encode(doc), True)
+
+    def on_evidence(self, rec, alert_id, index, head, final):
+        """Recorder chunk listener: publish the evidence chain head at the recording's first chunk,
+        then at most every _COMMIT_MS, and at its last. A later head vouches for every earlier chunk,
+        so the heads skipped in between lose nothing. Queued as alert events (sent first, topic
+        alerts/<device>)."""
+        now = ticks_ms()
+        if not (final or index == 0 or self._commit_rec != rec
+                or ticks_diff(now, self._commit_at) >= _COMMIT_MS):
+            return
+        self._commit_rec, self._commit_at = rec, now
+        self._note(pe.encode(pe.evidence(self.device, rec, alert_id, index, head, final)), True)
 
     def heartbeat(self):
         s = self.status() if self.status is not None else {}
@@ -478,4 +494,6 @@ def from_app(app, path=platform_config.PATH):
     pl = PlatformLink(pcfg, queue, link, transport, app.log,
                       gate=lambda: alert.state not in (TRIGGERED, DISPATCHING), status=status_of(app))
     alert.listeners.append(pl.on_alert)
+    if getattr(app, "recorder", None) is not None:
+        app.recorder.chunk_listeners.append(pl.on_evidence)
     return pl

@@ -55,6 +55,9 @@ class Recorder:
         self._chunk_end = 0
         self._wake = asyncio.Event()
         self.task = None
+        # called as f(rec, alert, index, head_hex, final) after each chunk is closed on flash: the
+        # platform link publishes the chain head, so a third party holds it from that moment on
+        self.chunk_listeners = []
 
     # --- control ----------------------------------------------------------------------------------
     def arm(self):
@@ -199,6 +202,7 @@ class Recorder:
         digest = rec.close_chunk(final, flags, self._lost)
         self._lost = 0
         self.log("evidence_chunk", rec=rec.rec, index=rec.index - 1, final=final)
+        self._tell(rec, digest, final)
         if final:
             self.store.end(rec)
             self.rec = None
@@ -206,6 +210,16 @@ class Recorder:
             self.warn_if_low()
         else:
             self._open(self._next, 0)
+
+    def _tell(self, rec, digest, final):
+        if not self.chunk_listeners:
+            return
+        head = _hex(digest)
+        for f in self.chunk_listeners:
+            try:
+                f(rec.rec, self._alert, rec.index - 1, head, final)
+            except Exception as e:  # a listener never stops the recording
+                self.log("evidence_listener_error", err=repr(e))
 
     def _abort(self):
         rec = self.rec

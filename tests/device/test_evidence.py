@@ -331,3 +331,25 @@ def test_active_recording_cannot_be_deleted():
     except ValueError:
         return
     raise AssertionError("deleted the recording in progress")
+
+
+async def test_chunk_listeners_get_every_chain_head_as_written():
+    log = Log()
+    r = recorder("ev11", log)
+    got = []
+    r.chunk_listeners.append(lambda *a: got.append(a))
+    r.chunk_listeners.append(lambda *a: 1 // 0)  # a failing listener never stops the recording
+    r.start()
+    await feed(r, 0, 40, pause=False)
+    r.on_alert("triggered", Mgr(5))
+    await feed(r, 40, 120)
+    await until(lambda: "evidence_done" in log.names())
+    parsed = check_chain(chunk_files("ev11", 1))
+    # one call per chunk, in order; each head is the SHA-256 of that chunk's file; the last is final
+    want = [(1, 5, i, i == len(parsed) - 1) for i in range(len(parsed))]
+    assert [(g[0], g[1], g[2], g[4]) for g in got] == want, (got, want)
+    assert [g[3] for g in got] == [p["sha256"] for p in parsed]
+    assert got[-1][3] == r.store.head(1)["sha256"]
+    assert "evidence_listener_error" in log.names()
+    r.task.cancel()
+

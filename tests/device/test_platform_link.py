@@ -303,3 +303,26 @@ def test_backoff_and_hmac():
     import binascii
     mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?")
     assert binascii.hexlify(mac) == b"5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+
+
+async def test_evidence_chain_heads_are_committed_first_periodically_and_last():
+    from time import ticks_ms, ticks_add
+    t = FakeTransport()
+    link = PlatformLink(cfg(), PlatformQueue(qdir()), HostLink(), t, Log(), gate=lambda: True)
+    link.start()
+    await settle()
+    t.sent.clear()  # the boot heartbeat
+    heads = ["%064x" % i for i in range(8)]
+    for i in range(5):  # chunks 0..4 of recording 3 within two minutes: only the first is published
+        link.on_evidence(3, 9, i, heads[i], False)
+    link._commit_at = ticks_add(ticks_ms(), -120001)  # two minutes later
+    link.on_evidence(3, 9, 5, heads[5], False)
+    link.on_evidence(3, 9, 6, heads[6], True)  # the last chunk: always
+    link.on_evidence(4, 10, 0, heads[7], False)  # a new recording starts its own commitments
+    await settle(800)
+    got = [(k, d["type"], d["rec"], d["chunks"], d["head"], d["final"], d["alert"]) for k, d in t.sent]
+    assert got == [("a", "evidence", 3, 1, heads[0], False, 9), ("a", "evidence", 3, 6, heads[5], False, 9),
+                   ("a", "evidence", 3, 7, heads[6], True, 9), ("a", "evidence", 4, 1, heads[7], False, 10)], got
+    assert all(d["dev"] == "ab-1" and "seq" in d for _, d in t.sent)
+    link.task.cancel()
+
