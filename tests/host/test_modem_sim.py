@@ -981,3 +981,25 @@ def test_data_mode_dial_escape_hangup_and_faults(make):
     port.send("+++")
     assert port.until(b"\r\nOK\r\n") == b"\r\nOK\r\n"
     assert sim.fault_hits == {"ignore_escape": 1}
+
+
+def test_slow_dial_is_aborted_by_any_character_after_125_ms(make):
+    """dial_latency_s: the network answers a dial late. V.250 5.6.1: a character from the TE aborts
+    it (NO CARRIER, command mode, the call never comes up), except within 125 ms of the dial's CR."""
+    from alertbutton.modem_sim import PPP_FRAME
+    sim, port = make(modem={"dial_latency_s": 1.0})
+    assert port.cmd('AT+CGDCONT=1,"IP","free"') == b"\r\nOK\r\n"
+    t0 = time.monotonic()
+    port.send("ATD*99***1#\r\n")  # the LF right after the CR is ignored, not an abort
+    assert port.quiet(0.3) == b"" and sim._mode == "cmd"
+    port.send("\r")
+    assert port.until(b"\r\nNO CARRIER\r\n") == b"\r\nNO CARRIER\r\n"
+    assert time.monotonic() - t0 < 0.9  # well before the network's answer
+    assert port.quiet(1.2) == b"" and sim._mode == "cmd"  # the late answer never turns into CONNECT
+    assert [e["event"] for e in sim.data_log] == ["abort"]
+    assert port.cmd("AT") == b"\r\nOK\r\n"
+    t0 = time.monotonic()
+    port.send("ATD*99***1#\r")  # left alone: CONNECT after the dial latency
+    assert port.until(PPP_FRAME) == b"\r\nCONNECT 115200\r\n" + PPP_FRAME
+    assert 0.9 <= time.monotonic() - t0 < 2.0
+    assert [e["event"] for e in sim.data_log] == ["abort", "connect"] and sim._mode == "data"

@@ -30,6 +30,8 @@ Design for later dialects and faults:
     first PPP frame; the bytes that follow go to a fake PPP peer (swallowed, or echoed with
     "data_echo": true) until "+++" framed by guard_s of silence (-> OK, command mode, call held);
     ATH ends the call. data_rx keeps what the TE sent in data mode, data_log the call's events.
+    The network answers a dial after "dial_latency_s"; any character the TE sends meanwhile (after
+    V.250's 125 ms) aborts it: NO CARRIER, command mode.
 
 Only one thread (the simulator's) touches the pty and the modem state; public methods called from
 other threads post work to it through a wake-up pipe.
@@ -439,7 +441,9 @@ class ModemSim:
         self.guard_s = float(m.get("guard_s", 1.0))
         self.data_echo = bool(m.get("data_echo", False))
         self.data_rx = bytearray()   # every byte the TE sent in data mode
-        self.data_log = []           # {"t", "event": "connect"/"escape"/"ath"/"drop"/"refused", ...}
+        self.data_log = []           # {"t", "event": "connect"/"escape"/"ath"/"drop"/"refused"/"abort"}
+        # time the network takes to answer a dial (PDP activation); cmd_latency_s when not given
+        self.dial_latency_s = float(m.get("dial_latency_s", self.cmd_latency_s))
         self._reset_state()
         self._scenario_faults = []
         for f in scenario.get("faults") or []:
@@ -473,6 +477,7 @@ class ModemSim:
         self._call = False           # a data call is up (in data mode, or held after "+++")
         self._plus = 0               # "+" of a possible escape seen after a guard time of silence
         self._data_rx_t = 0.0        # clock of the last byte received in data mode
+        self._dialing = None         # (token, clock of the dial's CR) while a dial awaits the network
 
     # ---------------------------------------------------------------- public API (any thread)
     def start(self):
@@ -1184,6 +1189,8 @@ class ModemSim:
         for b in data:
             if self._fault("rx", {"byte": b}):
                 continue
+            if self._dialing is not None and self._dial_rx():
+                continue
             self._rx.append(b)
         self._process_rx()
 
@@ -1347,8 +1354,33 @@ class ModemSim:
             self.data_log.append({"t": round(self.now(), 3), "event": "refused", "cid": cid})
             self._later(self.cmd_latency_s, lambda: self._emit_final("NO CARRIER"))
             return _ASYNC
-        self._later(self.cmd_latency_s, lambda: self._connect(cid))
+        token = object()
+        self._dialing = (token, self.clock())
+        self._later(self.dial_latency_s, lambda: self._dial_answered(token, cid))
         return _ASYNC
+
+    def _dial_answered(self, token, cid):
+        if self._dialing is None or self._dialing[0] is not token:
+            return  # aborted by the TE meanwhile
+        self._dialing = None
+        self._connect(cid)
+
+    # ITU-T V.250 5.6.1 "Aborting commands": any character from the DTE aborts an action command in
+    # progress, except during the first 125 ms after the command line's termination character
+    # (ignored, so that a DTE may follow CR with LF); for D the DCE then answers NO CARRIER and stays
+    # in command mode. SIMCom's ATD entries (SIM900 AT manual V1.07 2.2.6) keep the rule: "can be
+    # aborted generally when receiving a character during execution", though not "during some states
+    # of connection establishment such as handshaking" (the A76xx manual found says nothing more).
+    def _dial_rx(self):
+        """A byte from the TE while a dial waits for the network: True when it was consumed."""
+        if self.clock() - self._dialing[1] < 0.125:
+            self._log("> (ignored: within 125 ms of the dial)")
+            return True
+        self._dialing = None
+        self.data_log.append({"t": round(self.now(), 3), "event": "abort"})
+        self._log("> (dial aborted by the TE)")
+        self._emit_final("NO CARRIER")
+        return True
 
     def _connect(self, cid):
         self._call = True
