@@ -7,12 +7,15 @@
 # rest of that chunk is PPP's first frame: dropped, PPP retransmits) and reads nothing until claim().
 # Commands issued meanwhile wait for claim() up to their timeout, then raise AtReleased; nothing is
 # written to the UART while PPP owns it. leave_data() ("+++") claims it back once PPP has stopped.
+# A dial still waiting for the network holds the channel (up to its timeout): abort_dial() ends it
+# at once with one CR (V.250: any character aborts it; the modem answers NO CARRIER).
 import asyncio
 from micropython import const
 from time import ticks_ms, ticks_diff
 
 _LINE_MAX = const(600)  # longest line kept: +CMGR PDUs are up to ~350 hex chars
 _CHUNK = const(256)
+_ABORT_GUARD_MS = const(200)  # V.250 ignores characters for 125 ms after a command's CR; margin
 
 FINAL_OK = (b"OK",)
 FINAL_ERR = (b"ERROR", b"+CME ERROR", b"+CMS ERROR", b"NO CARRIER", b"BUSY", b"NO ANSWER", b"NO DIALTONE")
@@ -83,7 +86,8 @@ class AtChannel:
         self._want_prompt = False
         self.log = log
         self._last_rx = ticks_ms()
-        self.stats = {"lines": 0, "urcs": 0, "stray": 0, "overflow": 0, "timeouts": 0, "released": 0}
+        self.stats = {"lines": 0, "urcs": 0, "stray": 0, "overflow": 0, "timeouts": 0, "released": 0,
+                      "dial_aborts": 0}
         self.task = None
         self.released = False  # True while PPP owns the UART (after CONNECT, until claim())
         self._claimed = asyncio.Event()
@@ -93,7 +97,34 @@ class AtChannel:
         self._interrupt = False  # a cancel of ours is on its way to the reader
         self._rx_on = asyncio.Event()  # the reader may read the UART
         self._dropped = False  # NO CARRIER seen while leaving data mode
+        self._sent_at = None  # ticks_ms when the dial in progress was written, None before that
+        self._abort = 0  # 0: none, 1: wanted (within the guard time), 2: CR written
         self._rx_on.set()
+
+    @property
+    def dialing(self):
+        """True while a dial (connect=True) is in progress and has not got its answer yet."""
+        return self._connect and self._cmd is not None and self._final is None
+
+    def abort_dial(self):
+        """End a dial still waiting for CONNECT: one CR, the modem answers NO CARRIER and the dial
+        raises AtError like a refused one. Within V.250's 125 ms after the dial's CR the modem would
+        ignore it: the exchange writes it when that guard time is over. True if a dial is (being)
+        aborted; nothing to do otherwise (after CONNECT the hang-up is the platform link's job)."""
+        if not self.dialing:
+            return False
+        if self._abort == 0:
+            self._abort = 1
+            if self._sent_at is not None and ticks_diff(ticks_ms(), self._sent_at) >= _ABORT_GUARD_MS:
+                self._write_abort()
+        return True
+
+    def _write_abort(self):
+        self._abort = 2
+        self.stats["dial_aborts"] += 1
+        self._uart.write(b"\r")  # one byte, written at once: the dial's own line is already out
+        if self.log:
+            self.log("at_dial_abort", cmd=self._cmd)
 
     @property
     def last_rx(self):
@@ -235,10 +266,17 @@ class AtChannel:
                 self._writer.write(payload.encode() if isinstance(payload, str) else payload)
                 self._writer.write(b"\x1a")
                 await self._writer.drain()
+            if connect:
+                self._sent_at = ticks_ms()
+                if not await self._wait(self._done, _ABORT_GUARD_MS) and self._abort == 1:
+                    self._write_abort()  # asked for during the guard time
+                timeout_ms -= _ABORT_GUARD_MS
             if not await self._wait(self._done, timeout_ms):
                 self._timeout(cmd)
             return self._result()
         finally:
+            self._sent_at = None
+            self._abort = 0
             self._cmd = None
             self._expect = None
             self._follow = self._want_follow = False

@@ -24,6 +24,10 @@ _BACKOFF_FIRST_MS = 5000  # per-contact retry: ~5 s doubling up to 5 min, +-20 %
 _BACKOFF_CAP_MS = 300000
 
 
+def _no_dial():  # modems without cellular data (and the tests' fakes) have nothing to abort
+    return False
+
+
 def backoff_ms(attempt, rnd=random.random):
     """Delay before retry number `attempt` (1 = first retry)."""
     d = _BACKOFF_FIRST_MS << min(attempt - 1, 8)
@@ -69,6 +73,7 @@ class AlertManager:
             # interrupted by a reset: resume before anything else, no new trigger needed
             self._resume = True
             self.kind = self.outbox.kind
+            self.source = self.outbox.source
             self.log("outbox_resume", alert=self.alert_id, pending=len(self.outbox.pending()))
             self._to(DISPATCHING)
             self._wake.set()
@@ -95,6 +100,7 @@ class AlertManager:
         self.only = only
         self.started = ticks_ms()
         self.log("trigger", source=source, kind=kind, alert=self.alert_id)
+        getattr(self.modem, "abort_dial", _no_dial)()  # SMS first: a slow data dial gives way now
         self._to(TRIGGERED)
         self._haptic(haptics.GESTURE_SEEN)
         self._notify("triggered")
@@ -212,7 +218,7 @@ class AlertManager:
                 continue
             items.append((i, c["number"], pdu, n))
         try:
-            self.outbox.open(self.alert_id, self.kind, items)
+            self.outbox.open(self.alert_id, self.kind, items, self.source)
         except OSError as e:
             # flash full or failing: send anyway from RAM, the alert matters more than its record
             self.log("outbox_write_failed", err=repr(e), alert=self.alert_id)

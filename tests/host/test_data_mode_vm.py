@@ -118,3 +118,58 @@ def test_alert_during_data_mode_hangs_up_and_sends_every_sms(tmp_path, report):
     report("data mode: alert while PPP is up", "trigger -> modem back in command mode %d ms -> first SMS "
            "accepted %d ms; 5/5 SMS; link re-dialled after the dispatch" % (
                r["trigger_to_command_mode_ms"], r["trigger_to_first_sms_ms"]))
+
+
+def test_abort_dial_ends_a_slow_dial_with_no_carrier(tmp_path):
+    """abort_dial(): one CR ends a dial still waiting for the network (NO CARRIER, command mode);
+    asked for within V.250's 125 ms it is written once that guard time is over; twice is once; no
+    effect with nothing in flight or after CONNECT."""
+    sim = ModemSim(modem(dial_latency_s=2.0))
+    r = run(tmp_path, sim, mode="abort")
+    assert r["idle"] is False, r
+    early_ok, early_ms = r["early"]
+    late_ok, late_ms = r["late"]
+    assert early_ok is False and 150 <= early_ms < 1000, r  # after the 200 ms guard, not the 2 s
+    assert late_ok is False and 450 <= late_ms < 1200, r
+    assert r["aborts"] == 2 and r["aborted_logs"] == 2 and r["after"] == "OK", r
+    full_ok, full_ms = r["full"]
+    assert full_ok is True and full_ms >= 1900, r  # left alone: CONNECT after the network's 2 s
+    assert r["after_connect"] is False and r["hangup"] is True and r["aborts_end"] == 2, r
+    assert [e["event"] for e in sim.data_log] == ["abort", "abort", "connect", "escape", "ath"], sim.data_log
+    # not one stray byte reached the call: the CRs went while the modem was still in command mode
+    assert bytes(sim.data_rx) == b"+++", bytes(sim.data_rx)
+
+
+def _slow_dial_alert(tmp_path, **kw):
+    sim = ModemSim(modem(cmgs_latency_s=0.2, dial_latency_s=SLOW_DIAL_S))
+    r = run(tmp_path, sim, mode="alert", contacts=CONTACTS, backlog=3, send_ms=50,
+            trigger_in_dial_ms=1000, end_ms=100000, timeout=150, **kw)
+    assert r["dialing_at_trigger"] and not r["released_at_trigger"] and r["sent_before"] == 0, r
+    assert r["sms_sent"] == 5 and len(sim.sms) == 5, r
+    assert sorted(s["to"] for s in sim.sms) == sorted(c["number"] for c in CONTACTS)
+    assert r["pending"] == 0 and r["dials"] >= 1, r  # the link dialled again and emptied its queue
+    return r, sim
+
+
+SLOW_DIAL_S = 8
+
+
+def test_alert_during_a_slow_dial_aborts_it_and_sends_at_once(tmp_path, report):
+    r, sim = _slow_dial_alert(tmp_path)
+    events = [e["event"] for e in sim.data_log]
+    assert events[0] == "abort" and "connect" in events, sim.data_log  # aborted, then dialled again
+    assert r["dial_aborts"] == 1, r
+    # the abort CR (after the 200 ms guard: long past) + NO CARRIER + the first CMGS (0.2 s)
+    assert r["trigger_to_first_sms_ms"] < 1500, r
+    report("data mode: alert during a slow dial", "dial taking %d s, trigger 1 s into it: dial aborted "
+           "(CR -> NO CARRIER), first SMS accepted %d ms after the trigger; 5/5 SMS; link re-dialled "
+           "after the dispatch" % (SLOW_DIAL_S, r["trigger_to_first_sms_ms"]))
+
+
+def test_negative_control_without_the_abort_the_sms_waits_for_the_dial(tmp_path, report):
+    r, sim = _slow_dial_alert(tmp_path, no_abort=True)
+    assert r["dial_aborts"] == 0 and "abort" not in [e["event"] for e in sim.data_log], r
+    # the rest of the dial (7 s), then the hang-up PPP's CONNECT forces (~2 s guard times)
+    assert r["trigger_to_first_sms_ms"] >= (SLOW_DIAL_S - 1) * 1000, r
+    report("data mode: slow dial, no abort (control)", "same case without abort_dial(): first SMS "
+           "%d ms after the trigger" % r["trigger_to_first_sms_ms"])

@@ -4,7 +4,8 @@
 # echoing PPP peer sends back). Reads run.json in the cwd, prints "RESULT <json>".
 # Modes: "cycle" (dial, PPP owns the UART, commands wait, hangup), "drop" (the network ends the
 # call: NO CARRIER), "ignore" (the modem ignores +++: power cycle), "refused" (dial answered
-# NO CARRIER), "alert" (an alert triggers while the platform link is sending over PPP).
+# NO CARRIER), "alert" (an alert triggers while the platform link is sending over PPP, or with
+# "trigger_in_dial_ms" that long into a slow dial), "abort" (abort_dial() on its own).
 import asyncio
 import json
 import machine
@@ -151,6 +152,38 @@ async def refused():
     return out
 
 
+async def timed_dial(m, abort_after_ms=None, twice=False):
+    """(dial result, ms it took); abort_dial() abort_after_ms after the dial began (0: at once,
+    within V.250's 125 ms)."""
+    t = ticks_ms()
+    task = asyncio.create_task(m.dial("internet.test"))
+    if abort_after_ms is not None:
+        while not m.at.dialing:  # AT+CGDCONT first
+            await asyncio.sleep_ms(0)
+        await asyncio.sleep_ms(abort_after_ms)
+        out = [m.abort_dial()]
+        if twice:
+            out.append(m.abort_dial())
+        assert out == [True] * len(out), out
+    ok = await task
+    return ok, ticks_diff(ticks_ms(), t)
+
+
+async def abort():
+    m, uart, _pk = await start_modem()
+    out = {"idle": m.abort_dial()}  # nothing in progress: no effect, nothing written
+    out["early"] = await timed_dial(m, 0, twice=True)  # within V.250's 125 ms: sent after the guard
+    out["late"] = await timed_dial(m, 500)
+    out["aborts"] = m.at.stats["dial_aborts"]
+    out["after"] = (await m.at.command("AT")).final.decode()
+    out["full"] = await timed_dial(m)
+    out["after_connect"] = m.abort_dial()  # CONNECT came: the hang-up's job, not a CR's
+    out["hangup"] = await m.hangup()
+    out["aborts_end"] = m.at.stats["dial_aborts"]
+    out["aborted_logs"] = len([x for x in LOG if x["event"] == "data_dial_aborted"])
+    return out
+
+
 class SlowTransport:
     """The platform transport over the fake PPP: each event goes out on the modem's UART (through
     the data call) and the send blocks send_ms like a socket waiting for its acknowledgement."""
@@ -201,11 +234,19 @@ async def alert():
     am.listeners.append(pl.on_alert)
     for i in range(RUN.get("backlog", 20)):  # a backlog keeps the data call up for seconds
         pl.heartbeat()
+    if RUN.get("no_abort"):  # negative control: the alert waits for the dial as before
+        m.at.abort_dial = lambda: False
     am.start()
     pl.start()
-    while len(t.sent) < 3:  # the data call is up and events are flowing
-        await asyncio.sleep_ms(20)
-    out = {"sent_before": len(t.sent), "released_at_trigger": m.at.released}
+    in_dial = RUN.get("trigger_in_dial_ms")
+    if in_dial is None:
+        while len(t.sent) < 3:  # the data call is up and events are flowing
+            await asyncio.sleep_ms(20)
+    else:
+        while not m.at.dialing:  # the platform link's first dial is waiting for the network
+            await asyncio.sleep_ms(5)
+        await asyncio.sleep_ms(in_dial)
+    out = {"sent_before": len(t.sent), "released_at_trigger": m.at.released, "dialing_at_trigger": m.at.dialing}
     t_trig = ticks_ms()
     am.trigger("button")
     while not first("sms_sent"):
@@ -214,7 +255,7 @@ async def alert():
     cm = [x for x in LOG if x["event"] == "command_mode" and x["ms"] >= ticks_diff(t_trig, T0)]
     out["trigger_to_command_mode_ms"] = cm[0]["ms"] - ticks_diff(t_trig, T0) if cm else None
     while not (am.state == IDLE and not pl.ram and not len(pl.queue)):
-        if ticks_diff(ticks_ms(), T0) > 60000:
+        if ticks_diff(ticks_ms(), T0) > RUN.get("end_ms", 60000):
             break
         await asyncio.sleep_ms(50)
     out["sms_sent"] = len([x for x in LOG if x["event"] == "sms_sent"])
@@ -223,10 +264,11 @@ async def alert():
     out["pending"] = len(pl.queue)
     out["dials"] = len([x for x in LOG if x["event"] == "data_mode"])
     out["at_released_waits"] = len([x for x in LOG if x["event"] == "at_released"])
+    out["dial_aborts"] = m.at.stats["dial_aborts"]
     return out
 
 
-MODES = {"cycle": cycle, "drop": drop, "ignore": ignore, "refused": refused, "alert": alert}
+MODES = {"cycle": cycle, "drop": drop, "ignore": ignore, "refused": refused, "alert": alert, "abort": abort}
 res = asyncio.run(MODES[RUN["mode"]]())
 res["log"] = [x["event"] for x in LOG]
 print("RESULT", json.dumps(res))
