@@ -20,6 +20,7 @@ class Outbox:
         self.log = log
         self.alert_id = 0  # last alert id ever used on this device (survives resets)
         self.kind = "alert"
+        self.source = None  # what triggered the alert ("button", "fall"...); None in older files
         self.closed = True
         self.recs = []
         self.load()
@@ -37,6 +38,8 @@ class Outbox:
                     raise ValueError
             self.alert_id = int(d["alert"])
             self.kind = d.get("kind", "alert")
+            src = d.get("src")  # absent from files written before it was stored
+            self.source = src if isinstance(src, str) else None
             self.closed = bool(d.get("closed", False))
             self.recs = recs
         except (KeyError, TypeError, ValueError):
@@ -47,12 +50,14 @@ class Outbox:
 
     def save(self):
         storage.write_json(self.path, {"magic": _MAGIC, "v": _VERSION, "alert": self.alert_id,
-                                       "kind": self.kind, "closed": self.closed, "recs": self.recs})
+                                       "kind": self.kind, "src": self.source, "closed": self.closed,
+                                       "recs": self.recs})
 
-    def open(self, alert_id, kind, items):
+    def open(self, alert_id, kind, items, source=None):
         """Start an alert: items are (contact_index, number, pdu_hex, tpdu_len). Persisted at once."""
         self.alert_id = alert_id
         self.kind = kind
+        self.source = source
         self.closed = False
         self.recs = [{"c": c, "to": to, "pdu": pdu, "n": n, "st": PENDING, "mr": -1, "att": 0, "err": 0}
                      for c, to, pdu, n in items]

@@ -78,3 +78,46 @@ def test_status_report_rejects_garbage_with_valueerror():
         except ValueError:
             continue
         raise AssertionError(bad)
+
+
+def test_source_survives_a_reset_and_old_files_still_load():
+    ob = fresh("ob5.json")
+    ob.open(4, "alert", ITEMS, "fall")
+    again = Outbox("ob5.json")
+    assert again.source == "fall" and again.kind == "alert" and again.unfinished()
+    ob.set(0, st=ACCEPTED, mr=3)  # every later save keeps it
+    assert Outbox("ob5.json").source == "fall"
+    # written before the source was stored: loads, resumes, source unknown (None)
+    with open("ob6.json", "w") as f:
+        f.write('{"magic": "ABOX", "v": 1, "alert": 9, "kind": "alert", "closed": false, "recs": '
+                '[{"c": 0, "to": "+33612345601", "pdu": "00AA", "n": 1, "st": "pending", "mr": -1, '
+                '"att": 0, "err": 0}]}')
+    old = Outbox("ob6.json")
+    assert old.unfinished() and old.alert_id == 9 and old.source is None
+    with open("ob7.json", "w") as f:  # a non-string source is dropped, the alert still resumes
+        f.write('{"magic": "ABOX", "v": 1, "alert": 2, "src": 5, "recs": '
+                '[{"c": 0, "to": "+33612345601", "pdu": "00AA", "n": 1, "st": "pending"}]}')
+    bad = Outbox("ob7.json")
+    assert bad.unfinished() and bad.source is None
+
+
+class _Modem:
+    def __init__(self):
+        import asyncio
+        self.ready = asyncio.Event()
+        self.on_status_report = None
+
+
+def test_resumed_alert_reports_its_source():
+    from firmware.alert import AlertManager, DISPATCHING
+    ob = fresh("ob8.json")
+    ob.open(3, "alert", ITEMS, "fall")
+    am = AlertManager({}, _Modem(), None, lambda: 50, lambda *a, **k: None, outbox=Outbox("ob8.json"))
+    import asyncio
+
+    async def go():
+        am.start()
+        await asyncio.sleep_ms(0)
+        am.task.cancel()
+    asyncio.run(go())
+    assert am.state == DISPATCHING and am.source == "fall" and am.kind == "alert"
