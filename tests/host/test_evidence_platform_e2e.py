@@ -12,25 +12,14 @@ from alertbutton import cli, vm
 from alertbutton.sim import SimRun
 
 import mqtt_broker
-from mqtt_broker import Broker, Subscriber
+from mqtt_broker import Subscriber
 
 WAV = os.path.join(vm.REPO, "tests", "data", "audio", "speechlike_8k.wav")
 
 
 @pytest.fixture
 def broker(tmp_path):
-    miss = mqtt_broker.missing()
-    if miss:
-        msg = "missing %s: apt-get install mosquitto mosquitto-clients openssl (.ci/run does)" % ", ".join(miss)
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
-    d = tmp_path / "broker"
-    d.mkdir()
-    b = Broker(str(d))
-    b.start()
-    yield b
-    b.stop()
+    yield from mqtt_broker.running_broker(tmp_path)
 
 
 def test_platform_holds_the_chain_head_of_the_exported_evidence(tmp_path, broker, report):

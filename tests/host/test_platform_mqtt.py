@@ -29,12 +29,7 @@ EXPECTED = {"triggered": 1, "sms": 5, "delivered": 5, "dispatched": 1, "ended": 
 
 @pytest.fixture(scope="module")
 def tools_present():
-    miss = mqtt_broker.missing()
-    if miss:
-        msg = "missing %s: apt-get install mosquitto mosquitto-clients openssl (.ci/run does)" % ", ".join(miss)
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
+    mqtt_broker.require_tools()
 
 
 @pytest.fixture(scope="module")
@@ -48,12 +43,7 @@ def mqtt_lib(tmp_path_factory, tools_present):
 
 @pytest.fixture
 def broker(tmp_path, tools_present):
-    d = tmp_path / "broker"
-    d.mkdir()
-    b = Broker(str(d))
-    b.start()
-    yield b
-    b.stop()
+    yield from mqtt_broker.running_broker(tmp_path)
 
 
 def _prepare(tmp_path, broker, ca_der=None, **run):

@@ -13,7 +13,7 @@ from alertbutton import cli, mplib
 from alertbutton.sim import SimRun
 
 import mqtt_broker
-from mqtt_broker import Broker, Subscriber
+from mqtt_broker import Subscriber
 
 PIN = "4826"
 CONTACTS = [{"name": "Sophie", "number": "+33612345601"}, {"name": "Karim", "number": "+33612345602"},
@@ -23,18 +23,7 @@ CONTACTS = [{"name": "Sophie", "number": "+33612345601"}, {"name": "Karim", "num
 
 @pytest.fixture
 def broker(tmp_path):
-    miss = mqtt_broker.missing()
-    if miss:
-        msg = "missing %s: apt-get install mosquitto mosquitto-clients openssl (.ci/run does)" % ", ".join(miss)
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
-    d = tmp_path / "broker"
-    d.mkdir()
-    b = Broker(str(d))
-    b.start()
-    yield b
-    b.stop()
+    yield from mqtt_broker.running_broker(tmp_path)
 
 
 def wait(run, pred, timeout, what):
