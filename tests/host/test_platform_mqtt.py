@@ -16,7 +16,7 @@ from alertbutton.modem_sim import status_report_pdu
 
 import mqtt_broker
 import webhook
-from mqtt_broker import Broker, Subscriber
+from mqtt_broker import Subscriber
 
 
 
