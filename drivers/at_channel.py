@@ -15,6 +15,7 @@ from time import ticks_ms, ticks_diff
 
 _LINE_MAX = const(600)  # longest line kept: +CMGR PDUs are up to ~350 hex chars
 _CHUNK = const(256)
+_GUARD_MARGIN_MS = const(200)  # the modem times its escape guard from bytes it got late (UART FIFOs)
 _ABORT_GUARD_MS = const(200)  # V.250 ignores characters for 125 ms after a command's CR; margin
 
 FINAL_OK = (b"OK",)
@@ -199,7 +200,7 @@ class AtChannel:
                 self.task.cancel()  # interrupts readinto only: the reader then waits for _rx_on
 
     async def leave_data(self, guard_ms=1000, timeout_ms=2000):
-        """V.250 escape, PPP already stopped: guard_ms of silence, "+++", and the modem's answer
+        """V.250 escape, PPP already stopped: guard_ms (+ margin) of silence, "+++", and the modem's answer
         within guard_ms + timeout_ms. No answer: a CR (ends the "+++" a modem already back in command
         mode took for a command line) and "AT". The final result code (b"OK", b"NO CARRIER": command
         mode either way) claims the UART back; None leaves it released (the modem is still in data
@@ -208,7 +209,7 @@ class AtChannel:
             self._listen(True)  # stale PPP bytes now parse as stray lines, harmlessly
             self._dropped = False
             try:
-                await asyncio.sleep_ms(guard_ms)
+                await asyncio.sleep_ms(guard_ms + _GUARD_MARGIN_MS)
                 if self._dropped:  # the call had ended by itself: command mode already
                     self.claim()
                     return b"NO CARRIER"
