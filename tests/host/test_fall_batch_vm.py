@@ -71,3 +71,26 @@ def test_fall_eval_alarms_do_not_depend_on_the_batch(loaded):
     for batch in (7, fall_eval.BATCH, 32):
         alarms, decisions, _ = fall_eval.run_vm(loaded, 50, {}, batch=batch)
         assert alarms == ref and decisions == ref_dec, batch
+
+
+def test_feed_in_cpython_is_update_per_sample(loaded):
+    # host tools import the same module: without viper, feed() hands every sample to update()
+    fd = fall_eval.detector_module()
+    assert not fd._VIPER
+    for ld in loaded[:6]:
+        flat = [v for xyz in ld.samples for v in xyz]
+        ref = fd.FallDetector()
+        want = [(i, ev) for i, (x, y, z) in enumerate(ld.samples) for ev in [ref.update(x, y, z)] if ev]
+        det = fd.FallDetector()
+        got = []
+        n = len(ld.samples)
+        for b0 in range(0, n, 25):
+            end = min(b0 + 25, n)
+            k = b0
+            while k < end:
+                k = det.feed(flat, end, k)
+                if det.event:
+                    got.append((k - 1, det.event))
+        assert got == want and list(det.features) == list(ref.features) and det.n == ref.n
+    with pytest.raises(ValueError):
+        fd.FallDetector().feed([0] * 6, 3)
