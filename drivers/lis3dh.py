@@ -52,6 +52,7 @@ _FIFO_DEPTH = const(32)
 
 # ODR field (CTRL_REG1[7:4]) for the rates the firmware uses
 _ODR = {10: 0x2, 25: 0x3, 50: 0x4, 100: 0x5}
+_ODR_MASK = const(0xF0)
 # full scale -> (FS bits, mg per digit normal 10-bit, low-power 8-bit, high-res 12-bit, INT THS mg/LSB)
 _FS = {
     2: (0x00, 4, 16, 1, 16),
@@ -79,7 +80,9 @@ class LIS3DH:
     """LIS3DH on I2C. range_g 8 or 16 (2 and 4 accepted too), rate_hz 25 or 50 (10, 100 too),
     mode "normal" (10-bit), "low-power" (8-bit) or "high-res" (12-bit). FIFO in stream mode.
     keep_fifo: after a deep-sleep wake the chip kept sampling; if it still runs this configuration,
-    its FIFO (the 0.64 s before the firmware started, at 50 Hz) is kept instead of cleared."""
+    its FIFO is kept instead of cleared, also at a slower sleep ODR that divides rate_hz (set by
+    set_odr() before the sleep: 32 samples at 25 Hz span 1.28 s). odr_hz is the rate the chip samples
+    at now, the rate of the FIFO's contents."""
 
     def __init__(self, i2c, addr=ADDR_DEFAULT, range_g=8, rate_hz=50, mode="normal", fifo=True,
                  keep_fifo=False):
@@ -95,6 +98,7 @@ class LIS3DH:
         self.rate_hz = rate_hz
         self.mode = mode
         self.fifo = fifo
+        self.odr_hz = rate_hz
         fs = _FS[range_g]
         self._shift, idx = _MODES[mode]
         self._mg = fs[idx]  # mg per digit after the shift
@@ -107,8 +111,11 @@ class LIS3DH:
         who = self._read(_WHO_AM_I)
         if who != WHO_AM_I_VALUE:
             raise OSError("no LIS3DH at 0x%02x (WHO_AM_I 0x%02x)" % (addr, who))
-        self.kept_fifo = keep_fifo and fifo and self._running()
-        if not self.kept_fifo:
+        odr = self._running() if keep_fifo and fifo else 0
+        self.kept_fifo = odr > 0 and odr <= rate_hz and rate_hz % odr == 0
+        if self.kept_fifo:
+            self.odr_hz = odr
+        else:
             self.configure()
 
     # -- registers ---------------------------------------------------------------------------------
@@ -120,11 +127,14 @@ class LIS3DH:
         self._b1[0] = val
         self.i2c.writeto_mem(self.addr, reg, self._b1)
 
+    def _reg1(self, hz):
+        return (_ODR[hz] << 4) | (_LPEN if self.mode == "low-power" else 0) | _XYZ_EN
+
     def configure(self):
         """(Re)write the whole configuration: output rate, mode, full scale, FIFO."""
-        lp = _LPEN if self.mode == "low-power" else 0
         hr = _HR if self.mode == "high-res" else 0
-        self._write(_CTRL_REG1, (_ODR[self.rate_hz] << 4) | lp | _XYZ_EN)
+        self.odr_hz = self.rate_hz
+        self._write(_CTRL_REG1, self._reg1(self.rate_hz))
         self._write(_CTRL_REG4, _BDU | _FS[self.range_g][0] | hr)
         if self.fifo:
             self._write(_FIFO_CTRL_REG, _FM_BYPASS)  # bypass first: clears the FIFO
@@ -135,9 +145,23 @@ class LIS3DH:
             self._write(_FIFO_CTRL_REG, _FM_BYPASS)
 
     def _running(self):
-        lp = _LPEN if self.mode == "low-power" else 0
-        return (self._read(_CTRL_REG1) == (_ODR[self.rate_hz] << 4) | lp | _XYZ_EN
-                and self._read(_FIFO_CTRL_REG) & 0xC0 == _FM_STREAM and self._read(_CTRL_REG5) & _FIFO_EN)
+        # the ODR (Hz) the chip runs at in this mode with the FIFO streaming, else 0
+        r1 = self._read(_CTRL_REG1)
+        if not (self._read(_FIFO_CTRL_REG) & 0xC0 == _FM_STREAM and self._read(_CTRL_REG5) & _FIFO_EN):
+            return 0
+        for hz in _ODR:
+            if r1 == self._reg1(hz):
+                return hz
+        return 0
+
+    def set_odr(self, hz):
+        """Change the output rate only (FIFO, interrupts and range kept). The FIFO's unread samples
+        stay at the old rate: read it empty first so rates never mix. INT1_DURATION counts samples:
+        set the interrupt after this."""
+        if hz not in _ODR:
+            raise ValueError("rate must be 10, 25, 50 or 100")
+        self._write(_CTRL_REG1, self._reg1(hz))
+        self.odr_hz = hz
 
     def power_down(self):
         self._write(_CTRL_REG1, 0)
@@ -202,9 +226,9 @@ class LIS3DH:
         return t
 
     def _dur(self, ms):
-        d = (ms * self.rate_hz + 500) // 1000
+        d = (ms * self.odr_hz + 500) // 1000  # in samples at the rate the chip runs at now
         if not 0 <= d <= 127:
-            raise ValueError("duration %d ms out of range at %d Hz" % (ms, self.rate_hz))
+            raise ValueError("duration %d ms out of range at %d Hz" % (ms, self.odr_hz))
         return d
 
     def _route(self, bits, on):

@@ -6,8 +6,10 @@
 # light sleep while moving, the LIS3DH's activity interrupt otherwise (deep sleep while still). The
 # still posture (mean gravity of the last still batch) crosses a deep sleep in RTC memory: after a
 # motion wake, resume() feeds it to the detector as the pre-fall history the reboot lost, then the
-# FIFO gives the last 0.64 s before the firmware ran (tests/host/test_fall_wake.py measures what that
-# costs against the boot time).
+# FIFO gives the last samples before the firmware ran (tests/host/test_fall_wake.py measures what that
+# costs against the boot time). While INT1 is the activity interrupt the LIS3DH samples at sleep_hz
+# (25 Hz: its 32-sample FIFO spans 1.28 s instead of 0.64 s, and it draws 6 uA instead of 11); the
+# first batch after the wake interpolates those samples up to the detector's rate, then restores it.
 import asyncio
 from array import array
 
@@ -28,6 +30,7 @@ _WATERMARK = 25  # samples per FIFO wake in light sleep (0.5 s at 50 Hz, 7 left 
 WAKE_MG = 250  # activity threshold on the high-passed axes (LIS3DH generator 1)
 WAKE_MS = 40
 _SEED_MS = 2500  # pre-fall history given to the detector at a motion wake (its long_ms is 2 s)
+SLEEP_HZ = 25  # LIS3DH rate while INT1 is the activity interrupt (docs/power.md: measured 10/25/50)
 
 
 # per-sample | |a|^2 - 1 g^2 | cap (~4.2 g, far above the moving threshold): 32 of them stay a small
@@ -87,7 +90,7 @@ def _stats(buf: ptr16, n: int, out: ptr32):
 
 
 class FallMonitor:
-    def __init__(self, accel, alert, log, vibrator=None, cfg=None, detector=None):
+    def __init__(self, accel, alert, log, vibrator=None, cfg=None, detector=None, sleep_hz=SLEEP_HZ):
         cfg = cfg or {}
         self.accel = accel
         self.alert = alert
@@ -109,6 +112,8 @@ class FallMonitor:
         self._posture = array("h", (0, 0, 0))  # mg: mean gravity of the last still batch
         self.has_posture = False
         self.int1 = None  # what INT1 signals now: "fifo", "activity" (or None: not set by us)
+        self.sleep_hz = sleep_hz
+        self._pending = False  # a fall confirmed by the FIFO read before a rate change
         self.task = None
 
     def start(self):
@@ -142,16 +147,27 @@ class FallMonitor:
         except OSError as e:  # an I2C glitch must not end fall monitoring
             self.log("accel_error", err=repr(e))
             n = 0
-        fell = False
+        fell = self._pending
+        self._pending = False
         det = self.det
+        acc = self.accel
+        rate = acc.rate_hz
+        odr = getattr(acc, "odr_hz", rate)
+        slow = odr < rate
+        if slow:  # samples of the sleep rate: interpolated up, then the detector's rate again
+            fell = self._upsample(buf, n, rate // odr) or fell
+            try:
+                acc.set_odr(rate)  # the FIFO was just read empty: the rates never mix
+            except OSError as e:
+                self.log("accel_error", err=repr(e))
         k = 0
-        while k < n:  # the whole batch at once (viper while nothing happens), stopping at each event
+        while k < n and not slow:  # the whole batch at once (viper while nothing happens), stopping at each event
             k = det.feed(buf, n, k)
             if det.event == EV_FALL:
                 fell = True
         st = self._st
         _stats(buf, n, st)
-        if n >= 8 and st[1] // n < _STILL_JERK_MG:
+        if n >= 8 and not slow and st[1] // n < _STILL_JERK_MG:
             p = self._posture  # in place: no allocation per batch
             p[0], p[1], p[2] = st[2] // n, st[3] // n, st[4] // n
             self.has_posture = True
@@ -159,10 +175,49 @@ class FallMonitor:
         self.samples += n
         return fell
 
+    def _upsample(self, buf, n, f):
+        # n samples at rate/f -> the detector at rate: f - 1 linearly interpolated samples (integer)
+        # before each one after the first. Small ints only: no allocation per sample.
+        det = self.det
+        fell = False
+        px = py = pz = 0
+        j = 0
+        for i in range(n):
+            x, y, z = buf[j], buf[j + 1], buf[j + 2]
+            if i:
+                for k in range(1, f):
+                    if det.update(px + (x - px) * k // f, py + (y - py) * k // f,
+                                  pz + (z - pz) * k // f) == EV_FALL:
+                        fell = True
+            if det.update(x, y, z) == EV_FALL:
+                fell = True
+            px, py, pz = x, y, z
+            j += 3
+        return fell
+
+    def _set_rate(self, moving):
+        # the detector's rate while it must see every batch, sleep_hz under the activity interrupt;
+        # the FIFO is read (and run through the detector) at the old rate before the change
+        acc = self.accel
+        odr = getattr(acc, "odr_hz", None)
+        want = acc.rate_hz if moving or not self.sleep_hz else self.sleep_hz
+        if odr is None or odr == want:
+            return
+        if self.batch():
+            self._pending = True  # handed to the next batch(): the fall window opens then
+        try:
+            if acc.odr_hz != want:
+                acc.set_odr(want)
+        except (OSError, ValueError) as e:
+            self.log("accel_odr_failed", err=repr(e))
+        self.int1 = None  # INT1_DURATION counts samples at the rate: set INT1 again
+
     # ---- sleep ------------------------------------------------------------------------------------
     def sleep_mode(self, moving):
         """Before a sleep: INT1 = FIFO watermark if the detector must see every batch (moving), the
-        activity interrupt otherwise. Returns the still posture to keep across a deep sleep."""
+        activity interrupt otherwise (and the rate sleep_hz). Returns the still posture to keep
+        across a deep sleep."""
+        self._set_rate(moving)
         kind = "fifo" if moving else "activity"
         if kind != self.int1:
             try:

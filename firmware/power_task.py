@@ -165,12 +165,16 @@ class PowerTask:
         self._rtc_at = now
 
     # ---- inputs ---------------------------------------------------------------------------------------
-    def _accel_state(self, fm):
+    def _accel_state(self, fm, asleep=False):
+        # asleep: the rate sleep_mode() just set (odr_hz: 25 Hz under the activity interrupt); awake,
+        # the detector's rate (the monitor's next FIFO read restores it)
         a = getattr(fm, "accel", None)
         if a is None:
             return "off"
         lp = getattr(a, "mode", "normal") == "low-power"
         rate = getattr(a, "rate_hz", 50)
+        if asleep:
+            rate = getattr(a, "odr_hz", rate)
         rate = 25 if rate <= 25 else 50
         return ("lp%d" if lp else "n%d") % rate
 
@@ -300,10 +304,13 @@ class PowerTask:
                 pass
 
     def _int1(self, mask, moving):
-        """INT1 for the coming sleep (FIFO watermark while moving, activity otherwise); the posture."""
+        """INT1 and the LIS3DH rate for the coming sleep (FIFO watermark while moving, activity
+        otherwise); the posture."""
         fm = getattr(self.app, "fall", None)
         if fm is not None and mask & W_ACCEL:
-            return fm.sleep_mode(moving)
+            p = fm.sleep_mode(moving)
+            self.acc.set("accel", self._accel_state(fm, True), ticks_ms())
+            return p
         return None
 
     async def _light(self, ms, mask, moving=False):
@@ -318,6 +325,8 @@ class PowerTask:
         why = hw.lightsleep(ms, mask)
         t1 = ticks_ms()
         acc.set("mcu", ACTIVE, t1)
+        if mask & W_ACCEL:
+            acc.set("accel", self._accel_state(getattr(self.app, "fall", None)), t1)
         acc.count("light_sleeps")
         acc.count("wake_" + why)
         if why == "accel":

@@ -7,19 +7,27 @@
 # INT1_THS for INT1_DURATION samples, latched (LIR_INT1) until INT1_SRC is read. The level goes to
 # the simulated Pin with the board's INT1 number, if one exists. Modelled from the datasheet's
 # description, not from a chip.
+# Output rate (issue 8/6): push_mg() is the world at src_hz (the traces: 50 Hz); the chip keeps one
+# sample per 1/ODR (CTRL_REG1 ODR, a phase accumulator: at 25 Hz every second one), none powered down.
+# The high-pass filter and INT1_DURATION act per chip sample, so at 25 Hz the filter's cut-off halves
+# and a duration count lasts twice as long, as the datasheet's ODR-relative HPCF table says.
 import machine
 
 from drivers.lis3dh import ADDR_DEFAULT
 
 # full scale bits (CTRL_REG4 FS) -> mg per digit of the left-justified 16-bit sample >> 4 (12-bit)
 _MG_12BIT = {0x00: 1, 0x10: 2, 0x20: 4, 0x30: 12}
+# CTRL_REG1 ODR field -> Hz (0: power-down)
+_ODR_HZ = (0, 1, 10, 25, 50, 100, 200, 400, 1620, 1344)
 
 
 class SimLIS3DH:
     """I2C bus with one LIS3DH. Allocation-free on reads (preallocated FIFO storage)."""
 
-    def __init__(self, addr=ADDR_DEFAULT, who=0x33, int1_pin=39):
+    def __init__(self, addr=ADDR_DEFAULT, who=0x33, int1_pin=39, src_hz=50):
         self.addr = addr
+        self.src_hz = src_hz  # rate of push_mg() calls (the world)
+        self._phase = 0
         self.regs = bytearray(256)
         self.regs[0x0F] = who
         self.writes = []
@@ -120,11 +128,11 @@ class SimLIS3DH:
         if over and self._over >= max(1, self.regs[0x33]) and cfg & 0x2A:
             self.regs[0x31] = 0x40 | 0x2A  # IA + the high events (which axis is not modelled)
 
-    def ms_to_watermark(self, rate_hz=50):
-        """ms until the FIFO watermark raises INT1 at rate_hz, None unless it is routed to INT1."""
-        if not self.regs[0x22] & 0x04:
+    def ms_to_watermark(self):
+        """ms until the FIFO watermark raises INT1 at the ODR, None unless it is routed to INT1."""
+        if not self.regs[0x22] & 0x04 or not self.odr_hz():
             return None
-        return max(0, (self.regs[0x2E] & 0x1F) + 1 - self.fifo_n) * 1000 // rate_hz
+        return max(0, (self.regs[0x2E] & 0x1F) + 1 - self.fifo_n) * 1000 // self.odr_hz()
 
     def _int1_out(self):
         r3 = self.regs[0x22]
@@ -138,8 +146,26 @@ class SimLIS3DH:
         if pin is not None:
             pin._drive(level)
 
+    def odr_hz(self):
+        return _ODR_HZ[self.regs[0x20] >> 4]
+
+    def _sampled(self):
+        # does the chip take this world sample at its ODR?
+        odr = self.odr_hz()
+        if odr >= self.src_hz:
+            self._phase = 0
+            return True
+        self._phase += odr
+        if self._phase < self.src_hz:
+            return False
+        self._phase -= self.src_hz
+        return True
+
     def push_mg(self, x, y, z):
-        """Queue one sample given in mg, quantised as the configured range and mode would."""
+        """One world sample (mg) at src_hz: queued if the chip samples it at its ODR, quantised as
+        the configured range and mode would."""
+        if not self._sampled():
+            return
         fs = self.regs[0x23] & 0x30
         lp = self.regs[0x20] & 0x08
         hr = self.regs[0x23] & 0x08

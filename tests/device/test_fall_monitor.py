@@ -182,3 +182,97 @@ def test_quiet_batches_allocate_nothing():
     finally:
         micropython.heap_unlock()
     assert fm.det.n == 9 * 25 - 1 and fm.det.phase == 0
+
+
+class RateAccel(SleepAccel):
+    """A driver with a settable output rate: read_fifo gives n samples of gen at the current ODR."""
+
+    def __init__(self, gen, n=20):
+        SleepAccel.__init__(self, gen)
+        self.odr_hz = 50
+        self.n = n
+
+    def read_fifo(self, out):
+        self.calls.append(("read", self.odr_hz))
+        for k in range(self.n):
+            out[3 * k], out[3 * k + 1], out[3 * k + 2] = self.gen(self.t)
+            self.t += 1
+        return self.n
+
+    def set_odr(self, hz):
+        self.calls.append(("odr", hz))
+        self.odr_hz = hz
+
+
+class SpyDetector:
+    event = 0
+
+    def __init__(self):
+        self.got = []
+
+    def update(self, x, y, z):
+        self.got.append((x, y, z))
+        return 0
+
+    def feed(self, buf, n, k):
+        for j in range(k, n):
+            self.got.append((buf[3 * j], buf[3 * j + 1], buf[3 * j + 2]))
+        return n
+
+
+def test_sleep_rate_fifo_read_empty_before_each_rate_change_and_upsampled():
+    acc = RateAccel(lambda t: (10 * t, -7 * t, 1000), n=4)
+    det = SpyDetector()
+    fm = FallMonitor(acc, Alert(), lambda *a, **k: None, detector=det)
+    fm.sleep_mode(False)  # still: the FIFO is read at 50 Hz first, then 25 Hz, then INT1 (1 sample = 40 ms)
+    assert acc.calls == [("read", 50), ("odr", 25), ("activity", 250, 40), "clear"]
+    assert det.got == [(0, 0, 1000), (10, -7, 1000), (20, -14, 1000), (30, -21, 1000)]
+    fm.sleep_mode(False)  # already at 25 Hz: nothing read, nothing changed
+    assert acc.calls[4:] == ["clear"]
+    del det.got[:]
+    del acc.calls[:]
+    assert not fm.batch()  # the wake: 4 samples at 25 Hz -> 7 at 50 Hz, then 50 Hz again
+    assert acc.calls == [("read", 25), ("odr", 50)]
+    assert det.got == [(40, -28, 1000), (45, -32, 1000), (50, -35, 1000), (55, -39, 1000),
+                       (60, -42, 1000), (65, -46, 1000), (70, -49, 1000)], det.got
+    del acc.calls[:]
+    fm.batch()
+    assert acc.calls == [("read", 50)]  # the detector's rate: as awake, no interpolation
+    assert len(det.got) == 11
+    fm.sleep_mode(True)  # moving: the detector's rate, the watermark
+    assert acc.calls[1:] == [("fifo", 25)]
+    acc.odr_hz = 25  # a wake by activity then a sleep while moving before any batch: back to 50 first
+    fm.sleep_mode(True)
+    assert acc.calls[2:] == [("read", 25), ("odr", 50), ("fifo", 25)]
+    fm50 = FallMonitor(RateAccel(lambda t: (0, 0, 1000)), Alert(), lambda *a, **k: None, sleep_hz=50)
+    fm50.sleep_mode(False)
+    assert fm50.accel.calls == [("activity", 250, 40), "clear"]  # sleep_hz 50: the old behaviour
+
+
+def test_upsampling_at_10hz_and_a_fall_found_in_the_drain_is_not_lost():
+    acc = RateAccel(lambda t: (0, 0, 1000 + 50 * t), n=3)
+    acc.odr_hz = 10
+    det = SpyDetector()
+    fm = FallMonitor(acc, Alert(), lambda *a, **k: None, detector=det)
+    fm.batch()
+    assert [g[2] for g in det.got] == [1000, 1010, 1020, 1030, 1040, 1050, 1060, 1070, 1080, 1090, 1100]
+    assert acc.calls[-1] == ("odr", 50)
+
+    class FallDet(SpyDetector):
+        def update(self, x, y, z):
+            SpyDetector.update(self, x, y, z)
+            return 2 if len(self.got) == 3 else 0  # EV_FALL on the third sample
+
+        def feed(self, buf, n, k):
+            self.event = 0
+            while k < n:
+                k += 1
+                if self.update(buf[3 * k - 3], buf[3 * k - 2], buf[3 * k - 1]) == 2:
+                    self.event = 2
+                    return k
+            return n
+
+    fm = FallMonitor(RateAccel(lambda t: (0, 0, 1000), n=4), Alert(), lambda *a, **k: None, detector=FallDet())
+    fm.sleep_mode(False)  # the drain before the rate change confirms a fall
+    assert fm.batch()  # handed to the next batch: the fall window opens then
+    assert not fm.batch()

@@ -221,3 +221,46 @@ def test_simulated_light_sleep_ends_at_the_watermark():
         assert 350 <= time.ticks_diff(time.ticks_ms(), t0) < 1500
     finally:
         machine._WAKE_HOOKS.remove(bus.ms_to_watermark)
+
+
+def test_sleep_rate_25hz_keeps_the_fifo_and_the_simulated_chip_samples_at_its_odr():
+    bus = FakeLIS3DH(int1_pin=None)
+    acc = LIS3DH(bus)
+    assert acc.odr_hz == 50
+    for i in range(10):
+        bus.push_mg(0, 0, 1000)
+    assert acc.fifo_count() == 10  # world at 50 Hz, chip at 50 Hz: every sample
+    buf = array.array("h", bytes(6 * 32))
+    acc.read_fifo(buf)
+    acc.set_odr(25)
+    assert acc.odr_hz == 25 and bus.regs[0x20] == 0x37  # ODR 25 Hz, normal mode, XYZ on
+    assert bus.regs[0x2E] == 0x80 and bus.regs[0x24] & 0x40  # FIFO still streaming
+    for i in range(40):  # 0.8 s of the world
+        bus.push_mg(0, 0, 1000)
+    assert acc.fifo_count() == 20  # 0.8 s at 25 Hz
+    for i in range(100):
+        bus.push_mg(0, 8 * i, 1000)  # a ramp: which world samples did the chip keep?
+    assert acc.fifo_count() == 32  # full: 32 samples span 1.28 s now
+    n = acc.read_fifo(buf)
+    ys = [buf[3 * k + 1] for k in range(n)]
+    steps = [ys[k + 1] - ys[k] for k in range(n - 1)]
+    assert all(s in (12, 16, 20) for s in steps), steps  # 2 world samples (16 mg) apart, quantised to 4 mg
+    assert sum(steps) == 16 * (n - 1)
+    acc.int1_activity(250, 40)
+    assert bus.regs[0x33] == 1  # 40 ms = 1 sample at 25 Hz
+    # the reboot: the chip still streams at 25 Hz, which divides 50: the FIFO is kept
+    acc2 = LIS3DH(bus, keep_fifo=True)
+    assert acc2.kept_fifo and acc2.odr_hz == 25 and acc2.rate_hz == 50 and bus.regs[0x20] == 0x37
+    acc2.set_odr(100)
+    assert not LIS3DH(bus, keep_fifo=True).kept_fifo  # faster than the detector: reconfigured at 50
+    assert bus.regs[0x20] == 0x47
+    raises(ValueError, acc2.set_odr, 30)
+
+
+def test_powered_down_chip_takes_no_samples():
+    bus = FakeLIS3DH(int1_pin=None)
+    acc = LIS3DH(bus)
+    acc.power_down()
+    for i in range(10):
+        bus.push_mg(0, 0, 1000)
+    assert bus.fifo_n == 0 and bus.ms_to_watermark() is None

@@ -135,6 +135,12 @@ print("CPU", busy, n * batch, pystone.main(loops))
 """
 
 
+def esp32_scale(vm_pystones):
+    """VM time x this = ESP32 time at MicroPython's 160 MHz (pystones measured in the same VM run)."""
+    from alertbutton.fall_eval import ESP32_PYSTONES
+    return vm_pystones / float(ESP32_PYSTONES) * PYSTONE_MHZ / float(ESP32_MHZ)
+
+
 def measure_cpu_ms(mcu, batches=400, pystone_loops=5000):
     """ms of ESP32 CPU per FIFO wake: FallMonitor.batch() over one batch with the real LIS3DH driver
     on a bus that costs nothing (the conversion, the detector, the motion verdict, the still posture;
@@ -152,7 +158,7 @@ def measure_cpu_ms(mcu, batches=400, pystone_loops=5000):
     if proc.returncode != 0 or not line:
         raise RuntimeError("CPU measurement failed: %s" % (proc.stderr or proc.stdout)[-1500:])
     busy_us, samples, pystones = (float(v) for v in line[0].split()[1:])
-    scale = pystones / float(ESP32_PYSTONES) * PYSTONE_MHZ / float(ESP32_MHZ)
+    scale = esp32_scale(pystones)
     detector_ms = busy_us / float(samples) * batch * scale / 1000.0
     i2c_ms = (batch * 6 + 2) * 9 * 1000.0 / float(mcu.get("i2c_hz", 400000))  # bytes x 9 bits
     total = detector_ms + i2c_ms + float(mcu.get("wake_overhead_ms", 1.0))

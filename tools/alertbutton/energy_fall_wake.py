@@ -19,17 +19,38 @@ BOOT_MS = (0, 300, 640, 1000)
 LEAD_S = 3.0
 
 
-def run(trials, boot_ms=BOOT_MS, lead_s=LEAD_S, seed=True, timeout=900):
+def run(trials, boot_ms=BOOT_MS, lead_s=LEAD_S, seed=True, timeout=900, sleep_hz=None):
     """trials: [(name, [(x, y, z) mg at 50 Hz])]; returns one dict per trial (see the VM script)."""
     with tempfile.TemporaryDirectory(prefix="fallwake-") as tmp:
         path = os.path.join(tmp, "in.json")
         with open(path, "w") as f:
-            json.dump({"trials": trials, "boot_ms": list(boot_ms), "lead_s": lead_s, "seed": seed}, f)
+            json.dump({"trials": trials, "boot_ms": list(boot_ms), "lead_s": lead_s, "seed": seed,
+                       "sleep_hz": sleep_hz}, f)
         proc = vm.run(script=os.path.join(HERE, "energy_fall_wake_vm.py"), args=(path,), timeout=timeout,
-                      cwd=tmp, heapsize="16M")
+                      cwd=tmp, heapsize="16M", extra_path=(HERE,))
     if proc.returncode != 0:
         raise RuntimeError("fall-wake VM failed: %s" % (proc.stderr or proc.stdout)[-2000:])
     return [json.loads(ln[4:]) for ln in proc.stdout.splitlines() if ln.startswith("RES ")]
+
+
+def wake_batch_ms(trials, loops=5000):
+    """ESP32 ms of the first FIFO batch after a deep-sleep wake (the whole FIFO, upsampled to the
+    detector's rate), mean over the trials at a 0 ms boot; the VM's time scaled by pystones to
+    MicroPython's 160 MHz ESP32, as energy.measure_cpu_ms does."""
+    from alertbutton.energy import esp32_scale
+    with tempfile.TemporaryDirectory(prefix="fallwake-") as tmp:
+        path = os.path.join(tmp, "in.json")
+        with open(path, "w") as f:
+            json.dump({"trials": trials, "boot_ms": [0], "lead_s": LEAD_S, "seed": True, "pystone": loops}, f)
+        proc = vm.run(script=os.path.join(HERE, "energy_fall_wake_vm.py"), args=(path,), timeout=900,
+                      cwd=tmp, heapsize="16M", extra_path=(HERE,))
+    lines = proc.stdout.splitlines()
+    ps = [float(ln.split()[1]) for ln in lines if ln.startswith("PYSTONE ")]
+    if proc.returncode != 0 or not ps:
+        raise RuntimeError("fall-wake VM failed: %s" % (proc.stderr or proc.stdout)[-2000:])
+    us = [json.loads(ln[4:])["asleep"]["0"].get("wake_batch_us") for ln in lines if ln.startswith("RES ")]
+    us = [u for u in us if u is not None]
+    return sum(us) / len(us) * esp32_scale(ps[0]) / 1000.0
 
 
 def load(root):
@@ -50,17 +71,29 @@ def summary(res, boot_ms=BOOT_MS):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    argv0 = list(argv)
+    argv = [a for a in argv if a != "--cpu"]
     seed = "--no-seed" not in argv
     argv = [a for a in argv if a != "--no-seed"]
+    sleep_hz = None  # the firmware's FallMonitor default (SLEEP_HZ)
+    if "--sleep-hz" in argv:  # the LIS3DH rate while the MCU deep-sleeps (10, 25 or 50)
+        k = argv.index("--sleep-hz")
+        sleep_hz = int(argv[k + 1])
+        if sleep_hz not in (10, 25, 50):
+            raise SystemExit("--sleep-hz must be 10, 25 or 50")
+        del argv[k:k + 2]
     root = argv[0] if argv else os.path.join(vm.REPO, "tests", "data", "mobifall")
-    res = run(load(root), seed=seed)
+    trials = load(root)
+    res = run(trials, seed=seed, sleep_hz=sleep_hz)
     s = summary(res)
-    print("%d fall trials from %s; detected awake all along: %d%s" % (
-        s["trials"], root, s["awake"], "" if seed else " (no posture seeding)"))
+    print("%d fall trials from %s; detected awake all along: %d; LIS3DH at %d Hz in deep sleep%s" % (
+        s["trials"], root, s["awake"], res[0]["sleep_hz"], "" if seed else " (no posture seeding)"))
     for b in BOOT_MS:
         r = s[b]
         print("deep sleep, boot %4d ms: INT1 woke %d, detected %d%s" % (
             b, r["woke"], r["detected"], ("; lost: " + ", ".join(r["lost"][:12])) if r["lost"] else ""))
+    if "--cpu" in argv0:
+        print("first FIFO batch after the wake: %.2f ms of ESP32 (VM time scaled by pystones)" % wake_batch_ms(trials))
     return 0
 
 

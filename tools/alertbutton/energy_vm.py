@@ -17,6 +17,7 @@ import json
 import sys
 from time import ticks_add, ticks_diff
 
+from firmware.fall_monitor import SLEEP_HZ
 from firmware.gnss_power import POLL_MS, GnssPower
 from firmware.modem_power import ModemPolicy, ModemPower
 from firmware.power import (ACTIVE, ALERTING, COMPONENTS, DEEP, LIGHT, W_ACCEL, W_BUTTON, Accounting,
@@ -98,7 +99,9 @@ class Day:
         self._hook(acc)
         first = ACTIVE if P.get("baseline") else DEEP
         acc.set("mcu", first, tk(0))  # steady state: the day starts asleep, the modem settled
-        acc.set("accel", P["hardware"]["accel_state"] if self.fall else "off", tk(0))
+        st = P["hardware"]["accel_state"]
+        self.accel_states = (st, "%s%d" % (st.rstrip("0123456789"), SLEEP_HZ))  # awake, under INT1 activity
+        acc.set("accel", st if self.fall else "off", tk(0))
         acc.set("mic", "off" if P["hardware"]["mic_chipen"] else "standby", tk(0))
         start = "off" if self.mode == "off" else ("idle" if self.mode == "on" else "sleep")
         self.acc = acc
@@ -339,10 +342,18 @@ class Day:
         self.gnss.alert(now, True, need_fix=False)
         self.mcu(ALERTING, v)
 
+    def accel_rate(self, v, still_sleep):
+        """The LIS3DH at SLEEP_HZ while INT1 is the activity interrupt (FallMonitor.sleep_mode), at
+        the detector's rate from the wake on (its first FIFO read restores it)."""
+        if self.fall:
+            self.acc.set("accel", self.accel_states[1 if still_sleep else 0], tk(v))
+
     def sleep_light(self, v, ms, mask, events):
         wake = v + ms
         src = "timer"
         motion_mode = self.policy.moving(tk(v))
+        still = bool(mask & W_ACCEL) and not motion_mode
+        self.accel_rate(v, still)
         if mask & W_ACCEL and self.fall:
             # the detector runs: a FIFO watermark wakes it; otherwise INT1 fires when motion starts
             t = v + self.fifo_ms if motion_mode else self.next_motion_start(v + 1)
@@ -360,6 +371,8 @@ class Day:
             self.v = self.D
             return
         self.v = wake
+        if still:
+            self.accel_rate(wake, False)
         self.woke(src, wake)
         self.mcu(ACTIVE, wake)
         if self.gnss_on and src == "timer":
@@ -380,6 +393,8 @@ class Day:
 
     def sleep_deep(self, v, ms, mask, events):
         now = tk(v)
+        if mask & W_ACCEL:
+            self.accel_rate(v, True)
         self.mcu(DEEP, v)
         self.acc.count("deep_sleeps")
         data = self.acc.dump(now, {"ms": ms, "p": self.policy.carry(now), "g": self.gnss.carry(now),
@@ -418,6 +433,8 @@ class Day:
         gp.resume(x.get("g"), now1, wake - v + self.boot_ms)
         self.gnss = gp
         self.v = v1
+        if mask & W_ACCEL:
+            self.accel_rate(v1, False)  # the boot's first FIFO read
         if src == "button":
             self._wake_press(wake)
         self.woke(src, v1)
