@@ -41,6 +41,9 @@ _LIR_INT1 = const(0x08)
 _LIR_INT2 = const(0x02)
 _FM_BYPASS = const(0x00)
 _FM_STREAM = const(0x80)
+# Stream-to-FIFO (FM 0xC0) is not used: DocID17530 Rev 2 5.1.4 streams while the TR-selected pin is
+# low and holds FIFO mode while it is high, and FIFO mode stops when full (5.1.2). With the latched
+# activity interrupt and a full FIFO it would freeze on the still samples before the fall's onset.
 _I1_IA1 = const(0x40)
 _I1_IA2 = const(0x20)
 _I1_WTM = const(0x04)
