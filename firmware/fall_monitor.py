@@ -212,6 +212,11 @@ class FallMonitor:
             self.log("accel_odr_failed", err=repr(e))
         self.int1 = None  # INT1_DURATION counts samples at the rate: set INT1 again
 
+    def found(self):
+        """An impact under check, or a fall confirmed by the FIFO read before a rate change and not yet
+        handled: the power task then calls the sleep off."""
+        return bool(self._pending or self.det.phase)
+
     # ---- sleep ------------------------------------------------------------------------------------
     def sleep_mode(self, moving):
         """Before a sleep: INT1 = FIFO watermark if the detector must see every batch (moving), the

@@ -313,9 +313,19 @@ class PowerTask:
             return p
         return None
 
+    def _fall_found(self):
+        """The FIFO read before a rate change (sleep_mode) found an impact or confirmed a fall: the
+        sleep is called off, so the check, or the cancel window, runs awake."""
+        fm = getattr(self.app, "fall", None)
+        return fm is not None and hasattr(fm, "found") and fm.found()
+
     async def _light(self, ms, mask, moving=False):
         acc, hw = self.acc, self.hw
         self._int1(mask, moving)
+        if self._fall_found():
+            self.log("sleep_cancelled", why="fall_check")
+            await asyncio.sleep_ms(0)
+            return
         wdt = self.app.board.watchdog()
         if wdt is not None:
             wdt.feed()
@@ -340,6 +350,9 @@ class PowerTask:
         self.log("deep_sleep", ms=ms, wake=wake_names(mask))
         self._flush()
         posture = self._int1(mask, False)
+        if self._fall_found():
+            self.log("sleep_cancelled", why="fall_check")
+            return
         self.acc.set("mcu", DEEP, now)
         self.acc.count("deep_sleeps")
         self._save(now, ms, posture)

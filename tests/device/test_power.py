@@ -503,8 +503,22 @@ class FakeFall:
         self.modes.append(moving)
         return [10, -20, 995]
 
+    def found(self):
+        return False
+
     def resume(self, posture):
         self.resumed = posture
+
+
+class FallInDrain(FakeFall):
+    """The FIFO read before the rate change finds an impact (the detector starts a check)."""
+
+    def sleep_mode(self, moving):
+        self.det = type("det", (), {"phase": 1})
+        return FakeFall.sleep_mode(self, moving)
+
+    def found(self):
+        return self.det.phase != 0
 
 
 async def test_int1_set_for_the_sleep_and_the_still_posture_crosses_a_deep_sleep():
@@ -599,3 +613,20 @@ async def test_fifo_wakes_leave_the_modem_in_uart_sleep():
     assert app.modem.at.sent == []  # no AT exchange, no DTR wake: the modem slept through the FIFO work
     assert "idle" not in pt.acc.totals(ticks_ms())["modem"]
     power._installed = None
+
+
+async def test_an_impact_found_by_the_read_before_the_sleep_calls_the_deep_sleep_off():
+    from firmware import power_task
+    hw = FakeHw("deepsleep", "timer", Accounting(0, {"modem": "sleep", "mcu": DEEP}).dump(0, {"ms": 1000}))
+    app = FakeApp(hw, {"low_power": True, "wake_ms": 0})
+    app.fall = FallInDrain()
+    pt = power_task.start(app)
+    pt.task.cancel()
+    pt.policy._motion_t = ticks_add(ticks_ms(), -60 * S)  # still for a minute: deep sleep is due
+    slept = await _until_slept(pt, hw, limit=20)
+    assert not slept and hw.slept is None, hw.slept  # never slept: the check runs awake
+    assert app.fall.modes and app.fall.modes[0] is False  # the sleep was being prepared
+    assert any(ev == "sleep_cancelled" for ev, _ in app.events), app.events
+    assert pt.last[3] == "fall_check", pt.last  # and the policy now keeps it awake for the check
+    power._installed = None
+
