@@ -148,21 +148,19 @@ class AtChannel:
         the PDU on its own line, without a prefix); a URC arriving in between still goes to its
         handler. connect=True (a dial): CONNECT ends it too, and hands the UART to PPP (released).
         While PPP owns the UART the command waits for claim() up to timeout_ms (AtReleased)."""
+        return await self._locked(cmd, None, timeout_ms, expect, 0, follow, connect)
+
+    async def command_with_prompt(self, cmd, payload, timeout_ms=60000, prompt_ms=5000, expect=None):
+        """For AT+CMGS-like commands: send cmd, wait for the '> ' prompt, send payload + Ctrl-Z."""
+        return await self._locked(cmd, payload, timeout_ms, expect, prompt_ms)
+
+    async def _locked(self, cmd, payload, timeout_ms, expect, prompt_ms, follow=False, connect=False):
         t0 = ticks_ms()
         while True:
             await self._until_claimed(cmd, timeout_ms - ticks_diff(ticks_ms(), t0))
             async with self._lock:
                 if not self.released:  # a dial may have taken the UART while we waited for the lock
-                    return await self._exchange(cmd, None, timeout_ms, expect, follow=follow, connect=connect)
-
-    async def command_with_prompt(self, cmd, payload, timeout_ms=60000, prompt_ms=5000, expect=None):
-        """For AT+CMGS-like commands: send cmd, wait for the '> ' prompt, send payload + Ctrl-Z."""
-        t0 = ticks_ms()
-        while True:
-            await self._until_claimed(cmd, timeout_ms - ticks_diff(ticks_ms(), t0))
-            async with self._lock:
-                if not self.released:
-                    return await self._exchange(cmd, payload, timeout_ms, expect, prompt_ms)
+                    return await self._exchange(cmd, payload, timeout_ms, expect, prompt_ms, follow, connect)
 
     async def _until_claimed(self, cmd, timeout_ms):
         if self.released and not await self._wait(self._claimed, max(timeout_ms, 0)):

@@ -195,7 +195,8 @@ class Modem:
         """Define the PDP context with `apn` (None: the context the network gave at attach) and enter
         data mode: True once the modem said CONNECT (the UART then belongs to PPP until hangup()).
         False, still in command mode, otherwise."""
-        if apn is not None and not _apn_ok(apn):
+        from firmware.platform_config import apn_ok  # the same rule as the config check
+        if apn is not None and not apn_ok(apn):
             self.log("data_dial_failed", err="bad apn")
             return False
         try:
@@ -271,16 +272,6 @@ class Modem:
             return int(v)
         except (TypeError, ValueError):
             return -1  # accepted but no readable reference: still accepted
-
-
-def _apn_ok(apn):
-    # goes between quotes in an AT command: printable ASCII, no quote
-    if not isinstance(apn, str) or not 1 <= len(apn) <= 62:
-        return False
-    for ch in apn:
-        if not 32 < ord(ch) < 127 or ch == '"':
-            return False
-    return True
 
 
 def _reg_stat(v, urc=False):

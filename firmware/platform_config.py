@@ -30,6 +30,17 @@ def _text(v, what, lo=1, hi=128):
     return v
 
 
+def apn_ok(apn):
+    """An APN that can go between quotes in AT+CGDCONT: 1..62 printable ASCII characters, no space,
+    no quote (the config check and the modem driver's dial() both use it)."""
+    if not isinstance(apn, str) or not 1 <= len(apn) <= 62:
+        return False
+    for ch in apn:
+        if not 32 < ord(ch) < 127 or ch == '"':
+            return False
+    return True
+
+
 def _topic_safe(v, what):
     _text(v, what, 1, 64)
     for ch in "+#/ ":
@@ -92,10 +103,8 @@ def check(d):
     if out["link"] == "ppp" and isinstance(d.get("ppp"), dict):
         p = d["ppp"]
         apn = p.get("apn")
-        if apn is not None:  # goes into AT+CGDCONT between quotes
-            _text(apn, "ppp.apn", 1, 62)
-            if '"' in apn or " " in apn:
-                raise ValueError("ppp.apn: no quote or space")
+        if apn is not None and not apn_ok(apn):
+            raise ValueError("ppp.apn: 1..62 printable ASCII characters, no quote or space")
         out["ppp"] = {"apn": apn, "user": p.get("user"), "key": p.get("key")}
     return out
 

@@ -199,7 +199,7 @@ class PowerTask:
         fm = getattr(app, "fall", None)
         if fm is not None and getattr(fm, "window_open", False):
             return "fall_window", None
-        if fm is not None and getattr(getattr(fm, "det", None), "phase", 0):
+        if self._fall_found():
             return "fall_check", None
         if self.acc.cur["mic"] == "on":
             return "mic", None
@@ -314,16 +314,22 @@ class PowerTask:
         return None
 
     def _fall_found(self):
-        """The FIFO read before a rate change (sleep_mode) found an impact or confirmed a fall: the
-        sleep is called off, so the check, or the cancel window, runs awake."""
+        """An impact under check, or a fall not yet handled (FallMonitor.found()): stay awake."""
         fm = getattr(self.app, "fall", None)
         return fm is not None and hasattr(fm, "found") and fm.found()
+
+    def _sleep_off(self):
+        # the FIFO read before a rate change (sleep_mode) found an impact or confirmed a fall after
+        # the policy chose to sleep: the sleep is called off, the check or the cancel window runs awake
+        if self._fall_found():
+            self.log("sleep_cancelled", why="fall_check")
+            return True
+        return False
 
     async def _light(self, ms, mask, moving=False):
         acc, hw = self.acc, self.hw
         self._int1(mask, moving)
-        if self._fall_found():
-            self.log("sleep_cancelled", why="fall_check")
+        if self._sleep_off():
             await asyncio.sleep_ms(0)
             return
         wdt = self.app.board.watchdog()
@@ -350,8 +356,7 @@ class PowerTask:
         self.log("deep_sleep", ms=ms, wake=wake_names(mask))
         self._flush()
         posture = self._int1(mask, False)
-        if self._fall_found():
-            self.log("sleep_cancelled", why="fall_check")
+        if self._sleep_off():
             return
         self.acc.set("mcu", DEEP, now)
         self.acc.count("deep_sleeps")
