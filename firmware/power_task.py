@@ -55,6 +55,21 @@ def start(app):
     return pt
 
 
+def modem_busy(mp, at_busy, gnss_on):
+    """(busy, doze) from the modem's side: an AT exchange or a modem bring-up keeps the MCU awake;
+    GNSS polls and the modem's idle timer only keep it out of deep sleep. Shared with the energy
+    model (tools/alertbutton/energy_vm.py), which has no AT channel of its own."""
+    if at_busy:
+        return "at_command", None
+    if not mp.settled() and not (mp.state == "idle" and mp.mode != ON):
+        return "modem_" + mp.state, None
+    if gnss_on:
+        return None, "gnss"
+    if not mp.settled():
+        return None, "modem_idle"
+    return None, None
+
+
 class PowerTask:
     def __init__(self, app, hw, cfg):
         self.app = app
@@ -203,18 +218,9 @@ class PowerTask:
             return "fall_check", None
         if self.acc.cur["mic"] == "on":
             return "mic", None
-        at = app.modem.at
-        lock = getattr(at, "_lock", None)
-        if lock is not None and lock.locked():
-            return "at_command", None
-        mp = self.modem_policy
-        if not mp.settled() and not (mp.state == "idle" and mp.mode != ON):
-            return "modem_" + mp.state, None
-        if getattr(getattr(app, "gnss", None) or app.modem, "gnss_on", False):
-            return None, "gnss"
-        if not mp.settled():
-            return None, "modem_idle"
-        return None, None
+        lock = getattr(app.modem.at, "_lock", None)
+        return modem_busy(self.modem_policy, lock is not None and lock.locked(),
+                          getattr(getattr(app, "gnss", None) or app.modem, "gnss_on", False))
 
     def status(self):
         s = {"low_power": self.low_power, "modem_mode": self.modem_policy.mode,

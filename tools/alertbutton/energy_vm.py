@@ -20,6 +20,7 @@ from time import ticks_add, ticks_diff
 from firmware.fall_monitor import SLEEP_HZ
 from firmware.gnss_power import POLL_MS, GnssPower
 from firmware.modem_power import ModemPolicy, ModemPower
+from firmware.power_task import modem_busy
 from firmware.power import (ACTIVE, ALERTING, COMPONENTS, DEEP, LIGHT, W_ACCEL, W_BUTTON, Accounting,
                             PowerPolicy)
 
@@ -281,18 +282,12 @@ class Day:
             elif w == "off" and st in ("idle", "sleep", "psm"):
                 self.op = (v + ModemPower.OFF_HOLD_MS, "off")
         # the MCU
-        # the power task's busy / doze split (firmware/power_task.py PowerTask._busy)
-        busy = doze = None
+        # the power task's busy / doze split (firmware/power_task.py modem_busy); a modem power operation
+        # in flight (its durations are the model's) keeps the MCU awake as the AT exchanges would
         if self.op is not None:
-            busy = "modem_op"
-        elif v < self.at_until:
-            busy = "at_command"
-        elif not mp.settled() and not (mp.state == "idle" and mp.mode != "on"):
-            busy = "modem_" + mp.state
-        elif self.gnss_on:
-            doze = "gnss"
-        elif not mp.settled():
-            doze = "modem_idle"
+            busy, doze = "modem_op", None
+        else:
+            busy, doze = modem_busy(mp, v < self.at_until, self.gnss_on)
         nxt = mp.next_ms(now)
         g = self.gnss.next_check_ms(now)
         if doze == "gnss":
