@@ -202,7 +202,9 @@ class LIS3DH:
 
     def read_fifo(self, out, max_samples=_FIFO_DEPTH):
         """Burst-read every unread FIFO sample (at most max_samples and len(out)//3) into out as
-        x, y, z mg triples; returns the number of samples. One I2C transaction for the data."""
+        x, y, z mg triples; returns the number of samples. One I2C transaction for the data.
+        out: an array("h") (converted in one native pass: any other array type would be written as
+        int16) or a list."""
         n = self.fifo_count()
         room = len(out) // 3
         if n > room:
