@@ -231,15 +231,29 @@ class FallDetector:
         self.pre_ms = pre_ms
         self.holdoff_ms = holdoff_ms
         self.long_ms = long_ms
-        if model is not None and (len(model) % 4 != 3 or any(
-                not -N_FEATURES <= model[k] < N_FEATURES for k in range(3, len(model), 4))):
-            raise ValueError("model must be (bias, min_posture, max_still, rows of 4...): linear rows "
-                             "(idx, w, lo, hi), stump rows (~idx, threshold, if_le, if_gt)")
+        # model: one integer model (bias, min_posture, max_still, rows of 4...) or a tuple of such
+        # experts sharing the gates; a candidate is a fall if any expert scores >= 0
+        experts = ()
+        if model is not None:
+            experts = tuple(model) if model and isinstance(model[0], (tuple, list)) else (model,)
+        for m in experts:
+            if len(m) % 4 != 3 or any(not -N_FEATURES <= m[k] < N_FEATURES for k in range(3, len(m), 4)):
+                raise ValueError("model must be (bias, min_posture, max_still, rows of 4...) or a tuple of "
+                                 "such experts: linear rows (idx, w, lo, hi), stump rows (~idx, threshold, "
+                                 "if_le, if_gt)")
+            if m[1] != experts[0][1] or m[2] != experts[0][2]:
+                raise ValueError("experts must share the gates (min_posture, max_still)")
         self.model = model
-        # the rotation features cost ~35 angles per decision: only computed for a model that uses
-        # them (a host trainer sets this True to record every feature)
-        self.rotation = model is not None and any(
-            (model[k] if model[k] >= 0 else ~model[k]) >= F_ROTPRE for k in range(3, len(model), 4))
+        self._experts = experts
+        # the rotation features cost ~35 angles per decision: computed only when an expert that
+        # uses them is about to score (a candidate the gates and the experts before it left
+        # undecided); rotation = True computes them at every decision (host trainer, display)
+        self._expert_rot = tuple(any((m[k] if m[k] >= 0 else ~m[k]) >= F_ROTPRE
+                                     for k in range(3, len(m), 4)) for m in experts)
+        self.uses_rotation = any(self._expert_rot)
+        self.rotation = False
+        self._rot_done = False
+        self._rot_oldest = self._rot_age = self._rot_ex = self._rot_ey = self._rot_ez = 0
         r = rate_hz
         self._trig2 = trigger_mg * trigger_mg
         self._dec = decide_ms * r // 1000  # samples from impact peak to decision
@@ -390,20 +404,28 @@ class FallDetector:
         """The decision rule on a feature vector (default: the last decision's features)."""
         if f is None:
             f = self.features
-        m = self.model
-        if m is not None:  # gates (posture change and stillness), then the learnt score
+        if self._experts:  # gates (posture change and stillness), then the learnt score
+            m = self._experts[0]
             return f[F_POSTURE] >= m[1] and f[F_STILL] <= m[2] and self.score(f) >= 0
         return (f[F_PEAK] >= self.peak_mg and f[F_SWING] >= self.swing_mg
                 and f[F_POSTURE] >= self.posture_deg and f[F_STILL] <= self.still_mg)
 
     def score(self, f=None):
-        """Second-stage score of a feature vector (model given), small ints only: bias + one term
-        per row, a linear row (idx >= 0) adds w * clip(f[idx], lo, hi), a stump row (~idx < 0)
-        adds if_le when f[idx] <= threshold, else if_gt. >= 0 means fall (if the model's posture /
-        stillness gates pass too)."""
+        """Second-stage score of a feature vector (model given), small ints only: the highest
+        expert score, each bias + one term per row; a linear row (idx >= 0) adds
+        w * clip(f[idx], lo, hi), a stump row (~idx < 0) adds if_le when f[idx] <= threshold, else
+        if_gt. >= 0 means fall (if the model's posture / stillness gates pass too)."""
         if f is None:
             f = self.features
-        m = self.model
+        best = None
+        for m in self._experts:
+            s = self._score1(m, f)
+            if best is None or s > best:
+                best = s
+        return best
+
+    @staticmethod
+    def _score1(m, f):
         s = m[0]
         k = 3
         while k < len(m):
@@ -438,7 +460,7 @@ class FallDetector:
         self._features()
         self.decisions += 1
         self.decided_n = self.impact_n  # impact_n moves on if a later impact is examined next
-        if self.accept():
+        if self._fall():
             self.phase = PH_FALL
             self._hold = self._hold_n
             if self._hold <= 0:
@@ -451,6 +473,23 @@ class FallDetector:
         else:
             self.phase = PH_IDLE
         return EV_REJECT
+
+    def _fall(self):
+        # accept() on the features just computed, the rotation features only once an expert that
+        # uses them has to score (most candidates end at the gates or at the first expert)
+        experts = self._experts
+        if not experts:
+            return self.accept()
+        f = self.features
+        if f[F_POSTURE] < experts[0][1] or f[F_STILL] > experts[0][2]:
+            return False
+        for k in range(len(experts)):
+            if self._expert_rot[k] and not self._rot_done:
+                self._rotation(self._rot_oldest, self._rot_age, self._rot_ex, self._rot_ey, self._rot_ez)
+                self._rot_done = True
+            if self._score1(experts[k], f) >= 0:
+                return True
+        return False
 
     def _features(self):
         bx = self._bx
@@ -576,8 +615,16 @@ class FallDetector:
             c2 = m2
             k = (k + 1) & mask
         f[F_NIMP] = cnt
+        self._rot_done = self.rotation
         if self.rotation:
             self._rotation(oldest, age_imp, sx // n, sy // n, sz // n)
+        else:  # kept for _fall(), which computes them if an expert needs them
+            self._rot_oldest = oldest
+            self._rot_age = age_imp
+            self._rot_ex = sx // n
+            self._rot_ey = sy // n
+            self._rot_ez = sz // n
+            f[F_ROTPRE] = f[F_ROTPATH] = f[F_OVER] = f[F_VVEL] = 0
 
     def _mean(self, a_old, a_new):
         # mean acceleration over sample ages a_old .. a_new (a_old >= a_new) into a preallocated array

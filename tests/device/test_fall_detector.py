@@ -326,10 +326,12 @@ def test_stump_rows_in_the_score():
 
 
 def test_rotation_features_only_when_the_model_uses_them():
+    from firmware import fall_model
     t = fall_trace(seed=25)
-    det = FallDetector()  # the shipped model does not use them: not computed (cost)
-    feed(det, t.samples())
-    assert not det.rotation and det.features[fd.F_ROTPATH] == 0
+    det = FallDetector(model=fall_model.MODEL[0])  # the general model alone does not use them:
+    feed(det, t.samples())  # not computed (cost)
+    assert not det.uses_rotation and det.features[fd.F_ROTPATH] == 0
+    assert FallDetector().uses_rotation  # the shipped backward-fall expert does
     det = FallDetector(model=None)
     det.rotation = True  # as the host trainer records every feature
     feed(det, t.samples())
@@ -352,19 +354,47 @@ def test_rotation_features_only_when_the_model_uses_them():
 
 def test_shipped_model_is_well_formed():
     from firmware import fall_model
-    m = fall_model.MODEL
-    assert len(m) % 4 == 3 and len(m) >= 7
-    assert 0 <= m[1] <= 180 and 0 < m[2] <= 16000
-    span = abs(m[0])
-    for k in range(3, len(m), 4):
-        if m[k] < 0:  # stump: one of two leaf values
-            assert 0 <= ~m[k] < fd.N_FEATURES
-            span += max(abs(m[k + 2]), abs(m[k + 3]))
-            continue
-        assert 0 <= m[k] < fd.N_FEATURES and m[k + 2] < m[k + 3]
-        span += abs(m[k + 1]) * max(abs(m[k + 2]), abs(m[k + 3]))
-    assert span < (1 << 29)  # every partial sum stays a small int on a 32-bit port
-    assert FallDetector().model == m
+    experts = fall_model.MODEL
+    assert isinstance(experts[0], tuple) and len(experts) == 2  # general model, backward-fall expert
+    for m in experts:
+        assert len(m) % 4 == 3 and len(m) >= 7
+        assert 0 <= m[1] <= 180 and 0 < m[2] <= 16000 and m[1:3] == experts[0][1:3]
+        span = abs(m[0])
+        for k in range(3, len(m), 4):
+            if m[k] < 0:  # stump: one of two leaf values
+                assert 0 <= ~m[k] < fd.N_FEATURES
+                span += max(abs(m[k + 2]), abs(m[k + 3]))
+                continue
+            assert 0 <= m[k] < fd.N_FEATURES and m[k + 2] < m[k + 3]
+            span += abs(m[k + 1]) * max(abs(m[k + 2]), abs(m[k + 3]))
+        assert span < (1 << 29)  # every partial sum stays a small int on a 32-bit port
+    assert FallDetector().model == experts
+
+
+def test_experts_fire_if_any_scores():
+    # a tuple of models: the score is the best expert's, a fall if it is >= 0 (gates shared)
+    a = _model(-100, gates=(30, 150), rows=((fd.F_NIMP, 10, 0, 20),))
+    b = _model(-50, gates=(30, 150), rows=((~fd.F_OVER, 20, 0, 60),))
+    det = FallDetector(model=(a, b))
+    f = array.array("i", [0] * fd.N_FEATURES)
+    f[fd.F_POSTURE] = 90
+    f[fd.F_NIMP] = 3  # a: -70, b: -50
+    assert det.score(f) == -50 and not det.accept(f)
+    f[fd.F_OVER] = 30  # b: +10
+    assert det.score(f) == 10 and det.accept(f)
+    f[fd.F_OVER] = 0
+    f[fd.F_NIMP] = 12  # a: +20
+    assert det.score(f) == 20 and det.accept(f)
+    f[fd.F_STILL] = 151  # the shared gate
+    assert not det.accept(f)
+    assert det.uses_rotation  # b splits on a rotation feature
+    assert FallDetector(model=[list(a), list(b)]).score(f) == 20  # lists too (JSON)
+    for bad in ((a, _model(0, gates=(40, 150))), (a, (0, 30, 150, 0, 1))):
+        try:
+            FallDetector(model=bad)
+            assert False, "experts with other gates or a malformed row must be refused"
+        except ValueError:
+            pass
 
 
 def test_later_stronger_impact_is_examined():
@@ -424,30 +454,50 @@ def mixed_trace():
     return t.samples()
 
 
-def test_no_allocation_per_sample():
-    # every update of mixed_trace() under a locked heap (any float or object allocation would raise
-    # MemoryError)
-    buf = mixed_trace()
-    det = FallDetector(holdoff_ms=1000)
-    n = len(buf) // 3
-    assert n > 5000
+def _locked_feed(det, buf):
+    # every sample under a locked heap (any float or object allocation would raise MemoryError)
     stats = array.array("i", [0, 0, 0])
     micropython.heap_lock()
     try:
         feed(det, buf, None, stats)
     finally:
         micropython.heap_unlock()
+    return stats
+
+
+def test_no_allocation_per_sample():
+    buf = mixed_trace()
+    assert len(buf) // 3 > 5000
+    stats = _locked_feed(FallDetector(holdoff_ms=1000), buf)
     assert stats[1] == 10 and stats[2] >= 10, list(stats)
-    # a model that uses the rotation features (stump rows): their decision code allocates nothing
-    det = FallDetector(holdoff_ms=1000, model=_model(-1, rows=((~fd.F_ROTPATH, 60, 0, 1),
-                                                               (~fd.F_OVER, -200, 0, 0))))
-    assert det.rotation
-    micropython.heap_lock()
-    try:
-        feed(det, buf, None, stats)
-    finally:
-        micropython.heap_unlock()
-    assert stats[1] == 10 and stats[2] >= 10 and det.features[fd.F_ROTPATH] > 60, list(stats)
+    # a model that uses the rotation features (stump rows): their decision code allocates nothing,
+    # alone or as a second expert after one that never fires (computed on demand)
+    rot = _model(-1, rows=((~fd.F_ROTPATH, 60, 0, 1), (~fd.F_OVER, -200, 0, 0)))
+    for model in (rot, (_model(-(1 << 26)), rot)):
+        det = FallDetector(holdoff_ms=1000, model=model)
+        assert det.uses_rotation
+        stats = _locked_feed(det, buf)
+        assert stats[1] == 10 and stats[2] >= 10 and det.features[fd.F_ROTPATH] > 60, list(stats)
+
+
+def test_rotation_on_demand_takes_the_same_decisions():
+    # the shipped experts compute the rotation features only when the backward-fall expert has to
+    # score; computing them at every decision (rotation = True) must not change a single event
+    buf = mixed_trace()
+    lazy = FallDetector(holdoff_ms=1000)
+    eager = FallDetector(holdoff_ms=1000)
+    eager.rotation = True
+    n = len(buf) // 3
+    gated_out = 0
+    for k in range(n):
+        a = lazy.update(buf[3 * k], buf[3 * k + 1], buf[3 * k + 2])
+        b = eager.update(buf[3 * k], buf[3 * k + 1], buf[3 * k + 2])
+        assert a == b, (k, a, b)
+        f = lazy.features
+        if a == EV_REJECT and (f[fd.F_POSTURE] < 30 or f[fd.F_STILL] > 150):
+            gated_out += 1  # rejected at a gate: the rotation was never computed
+            assert lazy.features[fd.F_ROTPATH] == 0 and eager.features[fd.F_ROTPATH] > 0, list(eager.features)
+    assert lazy.decisions == eager.decisions and lazy.decisions >= 20 and gated_out > 0, (lazy.decisions, gated_out)
 
 
 def test_clamps_out_of_range_input():

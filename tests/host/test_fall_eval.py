@@ -87,8 +87,9 @@ def test_fit_on_other_subjects_is_held_out():
     assert r["subjects"] == [7, 11] and r["falls"] == 2 and r["adl_trials"] == 3
     from alertbutton import fall_train
     fit = fall_eval.load(DATA, 50, {4})
-    want = fall_train.train(fall_train.candidates(fit, 50), set(range(len(fit))))[0]
-    assert tuple(r["params"]["model"]) == want
+    want = fall_train.train(fall_train.candidates(fit, 50), set(range(len(fit))),
+                            types=[ld.trial.code for ld in fit])[0]
+    assert json.loads(json.dumps(want)) == r["params"]["model"]
     # fitted on a subject it is evaluated on: not held-out
     rc, r = _fall_eval_json("--subjects", "7,11", "--fit", "4,7")
     assert rc == 0 and r["held_out"] is False
@@ -113,10 +114,18 @@ def test_vm_and_cpython_run_the_same_detector():
     loose, _, _ = fall_eval.run_vm(loaded, 50, {"model": None, "peak_mg": 1600, "swing_mg": 400})
     assert any(a for ld, a in zip(loaded, loose) if not ld.trial.is_fall)
     from firmware import fall_model
-    m = list(fall_model.MODEL)
-    m[0] -= 1 << 26  # a bias no score can beat: nothing fires
-    none, _, _ = fall_eval.run_vm(loaded, 50, {"model": tuple(m)})
+    experts = fall_model.MODEL
+    assert len(experts) == 2  # the general model and the backward-fall expert
+
+    def lowered(m):  # a bias no score can beat
+        return (m[0] - (1 << 26),) + tuple(m[1:])
+    none, _, _ = fall_eval.run_vm(loaded, 50, {"model": tuple(lowered(m) for m in experts)})
     assert not any(none)
+    # the general model silenced: the expert alone still fires on the backward fall (and other
+    # falls), on no activity
+    alone, _, _ = fall_eval.run_vm(loaded, 50, {"model": (lowered(experts[0]), experts[1])})
+    fired = [ld.trial for ld, a in zip(loaded, alone) if a]
+    assert "BSC" in [t.code for t in fired] and all(t.is_fall for t in fired)
 
 
 def test_training_uses_only_the_given_subjects():
@@ -127,7 +136,7 @@ def test_training_uses_only_the_given_subjects():
     assert set(ti for ti, _i, lab, _f in cands if lab == 1) == set(
         i for i, ld in enumerate(loaded) if ld.trial.is_fall)
     s4 = set(i for i, ld in enumerate(loaded) if ld.trial.subject == 4)
-    m4, info = fall_train.train(cands, s4)
+    m4, info = fall_train.train(cands, s4, kind="logistic")
     n4 = sum(1 for ti, _i, lab, f in cands if ti in s4 and lab is not None and f[2] >= 30 and f[3] <= 150)
     assert info["candidates"] == n4 and info["fall_candidates"] >= 4  # a fall may have 2 peaks in 1 s
     # the trained model separates its own training trials (falls fire, activities do not)
@@ -142,12 +151,14 @@ def test_explore_replica_counts_like_the_firmware_cross_validation():
     from alertbutton import fall_explore
     loaded = fall_eval.load(DATA, 50)
     data = fall_explore.Data(loaded, 50)
-    mine = data.held_out(fall_explore.logistic(data, fall_explore.SHIPPED))
     folds = [(s,) for s in (4, 7, 11)]
-    fw, _ = fall_eval.cross_validate_model(loaded, folds, 50, {}, "logistic")
     keys = ("falls", "detected", "adl_trials", "adl_trials_with_alarm", "adl_alarms", "missed_falls")
-    assert [mine[k] for k in keys] == [fw[k] for k in keys]
-    assert [mine[k] for k in ("falls", "adl_trials")] == [6, 7]
+    for kind, fitter in (("logistic", fall_explore.logistic(data, fall_explore.SHIPPED)),
+                         ("experts", fall_explore.experts(data))):
+        mine = data.held_out(fitter)
+        fw, _ = fall_eval.cross_validate_model(loaded, folds, 50, {}, kind)
+        assert [mine[k] for k in keys] == [fw[k] for k in keys], kind
+        assert [mine[k] for k in ("falls", "adl_trials")] == [6, 7]
 
 
 def test_stump_second_stage_in_the_vm():

@@ -409,7 +409,7 @@ def cross_validate_model(loaded, folds, rate, params, kind=None):
         train_s = subjects - set(fold)
         model, info = fall_train.train(cands, set(i for i, ld in enumerate(loaded)
                                                   if ld.trial.subject in train_s),
-                                       kind=kind, groups=_groups(loaded))
+                                       kind=kind, groups=_groups(loaded), types=_types(loaded))
         test = [ld for ld in loaded if ld.trial.subject in fold]
         held_l += test
         held_a += run_host(test, rate, dict(params, model=model))[0]
@@ -426,6 +426,10 @@ def _groups(loaded):
     return [ld.trial.subject for ld in loaded]
 
 
+def _types(loaded):
+    return [ld.trial.code for ld in loaded]
+
+
 def fit_model(root, rate, params, subjects, pad_s, kind=None):
     """The second stage retrained on `subjects` only (loaded here, apart from the evaluated trials)."""
     from alertbutton import fall_train
@@ -433,7 +437,8 @@ def fit_model(root, rate, params, subjects, pad_s, kind=None):
     if not fit_on:
         raise ValueError("no trials of subjects %s to fit on" % sorted(subjects))
     cands = fall_train.candidates(fit_on, rate, params)
-    return fall_train.train(cands, set(range(len(fit_on))), kind=kind, groups=_groups(fit_on))[0]
+    return fall_train.train(cands, set(range(len(fit_on))), kind=kind, groups=_groups(fit_on),
+                            types=_types(fit_on))[0]
 
 
 def trained_on(params, fit_subjects=None):
@@ -455,7 +460,8 @@ def train_model(loaded, rate, params, out_path, command, kind=None):
     """Train the second stage on every loaded trial and write it as a firmware module."""
     from alertbutton import fall_train
     cands = fall_train.candidates(loaded, rate, params)
-    model, info = fall_train.train(cands, set(range(len(loaded))), kind=kind, groups=_groups(loaded))
+    model, info = fall_train.train(cands, set(range(len(loaded))), kind=kind, groups=_groups(loaded),
+                                   types=_types(loaded))
     subjects = sorted(set(ld.trial.subject for ld in loaded))
     base = dict((k, v) for k, v in params.items() if k != "model")
     fall_train.write_module(out_path, model, subjects, rate, base, info, command)
@@ -495,7 +501,7 @@ def add_arguments(p):
     p.add_argument("--train-model", metavar="OUT.py",
                    help="train the second-stage model on the selected subjects and write it as a "
                         "firmware module (e.g. firmware/fall_model.py)")
-    p.add_argument("--second-stage", choices=("logistic", "stumps"),
+    p.add_argument("--second-stage", choices=("experts", "logistic", "stumps"),
                    help="model kind trained by --cv, --fit and --train-model (default: the shipped "
                         "kind, fall_train.KIND)")
     p.add_argument("--explore", action="store_true",

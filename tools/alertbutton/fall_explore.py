@@ -103,7 +103,19 @@ def logistic(data, names, l2=1.0):
     use = [data.use[n] for n in names]
 
     def fitter(train):
-        model = fall_train.train(data.cands, train, l2=l2, use=use)[0]
+        model = fall_train.train(data.cands, train, l2=l2, use=use, kind="logistic")[0]
+        return lambda f: fall_train._gated(f, fall_train.GATES) and fall_train.int_score(model, f) >= 0
+    return fitter
+
+
+def experts(data, names=None, expert_names=None, l2=1.0):
+    """The shipped kind: the logistic model OR a backward-fall expert (fall_train.train_experts)."""
+    use = [data.use[n] for n in names or SHIPPED]
+    e_use = [data.use[n] for n in expert_names or EXPERT]
+    types = [ld.trial.code for ld in data.loaded]
+
+    def fitter(train):
+        model = fall_train.train_experts(data.cands, train, types, l2, fall_train.GATES, use, e_use)[0]
         return lambda f: fall_train._gated(f, fall_train.GATES) and fall_train.int_score(model, f) >= 0
     return fitter
 
@@ -118,28 +130,34 @@ def stumps(data, names, rounds=20, lr=0.3):
     return fitter
 
 
-SHIPPED = [u[0] for u in fall_train.USE]
+SHIPPED = [u[0] for u in fall_train.USE]  # the general model's features
+EXPERT = [u[0] for u in fall_train.EXPERT_USE]
 PREVIOUS = [n for n in SHIPPED if n != "nimp"]
 ROTATION = [u[0] for u in fall_train.STUMP_USE if u not in fall_train.USE]
 
 
 def variants(data):
     """(name, fitter) of every variant tried, the shipped one first."""
-    out = [("logistic: shipped features (previous + nimp)", logistic(data, SHIPPED)),
+    out = [("shipped: logistic OR backward-fall expert (+ rotation features)", experts(data)),
+           ("logistic alone: general features (previous + nimp)", logistic(data, SHIPPED)),
            ("logistic: previous model's 8 features", logistic(data, PREVIOUS))]
     for p in PROTO + tuple(ROTATION):
-        out.append(("logistic: shipped + " + p, logistic(data, SHIPPED + [p])))
-    out.append(("logistic: shipped + nimp2 + over", logistic(data, SHIPPED + ["nimp2", "over"])))
+        out.append(("logistic: general + " + p, logistic(data, SHIPPED + [p])))
+    out.append(("logistic: general + nimp2 + over", logistic(data, SHIPPED + ["nimp2", "over"])))
     for l2 in (0.3, 3.0):
-        out.append(("logistic: shipped, L2 %g" % l2, logistic(data, SHIPPED, l2)))
-    out.append(("stumps 20 x 0.3: shipped features", stumps(data, SHIPPED)))
-    out.append(("stumps 40 x 0.3: shipped features", stumps(data, SHIPPED, 40)))
-    out.append(("stumps 50 x 0.1: shipped features", stumps(data, SHIPPED, 50, 0.1)))
-    out.append(("logistic: shipped + firmware rotation features", logistic(data, SHIPPED + ROTATION)))
+        out.append(("logistic: general, L2 %g" % l2, logistic(data, SHIPPED, l2)))
+    out.append(("stumps 20 x 0.3: general features", stumps(data, SHIPPED)))
+    out.append(("stumps 40 x 0.3: general features", stumps(data, SHIPPED, 40)))
+    out.append(("stumps 50 x 0.1: general features", stumps(data, SHIPPED, 50, 0.1)))
+    out.append(("logistic: general + firmware rotation features", logistic(data, SHIPPED + ROTATION)))
     for rounds, lr in ((20, 0.3), (40, 0.3), (50, 0.1)):
-        out.append(("stumps %d x %g: shipped + firmware rotation features" % (rounds, lr),
+        out.append(("stumps %d x %g: general + firmware rotation features" % (rounds, lr),
                     stumps(data, SHIPPED + ROTATION, rounds, lr)))
-    out.append(("stumps 20 x 0.3: shipped + all prototypes", stumps(data, SHIPPED + list(PROTO))))
+    out.append(("stumps 20 x 0.3: general + all prototypes", stumps(data, SHIPPED + list(PROTO))))
+    out.append(("logistic OR expert with the general features only", experts(data, SHIPPED, SHIPPED)))
+    out.append(("logistic OR expert + over only", experts(data, SHIPPED, SHIPPED + ["over"])))
+    out.append(("logistic OR expert + all prototypes", experts(data, SHIPPED, EXPERT + list(PROTO))))
+    out.append(("logistic OR expert, L2 10", experts(data, l2=10.0)))
     return out
 
 
@@ -183,8 +201,8 @@ def run(loaded, rate, params, nested_menu=True):
         m = data.held_out(fitter)
         rows.append(dict([("variant", name)] + [(k, m[k]) for k in keep]))
     out = {"protocol": "leave one subject out, model retrained in every fold", "variants": rows}
-    if nested_menu:  # the menu: every logistic variant and the first stump ensemble (cost)
-        menu = [v for v in all_v if v[0].startswith("logistic") or v[0].startswith("stumps 20 x 0.3")]
+    if nested_menu:  # the menu: every logistic / expert variant and the first stump ensemble (cost)
+        menu = [v for v in all_v if not v[0].startswith("stumps") or v[0].startswith("stumps 20 x 0.3")]
         res, picks = nested(data, menu)
         out["nested_menu"] = [v[0] for v in menu]
         out["nested_selection"] = dict([(k, res[k]) for k in keep] + [("picked", picks)])

@@ -39,7 +39,12 @@ STUMP_USE = USE + (
     ("vvel", 13, 0, 2000),
 )
 FEATURE_NAMES = dict((u[1], u[0]) for u in STUMP_USE)
-KIND = "logistic"  # the shipped second stage (docs/fall-detection.md: why)
+# experts: the logistic model over USE for every fall, OR a logistic expert for the backward falls
+# (MobiFall BSC: falling backwards while sitting down, the fall that looks most like sitting down
+# in a pocket) over USE + the rotation features, its threshold set so that it only adds falls
+EXPERT_TYPES = ("BSC",)
+EXPERT_USE = STUMP_USE
+KIND = "experts"  # the shipped second stage (docs/fall-detection.md: why)
 STUMP_ROUNDS = 20
 STUMP_LR = 0.3
 STUMP_SCALE = 4096  # integer leaf values per logit unit
@@ -58,11 +63,9 @@ def candidates(loaded, rate, params=None, decided=None):
     params.pop("model", None)
 
     class Recorder(fd.FallDetector):
-        def accept(self, f=None):
-            if f is None:
-                self.seen.append((self.impact_n, self.n, tuple(self.features)))
-                return False
-            return fd.FallDetector.accept(self, f)
+        def _fall(self):  # the decision on the features just computed: record them, never confirm
+            self.seen.append((self.impact_n, self.n, tuple(self.features)))
+            return False
 
     det = Recorder(rate_hz=rate, **params)
     det.rotation = True  # record every feature, whatever the shipped model uses
@@ -155,7 +158,10 @@ def _int_model(raw_b, raw_w, use):
 
 
 def int_score(model, feats):
-    """Same integer arithmetic as the firmware (FallDetector.score), gates not applied."""
+    """Same integer arithmetic as the firmware (FallDetector.score), gates not applied; a tuple
+    of experts scores as its best expert."""
+    if isinstance(model[0], (tuple, list)):
+        return max(int_score(m, feats) for m in model)
     bias, rows = model[0], model[3:]
     s = bias
     for k in range(0, len(rows), 4):
@@ -180,11 +186,16 @@ def _gated(f, gates):
     return f[2] >= gates[0] and f[3] <= gates[1]  # F_POSTURE, F_STILL
 
 
-def train(cands, trials, l2=1.0, gates=GATES, use=None, kind=None, groups=None):
+def train(cands, trials, l2=1.0, gates=GATES, use=None, kind=None, groups=None, types=None):
     """Second stage trained on the candidates of the trial indices `trials` only: the logistic
-    model (train_logistic) or boosted stumps (train_stumps, needs `groups`: subject per trial
-    index). kind None: the shipped kind (KIND)."""
+    model (train_logistic), boosted stumps (train_stumps, needs `groups`: subject per trial
+    index) or the logistic model plus a backward-fall expert (train_experts, needs `types`: the
+    activity or fall code per trial index). kind None: the shipped kind (KIND)."""
     kind = kind or KIND
+    if kind == "experts":
+        if types is None:
+            raise ValueError("experts need the code of every trial (types)")
+        return train_experts(cands, trials, types, l2, gates, use or USE)
     if kind == "stumps":
         if groups is None:
             raise ValueError("stumps need the subject of every trial (groups)")
@@ -215,6 +226,44 @@ def train_logistic(cands, trials, l2=1.0, gates=GATES, use=USE):
     return model, info
 
 
+def train_experts(cands, trials, types, l2=1.0, gates=GATES, use=USE, expert_use=EXPERT_USE,
+                  expert_types=EXPERT_TYPES):
+    """The logistic model over every fall (train_logistic), and an expert: a logistic model over
+    `expert_use` trained on the falls of `expert_types` against the activities. A candidate is a
+    fall if either scores >= 0. The expert's threshold maximises the same objective (falls
+    detected - FA_WEIGHT x activity trials alarmed) for the pair on the training trials, ties
+    going to the highest threshold, with no margin below it: the expert is kept only if it
+    detects training falls the general model misses without alarming more activity trials than
+    they are worth, and it fires no lower than the weakest of those falls. Returns
+    (model, info): a tuple of two integer models, or the general model alone."""
+    from alertbutton.mobifall import FALL_CODES
+    general, info = train_logistic(cands, trials, l2, gates, use)
+    mine = set(ti for ti in trials if types[ti] in expert_types or types[ti] not in FALL_CODES)
+    if not any(lab == 1 and ti in mine and types[ti] in expert_types and _gated(f, gates)
+               for ti, _imp, lab, f in cands):
+        info = dict(info, kind="experts", expert_types=list(expert_types), expert_kept=False,
+                    general_objective=info["training_objective"])
+        return general, info  # no such fall to learn from: the general model alone
+    expert, einfo = train_logistic(cands, mine, l2, gates, expert_use)
+    raw = (0,) + expert[1:]  # the expert's weights, bias left to choose with the general model
+    sel = [(ti, lab, f) for ti, _imp, lab, f in cands if ti in trials and _gated(f, gates)]
+    top = max(int_score(raw, f) for _ti, _l, f in sel)
+    sure = top + 1  # stands for "the general model fires": counted at every threshold
+    # no margin below the weakest fall the expert adds: it must stay a narrow addition
+    objective, t = choose_threshold(trial_max(
+        [(ti, lab, sure if int_score(general, f) >= 0 else int_score(raw, f)) for ti, lab, f in sel]),
+        margin=False)
+    info = dict(info, kind="experts", general_objective=info["training_objective"],
+                training_objective=objective, expert_types=list(expert_types),
+                expert={"candidates": einfo["candidates"], "fall_candidates": einfo["fall_candidates"],
+                        "float_weights": einfo["float_weights"], "scale": einfo["scale"]})
+    if t > top:  # the expert adds nothing on the training trials
+        info["expert_kept"] = False
+        return general, info
+    info["expert_kept"] = True
+    return (general, (-t,) + raw[1:]), info
+
+
 def trial_max(scored):
     """[(trial, label, score)] -> ({fall trial: its best score}, {activity trial: its best score}):
     a fall trial counts if any of its candidates fires, an activity trial is alarmed if any does."""
@@ -226,10 +275,10 @@ def trial_max(scored):
     return best_fall, best_adl
 
 
-def choose_threshold(best, fa_weight=FA_WEIGHT):
+def choose_threshold(best, fa_weight=FA_WEIGHT, margin=True):
     """(objective, threshold) maximising falls detected - fa_weight x activity trials alarmed over
-    trial_max() scores; ties: the highest such threshold, then halfway down to the next lower score
-    (a margin on both sides)."""
+    trial_max() scores; ties: the highest such threshold, then (margin) halfway down to the next
+    lower score (a margin on both sides)."""
     best_fall, best_adl = best
     thr_cands = sorted(set(best_fall.values()) | set(best_adl.values()))
     top = None
@@ -241,7 +290,7 @@ def choose_threshold(best, fa_weight=FA_WEIGHT):
             top = (score, t)
     t = top[1]
     lower = [v for v in thr_cands if v < t]
-    if lower:
+    if lower and margin:
         t = t - (t - lower[-1]) / 2 if isinstance(t, float) else t - (t - lower[-1]) // 2
     return top[0], t
 
@@ -331,15 +380,29 @@ def train_stumps(cands, trials, groups, gates=GATES, use=None, rounds=STUMP_ROUN
     return model, info
 
 
-def write_module(path, model, subjects, rate, params, info, command):
+def _model_lines(model, indent):
     names = FEATURE_NAMES
+    lines = ["%s%d,  # bias (decision threshold folded in)" % (indent, model[0]),
+             "%s%d, %d,  # gates: min posture change (deg), max stillness (mg)" % (indent, model[1], model[2])]
+    rows = model[3:]
+    for k in range(0, len(rows), 4):
+        idx, w, lo, hi = rows[k:k + 4]
+        lines.append("%s%d, %d, %d, %d,  # %s" % (indent, idx, w, lo, hi,
+                                                 names.get(idx if idx >= 0 else ~idx, "?")))
+    return lines
+
+
+def write_module(path, model, subjects, rate, params, info, command):
     subs = " ".join(str(s) for s in sorted(subjects))
+    kind = info.get("kind")
+    experts = isinstance(model[0], (tuple, list))
     lines = [
         "# GENERATED by tools/alertbutton/fall_train.py -- do not edit by hand.",
         "# Command: %s" % command,
-        "# %s (second stage of firmware/fall_detector.py), trained on MobiFall v2.0 subjects" % (
-            "Boosted stumps" if info.get("kind") == "stumps" else "Logistic model"),
-        "# %s, rate %d Hz," % (subs, rate),
+        "# %s (second stage of firmware/fall_detector.py)," % (
+            {"stumps": "Boosted stumps", "experts": "Logistic model + backward-fall expert"}.get(
+                kind, "Logistic model")),
+        "# trained on MobiFall v2.0 subjects %s, rate %d Hz," % (subs, rate),
         "# detector parameters %r; %d candidates, %d of them falls." % (
             params, info["candidates"], info["fall_candidates"]),
         "# No figure measured on these subjects with this model is held-out: the held-out estimate is",
@@ -347,19 +410,26 @@ def write_module(path, model, subjects, rate, params, info, command):
         "# Integer inference: score = BIAS + one term per row; fall if score >= 0 (and the gates pass).",
         "# Rows: (feature index, weight, lo, hi): w * clip(feature, lo, hi);",
         "#       (~feature index, threshold, if_le, if_gt): a stump.",
+    ]
+    if experts:
+        lines.append("# Two experts: a fall if either scores >= 0 (the second, trained on %s falls "
+                     "against activities," % "/".join(info.get("expert_types", ())))
+        lines.append("# only fires where it added training falls without alarming activities).")
+    lines += [
         "",
         "# fall-eval marks any result on these subjects as not held-out",
         "SUBJECTS = %r" % (tuple(sorted(subjects)),),
         "RATE_HZ = %d" % rate,
         "",
         "MODEL = (",
-        "    %d,  # bias (decision threshold folded in)" % model[0],
     ]
-    lines.append("    %d, %d,  # gates: min posture change (deg), max stillness (mg)" % (model[1], model[2]))
-    rows = model[3:]
-    for k in range(0, len(rows), 4):
-        idx, w, lo, hi = rows[k:k + 4]
-        lines.append("    %d, %d, %d, %d,  # %s" % (idx, w, lo, hi, names.get(idx if idx >= 0 else ~idx, "?")))
+    if experts:
+        for label, m in zip(("every fall", "backward-fall expert"), model):
+            lines.append("    (  # %s" % label)
+            lines += _model_lines(m, "        ")
+            lines.append("    ),")
+    else:
+        lines += _model_lines(model, "    ")
     lines.append(")")
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
