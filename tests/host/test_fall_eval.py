@@ -284,3 +284,65 @@ def test_pystone_follows_dhrystone_final_state():
                        " p.char2_glob, p.array1_glob[8], p.array2_glob[8][7], p.ptr_glob.num, r > 0)",
                   extra_path=(here,))
     assert proc.stdout.split() == ["5", "True", "A", "B", "7", "210", "17", "True"], proc.stdout + proc.stderr
+
+
+def _synthetic_candidates(seed=7):
+    # 10 forward falls (hard impact), 10 backward falls and 20 sit-downs that the general model's
+    # features cannot tell apart (same peak, swing, ...), but the backward falls swing past their
+    # final angle (F_OVER 40-70 deg against 0-15): what the backward-fall expert is for
+    import random
+    fd = fall_eval.detector_module()
+    rng = random.Random(seed)
+    cands, types = [], []
+
+    def add(code, label, peak, over):
+        f = [0] * fd.N_FEATURES
+        f[fd.F_POSTURE] = 80
+        f[fd.F_STILL] = rng.randint(10, 60)
+        f[fd.F_PEAK] = peak + rng.randint(-150, 150)
+        f[fd.F_SWING] = rng.randint(600, 900)
+        f[fd.F_NIMP] = rng.randint(1, 3)
+        f[fd.F_OVER] = over + rng.randint(0, 15)
+        f[fd.F_ROTPRE] = rng.randint(30, 90)
+        cands.append((len(types), 100, label, tuple(f)))
+        types.append(code)
+    for _ in range(10):
+        add("FOL", 1, 3200, 0)
+        add("BSC", 1, 2100, 45)
+    for _ in range(20):
+        add("SCH", 0, 2100, 0)
+    return cands, types
+
+
+def test_backward_fall_expert_adds_falls_without_alarms():
+    from alertbutton import fall_train
+    cands, types = _synthetic_candidates()
+    trials = set(range(len(types)))
+    general, ginfo = fall_train.train(cands, trials, kind="logistic")
+    pair, info = fall_train.train(cands, trials, types=types)
+    assert info["expert_kept"] is True and isinstance(pair[0], tuple) and pair[0] == general
+
+    def fired(model, code):
+        return sum(1 for ti, _i, _l, f in cands if types[ti] == code and fall_train.int_score(model, f) >= 0)
+    # the general model alone: every forward fall, and it has to give up most backward falls to
+    # keep the sit-downs quiet; the pair catches every fall and alarms no more sit-downs
+    assert fired(general, "FOL") == 10 and fired(general, "BSC") < 10
+    assert fired(pair, "FOL") == 10 and fired(pair, "BSC") == 10
+    assert fired(pair, "SCH") <= fired(general, "SCH")
+    assert info["training_objective"] > info["general_objective"]
+    # the expert's threshold sits exactly at the weakest backward fall it adds (no margin below)
+    expert = pair[1]
+    weakest = min(fall_train.int_score(expert, f) for ti, _i, _l, f in cands
+                  if types[ti] == "BSC" and fall_train.int_score(general, f) < 0)
+    assert weakest == 0
+    # nothing to learn from (no backward fall among the training trials): the general model alone
+    no_bsc = set(ti for ti in trials if types[ti] != "BSC")
+    alone, info = fall_train.train(cands, no_bsc, types=types)
+    assert info["expert_kept"] is False and not isinstance(alone[0], tuple)
+    # an expert that would add nothing (the general model already catches every fall) is dropped
+    easy = [(ti, i, lab, f if types[ti] != "BSC" else tuple(3200 if k == 0 else v for k, v in enumerate(f)))
+            for ti, i, lab, f in cands]
+    alone, info = fall_train.train(easy, trials, types=types)
+    assert info["expert_kept"] is False and not isinstance(alone[0], tuple)
+    with pytest.raises(ValueError):
+        fall_train.train(cands, trials)  # the expert needs the trial types
