@@ -9,6 +9,8 @@ from alertbutton.sim import run_scenario
 DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "mobifall")
 FALL = os.path.join(DATA, "sub4", "FALLS", "FOL", "FOL_acc_4_1.txt")
 STANDING = os.path.join(DATA, "sub4", "ADL", "STN", "STN_acc_4_1.txt")
+# a backward fall only the backward-fall expert confirms (tests/data/mobifall_backward/README.md)
+BACKWARD = os.path.join(os.path.dirname(DATA), "mobifall_backward", "sub1", "FALLS", "BSC", "BSC_acc_1_3.txt")
 CONTACTS = [{"name": "C%d" % i, "number": "+3361234560%d" % i} for i in range(1, 6)]
 
 
@@ -62,3 +64,24 @@ def test_fall_during_an_active_alert_is_only_logged(tmp_path):
     ev = names(run)
     assert "fall_during_alert" in ev and "fall_detected" not in ev
     assert len(run.sms) == 5 and len([e for e in run.events if e["event"] == "trigger"]) == 1
+
+
+def test_backward_fall_is_confirmed_by_the_expert(tmp_path):
+    # the shipped general model alone rejects this backward fall (the VM run of fall-eval says so);
+    # the firmware, with both experts, sends "Chute détectée" after the cancel window
+    from alertbutton import fall_eval
+    fall_eval.detector_module()  # puts the device tree on sys.path
+    from firmware import fall_model
+    loaded = fall_eval.load(os.path.join(os.path.dirname(DATA), "mobifall_backward"), 50)
+    assert [ld.trial.code for ld in loaded] == ["BSC"]
+    general_alone = fall_eval.run_vm(loaded, 50, {"model": fall_model.MODEL[0]})[0]
+    both = fall_eval.run_vm(loaded, 50, {})[0]
+    assert general_alone == [[]] and len(both[0]) == 1
+    run = run_scenario(scenario(BACKWARD), tmp_path, stop_when_done=False)
+    ev = names(run)
+    assert "fall_detected" in ev and "fall_cancelled" not in ev
+    trig = [e for e in run.events if e["event"] == "trigger"]
+    assert len(trig) == 1 and trig[0]["source"] == "fall"
+    assert len(run.sms) == 5
+    for s in run.sms:
+        assert "Chute détectée" in decodeSmsPdu(s["pdu"])["text"]
