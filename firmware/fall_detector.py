@@ -8,13 +8,16 @@
 # Method (details, literature and figures: docs/fall-detection.md):
 #   1. trigger: |a| > trigger_mg (sum vector magnitude, Kangas 2008 / Bourke 2007 upper threshold);
 #      the strongest peak within impact_ms of the trigger is the impact.
-#   2. decision decide_ms after that impact, from four orientation-independent features:
+#   2. decision decide_ms after that impact, from orientation-independent features. The threshold
+#      rule (model=None) on four of them:
 #      peak    |a| at the impact (mg)                              >= peak_mg
 #      swing   largest change of the smoothed acceleration vector
 #              within 0.2 s, impact +-1 s (a tumbling body)         >= swing_mg
 #      posture angle between gravity before the trigger and over
 #              the last still_ms (posture change)                   >= posture_deg
 #      still   mean | |a| - 1 g | over the last still_ms (lying)   <= still_mg
+#      By default (fall_model.MODEL): posture and stillness gates, then integer models over up to
+#      14 features (firmware/fall_model.py): the general model OR the backward-fall expert.
 #   3. confirmed -> EV_FALL once, then holdoff_ms without new alarms.
 # A stronger impact seen while checking is not lost: if the first candidate is rejected, it
 # becomes the next candidate.

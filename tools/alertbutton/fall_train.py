@@ -3,7 +3,9 @@ once per candidate, trained here on the host (CPython, no numpy) and run on the 
 arithmetic (train on the host, infer on the device, as emlearn does).
 
     candidates(loaded, rate, params)  every candidate the firmware examines, with its features
-    train(cands, subjects)            logistic regression on the candidates of those subjects only
+    train(cands, trials, types=...)   the shipped kind on the candidates of those trials only: a
+                                      logistic model for every fall OR a backward-fall expert
+                                      (train_experts); kind="logistic" / "stumps" for the others
     model_tuple(...)                  the integer model the firmware takes (FallDetector(model=...))
     write_module(path, model, ...)    firmware/fall_model.py with a header saying how and from what
 
