@@ -211,9 +211,13 @@ class App:
 
     def start_two_way(self):
         """Received SMS (acknowledgements, position requests, STOP) and low-battery warnings."""
-        from firmware.two_way import TwoWay
-        self.two_way = TwoWay(self)
-        self.tasks.append(self.two_way.start())
+        try:
+            from firmware.two_way import TwoWay
+            self.two_way = TwoWay(self)
+            self.tasks.append(self.two_way.start())
+        except Exception as e:  # run() must go on: an exception here would end the event loop
+            self.two_way = None
+            self.log("two_way_unavailable", err=repr(e))
 
     def start_evidence(self):
         """Microphone ring and recording on alert (issue 7), if the board has a microphone. Optional:
@@ -229,8 +233,8 @@ class App:
             self.recorder = Recorder(mic, self.cfg, self.log, self.lastfix.best, self.board.device_id())
             self.tasks.append(self.recorder.start())
             self.alert.listeners.append(self.recorder.on_alert)
-        except (MemoryError, OSError, ValueError) as e:
-            self.recorder = None
+        except Exception as e:  # any error (a bad setting, a damaged recording): run() must go on,
+            self.recorder = None  # an exception here would end the event loop, button included
             self.log("evidence_unavailable", err=repr(e))
 
     def start_platform(self):

@@ -42,6 +42,15 @@ LIMITS = {
     "sms_rounds": (1, 20),
     "modem_ready_wait_s": (5, 600),
 }
+# Optional integer settings read on the alert path with a default in the code (not exported, not in
+# DEFAULTS): a stored value of the wrong type or out of range is dropped so that default applies, or
+# arithmetic on it (a string, a 0 divisor) would end every alert before its first SMS.
+OPTIONAL_LIMITS = {
+    "cmgs_timeout_s": (5, 600),
+    "modem_failures_before_cycle": (1, 100),
+    "delivery_resends": (0, 10),
+    "status_poll_s": (1, 3600),
+}
 LANGS = ("fr", "en")
 # Keys computed at load time, never stored.
 DERIVED = ("contacts", "configured", "config_source", "config_problems")
@@ -165,6 +174,12 @@ def from_payload(payload, problems=None):
         if not isinstance(v, int) or isinstance(v, bool) or v < lo or v > hi:
             problems.append("%s: %r replaced by %d" % (k, v, DEFAULTS[k]))
             cfg[k] = DEFAULTS[k]
+    for k in OPTIONAL_LIMITS:
+        lo, hi = OPTIONAL_LIMITS[k]
+        v = cfg.get(k, lo)  # a stored null counts as wrong: cfg.get(k, default) would return it
+        if not isinstance(v, int) or isinstance(v, bool) or v < lo or v > hi:
+            problems.append("%s: %r ignored" % (k, v))
+            del cfg[k]
     if cfg["pin"] is not None and not (isinstance(cfg["pin"], dict) and "hash" in cfg["pin"]):
         problems.append("pin: unreadable")  # kept: a damaged PIN must not open the console
     cfg["slots"] = _clean_slots(cfg.get("slots"), problems)

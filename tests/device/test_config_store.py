@@ -228,6 +228,18 @@ def test_bad_stored_values_fall_back_to_defaults_with_problems():
     assert len(cfg["config_problems"]) == 5, cfg["config_problems"]
 
 
+def test_bad_optional_alert_settings_are_dropped_so_the_code_default_applies():
+    problems = []
+    cfg = settings.from_payload({"cmgs_timeout_s": "10", "modem_failures_before_cycle": 0,
+                                 "delivery_resends": None, "status_poll_s": True}, problems)
+    for k in settings.OPTIONAL_LIMITS:
+        assert k not in cfg, k  # cfg.get(k, default) gives the default
+    assert len(problems) == 4, problems
+    problems = []
+    ok = settings.from_payload({"cmgs_timeout_s": 10, "delivery_resends": 0}, problems)
+    assert ok["cmgs_timeout_s"] == 10 and ok["delivery_resends"] == 0 and problems == []
+
+
 def test_import_checks_everything_before_applying():
     cfg = settings.from_payload({})
     good = {"format": "alertbutton-config", "schema": 2, "wearer": "W", "lang": "en",
