@@ -190,9 +190,25 @@ class AlertManager:
         return None, cell
 
     async def _text(self, kind=None):
-        fix, cell = await self._position()
-        return compose(kind or self.kind, self.cfg.get("wearer", ""), fix, self.battery(),
-                       self.cfg.get("lang", "fr"), cell=cell, duress=self.duress), fix
+        kind = kind or self.kind
+        wearer = self.cfg.get("wearer", "")
+        lang = self.cfg.get("lang", "fr")
+        fix = cell = bat = None
+        try:
+            fix, cell = await self._position()
+            bat = self.battery()
+            return compose(kind, wearer, fix, bat, lang, cell=cell, duress=self.duress), fix
+        except Exception as e:  # a failing gauge, a garbled cell, a damaged setting: never the alert
+            self.log("compose_error", err=repr(e), alert=self.alert_id)
+        # the same text with less in it, down to the bare alert that needs nothing but the kind
+        if not isinstance(wearer, str):
+            wearer = ""
+        for f, lg in ((fix, lang), (fix, "fr"), (None, "fr")):
+            try:
+                return compose(kind, wearer, f, None, lg, duress=self.duress), f
+            except Exception:
+                pass
+        return compose(kind, "", None, None, "fr", duress=bool(self.duress)), None
 
     async def _open_outbox(self):
         """Compose every contact's PDU with the best position known now and persist them before the
@@ -288,6 +304,16 @@ class AlertManager:
             else:
                 self._persist(i, st=FAILED, att=att, err=e.code)
                 self.log("sms_permanent_failure", contact=r["c"], to=r["to"], code=e.code, alert=self.alert_id)
+            return
+        except Exception as e:  # anything else (a driver bug, a damaged setting): retried like a
+            att = r["att"] + 1  # transient failure, never the end of the alert for every contact
+            self.log("sms_error", contact=r["c"], to=r["to"], err=repr(e), attempt=att, alert=self.alert_id)
+            self._persist(i, st=PENDING, att=att, err=-1)
+            self._due[i] = ticks_add(ticks_ms(), backoff_ms(att))
+            try:
+                await self._modem_failure()
+            except Exception as e2:
+                self.log("modem_recovery_error", err=repr(e2), alert=self.alert_id)
             return
         self.consecutive_failures = 0
         self._persist(i, st=ACCEPTED, mr=mr, att=r["att"] + 1)
