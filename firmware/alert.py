@@ -386,10 +386,8 @@ class AlertManager:
             return -1
         try:
             k = self.outbox.append(contact, contacts[contact]["number"], pdu, n, why)
-        except OSError as e:
-            self.outbox.recs.append({"c": contact, "to": contacts[contact]["number"], "pdu": pdu, "n": n,
-                                     "st": PENDING, "mr": -1, "att": 0, "err": 0, "why": why})
-            k = len(self.outbox.recs) - 1
+        except OSError as e:  # flash full or failing: append() put the record in RAM before saving,
+            k = len(self.outbox.recs) - 1  # so it is sent anyway (once)
             self.log("outbox_write_failed", err=repr(e), alert=self.alert_id)
         self.log("followup_queued", contact=contact, why=why, alert=self.alert_id)
         self._nudge.set()

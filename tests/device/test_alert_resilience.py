@@ -127,3 +127,43 @@ async def test_sms_errors_keep_their_meaning():
     await _until_sent(am, modem, n=4, timeout_ms=5000)
     names = _names(events)
     assert "sms_permanent_failure" in names and "sms_error" not in names and len(modem.sent) == 4
+
+
+class _FullFlash(Outbox):
+    full = False
+
+    def save(self):
+        if self.full:
+            raise OSError(28)  # ENOSPC
+        Outbox.save(self)
+
+
+async def test_a_follow_up_queued_on_a_full_flash_is_sent_once():
+    try:
+        os.remove("ar6.json")
+    except OSError:
+        pass
+    modem = _Modem()
+    events = []
+    am = AlertManager({"contacts": CONTACTS, "wearer": "Camille", "alert_active_s": 60}, modem, _NoFix(),
+                      lambda: 80, lambda ev, **kw: events.append(ev), outbox=_FullFlash("ar6.json"))
+    am.start()
+    am.trigger("button")
+    for _ in range(500):
+        if len(modem.sent) == 5:
+            break
+        await asyncio.sleep_ms(10)
+    am.outbox.full = True
+    before = len(am.outbox.recs)
+    k = await am.queue_message(2, "update", "test")
+    assert k == before and len(am.outbox.recs) == before + 1, (k, before, len(am.outbox.recs))
+    assert "outbox_write_failed" in events
+    for _ in range(500):
+        if len(modem.sent) == 6:
+            break
+        await asyncio.sleep_ms(10)
+    await asyncio.sleep_ms(200)
+    assert len(modem.sent) == 6  # the follow-up went out, once
+    am.stop("test over")
+    await asyncio.sleep_ms(50)
+    am.task.cancel()
