@@ -47,7 +47,7 @@ class App:
         if hasattr(self.board, "make_gnss"):
             try:
                 ext = self.board.make_gnss(self.log)
-            except (OSError, ValueError) as e:
+            except Exception as e:  # any failure: the modem's GNSS, never a stopped boot
                 self.log("gnss_receiver_missing", err=repr(e))
                 ext = None
             if ext is not None:
@@ -66,9 +66,12 @@ class App:
             return None
         if accel is None:
             return None
-        from firmware.fall_monitor import FallMonitor
-        fm = FallMonitor(accel, self.alert, self.log, self.vibrator, self.cfg)
-        return fm
+        try:
+            from firmware.fall_monitor import FallMonitor
+            return FallMonitor(accel, self.alert, self.log, self.vibrator, self.cfg)
+        except Exception as e:  # a bad setting or model, no memory: no fall detection, but an
+            self.log("fall_detection_unavailable", err=repr(e))  # exception here would stop the boot
+            return None
 
     def _on_gesture(self, action, t):
         self.log("gesture", action=action)
