@@ -23,6 +23,9 @@ from firmware.version import VERSION
 
 PROTO = "AB1"
 MAX_LINE = 2048
+# Ctrl-U (a terminal's "kill line") drops the bytes of an unfinished line: the CLI starts every request
+# with it, so a request cut short (cable pulled mid-write) is never glued to, or run as, the next one.
+LINE_KILL = 0x15
 SESSION_MS = 10 * 60 * 1000
 LOG_MAX = 64
 
@@ -67,26 +70,6 @@ class Reply(Exception):
 
 def _line(s):
     return s.replace("\r", " ").replace("\n", " ")
-
-
-_NUM_CHARS = "+0123456789.-()/"
-
-
-def _split_number(toks):
-    """("number", "name") from the words after the slot. A number typed in groups ("06 12 34 56 78
-    Marie") is accepted: the longest run of number-like words that makes a valid number, the rest is
-    the name. If none is valid, the whole run goes to the number check, which says why."""
-    j = 0
-    while j < len(toks) - 1 and not [c for c in toks[j] if _NUM_CHARS.find(c) < 0]:
-        j += 1
-    for k in range(j, 0, -1):
-        try:
-            phone.normalize("".join(toks[:k]))
-            return "".join(toks[:k]), " ".join(toks[k:])
-        except ValueError:
-            pass
-    k = max(j, 1)
-    return "".join(toks[:k]), " ".join(toks[k:])
 
 
 class Console:
@@ -303,7 +286,7 @@ class Console:
                 slot = settings.check_slot(toks[1])
             except ValueError as e:
                 raise Reply("SLOT", str(e))
-            number, name = _split_number(toks[2:])
+            number, name = phone.split_number(toks[2:])
             try:
                 name = settings.check_contact_name(name)
             except ValueError as e:
@@ -577,7 +560,10 @@ class Console:
             if isinstance(data, str):
                 data = data.encode()
             for b in data:
-                if b == 10 or b == 13:
+                if b == LINE_KILL:
+                    buf = bytearray()
+                    over = False
+                elif b == 10 or b == 13:
                     if over:
                         self._write("ERR TOOLONG lines are at most %d bytes" % MAX_LINE)
                         over = False

@@ -78,6 +78,27 @@ def normalize(raw):
     return "+" + digits
 
 
+_NUM_CHARS = "+0123456789.-()/"
+
+
+def split_number(toks):
+    """(number, name) from the words after the slot in `contacts set`. A number typed in groups ("06 12
+    34 56 78 Marie") is accepted: the longest run of number-like words that makes a valid number, the
+    rest is the name. If none is valid, the whole run goes to the number check, which says why. The
+    console reads its lines this way and the CLI checks what it sends against it."""
+    j = 0
+    while j < len(toks) - 1 and not [c for c in toks[j] if _NUM_CHARS.find(c) < 0]:
+        j += 1
+    for k in range(j, 0, -1):
+        try:
+            normalize("".join(toks[:k]))
+            return "".join(toks[:k]), " ".join(toks[k:])
+        except ValueError:
+            pass
+    k = max(j, 1)
+    return "".join(toks[:k]), " ".join(toks[k:])
+
+
 def _check_france(digits):
     national = digits[2:]
     if national[:1] == "0":

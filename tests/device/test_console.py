@@ -446,6 +446,19 @@ async def test_stream_loop_line_endings_chunks_and_long_lines():
     assert out[7:] == [""], out
 
 
+async def test_ctrl_u_drops_a_request_cut_short():
+    # a cable pulled mid-write leaves "AB1 contacts set 1 0612345601 So" on the button; the next
+    # request (the CLI starts each with Ctrl-U) must be answered alone, the cut one never run
+    con, app, clock = provisioned()
+    s = Stream()
+    con.stream = s
+    out = await _run_stream(con, s, [b"AB1 contacts set 1 0612345601 So", b"\x15AB1 contacts list\n",
+                                     b"x" * 3000, b"\x15AB1 lang\n"])
+    assert out[1] == "NOT CONFIGURED" and out[2].startswith("OK {") and "+33612345601" not in out[2], out
+    assert out[3] == 'OK {"lang": "fr"}' and out[4:] == [""], out
+    assert app.cfg["slots"][0] is None
+
+
 async def test_stream_loop_on_stdio_pair_one_byte_reads():
     # the board's USB REPL: (stdin, stdout), read one byte at a time
     con, app, clock = provisioned()

@@ -48,6 +48,53 @@ def test_invalid_input_is_refused_before_connecting(capsys, tmp_path):
     assert "no device at" in capsys.readouterr().err
 
 
+def test_contact_typed_as_the_button_reads_it(capsys, tmp_path):
+    from alertbutton.device_cli import DeviceError, typed_contact
+    # a number typed in groups without quotes: read like the console does
+    assert typed_contact("06", "12 34 56 78 Sophie Martin".split()) == ("+33612345678", "Sophie Martin")
+    assert typed_contact("+33", "6 12 34 56 78 Sophie".split()) == ("+33612345678", "Sophie")
+    assert typed_contact("+44", "7700 900105 Nadia".split()) == ("+447700900105", "Nadia")
+    assert typed_contact("0692 12 34 04", ["Julie", "2"]) == ("+262692123404", "Julie 2")
+    assert typed_contact("0612345678", ["12"]) == ("+33612345678", "12")  # +3361234567812 is not valid
+    # the console has no quoting: a name starting with digits that lengthen the number is refused,
+    # or the button would store +2626921234042 / +44770090010512 (an alert to nobody)
+    port = str(tmp_path / "no-such-port")
+    for number, name in (("0692 12 34 04", "2 Julie"), ("+447700900105", "12 rue des Lilas")):
+        assert cli.main(["--port", port, "contacts", "set", "4", number, name]) == 2
+        assert "starts with digits" in capsys.readouterr().err
+    assert cli.main(["--port", port, "contacts", "set", "1", "06", "12", "34", "56", "78"]) == 2
+    assert "name is missing" in capsys.readouterr().err
+    try:
+        typed_contact("06", "12 34 56 7 Sophie".split())
+        raise AssertionError("9 digits accepted")
+    except DeviceError as e:
+        assert e.code == "NUMBER" and "this one has 9" in str(e)
+
+
+def test_port_vanishing_mid_command_says_what_to_do(capsys):
+    import os
+    import pty
+    import threading
+    import tty
+    m, s = pty.openpty()
+    tty.setraw(s)
+
+    def unplug():  # the request arrives, then the port is gone before any answer
+        got = b""
+        while b"\n" not in got:
+            got += os.read(m, 256)
+        os.close(m)
+    t = threading.Thread(target=unplug)
+    t.start()
+    try:
+        assert cli.main(["--port", os.ttyname(s), "contacts", "set", "1", "0612345678", "Sophie"]) == 3
+    finally:
+        t.join()
+        os.close(s)
+    err = capsys.readouterr().err
+    assert "lost the button" in err and "plug it back in" in err and "contacts list" in err
+
+
 def test_factory_reset_needs_confirmation_when_not_interactive(capsys, tmp_path, monkeypatch):
     import io
     monkeypatch.setattr("sys.stdin", io.StringIO(""))

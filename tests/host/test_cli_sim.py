@@ -129,8 +129,22 @@ def test_errors_are_clear(sim, capsys, tmp_path):
     assert r["error"] == "LOCKED" and r["exit"] == 4
     rc, _o, err = ab(capsys, p, "contacts", "list", "--pin", "0000", json_out=False)
     assert rc == 1 and "wrong PIN" in err and "tries left" in err
+    # the hint names the port in use, also when it came from $ALERTBUTTON_PORT
+    os.environ["ALERTBUTTON_PORT"] = p
+    try:
+        assert cli.main(["contacts", "list"]) == 4
+    finally:
+        del os.environ["ALERTBUTTON_PORT"]
+    assert "alertbutton --port %s unlock" % p in capsys.readouterr().err
     rc, _o, _e = ab(capsys, p, "unlock", "--pin", PIN)
     assert rc == 0
+    # a request cut short (cable pulled mid-write) must not spoil, nor be run with, the next one
+    import serial
+    with serial.Serial(p, 115200) as cut:
+        cut.write(b"AB1 contacts set 2 0612345699 Cut")
+        cut.flush()
+    rc, r, _ = ab(capsys, p, "contacts", "list")
+    assert rc == 0 and r["slots"][1]["number"] == CONTACTS[1][1], r
     # no device at that path
     rc, _o, err = ab(capsys, str(tmp_path / "ttyUSB9"), "status", json_out=False)
     assert rc == 3 and "no device at" in err

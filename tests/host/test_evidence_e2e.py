@@ -311,6 +311,7 @@ def fake_console(flash, pin):
             buf += data
             while b"\n" in buf:
                 line, buf = buf.split(b"\n", 1)
+                line = line.rsplit(b"\x15", 1)[-1]  # Ctrl-U drops an unfinished line, as the console does
                 words = line.decode().strip().split(None, 2)
                 if len(words) < 2 or words[0] != "AB1":
                     continue

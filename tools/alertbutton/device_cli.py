@@ -28,6 +28,7 @@ from alertbutton import fwimport  # noqa: F401  (makes the firmware modules impo
 from firmware import phone, settings  # noqa: E402  (the same checks as the device)
 
 PROTO = "AB1"
+LINE_KILL = "\x15"  # firmware.console.LINE_KILL: drops what a request cut short left on the button
 EXIT_REFUSED, EXIT_USAGE, EXIT_NODEVICE, EXIT_LOCKED = 1, 2, 3, 4
 
 COMMAND_HELP = {
@@ -81,7 +82,7 @@ class Device:
         import serial
         try:
             self.ser.reset_input_buffer()
-            self.ser.write(("%s %s\n" % (PROTO, command)).encode())
+            self.ser.write(("%s%s %s\n" % (LINE_KILL, PROTO, command)).encode())
             self.ser.flush()
         except (serial.SerialException, OSError) as e:
             raise DeviceError("cannot write to %s: %s" % (self.port, e), EXIT_NODEVICE)
@@ -96,7 +97,9 @@ class Device:
                 if chunk and self.ser.in_waiting:
                     chunk += self.ser.read(self.ser.in_waiting)
             except (serial.SerialException, OSError) as e:
-                raise DeviceError("lost %s: %s" % (self.port, e), EXIT_NODEVICE)
+                raise DeviceError("lost the button on %s (unplugged?): plug it back in, then check with "
+                                  "`alertbutton status` or `contacts list` whether the last change was "
+                                  "made (%s)" % (self.port, e), EXIT_NODEVICE)
             if not chunk:
                 continue
             buf += chunk
@@ -220,6 +223,7 @@ def run(args):
     out = Output(getattr(args, "json", False))
     if args._device_command == "ports":
         return cmd_ports(out)
+    port = None  # the hints name the port actually used (given, or $ALERTBUTTON_PORT)
     try:
         port = find_port(getattr(args, "port", None))
         fn = COMMANDS[args._device_command]
@@ -237,7 +241,7 @@ def run(args):
     except DeviceError as e:
         msg = str(e)
         if e.code in _HINTS:
-            msg = "%s (%s)" % (_HINTS[e.code].format(port=getattr(args, "port", None) or "PORT"), msg)
+            msg = "%s (%s)" % (_HINTS[e.code].format(port=port or "PORT"), msg)
         elif e.code:
             msg = "%s: %s" % (_CODE_WORDS.get(e.code, e.code), msg)
         out.error(msg, e.code, e.status)
@@ -267,19 +271,53 @@ class Output:
 
 def _pre_contacts(args):
     if args.action == "set":
-        for code, check in (("SLOT", lambda: settings.check_slot(args.slot)),
-                            ("NUMBER", lambda: phone.normalize(args.number)),
-                            ("NAME", lambda: settings.check_contact_name(" ".join(args.name)))):
-            try:
-                check()
-            except ValueError as e:
-                raise DeviceError("%s" % e, EXIT_USAGE, code)
-        args.number = phone.normalize(args.number)
+        try:
+            settings.check_slot(args.slot)
+        except ValueError as e:
+            raise DeviceError(str(e), EXIT_USAGE, "SLOT")
+        args.number, name = typed_contact(args.number, args.name)
+        args.name = [name]
     elif args.action == "clear":
         try:
             settings.check_slot(args.slot)
         except ValueError as e:
             raise DeviceError(str(e), EXIT_USAGE, "SLOT")
+
+
+def typed_contact(number, name_words):
+    """(E.164, name) from `contacts set SLOT NUMBER NAME...`, or DeviceError. A number typed in groups
+    without quotes (06 12 34 56 78 Sophie) is read as the button reads it (phone.split_number). The
+    console line has no quoting, so a name whose first words are digits that would lengthen the
+    number into another valid one (+262 692 12 34 04 with "2 Julie") is refused, not sent."""
+    try:
+        e164 = phone.normalize(number)
+        name = " ".join(name_words)
+    except ValueError:
+        words = (number + " " + " ".join(name_words)).split()
+        number, name = phone.split_number(words)
+        try:
+            e164 = phone.normalize(number)
+        except ValueError as e:
+            if _valid("".join(words)):  # all of it is the number: the name was forgotten
+                raise DeviceError("the contact's name is missing after the number", EXIT_USAGE, "NAME")
+            raise DeviceError(str(e), EXIT_USAGE, "NUMBER")
+    try:
+        name = " ".join(settings.check_contact_name(name).split())
+    except ValueError as e:
+        raise DeviceError(str(e), EXIT_USAGE, "NAME")
+    read = phone.split_number([e164] + name.split())[0]
+    if read != e164:
+        raise DeviceError("the name %r starts with digits the button would read as part of the number "
+                          "(%s instead of %s): start the name with a word (\"Julie 2\", not \"2 Julie\")"
+                          % (name, read, e164), EXIT_USAGE, "NAME")
+    return e164, name
+
+
+def _valid(number):
+    try:
+        return bool(phone.normalize(number))
+    except ValueError:
+        return False
 
 
 def _pre_config(args):
