@@ -114,3 +114,40 @@ def test_host_uses_the_firmware_modules():
     assert device_cli.phone is phone and device_cli.settings is settings
     assert os.path.samefile(phone.__file__, os.path.join(vm.REPO, "firmware", "phone.py"))
     assert phone.normalize("0692 12 34 56") == "+262692123456"
+
+
+def test_a_firmware_without_the_line_kill_is_still_understood(capsys):
+    # firmware older than Ctrl-U reads it as part of the request and answers ERR PROTO (nothing
+    # done): the CLI then speaks to it without the line kill, once, and keeps working
+    import os
+    import pty
+    import threading
+    import tty
+    m, s = pty.openpty()
+    tty.setraw(s)
+    seen = []
+
+    def old_firmware():
+        buf = b""
+        while len(seen) < 3:
+            buf += os.read(m, 256)
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                seen.append(line)
+                if not line.startswith(b"AB1 "):
+                    os.write(m, b"ERR PROTO requests start with AB1, e.g. 'AB1 hello'\n")
+                else:
+                    os.write(m, b'OK {"proto": 1, "firmware": "old", "slots": []}\n')
+    t = threading.Thread(target=old_firmware, daemon=True)
+    t.start()
+    from alertbutton.device_cli import Device
+    dev = Device(os.ttyname(s), timeout=3)
+    try:
+        assert dev.call("hello")["firmware"] == "old"
+        assert dev.call("contacts list")["proto"] == 1
+    finally:
+        dev.close()
+        t.join(2)
+        os.close(m)
+        os.close(s)
+    assert seen == [b"\x15AB1 hello", b"AB1 hello", b"AB1 contacts list"]

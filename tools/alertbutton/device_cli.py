@@ -73,16 +73,28 @@ class Device:
         except ValueError as e:
             raise DeviceError("bad port %r: %s" % (port, e), EXIT_USAGE)
         self.noise = []
+        self.line_kill = LINE_KILL
 
     def close(self):
         self.ser.close()
 
     def call(self, command):
         """Send `AB1 command`, return the OK object; DeviceError for ERR or no answer."""
+        try:
+            return self._call(command, self.line_kill)
+        except DeviceError as e:
+            if e.code != "PROTO" or not self.line_kill:
+                raise
+        # a firmware older than the line kill reads it as part of the request and refuses it
+        # (ERR PROTO, nothing done): speak to it the old way
+        self.line_kill = ""
+        return self._call(command, "")
+
+    def _call(self, command, prefix):
         import serial
         try:
             self.ser.reset_input_buffer()
-            self.ser.write(("%s%s %s\n" % (LINE_KILL, PROTO, command)).encode())
+            self.ser.write(("%s%s %s\n" % (prefix, PROTO, command)).encode())
             self.ser.flush()
         except (serial.SerialException, OSError) as e:
             raise DeviceError("cannot write to %s: %s" % (self.port, e), EXIT_NODEVICE)
