@@ -29,11 +29,11 @@ async def main():
     ok = await m.bring_up(attempts=3)
     inbox = Inbox(CFG, log=log)
     got = []
-    noise = [0]
+    noise = []
     def on_msg(sms):
         act = inbox.handle(sms.sender, sms.text, ticks_ms(), True)
         if sms.sender == "+33611223344":  # the simulator's random incoming SMS
-            noise[0] += 1
+            noise.append(sms.text)
             return
         got.append([sms.sender, sms.text, sms.total, sms.enc] + list(act))
     r = SmsReader(m, on_msg, log=log, sweep_ms=SWEEP_MS)
@@ -42,7 +42,7 @@ async def main():
     while (len(got) < N or r.stats["bad"] < 2) and ticks_diff(ticks_ms(), t0) < 20000:
         await asyncio.sleep_ms(50)
     await asyncio.sleep_ms(300)
-    print("RESULT", json.dumps({"ready": ok, "got": got, "noise": noise[0], "stats": r.stats, "events": events}))
+    print("RESULT", json.dumps({"ready": ok, "got": got, "noise": noise, "stats": r.stats, "events": events}))
 
 asyncio.run(main())
 '''
@@ -99,12 +99,16 @@ def test_inbound_sms_end_to_end_in_the_vm():
     assert got[("+33699999999", "STOP 482916")][4:] == ["ignore", -1, "unknown_sender"]
     assert got[("+33611111111", "STOP 000000")][4:] == ["ignore", 2, "bad_pin"]
     assert got[("+33611111111", LONG_STOP)][2:] == [2, "gsm7", "stop", 2, None]
-    assert sim.store == {}, sim.store  # everything handled was deleted, garbage included
+    # everything handled was deleted, garbage included; the simulator's random SMS keep coming (~0.6/s)
+    # and one may arrive after the reader's last pass: only such an unread one may be left
+    from gsmmodem.pdu import decodeSmsPdu
+    left = [decodeSmsPdu(rec[1]) for rec in sim.store.values()]
+    assert all(d["number"] == "+33611223344" and d["text"] not in r["noise"] for d in left), sim.store
     assert r["stats"]["bad"] == 2 and "sms_undecodable" in r["events"]
     assert "sms_duplicate" in r["events"]  # the second copy of part 2
     joined = "\n".join(log)
     assert "> AT+CMGL=4" in joined and "> AT+CMGR=" in joined  # sweep and +CMTI paths both used
-    assert r["noise"] >= 1  # random SMS from an unknown number came, were ignored and deleted too
+    assert len(r["noise"]) >= 1  # random SMS from an unknown number came, were ignored and deleted too
     assert sim.error is None
 
 
