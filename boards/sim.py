@@ -127,6 +127,8 @@ class Board:
         return NmeaGnss(uart, log, enable_pin=en)
 
     def make_modem(self, log):
+        if self.wiring.get("crash_at_boot"):  # fault injection (scenario "crash_first_boot")
+            raise RuntimeError("simulated crash while building the firmware")
         dialect = self.wiring.get("dialect", "a76xx")  # the simulator runs every modem dialect
         if dialect == "a76xx":
             return SimcomA76xx(self._uart, log, power_key=self._pwrkey)

@@ -296,4 +296,7 @@ class App:
 
 
 def main(board):
+    # armed before the App is built: a boot that raises leaves the board at the REPL, where the
+    # unfed watchdog resets it and the boot is tried again, as after a hang
+    board.watchdog()
     asyncio.run(App(board).run())

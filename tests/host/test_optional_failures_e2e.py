@@ -48,3 +48,14 @@ def test_zero_modem_failures_before_cycle_is_ignored(tmp_path):
                                 faults=[{"name": "no_cmgs"}], duration_s=35), tmp_path)
     assert any(e["event"] == "sms_failed" and e["reason"] == "timeout" for e in run.events)
     check_five_sms(run, tmp_path)
+
+
+def test_a_boot_that_crashes_is_reset_by_the_watchdog_and_tried_again(tmp_path):
+    # the first boot raises while the App is built (fault injected in the simulated board's
+    # make_modem): main() armed the watchdog before, so the board, left at the REPL, is reset when
+    # it fires and the second boot sends the alert pressed after it (3 s watchdog to keep it short)
+    run = run_scenario(scenario(crash_first_boot=True, watchdog_ms=3000,
+                                events=[{"t": 6.0, "gesture": "alert"}], duration_s=30), tmp_path)
+    assert run.exit_codes[:1] == [1]  # the crash: MicroPython's uncaught exception
+    assert [why for _t, why in run.resets] == ["watchdog"] and 2.5 <= run.resets[0][0] <= 5.0
+    assert sorted(s["to"] for s in run.sms) == [c["number"] for c in CONTACTS]

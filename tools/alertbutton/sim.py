@@ -118,6 +118,7 @@ class SimRun:
         self.pins = []  # (t, gpio, level) of every board output pin change the VM printed
         self._wdt_timeout = None  # ms, once the firmware started its watchdog
         self._wdt_fed = None
+        self._dead_until = None  # the VM exited with its watchdog armed: reset at this time
         self._asleep = None  # monotonic deadline of the VM's deep sleep (issue 8), None while it runs
         self.wakes = []  # (t, "button" | "timer") of every deep-sleep wake
 
@@ -158,6 +159,8 @@ class SimRun:
             w["dialect"] = dialect
         if "watchdog_ms" in self.sc:
             w["watchdog_ms"] = self.sc["watchdog_ms"]
+        if self.sc.get("crash_first_boot") and not self.resets:
+            w["crash_at_boot"] = True
         if self.receiver is not None:
             w["nmea"] = self._nmea_path
         if self.sc.get("accel"):
@@ -288,6 +291,11 @@ class SimRun:
             if time.monotonic() >= self._asleep:
                 self._wake("timer")
             return True
+        if self._dead_until is not None:  # at the REPL after a crash: the unfed watchdog fires
+            if time.monotonic() >= self._dead_until:
+                self._dead_until = None
+                self.reset(3, "watchdog")
+            return True
         code = self.proc.poll()
         if code is None:
             if self._wdt_timeout and (time.monotonic() - self._wdt_fed) * 1000 > self._wdt_timeout:
@@ -302,6 +310,9 @@ class SimRun:
             ms = [e.get("ms", 0) for e in self.events if e["event"] == "deepsleep"][-1:] or [0]
             self._asleep = time.monotonic() + (ms[0] / 1000.0 if ms[0] else 1e9)
             self._wdt_timeout = self._wdt_fed = None
+            return True
+        if self._wdt_timeout:  # died with its watchdog armed: on the board it would sit at the REPL
+            self._dead_until = self._wdt_fed + self._wdt_timeout / 1000.0  # until the watchdog resets it
             return True
         return False
 
