@@ -255,7 +255,9 @@ def run(args):
         if e.code in _HINTS:
             msg = "%s (%s)" % (_HINTS[e.code].format(port=port or "PORT"), msg)
         elif e.code:
-            msg = "%s: %s" % (_CODE_WORDS.get(e.code, e.code), msg)
+            word = _CODE_WORDS.get(e.code, e.code)
+            if not msg.startswith(word):  # "wrong PIN: wrong PIN (...)" said it twice
+                msg = "%s: %s" % (word, msg)
         out.error(msg, e.code, e.status)
         return e.status
 
