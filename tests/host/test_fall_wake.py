@@ -41,6 +41,8 @@ def test_the_saved_posture_is_what_recovers_falls_after_a_long_boot():
 
 
 def test_the_wake_batch_costs_little_esp32_time(report):
-    ms = fw.wake_batch_ms(fw.load(DATA)[:3], loops=2000)
+    # a figure with a generous bound, not a benchmark: the lowest of 3 VM runs, pystone over ~50 ms
+    # of each (one run on a loaded CI machine once read 172 ms for what is ~26 ms)
+    ms = fw.wake_batch_ms(fw.load(DATA)[:3], loops=20000)
     report("first FIFO batch after a deep-sleep wake (ESP32 ms, 3 falls)", "%.1f ms" % ms)
     assert 0 < ms < 100  # against a boot of ~1 s
