@@ -241,26 +241,24 @@ def train_experts(cands, trials, types, l2=1.0, gates=GATES, use=USE, expert_use
     from alertbutton.mobifall import FALL_CODES
     general, info = train_logistic(cands, trials, l2, gates, use)
     mine = set(ti for ti in trials if types[ti] in expert_types or types[ti] not in FALL_CODES)
-    if not any(lab == 1 and ti in mine and types[ti] in expert_types and _gated(f, gates)
-               for ti, _imp, lab, f in cands):
-        info = dict(info, kind="experts", expert_types=list(expert_types), expert_kept=False,
-                    general_objective=info["training_objective"])
-        return general, info  # no such fall to learn from: the general model alone
-    expert, einfo = train_logistic(cands, mine, l2, gates, expert_use)
+    info = dict(info, kind="experts", expert_types=list(expert_types), expert_kept=False,
+                general_objective=info["training_objective"])
+    try:
+        expert, einfo = train_logistic(cands, mine, l2, gates, expert_use)
+    except ValueError:  # no such fall to learn from: the general model alone
+        return general, info
     raw = (0,) + expert[1:]  # the expert's weights, bias left to choose with the general model
-    sel = [(ti, lab, f) for ti, _imp, lab, f in cands if ti in trials and _gated(f, gates)]
-    top = max(int_score(raw, f) for _ti, _l, f in sel)
+    sel = [(ti, lab, int_score(general, f) >= 0, int_score(raw, f))
+           for ti, _imp, lab, f in cands if ti in trials and _gated(f, gates)]
+    top = max(s for _ti, _l, _g, s in sel)
     sure = top + 1  # stands for "the general model fires": counted at every threshold
     # no margin below the weakest fall the expert adds: it must stay a narrow addition
-    objective, t = choose_threshold(trial_max(
-        [(ti, lab, sure if int_score(general, f) >= 0 else int_score(raw, f)) for ti, lab, f in sel]),
-        margin=False)
-    info = dict(info, kind="experts", general_objective=info["training_objective"],
-                training_objective=objective, expert_types=list(expert_types),
+    objective, t = choose_threshold(trial_max([(ti, lab, sure if g else s) for ti, lab, g, s in sel]),
+                                    margin=False)
+    info.update(training_objective=objective,
                 expert={"candidates": einfo["candidates"], "fall_candidates": einfo["fall_candidates"],
                         "float_weights": einfo["float_weights"], "scale": einfo["scale"]})
     if t > top:  # the expert adds nothing on the training trials
-        info["expert_kept"] = False
         return general, info
     info["expert_kept"] = True
     return (general, (-t,) + raw[1:]), info
