@@ -294,8 +294,7 @@ class AlertManager:
             self.log("sms_failed", contact=r["c"], to=r["to"], reason=e.reason, code=e.code,
                      transient=e.transient, attempt=att, alert=self.alert_id)
             if e.transient:
-                self._persist(i, st=PENDING, att=att, err=e.code)
-                self._due[i] = ticks_add(ticks_ms(), backoff_ms(att))
+                self._retry_later(i, att, e.code)
                 if e.reason != "cms":
                     # no answer, no prompt, aborted: the modem itself is in trouble. A +CMS error
                     # (e.g. 331, not registered yet) is the network's answer: restarting the modem
@@ -308,8 +307,7 @@ class AlertManager:
         except Exception as e:  # anything else (a driver bug, a damaged setting): retried like a
             att = r["att"] + 1  # transient failure, never the end of the alert for every contact
             self.log("sms_error", contact=r["c"], to=r["to"], err=repr(e), attempt=att, alert=self.alert_id)
-            self._persist(i, st=PENDING, att=att, err=-1)
-            self._due[i] = ticks_add(ticks_ms(), backoff_ms(att))
+            self._retry_later(i, att, -1)
             try:
                 await self._modem_failure()
             except Exception as e2:
@@ -319,6 +317,11 @@ class AlertManager:
         self._persist(i, st=ACCEPTED, mr=mr, att=r["att"] + 1)
         self.log("sms_sent", contact=r["c"], to=r["to"], mr=mr, alert=self.alert_id)
         self._notify("sms")
+
+    def _retry_later(self, i, att, err):
+        # back to pending, next attempt after the per-contact backoff
+        self._persist(i, st=PENDING, att=att, err=err)
+        self._due[i] = ticks_add(ticks_ms(), backoff_ms(att))
 
     def _persist(self, i, **fields):
         try:

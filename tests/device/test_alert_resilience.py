@@ -44,7 +44,7 @@ class _NoFix:
         return None
 
 
-def _manager(name, modem, battery=lambda: 80, **cfg):
+def _manager(name, modem, battery=lambda: 80, outbox=Outbox, **cfg):
     try:
         os.remove(name)
     except OSError:
@@ -55,7 +55,7 @@ def _manager(name, modem, battery=lambda: 80, **cfg):
         events.append((ev, kw))
     conf = {"contacts": CONTACTS, "wearer": "Camille", "lang": "fr", "alert_active_s": 60}
     conf.update(cfg)
-    am = AlertManager(conf, modem, _NoFix(), battery, log, outbox=Outbox(name))
+    am = AlertManager(conf, modem, _NoFix(), battery, log, outbox=outbox(name))
     return am, events
 
 
@@ -139,14 +139,8 @@ class _FullFlash(Outbox):
 
 
 async def test_a_follow_up_queued_on_a_full_flash_is_sent_once():
-    try:
-        os.remove("ar6.json")
-    except OSError:
-        pass
     modem = _Modem()
-    events = []
-    am = AlertManager({"contacts": CONTACTS, "wearer": "Camille", "alert_active_s": 60}, modem, _NoFix(),
-                      lambda: 80, lambda ev, **kw: events.append(ev), outbox=_FullFlash("ar6.json"))
+    am, events = _manager("ar6.json", modem, outbox=_FullFlash)
     am.start()
     am.trigger("button")
     for _ in range(500):
@@ -157,7 +151,7 @@ async def test_a_follow_up_queued_on_a_full_flash_is_sent_once():
     before = len(am.outbox.recs)
     k = await am.queue_message(2, "update", "test")
     assert k == before and len(am.outbox.recs) == before + 1, (k, before, len(am.outbox.recs))
-    assert "outbox_write_failed" in events
+    assert "outbox_write_failed" in _names(events)
     for _ in range(500):
         if len(modem.sent) == 6:
             break
