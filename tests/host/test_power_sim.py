@@ -87,7 +87,10 @@ def test_fall_while_moving_in_fifo_light_sleep_alerts(tmp_path):
     walk = mobifall.load_mg(os.path.join(data, "ADL", "STN", "STN_acc_4_1.txt"), 50)[:500]
     fall = mobifall.load_mg(os.path.join(data, "FALLS", "FOL", "FOL_acc_4_1.txt"), 50)
     trace = tmp_path / "walk_fall.txt"
-    trace.write_text("".join("%d %d %d\n" % s for s in walk + fall))
+    # the stairs keep the detector checking candidates until 0.4 s before the fall's own impact
+    # chain starts: too short a gap for the power task's 0.5 s steps to see it idle every time (a
+    # clean-clone CI run missed it). The fall trial's first 2 s (standing) once more widen it to 2.4 s
+    trace.write_text("".join("%d %d %d\n" % s for s in walk + fall[:100] + fall))
     sc = {"wearer": "Camille", "contacts": CONTACTS[:1], "last_fix": None, "gnss": None,
           "modem": {"cmgs_latency_s": 0.2, "cmd_latency_s": 0.005},
           "accel": {"trace": str(trace), "start_s": 0.0},
