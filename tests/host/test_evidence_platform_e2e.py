@@ -22,6 +22,7 @@ def broker(tmp_path):
     yield from mqtt_broker.running_broker(tmp_path)
 
 
+@pytest.mark.needs_ssl  # MQTT over TLS: the VM needs its ssl module
 def test_platform_holds_the_chain_head_of_the_exported_evidence(tmp_path, broker, report):
     sc = {"wearer": "Camille", "contacts": [{"name": "A", "number": "+33612345601"}],
           "gnss": {"lat": 45.76404, "lon": 4.83566, "acc_m": 9.0, "after_s": 0.3}, "last_fix": None,

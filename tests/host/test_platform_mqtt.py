@@ -61,6 +61,7 @@ def _connect(tmp_path, broker, lib, ca_der=None, **over):
     return (p.stdout + p.stderr).strip()
 
 
+@pytest.mark.needs_ssl  # MQTT over TLS: the VM needs its ssl module
 def test_tls_verification_and_credentials(tmp_path, broker, mqtt_lib):
     assert "CONNECT ok" in _connect(tmp_path, broker, mqtt_lib)
     # a server certificate from another CA (a man in the middle) is refused
@@ -156,6 +157,7 @@ def _check_alert(msgs, report):
     return by_seq
 
 
+@pytest.mark.needs_ssl  # MQTT over TLS: the VM needs its ssl module
 def test_alert_reaches_broker_with_positions_and_sms_status(tmp_path, broker, mqtt_lib, report):
     sub = Subscriber(broker)
     try:
@@ -178,6 +180,7 @@ def test_alert_reaches_broker_with_positions_and_sms_status(tmp_path, broker, mq
         sub.close()
 
 
+@pytest.mark.needs_ssl  # MQTT over TLS: the VM needs its ssl module
 def test_broker_restart_mid_alert_loses_nothing(tmp_path, broker, mqtt_lib, report):
     sub = Subscriber(broker)
     try:
@@ -245,6 +248,7 @@ def test_http_webhook_signed_events(tmp_path, report):
     report("platform link: HTTP webhook", "13 signed alert events + heartbeat accepted; one 503 retried")
 
 
+@pytest.mark.needs_ssl  # MQTT over TLS: the VM needs its ssl module
 def test_silent_server_blocks_one_bounded_step(tmp_path, mqtt_lib, report):
     """A network that swallows everything (TCP accepted, never a byte back): umqtt.simple's blocking
     socket would wait forever; the link's socket timeout ends the TLS handshake after timeout_s."""

@@ -36,6 +36,7 @@ def wait(run, pred, timeout, what):
     raise AssertionError("%s: %s" % (what, [e for e in run.events if e["event"] != "state"][-25:]))
 
 
+@pytest.mark.needs_ssl  # MQTT over TLS: the VM needs its ssl module
 def test_provision_reboot_alert_reaches_platform(tmp_path, broker, capsys, report):
     sc = {"wearer": "Camille", "contacts": CONTACTS, "gnss": {"lat": 48.85661, "lon": 2.35222, "acc_m": 12.0,
                                                              "after_s": 0.5},

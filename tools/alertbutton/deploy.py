@@ -35,9 +35,7 @@ from alertbutton import vm
 MIP_PACKAGES = ("umqtt.simple", "requests")
 OWNED_DIRS = ("firmware", "drivers", "boards")  # the deploy replaces these; nothing else is touched
 RUN_BY_NAME = ("boot.py", "main.py")
-# native arch index (sys.implementation._mpy >> 10) -> mpy-cross -march
-ARCHS = (None, "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp", "xtensa",
-         "xtensawin", "rv32imc", "rv64imc")
+ARCHS = vm.ARCHS
 
 
 class DeployError(Exception):
@@ -85,6 +83,23 @@ def build(out_dir, arch, compile_=True):
             raise DeployError("mpy-cross failed on %s: %s" % (src, p.stderr.strip()))
         files[dst] = open(target, "rb").read()
     return files
+
+
+def build_tree(dest, arch=None):
+    """Write the device tree as `deploy` would put it on a board's flash (boot.py and main.py as
+    sources, everything else .mpy for `arch`, default: the VM's own) into dest, which is emptied
+    first. Returns the list of device paths. The simulator boots from it with --mpy."""
+    arch = arch or vm.vm_facts()["mpy_arch"]
+    shutil.rmtree(dest, ignore_errors=True)
+    os.makedirs(dest)
+    with tempfile.TemporaryDirectory() as tmp:
+        files = build(tmp, arch)
+    for path, data in files.items():
+        target = os.path.join(dest, path)
+        os.makedirs(os.path.dirname(target) or dest, exist_ok=True)
+        with open(target, "wb") as f:
+            f.write(data)
+    return sorted(files)
 
 
 class Progress:

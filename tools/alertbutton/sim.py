@@ -60,6 +60,15 @@ def check_scenario(sc):
             check_spec(sc["gnss_receiver"])
         except ReceiverError as e:
             raise ScenarioError(str(e))
+    for key in ("ticks_ms_start", "ticks_us_start"):
+        if sc.get(key) is not None:
+            try:
+                _ticks_start(sc[key])
+            except ValueError:
+                raise ScenarioError("%s: an integer, or wrap-N (N ms before the ticks wrap), not %r" % (key, sc[key]))
+            if vm.vm_facts()["bits"] != 32:
+                raise ScenarioError("%s needs the 32-bit VM (ALERTBUTTON_VM=32, built by tools/vm32/build.sh): "
+                                    "the 64-bit VM's ticks cannot be set and do not wrap at 2**30" % key)
     for ev in sc.get("events", []):
         if "t" not in ev:
             raise ScenarioError("event %r has no t" % (ev,))
@@ -95,8 +104,9 @@ def gesture_edges(ev, rng):
 
 
 class SimRun:
-    def __init__(self, scenario, out_dir, modem_pty=None, echo=print, seed=1, heapsize=HEAPSIZE):
+    def __init__(self, scenario, out_dir, modem_pty=None, echo=print, seed=1, heapsize=HEAPSIZE, mpy=False):
         self.sc = check_scenario(scenario)
+        self.mpy = mpy or bool(self.sc.get("mpy"))  # boot from the .mpy files `deploy` ships
         self.out = os.path.abspath(out_dir)
         self.flash = os.path.join(self.out, "flash")
         self.modem_pty = modem_pty
@@ -276,11 +286,28 @@ class SimRun:
             f.write(self.console_port + "\n")
         self.echo("Console: %s  (alertbutton --port %s status)" % (self.console_port, self.console_port))
 
+    def _vm_opts(self):
+        """The device tree the VM imports (sources, or the .mpy tree built once per run) and the
+        ticks it starts at: every boot starts at the scenario's ticks_ms_start / ticks_us_start, so a
+        wrap test puts the 2**30 wrap a few seconds into each boot (the ESP32 restarts its ticks at 0;
+        near the wrap is the worst case)."""
+        opts = {}
+        if self.mpy:
+            if getattr(self, "_mpy_root", None) is None:
+                from alertbutton.deploy import build_tree
+                self._mpy_root = os.path.join(self.out, "mpy")
+                build_tree(self._mpy_root)
+            opts["device_root"] = self._mpy_root
+        for key in ("ticks_ms_start", "ticks_us_start"):
+            if self.sc.get(key) is not None:
+                opts[key] = _ticks_start(self.sc[key])
+        return opts
+
     def _boot(self):
         import subprocess
         self.boots += 1
         self.proc = vm.spawn(code="import boot\nimport main\n", cwd=self.flash, heapsize=self.heapsize,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                             vm_opts=self._vm_opts(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self._pump_thread = threading.Thread(target=self._pump, args=(self.proc,), daemon=True)
         self._pump_thread.start()
 
@@ -439,6 +466,13 @@ def _write_accel_trace(spec, out_path):
             f.write("%d %d %d\n" % (x, y, z))
 
 
+def _ticks_start(value):
+    """A scenario's ticks start: an int, or "wrap-N" = N ms (or µs) before the VM's ticks wrap."""
+    if isinstance(value, str) and value.startswith("wrap-"):
+        return vm.ticks_period() - int(value[5:])
+    return int(value)
+
+
 def _write_json(path, obj):
     with open(path, "w") as f:
         json.dump(obj, f, ensure_ascii=False)
@@ -452,8 +486,8 @@ def _describe(ev):
     return "%s %s" % (e, rest)
 
 
-def run_scenario(scenario, out_dir, modem_pty=None, echo=None, seed=1, stop_when_done=True):
-    run = SimRun(scenario, out_dir, modem_pty, echo=echo, seed=seed)
+def run_scenario(scenario, out_dir, modem_pty=None, echo=None, seed=1, stop_when_done=True, **opts):
+    run = SimRun(scenario, out_dir, modem_pty, echo=echo, seed=seed, **opts)
     try:
         run.start()
         run.run_script(stop_when_done)
@@ -470,16 +504,26 @@ def add_arguments(p):
     p.add_argument("--modem-pty", help="attach an external AT peer (pty slave path) instead of the simulator")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--full", action="store_true", help="run the whole duration_s even after the alert")
+    p.add_argument("--mpy", action="store_true",
+                   help="boot from the .mpy files `alertbutton deploy` builds (mpy-cross for the VM's arch)")
+    p.add_argument("--heapsize", default=HEAPSIZE, help="the VM's heap (-X heapsize), default %s" % HEAPSIZE)
+    p.add_argument("--ticks-ms-start", help="what time.ticks_ms() reads at each boot: N or wrap-N "
+                   "(N ms before the 2**30 wrap; 32-bit VM, ALERTBUTTON_VM=32)")
+    p.add_argument("--ticks-us-start", help="the same for time.ticks_us()")
 
 
 def run(args):
     try:
         if args.scenario:
             sc = load_scenario(args.scenario)
+            for key in ("ticks_ms_start", "ticks_us_start"):
+                if getattr(args, key, None) is not None:
+                    sc[key] = args.__dict__[key]
             print("Simulated button: wearer %r, %d contacts; firmware in the MicroPython VM" %
                   (sc.get("wearer", ""), len(sc.get("contacts", []))))
+            print("VM: %s%s" % (vm.vm_label(), ", booting from .mpy" if args.mpy else ""))
             r = run_scenario(sc, args.out, args.modem_pty, echo=print, seed=args.seed,
-                             stop_when_done=not args.full)
+                             stop_when_done=not args.full, mpy=args.mpy, heapsize=args.heapsize)
             print("%d SMS accepted by the modem; outputs in %s" % (len(r.sms), args.out))
             return 0 if r.sms or not sc.get("events") else 1
         return interactive(args)
