@@ -4,9 +4,8 @@
 # only moves bytes, switches the receiver's enable pin, and turns epochs into Fix objects.
 import asyncio
 from micropython import const
-from time import ticks_ms, ticks_diff
 
-from firmware import clock
+from firmware import clock, uptime
 from firmware.location import Fix, UERE_M
 from firmware.nmea import NmeaParser
 
@@ -43,7 +42,7 @@ class NmeaGnss:
         self.gnss_on = enable_pin is None  # without an enable pin the receiver is always on
         self._chunk = bytearray(_CHUNK)
         self._fix = None
-        self._fix_ticks = 0
+        self._fix_ms = 0
         self.task = None
 
     def start(self):
@@ -56,7 +55,7 @@ class NmeaGnss:
 
     def _on_epoch(self, e):
         self._fix = to_fix(e)  # a no-fix epoch withdraws the previous fix at once
-        self._fix_ticks = ticks_ms()
+        self._fix_ms = uptime.ms()  # not ticks: a fix a week old must never read as fresh
 
     async def _read_loop(self):
         reader = asyncio.StreamReader(self._uart)
@@ -79,7 +78,7 @@ class NmeaGnss:
         """The receiver's current fix (its last epoch, if valid and at most max_age_ms old), or None."""
         if not self.gnss_on or self._fix is None:
             return None
-        if ticks_diff(ticks_ms(), self._fix_ticks) > self.max_age_ms:
+        if uptime.ms() - self._fix_ms > self.max_age_ms:
             return None  # the receiver stopped talking or lost the fix (no-fix epochs do not refresh it)
         return self._fix
 

@@ -3,7 +3,7 @@
 import asyncio
 from time import ticks_ms, ticks_diff
 
-from firmware import haptics, settings
+from firmware import haptics, settings, uptime
 from firmware.alert import AlertManager, DISPATCHING, IDLE
 from firmware.eventlog import EventLog
 from firmware.gestures import ButtonLogic
@@ -128,10 +128,10 @@ class App:
                     last_poll = now
                     fix = await src.gnss_fix()
                     if fix is not None:
-                        fix.ticks = ticks_ms()
-                        first = self.lastfix.best() is None or self.lastfix.best().ticks is None
+                        fix.stamp()
+                        first = self.lastfix.best() is None or self.lastfix.best().up_ms is None
                         self.lastfix.update(fix)
-                        pol.on_fix(fix.ticks)
+                        pol.on_fix(ticks_ms())
                         alert.on_fix(fix)
                         if first:
                             self.log("fix", lat=fix.lat, lon=fix.lon, acc_m=fix.acc_m, sats=fix.sats)
@@ -178,6 +178,7 @@ class App:
         flash_log = getattr(self.board, "flash_log", None)
         n = 0
         while True:
+            uptime.ms()  # folds the ticks into the never-wrapping clock (needed at least every 6.2 days)
             vital = (self.tasks[0], self.alert.task, self.modem.at.task)
             if wdt is not None and not any(t is not None and t.done() for t in vital):
                 wdt.feed()

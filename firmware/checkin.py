@@ -1,14 +1,14 @@
 # Optional check-in timer: the wearer says "I'm fine" (a burst of checkin_presses presses, 2 by
 # default, at any time outside an alert) at least every checkin_h hours, or an alert goes out.
 # checkin_prewarn_min before the deadline she feels CHECKIN_DUE, repeated every checkin_repeat_min
-# until she answers or the deadline passes. Pure: every call takes `now` (ticks_ms).
+# until she answers or the deadline passes. Pure: every call takes `now`, in ms of firmware.uptime
+# (never ticks: the interval can be 7 days, beyond ticks_diff's 6.2-day range, issue 17).
 #
 # During an alert the timer is suspended; after it a full interval starts. The time left is
 # persisted at each check-in and then every PERSIST_MS: after a reboot (or a power cut, which
 # someone could cause on purpose) the timer goes on from the last saved value, so a reboot delays
 # the deadline by at most PERSIST_MS and never restarts a whole interval.
 from micropython import const
-from time import ticks_add, ticks_diff
 
 from firmware import storage
 
@@ -80,14 +80,14 @@ class CheckIn:
         """NONE, PREWARN (vibrate now) or MISSED (send the alert; the timer then waits for resume())."""
         if not self.enabled or self.suspended:
             return NONE
-        if ticks_diff(now, self._deadline) >= 0:
+        if now - self._deadline >= 0:
             self.suspended = True
             self._save(now)
             return MISSED
-        if ticks_diff(now, self._saved) >= PERSIST_MS:
+        if now - self._saved >= PERSIST_MS:
             self._save(now)
-        if ticks_diff(now, self._next_warn) >= 0:
-            self._next_warn = ticks_add(now, self.repeat_ms)
+        if now - self._next_warn >= 0:
+            self._next_warn = now + self.repeat_ms
             return PREWARN
         return NONE
 
@@ -95,17 +95,16 @@ class CheckIn:
         """ms until poll() has something to say, or -1 when disabled or suspended."""
         if not self.enabled or self.suspended:
             return -1
-        w = min(ticks_diff(self._deadline, now), ticks_diff(self._next_warn, now),
-                PERSIST_MS - ticks_diff(now, self._saved))
+        w = min(self._deadline - now, self._next_warn - now, PERSIST_MS - (now - self._saved))
         return max(0, w)
 
     def left_ms(self, now):
-        return max(0, ticks_diff(self._deadline, now)) if self.enabled else -1
+        return max(0, self._deadline - now) if self.enabled else -1
 
     # --- internals ----------------------------------------------------------------------------------
     def _restart(self, now, left):
-        self._deadline = ticks_add(now, left)
-        self._next_warn = ticks_add(self._deadline, -self.prewarn_ms)
+        self._deadline = now + left
+        self._next_warn = self._deadline - self.prewarn_ms
 
     def _load(self):
         d = storage.read_json(self.path) if self.path else None
@@ -121,7 +120,7 @@ class CheckIn:
             return
         # suspended (alert running or check-in missed): a reboot starts a full interval, it must not
         # send the check-in alert a second time
-        left = self.interval_ms if self.suspended else max(0, ticks_diff(self._deadline, now))
+        left = self.interval_ms if self.suspended else max(0, self._deadline - now)
         try:
             storage.write_json(self.path, {"left_ms": left})
         except OSError as e:

@@ -16,9 +16,7 @@
 # or SESSION_MS without a command. MAX_FAILS wrong PINs lock the console (firmware.pin_lock).
 import asyncio
 import json
-from time import ticks_diff, ticks_ms
-
-from firmware import haptics, phone, pin_lock, preview, settings
+from firmware import haptics, phone, pin_lock, preview, settings, uptime
 from firmware.version import VERSION
 
 PROTO = "AB1"
@@ -73,7 +71,7 @@ def _line(s):
 
 
 class Console:
-    def __init__(self, app, stream, pin_path=pin_lock.PATH, now=ticks_ms):
+    def __init__(self, app, stream, pin_path=pin_lock.PATH, now=uptime.ms):
         """stream: a pollable stream with non-blocking read(n) and write(bytes) (a UART, the
         simulator's pty), or a (rx, tx) pair of stdio streams whose read(n) blocks for n bytes (the
         board's USB REPL: read one byte at a time)."""
@@ -82,7 +80,7 @@ class Console:
         self.stream = stream
         self.now = now
         self.pin = pin_lock.PinLock(pin_path, now=now)
-        self.session = None  # ticks of the last command of an unlocked session
+        self.session = None  # uptime ms of the last command of an unlocked session
         self.handlers = {
             "hello": (OPEN, self.c_hello),
             "help": (OPEN, self.c_help),
@@ -145,7 +143,7 @@ class Console:
     def unlocked(self):
         if self.session is None:
             return False
-        if ticks_diff(self.now(), self.session) > SESSION_MS:
+        if self.now() - self.session > SESSION_MS:
             self.session = None
             return False
         return True
@@ -539,6 +537,7 @@ class Console:
         while True:
             await asyncio.sleep_ms(pin_lock.PERSIST_MS)
             self.pin.tick()
+            self.unlocked()  # an idle session ends on time, not at the next command
 
     async def run(self):
         s = self.stream

@@ -1,9 +1,8 @@
 # Event log: every state transition and notable fact, timestamped in ms since boot. Kept in a small
 # RAM ring (for the console's `log tail`) and handed to the board's sinks (flash file, simulator).
 import json
-from time import ticks_ms, ticks_diff
 
-_T0 = ticks_ms()
+from firmware import uptime  # ms since boot that never wrap: ticks_diff would go negative after 6.2 days
 
 
 def _clean(v):
@@ -22,7 +21,7 @@ class EventLog:
         self.ring = []
 
     def __call__(self, event, **fields):
-        rec = {"ms": ticks_diff(ticks_ms(), _T0), "event": event}
+        rec = {"ms": uptime.ms(), "event": event}
         for k in fields:
             rec[k] = _clean(fields[k])
         try:

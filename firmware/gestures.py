@@ -50,6 +50,10 @@ class ButtonLogic:
     def __init__(self, gestures=DEFAULT_GESTURES, on_gesture=None, on_press=None):
         self.multi = [g for g in validate(gestures) if "presses" in g]
         self.holds = [g for g in gestures if "hold_ms" in g]
+        # once the longest press window has passed since the last press, no gesture can use the
+        # presses kept so far: poll() forgets them then, so a press days later never meets one of
+        # them (ticks_diff reads a stamp older than 2**29 ms, 6.2 days, as recent)
+        self._forget_ms = max([g["within_ms"] for g in self.multi] or [0])
         self.on_gesture = on_gesture
         self.on_press = on_press
         self.stable = False  # debounced state: pressed?
@@ -80,6 +84,12 @@ class ButtonLogic:
                 else:
                     self._released(self._burst_start)
         wait = -1
+        if self._count and not self._in_burst:
+            left = self._forget_ms - ticks_diff(now, self._starts[(self._count - 1) % _MAX_PRESSES])
+            if left <= 0:
+                self._count = 0
+            else:
+                wait = left
         if self._in_burst:
             wait = SETTLE_MS - ticks_diff(now, self._last_edge)
         elif self.stable and not self._hold_done:

@@ -14,6 +14,8 @@
 #    LTE exchange is pending. The SMS always wins.
 from time import ticks_add, ticks_diff
 
+from firmware.uptime import STALE_MS, fresh
+
 OFF = "off"
 ALERT = "alert"
 REFRESH = "refresh"
@@ -93,13 +95,15 @@ class GnssPower:
 
     def carry(self, now):
         """The last refresh's start as an age, to keep the schedule across a deep sleep."""
+        self._last_refresh = fresh(now, self._last_refresh)
         return {} if self._last_refresh is None else {"r": ticks_diff(now, self._last_refresh)}
 
     def resume(self, d, now, gap_ms):
         """After a deep-sleep wake (construct with now=None: no boot refresh): the schedule goes on
         from carry()'s stamp, gap_ms (sleep + boot) later."""
         if d and "r" in d:
-            self._last_refresh = ticks_add(now, -(int(d["r"]) + gap_ms))
+            age = int(d["r"]) + gap_ms  # asleep for days: "long ago", a refresh is due
+            self._last_refresh = ticks_add(now, -age) if 0 <= age < STALE_MS else None
 
     def on_fix(self, now):
         """A fix arrived: a running refresh is complete."""
@@ -144,6 +148,7 @@ class GnssPower:
 
     def want_on(self, now):
         """Should the receiver be on now? Sets .mode to the reason."""
+        self._last_refresh = fresh(now, self._last_refresh)  # days without a refresh: one is due
         if self._alert_wants(now):
             mode = ALERT
         elif not self.alert_active and self._refresh_wants(now):
@@ -157,6 +162,7 @@ class GnssPower:
 
     def next_check_ms(self, now):
         """ms after which want_on() may change by itself (inputs aside), or None."""
+        self._last_refresh = fresh(now, self._last_refresh)
         waits = []
         if self.alert_active and not self.need_fix:
             left = int(self.cfg["gnss_alert_min_on_s"] * 1000) - ticks_diff(now, self._alert_t0)

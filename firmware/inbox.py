@@ -1,5 +1,6 @@
 # Two-way SMS: what a received message asks for. Pure (no I/O, no clock reads): the caller passes the
-# decoded message, `now` (ticks_ms) and whether an alert is running, and acts on the answer:
+# decoded message, `now` (firmware.uptime ms: never ticks, a lockout or a message ring read days
+# later must not wrap back) and whether an alert is running, and acts on the answer:
 #   (ACK, contact, None)       stop that contact's follow-ups, "acknowledged" vibration
 #   (POSITION, contact, None)  reply to that contact with the current position
 #   (STOP, contact, None)      end the active alert
@@ -23,7 +24,6 @@
 #  - a message older than sms_max_age_s (SC timestamp against the clock, when both are known) is stale:
 #    an old "STOP" read from the SIM after a reboot must not end a new alert.
 from micropython import const
-from time import ticks_add, ticks_diff
 
 from firmware import phone, pin_lock
 
@@ -124,7 +124,7 @@ class Inbox:
         if n < 1 or n > _MAX_RATE:
             n = DEFAULTS["sms_cmd_max"]
         self._rate_n = n
-        self._times = [[0] * n for _ in range(_MAX_CONTACTS)]  # ring of recent message ticks
+        self._times = [[0] * n for _ in range(_MAX_CONTACTS)]  # ring of recent message times (uptime ms)
         self._count = [0] * _MAX_CONTACTS
         self._limited = [False] * _MAX_CONTACTS  # rate_limited already logged in this burst
         self._fails = 0
@@ -186,7 +186,7 @@ class Inbox:
         n = self._rate_n
         k = self._count[c]
         window = self._n("sms_cmd_window_s") * 1000
-        if k >= n and ticks_diff(now, ring[k % n]) < window:  # the n-th last message is too recent
+        if k >= n and now - ring[k % n] < window:  # the n-th last message is too recent
             return False
         ring[k % n] = now
         self._count[c] = k + 1
@@ -197,7 +197,7 @@ class Inbox:
         if not stored:
             return "pin_not_set"
         if self._locked_until is not None:
-            if ticks_diff(self._locked_until, now) > 0:
+            if self._locked_until - now > 0:
                 return "pin_locked"
             self._locked_until = None
             self._fails = 0
@@ -206,7 +206,7 @@ class Inbox:
             return None
         self._fails += 1
         if self._fails >= self._n("sms_pin_fails_max"):
-            self._locked_until = ticks_add(now, self._n("sms_pin_lock_s") * 1000)
+            self._locked_until = now + self._n("sms_pin_lock_s") * 1000
             self.log("sms_pin_locked", fails=self._fails, lock_s=self._n("sms_pin_lock_s"))
         return "bad_pin"
 

@@ -1,8 +1,5 @@
 # Position fixes and the last known fix, kept in RAM and on flash so an alert never waits for GNSS.
-import time
-from time import ticks_ms, ticks_diff
-
-from firmware import clock, storage
+from firmware import clock, storage, uptime
 
 # Horizontal accuracy estimate from HDOP: a user-equivalent range error of 5 m (typical consumer GNSS,
 # open sky). It is an estimate and the SMS says "précision ~N m", never a guarantee.
@@ -13,23 +10,31 @@ _PERSIST_MOVE_DEG = 0.001  # ~100 m
 
 
 class Fix:
-    __slots__ = ("lat", "lon", "acc_m", "utc", "ticks", "source", "sats")
+    __slots__ = ("lat", "lon", "acc_m", "utc", "up_ms", "source", "sats")
 
-    def __init__(self, lat, lon, acc_m, utc=None, ticks=None, source="gnss", sats=0):
+    def __init__(self, lat, lon, acc_m, utc=None, up_ms=None, source="gnss", sats=0):
         if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
             raise ValueError("coordinates out of range")
         self.lat = lat
         self.lon = lon
         self.acc_m = acc_m
         self.utc = utc  # epoch seconds of the fix (device epoch), or None when unknown
-        self.ticks = ticks  # ticks_ms when obtained during this boot, or None (loaded from flash)
+        # firmware.uptime ms when obtained during this boot, or None (loaded from flash). Not ticks:
+        # a fix a week old must read a week old, not wrap back to "2 s" (issue 17)
+        self.up_ms = up_ms
         self.source = source
         self.sats = sats
 
-    def age_s(self, now_ticks=None):
-        """Seconds since the fix, or None when it cannot be known (old fix and no valid clock)."""
-        if self.ticks is not None:
-            return ticks_diff(ticks_ms() if now_ticks is None else now_ticks, self.ticks) // 1000
+    def stamp(self):
+        """The fix was obtained now."""
+        self.up_ms = uptime.ms()
+        return self
+
+    def age_s(self, now_ms=None):
+        """Seconds since the fix, or None when it cannot be known (old fix and no valid clock).
+        now_ms: uptime ms (default: now)."""
+        if self.up_ms is not None:
+            return max(0, (uptime.ms() if now_ms is None else now_ms) - self.up_ms) // 1000
         now = clock.utc_now()
         if now is None or self.utc is None:
             return None
@@ -47,7 +52,7 @@ class LastFix:
         self.path = path
         self.log = log
         self.fix = None
-        self._saved_ticks = None
+        self._saved_ms = None
         self._saved = None
         self.load()
 
@@ -67,7 +72,7 @@ class LastFix:
             try:
                 storage.write_json(self.path, {"lat": fix.lat, "lon": fix.lon, "acc_m": fix.acc_m,
                                                "utc": fix.utc, "source": fix.source})
-                self._saved_ticks = ticks_ms()
+                self._saved_ms = uptime.ms()
                 self._saved = fix
             except OSError as e:
                 if self.log:
@@ -75,11 +80,11 @@ class LastFix:
 
     def _should_persist(self, fix):
         s = self._saved
-        if s is None or self._saved_ticks is None:
+        if s is None or self._saved_ms is None:
             return True
         if abs(fix.lat - s.lat) > _PERSIST_MOVE_DEG or abs(fix.lon - s.lon) > _PERSIST_MOVE_DEG:
             return True
-        return ticks_diff(ticks_ms(), self._saved_ticks) > _PERSIST_EVERY_MS
+        return uptime.ms() - self._saved_ms > _PERSIST_EVERY_MS
 
     def best(self):
         return self.fix

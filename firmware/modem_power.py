@@ -15,6 +15,7 @@ import asyncio
 from time import ticks_add, ticks_diff, ticks_ms
 
 from drivers.at_channel import AtError, AtTimeout
+from firmware.uptime import STALE_MS, fresh
 
 ON = "on"
 READY = "ready"
@@ -151,6 +152,7 @@ class ModemPolicy:
         self.last_use = now if state in ("idle", "booting", "sending") else \
             ticks_add(now, -(self.cfg["idle_to_sleep_s"] * 1000 + 1))
         self._alert_end = None  # ticks the last alert ended ("off" mode keeps the modem on a while)
+        self._alerting = False
         self.psm_active_ms = None  # granted T3324 in ms, once the network answered
         self._check_t = now  # ticks of the last registration check (or of the boot: it registered)
         self.reg_lost = 0  # checks in a row that found the modem not registered
@@ -200,23 +202,39 @@ class ModemPolicy:
         self._check_t = now
         self.reg_lost = 0 if registered else self.reg_lost + 1
 
+    def _forget_stale(self, now):
+        # stamps days old are "long ago" (None) before ticks_diff could read them as recent: an
+        # alert that ended a week ago must not keep an "off"-mode modem powered (firmware.uptime)
+        self.last_use = fresh(now, self.last_use)
+        self._alert_end = fresh(now, self._alert_end)
+        self._check_t = fresh(now, self._check_t)
+
     def check_due(self, now):
         c = self.cfg["check_s"]
-        return self.mode == READY and c > 0 and ticks_diff(now, self._check_t) >= c * 1000
+        self._forget_stale(now)
+        return self.mode == READY and c > 0 and (self._check_t is None or ticks_diff(now, self._check_t) >= c * 1000)
 
     def carry(self, now):
         """The check's time stamp as an age, across a deep sleep (ticks restart)."""
-        return {"c": ticks_diff(now, self._check_t)}
+        self._forget_stale(now)
+        return {} if self._check_t is None else {"c": ticks_diff(now, self._check_t)}
 
     def resume(self, d, now, gap_ms):
         if d and "c" in d:
-            self._check_t = ticks_add(now, -(int(d["c"]) + gap_ms))
+            age = int(d["c"]) + gap_ms  # asleep for days: a check is due
+            self._check_t = ticks_add(now, -age) if 0 <= age < STALE_MS else None
 
     def psm_granted(self, active_s):
         self.psm_active_ms = None if active_s is None else active_s * 1000
 
     def alert(self, now, active):
-        if not active:
+        """Whether an alert is running; called at every power-task step: only the end of an alert
+        (running -> not running) starts the "off"-mode grace time (a stamp renewed at every idle
+        step would keep an "off" modem powered for ever)."""
+        if active:
+            self._alerting = True
+        elif self._alerting:
+            self._alerting = False
             self._alert_end = now
 
     # ---- decision -----------------------------------------------------------------------------------
@@ -233,25 +251,31 @@ class ModemPolicy:
         modem) is on; busy: anything else needs the AT channel now."""
         if self.mode == ON or alert or gnss or busy:
             return "awake"
+        self._forget_stale(now)
         if self.mode == READY:
-            if ticks_diff(now, self.last_use) < self.cfg["idle_to_sleep_s"] * 1000 or self.check_due(now):
+            if self._recently_used(now) or self.check_due(now):
                 return "awake"
             return "sleep"
         if self._alert_end is not None and ticks_diff(now, self._alert_end) < self.cfg["off_after_s"] * 1000:
             return "awake"
         return "off"
 
+    def _recently_used(self, now):
+        return self.last_use is not None and ticks_diff(now, self.last_use) < self.cfg["idle_to_sleep_s"] * 1000
+
     def next_ms(self, now):
         """ms until want() or tick() may change by themselves (inputs aside), or None."""
         if self.mode == ON:
             return None
+        self._forget_stale(now)
         waits = []
         if self.state in ("idle", "sending"):
             # a timer already run out is no timer: something else keeps the modem awake (GNSS, an
             # alert), and the MCU must not spin on it
             left = None
             if self.mode == READY:
-                left = self.cfg["idle_to_sleep_s"] * 1000 - ticks_diff(now, self.last_use)
+                if self.last_use is not None:
+                    left = self.cfg["idle_to_sleep_s"] * 1000 - ticks_diff(now, self.last_use)
             elif self._alert_end is not None:
                 left = self.cfg["off_after_s"] * 1000 - ticks_diff(now, self._alert_end)
             if left is not None and left > 0:
@@ -259,7 +283,7 @@ class ModemPolicy:
         if self.state == "sleep" and self.psm_active_ms is not None:
             waits.append(self.psm_active_ms - ticks_diff(now, self.since))
         if self.state in ("sleep", "psm") and self.mode == READY and self.cfg["check_s"]:
-            waits.append(self.cfg["check_s"] * 1000 - ticks_diff(now, self._check_t))
+            waits.append(0 if self._check_t is None else self.cfg["check_s"] * 1000 - ticks_diff(now, self._check_t))
         if not waits:
             return None
         return max(0, min(waits))

@@ -2,14 +2,14 @@
 # the console for LOCKOUT_MS, and the lockout survives reboots.
 #
 # The RTC may be unset (no GNSS or network time yet), so the lockout is kept as a deadline in
-# ticks_ms plus the remaining time written to flash (pinlock.rec) at each failure and then every
+# firmware.uptime ms (never ticks: a deadline read days later must not wrap back) plus the
+# remaining time written to flash (pinlock.rec) at each failure and then every
 # PERSIST_MS while locked. After a reboot the lockout resumes from the last remaining time written:
 # a reboot can make it last up to PERSIST_MS longer, never shorter.
 import binascii
 import hashlib
 import os
-from time import ticks_add, ticks_diff, ticks_ms
-
+from firmware import uptime
 from firmware.config_store import RecordFile
 
 MAX_FAILS = 5
@@ -62,9 +62,9 @@ class LockedOut(Exception):
 
 
 class PinLock:
-    """Counts wrong PINs and enforces the lockout. now() is ticks_ms (tests pass their own clock)."""
+    """Counts wrong PINs and enforces the lockout. now() is uptime ms (tests pass their own clock)."""
 
-    def __init__(self, path=PATH, now=ticks_ms):
+    def __init__(self, path=PATH, now=uptime.ms):
         self.rec = RecordFile(path, MAGIC)
         self.now = now
         self.fails = 0
@@ -75,21 +75,21 @@ class PinLock:
             # a damaged lockout record: assume the worst (locked), never "no failure"
             self.problem = "; ".join(problems)
             self.fails = MAX_FAILS
-            self.until = ticks_add(now(), LOCKOUT_MS)
+            self.until = now() + LOCKOUT_MS
         elif isinstance(obj, dict):
             f, rem = obj.get("fails", 0), obj.get("remaining_ms", 0)
             self.fails = f if isinstance(f, int) and f >= 0 else MAX_FAILS
             if not isinstance(rem, int) or rem < 0 or rem > LOCKOUT_MS:
                 rem = LOCKOUT_MS if self.fails >= MAX_FAILS else 0
             if rem > 0:
-                self.until = ticks_add(now(), rem)
+                self.until = now() + rem
         self._saved_at = now()
 
     def remaining_ms(self):
         """ms left in the lockout, 0 when not locked (an expired lockout is cleared here)."""
         if self.until is None:
             return 0
-        r = ticks_diff(self.until, self.now())
+        r = self.until - self.now()
         if r > 0:
             return r
         self.until = None
@@ -112,13 +112,13 @@ class PinLock:
             return True
         self.fails += 1
         if self.fails >= MAX_FAILS:
-            self.until = ticks_add(self.now(), LOCKOUT_MS)
+            self.until = self.now() + LOCKOUT_MS
         self._save()
         return False
 
     def tick(self):
         """Called about once a minute: writes the remaining lockout time so a reboot resumes it."""
-        if self.until is not None and ticks_diff(self.now(), self._saved_at) >= PERSIST_MS:
+        if self.until is not None and self.now() - self._saved_at >= PERSIST_MS:
             if self.remaining_ms():
                 self._save()
 
@@ -131,7 +131,7 @@ class PinLock:
     def _save(self):
         rem = 0
         if self.until is not None:
-            rem = max(0, ticks_diff(self.until, self.now()))
+            rem = max(0, self.until - self.now())
         try:
             self.rec.write(1, {"fails": self.fails, "remaining_ms": rem})
         except OSError:

@@ -15,7 +15,7 @@ import random
 from micropython import const
 from time import ticks_ms, ticks_diff, ticks_add
 
-from firmware import platform_config, platform_events as pe
+from firmware import platform_config, platform_events as pe, uptime
 from firmware.platform_queue import PlatformQueue, ALERT
 
 _BACKOFF_FIRST_MS = 2000
@@ -299,7 +299,7 @@ class PlatformLink:
         self._track = []
         self._track_alert = None
         self._wake = asyncio.Event()
-        self._last_event = ticks_ms()
+        self._last_event = uptime.ms()
         self._commit_rec = None  # recording and time of the last evidence commitment
         self._commit_at = 0
         self.task = None
@@ -322,9 +322,9 @@ class PlatformLink:
         then at most every _COMMIT_MS, and at its last. A later head vouches for every earlier chunk,
         so the heads skipped in between lose nothing. Queued as alert events (sent first, topic
         alerts/<device>)."""
-        now = ticks_ms()
+        now = uptime.ms()
         if not (final or index == 0 or self._commit_rec != rec
-                or ticks_diff(now, self._commit_at) >= _COMMIT_MS):
+                or now - self._commit_at >= _COMMIT_MS):
             return
         self._commit_rec, self._commit_at = rec, now
         self._note(pe.encode(pe.evidence(self.device, rec, alert_id, index, head, final)), True)
@@ -332,7 +332,7 @@ class PlatformLink:
     def heartbeat(self):
         s = self.status() if self.status is not None else {}
         doc = pe.heartbeat(self.device, s.get("battery"), s.get("csq"), s.get("registered"), s.get("fix"),
-                           self.queue.counts(), s.get("alert_state"), ticks_ms() // 1000)
+                           self.queue.counts(), s.get("alert_state"), uptime.seconds())
         self._note(pe.encode(doc), False)
 
     def _note(self, data, alert):
@@ -423,7 +423,7 @@ class PlatformLink:
                 self.transport.send(kind, payload)
                 self.queue.ack(seq)
                 self.sent += 1
-                self._last_event = ticks_ms()
+                self._last_event = uptime.ms()
                 await asyncio.sleep_ms(0)  # let the button, alert and modem tasks run between events
                 self._to_flash()
             if self.link.shared:
@@ -443,11 +443,11 @@ class PlatformLink:
     def _linger_left(self):
         if not self.transport.connected or self.link.shared:
             return 0
-        return max(1, self.cfg["linger_s"] * 1000 - ticks_diff(ticks_ms(), self._last_event))
+        return max(1, self.cfg["linger_s"] * 1000 - (uptime.ms() - self._last_event))
 
     async def _idle(self):
         if self.transport.connected and (self.link.shared or
-                                         ticks_diff(ticks_ms(), self._last_event) >= self.cfg["linger_s"] * 1000):
+                                         uptime.ms() - self._last_event >= self.cfg["linger_s"] * 1000):
             await self._release()
 
     async def _release(self):

@@ -12,6 +12,8 @@ from time import ticks_add, ticks_diff
 
 from micropython import const
 
+from firmware.uptime import STALE_MS, fresh
+
 DEEP = "deep"
 LIGHT = "light"
 ACTIVE = "active"
@@ -123,8 +125,15 @@ class PowerPolicy:
             return True
         return self._walk_t is not None and ticks_diff(self._walk_t, self._fix_t) > 0
 
+    def _forget_stale(self, now):
+        # "long ago" becomes None before ticks_diff could read it as recent (firmware.uptime)
+        self._motion_t = fresh(now, self._motion_t)
+        self._walk_t = fresh(now, self._walk_t)
+        self._fix_t = fresh(now, self._fix_t)
+
     def carry(self, now):
         """The policy's time stamps as ages in ms, to keep them across a deep sleep (ticks restart)."""
+        self._forget_stale(now)
         d = {}
         for k, t in (("m", self._motion_t), ("w", self._walk_t), ("f", self._fix_t)):
             if t is not None:
@@ -135,9 +144,11 @@ class PowerPolicy:
         """Stamps from carry() after gap_ms (sleep + boot) have passed; now is on the new clock."""
         for k, attr in (("m", "_motion_t"), ("w", "_walk_t"), ("f", "_fix_t")):
             if d and k in d:
-                setattr(self, attr, ticks_add(now, -(int(d[k]) + gap_ms)))
+                age = int(d[k]) + gap_ms  # a sleep of days: older than STALE_MS is "long ago"
+                setattr(self, attr, ticks_add(now, -age) if 0 <= age < STALE_MS else None)
 
     def moving(self, now):
+        self._motion_t = fresh(now, self._motion_t)
         if self._motion_t is None or not self.cfg["fall_detection"]:
             return False
         return ticks_diff(now, self._motion_t) < self.cfg["still_s"] * 1000
@@ -154,6 +165,7 @@ class PowerPolicy:
         none. For ACTIVE, sleep_ms is how long the reason is known to last (0: unknown, ask again
         after the next event)."""
         c = self.cfg
+        self._forget_stale(now)
         if alert:
             return (ALERTING, 0, 0, "alert")
         if c["debug"] or usb:

@@ -10,6 +10,7 @@ import asyncio
 from time import ticks_add, ticks_diff, ticks_ms
 
 from firmware import boot_wake, power, storage
+from firmware.uptime import fresh
 from firmware.alert import DISPATCHING, IDLE
 from firmware.gnss_power import POLL_MS as _GNSS_POLL_MS
 from firmware.modem_power import ON, ModemPolicy, ModemPower
@@ -249,8 +250,9 @@ class PowerTask:
                 # no answer: count it off and let the MCU sleep; an alert powers it on again
                 self.log("modem_boot_timeout")
                 mp.powered_off(now)
-        last_rx = getattr(app.modem.at, "last_rx", None)
-        if last_rx is not None and mp.state in ("idle", "sending") and ticks_diff(last_rx, mp.last_use) > 0:
+        last_rx = fresh(now, getattr(app.modem.at, "last_rx", None))  # days-old traffic is no traffic
+        if last_rx is not None and mp.state in ("idle", "sending") and (
+                mp.last_use is None or ticks_diff(last_rx, mp.last_use) > 0):
             mp.used(last_rx)  # traffic from other tasks (status polls, GNSS) keeps it awake a while
         mp.sending(now, app.alert.state == DISPATCHING and app.modem.ready.is_set())
         return alert

@@ -2,11 +2,10 @@
 # low-battery warnings. The decisions are in firmware/inbox.py and firmware/battery_watch.py;
 # this module only acts on them through the alert manager and the modem.
 import asyncio
-from time import ticks_ms
 
 from drivers.modem import SmsError
 from drivers.sms_reader import SmsReader, sent_utc
-from firmware import battery_watch, clock, haptics
+from firmware import battery_watch, clock, haptics, uptime
 from firmware.alert import IDLE
 from firmware.inbox import ACK, POSITION, STOP, Inbox, stop_text
 from firmware.sms_pdu import encode_submit
@@ -28,7 +27,7 @@ class TwoWay:
     def on_message(self, sms):
         """Runs in the reader task: decide, then schedule any SMS to send."""
         alert = self.app.alert
-        act, c, why = self.inbox.handle(sms.sender, sms.text, ticks_ms(), alert.state != IDLE,
+        act, c, why = self.inbox.handle(sms.sender, sms.text, uptime.ms(), alert.state != IDLE,
                                         sent_utc(sms), clock.utc_now())
         if act == ACK:
             alert.ack(c)

@@ -2,9 +2,7 @@
 # cancel or duress during a fall window or an alert (firmware/duress.py) and the optional check-in
 # (firmware/checkin.py). Bursts are counted once the button has been quiet, so each count means one
 # thing; the decisions live in those pure modules, this one acts on them.
-from time import ticks_ms
-
-from firmware import haptics
+from firmware import haptics, uptime
 from firmware.checkin import CheckIn, MISSED, PREWARN
 from firmware.duress import (Duress, ALERT, FALL_WINDOW, IDLE as CTX_IDLE, CANCEL_FALL, SEND_DURESS, STOP,
                              DURESS, NOTHING, cancelled_text)
@@ -20,7 +18,7 @@ class WearerGestures:
         except ValueError as e:  # a bad setting must not disable the cancel and duress gestures
             self.log("duress_config_invalid", err=repr(e))
             self.duress = Duress({})
-        self.checkin = CheckIn(app.cfg, ticks_ms(), log=app.log)
+        self.checkin = CheckIn(app.cfg, uptime.ms(), log=app.log)  # days: never on ticks
         self.idle_bursts = PressBursts(self.duress.bursts.gap_ms)  # check-in bursts outside alerts
         if self.checkin.enabled:
             self.idle_bursts.arm()
@@ -35,7 +33,7 @@ class WearerGestures:
             self.idle_bursts.disarm()
         elif event == "ended":
             self.duress.end()
-            self.checkin.resume(ticks_ms())
+            self.checkin.resume(uptime.ms())
             if self.checkin.enabled:
                 self.idle_bursts.arm()
 
@@ -44,7 +42,7 @@ class WearerGestures:
         self.idle_bursts.press(t)
 
     def wait_ms(self, now):
-        waits = [w for w in (self.duress.wait_ms(now), self.idle_bursts.wait_ms(now), self.checkin.wait_ms(now))
+        waits = [w for w in (self.duress.wait_ms(now), self.idle_bursts.wait_ms(now), self.checkin.wait_ms(uptime.ms()))
                  if w is not None and w >= 0]
         return min(waits) if waits else -1
 
@@ -55,6 +53,7 @@ class WearerGestures:
         return ALERT if self.app.alert.state != "idle" else CTX_IDLE
 
     def poll(self, now):
+        """now: ticks_ms for the press bursts; the check-in reads its own uptime clock."""
         app = self.app
         r = self.duress.poll(now, self._ctx())
         if r is not None:
@@ -79,10 +78,11 @@ class WearerGestures:
             elif decision == NOTHING and pattern is not None:
                 self.log("cancel_refused_after_duress", alert=app.alert.alert_id)
         n = self.idle_bursts.poll(now)
-        if n and self.checkin.burst(n, now):
+        up = uptime.ms()
+        if n and self.checkin.burst(n, up):
             app.vibrator.play(haptics.CHECKIN_OK)
             self.log("checkin_ok")
-        c = self.checkin.poll(now)
+        c = self.checkin.poll(up)
         if c == PREWARN:
             app.vibrator.play(haptics.CHECKIN_DUE)
             self.log("checkin_due")

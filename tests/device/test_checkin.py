@@ -1,12 +1,14 @@
 # Check-in timer: pre-warnings, "I'm fine" bursts, missed check-in, suspension, reboots.
 import os
-from time import ticks_add
-
 from firmware.checkin import MISSED, NONE, PERSIST_MS, PREWARN, CheckIn
 
 H = 3600000
 MIN = 60000
-T0 = ticks_add(0, -30 * MIN)  # the interval straddles the ticks wrap
+T0 = 13 * 24 * H  # firmware.uptime ms: 13 days after boot (past the 32-bit ticks wrap at 12.4 days)
+
+
+def ticks_add(a, b):  # the check-in runs on the never-wrapping uptime clock: plain integers
+    return a + b
 CFG = {"checkin_h": 2, "checkin_prewarn_min": 15, "checkin_repeat_min": 5}
 
 
@@ -95,3 +97,20 @@ def test_garbage_file_means_full_interval():
     with open("ci.json", "w") as f:
         f.write('{"left_ms": 999999999999}')
     assert CheckIn(CFG, 0, path="ci.json").left_ms(0) == 2 * H
+
+
+def test_week_long_interval_counts_every_day():
+    # 168 h = 604,800,000 ms: more than ticks_diff's 2**29 ms range. On ticks, a 32-bit board took the
+    # deadline for already passed at once (a false check-in alert) or 12.4 days late.
+    c = fresh({"checkin_h": 168, "checkin_prewarn_min": 15, "checkin_repeat_min": 5})
+    got = []
+    t = 0
+    while t <= 170 * H:
+        e = c.poll(T0 + t)
+        if e != NONE:
+            got.append((e, t // MIN))
+        w = c.wait_ms(T0 + t)
+        assert 0 <= w <= PERSIST_MS or (w == -1 and got[-1][0] == MISSED), w  # the caller polls at least every 10 min: uptime keeps folding
+        t += 30 * MIN if t < 167 * H else MIN
+    assert got[0] == (PREWARN, 168 * 60 - 15), got[:3]
+    assert (MISSED, 168 * 60) in got and got[-1] == (MISSED, 168 * 60), got[-3:]

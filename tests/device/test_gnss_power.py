@@ -162,3 +162,21 @@ def test_schedule_crosses_a_deep_sleep_and_the_power_gate_holds_standby_refreshe
         q.alert(at(42, 900 * S), False)
         q.standby_ok = True
         assert not q.want_on(at(42, 901 * S))  # the alert's GNSS counted as the refresh
+
+
+def test_a_refresh_is_due_after_days_without_one():
+    # days with refresh off (low battery, or nothing to refresh for) left a stamp that ticks_diff
+    # read as recent again after 6.2 days: no refresh for up to 6 more days once it was allowed
+    H = 3600 * S
+    for t0 in STARTS:
+        p = GnssPower({"gnss_refresh": [[50, 1800], [0, 0]]}, now=t0)
+        p.battery(80)
+        assert p.want_on(t0) and p.mode == BOOT
+        p.on_fix(at(t0, 30 * S))
+        p.battery(10)  # no refresh below 50 %
+        t = at(t0, 30 * S)
+        for k in range(60):  # 60 x 3 h = 7.5 days, polled as the app does
+            t = at(t, 3 * H)
+            assert not p.want_on(t), (t0, k)
+        p.battery(80)
+        assert p.next_check_ms(t) == 0 and p.want_on(t) and p.mode == REFRESH, (t0, p.mode)

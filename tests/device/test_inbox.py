@@ -1,5 +1,4 @@
 # Two-way SMS commands: who is heard, what each text means, PIN, rate limit, staleness, logging.
-from time import ticks_add
 
 from firmware import pin_lock
 from firmware.inbox import ACK, IGNORE, POSITION, STOP, Inbox, mask, parse, stop_text, words
@@ -94,9 +93,13 @@ def test_outside_an_alert():
     assert ib.handle("+33612345678", "POSITION 1", 0, False) == (IGNORE, 0, "bad_pin")  # PIN first
 
 
-def test_rate_limit_per_sender_across_the_ticks_wrap():
+def ticks_add(a, b):  # the inbox runs on firmware.uptime ms: plain integers that never wrap
+    return a + b
+
+
+def test_rate_limit_per_sender_days_after_boot():
     ib, log = make(sms_cmd_max=3, sms_cmd_window_s=600)
-    t0 = ticks_add(0, -1000)
+    t0 = 13 * 24 * 3600 * 1000  # 13 days of uptime: past the 32-bit ticks wrap (12.4 days)
     for k in range(3):
         assert ib.handle("+33612345678", "OK", ticks_add(t0, k * 1000), True)[0] == ACK
     assert ib.handle("+33612345678", "OK", ticks_add(t0, 5000), True) == (IGNORE, 0, "rate_limited")
@@ -156,3 +159,17 @@ def test_mask_and_stop_text():
     for lang in ("fr", "en"):
         t = stop_text("Contact au nom très long!", lang)
         assert fits_one_segment(t) and "Contact" in t
+
+
+def test_old_messages_and_lockouts_do_not_come_back_days_later():
+    # on ticks, a 7-day-old message or lockout looked recent again (ticks_diff past 2**29 ms)
+    ib, _log = make(sms_pin_fails_max=3)
+    t0 = 1000
+    senders = ("+33612345678", "+33700000001", "0692123456")
+    for k in range(3):  # three wrong PINs, from three contacts (each under its own rate limit)
+        ib.handle(senders[k], "STOP 000000", t0 + k, True)
+    assert ib.handle("+33612345678", "STOP 482916", t0 + 10, True)[2] == "pin_locked"
+    week = 7 * 24 * 3600 * 1000
+    assert ib.handle("+33612345678", "STOP 482916", t0 + week, True) == (STOP, 0, None)
+    for k in range(2):  # a week later, each contact's messages are judged on their own
+        assert ib.handle("+33700000001", "OK", t0 + week + 10 + k, True)[0] == ACK

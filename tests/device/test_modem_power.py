@@ -105,14 +105,38 @@ def test_off_mode_stays_on_after_an_alert_then_off():
         p = ModemPolicy({"modem_mode": OFF, "off_after_s": 60}, None, t0, "off")
         assert p.want(t0) == "off"
         assert p.want(t0, alert=True) == "awake"
+        p.alert(t0, True)  # the power task reports the alert at every step
         p.booting(at(t0, 1 * S))
         p.registered(at(t0, 13 * S))
         p.sending(at(t0, 13 * S), True)
         assert p.state == "sending" and not p.settled()
         p.sending(at(t0, 20 * S), False)
-        p.alert(at(t0, 20 * S), False)
+        for k in range(20, 80):  # ...and its absence too: only the end starts the grace time
+            p.alert(at(t0, k * S), False)
         assert p.want(at(t0, 79 * S)) == "awake" and p.next_ms(at(t0, 79 * S)) == 1 * S
         assert p.want(at(t0, 80 * S)) == "off"
+        p.alert(at(t0, 81 * S), False)
+        assert p.want(at(t0, 82 * S)) == "off"  # idle steps after the end never restart it
+
+
+def test_stamps_days_old_are_long_ago_not_recent():
+    # ticks_diff reads a stamp older than 2**29 ms (6.2 days) as recent again: a week after an alert
+    # an "off" modem came back on, a "ready" one stayed awake. Policies forget stamps after 3.1 days.
+    for t0 in STARTS:
+        p = ModemPolicy({"modem_mode": OFF, "off_after_s": 60}, None, t0, "off")
+        p.alert(t0, True)
+        p.alert(at(t0, 10 * S), False)
+        assert p.want(at(t0, 30 * S)) == "awake"
+        t = at(t0, 10 * S)
+        for k in range(130):  # polled every 3 h for 16 days: across 2**29 and 2**30 ms
+            t = at(t, 3 * 3600 * S)
+            assert p.want(t) == "off", (t0, k)
+        q = ModemPolicy({"modem_mode": READY, "idle_to_sleep_s": 5, "check_s": 0}, None, t0, "idle")
+        q.used(t0)
+        t = t0
+        for k in range(130):
+            t = at(t, 3 * 3600 * S)
+            assert q.want(t) == "sleep", (t0, k)
 
 
 def test_on_mode_is_always_awake():

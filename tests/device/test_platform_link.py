@@ -76,7 +76,7 @@ class FakeMgr:
         self.lastfix = self
 
     def best(self):
-        return Fix(48.85661, 2.35222, 12, ticks=None)
+        return Fix(48.85661, 2.35222, 12)
 
 
 async def settle(ms=300):
@@ -282,9 +282,9 @@ def test_config_checks():
 
 def test_documents():
     track = []
-    pe.add_position(track, Fix(48.856611, 2.352219, 12.4, ticks=None))
-    pe.add_position(track, Fix(48.856611, 2.352219, 12.4, ticks=None))  # same place: not repeated
-    pe.add_position(track, Fix(48.86, 2.35, 30, ticks=None))
+    pe.add_position(track, Fix(48.856611, 2.352219, 12.4))
+    pe.add_position(track, Fix(48.856611, 2.352219, 12.4))  # same place: not repeated
+    pe.add_position(track, Fix(48.86, 2.35, 30))
     assert len(track) == 2 and track[0]["lat"] == 48.85661 and track[0]["acc_m"] == 12
     d = pe.alert_event("ab-1", "sms", 7, "alert", "dispatching", "button", track,
                        [{"c": 0, "st": "failed", "att": 2, "err": 21, "to": "+33600000000", "pdu": "00"}])
@@ -306,7 +306,7 @@ def test_backoff_and_hmac():
 
 
 async def test_evidence_chain_heads_are_committed_first_periodically_and_last():
-    from time import ticks_ms, ticks_add
+    from firmware import uptime
     t = FakeTransport()
     link = PlatformLink(cfg(), PlatformQueue(qdir()), HostLink(), t, Log(), gate=lambda: True)
     link.start()
@@ -315,7 +315,7 @@ async def test_evidence_chain_heads_are_committed_first_periodically_and_last():
     heads = ["%064x" % i for i in range(8)]
     for i in range(5):  # chunks 0..4 of recording 3 within two minutes: only the first is published
         link.on_evidence(3, 9, i, heads[i], False)
-    link._commit_at = ticks_add(ticks_ms(), -120001)  # two minutes later
+    link._commit_at = uptime.ms() - 120001  # two minutes later
     link.on_evidence(3, 9, 5, heads[5], False)
     link.on_evidence(3, 9, 6, heads[6], True)  # the last chunk: always
     link.on_evidence(4, 10, 0, heads[7], False)  # a new recording starts its own commitments

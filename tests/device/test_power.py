@@ -459,6 +459,30 @@ def test_gnss_refresh_only_after_walking_and_stamps_cross_a_deep_sleep():
         assert q.carry(777) == {"m": 111 * S, "w": 111 * S, "f": 131 * S}
 
 
+def test_stamps_days_old_are_long_ago_not_recent():
+    # ticks_diff reads a stamp older than 2**29 ms (6.2 days) as recent again: a button left still in
+    # a drawer for a week counted as "moving" (no deep sleep), and an old walk made every GNSS
+    # refresh look useful. The policy forgets stamps after 3.1 days (firmware.uptime.fresh).
+    H = 3600 * S
+    for t0 in STARTS:
+        p = PowerPolicy(LOW)
+        p.walked(t0)
+        p.gnss_fix(at(t0, 60 * S))  # a refresh attempt after the walk
+        t = at(t0, 60 * S)
+        for k in range(130):  # decided every 3 h for 16 days, across 2**29 and 2**30 ms
+            t = at(t, 3 * H)
+            assert not p.moving(t) and p.decide(t, next_timer_ms=4 * H)[0] == DEEP, (t0, k)
+            assert not p.refresh_useful(), (t0, k)
+            p.gnss_fix(t)  # a refresh attempt every 3 h: the old walk must never make it "useful"
+        # a deep sleep of 7 days: the stamps carried over are too old to mean anything
+        q = PowerPolicy(LOW)
+        q.walked(t0)
+        d = q.carry(at(t0, 1 * S))
+        r = PowerPolicy(LOW)
+        r.resume(d, 5555, 7 * 24 * H)
+        assert not r.moving(5555) and r.carry(5555) == {}
+
+
 class FakeRecorder:
     def __init__(self, pin):
         self.pin = pin
