@@ -7,8 +7,13 @@
 # persisted at each check-in and then every PERSIST_MS: after a reboot (or a power cut, which
 # someone could cause on purpose) the timer goes on from the last saved value, so a reboot delays
 # the deadline by at most PERSIST_MS and never restarts a whole interval.
+#
+# Times are kept as ms left at a reference tick, moved up at every poll(): an interval of up to
+# 168 h (604,800,000 ms) is past what ticks_add()/ticks_diff() span on the ESP32 (2**29 ms, 6.2
+# days), so a deadline cannot be a ticks value there (docs/int-width.md). poll() runs at least every
+# PERSIST_MS (wait_ms() says so), far inside that span.
 from micropython import const
-from time import ticks_add, ticks_diff
+from time import ticks_diff
 
 from firmware import storage
 
@@ -44,8 +49,9 @@ class CheckIn:
         self.path = path
         self.log = log or (lambda *a, **k: None)
         self.suspended = False
-        self._deadline = 0
-        self._next_warn = 0
+        self._ref = now  # ticks at which _left and _warn_left were true
+        self._left = 0  # ms to the deadline at _ref
+        self._warn_left = 0  # the next pre-warning is due when this many ms are left
         self._saved = now
         if self.enabled:
             left = self._load()
@@ -80,14 +86,15 @@ class CheckIn:
         """NONE, PREWARN (vibrate now) or MISSED (send the alert; the timer then waits for resume())."""
         if not self.enabled or self.suspended:
             return NONE
-        if ticks_diff(now, self._deadline) >= 0:
+        left = self._rebase(now)
+        if left <= 0:
             self.suspended = True
             self._save(now)
             return MISSED
         if ticks_diff(now, self._saved) >= PERSIST_MS:
             self._save(now)
-        if ticks_diff(now, self._next_warn) >= 0:
-            self._next_warn = ticks_add(now, self.repeat_ms)
+        if left <= self._warn_left:
+            self._warn_left = left - self.repeat_ms
             return PREWARN
         return NONE
 
@@ -95,17 +102,28 @@ class CheckIn:
         """ms until poll() has something to say, or -1 when disabled or suspended."""
         if not self.enabled or self.suspended:
             return -1
-        w = min(ticks_diff(self._deadline, now), ticks_diff(self._next_warn, now),
-                PERSIST_MS - ticks_diff(now, self._saved))
+        left = self._left_at(now)
+        w = min(left, left - self._warn_left, PERSIST_MS - ticks_diff(now, self._saved))
         return max(0, w)
 
     def left_ms(self, now):
-        return max(0, ticks_diff(self._deadline, now)) if self.enabled else -1
+        return max(0, self._left_at(now)) if self.enabled else -1
 
     # --- internals ----------------------------------------------------------------------------------
+    def _left_at(self, now):
+        return self._left - ticks_diff(now, self._ref)
+
+    def _rebase(self, now):
+        # ms left now, which becomes the new reference (keeps ticks_diff(now, _ref) small)
+        left = self._left_at(now)
+        self._left = left
+        self._ref = now
+        return left
+
     def _restart(self, now, left):
-        self._deadline = ticks_add(now, left)
-        self._next_warn = ticks_add(self._deadline, -self.prewarn_ms)
+        self._ref = now
+        self._left = left
+        self._warn_left = self.prewarn_ms
 
     def _load(self):
         d = storage.read_json(self.path) if self.path else None
@@ -121,7 +139,7 @@ class CheckIn:
             return
         # suspended (alert running or check-in missed): a reboot starts a full interval, it must not
         # send the check-in alert a second time
-        left = self.interval_ms if self.suspended else max(0, ticks_diff(self._deadline, now))
+        left = self.interval_ms if self.suspended else max(0, self._left_at(now))
         try:
             storage.write_json(self.path, {"left_ms": left})
         except OSError as e:

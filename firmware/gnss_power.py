@@ -12,7 +12,9 @@
 #    and a follow-up still needs a position (FollowupPolicy.needs_fix()); off when neither holds.
 #  - modems where GNSS and LTE cannot run together (SIM7080: blocks_lte): off while an SMS or any
 #    LTE exchange is pending. The SMS always wins.
-from time import ticks_add, ticks_diff
+from time import ticks_diff
+
+from firmware.clock import ticks_ago
 
 OFF = "off"
 ALERT = "alert"
@@ -99,7 +101,7 @@ class GnssPower:
         """After a deep-sleep wake (construct with now=None: no boot refresh): the schedule goes on
         from carry()'s stamp, gap_ms (sleep + boot) later."""
         if d and "r" in d:
-            self._last_refresh = ticks_add(now, -(int(d["r"]) + gap_ms))
+            self._last_refresh = ticks_ago(now, int(d["r"]) + gap_ms)
 
     def on_fix(self, now):
         """A fix arrived: a running refresh is complete."""

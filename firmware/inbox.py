@@ -43,6 +43,9 @@ DEFAULTS = {
 }
 
 _MAX_CONTACTS = const(5)
+# the longest PIN lock: ticks_add() spans 2**29 ms (6.2 days) on the ESP32 and raises OverflowError
+# beyond it, which would leave the lock unset (docs/int-width.md)
+_LOCK_MAX_S = const(536870)
 _MAX_RATE = const(20)
 
 _ACK_WORDS = ("OK", "RECU", "RECEIVED", "ACK")
@@ -206,7 +209,7 @@ class Inbox:
             return None
         self._fails += 1
         if self._fails >= self._n("sms_pin_fails_max"):
-            self._locked_until = ticks_add(now, self._n("sms_pin_lock_s") * 1000)
+            self._locked_until = ticks_add(now, min(self._n("sms_pin_lock_s"), _LOCK_MAX_S) * 1000)
             self.log("sms_pin_locked", fails=self._fails, lock_s=self._n("sms_pin_lock_s"))
         return "bad_pin"
 

@@ -15,6 +15,7 @@ import asyncio
 from time import ticks_add, ticks_diff, ticks_ms
 
 from drivers.at_channel import AtError, AtTimeout
+from firmware.clock import ticks_ago
 
 ON = "on"
 READY = "ready"
@@ -210,7 +211,7 @@ class ModemPolicy:
 
     def resume(self, d, now, gap_ms):
         if d and "c" in d:
-            self._check_t = ticks_add(now, -(int(d["c"]) + gap_ms))
+            self._check_t = ticks_ago(now, int(d["c"]) + gap_ms)
 
     def psm_granted(self, active_s):
         self.psm_active_ms = None if active_s is None else active_s * 1000

@@ -12,6 +12,8 @@ from time import ticks_add, ticks_diff
 
 from micropython import const
 
+from firmware.clock import ticks_ago
+
 DEEP = "deep"
 LIGHT = "light"
 ACTIVE = "active"
@@ -135,7 +137,7 @@ class PowerPolicy:
         """Stamps from carry() after gap_ms (sleep + boot) have passed; now is on the new clock."""
         for k, attr in (("m", "_motion_t"), ("w", "_walk_t"), ("f", "_fix_t")):
             if d and k in d:
-                setattr(self, attr, ticks_add(now, -(int(d[k]) + gap_ms)))
+                setattr(self, attr, ticks_ago(now, int(d[k]) + gap_ms))
 
     def moving(self, now):
         if self._motion_t is None or not self.cfg["fall_detection"]:

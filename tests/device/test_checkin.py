@@ -95,3 +95,27 @@ def test_garbage_file_means_full_interval():
     with open("ci.json", "w") as f:
         f.write('{"left_ms": 999999999999}')
     assert CheckIn(CFG, 0, path="ci.json").left_ms(0) == 2 * H
+
+
+
+def test_week_long_interval_past_the_ticks_range():
+    # checkin_h 168: 604,800,000 ms, more than ticks_add()/ticks_diff() span on the ESP32 (2^29 ms,
+    # 6.2 days: ticks_add raised OverflowError there). Time advances in 5-minute polls, as the app's.
+    cfg = {"checkin_h": 168, "checkin_prewarn_min": 15, "checkin_repeat_min": 5}
+    c = CheckIn(cfg, T0, path=None)
+    assert c.left_ms(T0) == 168 * H and c.wait_ms(T0) == PERSIST_MS
+    now = T0
+    out = []
+    for k in range(1, 168 * 12 + 3):
+        now = ticks_add(now, 5 * MIN)
+        e = c.poll(now)
+        if e != NONE:
+            out.append((e, k * 5))
+        if k == 12 * 24 * 6:  # 6 days in: a day left
+            assert c.left_ms(now) == 24 * H and c.wait_ms(now) <= PERSIST_MS
+    assert out == [(PREWARN, 10065), (PREWARN, 10070), (PREWARN, 10075), (MISSED, 10080)], out
+    c.resume(now)
+    assert c.left_ms(now) == 168 * H
+    now = ticks_add(now, 72 * H)
+    assert c.poll(now) == NONE and c.left_ms(now) == 96 * H
+    assert c.burst(2, now) and c.left_ms(now) == 168 * H  # the answer starts a whole week again

@@ -156,3 +156,15 @@ def test_mask_and_stop_text():
     for lang in ("fr", "en"):
         t = stop_text("Contact au nom très long!", lang)
         assert fits_one_segment(t) and "Contact" in t
+
+
+def test_pin_lock_longer_than_the_ticks_range():
+    # a lock of 7 days is past what ticks_add() spans on the ESP32 (2^29 ms, 6.2 days: it raised
+    # OverflowError there, so the lock never started): it lasts that longest span instead
+    ib, log = make(sms_pin_fails_max=2, sms_pin_lock_s=7 * 86400)
+    nums = [c["number"] for c in CONTACTS]
+    for k in range(2):
+        assert ib.handle(nums[k], "STOP 1111", k, True)[2] == "bad_pin"
+    assert ("sms_pin_locked", {"fails": 2, "lock_s": 7 * 86400}) in log
+    assert ib.handle(nums[2], "STOP 482916", ticks_add(0, 6 * 86400000), True) == (IGNORE, 2, "pin_locked")
+    assert ib.handle(nums[3], "STOP 482916", ticks_add(0, 536870 * 1000 + 1), True) == (STOP, 3, None)
