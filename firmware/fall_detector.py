@@ -72,6 +72,7 @@ _LP_WARM = const(16)  # samples of smoothing run-in before the swing window
 _COS_ONE = const(1024)
 _NIMP2 = const(1500 * 1500)  # F_NIMP level, squared (compared against squared magnitudes)
 _AXIS_MAX = const(16000)  # beyond this update() clamps: the viper loop leaves such samples to it
+_SCORE_MAX = const(0x1FFFFFFF)  # bound on an expert's sum of |terms|: scores stay small ints (2^30)
 # slots of FallDetector._vs, the viper loop's state (an int32 array: no allocation per batch)
 _VS_K = const(0)  # next sample of the batch
 _VS_END = const(1)  # samples in the batch
@@ -246,6 +247,9 @@ class FallDetector:
                                  "if_le, if_gt)")
             if m[1] != experts[0][1] or m[2] != experts[0][2]:
                 raise ValueError("experts must share the gates (min_posture, max_still)")
+            if _score_bound(m) > _SCORE_MAX:
+                raise ValueError("model terms could sum past 2^29: scores would not be small ints on "
+                                 "a 32-bit port")
         self.model = model
         self._experts = experts
         # the rotation features cost ~35 angles per decision: computed only when an expert that
@@ -404,7 +408,10 @@ class FallDetector:
         """Milliseconds since the last impact peak, or -1 if none."""
         if self.impact_n < 0:
             return -1
-        return ((self.n - self.impact_n) & _NMASK) * 1000 // self.rate_hz
+        age = (self.n - self.impact_n) & _NMASK
+        r = self.rate_hz
+        # split so age x 1000 is never formed: a small int up to 12.4 days (a long int only past that)
+        return age // r * 1000 + age % r * 1000 // r
 
     def accept(self, f=None):
         """The decision rule on a feature vector (default: the last decision's features)."""
@@ -781,6 +788,18 @@ class FallDetector:
             k = (k + 1) & mask
             age -= 1
         return isqrt(best)
+
+
+def _score_bound(m):
+    # the largest |score| an expert can reach: |bias| + per row |w| x max(|lo|, |hi|) (the feature is
+    # clipped to lo..hi) or the larger |stump value|. At construction only (may be a long int here).
+    b = abs(m[0])
+    for k in range(3, len(m), 4):
+        if m[k] < 0:
+            b += max(abs(m[k + 2]), abs(m[k + 3]))
+        else:
+            b += abs(m[k + 1]) * max(abs(m[k + 2]), abs(m[k + 3]))
+    return b
 
 
 def _clamp16(v):

@@ -37,6 +37,10 @@ SLEEP_HZ = 25  # LIS3DH rate while INT1 is the activity interrupt (docs/power.md
 # int on the ESP32 (30 bits), so reading the sum allocates nothing
 _M2_CLAMP = const(1 << 24)
 _DEV_SHIFT = const(6)  # the 5 s deviation sum is kept >> 6: 10 batches stay a small int too
+# an axis beyond this is capped in _stats() without squaring: 16000^2 - 1 g^2 > _M2_CLAMP already,
+# and 3 x 16000^2 < 2^31 fits a 32-bit viper int (3 x 32768^2 would wrap: docs/int-width.md)
+_AXIS_MAX = const(16000)
+_SAMPLES_MASK = const(0x1FFFFFFF)  # FallMonitor.samples wraps as FallDetector.n does
 
 
 @micropython.viper
@@ -62,11 +66,15 @@ def _stats(buf: ptr16, n: int, out: ptr32):
             y -= 65536
         if z >= 32768:
             z -= 65536
-        m2 = x * x + y * y + z * z - 1000000
-        if m2 < 0:
-            m2 = 0 - m2
-        if m2 > _M2_CLAMP:
+        if (x > _AXIS_MAX or x < 0 - _AXIS_MAX or y > _AXIS_MAX or y < 0 - _AXIS_MAX
+                or z > _AXIS_MAX or z < 0 - _AXIS_MAX):
             m2 = _M2_CLAMP
+        else:
+            m2 = x * x + y * y + z * z - 1000000
+            if m2 < 0:
+                m2 = 0 - m2
+            if m2 > _M2_CLAMP:
+                m2 = _M2_CLAMP
         dev += m2
         if i > 0:
             d = x - px
@@ -172,7 +180,7 @@ class FallMonitor:
             p[0], p[1], p[2] = st[2] // n, st[3] // n, st[4] // n
             self.has_posture = True
         self._motion(st[0] >> _DEV_SHIFT, n)
-        self.samples += n
+        self.samples = (self.samples + n) & _SAMPLES_MASK  # wraps after 124 days at 50 Hz: no long int
         return fell
 
     def _upsample(self, buf, n, f):

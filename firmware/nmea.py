@@ -46,6 +46,7 @@ _S_GLL = const(4)
 _S_ZDA = const(8)
 
 _HALF_DAY_MS = const(43200000)
+_DEC_MAX = const(999999999)  # _dec() saturates here (only HDOP uses it: >= 99 means "no figure")
 
 
 def days_from_civil(y, m, d):
@@ -260,7 +261,8 @@ class NmeaParser:
         return v
 
     def _dec(self, k, nd):
-        """Non-negative decimal field scaled by 10**nd (extra digits dropped): -1 empty, ValueError."""
+        """Non-negative decimal field scaled by 10**nd (extra digits dropped), saturated at
+        999999999 (below 2**30): -1 empty, ValueError."""
         if not self._has(k):
             return -1
         b = self._b
@@ -281,8 +283,8 @@ class NmeaParser:
                 frac += 1
         if frac < 0:
             frac = 0
-        while frac < nd:
-            v *= 10
+        while frac < nd:  # v <= 100000009 here: 9 digits x 100 would be a long int on the ESP32
+            v = v * 10 if v < 100000000 else _DEC_MAX
             frac += 1
         return v
 
