@@ -192,7 +192,8 @@ class App:
 
     async def run(self):
         b = self.board
-        self.log("boot", version=VERSION, board=b.name, reset_cause=b.reset_cause())
+        # ticks: where the 2**30 ms ticks wrap is (12.4 days after power-up on the ESP32)
+        self.log("boot", version=VERSION, board=b.name, reset_cause=b.reset_cause(), ticks=ticks_ms())
         self.start_power()  # before the button task's first edge: the press that woke it counts
         self.tasks.append(asyncio.create_task(self.button_task()))
         self.log("button_armed")
