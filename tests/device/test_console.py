@@ -131,6 +131,16 @@ def provisioned():
     return con, app, clock
 
 
+def test_an_unlocked_session_left_for_days_stays_locked():
+    # on ticks, a session idle 6.2..12.4 days read as 1..6 days in the future: alive, unlocked, for
+    # whoever plugs in next; the console runs on firmware.uptime ms (and its ticker ends sessions)
+    for days in (1, 7, 10, 13, 30):
+        con, app, clock = provisioned()
+        ok(con, "AB1 contacts list")  # unlocked by the first PIN
+        clock.t += days * 24 * 3600 * 1000
+        err(con, "AB1 contacts list", "LOCKED")
+
+
 def test_protocol_lines():
     con, app, _ = fresh()
     assert ask(con, "") is None and ask(con, "   \t ") is None

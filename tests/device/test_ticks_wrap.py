@@ -157,3 +157,21 @@ def test_two_stray_presses_then_one_press_days_later_never_alerts():
             continue  # a 64-bit port: its ticks never come back within a battery's life
         got = _run_presses(ticks_add(0, -600), [(0, 120), (500, 120), (gap, 120)], gap + 5000)
         assert got == [], (gap, got)
+
+
+def test_a_fix_days_old_reads_days_old():
+    fix = Fix(48.85, 2.35, 12)
+    fix.up_ms = 1000
+    for days in (1, 7, 13, 40):
+        assert fix.age_s(1000 + days * DAY) == days * 86400
+
+
+async def test_a_receiver_epoch_days_old_is_not_the_current_fix():
+    from drivers.nmea_gnss import NmeaGnss
+    rx = NmeaGnss(None, lambda *a, **k: None, max_age_ms=3000)
+    rx._fix = Fix(48.85, 2.35, 12)
+    rx._fix_ms = uptime.ms()
+    assert await rx.gnss_fix() is rx._fix
+    for days in (1, 7, 13):
+        rx._fix_ms = uptime.ms() - days * DAY
+        assert await rx.gnss_fix() is None, days
