@@ -210,7 +210,7 @@ class SlowTransport:
 class OneFix:
     def best(self):
         from firmware.location import Fix
-        return Fix(48.85661, 2.35222, 12, ticks=ticks_ms())
+        return Fix(48.85661, 2.35222, 12).stamp()
 
 
 async def alert():

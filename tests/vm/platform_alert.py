@@ -58,7 +58,7 @@ class FakeModem:
 
 class OneFix:
     def __init__(self, f):
-        self.fix = Fix(f["lat"], f["lon"], f["acc_m"], ticks=ticks_ms()) if f else None
+        self.fix = Fix(f["lat"], f["lon"], f["acc_m"]).stamp() if f else None
 
     def best(self):
         return self.fix
