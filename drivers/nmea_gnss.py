@@ -44,6 +44,8 @@ class NmeaGnss:
         self._chunk = bytearray(_CHUNK)
         self._fix = None
         self._fix_ticks = 0
+        self._ok = 0  # parser.ok at the last check
+        self._heard = None  # ticks_ms of the last valid sentence, None before the first
         self.task = None
 
     def start(self):
@@ -53,6 +55,9 @@ class NmeaGnss:
     def feed(self, buf, n=None):
         """Bytes as a UART read returned them (the reader task calls this; tests too)."""
         self.parser.feed(buf, n)
+        if self.parser.ok != self._ok:
+            self._ok = self.parser.ok
+            self._heard = ticks_ms()
 
     def _on_epoch(self, e):
         self._fix = to_fix(e)  # a no-fix epoch withdraws the previous fix at once
@@ -66,7 +71,7 @@ class NmeaGnss:
             if not n:
                 await asyncio.sleep_ms(20)  # closed or spurious wake: stay alive
                 continue
-            self.parser.feed(chunk, n)
+            self.feed(chunk, n)
 
     async def gnss_power(self, on):
         if self.enable_pin is not None:
@@ -82,6 +87,12 @@ class NmeaGnss:
         if ticks_diff(ticks_ms(), self._fix_ticks) > self.max_age_ms:
             return None  # the receiver stopped talking or lost the fix (no-fix epochs do not refresh it)
         return self._fix
+
+    async def gnss_read(self):
+        """(answered, fix): answered when a valid sentence (with or without a fix) came within
+        max_age_ms; False for a receiver that is off, unplugged or sending only garbage."""
+        heard = self._heard is not None and ticks_diff(ticks_ms(), self._heard) <= self.max_age_ms
+        return heard and self.gnss_on, await self.gnss_fix()
 
     def stats(self):
         p = self.parser
