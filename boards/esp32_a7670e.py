@@ -54,8 +54,11 @@ class Board:
     def make_modem(self, log):
         return SimcomA76xx(self._uart, log, power_key=self._pwrkey)
 
+    def battery_mv(self):
+        return self._adc.read_uv() * 2 // 1000  # 1:2 divider on the cell
+
     def battery_percent(self):
-        return percent_from_mv(self._adc.read_uv() * 2 // 1000)
+        return percent_from_mv(self.battery_mv())
 
     def log_sinks(self):
         return [self.flash_log]

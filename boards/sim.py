@@ -83,12 +83,14 @@ class Board:
 
     def make_accel(self):
         """LIS3DH driver on the simulated chip, fed from the scenario's trace (sim_accel.txt: one
-        "x y z" line in mg per sample at 50 Hz, from `accel_start_s` after boot), else None."""
+        "x y z" line in mg per sample at 50 Hz, from `accel_start_s` after boot), else None. Faults
+        (wiring): accel_silent, nobody answers on the bus; accel_who, the chip's WHO_AM_I."""
         if not self.wiring.get("accel"):
             return None
         from lis3dh_sim import SimLIS3DH
         from drivers.lis3dh import LIS3DH
-        self._accel_chip = SimLIS3DH()
+        self._accel_chip = SimLIS3DH(who=self.wiring.get("accel_who", 0x33),
+                                     answers=not self.wiring.get("accel_silent"))
         machine._WAKE_HOOKS.append(self._accel_chip.ms_to_watermark)  # a light sleep ends on the watermark
         return LIS3DH(self._accel_chip, range_g=8, rate_hz=50)
 
@@ -135,8 +137,11 @@ class Board:
         from boards.profiles import modem_class
         return modem_class(dialect)(self._uart, log, power_key=self._pwrkey)
 
+    def battery_mv(self):
+        return self._adc.read_uv() * 2 // 1000  # 1:2 divider on the cell
+
     def battery_percent(self):
-        return percent_from_mv(self._adc.read_uv() * 2 // 1000)
+        return percent_from_mv(self.battery_mv())
 
     def log_sinks(self):
         return [_print_event, self.flash_log]

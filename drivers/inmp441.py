@@ -8,6 +8,8 @@
 # CHIPEN low. With a CHIPEN pin, start() powers the mic up and stop() down; after power-up the mic
 # needs 2^18 SCK cycles (SCK = 64 fs: 4096 samples, 0.51 s at 8 kHz) before its output is valid, so
 # those blocks are delivered as silence (the timeline stays exact).
+from array import array
+
 import micropython
 from micropython import const
 
@@ -41,6 +43,24 @@ def _to_pcm16(raw: ptr16, pcm: ptr16, n: int, shift: int):
         i += 1
 
 
+@micropython.viper
+def _span(pcm: ptr16, n: int, out: ptr32):
+    # out[0] = min, out[1] = max of n int16 samples and the previous out[0], out[1], in offset binary
+    # (sample + 32768: never negative, so the 32-bit loads need no sign handling)
+    lo = out[0]
+    hi = out[1]
+    i = 0
+    while i < n:
+        v = int(pcm[i]) ^ 0x8000
+        if v < lo:
+            lo = v
+        if v > hi:
+            hi = v
+        i += 1
+    out[0] = lo
+    out[1] = hi
+
+
 class Inmp441:
     def __init__(self, i2s, shift=14, block=_BLOCK, chipen=None):
         """i2s: machine.I2S configured RX, bits=32, MONO. shift: 16 keeps the top 16 of the 24 bits
@@ -63,6 +83,8 @@ class Inmp441:
             chipen.value(0)  # powered down until start()
         self._mute = 0  # blocks still inside the start-up time
         self._cb = self._on_buffer  # one bound method, made once (a callback must not allocate)
+        self._probe = 0  # blocks the level probe still has to see
+        self._span = array("i", (0, 0))  # min, max seen by the probe
 
     def start(self, sink):
         """Start streaming: sink(pcm) is called with each block of int16 LE samples (a reused
@@ -89,6 +111,22 @@ class Inmp441:
         if self.chipen is not None:
             self.chipen.value(0)
 
+    def probe(self, blocks):
+        """Start measuring the lowest and highest sample of the next `blocks` blocks the mic delivers
+        after its start-up time (the technician's self-test: a dead mic or a broken SD line gives a
+        flat signal). Read the result with probed() once probing() is 0."""
+        self._span[0] = 65535
+        self._span[1] = 0
+        self._probe = blocks
+
+    def probing(self):
+        """Blocks still to be measured."""
+        return self._probe
+
+    def probed(self):
+        """(lowest, highest) int16 sample seen by the last probe."""
+        return self._span[0] - 32768, self._span[1] - 32768
+
     def powered(self):
         """"on" (streaming), "standby" (CHIPEN high or not wired) or "off" (CHIPEN low): the
         power accounting's mic state."""
@@ -109,6 +147,9 @@ class Inmp441:
             _zero(self.pcm, self.block)  # start-up time: the mic's output is not valid yet
         else:
             _to_pcm16(full, self.pcm, self.block, self.shift)
+            if self._probe:
+                _span(self.pcm, self.block, self._span)
+                self._probe -= 1
         self.blocks += 1
         sink = self.sink
         if sink is not None:

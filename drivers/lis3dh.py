@@ -111,7 +111,7 @@ class LIS3DH:
         mv = memoryview(self._buf)
         # one view per possible burst length, made once: slicing at read time would allocate
         self._views = tuple(mv[0:6 * k] for k in range(_FIFO_DEPTH + 1))
-        who = self._read(_WHO_AM_I)
+        who = self.who_am_i()
         if who != WHO_AM_I_VALUE:
             raise OSError("no LIS3DH at 0x%02x (WHO_AM_I 0x%02x)" % (addr, who))
         odr = self._running() if keep_fifo and fifo else 0
@@ -129,6 +129,11 @@ class LIS3DH:
     def _write(self, reg, val):
         self._b1[0] = val
         self.i2c.writeto_mem(self.addr, reg, self._b1)
+
+    def who_am_i(self):
+        """The chip's identity register (0x33 for a LIS3DH). Touches neither the FIFO nor the
+        configuration: safe while the fall monitor streams. OSError if nobody answers."""
+        return self._read(_WHO_AM_I)
 
     def _reg1(self, hz):
         return (_ODR[hz] << 4) | (_LPEN if self.mode == "low-power" else 0) | _XYZ_EN

@@ -89,15 +89,9 @@ class Modem:
         at = self.at
         await at.command("ATE0")
         await at.command("AT+CMEE=2")
-        try:
-            r = await at.command("AT+CPIN?", expect="+CPIN:")
-            state = r.line(b"+CPIN:") or b""
-            self.sim_ready = state == b"READY"
-            if not self.sim_ready:  # e.g. "SIM PIN": the SIM is locked, SMS cannot go out
-                self.log("sim_error", err="SIM not ready: " + state.decode())
-        except AtError as e:
-            self.sim_ready = False
-            self.log("sim_error", err=e.final)
+        state = await self.sim_state()
+        if not self.sim_ready:  # e.g. "SIM PIN" (locked) or "SIM not inserted": SMS cannot go out
+            self.log("sim_error", err="SIM not ready: " + state)
         await self._sms_config()
         try:
             r = await at.command("AT+CGSN", timeout_ms=2000)
@@ -167,21 +161,56 @@ class Modem:
             await asyncio.sleep_ms(2000)
 
     async def poll_status(self):
-        at = self.at
         try:
-            r = await at.command("AT+CEREG?", expect="+CEREG:")
-            stat = _reg_stat(r.line(b"+CEREG:") or b"")
-            if stat not in (1, 5):
-                r = await at.command("AT+CREG?", expect="+CREG:")
-                stat2 = _reg_stat(r.line(b"+CREG:") or b"")
-                stat = stat2 if stat2 in (1, 5) else stat
-            self.registered = stat in (1, 5)
-            r = await at.command("AT+CSQ", expect="+CSQ:")
-            v = r.line(b"+CSQ:")
-            if v:
-                self.csq = int(v.split(b",")[0])
+            await self.registration()
+            await self.signal()
         except (AtError, AtTimeout, ValueError) as e:
             self.log("modem_status_failed", err=repr(e))
+
+    # --- status queries (the status poll and the technician's self-test) --------------------------
+    async def sim_state(self, timeout_ms=5000):
+        """The SIM's state from AT+CPIN?: "READY", "SIM PIN", "SIM PUK"..., or the modem's error text
+        when it has none to give ("+CME ERROR: SIM not inserted"). Sets sim_ready. AtTimeout if the
+        modem does not answer."""
+        try:
+            r = await self.at.command("AT+CPIN?", timeout_ms=timeout_ms, expect="+CPIN:")
+            state = (r.line(b"+CPIN:") or b"").decode()
+        except AtError as e:
+            state = _text(e.final)
+        self.sim_ready = state == "READY"
+        return state
+
+    async def registration(self, timeout_ms=5000):
+        """27.007 <stat> of the packet (EPS, +CEREG) or circuit (+CREG) domain, the registered one if
+        either is (1 home, 5 roaming; 0 not searching, 2 searching, 3 denied, 4 unknown), or None if
+        unreadable. Sets registered. AtError / AtTimeout from the modem."""
+        r = await self.at.command("AT+CEREG?", timeout_ms=timeout_ms, expect="+CEREG:")
+        stat = _reg_stat(r.line(b"+CEREG:") or b"")
+        if stat not in (1, 5):
+            r = await self.at.command("AT+CREG?", timeout_ms=timeout_ms, expect="+CREG:")
+            stat2 = _reg_stat(r.line(b"+CREG:") or b"")
+            stat = stat2 if stat2 in (1, 5) else stat
+        self.registered = stat in (1, 5)
+        return stat
+
+    async def signal(self, timeout_ms=5000):
+        """AT+CSQ <rssi>: 0..31 (-113 + 2 x rssi dBm), 99 not known or not detectable. Sets csq.
+        AtError / AtTimeout from the modem, ValueError on a garbled answer."""
+        r = await self.at.command("AT+CSQ", timeout_ms=timeout_ms, expect="+CSQ:")
+        v = r.line(b"+CSQ:")
+        if v:
+            self.csq = int(v.split(b",")[0])
+        return self.csq
+
+    async def operator(self, timeout_ms=5000):
+        """The network's name from AT+COPS? (as the modem gives it: long name by default, or the
+        numeric MCC-MNC), or None while not registered. Read only: the format is left as it is."""
+        r = await self.at.command("AT+COPS?", timeout_ms=timeout_ms, expect="+COPS:")
+        f = (r.line(b"+COPS:") or b"").split(b",", 2)
+        if len(f) < 3:
+            return None
+        name = f[2].split(b",")[0].strip().strip(b'"')  # "<oper>"[,<AcT>]
+        return name.decode() if name else None
 
     async def serving_cell(self):
         """(mcc, mnc, lac_or_tac, cell_id) of the serving cell, or None. Dialects implement it (27.007
@@ -272,6 +301,18 @@ class Modem:
             return int(v)
         except (TypeError, ValueError):
             return -1  # accepted but no readable reference: still accepted
+
+
+def _text(final):
+    """Printable text of a final result code: b"+CME ERROR: SIM not inserted" -> "SIM not inserted"."""
+    t = bytes(final)
+    i = t.find(b":")
+    if t.startswith(b"+CME ERROR") and i >= 0:
+        t = t[i + 1:].strip()
+    try:
+        return t.decode()
+    except UnicodeError:
+        return repr(t)
 
 
 def _reg_stat(v, urc=False):

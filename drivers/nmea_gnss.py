@@ -43,6 +43,8 @@ class NmeaGnss:
         self._chunk = bytearray(_CHUNK)
         self._fix = None
         self._fix_ms = 0
+        self._ok = 0  # parser.ok at the last check
+        self._heard = None  # uptime ms of the last valid sentence, None before the first
         self.task = None
 
     def start(self):
@@ -52,6 +54,9 @@ class NmeaGnss:
     def feed(self, buf, n=None):
         """Bytes as a UART read returned them (the reader task calls this; tests too)."""
         self.parser.feed(buf, n)
+        if self.parser.ok != self._ok:
+            self._ok = self.parser.ok
+            self._heard = uptime.ms()
 
     def _on_epoch(self, e):
         self._fix = to_fix(e)  # a no-fix epoch withdraws the previous fix at once
@@ -65,7 +70,7 @@ class NmeaGnss:
             if not n:
                 await asyncio.sleep_ms(20)  # closed or spurious wake: stay alive
                 continue
-            self.parser.feed(chunk, n)
+            self.feed(chunk, n)
 
     async def gnss_power(self, on):
         if self.enable_pin is not None:
@@ -81,6 +86,12 @@ class NmeaGnss:
         if uptime.ms() - self._fix_ms > self.max_age_ms:
             return None  # the receiver stopped talking or lost the fix (no-fix epochs do not refresh it)
         return self._fix
+
+    async def gnss_read(self):
+        """(answered, fix): answered when a valid sentence (with or without a fix) came within
+        max_age_ms; False for a receiver that is off, unplugged or sending only garbage."""
+        heard = self._heard is not None and uptime.ms() - self._heard <= self.max_age_ms
+        return heard and self.gnss_on, await self.gnss_fix()
 
     def stats(self):
         p = self.parser

@@ -146,17 +146,22 @@ class QuectelBG95(Modem):
 
     async def gnss_fix(self):
         """The current fix, or None: no fix yet (516), no session (505), modem busy or failing."""
+        return (await self.gnss_read())[1]
+
+    async def gnss_read(self):
+        """(answered, fix): answered when the session gave a fix or said "not fixed now" (516)."""
         try:
             r = await self.at.command("AT+QGPSLOC=2", timeout_ms=3000, expect="+QGPSLOC:")
         except AtError as e:
-            if cme_code(e.final) == CME_NOT_ACTIVE and self.gnss_on:
+            code = cme_code(e.final)
+            if code == CME_NOT_ACTIVE and self.gnss_on:
                 self.gnss_on = False  # the session ended without us (reboot): the caller restarts it
                 self.log("gnss_session_lost")
-            return None
+            return code == CME_NOT_FIXED, None
         except AtTimeout:
-            return None
+            return False, None
         v = r.line(b"+QGPSLOC:")
-        return parse_qgpsloc(v) if v else None
+        return v is not None, parse_qgpsloc(v) if v else None
 
     async def serving_cell(self):
         try:

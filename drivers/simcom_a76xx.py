@@ -127,12 +127,20 @@ class SimcomA76xx(Modem):
 
     async def gnss_fix(self):
         """The current GNSS fix, or None (no fix, GNSS off, or the modem busy/failing)."""
+        return (await self.gnss_read())[1]
+
+    async def gnss_read(self):
+        """(answered, fix): answered is True when the GNSS engine gave its report (with or without a
+        fix: "+CGNSSINFO: ,,,," indoors), False when it did not answer or refused (no GNSS engine,
+        modem busy or failing)."""
         try:
             r = await self.at.command("AT+CGNSSINFO", timeout_ms=3000, expect="+CGNSSINFO:")
         except (AtError, AtTimeout):
-            return None
+            return False, None
         v = r.line(b"+CGNSSINFO:")
-        return parse_cgnssinfo(v, self.ddmm) if v else None
+        if v is None:
+            return False, None
+        return True, parse_cgnssinfo(v, self.ddmm) if v else None
 
     async def serving_cell(self):
         """(mcc, mnc, lac_or_tac, cell_id) of the serving cell from AT+CPSI?, or None (no service,

@@ -63,13 +63,16 @@ class SimcomSim7080(SimcomA76xx):
         except (AtError, AtTimeout) as e:
             self.log("gnss_power_failed", on=on, err=repr(e))
 
-    async def gnss_fix(self):
+    async def gnss_read(self):
+        """(answered, fix), as SimcomA76xx.gnss_read with AT+CGNSINF."""
         try:
             r = await self.at.command("AT+CGNSINF", timeout_ms=3000, expect="+CGNSINF:")
         except (AtError, AtTimeout):
-            return None
+            return False, None
         v = r.line(b"+CGNSINF:")
-        return parse_cgnsinf(v) if v else None
+        if v is None:
+            return False, None
+        return True, parse_cgnsinf(v) if v else None
 
     async def lte_window(self, timeout_ms=None):
         """Make the radio available to LTE: GNSS off, then wait (bounded) for registration.

@@ -38,6 +38,7 @@ class App:
         # a deep-sleep wake is no boot: no boot refresh (the power task resumes the schedule)
         self.gnss_policy = GnssPower(self.cfg, now=None if self.board.reset_cause() == "deepsleep" else ticks_ms())
         self._gnss_nudge = asyncio.Event()
+        self.gnss_power_failures = 0  # switch-ons or offs the receiver refused (the self-test reads it)
         self.alert.listeners.append(self._alert_event)
         self.tasks = []
 
@@ -56,16 +57,19 @@ class App:
 
     def _make_fall_monitor(self):
         """Fall detection if the board has an accelerometer and it answers; the button never
-        depends on it."""
+        depends on it. The accelerometer, or why there is none, stays for the self-test."""
+        self.accel = self.accel_error = None
         if not self.cfg.get("fall_detection", True) or not hasattr(self.board, "make_accel"):
             return None
         try:
             accel = self.board.make_accel()
         except (OSError, ValueError) as e:
+            self.accel_error = str(e) or repr(e)
             self.log("accel_missing", err=repr(e))
             return None
         if accel is None:
             return None
+        self.accel = accel
         try:
             from firmware.fall_monitor import FallMonitor
             return FallMonitor(accel, self.alert, self.log, self.vibrator, self.cfg)
@@ -119,6 +123,8 @@ class App:
             want = pol.want_on(now)
             if want != src.gnss_on:
                 await src.gnss_power(want)
+                if src.gnss_on != want:
+                    self.gnss_power_failures += 1
                 self.log("gnss", on=src.gnss_on, mode=pol.mode)
             wait = 60000
             if src.gnss_on:
@@ -145,6 +151,11 @@ class App:
             except asyncio.TimeoutError:
                 pass
             self._gnss_nudge.clear()
+
+    def gnss_hold(self, ms):
+        """The self-test wants the receiver on for ms (0: no longer): the GNSS task acts at once."""
+        self.gnss_policy.selftest(ticks_ms(), ms)
+        self._gnss_nudge.set()
 
     async def modem_task(self):
         modem = self.modem
@@ -227,13 +238,14 @@ class App:
     def start_evidence(self):
         """Microphone ring and recording on alert (issue 7), if the board has a microphone. Optional:
         a board without one, or without the RAM for the ring, works as before."""
-        self.recorder = None
+        self.recorder = self.mic = None
         if not hasattr(self.board, "microphone"):
             return
         try:
             mic = self.board.microphone()
             if mic is None:
                 return
+            self.mic = mic
             from firmware.recorder import Recorder
             self.recorder = Recorder(mic, self.cfg, self.log, self.lastfix.best, self.board.device_id())
             self.tasks.append(self.recorder.start())

@@ -49,6 +49,7 @@ USAGE = (
     "config get | config put <json>",
     "factory-reset",
     "evidence list | status | chunks REC | read REC INDEX OFFSET N | exported REC HEAD | delete REC [force]",
+    "selftest [vibrate]",
 )
 # commands other modules register (App.start_console): help lists them only where they exist
 EXTRA_USAGE = {
@@ -64,6 +65,14 @@ class Reply(Exception):
         super().__init__(code)
         self.code = code
         self.message = message
+
+
+class Deferred:
+    """An answer that needs the event loop (the self-test waits on the modem and the sensors): a
+    command returns one, run() awaits it while the other tasks go on."""
+
+    def __init__(self, coro):
+        self.coro = coro
 
 
 def _line(s):
@@ -98,11 +107,13 @@ class Console:
             "config": (None, self.c_config),
             "factory-reset": (CHANGE, self.c_factory_reset),
             "evidence": (EVIDENCE, self.c_evidence),
+            "selftest": (OPEN, self.c_selftest),  # shows nothing personal (firmware/selftest.py)
         }
 
     # --- line level -------------------------------------------------------------------------------
     def handle(self, raw):
-        """One request line (bytes, without its end) -> the answer line (str), or None for nothing."""
+        """One request line (bytes, without its end) -> the answer line (str), None for nothing, or a
+        Deferred for answer() to finish."""
         try:
             line = bytes(raw).decode()
         except UnicodeError:
@@ -118,12 +129,27 @@ class Console:
             return "ERR PROTO requests start with %s, e.g. '%s hello'" % (PROTO, PROTO)
         rest = words[1] if len(words) > 1 else ""
         try:
-            return "OK " + json.dumps(self.dispatch(rest))
-        except Reply as r:
-            return "ERR %s %s" % (r.code, _line(r.message))
-        except Exception as e:  # never let the console take the firmware down; the fuzz test counts these
-            self._log("console_error", err=repr(e))
-            return "ERR INTERNAL %s" % _line(repr(e))
+            result = self.dispatch(rest)
+            return result if isinstance(result, Deferred) else "OK " + json.dumps(result)
+        except Exception as e:
+            return self._error(e)
+
+    async def answer(self, raw):
+        """handle(), with a Deferred answer awaited: the answer line, or None."""
+        ans = self.handle(raw)
+        if isinstance(ans, Deferred):
+            try:
+                ans = "OK " + json.dumps(await ans.coro)
+            except Exception as e:
+                ans = self._error(e)
+        return ans
+
+    def _error(self, e):
+        if isinstance(e, Reply):
+            return "ERR %s %s" % (e.code, _line(e.message))
+        # never let the console take the firmware down; the fuzz test counts these
+        self._log("console_error", err=repr(e))
+        return "ERR INTERNAL %s" % _line(repr(e))
 
     def dispatch(self, rest):
         parts = rest.split(None, 1)
@@ -509,6 +535,17 @@ class Console:
         except OSError as e:
             raise Reply("STORAGE", "evidence flash error: %r" % (e,))
 
+    def c_selftest(self, args):
+        """Check each part of the board (firmware/selftest.py); `vibrate` adds one pulse."""
+        words = args.split()
+        if words not in ([], ["vibrate"]):
+            raise Reply("ARGS", "usage: selftest [vibrate]")
+        from firmware import selftest
+        why = selftest.refusal(self.app)
+        if why:
+            raise Reply("BUSY", why)
+        return Deferred(selftest.run(self.app, vibrate=bool(words)))
+
     def c_factory_reset(self, args):
         if args.strip():
             raise Reply("ARGS", "usage: factory-reset")
@@ -567,7 +604,7 @@ class Console:
                         self._write("ERR TOOLONG lines are at most %d bytes" % MAX_LINE)
                         over = False
                     elif buf:
-                        ans = self.handle(buf)
+                        ans = await self.answer(buf)
                         if ans is not None:
                             self._write(ans)
                     buf = bytearray()

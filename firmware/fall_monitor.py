@@ -118,6 +118,7 @@ class FallMonitor:
         self._dev_n = 0
         self.samples = 0
         self._posture = array("h", (0, 0, 0))  # mg: mean gravity of the last still batch
+        self._latest = array("h", (0, 0, 0))  # mg: mean of the last batch read (the self-test's sample)
         self.has_posture = False
         self.int1 = None  # what INT1 signals now: "fifo", "activity" (or None: not set by us)
         self.sleep_hz = sleep_hz
@@ -175,6 +176,9 @@ class FallMonitor:
                 fell = True
         st = self._st
         _stats(buf, n, st)
+        if n:
+            m = self._latest  # in place: no allocation per batch
+            m[0], m[1], m[2] = st[2] // n, st[3] // n, st[4] // n
         if n >= 8 and not slow and st[1] // n < _STILL_JERK_MG:
             p = self._posture  # in place: no allocation per batch
             p[0], p[1], p[2] = st[2] // n, st[3] // n, st[4] // n
@@ -248,6 +252,15 @@ class FallMonitor:
             except (AttributeError, OSError):
                 pass
         return self.posture()
+
+    def latest(self):
+        """(x, y, z) mg: the mean of the last batch read from the FIFO, or None before the first.
+        Read by the self-test: reading the chip's output registers itself would take samples out of
+        the FIFO the detector needs."""
+        if not self.samples:
+            return None
+        m = self._latest
+        return m[0], m[1], m[2]
 
     def posture(self):
         """[x, y, z] mg of the last still batch (for RTC memory), or None."""

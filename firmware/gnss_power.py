@@ -10,6 +10,7 @@
 #  - boot: the first refresh starts at once, with the longer gnss_boot_timeout_s.
 #  - alert: on immediately when the alert starts (hot start), and kept on while the alert is active
 #    and a follow-up still needs a position (FollowupPolicy.needs_fix()); off when neither holds.
+#  - selftest: on for a bounded time while the technician's self-test looks for GNSS data.
 #  - modems where GNSS and LTE cannot run together (SIM7080: blocks_lte): off while an SMS or any
 #    LTE exchange is pending. The SMS always wins.
 from time import ticks_add, ticks_diff
@@ -21,6 +22,7 @@ ALERT = "alert"
 REFRESH = "refresh"
 BOOT = "boot"
 PAUSED = "paused"  # wanted on, but the LTE side needs the radio (blocks_lte)
+SELFTEST = "selftest"
 POLL_MS = 2000  # the app polls a receiver that is on this often (the power task sleeps in between)
 
 DEFAULTS = {
@@ -68,6 +70,7 @@ class GnssPower:
         self._boot = now is not None  # a boot refresh is running from `now`
         self.mode = BOOT if self._boot else OFF
         self.standby_ok = True  # the power task's gate: a standby refresh is worth starting now
+        self._test_until = None  # end of a self-test's hold, None without one
 
     # ---- inputs -----------------------------------------------------------------------------------
     def battery(self, pct):
@@ -104,6 +107,18 @@ class GnssPower:
         if d and "r" in d:
             age = int(d["r"]) + gap_ms  # asleep for days: "long ago", a refresh is due
             self._last_refresh = ticks_add(now, -age) if 0 <= age < STALE_MS else None
+
+    def selftest(self, now, ms):
+        """Keep the receiver on for ms from now (the self-test looks for data); ms=0 ends it."""
+        self._test_until = ticks_add(now, ms) if ms > 0 else None
+
+    def _test_wants(self, now):
+        if self._test_until is None:
+            return False
+        if ticks_diff(self._test_until, now) > 0:
+            return True
+        self._test_until = None
+        return False
 
     def on_fix(self, now):
         """A fix arrived: a running refresh is complete."""
@@ -153,6 +168,8 @@ class GnssPower:
             mode = ALERT
         elif not self.alert_active and self._refresh_wants(now):
             mode = BOOT if self._boot else REFRESH
+        elif self._test_wants(now):
+            mode = SELFTEST
         else:
             mode = OFF
         if mode != OFF and self.blocks_lte and self.lte_busy:
@@ -178,4 +195,6 @@ class GnssPower:
                         waits.append(0)
                     else:
                         waits.append(max(0, iv * 1000 - ticks_diff(now, self._last_refresh)))
+        if self._test_until is not None:
+            waits.append(max(0, ticks_diff(self._test_until, now)))
         return min(waits) if waits else None

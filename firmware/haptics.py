@@ -15,6 +15,7 @@ CANCEL = (500, 250, 500)  # alert or fall countdown cancelled
 DURESS_CANCEL = CANCEL + (800, 70)
 CHECKIN_DUE = (100, 100, 100, 400, 600)  # check-in due soon: answer "I'm fine"
 CHECKIN_OK = (600, 200, 100)  # check-in received
+SELFTEST = (300,)  # the technician's self-test asked for a pulse (`selftest --vibrate`); never on its own
 
 NO_NETWORK = FAILED
 FALL_CANCELLED = CANCEL  # one "cancelled" feel to learn, whatever was cancelled

@@ -24,8 +24,9 @@ _ODR_HZ = (0, 1, 10, 25, 50, 100, 200, 400, 1620, 1344)
 class SimLIS3DH:
     """I2C bus with one LIS3DH. Allocation-free on reads (preallocated FIFO storage)."""
 
-    def __init__(self, addr=ADDR_DEFAULT, who=0x33, int1_pin=39, src_hz=50):
+    def __init__(self, addr=ADDR_DEFAULT, who=0x33, int1_pin=39, src_hz=50, answers=True):
         self.addr = addr
+        self.answers = answers  # False: a dead or unwired chip, nobody acknowledges on the bus
         self.src_hz = src_hz  # rate of push_mg() calls (the world)
         self._phase = 0
         self.regs = bytearray(256)
@@ -59,7 +60,7 @@ class SimLIS3DH:
 
     # machine.I2C subset --------------------------------------------------------------------------
     def _check(self, addr):
-        if addr != self.addr:
+        if addr != self.addr or not self.answers:
             raise OSError(19)  # ENODEV: nobody acknowledges
 
     def writeto_mem(self, addr, reg, buf):

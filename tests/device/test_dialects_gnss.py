@@ -156,3 +156,22 @@ async def test_nmea_driver_without_enable_pin_is_always_on():
     assert g.gnss_on and g.gnss_blocks_lte is False
     await g.gnss_power(False)  # cannot switch it off: stays on, says so
     assert g.gnss_on
+
+
+async def test_nmea_driver_says_whether_sentences_arrive():
+    pin = _Pin()
+    g = NmeaGnss(None, enable_pin=pin, max_age_ms=300)
+    await g.gnss_power(True)
+    assert await g.gnss_read() == (False, None)  # nothing heard yet
+    g.feed(b"$GP garbage, no checksum\r\n" + bytes(range(0x80, 0x90)) + b"\r\n")
+    assert (await g.gnss_read())[0] is False  # garbage is not data
+    g.feed(_sum(b"GNRMC,083600.00,V,,,,,,,091202,,,N") + _sum(b"GNGGA,083600.00,,,,,0,00,99.99,,,,,,"))
+    assert await g.gnss_read() == (True, None)  # sentences without a fix: data arrives
+    await asyncio.sleep_ms(350)
+    assert (await g.gnss_read())[0] is False  # quiet for longer than max_age_ms
+    g.feed(_sum(b"GNGGA,083601.00,4717.11437,N,00833.91522,E,1,08,1.01,499.6,M,48.0,M,,"))
+    g.feed(_sum(b"GNRMC,083602.00,A,4717.11437,N,00833.91522,E,0.004,77.52,091202,,,A"))
+    answered, fix = await g.gnss_read()
+    assert answered and fix is not None and fix.sats == 8
+    await g.gnss_power(False)
+    assert await g.gnss_read() == (False, None)  # switched off: what it said before does not count

@@ -1,7 +1,7 @@
 # firmware/gnss_power.py with synthetic time (also across the ticks wraparound).
 from time import ticks_add
 
-from firmware.gnss_power import GnssPower, OFF, ALERT, REFRESH, BOOT, PAUSED, DEFAULTS
+from firmware.gnss_power import GnssPower, OFF, ALERT, REFRESH, BOOT, PAUSED, SELFTEST, DEFAULTS
 
 S = 1000
 MIN = 60 * S
@@ -23,7 +23,7 @@ def timeline(p, t0, until_ms, step_ms=10 * S, events=None):
         if ms in events:
             events[ms](p, now)
         on = p.want_on(now)
-        assert on == (p.mode in (ALERT, REFRESH, BOOT))
+        assert on == (p.mode in (ALERT, REFRESH, BOOT, SELFTEST))
         if p.mode != last:
             out.append((ms // S, p.mode))
             last = p.mode
@@ -180,3 +180,27 @@ def test_a_refresh_is_due_after_days_without_one():
             assert not p.want_on(t), (t0, k)
         p.battery(80)
         assert p.next_check_ms(t) == 0 and p.want_on(t) and p.mode == REFRESH, (t0, p.mode)
+
+
+def test_selftest_hold_is_bounded_and_released():
+    for t0 in STARTS:
+        p = GnssPower({"gnss_refresh": [[0, 0]]})  # off while idle
+        assert not p.want_on(t0) and p.next_check_ms(t0) is None
+        p.selftest(t0, 16 * S)
+        assert p.want_on(at(t0, 1)) and p.mode == SELFTEST
+        assert p.next_check_ms(at(t0, 6 * S)) == 10 * S  # the GNSS task wakes when the hold ends
+        assert p.want_on(at(t0, 16 * S - 1)) and not p.want_on(at(t0, 16 * S)) and p.mode == OFF
+        assert p.next_check_ms(at(t0, 16 * S)) is None
+        p.selftest(at(t0, 20 * S), 16 * S)
+        p.selftest(at(t0, 21 * S), 0)  # the self-test ended early
+        assert not p.want_on(at(t0, 21 * S)) and p.mode == OFF
+
+
+def test_selftest_hold_yields_to_the_alert_and_to_lte():
+    p = GnssPower({"gnss_refresh": [[0, 0]]}, blocks_lte=True)
+    p.selftest(0, 10 * S)
+    p.alert(1, True)
+    assert p.want_on(2) and p.mode == ALERT  # the alert's reason wins
+    p.alert(3, False)
+    p.set_lte_busy(True)
+    assert not p.want_on(4) and p.mode == PAUSED  # an SMS first, also on a hold

@@ -26,6 +26,18 @@ def test_who_am_i_checked():
     assert acc.addr == 0x19
 
 
+def test_who_am_i_readable_while_running_and_a_silent_chip_raises():
+    bus = FakeLIS3DH()
+    acc = LIS3DH(bus)
+    bus.push_mg(0, 0, 1000)
+    writes = len(bus.writes)
+    assert acc.who_am_i() == 0x33 and acc.fifo_count() == 1  # the FIFO is left alone
+    assert len(bus.writes) == writes  # and the configuration too
+    bus.answers = False  # the chip died or came unwired after boot (the self-test's case)
+    raises(OSError, acc.who_am_i)
+    raises(OSError, LIS3DH, FakeLIS3DH(answers=False))
+
+
 def test_bad_settings_raise_value_error():
     raises(ValueError, LIS3DH, FakeLIS3DH(), range_g=3)
     raises(ValueError, LIS3DH, FakeLIS3DH(), rate_hz=30)

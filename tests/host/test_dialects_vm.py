@@ -54,6 +54,12 @@ async def main():
                 if f is None:
                     await asyncio.sleep_ms(100)
             out["log"].append(["poll", fixd(f, t_on), n])
+        elif op == "read":  # the self-test's question: did the GNSS answer, with or without a fix?
+            a, f = await m.gnss_read()
+            out["log"].append(["read", a, fixd(f, t_on)])
+        elif op == "status":  # the self-test's modem queries
+            out["log"].append(["status", await m.sim_state(), await m.registration(), await m.signal(),
+                               await m.operator()])
         elif op == "cell":
             c = await m.serving_cell()
             out["log"].append(["cell", None if c is None else list(c), m.gnss_on])
@@ -153,6 +159,28 @@ def test_indoors_no_gnss_gives_the_cell(dialect):
 def test_no_cell_information_is_none_not_an_error(dialect):
     r, _ = run(scenario(dialect, cell=None), [["cell"]])
     assert r["log"][0][1] is None, r
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_status_queries_and_gnss_read_tell_no_fix_from_no_gnss(dialect):
+    r, _ = run(scenario(dialect, gnss=None), [["status"], ["gnss", True], ["read"]])
+    assert r["log"][0] == ["status", "READY", 1, 20, "Orange F"], r
+    assert r["log"][2] == ["read", True, None], r  # the engine answers: no fix yet (indoors)
+    r, _ = run(scenario(dialect), [["gnss", True], ["poll", 3000], ["read"]])
+    assert r["log"][2][1] is True, r
+    close_fix(r["log"][2][2], 8.0)
+    sc = scenario(dialect)
+    sc["faults"] = [{"name": "no_gnss"}]  # a module without a working GNSS engine
+    r, sim = run(sc, [["gnss", True], ["read"]])
+    assert r["log"] == [["gnss", False], ["read", False, None]], r
+    assert sim.fault_hits["no_gnss"] >= 2
+
+
+def test_status_queries_without_a_sim():
+    sc = scenario("a76xx")
+    sc["faults"] = [{"name": "no_sim"}]
+    r, _ = run(sc, [["status"]])
+    assert r["log"][0] == ["status", "SIM not inserted", 0, 20, None], r
 
 
 def test_sim7080_gnss_and_lte_are_exclusive():

@@ -31,6 +31,7 @@ COMMANDS = {
     "config": ("alertbutton.device_cli", "export or import the configuration as JSON (provision many alike)"),
     "factory-reset": ("alertbutton.device_cli", "erase contacts, wearer and PIN"),
     "ports": ("alertbutton.device_cli", "list the serial ports"),
+    "selftest": ("alertbutton.device_cli", "check each part of the board before handing it out (pass/fail per part)"),
     "provision": ("alertbutton.provision", "apply a fleet template and this button's platform credentials"),
     "deploy": ("alertbutton.deploy", "install the firmware with mpy-cross + mpremote, keeping the config"),
     "vm-board": ("alertbutton.deploy", "a MicroPython VM REPL on a pty, to try deploy/mpremote without hardware"),

@@ -10,13 +10,14 @@
     alertbutton --port PORT unlock | lock | pin set
     alertbutton --port PORT config export FILE | import FILE
     alertbutton --port PORT factory-reset [--yes]
+    alertbutton --port PORT selftest [--vibrate]
 
 Readable output by default, --json for scripts (one JSON object on stdout). Numbers and configuration
 files are checked on the host with the firmware's own modules (firmware.phone, firmware.settings)
 before anything is sent, and checked again by the device.
 
 Exit status: 0 done, 1 the device refused (ERR), 2 usage or file error, 3 no device / no answer,
-4 locked (PIN needed or lockout).
+4 locked (PIN needed or lockout), 5 the self-test found a failing part.
 """
 import getpass
 import json
@@ -29,7 +30,9 @@ from firmware import phone, settings  # noqa: E402  (the same checks as the devi
 
 PROTO = "AB1"
 LINE_KILL = "\x15"  # firmware.console.LINE_KILL: drops what a request cut short left on the button
-EXIT_REFUSED, EXIT_USAGE, EXIT_NODEVICE, EXIT_LOCKED = 1, 2, 3, 4
+EXIT_REFUSED, EXIT_USAGE, EXIT_NODEVICE, EXIT_LOCKED, EXIT_SELFTEST = 1, 2, 3, 4, 5
+# the button bounds each of its checks; the slowest (GNSS switch-on, 12 s, then 6 s of data) stay below
+SELFTEST_TIMEOUT = 45.0
 
 COMMAND_HELP = {
     "status": "firmware, modem, battery, last fix and last alert of the connected button",
@@ -46,6 +49,7 @@ COMMAND_HELP = {
     "config": "export or import the configuration as JSON (provision many buttons alike)",
     "factory-reset": "erase contacts, wearer and PIN",
     "ports": "list the serial ports (the button is usually a CP210x/CH340 USB serial)",
+    "selftest": "check each part of the board (before handing it out): pass/fail with the value seen",
 }
 
 
@@ -198,6 +202,10 @@ def add_arguments(p):
         p.add_argument("file", help="JSON file ('-' for stdout/stdin)")
     elif name == "factory-reset":
         p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    elif name == "selftest":
+        p.set_defaults(timeout=SELFTEST_TIMEOUT)
+        p.add_argument("--vibrate", action="store_true", help="also one 0.3 s vibration pulse (felt by "
+                       "whoever holds the button: never while the wearer has it)")
 
 
 def _common(p):
@@ -537,9 +545,27 @@ def cmd_factory_reset(dev, args, out):
     out.result(r, "factory reset done: NOT CONFIGURED (no contact, no PIN)")
 
 
+def cmd_selftest(dev, args, out):
+    r = dev.call("selftest vibrate" if args.vibrate else "selftest")
+    rows = ["%-14s %-6s %-30s %s" % ("part", "result", "value", "note")]
+    for p in r["parts"]:
+        rows.append(("%-14s %-6s %-30s %s" % (p["part"], "pass" if p["ok"] else "FAIL", p["value"],
+                                              p.get("note") or "")).rstrip())
+    if not args.vibrate:
+        rows.append("%-14s %-6s %-30s %s" % ("vibration", "-", "not run", "add --vibrate to feel one pulse"))
+    failed = [p["part"] for p in r["parts"] if not p["ok"]]
+    if not r["ok"]:
+        rows.append("SELF-TEST FAILED: %d of %d parts (%s): see the notes, and docs/technician.md"
+                    % (len(failed), len(r["parts"]), ", ".join(failed)))
+    else:
+        rows.append("self-test passed: all %d parts" % len(r["parts"]))
+    out.result(r, "\n".join(rows))
+    return 0 if r["ok"] else EXIT_SELFTEST
+
+
 COMMANDS = {
     "status": cmd_status, "contacts": cmd_contacts, "wearer": cmd_wearer, "lang": cmd_lang,
     "gesture": cmd_gesture, "preview": cmd_preview, "test-alert": cmd_test_alert, "logs": cmd_logs,
     "unlock": cmd_unlock, "lock": cmd_lock, "pin": cmd_pin, "config": cmd_config,
-    "factory-reset": cmd_factory_reset,
+    "factory-reset": cmd_factory_reset, "selftest": cmd_selftest,
 }

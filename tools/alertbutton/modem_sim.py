@@ -297,6 +297,8 @@ FAULTS = {
     # the module hangs (on the next AT+CMGS after `skip`, or at once with now=True) until a power cycle
     "silent_until_power_cycle": ("hang", ("cmgs_cmd", "rx", "tx"), {"skip": 0, "now": False}),
     "no_sim": ("no_sim", (), {}),
+    # no working GNSS engine (a module variant without GNSS, or a dead one): every GNSS command ERROR
+    "no_gnss": ("no_gnss", ("result",), {}),
     "sim_pin": ("sim_pin", (), {"pin": "1234"}),
     "not_registered_for": ("unregistered", (), {"duration_s": 120.0}),
     # the "> " prompt never reaches the TE: mode "lost" (the module waits for the PDU) or "ignored"
@@ -329,6 +331,8 @@ FAULTS = {
     "dial_refused": ("dial_refused", ("dial",), {"times": 1}),
 }
 _CLEARED_BY_POWER = ("hang", "silent")  # hooks whose faults a power cycle cures
+# the GNSS commands of every simulated dialect (A76xx, SIM7600, SIM7080, BG95): what no_gnss refuses
+_GNSS_CMDS = frozenset(("CGNSSPWR", "CGNSSINFO", "CGPS", "CGNSPWR", "CGNSINF", "QGPS", "QGPSEND", "QGPSLOC"))
 
 # The fake PPP peer's first frame after CONNECT (HDLC flags, an LCP Configure-Request) with a CRLF
 # "OK" CRLF inside: an AT reader that kept parsing after CONNECT would take it for a result code.
@@ -692,6 +696,15 @@ class ModemSim:
             self.sms_ready = False
             self._emit_urc(self.no_sim_banner)
             self._emit_reg_urcs()
+
+    def _fault_no_gnss(self, stage, ctx, params):
+        if ctx["cmd"] not in _GNSS_CMDS:
+            return False
+        self._hit(ctx["fault"])
+        self.gnss_on_at = None  # the handler may have switched it on: nothing runs, no READY! URC
+        ctx["lines"] = []
+        ctx["final"] = "ERROR"
+        return True
 
     def _arm_unregistered(self, name, params):
         self._hit(name)

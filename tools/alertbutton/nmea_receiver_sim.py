@@ -11,7 +11,8 @@ Scenario key:
     "gnss_receiver": {"log": "tests/data/nmea/neo-m8n.log",   # required; relative to the repo
                       "lines_per_s": 20,                      # replay speed
                       "garbage_every": 0,                     # every Nth line: random bytes first
-                      "always_on": false}                     # true: ignore the enable pin (no EN wired)
+                      "always_on": false,                     # true: ignore the enable pin (no EN wired)
+                      "silent": false}                        # true: says nothing (unplugged, dead, TX cut)
 """
 import os
 import random
@@ -62,6 +63,7 @@ class NmeaReceiverSim:
         self.period = 1.0 / float(spec.get("lines_per_s", 20))
         self.garbage_every = int(spec.get("garbage_every", 0))
         self.powered = bool(spec.get("always_on", False))
+        self.silent = bool(spec.get("silent", False))
         self.rng = random.Random(seed)
         self.echo = echo or (lambda *a: None)
         self.sent = 0
@@ -86,7 +88,7 @@ class NmeaReceiverSim:
     def _run(self):
         i = 0
         while not self._stop.wait(self.period):
-            if not self.powered:
+            if not self.powered or self.silent:
                 continue
             out = b""
             if self.garbage_every and (self.sent + 1) % self.garbage_every == 0:

@@ -149,7 +149,7 @@ class SimRun:
             _write_json(os.path.join(self.flash, "lastfix.json"), {
                 "lat": lf["lat"], "lon": lf["lon"], "acc_m": lf.get("acc_m", 50),
                 "utc": time.time() - float(lf.get("age_s", 0)), "source": "gnss"})
-        if sc.get("accel"):
+        if sc.get("accel") is not None:
             _write_accel_trace(sc["accel"], os.path.join(self.flash, "sim_accel.txt"))
         for name in ("sms.jsonl", "events.jsonl", "firmware.log"):
             self._files[name] = open(os.path.join(self.out, name), "w", buffering=1)
@@ -173,9 +173,14 @@ class SimRun:
             w["crash_at_boot"] = True
         if self.receiver is not None:
             w["nmea"] = self._nmea_path
-        if self.sc.get("accel"):
+        acc = self.sc.get("accel")
+        if acc is not None:
             w["accel"] = os.path.join(self.flash, "sim_accel.txt")
-            w["accel_start_s"] = float(self.sc["accel"].get("start_s", 0))
+            w["accel_start_s"] = float(acc.get("start_s", 0))
+            if acc.get("silent"):  # fault: the LIS3DH does not answer on I2C
+                w["accel_silent"] = True
+            if "who_am_i" in acc:  # fault: another chip (or a bus fault) answers WHO_AM_I
+                w["accel_who"] = int(acc["who_am_i"])
         if getattr(self, "console", None) is not None:
             w["console"] = self.console.device_path  # technician console (firmware/console.py)
         _write_json(os.path.join(self.flash, "sim_board.json"), w)
@@ -451,10 +456,13 @@ def _inbound_dialect(sc):
 
 def _write_accel_trace(spec, out_path):
     """The accelerometer trace for the simulated LIS3DH: a MobiFall-format *_acc_*.txt (resampled to
-    50 Hz like the fall evaluation) or a text file of "x y z" lines in mg already at 50 Hz."""
+    50 Hz like the fall evaluation) or a text file of "x y z" lines in mg already at 50 Hz. Without
+    a trace the board lies still and flat (1 g on z)."""
     from alertbutton import mobifall
-    path = spec["trace"]
-    if "_acc_" in os.path.basename(path):
+    path = spec.get("trace")
+    if path is None:
+        samples = [(0, 0, 1000)]
+    elif "_acc_" in os.path.basename(path):
         samples = mobifall.load_mg(path, 50)
     else:
         with open(path) as f:
