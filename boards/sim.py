@@ -95,27 +95,26 @@ class Board:
         return LIS3DH(self._accel_chip, range_g=8, rate_hz=50)
 
     async def _accel_feed(self):
+        # The trace is read from the flash file as it plays, never held as a list: the simulated
+        # board's own memory is not the firmware's, and `alertbutton bench heap` measures the heap
+        # the firmware needs (a 10 s trace as a list of tuples would be ~18 KB of it).
         import time
-        samples = []
         with open(self.wiring["accel"]) as f:
-            for line in f:
-                p = line.split()
-                if len(p) == 3:
-                    samples.append((int(p[0]), int(p[1]), int(p[2])))
-        if not samples:
-            return
-        chip, t0 = self._accel_chip, time.ticks_ms()
-        start_ms = int(float(self.wiring.get("accel_start_s", 0)) * 1000)
-        sent = 0
-        while True:
-            due = (time.ticks_diff(time.ticks_ms(), t0) - start_ms) // 20  # samples due at 50 Hz
-            if due < 0:
-                chip.push_mg(*samples[0])  # before the trace: as its first sample
-                sent = 0
-            while sent < due:
-                chip.push_mg(*samples[min(sent, len(samples) - 1)])  # after it: as its last
-                sent += 1
-            await asyncio.sleep_ms(100 if due >= 0 else 20)
+            first = _next_sample(f)
+            if first is None:
+                return
+            chip, t0 = self._accel_chip, time.ticks_ms()
+            start_ms = int(float(self.wiring.get("accel_start_s", 0)) * 1000)
+            sample, sent = first, 0
+            while True:
+                due = (time.ticks_diff(time.ticks_ms(), t0) - start_ms) // 20  # samples due at 50 Hz
+                if due < 0:
+                    chip.push_mg(*first)  # before the trace: as its first sample
+                while sent < due:
+                    chip.push_mg(*sample)  # after the trace: as its last
+                    sent += 1
+                    sample = _next_sample(f) or sample
+                await asyncio.sleep_ms(100 if due >= 0 else 20)
 
     def make_gnss(self, log):
         """An external NMEA receiver on UART2 when the scenario wires one ("gnss_receiver"), its
@@ -236,6 +235,15 @@ class Board:
             sys.exit(0)
         else:
             raise ValueError("unknown control command")
+
+
+def _next_sample(f):
+    """The next "x y z" sample (mg) of an accelerometer trace file, None at its end."""
+    for line in f:
+        p = line.split()
+        if len(p) == 3:
+            return int(p[0]), int(p[1]), int(p[2])
+    return None
 
 
 def _print_event(line):

@@ -1,9 +1,10 @@
 # Wires the device together from a board profile: button first (armed within a second of boot), then
 # the alert manager, then the modem and GNSS in the background. One health loop feeds the watchdog.
 import asyncio
+import os
 from time import ticks_ms, ticks_diff
 
-from firmware import haptics, settings, uptime
+from firmware import haptics, ram_profile, settings, uptime
 from firmware.alert import AlertManager, DISPATCHING, IDLE
 from firmware.eventlog import EventLog
 from firmware.gestures import ButtonLogic
@@ -12,6 +13,15 @@ from firmware.location import LastFix
 from firmware.version import VERSION
 
 _GNSS_POLL_DISPATCH_MS = 10000
+PLATFORM_PATH = "platform.json"  # firmware.platform_config.PATH, named here to test it without the import
+
+
+def _exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
 
 
 class App:
@@ -23,6 +33,10 @@ class App:
         except Exception as e:  # a config bug must never leave the button dead: run on defaults
             self.log("config_error", err=repr(e))
             self.cfg = settings.from_payload({}, ["load failed: %r" % e])
+        small = ram_profile.apply(self.cfg)  # a board without PSRAM: smaller buffers (docs/memory.md)
+        self.log.keep = self.cfg.get("log_keep", self.log.keep)
+        if small:
+            self.log("small_heap", heap_kb=ram_profile.heap_bytes() // 1024, defaults=small)
         self.lastfix = LastFix(log=self.log)
         self.vibrator = board.vibrator
         self.modem = board.make_modem(self.log)
@@ -258,6 +272,8 @@ class App:
         """Link to the association's platform (issue 9), only on a device provisioned with a
         platform.json. Optional: without it, or if it cannot start, SMS work exactly as before."""
         self.platform = None
+        if not _exists(PLATFORM_PATH):
+            return  # not provisioned: the link's modules (~17 KB of heap) are never loaded
         try:
             from firmware import platform_link
             self.platform = platform_link.from_app(self)
@@ -273,8 +289,10 @@ class App:
         have "power": {"low_power": true} (firmware/power_task.py). Never fatal: awake is safe."""
         self.power = None
         try:
-            from firmware import power_task
-            self.power = power_task.start(self)
+            from firmware import power_gate
+            if power_gate.wanted(self.cfg, self.board):  # else the power modules stay unloaded
+                from firmware import power_task
+                self.power = power_task.start(self)
         except Exception as e:
             self.log("power_unavailable", err=repr(e))
         if self.power is not None and self.fall is not None:
@@ -292,21 +310,13 @@ class App:
                 self.power.policy.walked(now)
 
     def start_console(self):
-        """Technician console on the board's console stream, if it has one (issue: console)."""
+        """Technician console on the board's console stream, if it has one (issue: console). Its
+        modules load when a technician's first byte arrives (firmware/console_gate.py)."""
         stream = self.board.console_stream() if hasattr(self.board, "console_stream") else None
         if stream is None:
             return
-        try:
-            from firmware.console import Console
-        except ImportError:
-            return
-        console = Console(self, stream)
-        try:
-            from firmware import console_platform  # AB1 platform ... (issue 9: provisioning)
-            console_platform.register(console)
-        except ImportError:
-            pass
-        self.tasks.append(asyncio.create_task(console.run()))
+        from firmware import console_gate
+        self.tasks.append(asyncio.create_task(console_gate.run(self, stream)))
 
 
 def main(board):

@@ -4,10 +4,17 @@
 # The ring holds `headroom_s` more than the pre-alert it promises: on an alert the recorder copies
 # the last pre-alert seconds to flash while new blocks keep arriving, and the headroom is the time it
 # has before the oldest of them is overwritten.
+# The ring is the firmware's largest buffer (38 s at the defaults: 150 KB), so it is held as segments
+# of SEG_BLOCKS blocks, never as one contiguous allocation: a heap that has room for it in pieces must
+# not fail it for want of one hole that large (alertbutton bench heap: at 528 KB the .py firmware had
+# the room and could not place 150 KB in one piece).
+from micropython import const
+
 from firmware import ima_adpcm
 
 BLOCK_BYTES = ima_adpcm.BLOCK_BYTES
 BLOCK_SAMPLES = ima_adpcm.BLOCK_SAMPLES
+SEG_BLOCKS = const(8)  # 2 KB per segment
 
 
 def blocks_for(seconds, rate):
@@ -21,7 +28,9 @@ class AudioRing:
         self.rate = rate
         self.prealert_blocks = blocks_for(seconds, rate)
         self.capacity = self.prealert_blocks + blocks_for(headroom_s, rate)
-        self.buf = bytearray(self.capacity * BLOCK_BYTES)  # MemoryError here: caller decides
+        # MemoryError here: the caller decides (App runs without evidence)
+        self._segs = [bytearray(min(SEG_BLOCKS, self.capacity - i) * BLOCK_BYTES)
+                      for i in range(0, self.capacity, SEG_BLOCKS)]
         self._st = ima_adpcm.new_state()
         self.total = 0  # blocks pushed since arming (the next block's number)
 
@@ -32,9 +41,10 @@ class AudioRing:
     def push(self, pcm):
         """Encode one block of BLOCK_SAMPLES int16 LE samples (bytes-like) into the next slot."""
         st = self._st
-        st[1] = (self.total % self.capacity) * BLOCK_BYTES  # ST_OUT
+        slot = self.total % self.capacity
+        st[1] = (slot % SEG_BLOCKS) * BLOCK_BYTES  # ST_OUT
         st[2] = 0  # ST_PCM
-        ima_adpcm.encode_block(pcm, self.buf, st)
+        ima_adpcm.encode_block(pcm, self._segs[slot // SEG_BLOCKS], st)
         self.total += 1
 
     def oldest(self):
@@ -45,8 +55,9 @@ class AudioRing:
         """A view of block n (valid until it is overwritten: check held() after using it)."""
         if not self.held(n):
             raise IndexError("block %d not in the ring" % n)
-        o = (n % self.capacity) * BLOCK_BYTES
-        return memoryview(self.buf)[o:o + BLOCK_BYTES]
+        slot = n % self.capacity
+        o = (slot % SEG_BLOCKS) * BLOCK_BYTES
+        return memoryview(self._segs[slot // SEG_BLOCKS])[o:o + BLOCK_BYTES]
 
     def held(self, n):
         return self.oldest() <= n < self.total

@@ -17,9 +17,9 @@
 import asyncio
 import json
 from firmware import haptics, phone, pin_lock, preview, settings, uptime
+from firmware.console_gate import PROTO, banner_lines, ends, one_line, write_line  # PROTO: "AB1"
 from firmware.version import VERSION
 
-PROTO = "AB1"
 MAX_LINE = 2048
 # Ctrl-U (a terminal's "kill line") drops the bytes of an unfinished line: the CLI starts every request
 # with it, so a request cut short (cable pulled mid-write) is never glued to, or run as, the next one.
@@ -73,10 +73,6 @@ class Deferred:
 
     def __init__(self, coro):
         self.coro = coro
-
-
-def _line(s):
-    return s.replace("\r", " ").replace("\n", " ")
 
 
 class Console:
@@ -146,10 +142,10 @@ class Console:
 
     def _error(self, e):
         if isinstance(e, Reply):
-            return "ERR %s %s" % (e.code, _line(e.message))
+            return "ERR %s %s" % (e.code, one_line(e.message))
         # never let the console take the firmware down; the fuzz test counts these
         self._log("console_error", err=repr(e))
-        return "ERR INTERNAL %s" % _line(repr(e))
+        return "ERR INTERNAL %s" % one_line(repr(e))
 
     def dispatch(self, rest):
         parts = rest.split(None, 1)
@@ -558,17 +554,11 @@ class Console:
 
     # --- stream loop ------------------------------------------------------------------------------
     def _write(self, text):
-        try:
-            self._tx.write((text + "\r\n").encode())
-        except OSError:
-            pass  # nobody listening: the firmware goes on
+        write_line(self._tx, text)
 
     def banner(self):
-        self._write("%s READY %s" % (PROTO, VERSION))
-        if not self.cfg["configured"]:
-            self._write("NOT CONFIGURED")
-        for p in self.cfg.get("config_problems") or []:
-            self._write("CONFIG PROBLEM %s" % _line(p))
+        for line in banner_lines(self.cfg):
+            self._write(line)
 
     async def _ticker(self):
         while True:
@@ -576,23 +566,24 @@ class Console:
             self.pin.tick()
             self.unlocked()  # an idle session ends on time, not at the next command
 
-    async def run(self):
-        s = self.stream
-        if isinstance(s, (tuple, list)):
-            rx, self._tx, chunk = s[0], s[1], 1
-        else:
-            rx, self._tx, chunk = s, s, 256
-        self._log("console", source=self.cfg.get("config_source"), problems=len(self.cfg.get("config_problems") or []))
+    async def run(self, reader=None, pending=None):
+        """Serve the stream. Started by firmware/console_gate.py with its reader and the bytes that
+        woke it (it has logged the "console" event and written the banner); alone, it does both."""
+        rx, self._tx, chunk = ends(self.stream)
+        if reader is None:
+            self._log("console", source=self.cfg.get("config_source"), problems=len(self.cfg.get("config_problems") or []))
+            reader = asyncio.StreamReader(rx)
+            self.banner()
         asyncio.create_task(self._ticker())
-        reader = asyncio.StreamReader(rx)
-        self.banner()
         buf = bytearray()
         over = False
+        data = pending
         while True:
-            data = await reader.read(chunk)
             if not data:
-                await asyncio.sleep_ms(50)
-                continue
+                data = await reader.read(chunk)
+                if not data:
+                    await asyncio.sleep_ms(50)
+                    continue
             if isinstance(data, str):
                 data = data.encode()
             for b in data:
@@ -614,3 +605,4 @@ class Console:
                         buf = bytearray()
                     else:
                         buf.append(b)
+            data = None

@@ -9,7 +9,7 @@
 import asyncio
 from time import ticks_add, ticks_diff, ticks_ms
 
-from firmware import boot_wake, power, storage
+from firmware import boot_wake, power, power_gate, storage
 from firmware.uptime import fresh
 from firmware.alert import DISPATCHING, IDLE
 from firmware.gnss_power import POLL_MS as _GNSS_POLL_MS
@@ -37,10 +37,10 @@ def gesture_window_ms(gestures):
 def start(app):
     """Boot-wake handling, then the power task if configured. Returns the PowerTask or None."""
     board = app.board
+    if not power_gate.wanted(app.cfg, board):
+        return None  # the default firmware: nothing here runs (App does not even import this module)
     cfg = app.cfg.get("power")
-    enabled = isinstance(cfg, dict) and bool(cfg.get("low_power") or cfg.get("accounting"))
-    if not hasattr(board, "power_hw") or not (enabled or board.reset_cause() == "deepsleep"):
-        return None  # the default firmware: nothing here runs
+    enabled = power_gate.enabled(app.cfg)
     hw = board.power_hw()
     woke = boot_wake.woke_by_button(hw.reset, hw.wake)
     if woke:

@@ -37,7 +37,7 @@ class Recorder:
         self.prealert_s = cfg.get("evidence_prealert_s", 30)
         self.record_s = cfg.get("evidence_record_s", 600)
         self.chunk_blocks = max(1, blocks_for(cfg.get("evidence_chunk_s", 10), rate))
-        self.ring = AudioRing(self.prealert_s, rate)
+        self.ring = AudioRing(self.prealert_s, rate, cfg.get("evidence_headroom_s", 8))
         self.store = store or Store(capacity=cfg.get("evidence_flash_bytes"), log=log)
         # "low space": less than one full recording left
         self.low_bytes = (blocks_for(self.prealert_s + self.record_s, rate) * BLOCK_BYTES

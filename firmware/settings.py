@@ -50,6 +50,8 @@ OPTIONAL_LIMITS = {
     "modem_failures_before_cycle": (1, 100),
     "delivery_resends": (0, 10),
     "status_poll_s": (1, 3600),
+    "evidence_headroom_s": (1, 60),  # firmware/audio_ring.py (a smaller default without PSRAM: ram_profile)
+    "log_keep": (1, 256),  # event-log lines kept in RAM (firmware/eventlog.py)
 }
 LANGS = ("fr", "en")
 # Keys computed at load time, never stored.

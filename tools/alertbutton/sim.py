@@ -104,9 +104,15 @@ def gesture_edges(ev, rng):
 
 
 class SimRun:
-    def __init__(self, scenario, out_dir, modem_pty=None, echo=print, seed=1, heapsize=HEAPSIZE, mpy=False):
+    def __init__(self, scenario, out_dir, modem_pty=None, echo=print, seed=1, heapsize=HEAPSIZE, mpy=False,
+                 heap_probe=False, tree=None, romfs=False):
         self.sc = check_scenario(scenario)
-        self.mpy = mpy or bool(self.sc.get("mpy"))  # boot from the .mpy files `deploy` ships
+        self.romfs = romfs  # boot from those .mpy files in a ROMFS image (tools/alertbutton/sim_tree.py)
+        self.mpy = romfs or mpy or bool(self.sc.get("mpy"))  # boot from the .mpy files `deploy` ships
+        # heap_probe: every boot imports tools/alertbutton/heap_probe_vm.py first, which writes the
+        # heap each import, construction and logged event costs ("HEAP" lines in firmware.log)
+        self.heap_probe = heap_probe
+        self._tree = tree  # vm_env options of a tree sim_tree.build() made already (else built here)
         self.out = os.path.abspath(out_dir)
         self.flash = os.path.join(self.out, "flash")
         self.modem_pty = modem_pty
@@ -131,6 +137,7 @@ class SimRun:
         self._dead_until = None  # the VM exited with its watchdog armed: reset at this time
         self._asleep = None  # monotonic deadline of the VM's deep sleep (issue 8), None while it runs
         self.wakes = []  # (t, "button" | "timer") of every deep-sleep wake
+        self.vm_errors = []  # (t, line) of every VM output line naming a Traceback or a MemoryError
 
     # --- setup ------------------------------------------------------------------------------------
     def _prepare_flash(self):
@@ -221,6 +228,8 @@ class SimRun:
                 self.echo("[%7.3f] %s" % (t, _describe(ev)))
         else:
             self._files["firmware.log"].write("%.3f %s\n" % (t, line))
+            if "Traceback" in line or "MemoryError" in line:
+                self.vm_errors.append((t, line))
             if "Traceback" in line or line.startswith("SIMERR"):
                 self.echo("[%7.3f] VM: %s" % (t, line))
 
@@ -292,17 +301,16 @@ class SimRun:
         self.echo("Console: %s  (alertbutton --port %s status)" % (self.console_port, self.console_port))
 
     def _vm_opts(self):
-        """The device tree the VM imports (sources, or the .mpy tree built once per run) and the
-        ticks it starts at: every boot starts at the scenario's ticks_ms_start / ticks_us_start, so a
-        wrap test puts the 2**30 wrap a few seconds into each boot (the ESP32 restarts its ticks at 0;
-        near the wrap is the worst case)."""
+        """The device tree the VM imports (sources, or the .mpy tree or ROMFS image built once per
+        run: tools/alertbutton/sim_tree.py) and the ticks it starts at: every boot starts at the
+        scenario's ticks_ms_start / ticks_us_start, so a wrap test puts the 2**30 wrap a few seconds
+        into each boot (the ESP32 restarts its ticks at 0; near the wrap is the worst case)."""
         opts = {}
         if self.mpy:
-            if getattr(self, "_mpy_root", None) is None:
-                from alertbutton.deploy import build_tree
-                self._mpy_root = os.path.join(self.out, "mpy")
-                build_tree(self._mpy_root)
-            opts["device_root"] = self._mpy_root
+            if self._tree is None:
+                from alertbutton import sim_tree
+                self._tree = sim_tree.build(os.path.join(self.out, "mpy"), romfs=self.romfs)
+            opts.update(self._tree)
         for key in ("ticks_ms_start", "ticks_us_start"):
             if self.sc.get(key) is not None:
                 opts[key] = _ticks_start(self.sc[key])
@@ -311,7 +319,10 @@ class SimRun:
     def _boot(self):
         import subprocess
         self.boots += 1
-        self.proc = vm.spawn(code="import boot\nimport main\n", cwd=self.flash, heapsize=self.heapsize,
+        code, extra = "import boot\nimport main\n", ()
+        if self.heap_probe:
+            code, extra = "import heap_probe_vm\n" + code, (os.path.dirname(os.path.abspath(__file__)),)
+        self.proc = vm.spawn(code=code, cwd=self.flash, heapsize=self.heapsize, extra_path=extra,
                              vm_opts=self._vm_opts(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self._pump_thread = threading.Thread(target=self._pump, args=(self.proc,), daemon=True)
         self._pump_thread.start()
@@ -391,8 +402,9 @@ class SimRun:
         elif ev.get("power") == "cut":
             self.reset(1, "power cut", float(ev.get("off_s", 0.5)))
 
-    def run_script(self, stop_when_done=True):
-        """Play the scenario's events; stop at duration_s, or earlier once every alert was dispatched."""
+    def run_script(self, stop_when_done=True, until=None):
+        """Play the scenario's events; stop at duration_s, or earlier once every alert was dispatched,
+        or as soon as until(self) is true (a caller judging the run from its events)."""
         sc = self.sc
         duration = float(sc.get("duration_s", 30))
         pending = sorted(sc.get("events", []), key=lambda e: e["t"])
@@ -400,6 +412,8 @@ class SimRun:
         while self.now() < duration:
             if not self.supervise():
                 self.echo("firmware exited with code %s" % self.exit_codes[-1])
+                break
+            if until is not None and until(self):
                 break
             if pending and self.now() >= pending[0]["t"]:
                 ev = pending.pop(0)
@@ -460,6 +474,8 @@ def _write_accel_trace(spec, out_path):
     a trace the board lies still and flat (1 g on z)."""
     from alertbutton import mobifall
     path = spec.get("trace")
+    if path is not None and not os.path.exists(path):  # a scenario file names it from the repository's root, as "audio"
+        path = os.path.join(vm.REPO, path)
     if path is None:
         samples = [(0, 0, 1000)]
     elif "_acc_" in os.path.basename(path):
@@ -514,6 +530,8 @@ def add_arguments(p):
     p.add_argument("--full", action="store_true", help="run the whole duration_s even after the alert")
     p.add_argument("--mpy", action="store_true",
                    help="boot from the .mpy files `alertbutton deploy` builds (mpy-cross for the VM's arch)")
+    p.add_argument("--romfs", action="store_true",
+                   help="boot from those .mpy files in a ROMFS image, run in place (32-bit VM)")
     p.add_argument("--heapsize", default=HEAPSIZE, help="the VM's heap (-X heapsize), default %s" % HEAPSIZE)
     p.add_argument("--ticks-ms-start", help="what time.ticks_ms() reads at each boot: N or wrap-N "
                    "(N ms before the 2**30 wrap; 32-bit VM, ALERTBUTTON_VM=32)")
@@ -529,9 +547,10 @@ def run(args):
                     sc[key] = args.__dict__[key]
             print("Simulated button: wearer %r, %d contacts; firmware in the MicroPython VM" %
                   (sc.get("wearer", ""), len(sc.get("contacts", []))))
-            print("VM: %s%s" % (vm.vm_label(), ", booting from .mpy" if args.mpy else ""))
+            print("VM: %s%s" % (vm.vm_label(), ", booting from .mpy in a ROMFS image" if args.romfs else
+                                ", booting from .mpy" if args.mpy else ""))
             r = run_scenario(sc, args.out, args.modem_pty, echo=print, seed=args.seed,
-                             stop_when_done=not args.full, mpy=args.mpy, heapsize=args.heapsize)
+                             stop_when_done=not args.full, mpy=args.mpy, heapsize=args.heapsize, romfs=args.romfs)
             print("%d SMS accepted by the modem; outputs in %s" % (len(r.sms), args.out))
             return 0 if r.sms or not sc.get("events") else 1
         return interactive(args)

@@ -78,18 +78,27 @@ def vm_label():
     return "%d-bit MicroPython %s (%s)" % (f["bits"], f["version"], micropython_exe())
 
 
-def micropypath(*extra, device_root=None):
-    """MICROPYPATH for device code: sim machine shim, extra dirs, the device tree (the repo root, or
-    device_root: a tree of .mpy files as `alertbutton deploy` builds them), then frozen modules."""
-    return os.pathsep.join([SIMLIB, *extra, device_root or REPO, ".frozen"])
+def micropypath(*extra, device_root=None, simlib=None):
+    """MICROPYPATH for device code: sim machine shim (boards/simlib, or simlib: the same compiled),
+    extra dirs, the device tree (the repo root, or device_root: a tree of .mpy files as `alertbutton
+    deploy` builds them, or /rom: a ROMFS image), then frozen modules."""
+    return os.pathsep.join([simlib or SIMLIB, *extra, device_root or REPO, ".frozen"])
 
 
-def vm_env(*extra_path, env=None, device_root=None, ticks_ms_start=None, ticks_us_start=None):
+ROMFS_ROOT = "/rom"  # where the VM mounts MICROPY_ROMFS_IMAGE (tools/vm32/romfs-image.patch)
+
+
+def vm_env(*extra_path, env=None, device_root=None, ticks_ms_start=None, ticks_us_start=None, simlib=None,
+           romfs_image=None):
     """The VM's environment. ticks_ms_start / ticks_us_start: what time.ticks_ms() / ticks_us() read
     when the VM starts (32-bit build only: tools/vm32/ticks-start.patch), to put the 2**30 wrap
-    inside a test."""
+    inside a test. romfs_image: a ROMFS image file the VM maps at /rom, the device tree then
+    (32-bit build only: tools/vm32/romfs-image.patch)."""
     e = dict(os.environ if env is None else env)
-    e["MICROPYPATH"] = micropypath(*extra_path, device_root=device_root)
+    if romfs_image:
+        e["MICROPY_ROMFS_IMAGE"] = romfs_image
+        device_root = ROMFS_ROOT
+    e["MICROPYPATH"] = micropypath(*extra_path, device_root=device_root, simlib=simlib)
     for name, value in (("MICROPY_TICKS_MS_START", ticks_ms_start), ("MICROPY_TICKS_US_START", ticks_us_start)):
         if value is not None:
             e[name] = str(int(value))

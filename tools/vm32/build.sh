@@ -9,6 +9,8 @@
 # Source, in this order: $MICROPYTHON_SRC (a source tree or a release tarball), the vendored
 # ../shared/vendor/micropython-1.28.0.tar.xz, or the official release tarball when there is internet.
 # ticks-start.patch lets MICROPY_TICKS_MS_START / MICROPY_TICKS_US_START choose the ticks at start.
+# romfs-image.patch lets MICROPY_ROMFS_IMAGE name a ROMFS image mounted at /rom, whose .mpy files run
+# in place as on a board built with ROMFS (alertbutton bench heap --form romfs).
 # Prints the path of the built `micropython` on its last line.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -41,7 +43,7 @@ else
     src=""
     key_src="url:$url"
 fi
-key="$(printf '%s\n%s\n%s\n' "$key_src" "$(sha256sum "$here/build.sh" "$here/ticks-start.patch")" "${make_args[*]}" | sha256sum | cut -d' ' -f1)"
+key="$(printf '%s\n%s\n%s\n' "$key_src" "$(sha256sum "$here/build.sh" "$here"/*.patch)" "${make_args[*]}" | sha256sum | cut -d' ' -f1)"
 exe="$out/micropython"
 if [ -x "$exe" ] && [ "$(cat "$out/.key" 2>/dev/null)" = "$key" ]; then
     echo "$exe"
@@ -79,8 +81,9 @@ if [ -d "$src" ]; then
 else
     tar xJf "$src" -C "$out/src" --strip-components=1
 fi
-(cd "$out/src" && patch -p1 --quiet < "$here/ticks-start.patch") ||
-    die "ticks-start.patch does not apply to $src (expected MicroPython $version)"
+for p in ticks-start.patch romfs-image.patch; do
+    (cd "$out/src" && patch -p1 --quiet < "$here/$p") || die "$p does not apply to $src (expected MicroPython $version)"
+done
 say "building the 32-bit unix port (about 15 s)"
 log="$out/build.log"
 if ! (make -j"$(nproc)" -C "$out/src/mpy-cross" && make -j"$(nproc)" -C "$out/src/ports/unix" "${make_args[@]}") > "$log" 2>&1; then
