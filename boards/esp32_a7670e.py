@@ -4,10 +4,10 @@ import machine
 
 from boards import pins_a7670e as P
 from drivers.button import ButtonEdges
-from drivers.simcom_a76xx import SimcomA76xx
+from drivers.modem.simcom_a76xx import SimcomA76xx
 from drivers.vibrator import Vibrator
-from firmware.eventlog import FlashSink
-from firmware.battery import percent_from_mv
+from firmware.system.eventlog import FlashSink
+from firmware.power.battery import percent_from_mv
 
 _RESET_NAMES = {machine.PWRON_RESET: "power", machine.HARD_RESET: "hard", machine.WDT_RESET: "watchdog",
                 machine.DEEPSLEEP_RESET: "deepsleep", machine.SOFT_RESET: "soft"}
@@ -41,7 +41,7 @@ class Board:
     def make_gnss(self, log):
         """An external NMEA receiver on UART2 when the board options on flash say so
         (board.json {"gnss": "nmea", "gnss_baud": 9600}); None: the modem's own GNSS."""
-        from firmware import storage
+        from firmware.system import storage
         opts = storage.read_json("board.json") or {}
         if opts.get("gnss", "modem") != "nmea":
             return None
@@ -67,6 +67,12 @@ class Board:
         if self._wdt is None:
             self._wdt = machine.WDT(timeout=30000)
         return self._wdt
+
+    def data_link(self, spec, log, modem):
+        """The network of the platform link (issue 9): the host's, Wi-Fi or PPP on the modem, as the
+        platform config names it (drivers/datalink.py)."""
+        from drivers import datalink
+        return datalink.for_board(self, spec, log, modem)
 
     def device_id(self):
         return machine.unique_id()
@@ -97,7 +103,7 @@ class Board:
     def console_stream(self):
         """The technician console on the USB serial (the REPL's UART): stdin/stdout, read one byte at
         a time (their read(n) blocks for n bytes). Ctrl-C still stops main.py: MicroPython handles it
-        before the console sees it (firmware/console.py)."""
+        before the console sees it (firmware/console/commands.py)."""
         import sys
         return (getattr(sys.stdin, "buffer", sys.stdin), getattr(sys.stdout, "buffer", sys.stdout))
 

@@ -14,7 +14,7 @@ import time
 import machine
 
 from boards import pins_a7670e as P
-from firmware.power import W_ACCEL, W_BUTTON, W_RI, W_TIMER
+from firmware.power.policy import W_ACCEL, W_BUTTON, W_RI, W_TIMER
 
 try:
     import esp32

@@ -1,10 +1,10 @@
 # Modem driver per dialect: a board profile (or the simulated board's wiring, "dialect") names its
 # modem and gets the driver class here. Imported on demand: the device loads only its own driver.
 DRIVERS = {
-    "a76xx": ("drivers.simcom_a76xx", "SimcomA76xx"),  # A7670E reference board
-    "sim7600": ("drivers.simcom_sim7600", "SimcomSim7600"),
-    "sim7080": ("drivers.simcom_sim7080", "SimcomSim7080"),  # GNSS and LTE exclusive
-    "bg95": ("drivers.quectel_bg95", "QuectelBG95"),
+    "a76xx": ("drivers.modem.simcom_a76xx", "SimcomA76xx"),  # A7670E reference board
+    "sim7600": ("drivers.modem.simcom_sim7600", "SimcomSim7600"),
+    "sim7080": ("drivers.modem.simcom_sim7080", "SimcomSim7080"),  # GNSS and LTE exclusive
+    "bg95": ("drivers.modem.quectel_bg95", "QuectelBG95"),
 }
 
 

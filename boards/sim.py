@@ -12,11 +12,11 @@ import machine
 
 from boards import pins_a7670e as P
 from drivers.button import ButtonEdges
-from drivers.simcom_a76xx import SimcomA76xx
+from drivers.modem.simcom_a76xx import SimcomA76xx
 from drivers.vibrator import Vibrator
-from firmware import storage
-from firmware.battery import percent_from_mv
-from firmware.eventlog import FlashSink
+from firmware.system import storage
+from firmware.power.battery import percent_from_mv
+from firmware.system.eventlog import FlashSink
 
 if "lib" not in sys.path:  # as on the board, whose sys.path has /lib: mip-installed libraries (umqtt)
     sys.path.append("lib")
@@ -161,6 +161,12 @@ class Board:
             tasks.append(asyncio.create_task(self._audio()))
         while True:
             await asyncio.sleep_ms(1000)
+
+    def data_link(self, spec, log, modem):
+        """The network of the platform link (issue 9): the host's, Wi-Fi or PPP on the modem, as the
+        platform config names it (drivers/datalink.py)."""
+        from drivers import datalink
+        return datalink.for_board(self, spec, log, modem)
 
     def device_id(self):
         return machine.unique_id()

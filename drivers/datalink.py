@@ -187,3 +187,14 @@ def make(spec, log=None, wlan=None, ppp=None, dial=None, hangup=None):
         return PppLink(ppp, dial, hangup, shared=dial is not None, apn_user=a.get("user"),
                        apn_key=a.get("key"), log=log)
     raise ValueError("unknown link %r" % (kind,))
+
+
+def for_board(board, spec, log=None, modem=None):
+    """The link for a board profile's data_link(): its Wi-Fi or PPP interface when the config names
+    one (PPP runs on the modem's UART), else the host's network."""
+    kind = spec.get("link", "host")
+    wlan = board.wlan() if kind == "wlan" and hasattr(board, "wlan") else None
+    ppp = dial = hangup = None
+    if kind == "ppp" and hasattr(board, "ppp"):
+        ppp, dial, hangup = board.ppp(modem, (spec.get("ppp") or {}).get("apn"))
+    return make(spec, log, wlan=wlan, ppp=ppp, dial=dial, hangup=hangup)

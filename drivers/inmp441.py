@@ -13,7 +13,7 @@ from array import array
 import micropython
 from micropython import const
 
-_BLOCK = const(505)  # samples per block: one IMA-ADPCM block (firmware/ima_adpcm.py)
+_BLOCK = const(505)  # samples per block: one IMA-ADPCM block (firmware/core/ima_adpcm.py)
 STARTUP_SAMPLES = const(4096)  # 2^18 SCK cycles / 64 SCK per sample
 
 

@@ -1,6 +1,6 @@
 # LIS3DH 3-axis accelerometer over I2C (ST datasheet DocID17530, app note AN3308).
 # Receives a configured I2C object (machine.I2C or anything with readfrom_mem/_into and
-# writeto_mem). Samples come out as integer milli-g, the unit of firmware.fall_detector, with no
+# writeto_mem). Samples come out as integer milli-g, the unit of firmware.fall.detector, with no
 # allocation per read: the FIFO is burst-read into a preallocated buffer.
 import array
 

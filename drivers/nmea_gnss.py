@@ -1,20 +1,20 @@
 # External GNSS receiver streaming NMEA 0183 on a UART (u-blox, Quectel L76, ...). Same interface as
-# the modems' GNSS (gnss_on, gnss_power(on), gnss_fix() -> firmware.location.Fix or None), so the
-# alert path does not care where the position comes from. Parsing is firmware/nmea.py; this driver
+# the modems' GNSS (gnss_on, gnss_power(on), gnss_fix() -> firmware.core.fix.Fix or None), so the
+# alert path does not care where the position comes from. Parsing is firmware/core/nmea.py; this driver
 # only moves bytes, switches the receiver's enable pin, and turns epochs into Fix objects.
 import asyncio
 from micropython import const
 
-from firmware import clock, uptime
-from firmware.location import Fix, UERE_M
-from firmware.nmea import NmeaParser
+from firmware.core import clock, uptime
+from firmware.core.fix import Fix, UERE_M
+from firmware.core.nmea import NmeaParser
 
 _CHUNK = const(128)
 _GGA_DEAD_RECKONING = const(6)
 
 
 def to_fix(e):
-    """firmware.location.Fix from a firmware.nmea epoch with a fix (mode >= 2), else None."""
+    """firmware.core.fix.Fix from a firmware.core.nmea epoch with a fix (mode >= 2), else None."""
     if e is None or e.mode < 2 or e.stale or e.lat is None:
         return None
     utc = None

@@ -1,4 +1,4 @@
-# Vibration motor on a GPIO (through a transistor). Plays on/off patterns from firmware.haptics.
+# Vibration motor on a GPIO (through a transistor). Plays on/off patterns from firmware.wearer.haptics.
 import asyncio
 
 

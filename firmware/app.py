@@ -4,16 +4,18 @@ import asyncio
 import os
 from time import ticks_ms, ticks_diff
 
-from firmware import haptics, ram_profile, settings, uptime
-from firmware.alert import AlertManager, DISPATCHING, IDLE
-from firmware.eventlog import EventLog
-from firmware.gestures import ButtonLogic
-from firmware.gnss_power import GnssPower, PAUSED, POLL_MS as _GNSS_POLL_MS
-from firmware.location import LastFix
+from firmware.wearer import haptics
+from firmware.settings import ram_profile, config as settings
+from firmware.core import uptime
+from firmware.alert.manager import AlertManager, DISPATCHING, IDLE
+from firmware.system.eventlog import EventLog
+from firmware.wearer.gestures import ButtonLogic
+from firmware.location.gnss_power import GnssPower, PAUSED, POLL_MS as _GNSS_POLL_MS
+from firmware.location.last_fix import LastFix
 from firmware.version import VERSION
 
 _GNSS_POLL_DISPATCH_MS = 10000
-PLATFORM_PATH = "platform.json"  # firmware.platform_config.PATH, named here to test it without the import
+PLATFORM_PATH = "platform.json"  # firmware.platform.config.PATH, named here to test it without the import
 
 
 def _exists(path):
@@ -45,8 +47,9 @@ class App:
         self.edges = board.button
         self.logic = ButtonLogic(self.cfg["gestures"], on_gesture=self._on_gesture)
         self.fall = self._make_fall_monitor()
-        from firmware.wearer_gestures import WearerGestures
-        self.wearer = WearerGestures(self)  # cancel, duress and check-in press bursts
+        from firmware.wearer.actions import WearerGestures
+        # cancel, duress and check-in press bursts
+        self.wearer = WearerGestures(self.cfg, self.log, self.alert, self.vibrator, self.fall)
         self.logic.on_press = self.wearer.on_press
         self.gnss = self._make_gnss()
         # a deep-sleep wake is no boot: no boot refresh (the power task resumes the schedule)
@@ -85,7 +88,7 @@ class App:
             return None
         self.accel = accel
         try:
-            from firmware.fall_monitor import FallMonitor
+            from firmware.fall.monitor import FallMonitor
             return FallMonitor(accel, self.alert, self.log, self.vibrator, self.cfg)
         except Exception as e:  # a bad setting or model, no memory: no fall detection, but an
             self.log("fall_detection_unavailable", err=repr(e))  # exception here would stop the boot
@@ -242,9 +245,10 @@ class App:
     def start_two_way(self):
         """Received SMS (acknowledgements, position requests, STOP) and low-battery warnings."""
         try:
-            from firmware.two_way import TwoWay
+            from firmware.sms.two_way import TwoWay
             self.two_way = TwoWay(self)
             self.tasks.append(self.two_way.start())
+            self.wearer.tell_contacts = self.two_way.tell_contacts  # a genuine cancel is told to all
         except Exception as e:  # run() must go on: an exception here would end the event loop
             self.two_way = None
             self.log("two_way_unavailable", err=repr(e))
@@ -260,7 +264,7 @@ class App:
             if mic is None:
                 return
             self.mic = mic
-            from firmware.recorder import Recorder
+            from firmware.evidence.recorder import Recorder
             self.recorder = Recorder(mic, self.cfg, self.log, self.lastfix.best, self.board.device_id())
             self.tasks.append(self.recorder.start())
             self.alert.listeners.append(self.recorder.on_alert)
@@ -275,7 +279,7 @@ class App:
         if not _exists(PLATFORM_PATH):
             return  # not provisioned: the link's modules (~17 KB of heap) are never loaded
         try:
-            from firmware import platform_link
+            from firmware.platform import link as platform_link
             self.platform = platform_link.from_app(self)
             if self.platform is not None:
                 self.tasks.append(self.platform.start())
@@ -286,12 +290,12 @@ class App:
     def start_power(self):
         """Issue 8: after a deep-sleep wake by the button, the waking press goes to the gesture
         recogniser; the power task (sleep states, modem policy, accounting) runs only if the settings
-        have "power": {"low_power": true} (firmware/power_task.py). Never fatal: awake is safe."""
+        have "power": {"low_power": true} (firmware/power/task.py). Never fatal: awake is safe."""
         self.power = None
         try:
-            from firmware import power_gate
+            from firmware.power import gate as power_gate
             if power_gate.wanted(self.cfg, self.board):  # else the power modules stay unloaded
-                from firmware import power_task
+                from firmware.power import task as power_task
                 self.power = power_task.start(self)
         except Exception as e:
             self.log("power_unavailable", err=repr(e))
@@ -311,11 +315,11 @@ class App:
 
     def start_console(self):
         """Technician console on the board's console stream, if it has one (issue: console). Its
-        modules load when a technician's first byte arrives (firmware/console_gate.py)."""
+        modules load when a technician's first byte arrives (firmware/console/gate.py)."""
         stream = self.board.console_stream() if hasattr(self.board, "console_stream") else None
         if stream is None:
             return
-        from firmware import console_gate
+        from firmware.console import gate as console_gate
         self.tasks.append(asyncio.create_task(console_gate.run(self, stream)))
 
 

@@ -1,4 +1,4 @@
-# Console line parser fuzzer, run inside the MicroPython VM against firmware/console.py with its real
+# Console line parser fuzzer, run inside the MicroPython VM against firmware/console/commands.py with its real
 # settings, PIN lockout and record storage (on a LittleFS in RAM, so nothing touches the disk).
 #
 # Lines are random bytes (invalid UTF-8, control characters, NUL, very long), valid requests mutated
@@ -16,9 +16,10 @@ import json
 import os
 import random
 
-from firmware import phone, settings
-from firmware.console import Console
-from firmware.eventlog import EventLog
+from firmware.core import phone
+from firmware.settings import config as settings
+from firmware.console.commands import Console
+from firmware.system.eventlog import EventLog
 
 CODES = ("PROTO", "VERSION", "ENCODING", "TOOLONG", "UNKNOWN", "ARGS", "NUMBER", "NAME", "SLOT", "LOCKED",
          "NOPIN", "PIN", "LOCKOUT", "BUSY", "STORAGE", "CONFIG", "GESTURE", "NOTCONF", "UNAVAILABLE", "EVIDENCE")

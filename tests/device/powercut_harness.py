@@ -16,8 +16,8 @@
 import json
 import os
 
-from firmware import settings
-from firmware.config_store import RecordFile
+from firmware.settings import config as settings
+from firmware.settings.config_store import RecordFile
 
 MOUNT = "/pc"
 BLOCK = 512

@@ -4,9 +4,9 @@
 import asyncio
 import os
 
-from drivers.modem import SmsError
-from firmware.alert import AlertManager, IDLE
-from firmware.outbox import Outbox, ACCEPTED
+from firmware.core.errors import SmsError
+from firmware.alert.manager import AlertManager, IDLE
+from firmware.alert.outbox import Outbox, ACCEPTED
 
 CONTACTS = [{"name": "C%d" % i, "number": "+3361234560%d" % i} for i in range(1, 6)]
 

@@ -1,6 +1,7 @@
 # AT line engine: framing, URC routing, echo, prompt and final result codes, fed byte by byte.
 import asyncio
-from drivers.at_channel import AtChannel, AtError, Response
+from drivers.modem.at_channel import AtChannel, Response
+from firmware.core.errors import AtError
 
 
 class NullStream:  # never read here: bytes are fed straight into the line splitter

@@ -1,8 +1,8 @@
 # Low-battery warnings: 15 % and 5 %, once each, noise-proof, persisted across reboots.
 import os
 
-from firmware.battery_watch import BatteryWatch, text
-from firmware.sms_pdu import fits_one_segment
+from firmware.sms.battery_watch import BatteryWatch, text
+from firmware.core.sms_pdu import fits_one_segment
 
 
 def fresh(path="bw.json", **kw):

@@ -1,8 +1,8 @@
 # Serving-cell parsers: SIMCom AT+CPSI? (A76xx, SIM7600, SIM7080) and Quectel AT+QENG="servingcell"
 # (BG95), on answers quoted in vendor manuals and public logs, and the cell in the SMS text.
-from drivers.simcom_a76xx import parse_cpsi
-from drivers.quectel_bg95 import parse_qeng_servingcell
-from firmware.sms_text import compose
+from drivers.modem.simcom_a76xx import parse_cpsi
+from drivers.modem.quectel_bg95 import parse_qeng_servingcell
+from firmware.sms.text import compose
 
 
 def test_cpsi_lte_a76xx_and_sim7600():

@@ -1,10 +1,10 @@
 # Check-in timer: pre-warnings, "I'm fine" bursts, missed check-in, suspension, reboots.
 import os
-from firmware.checkin import MISSED, NONE, PERSIST_MS, PREWARN, CheckIn
+from firmware.wearer.checkin import MISSED, NONE, PERSIST_MS, PREWARN, CheckIn
 
 H = 3600000
 MIN = 60000
-T0 = 13 * 24 * H  # firmware.uptime ms: 13 days after boot (past the 32-bit ticks wrap at 12.4 days)
+T0 = 13 * 24 * H  # firmware.core.uptime ms: 13 days after boot (past the 32-bit ticks wrap at 12.4 days)
 
 
 def ticks_add(a, b):  # the check-in runs on the never-wrapping uptime clock: plain integers

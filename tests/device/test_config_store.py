@@ -1,10 +1,10 @@
-# Configuration storage (firmware/config_store.py, firmware/settings.py), run inside the MicroPython VM
+# Configuration storage (firmware/settings/config_store.py, firmware/settings/config.py), run inside the MicroPython VM
 # in a fresh temporary directory: record format, last good copy, damaged files, schema migrations.
 import json
 import os
 
-from firmware import config_store, settings
-from firmware.config_store import RecordFile, RecordError, pack, unpack
+from firmware.settings import config_store, config as settings
+from firmware.settings.config_store import RecordFile, RecordError, pack, unpack
 
 DATA = __file__.rsplit("/", 2)[0] + "/data/config/"
 

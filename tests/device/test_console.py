@@ -1,16 +1,17 @@
-# Technician console (firmware/console.py), run inside the MicroPython VM with the real settings,
+# Technician console (firmware/console/commands.py), run inside the MicroPython VM with the real settings,
 # storage and PIN lockout in a fresh temporary directory, a fake clock and fakes for the modem/alert.
 import asyncio
 import io
 import json
 import os
 
-from firmware import haptics, pin_lock, settings
-from firmware.console import Console, SESSION_MS
-from firmware.eventlog import EventLog
-from firmware.gestures import ButtonLogic
-from firmware.sms_text import compose
-from firmware.sms_pdu import segment_info
+from firmware.wearer import haptics
+from firmware.settings import pin_lock, config as settings
+from firmware.console.commands import Console, SESSION_MS
+from firmware.system.eventlog import EventLog
+from firmware.wearer.gestures import ButtonLogic
+from firmware.sms.text import compose
+from firmware.core.sms_pdu import segment_info
 
 
 class Clock:
@@ -133,7 +134,7 @@ def provisioned():
 
 def test_an_unlocked_session_left_for_days_stays_locked():
     # on ticks, a session idle 6.2..12.4 days read as 1..6 days in the future: alive, unlocked, for
-    # whoever plugs in next; the console runs on firmware.uptime ms (and its ticker ends sessions)
+    # whoever plugs in next; the console runs on firmware.core.uptime ms (and its ticker ends sessions)
     for days in (1, 7, 10, 13, 30):
         con, app, clock = provisioned()
         ok(con, "AB1 contacts list")  # unlocked by the first PIN
@@ -159,7 +160,7 @@ def test_protocol_lines():
     assert ok(con, "AB1 hello")["last_fix"] == {"lat": 45.76404, "lon": 4.83566, "acc_m": 14.0, "age_s": 75}
     assert "contacts set <slot 1-5> <number> <name>" in ok(con, "AB1 help")["commands"]
     assert not [c for c in ok(con, "AB1 help")["commands"] if c.startswith("platform")]  # not registered
-    from firmware import console_platform
+    from firmware.console import platform_cmds as console_platform
     console_platform.register(con)
     assert [c for c in ok(con, "AB1 help")["commands"] if c.startswith("platform | platform put <json>")]
 

@@ -3,12 +3,12 @@
 import asyncio
 import time
 
-from drivers.simcom_a76xx import parse_cgnssinfo
-from drivers.simcom_sim7080 import parse_cgnsinf
-from drivers.quectel_bg95 import parse_qgpsloc, cme_code, CME_NOT_FIXED, CME_NOT_ACTIVE, CME_ONGOING
+from drivers.modem.simcom_a76xx import parse_cgnssinfo
+from drivers.modem.simcom_sim7080 import parse_cgnsinf
+from drivers.modem.quectel_bg95 import parse_qgpsloc, cme_code, CME_NOT_FIXED, CME_NOT_ACTIVE, CME_ONGOING
 from drivers.nmea_gnss import NmeaGnss, to_fix
-from firmware.location import UERE_M
-from firmware.nmea import NmeaParser
+from firmware.core.fix import UERE_M
+from firmware.core.nmea import NmeaParser
 
 
 def close(a, b, tol=1e-6):

@@ -1,11 +1,20 @@
 # Cancel / duress press bursts in the fall window and during an alert; the burst counter itself.
 from time import ticks_add
 
-from firmware import haptics
-from firmware.duress import (ALERT, CANCEL_FALL, DURESS, FALL_WINDOW, IDLE, NOTHING, SEND_DURESS, STOP, Duress,
-                             cancelled_text, check)
-from firmware.press_bursts import PressBursts
-from firmware.sms_pdu import fits_one_segment
+from firmware.wearer import haptics
+from firmware.wearer.duress import (ALERT,
+    CANCEL_FALL,
+    DURESS,
+    FALL_WINDOW,
+    IDLE,
+    NOTHING,
+    SEND_DURESS,
+    STOP,
+    Duress,
+    cancelled_text,
+    check)
+from firmware.wearer.press_bursts import PressBursts
+from firmware.core.sms_pdu import fits_one_segment
 
 T0 = ticks_add(0, -2000)  # bursts straddle the ticks wrap
 

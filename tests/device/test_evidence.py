@@ -8,10 +8,10 @@ import math
 import os
 import struct
 
-from firmware import evidence as ev
-from firmware import ima_adpcm
-from firmware.audio_ring import BLOCK_SAMPLES, BLOCK_BYTES, blocks_for
-from firmware.recorder import Recorder
+from firmware.evidence import store as ev
+from firmware.core import ima_adpcm
+from firmware.evidence.audio_ring import BLOCK_SAMPLES, BLOCK_BYTES, blocks_for
+from firmware.evidence.recorder import Recorder
 
 N = BLOCK_SAMPLES
 

@@ -7,8 +7,8 @@ import struct
 import machine
 
 from drivers.inmp441 import Inmp441
-from firmware import ima_adpcm
-from firmware.audio_ring import AudioRing, BLOCK_SAMPLES
+from firmware.core import ima_adpcm
+from firmware.evidence.audio_ring import AudioRing, BLOCK_SAMPLES
 
 N = BLOCK_SAMPLES
 

@@ -5,8 +5,8 @@ import array
 import math
 import micropython
 
-from firmware import fall_detector as fd
-from firmware.fall_detector import FallDetector, EV_NONE, EV_IMPACT, EV_FALL, EV_REJECT
+from firmware.fall import detector as fd
+from firmware.fall.detector import FallDetector, EV_NONE, EV_IMPACT, EV_FALL, EV_REJECT
 
 R = 50
 
@@ -326,7 +326,7 @@ def test_stump_rows_in_the_score():
 
 
 def test_rotation_features_only_when_the_model_uses_them():
-    from firmware import fall_model
+    from firmware.fall import model as fall_model
     t = fall_trace(seed=25)
     det = FallDetector(model=fall_model.MODEL[0])  # the general model alone does not use them:
     feed(det, t.samples())  # not computed (cost)
@@ -353,7 +353,7 @@ def test_rotation_features_only_when_the_model_uses_them():
 
 
 def test_shipped_model_is_well_formed():
-    from firmware import fall_model
+    from firmware.fall import model as fall_model
     experts = fall_model.MODEL
     assert isinstance(experts[0], tuple) and len(experts) == 2  # general model, backward-fall expert
     for m in experts:

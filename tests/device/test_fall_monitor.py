@@ -1,6 +1,6 @@
 # Fall monitor: FIFO batches -> detector and the moving/still verdict for the follow-up policy.
 import asyncio
-from firmware.fall_monitor import FallMonitor
+from firmware.fall.monitor import FallMonitor
 
 
 class FakeAccel:
@@ -100,7 +100,7 @@ def test_batch_stats_match_a_plain_computation_and_allocate_nothing():
     import micropython
     from array import array
     from rng import Rng
-    from firmware.fall_monitor import _stats
+    from firmware.fall.monitor import _stats
     r = Rng(7)
     buf = array("h", bytes(6 * 32))
     out = array("i", bytes(20))
@@ -158,7 +158,7 @@ class TraceAccel:
 
 def test_batch_confirms_the_fall_in_the_batch_update_would():
     from test_fall_detector import fall_trace, per_sample_events
-    from firmware.fall_detector import FallDetector, EV_FALL
+    from firmware.fall.detector import FallDetector, EV_FALL
     buf = fall_trace(seed=41).samples()
     want = [e[0] // 25 for e in per_sample_events(FallDetector(), buf) if e[1] == EV_FALL]
     fm = FallMonitor(TraceAccel(buf), Alert(), lambda *a, **k: None)

@@ -1,8 +1,8 @@
-# firmware/followups.py with synthetic time: every schedule is replayed on a fake ticks clock, also
+# firmware/alert/followups.py with synthetic time: every schedule is replayed on a fake ticks clock, also
 # across the ticks wraparound, and compared with the expected minute marks.
 from time import ticks_add, ticks_diff
 
-from firmware.followups import FollowupPolicy, FIX, PERIODIC, DEFAULTS
+from firmware.alert.followups import FollowupPolicy, FIX, PERIODIC, DEFAULTS
 
 S = 1000
 MIN = 60 * S

@@ -1,5 +1,5 @@
 # Gesture recognition with exact synthetic timings, bounce noise included, inside the MicroPython VM.
-from firmware.gestures import ButtonLogic, validate, DEFAULT_GESTURES
+from firmware.wearer.gestures import ButtonLogic, validate, DEFAULT_GESTURES
 
 
 class Rng:  # small deterministic LCG: the same noise on every run

@@ -1,6 +1,6 @@
 # +CGNSSINFO parsing for the A76xx (decimal degrees) and SIM7600 (ddmm.mmmm) layouts.
-from drivers.simcom_a76xx import parse_cgnssinfo
-from firmware.location import UERE_M
+from drivers.modem.simcom_a76xx import parse_cgnssinfo
+from firmware.core.fix import UERE_M
 
 
 def close(a, b, tol=1e-6):

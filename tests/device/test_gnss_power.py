@@ -1,7 +1,7 @@
-# firmware/gnss_power.py with synthetic time (also across the ticks wraparound).
+# firmware/location/gnss_power.py with synthetic time (also across the ticks wraparound).
 from time import ticks_add
 
-from firmware.gnss_power import GnssPower, OFF, ALERT, REFRESH, BOOT, PAUSED, SELFTEST, DEFAULTS
+from firmware.location.gnss_power import GnssPower, OFF, ALERT, REFRESH, BOOT, PAUSED, SELFTEST, DEFAULTS
 
 S = 1000
 MIN = 60 * S

@@ -2,7 +2,7 @@
 import asyncio
 
 from drivers.vibrator import Vibrator
-from firmware import haptics
+from firmware.wearer import haptics
 
 REQUIRED = ("GESTURE_SEEN", "SENT_ALL", "ACKNOWLEDGED", "FAILED", "NO_NETWORK", "CANCEL", "DURESS_CANCEL",
             "NOT_CONFIGURED", "CHECKIN_DUE", "CHECKIN_OK", "FALL_PROMPT")

@@ -5,7 +5,7 @@ import math
 import micropython
 from array import array
 
-from firmware import ima_adpcm as A
+from firmware.core import ima_adpcm as A
 
 N = A.BLOCK_SAMPLES
 

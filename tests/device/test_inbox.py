@@ -1,8 +1,8 @@
 # Two-way SMS commands: who is heard, what each text means, PIN, rate limit, staleness, logging.
 
-from firmware import pin_lock
-from firmware.inbox import ACK, IGNORE, POSITION, STOP, Inbox, mask, parse, stop_text, words
-from firmware.sms_pdu import fits_one_segment
+from firmware.settings import pin_lock
+from firmware.sms.inbox import ACK, IGNORE, POSITION, STOP, Inbox, mask, parse, stop_text, words
+from firmware.core.sms_pdu import fits_one_segment
 
 CONTACTS = [{"name": "Ana", "number": "+33612345678"}, {"name": "Bea", "number": "+33700000001"},
             {"name": "Cy", "number": "+262692123456"}, {"name": "Di", "number": "+4915112345678"},
@@ -93,7 +93,7 @@ def test_outside_an_alert():
     assert ib.handle("+33612345678", "POSITION 1", 0, False) == (IGNORE, 0, "bad_pin")  # PIN first
 
 
-def ticks_add(a, b):  # the inbox runs on firmware.uptime ms: plain integers that never wrap
+def ticks_add(a, b):  # the inbox runs on firmware.core.uptime ms: plain integers that never wrap
     return a + b
 
 

@@ -55,7 +55,7 @@ def _saturated_trace():
 
 
 def test_fall_detector_full_scale_samples_allocate_nothing():
-    from firmware.fall_detector import FallDetector, EV_NONE
+    from firmware.fall.detector import FallDetector, EV_NONE
     buf = _saturated_trace()
     n = len(buf) // 3
     per = FallDetector()
@@ -102,7 +102,7 @@ def _stats_ref(buf, n):
 def test_fall_monitor_stats_of_full_scale_samples():
     # |a|^2 of full-scale int16 axes reaches 3 x 2^30: past a 32-bit viper int. (-32768, -32768, 1000)
     # makes |a|^2 - 1 g^2 exactly 2^31, which wrapped to -2^31 and was added as such.
-    from firmware.fall_monitor import _stats
+    from firmware.fall.monitor import _stats
     triples = ((-32768, -32768, 1000), (32767, 32767, 32767), (-32768, -32768, -32768), (32767, -32768, 0),
                (16000, 16000, 16000), (16001, 0, 0), (0, 0, 1000), (-16000, 16000, -16000), (0, 0, 0))
     buf = array.array("h", bytes(6 * 32))
@@ -144,7 +144,7 @@ class _Alert:
 
 
 def test_fall_monitor_batch_of_full_scale_samples_allocates_nothing():
-    from firmware.fall_monitor import FallMonitor
+    from firmware.fall.monitor import FallMonitor
     fm = FallMonitor(_SaturatedAccel(), _Alert(), lambda *a, **k: None)
     for _ in range(10):
         fm.batch()  # up to the first 5 s verdict (logged on a change: allowed to allocate)
@@ -161,7 +161,7 @@ def test_fall_monitor_batch_of_full_scale_samples_allocates_nothing():
 def test_fall_monitor_sample_count_wraps_like_the_detectors():
     # 25 samples a batch at 50 Hz reach 2^30 after 248 days of uptime (a charged device never reboots
     # in the default, no-sleep mode): the count wraps at 2^29 as FallDetector.n does
-    from firmware.fall_monitor import FallMonitor
+    from firmware.fall.monitor import FallMonitor
     fm = FallMonitor(_SaturatedAccel(), _Alert(), lambda *a, **k: None)
     fm.samples = 0x1FFFFFFF - 10
     fm.batch()
@@ -178,7 +178,7 @@ def test_fall_monitor_sample_count_wraps_like_the_detectors():
 
 def test_impact_age_stays_a_small_int():
     # 1.5 million samples (8.3 h at 50 Hz) x 1000 ms was a long int before the division
-    from firmware.fall_detector import FallDetector
+    from firmware.fall.detector import FallDetector
     det = FallDetector()
     det.n = 1500000
     det.impact_n = 100
@@ -200,8 +200,8 @@ def test_impact_age_stays_a_small_int():
 def test_model_scores_are_bounded_to_small_ints():
     # score() sums w x clip(feature, lo, hi) per row: a model whose terms could pass 2^29 is refused
     # at construction instead of making a long int (MemoryError under heap_lock) at a decision
-    from firmware.fall_detector import FallDetector
-    from firmware.fall_model import MODEL
+    from firmware.fall.detector import FallDetector
+    from firmware.fall.model import MODEL
     for bad in ((-1, 30, 150, 0, 1 << 20, 1000, 8000),  # peak weight 2^20 x 8000
                 (-(1 << 29), 30, 150, 0, 1, 0, 8000),  # the bias alone
                 (0, 30, 150, ~2, 1, 1 << 29, 0),  # a stump's if_le
@@ -274,8 +274,8 @@ class _WordsI2S:
 
 def test_mic_callback_to_ring_with_full_scale_words_allocates_nothing():
     from drivers.inmp441 import Inmp441
-    from firmware import ima_adpcm
-    from firmware.audio_ring import AudioRing
+    from firmware.core import ima_adpcm
+    from firmware.evidence.audio_ring import AudioRing
     n = 505
     raw = bytearray(4 * n)
     for i in range(n):
@@ -294,7 +294,7 @@ def test_mic_callback_to_ring_with_full_scale_words_allocates_nothing():
 
 
 def test_adpcm_full_scale_steps_without_allocation():
-    from firmware import ima_adpcm as A
+    from firmware.core import ima_adpcm as A
     n = A.BLOCK_SAMPLES
     sig = [0 if i % 17 == 1 else (32767 if (i // 3) % 2 else -32768) for i in range(n)]
     pcm = struct.pack("<%dh" % n, *sig)
@@ -326,7 +326,7 @@ def _nmea(body):
 def test_nmea_worst_case_sentences_allocate_nothing():
     # largest coordinates (minutes x 1e7 up to 599,999,999), a leap second with extra digits, and an
     # HDOP of 9 digits: scaled x 100 it was 10^10, a long int (the sentence was lost as malformed)
-    from firmware.nmea import NmeaParser
+    from firmware.core.nmea import NmeaParser
     lines = (
         _nmea("GPGGA,235960.999999,8959.9999999,S,17959.9999999,W,1,12,100000000,99999.9,M,0.0,M,,"),
         _nmea("GPRMC,235960.999999,A,8959.9999999,S,17959.9999999,W,999.99,359.99,311299,,,A"),
@@ -349,7 +349,7 @@ def test_nmea_worst_case_sentences_allocate_nothing():
 
 
 def test_nmea_hdop_scaling_saturates_below_2_30():
-    from firmware.nmea import NmeaParser
+    from firmware.core.nmea import NmeaParser
     p = NmeaParser()
     p.feed(_nmea("GPGSA,A,3,01,02,03,04,,,,,,,,,1.5,100000000,1.2"))
     assert p.ok == 1 and p._e_hdop == 999999999, p._e_hdop
@@ -367,11 +367,11 @@ def test_stamps_older_than_the_ticks_span_survive_a_deep_sleep():
     # A device left still for 6 days keeps carrying its last motion / GNSS attempt stamp as an age;
     # age + sleep passed 2^29 ms, and ticks_add() raised OverflowError in resume() on the ESP32: the
     # power task failed to start and the button stayed awake until its battery was flat. Stamps past
-    # firmware.uptime.STALE_MS (3.1 days) now come back as None: "long ago".
+    # firmware.core.uptime.STALE_MS (3.1 days) now come back as None: "long ago".
     from time import ticks_diff
-    from firmware.gnss_power import GnssPower
-    from firmware.modem_power import READY, ModemPolicy
-    from firmware.power import PowerPolicy
+    from firmware.location.gnss_power import GnssPower
+    from firmware.power.modem import READY, ModemPolicy
+    from firmware.power.policy import PowerPolicy
     age = 520000000  # 6 days: below 2^29 (536,870,912), so ticks_diff() could still give it
     gap = 21600000  # the longest deep sleep (max_deep_s 6 h)
     now = 12345
@@ -393,7 +393,7 @@ def test_stamps_older_than_the_ticks_span_survive_a_deep_sleep():
 
 def test_power_accounting_beyond_2_30_ms_round_trips():
     # state times pass 2^30 ms after 12.4 days: long ints in the accounting (power task, not an ISR)
-    from firmware.power import Accounting
+    from firmware.power.policy import Accounting
     day = 86400000
     acc = Accounting(0)
     acc.add("mcu", "deep", 20 * day)
@@ -408,7 +408,7 @@ def test_power_accounting_beyond_2_30_ms_round_trips():
 def test_evidence_header_with_extreme_coordinates_and_times():
     # lat/lon x 1e7 pass 2^30 (lon 179.9999999 -> 1,799,999,999): a long int once per chunk, packed
     # as int32; start_utc_ms is a 64-bit field
-    from firmware import evidence
+    from firmware.evidence import store as evidence
     h = evidence.header(b"DEV", 1, 2, 3, 8000, 0, 4102444800000, 600000, 0x3FFFFFFF,
                         (-89.9999999, -179.9999999, 5, 0xFFFFFFFE), evidence.ZERO_HASH)
     data = h + evidence.trailer(0, evidence.T_FINAL)

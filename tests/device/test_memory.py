@@ -5,9 +5,11 @@ import asyncio
 import json
 import sys
 
-from firmware import ima_adpcm, ram_profile, storage
-from firmware.audio_ring import AudioRing, BLOCK_BYTES, BLOCK_SAMPLES, SEG_BLOCKS
-from firmware.eventlog import EventLog
+from firmware.core import ima_adpcm
+from firmware.settings import ram_profile
+from firmware.system import storage
+from firmware.evidence.audio_ring import AudioRing, BLOCK_BYTES, BLOCK_SAMPLES, SEG_BLOCKS
+from firmware.system.eventlog import EventLog
 
 
 class _Board:
@@ -25,7 +27,7 @@ class _Board:
 
 class _App:
     def __init__(self, cfg=None, reset="power"):
-        from firmware import settings
+        from firmware.settings import config as settings
         settings._store = None
         self.cfg = settings.load()
         self.cfg.update(cfg or {})
@@ -40,9 +42,9 @@ def test_the_power_modules_stay_unloaded_without_low_power():
     app = _App()
     App.start_power(app)
     assert app.power is None
-    for m in ("firmware.power_task", "firmware.power", "firmware.modem_power", "firmware.boot_wake"):
+    for m in ("firmware.power.task", "firmware.power.policy", "firmware.power.modem", "firmware.wearer.boot_wake"):
         assert m not in sys.modules, m
-    from firmware import power_gate
+    from firmware.power import gate as power_gate
     assert power_gate.wanted({"power": {"low_power": True}}, app.board)
     assert power_gate.wanted({"power": {"accounting": True}}, app.board)
     assert power_gate.wanted({}, _Board("deepsleep"))  # the waking press must reach the gestures
@@ -55,8 +57,8 @@ def test_the_platform_link_stays_unloaded_until_provisioned():
     app = _App()
     app.tasks = []
     app_mod.App.start_platform(app)
-    assert app.platform is None and "firmware.platform_link" not in sys.modules
-    from firmware import platform_config
+    assert app.platform is None and "firmware.platform.link" not in sys.modules
+    from firmware.platform import config as platform_config
     assert app_mod.PLATFORM_PATH == platform_config.PATH
 
 
@@ -81,14 +83,14 @@ class _Tx:
 
 
 def test_the_console_loads_on_the_first_byte_and_answers_it():
-    from firmware import console_gate
+    from firmware.console import gate as console_gate
     app = _App()
     app.tasks = []
     tx = _Tx()
     loaded_before = []
 
     def make(a, stream):
-        loaded_before.append("firmware.console" in sys.modules)
+        loaded_before.append("firmware.console.commands" in sys.modules)
         return console_gate.make_console(a, stream)
 
     async def main():
@@ -98,7 +100,7 @@ def test_the_console_loads_on_the_first_byte_and_answers_it():
             pass
 
     asyncio.run(main())
-    assert loaded_before == [False] and "firmware.console" in sys.modules
+    assert loaded_before == [False] and "firmware.console.commands" in sys.modules
     assert tx.lines[0].startswith("AB1 READY") and tx.lines[1] == "NOT CONFIGURED"
     assert tx.lines[-1].startswith("OK {") and '"proto": 1' in tx.lines[-1]
     assert [json.loads(e)["event"] for e in app.events] == ["console"]  # at boot, as before

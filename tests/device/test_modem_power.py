@@ -1,12 +1,20 @@
-# firmware/modem_power.py: 3GPP timer encodings, the pure ModemPolicy with synthetic time, and the
+# firmware/power/modem.py: 3GPP timer encodings, the pure ModemPolicy with synthetic time, and the
 # ModemPower driver against a fake modem (AT commands, DTR pin, power key).
 import asyncio
 from time import ticks_add, ticks_ms
 
-from drivers.at_channel import AtError
-from firmware.modem_power import (ModemPolicy, ModemPower, OFF, ON, READY, decode_timer, edrx_value,
-                                  gprs_timer2, gprs_timer3, parse_cereg_psm)
-from firmware.power import Accounting
+from firmware.core.errors import AtError
+from firmware.power.modem import (ModemPolicy,
+    ModemPower,
+    OFF,
+    ON,
+    READY,
+    decode_timer,
+    edrx_value,
+    gprs_timer2,
+    gprs_timer3,
+    parse_cereg_psm)
+from firmware.power.policy import Accounting
 
 S = 1000
 STARTS = (0, 98765, ticks_add(0, -3 * S), ticks_add(0, -1))

@@ -1,8 +1,8 @@
-# firmware/nmea.py inside the MicroPython VM: framing under every kind of UART damage, decoding,
+# firmware/core/nmea.py inside the MicroPython VM: framing under every kind of UART damage, decoding,
 # epochs, and allocation per sentence.
 import gc
 
-from firmware.nmea import NmeaParser, civil_from_days, days_from_civil
+from firmware.core.nmea import NmeaParser, civil_from_days, days_from_civil
 
 
 def nmea(body):

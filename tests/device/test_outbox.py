@@ -1,8 +1,8 @@
 # Persisted outbox and delivery-report decoding.
 import os
-from firmware.outbox import Outbox, PENDING, ACCEPTED, DELIVERED, FAILED
-from firmware.sms_status import decode_status_report, classify
-from firmware.alert import backoff_ms
+from firmware.alert.outbox import Outbox, PENDING, ACCEPTED, DELIVERED, FAILED
+from firmware.core.sms_status import decode_status_report, classify
+from firmware.alert.manager import backoff_ms
 
 ITEMS = [(0, "+33612345601", "00AA", 1), (2, "+33612345603", "00BB", 1)]
 
@@ -109,7 +109,7 @@ class _Modem:
 
 
 def test_resumed_alert_reports_its_source():
-    from firmware.alert import AlertManager, DISPATCHING
+    from firmware.alert.manager import AlertManager, DISPATCHING
     ob = fresh("ob8.json")
     ob.open(3, "alert", ITEMS, "fall")
     am = AlertManager({}, _Modem(), None, lambda: 50, lambda *a, **k: None, outbox=Outbox("ob8.json"))

@@ -1,7 +1,7 @@
-# Phone number normalisation (firmware/phone.py), run inside the MicroPython VM. Every accepted number
+# Phone number normalisation (firmware/core/phone.py), run inside the MicroPython VM. Every accepted number
 # must also be accepted by the SMS encoder's address field, the code that will really use it.
-from firmware import phone
-from firmware.sms_pdu import encode_address
+from firmware.core import phone
+from firmware.core.sms_pdu import encode_address
 
 GOOD = (
     ("06 12 34 56 78", "+33612345678"),

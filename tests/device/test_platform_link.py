@@ -6,10 +6,10 @@ import asyncio
 import json
 
 from drivers.datalink import HostLink, WlanLink, PppLink, make
-from firmware import platform_config, platform_events as pe
-from firmware.location import Fix
-from firmware.platform_link import PlatformLink, backoff_ms, hmac_sha256
-from firmware.platform_queue import PlatformQueue
+from firmware.platform import config as platform_config, events as pe
+from firmware.core.fix import Fix
+from firmware.platform.link import PlatformLink, backoff_ms, hmac_sha256
+from firmware.platform.queue import PlatformQueue
 
 _n = [0]
 
@@ -306,7 +306,7 @@ def test_backoff_and_hmac():
 
 
 async def test_evidence_chain_heads_are_committed_first_periodically_and_last():
-    from firmware import uptime
+    from firmware.core import uptime
     t = FakeTransport()
     link = PlatformLink(cfg(), PlatformQueue(qdir()), HostLink(), t, Log(), gate=lambda: True)
     link.start()

@@ -1,9 +1,9 @@
-# Store-and-forward queue (firmware/platform_queue.py) in the VM: order, acks, bounds and drop policy,
+# Store-and-forward queue (firmware/platform/queue.py) in the VM: order, acks, bounds and drop policy,
 # sequence numbers across reboots, and a power cut at every block write of a history of puts, acks
 # and drops on the real LittleFS driver (os.VfsLfs2 over boards/simlib/ramblock.py).
 import os
 
-from firmware.platform_queue import PlatformQueue
+from firmware.platform.queue import PlatformQueue
 from ramblock import RamBlockDev, PowerCut
 
 _n = [0]

@@ -1,13 +1,24 @@
-# firmware/power.py (policy, accounting), firmware/boot_wake.py and firmware/power_task.py, with
+# firmware/power/policy.py (policy, accounting), firmware/wearer/boot_wake.py and firmware/power/task.py, with
 # synthetic time (also across the ticks wraparound) and fake hardware.
 import asyncio
 import random
 from time import ticks_add, ticks_diff, ticks_ms
 
-from firmware import boot_wake, power
-from firmware.gestures import ButtonLogic
-from firmware.power import (ACTIVE, ALERTING, DEEP, LIGHT, W_ACCEL, W_ALL, W_BUTTON, W_RI, W_TIMER,
-                            Accounting, PowerPolicy, STATES)
+from firmware.wearer import boot_wake
+from firmware.power import policy as power
+from firmware.wearer.gestures import ButtonLogic
+from firmware.power.policy import (ACTIVE,
+    ALERTING,
+    DEEP,
+    LIGHT,
+    W_ACCEL,
+    W_ALL,
+    W_BUTTON,
+    W_RI,
+    W_TIMER,
+    Accounting,
+    PowerPolicy,
+    STATES)
 
 S = 1000
 STARTS = (0, 123457, ticks_add(0, -5 * S), ticks_add(0, -1))
@@ -383,7 +394,7 @@ async def _until_slept(pt, hw, limit=400):
 
 
 async def test_power_task_sleeps_when_settled_and_resumes_the_accounting():
-    from firmware import power_task
+    from firmware.power import task as power_task
     hw = FakeHw()
     app = FakeApp(hw, {"low_power": True, "boot_awake_s": 0, "idle_to_sleep_s": 0, "wake_ms": 0})
     pt = power_task.start(app)
@@ -417,7 +428,7 @@ async def test_power_task_sleeps_when_settled_and_resumes_the_accounting():
 
 
 async def test_alert_wakes_the_modem_by_dtr_at_once():
-    from firmware import power_task
+    from firmware.power import task as power_task
     hw = FakeHw("deepsleep", "button", Accounting(0, {"modem": "sleep", "mcu": DEEP}).dump(0, {"ms": 1000}))
     app = FakeApp(hw, {"low_power": True, "wake_ms": 0})
     pt = power_task.start(app)
@@ -433,7 +444,7 @@ async def test_alert_wakes_the_modem_by_dtr_at_once():
 
 
 async def test_no_power_section_no_task():
-    from firmware import power_task
+    from firmware.power import task as power_task
     hw = FakeHw()
     app = FakeApp(hw, None)
     del app.cfg["power"]
@@ -462,7 +473,7 @@ def test_gnss_refresh_only_after_walking_and_stamps_cross_a_deep_sleep():
 def test_stamps_days_old_are_long_ago_not_recent():
     # ticks_diff reads a stamp older than 2**29 ms (6.2 days) as recent again: a button left still in
     # a drawer for a week counted as "moving" (no deep sleep), and an old walk made every GNSS
-    # refresh look useful. The policy forgets stamps after 3.1 days (firmware.uptime.fresh).
+    # refresh look useful. The policy forgets stamps after 3.1 days (firmware.core.uptime.fresh).
     H = 3600 * S
     for t0 in STARTS:
         p = PowerPolicy(LOW)
@@ -495,7 +506,7 @@ class FakeRecorder:
 
 
 async def test_low_power_powers_the_idle_mic_down_and_accounts_it_from_chipen():
-    from firmware import power_task
+    from firmware.power import task as power_task
     hw = FakeHw("deepsleep", "timer", Accounting(0, {"modem": "sleep", "mcu": DEEP}).dump(0, {"ms": 1000}))
     chipen = FakePin(1)
     hw.mic_state = lambda: "standby" if chipen.v else "off"  # PowerHw reads CHIPEN's level
@@ -546,7 +557,7 @@ class FallInDrain(FakeFall):
 
 
 async def test_int1_set_for_the_sleep_and_the_still_posture_crosses_a_deep_sleep():
-    from firmware import power_task
+    from firmware.power import task as power_task
     hw = FakeHw("deepsleep", "timer", Accounting(0, {"modem": "sleep", "mcu": DEEP}).dump(0, {"ms": 1000}))
     app = FakeApp(hw, {"low_power": True, "wake_ms": 0})
     app.fall = FakeFall()
@@ -582,8 +593,8 @@ def test_doze_light_sleeps_until_the_timer_never_deep():
 
 
 async def test_gnss_schedule_and_registration_check_cross_a_deep_sleep_in_the_power_task():
-    from firmware import power_task
-    from firmware.gnss_power import GnssPower
+    from firmware.power import task as power_task
+    from firmware.location.gnss_power import GnssPower
     hw = FakeHw()
     app = FakeApp(hw, {"low_power": True, "boot_awake_s": 0, "idle_to_sleep_s": 0, "wake_ms": 0})
     app.gnss_policy = GnssPower({"gnss_refresh": [[0, 1800]]}, now=ticks_ms())
@@ -622,7 +633,7 @@ def test_fall_deep_sleep_off_keeps_light_sleep_while_still():
 
 
 async def test_fifo_wakes_leave_the_modem_in_uart_sleep():
-    from firmware import power_task
+    from firmware.power import task as power_task
     hw = FakeHw("deepsleep", "accel", Accounting(0, {"modem": "sleep", "mcu": DEEP}).dump(0, {"ms": 1000}))
     hw.lightsleep = lambda ms, mask: (setattr(hw, "slept", ("light", ms, mask)), "accel")[1]  # watermarks
     app = FakeApp(hw, {"low_power": True, "wake_ms": 0})
@@ -640,7 +651,7 @@ async def test_fifo_wakes_leave_the_modem_in_uart_sleep():
 
 
 async def test_an_impact_found_by_the_read_before_the_sleep_calls_the_deep_sleep_off():
-    from firmware import power_task
+    from firmware.power import task as power_task
     hw = FakeHw("deepsleep", "timer", Accounting(0, {"modem": "sleep", "mcu": DEEP}).dump(0, {"ms": 1000}))
     app = FakeApp(hw, {"low_power": True, "wake_ms": 0})
     app.fall = FallInDrain()

@@ -1,12 +1,12 @@
 # Concatenated SMS reassembly: order, duplicates, timeouts across the ticks wrap, bounded slots.
 from time import ticks_add
 
-from firmware.sms_reassembly import COMPLETE, DUPLICATE, PENDING, REFUSED, Reassembler
+from firmware.core.sms_reassembly import COMPLETE, DUPLICATE, PENDING, REFUSED, Reassembler
 
 NEAR_WRAP = ticks_add(0, -300)  # a few hundred ms before ticks_ms wraps
 
 
-class P:  # what firmware.sms_deliver.decode returns, reduced to what reassembly reads
+class P:  # what firmware.core.sms_deliver.decode returns, reduced to what reassembly reads
     def __init__(self, text, ref=0, total=1, seq=1, sender="+33612345678", ref16=False, scts=(2026, 1, 1, 0, 0, 0, 4)):
         self.text, self.ref, self.total, self.seq = text, ref, total, seq
         self.sender, self.ref16, self.scts = sender, ref16, scts

@@ -1,16 +1,18 @@
-# The technician self-test (firmware/selftest.py, selftest_radio.py) inside the MicroPython VM: its verdict and message per
-# part, with the real modem driver's queries (drivers/modem.py) over a scripted AT channel, the real
+# The technician self-test (firmware/console/selftest.py, selftest_radio.py) inside the MicroPython VM: its verdict and message per
+# part, with the real modem driver's queries (drivers/modem/base.py) over a scripted AT channel, the real
 # INMP441 driver's level probe over a fake I2S, and fakes for the rest of the App. The whole firmware
 # on the simulated board is tests/host/test_selftest_e2e.py.
 import asyncio
 import json
 
-from drivers.at_channel import AtError, AtTimeout, Response
+from firmware.core.errors import AtError, AtTimeout
+from drivers.modem.at_channel import Response
 from drivers.inmp441 import Inmp441
-from drivers.modem import Modem
-from firmware import haptics, selftest, selftest_radio
-from firmware.console import Console, Deferred
-from firmware.location import Fix
+from drivers.modem.base import Modem
+from firmware.wearer import haptics
+from firmware.console import selftest, selftest_radio
+from firmware.console.commands import Console, Deferred
+from firmware.core.fix import Fix
 
 selftest_radio.GNSS_DATA_MS = 300  # the waits, shortened (read at call time)
 selftest_radio.GNSS_ON_MS = 500
@@ -404,7 +406,7 @@ class ModemPolicy:
 
 
 class PowerTask:
-    """firmware/power_task.PowerTask as the self-test sees it: its modem policy and driver kick."""
+    """firmware/power/task.PowerTask as the self-test sees it: its modem policy and driver kick."""
 
     def __init__(self, state, wakes=True):
         self.low_power = True
@@ -435,7 +437,7 @@ async def test_low_power_modem_is_woken_like_a_press_or_reported_off():
 
 
 async def test_modem_in_data_mode_is_busy_not_broken():
-    from drivers.at_channel import AtReleased
+    from firmware.core.errors import AtReleased
     app = App()
 
     async def released(cmd, **kw):

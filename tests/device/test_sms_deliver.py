@@ -4,9 +4,9 @@
 import binascii
 import random
 
-from firmware import gsm7
-from firmware.sms_deliver import BIT8, GSM7, UCS2, NotDeliver, alphabet, decode, ucs2
-from firmware.sms_pdu import encode_submit, encode_ucs2
+from firmware.core import gsm7
+from firmware.core.sms_deliver import BIT8, GSM7, UCS2, NotDeliver, alphabet, decode, ucs2
+from firmware.core.sms_pdu import encode_submit, encode_ucs2
 
 SCTS = "62117261753340"  # 26/11/27 16:57:33, +04 quarters (swapped BCD)
 OA_INTL = "0B913316325476F8"  # +33612345678

@@ -2,7 +2,7 @@
 # Expected bytes come from the 03.38/03.40 rules worked by hand (see each comment), not from the code.
 import binascii
 
-from firmware import gsm7, sms_pdu
+from firmware.core import gsm7, sms_pdu
 
 # Every character of the basic table in code order (0x1B = ESC left out) and the extension table.
 BASIC = ("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"

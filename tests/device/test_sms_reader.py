@@ -2,10 +2,12 @@
 # modem store. The same reader against the modem simulator over a pty: tests/host/test_inbound_vm.py.
 import asyncio
 
-from drivers.at_channel import AtChannel, AtError, Response
-from drivers.sms_reader import SmsReader, parse_cmti, sent_utc
-from firmware import gsm7
-from firmware.sms_reassembly import Reassembler
+from drivers.modem.at_channel import AtChannel, Response
+from firmware.core.errors import AtError
+from drivers.modem.sms_reader import SmsReader, parse_cmti
+from firmware.core.sms_deliver import sent_utc
+from firmware.core import gsm7
+from firmware.core.sms_reassembly import Reassembler
 
 
 class NullStream:
@@ -222,6 +224,6 @@ def test_sent_utc_from_the_sc_timestamp():
         scts = (2026, 11, 27, 16, 57, 33, 4)
     class N:
         scts = None
-    from firmware import clock
+    from firmware.core import clock
     assert sent_utc(S) == clock.epoch(2026, 11, 27, 15, 57, 33)
     assert sent_utc(N) is None

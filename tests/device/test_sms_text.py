@@ -2,8 +2,8 @@
 # Segment sizes are recounted here with the test's own GSM-7 table, not with the firmware's.
 import math
 
-from firmware import sms_text
-from firmware.sms_text import compose, LIMIT_NAME
+from firmware.sms import text as sms_text
+from firmware.sms.text import compose, LIMIT_NAME
 
 BASIC = ("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
          "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")

@@ -9,11 +9,11 @@ import os
 import time
 from time import ticks_add, ticks_diff, ticks_ms, ticks_us
 
-from firmware import uptime
-from firmware.eventlog import EventLog
-from firmware.gestures import ButtonLogic
-from firmware.location import Fix
-from firmware.pin_lock import LOCKOUT_MS, MAX_FAILS, PinLock, make
+from firmware.core import uptime
+from firmware.system.eventlog import EventLog
+from firmware.wearer.gestures import ButtonLogic
+from firmware.core.fix import Fix
+from firmware.settings.pin_lock import LOCKOUT_MS, MAX_FAILS, PinLock, make
 
 PERIOD = ticks_add(0, -1) + 1  # 2**30 on a 32-bit port (the ESP32), 2**62 on a 64-bit one
 DAY = 24 * 3600 * 1000

@@ -6,9 +6,9 @@ import asyncio
 import os
 from time import ticks_add, ticks_diff, ticks_ms
 
-from drivers.modem import SmsError
-from firmware.alert import AlertManager, IDLE
-from firmware.outbox import Outbox
+from firmware.core.errors import SmsError
+from firmware.alert.manager import AlertManager, IDLE
+from firmware.alert.outbox import Outbox
 
 PERIOD = ticks_add(0, -1) + 1
 START_MS = ticks_ms()

@@ -27,7 +27,7 @@ class AS_GPS:
 def test_our_figures_without_as_gps(capsys):
     assert bench_nmea.main(["--repeat", "1"] + LOGS) == 0
     out = capsys.readouterr().out
-    assert "as_GPS: not provided" in out and "firmware/nmea.py" in out
+    assert "as_GPS: not provided" in out and "firmware/core/nmea.py" in out
 
 
 def test_counts_match_the_parser_and_the_stand_in(tmp_path):

@@ -3,7 +3,8 @@ still parse, and input is refused on the host by the firmware's own checks befor
 import json
 
 from alertbutton import cli, fwimport  # noqa: F401
-from firmware import phone, settings
+from firmware.core import phone
+from firmware.settings import config as settings
 
 
 def parse(*argv):
@@ -108,11 +109,11 @@ def test_factory_reset_needs_confirmation_when_not_interactive(capsys, tmp_path,
 
 
 def test_host_uses_the_firmware_modules():
-    # the CLI's checks are firmware/phone.py and firmware/settings.py themselves, imported in CPython
+    # the CLI's checks are firmware/core/phone.py and firmware/settings/config.py themselves, imported in CPython
     import os
     from alertbutton import device_cli, vm
     assert device_cli.phone is phone and device_cli.settings is settings
-    assert os.path.samefile(phone.__file__, os.path.join(vm.REPO, "firmware", "phone.py"))
+    assert os.path.samefile(phone.__file__, os.path.join(vm.REPO, "firmware", "core", "phone.py"))
     assert phone.normalize("0692 12 34 56") == "+262692123456"
 
 

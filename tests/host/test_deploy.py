@@ -49,6 +49,7 @@ def board(tmp_path):
     # ...and an older firmware: a .py that would shadow the new .mpy, a module that no longer exists
     (flash / "firmware" / "app.py").write_text("raise ImportError('old firmware')\n")
     (flash / "firmware" / "gone.py").write_text("x = 1\n")
+    (flash / "firmware" / "alert.mpy").write_bytes(b"M\x06")  # the flat tree before issue 18: now a package
     b = VmBoard(str(flash))
     yield b
     b.stop()
@@ -71,7 +72,7 @@ def test_deploy_to_the_vm_board(board, tmp_path):
     assert rep["version"] == local_version() and rep["mip"] == "installed" and rep["restart"] == "skipped"
     # every device file is there, compiled except the two run by name; stale files are gone
     # (rep["files"] is the tree as deploy read it: others may add files to the tree meanwhile)
-    assert {"boot.py", "main.py", "firmware/app.mpy", "firmware/console.mpy", "drivers/modem.mpy",
+    assert {"boot.py", "main.py", "firmware/app.mpy", "firmware/console/commands.mpy", "drivers/modem/base.mpy",
             "boards/esp32_a7670e.mpy"} <= set(rep["files"])
     for dst in rep["files"]:
         assert dst in ("boot.py", "main.py") or dst.endswith(".mpy"), dst
@@ -79,7 +80,7 @@ def test_deploy_to_the_vm_board(board, tmp_path):
         if dst.endswith(".mpy"):
             assert (flash / dst).read_bytes()[:1] == b"M"  # .mpy header
             assert not (flash / (dst[:-4] + ".py")).exists(), dst
-    assert sorted(rep["removed"]) == ["firmware/app.py", "firmware/gone.py"]
+    assert sorted(rep["removed"]) == ["firmware/alert.mpy", "firmware/app.py", "firmware/gone.py"]
     assert not list(flash.rglob("*.new"))
     # the configuration and the rest of the button's state: byte for byte
     assert snapshot(flash, kept) == before and sorted(rep["kept"]) == sorted(kept)
@@ -96,7 +97,8 @@ def test_deploy_to_the_vm_board(board, tmp_path):
     # the deployed firmware, and only it (the repo is not on the path), runs and keeps the contacts
     board.stop()
     env = dict(os.environ, MICROPYPATH=os.pathsep.join([vm.SIMLIB, str(flash), ".frozen"]))
-    code = ("import sys\nfrom firmware import settings, console, app, version\n"
+    code = ("import sys\nfrom firmware import app, version\nfrom firmware.console import commands\n"
+            "from firmware.settings import config as settings\n"
             "assert settings.__file__.endswith('.mpy'), settings.__file__\n"
             "c = settings.load()\nprint(version.VERSION, c['config_source'], len(c['contacts']), c['slots'][2]['number'])\n")
     p = subprocess.run([vm.micropython_exe(), "-c", code], cwd=str(flash), env=env, capture_output=True, text=True,

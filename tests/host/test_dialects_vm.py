@@ -24,8 +24,8 @@ SCRIPT = r'''
 import asyncio, json, machine
 from time import ticks_ms, ticks_diff
 from boards.profiles import modem_class
-from drivers.modem import SmsError
-from firmware.sms_pdu import encode_submit
+from firmware.core.errors import SmsError
+from firmware.core.sms_pdu import encode_submit
 
 def fixd(f, t0):
     if f is None:
@@ -217,7 +217,7 @@ def test_gnss_power_is_idempotent_on_every_dialect():
 
 
 def test_bg95_verbose_and_numeric_errors():
-    # drivers/modem.py sets AT+CMEE=2: "+CME ERROR: Not fixed now"; the numeric form is tested in
+    # drivers/modem/base.py sets AT+CMEE=2: "+CME ERROR: Not fixed now"; the numeric form is tested in
     # tests/device/test_dialects_gnss.py
     sim = modem_dialects.create(scenario("bg95", after_s=60))
     sim.cmee = 2
@@ -254,7 +254,7 @@ asyncio.run(main())
 
 def test_nmea_receiver_on_a_pty_matches_the_vm_parser():
     """drivers/nmea_gnss.py reads a u-blox log (gpsd excerpt) from a pty in small writes; its fixes
-    are those of `alertbutton nmea` (firmware/nmea.py) on the same log."""
+    are those of `alertbutton nmea` (firmware/core/nmea.py) on the same log."""
     import pty
     import tty
     from alertbutton import nmea_cmd

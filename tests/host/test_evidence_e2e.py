@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 from alertbutton import cli, speechlike, vm  # noqa: E402
 from alertbutton import evidence as tool  # noqa: E402
 from alertbutton.sim import SimRun  # noqa: E402
-from firmware import evidence as ev  # noqa: E402
+from firmware.evidence import store as ev  # noqa: E402
 
 
 

@@ -17,8 +17,8 @@ DEVICE_TESTS = os.path.join(os.path.dirname(HERE), "device")
 VM_SCRIPT = r"""
 import sys, array
 from rng import Rng
-from firmware import fall_detector as fd
-from firmware.fall_detector import FallDetector
+from firmware.fall import detector as fd
+from firmware.fall.detector import FallDetector
 from test_fall_detector import per_sample_events, batched_events, _same_state, _model
 f = open(sys.argv[1], "rb")
 assert f.read(4) == b"FALL"

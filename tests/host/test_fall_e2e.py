@@ -71,7 +71,7 @@ def test_backward_fall_is_confirmed_by_the_expert(tmp_path):
     # the firmware, with both experts, sends "Chute détectée" after the cancel window
     from alertbutton import fall_eval
     fall_eval.detector_module()  # puts the device tree on sys.path
-    from firmware import fall_model
+    from firmware.fall import model as fall_model
     loaded = fall_eval.load(os.path.join(os.path.dirname(DATA), "mobifall_backward"), 50)
     assert [ld.trial.code for ld in loaded] == ["BSC"]
     general_alone = fall_eval.run_vm(loaded, 50, {"model": fall_model.MODEL[0]})[0]

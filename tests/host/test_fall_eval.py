@@ -113,7 +113,7 @@ def test_vm_and_cpython_run_the_same_detector():
     assert sum(1 for a in strict if a) < sum(1 for a in rule if a)
     loose, _, _ = fall_eval.run_vm(loaded, 50, {"model": None, "peak_mg": 1600, "swing_mg": 400})
     assert any(a for ld, a in zip(loaded, loose) if not ld.trial.is_fall)
-    from firmware import fall_model
+    from firmware.fall import model as fall_model
     experts = fall_model.MODEL
     assert len(experts) == 2  # the general model and the backward-fall expert
 

@@ -1,8 +1,8 @@
-"""drivers/sms_reader.py in the MicroPython VM with the A76xx driver, against the modem simulator with
+"""drivers/modem/sms_reader.py in the MicroPython VM with the A76xx driver, against the modem simulator with
 inbound SMS (tools/alertbutton/modem_inbound.py) over a pty: messages stored while the firmware was
 down, +CMTI during operation, concatenated parts out of order and duplicated, UCS2 from a national
 number, unknown senders, a wrong PIN, an undecodable PDU and the simulator's random incoming SMS.
-Every whole message goes through firmware/inbox.py; at the end the SIM store must be empty."""
+Every whole message goes through firmware/sms/inbox.py; at the end the SIM store must be empty."""
 import json
 import threading
 
@@ -12,10 +12,10 @@ from alertbutton.modem_inbound import InboundModemSim, deliver_pdus
 SCRIPT = r'''
 import asyncio, json, machine
 from time import ticks_ms, ticks_diff
-from drivers.simcom_a76xx import SimcomA76xx
-from drivers.sms_reader import SmsReader
-from firmware import pin_lock
-from firmware.inbox import Inbox
+from drivers.modem.simcom_a76xx import SimcomA76xx
+from drivers.modem.sms_reader import SmsReader
+from firmware.settings import pin_lock
+from firmware.sms.inbox import Inbox
 
 CFG = {"contacts": [{"name": "A", "number": "+33612345678"}, {"name": "B", "number": "+33700000001"},
                     {"name": "C", "number": "+33611111111"}], "contacts_pin": pin_lock.make("482916")}

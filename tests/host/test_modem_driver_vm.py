@@ -9,9 +9,9 @@ from alertbutton.modem_sim import ModemSim
 
 SCRIPT = r'''
 import asyncio, json, machine
-from drivers.simcom_a76xx import SimcomA76xx
-from drivers.modem import SmsError
-from firmware.sms_pdu import encode_submit
+from drivers.modem.simcom_a76xx import SimcomA76xx
+from firmware.core.errors import SmsError
+from firmware.core.sms_pdu import encode_submit
 
 async def main():
     m = SimcomA76xx(machine.UART(1, path=PATH))
@@ -86,10 +86,10 @@ def test_unregistered_modem_gives_a_transient_error():
 
 AFTER_ERROR = r'''
 import asyncio, json, machine
-from drivers.simcom_a76xx import SimcomA76xx
-from drivers.modem import SmsError
-from drivers.at_channel import AtError, AtTimeout
-from firmware.sms_pdu import encode_submit
+from drivers.modem.simcom_a76xx import SimcomA76xx
+from firmware.core.errors import SmsError
+from firmware.core.errors import AtError, AtTimeout
+from firmware.core.sms_pdu import encode_submit
 
 async def main():
     m = SimcomA76xx(machine.UART(1, path=PATH))

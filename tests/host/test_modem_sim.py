@@ -469,9 +469,9 @@ def test_text_mode_cmgs(make):
 
 
 def test_uere_matches_firmware():
-    """The firmware turns HDOP back into metres with its own UERE_M (firmware/location.py, MicroPython
+    """The firmware turns HDOP back into metres with its own UERE_M (firmware/location/last_fix.py, MicroPython
     only): both sides must agree or every SMS would misstate its accuracy."""
-    proc = vm.run(code="from firmware.location import UERE_M; print(repr(UERE_M))", timeout=30)
+    proc = vm.run(code="from firmware.core.fix import UERE_M; print(repr(UERE_M))", timeout=30)
     assert proc.returncode == 0, proc.stderr
     assert float(proc.stdout.strip()) == UERE_M
 

@@ -1,4 +1,4 @@
-"""firmware/nmea.py (run in the MicroPython VM) against gpsd's decoding of its regression logs, and
+"""firmware/core/nmea.py (run in the MicroPython VM) against gpsd's decoding of its regression logs, and
 sentence by sentence against pynmea2, an independent parser.
 
 The committed excerpts in tests/data/nmea (see its README.md) make these tests run without
@@ -128,7 +128,7 @@ def test_nmea_command_prints_json_per_epoch(capsys):
 
 VM_ONE_BY_ONE = r"""
 import sys
-from firmware.nmea import NmeaParser
+from firmware.core.nmea import NmeaParser
 
 for line in open(sys.argv[1], 'rb'):
     p = NmeaParser()

@@ -12,7 +12,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 
 from alertbutton.sim import run_scenario, load_scenario, ScenarioError  # noqa: E402
 from alertbutton import vm  # noqa: E402
-from firmware.sms_pdu import segment_info  # noqa: E402
+from firmware.core.sms_pdu import segment_info  # noqa: E402
 
 CONTACTS = [{"name": "C%d" % i, "number": "+3361234560%d" % i} for i in range(1, 6)]
 

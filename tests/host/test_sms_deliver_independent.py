@@ -1,4 +1,4 @@
-"""The firmware's SMS-DELIVER decoder (firmware/sms_deliver.py) on PDUs it did not make: built by
+"""The firmware's SMS-DELIVER decoder (firmware/core/sms_deliver.py) on PDUs it did not make: built by
 tools/alertbutton/modem_inbound.deliver_pdus from python-gsmmodem-new's encoder pieces (its
 SMS-SUBMIT user data, address and timestamp encoders), for generated texts: GSM-7 with the extension
 table, UCS2, 8-bit, long texts in parts with 8-bit and 16-bit references, international, national
@@ -25,7 +25,7 @@ from gsmmodem.pdu import decodeSmsPdu  # noqa: E402
 
 from alertbutton import vm  # noqa: E402
 from alertbutton.modem_inbound import _Tz, deliver_pdus  # noqa: E402
-from firmware import sms_deliver  # noqa: E402
+from firmware.core import sms_deliver  # noqa: E402
 
 BASIC = ("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ"
          "¿abcdefghijklmnopqrstuvwxyzäöñüà")
@@ -111,7 +111,7 @@ def test_same_results_inside_the_micropython_vm():
         path = os.path.join(tmp, "pdus.json")
         with open(path, "w") as f:
             json.dump(pdus, f)
-        code = ("import json\nfrom firmware.sms_deliver import decode\n"
+        code = ("import json\nfrom firmware.core.sms_deliver import decode\n"
                 "out = []\n"
                 "for p in json.load(open(%r)):\n"
                 "    m = decode(p)\n"

@@ -25,7 +25,8 @@ if ROOT not in sys.path:
 
 from gsmmodem import pdu as G  # noqa: E402
 
-from firmware import gsm7, sms_pdu, sms_text  # noqa: E402
+from firmware.core import gsm7, sms_pdu  # noqa: E402
+from firmware.sms import text as sms_text
 
 QUIRK_HITS = {"trailing_at": 0, "surrogates": 0}
 

@@ -5,7 +5,7 @@ import sys
 from gsmmodem.pdu import decodeSmsPdu
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-from firmware.sms_status import decode_status_report  # noqa: E402
+from firmware.core.sms_status import decode_status_report  # noqa: E402
 
 SR = "07913306092010F0062A0B913316325406F1" + "62116251023140" + "62116251024140" + "00"
 

@@ -12,9 +12,9 @@ import machine
 import time
 from time import ticks_ms, ticks_diff
 
-from drivers.at_channel import AtReleased
+from firmware.core.errors import AtReleased
 from drivers.datalink import PppLink
-from drivers.simcom_a76xx import SimcomA76xx
+from drivers.modem.simcom_a76xx import SimcomA76xx
 
 RUN = json.load(open("run.json"))
 T0 = ticks_ms()
@@ -209,16 +209,16 @@ class SlowTransport:
 
 class OneFix:
     def best(self):
-        from firmware.location import Fix
+        from firmware.core.fix import Fix
         return Fix(48.85661, 2.35222, 12).stamp()
 
 
 async def alert():
-    from firmware import platform_config
-    from firmware.alert import AlertManager, IDLE, TRIGGERED, DISPATCHING
-    from firmware.outbox import Outbox
-    from firmware.platform_link import PlatformLink
-    from firmware.platform_queue import PlatformQueue
+    from firmware.platform import config as platform_config
+    from firmware.alert.manager import AlertManager, IDLE, TRIGGERED, DISPATCHING
+    from firmware.alert.outbox import Outbox
+    from firmware.platform.link import PlatformLink
+    from firmware.platform.queue import PlatformQueue
     m, uart, _pk = await start_modem()
     cfg = {"wearer": "Camille", "lang": "fr", "contacts": RUN["contacts"], "alert_active_s": 2,
            "sms_validity_min": 4320, "modem_ready_wait_s": 1}

@@ -52,7 +52,7 @@ def random_bytes(rng, n):
 
 def fuzz_at(rng, n):
     import asyncio
-    from drivers.at_channel import AtChannel
+    from drivers.modem.at_channel import AtChannel
 
     class Null:
         def write(self, b):
@@ -81,7 +81,7 @@ def fuzz_at(rng, n):
 
 
 def fuzz_cds(rng, n):
-    from firmware.sms_status import decode_status_report
+    from firmware.core.sms_status import decode_status_report
     bad = 0
     hexd = "0123456789ABCDEF"
     for k in range(n):
@@ -100,7 +100,7 @@ def fuzz_cds(rng, n):
 
 
 def fuzz_nmea(rng, n):
-    from firmware.nmea import NmeaParser
+    from firmware.core.nmea import NmeaParser
     p = NmeaParser(on_fix=lambda f: None)
     bad = 0
     for k in range(n):
@@ -114,7 +114,7 @@ def fuzz_nmea(rng, n):
 
 def fuzz_config(rng, n):
     import os
-    from firmware import config_store, settings
+    from firmware.settings import config_store, config as settings
     good = config_store.pack(settings.MAGIC, settings.SCHEMA, 1, {
         "wearer": "Camille", "lang": "fr", "gestures": [{"action": "alert", "presses": 3, "within_ms": 2500}],
         "contacts": [{"slot": 1, "name": "Sophie", "number": "+33612345601"}]})

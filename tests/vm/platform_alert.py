@@ -1,6 +1,6 @@
 # Runs in the MicroPython VM (tests/host/test_platform_mqtt.py): the firmware's alert manager with a
 # fake modem (SMS accepted after sms_ms, delivery reports report_after_ms later) and the platform link
-# (firmware/platform_link.py) publishing to a real broker through umqtt.simple installed by mip.
+# (firmware/platform/link.py) publishing to a real broker through umqtt.simple installed by mip.
 # Reads run.json in the cwd; prints the event log as "EV <json>" lines and a final "DONE <json>".
 # Modes: "alert" (one alert, runs until every event left the queue), "connect" (one connection
 # attempt: "CONNECT ok" or "CONNECT fail <error>").
@@ -10,13 +10,13 @@ import sys
 from time import ticks_ms, ticks_diff
 
 from drivers.datalink import HostLink
-from firmware import platform_config
-from firmware.alert import AlertManager, IDLE, TRIGGERED, DISPATCHING
-from firmware.eventlog import EventLog
-from firmware.location import Fix
-from firmware.outbox import Outbox
-from firmware.platform_link import PlatformLink, MqttTransport, HttpTransport
-from firmware.platform_queue import PlatformQueue
+from firmware.platform import config as platform_config
+from firmware.alert.manager import AlertManager, IDLE, TRIGGERED, DISPATCHING
+from firmware.system.eventlog import EventLog
+from firmware.core.fix import Fix
+from firmware.alert.outbox import Outbox
+from firmware.platform.link import PlatformLink, MqttTransport, HttpTransport
+from firmware.platform.queue import PlatformQueue
 
 RUN = json.load(open("run.json"))
 T0 = ticks_ms()

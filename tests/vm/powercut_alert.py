@@ -8,9 +8,9 @@ import os
 import sys
 
 from ramblock import RamBlockDev, PowerCut
-from firmware.alert import AlertManager, IDLE
-from firmware.eventlog import EventLog, FlashSink
-from firmware.outbox import Outbox
+from firmware.alert.manager import AlertManager, IDLE
+from firmware.system.eventlog import EventLog, FlashSink
+from firmware.alert.outbox import Outbox
 
 CONTACTS = [{"name": "C%d" % i, "number": "+3361234560%d" % i} for i in range(1, 6)]
 CFG = {"wearer": "Camille", "lang": "fr", "contacts": CONTACTS, "alert_active_s": 0, "sms_validity_min": 4320,

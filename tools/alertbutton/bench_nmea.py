@@ -4,7 +4,7 @@
 
 Both parsers get the same gpsd log excerpts (tests/data/nmea/*.log by default; '#' lines skipped,
 gpsd's Delay-Cookie bytes removed) in the same MicroPython VM process, between two pystone runs:
-  ours     firmware.nmea.NmeaParser.feed() on 64-byte chunks, as UART reads deliver them (framing,
+  ours     firmware.core.nmea.NmeaParser.feed() on 64-byte chunks, as UART reads deliver them (framing,
            checksum and epoch logic included; one Fix object per epoch is its only allocation);
   as_GPS   AS_GPS(None)._update(line) awaited for each line already split and decoded as its own
            _run() does it (StreamReader.readline framing is C code in the VM and is not timed; the
@@ -40,7 +40,7 @@ DEFAULT_LOGS = os.path.join(REPO, "tests", "data", "nmea", "*.log")
 # Runs inside the VM. argv: [prog, repeat, have_as_gps(0/1), log...]
 VM_MAIN = VM_LOAD + r"""
 import sys, time, gc
-from firmware.nmea import NmeaParser
+from firmware.core.nmea import NmeaParser
 
 
 
@@ -220,7 +220,7 @@ def run(args):
     print(json.dumps({"raw": r, "figures": f}))
     print("%d sentence lines (%d bytes) from %d logs, x%d; VM %d pystones/s -> ESP32 scale x%.1f" % (
         r["lines"], r["bytes"], len(logs), r["repeat"], r["pystones"], f["scale"]))
-    rows = [("firmware/nmea.py", "ours")] + ([("as_GPS", "as_gps")] if "as_gps" in f else [])
+    rows = [("firmware/core/nmea.py", "ours")] + ([("as_GPS", "as_gps")] if "as_gps" in f else [])
     for name, k in rows:
         x = f[k]
         print("  %-17s %7.1f us/line in the VM (%.1f without collections)  ~%.3f ms/line on an ESP32 "

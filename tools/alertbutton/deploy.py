@@ -153,7 +153,7 @@ for _k in list(sys.modules):
     if _k.split('.')[0] in ('firmware', 'drivers', 'boards'):
         del sys.modules[_k]
 import firmware.version
-import firmware.settings, firmware.console, firmware.alert
+import firmware.settings.config, firmware.console.commands, firmware.alert.manager
 print(repr(firmware.version.VERSION))
 """
 

@@ -1,4 +1,4 @@
-"""Technician commands: talk to the button's console (firmware/console.py) over its USB serial port.
+"""Technician commands: talk to the button's console (firmware/console/commands.py) over its USB serial port.
 
     alertbutton --port PORT status
     alertbutton --port PORT contacts list | set SLOT NUMBER NAME... | clear SLOT
@@ -13,7 +13,7 @@
     alertbutton --port PORT selftest [--vibrate]
 
 Readable output by default, --json for scripts (one JSON object on stdout). Numbers and configuration
-files are checked on the host with the firmware's own modules (firmware.phone, firmware.settings)
+files are checked on the host with the firmware's own modules (firmware.core.phone, firmware.settings)
 before anything is sent, and checked again by the device.
 
 Exit status: 0 done, 1 the device refused (ERR), 2 usage or file error, 3 no device / no answer,
@@ -26,7 +26,8 @@ import sys
 import time
 
 from alertbutton import fwimport  # noqa: F401  (makes the firmware modules importable here)
-from firmware import phone, settings  # noqa: E402  (the same checks as the device)
+from firmware.core import phone  # noqa: E402  (the same checks as the device)
+from firmware.settings import config as settings
 
 PROTO = "AB1"
 LINE_KILL = "\x15"  # firmware.console.LINE_KILL: drops what a request cut short left on the button

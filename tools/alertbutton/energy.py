@@ -93,7 +93,7 @@ def resolve(sc, mode, cpu_ms):
 CPU_SCRIPT = r"""
 import sys, time
 from drivers.lis3dh import LIS3DH
-from firmware.fall_monitor import FallMonitor
+from firmware.fall.monitor import FallMonitor
 n, batch, loops = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 
 
@@ -197,9 +197,9 @@ def run_day(P, timeout=600):
 # ---- currents -------------------------------------------------------------------------------------------
 
 def firmware_states():
-    """Every (component, state) the firmware's accounting can record (firmware/power.py)."""
+    """Every (component, state) the firmware's accounting can record (firmware/power/policy.py)."""
     from alertbutton import fwimport  # noqa: F401
-    from firmware.power import STATES
+    from firmware.power.policy import STATES
     return ["%s.%s" % (c, s) for c in STATES for s in STATES[c]]
 
 

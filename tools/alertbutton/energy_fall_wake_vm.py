@@ -25,7 +25,7 @@ import machine
 from lis3dh_sim import SimLIS3DH
 
 from drivers.lis3dh import LIS3DH
-from firmware.fall_monitor import FallMonitor, SLEEP_HZ
+from firmware.fall.monitor import FallMonitor, SLEEP_HZ
 
 INT1 = 39
 

@@ -1,6 +1,6 @@
 # Runs INSIDE the MicroPython VM (started by tools/alertbutton/energy.py): one simulated day,
 # accelerated by injecting time into the firmware's own decision objects (firmware.power.PowerPolicy,
-# firmware.modem_power.ModemPolicy, firmware.gnss_power.GnssPower) and keeping the firmware's own
+# firmware.power.modem.ModemPolicy, firmware.location.gnss_power.GnssPower) and keeping the firmware's own
 # state-time accounting (firmware.power.Accounting), which crosses every deep sleep only as the bytes
 # that would sit in RTC memory. Nothing here draws current: the host multiplies the accounting by the
 # current table.
@@ -17,12 +17,19 @@ import json
 import sys
 from time import ticks_add, ticks_diff
 
-from firmware.fall_monitor import SLEEP_HZ
-from firmware.gnss_power import POLL_MS, GnssPower
-from firmware.modem_power import ModemPolicy, ModemPower
-from firmware.power_task import modem_busy
-from firmware.power import (ACTIVE, ALERTING, COMPONENTS, DEEP, LIGHT, W_ACCEL, W_BUTTON, Accounting,
-                            PowerPolicy)
+from firmware.fall.monitor import SLEEP_HZ
+from firmware.location.gnss_power import POLL_MS, GnssPower
+from firmware.power.modem import ModemPolicy, ModemPower
+from firmware.power.task import modem_busy
+from firmware.power.policy import (ACTIVE,
+    ALERTING,
+    COMPONENTS,
+    DEEP,
+    LIGHT,
+    W_ACCEL,
+    W_BUTTON,
+    Accounting,
+    PowerPolicy)
 
 INF = 1 << 60
 T0 = ticks_add(0, -7200000)  # the virtual day starts 2 h before the ticks counter wraps
@@ -247,7 +254,7 @@ class Day:
             self.gnss.on_fix(now)
             pol.gnss_fix(now)
             self.fix_at = INF
-        # the power task's gate (firmware/power_task.py): a standby refresh only after she walked
+        # the power task's gate (firmware/power/task.py): a standby refresh only after she walked
         self.gnss.standby_ok = pol.refresh_useful() and mp.gnss_standby_allowed()
         want_gnss = self.gnss.want_on(now)
         if alert and mp.state in ("off", "booting"):
@@ -282,7 +289,7 @@ class Day:
             elif w == "off" and st in ("idle", "sleep", "psm"):
                 self.op = (v + ModemPower.OFF_HOLD_MS, "off")
         # the MCU
-        # the power task's busy / doze split (firmware/power_task.py modem_busy); a modem power operation
+        # the power task's busy / doze split (firmware/power/task.py modem_busy); a modem power operation
         # in flight (its durations are the model's) keeps the MCU awake as the AT exchanges would
         if self.op is not None:
             busy, doze = "modem_op", None
@@ -436,7 +443,7 @@ class Day:
 
     def _wake_press(self, wake):
         """The gesture from deep sleep: presses that start before the ISR is armed are lost, except
-        the waking one (fed as a synthetic press at the wake: firmware/boot_wake.py). The others
+        the waking one (fed as a synthetic press at the wake: firmware/wearer/boot_wake.py). The others
         were stored by the ISR and are seen when the firmware runs (presses_due at the boot's end)."""
         for t, t0, last in self.presses[self.pi:]:
             if t0 == wake and wake < t < wake + self.arm_ms:

@@ -30,8 +30,8 @@ from alertbutton import vm
 if vm.REPO not in sys.path:
     sys.path.insert(0, vm.REPO)
 
-from firmware import evidence as ev  # noqa: E402
-from firmware import ima_adpcm  # noqa: E402
+from firmware.evidence import store as ev  # noqa: E402
+from firmware.core import ima_adpcm  # noqa: E402
 
 FORMAT = "alertbutton-evidence/1"
 PIECE = 1024  # bytes per console read (its answer line stays under the console's 2048 bytes)
@@ -74,7 +74,7 @@ class FlashSource:
 
 
 class ConsoleSource:
-    """The button's technician console over its serial port (firmware/console.py, `AB1 evidence`)."""
+    """The button's technician console over its serial port (firmware/console/commands.py, `AB1 evidence`)."""
 
     def __init__(self, port, pin=None, timeout=5.0):
         try:
@@ -514,7 +514,7 @@ are its 16-bit PCM decoding. <code>alertbutton evidence verify DIR</code> repeat
 BENCH_CODE = r"""
 import sys, time, math
 from array import array
-from firmware import ima_adpcm as A
+from firmware.core import ima_adpcm as A
 from drivers.inmp441 import _to_pcm16
 secs = float(sys.argv[1])
 nb = int(secs * 8000) // 505 + 1

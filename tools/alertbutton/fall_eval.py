@@ -2,7 +2,7 @@
 MobiFall-layout trials (DIR/subN/FALLS|ADL/CODE/*_acc_*.txt). Prints one JSON object.
 
 Host side: read + resample (mobifall.py) into one compact int16 file; VM side: one process runs
-firmware.fall_detector over every trial and reports alarms per trial; host side again: metrics.
+firmware.fall.detector over every trial and reports alarms per trial; host side again: metrics.
 
 Counting rules: a fall trial is detected if the detector fires (EV_FALL) at least once; an ADL trial
 is a false positive if it fires at all; false alarms per hour = all alarms in ADL trials / their
@@ -32,7 +32,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 # batch (samples per FallDetector.feed() window, the device's FIFO wake; 1: update() per sample).
 VM_SCRIPT = r"""
 import sys, array, time, gc
-from firmware.fall_detector import FallDetector, EV_FALL
+from firmware.fall.detector import FallDetector, EV_FALL
 path = sys.argv[1]
 rate = int(sys.argv[2])
 with open(sys.argv[3]) as pf:  # a file: this VM build crashes on argv strings of a few hundred bytes
@@ -186,7 +186,7 @@ def write_data(path, loaded):
             f.write(struct.pack("<%dh" % len(flat), *flat))
 
 
-BATCH = 25  # samples per FIFO wake on the device (firmware/fall_monitor.py _WATERMARK)
+BATCH = 25  # samples per FIFO wake on the device (firmware/fall/monitor.py _WATERMARK)
 
 
 def run_vm(loaded, rate, params, cpu=False, pystone_loops=20000, timeout=3600, batch=BATCH):
@@ -227,10 +227,10 @@ def run_vm(loaded, rate, params, cpu=False, pystone_loops=20000, timeout=3600, b
 
 
 def detector_module():
-    """firmware.fall_detector imported into CPython (the repo root holds the device tree)."""
+    """firmware.fall.detector imported into CPython (the repo root holds the device tree)."""
     if vm.REPO not in sys.path:
         sys.path.insert(0, vm.REPO)
-    from firmware import fall_detector
+    from firmware.fall import detector as fall_detector
     return fall_detector
 
 
@@ -449,7 +449,7 @@ def trained_on(params, fit_subjects=None):
     if "model" not in params:
         if vm.REPO not in sys.path:
             sys.path.insert(0, vm.REPO)
-        from firmware import fall_model
+        from firmware.fall import model as fall_model
         return sorted(getattr(fall_model, "SUBJECTS", ()))
     if params.get("model") is None and set(params) == {"model"}:
         return sorted(TUNE_SUBJECTS)
@@ -500,7 +500,7 @@ def add_arguments(p):
                         "with --tune/--cv, grid-search the rule's thresholds")
     p.add_argument("--train-model", metavar="OUT.py",
                    help="train the second-stage model on the selected subjects and write it as a "
-                        "firmware module (e.g. firmware/fall_model.py)")
+                        "firmware module (e.g. firmware/fall/model.py)")
     p.add_argument("--second-stage", choices=("experts", "logistic", "stumps"),
                    help="model kind trained by --cv, --fit and --train-model (default: the shipped "
                         "kind, fall_train.KIND)")

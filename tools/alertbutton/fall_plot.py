@@ -1,7 +1,7 @@
 """`alertbutton fall-plot FILE --png OUT`: one trial's acceleration magnitude over time with the
 firmware fall detector's phases shaded, its impact and alarm instants marked.
 
-The detector is the firmware module itself (firmware.fall_detector, run here in CPython: same code
+The detector is the firmware module itself (firmware.fall.detector, run here in CPython: same code
 as on the device). The PNG is drawn by a tiny pure-Python raster (zlib + struct), so no matplotlib.
 """
 import struct

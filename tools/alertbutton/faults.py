@@ -30,7 +30,7 @@ from alertbutton.sim import SimRun, gesture_edges
 CONTACTS = [{"name": "Contact %d" % (i + 1), "number": "+3361234560%d" % (i + 1)} for i in range(5)]
 NUMBERS = [c["number"] for c in CONTACTS]
 GESTURE_MAX_MS = 100
-SETTLE_S = 0.030  # firmware/gestures.py SETTLE_MS: edges closer than this belong to one burst
+SETTLE_S = 0.030  # firmware/wearer/gestures.py SETTLE_MS: edges closer than this belong to one burst
 
 # Every scenario is a short real-time run: the modem answers fast, so a scenario's time is spent in
 # the fault and the firmware's reaction to it (timeouts, backoff, power cycle), not in normal latency.

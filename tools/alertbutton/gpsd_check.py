@@ -1,4 +1,4 @@
-"""Compare firmware/nmea.py (run inside the MicroPython VM) with gpsd's decoding of its regression logs.
+"""Compare firmware/core/nmea.py (run inside the MicroPython VM) with gpsd's decoding of its regression logs.
 
 For every LOG with a LOG.chk: the VM parser prints one fix per epoch; gpsd's .chk holds the accepted
 sentences interleaved with the TPV reports they triggered. Both sides are reduced to epochs keyed by
@@ -156,7 +156,7 @@ def run_cpython(log_path, chunk):
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     if repo not in sys.path:
         sys.path.insert(0, repo)
-    from firmware.nmea import NmeaParser
+    from firmware.core.nmea import NmeaParser
 
     fixes = []
 

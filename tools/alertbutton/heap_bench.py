@@ -22,7 +22,7 @@ import time
 from alertbutton import vm
 
 SCENARIO = os.path.join(vm.REPO, "scenarios", "heap.json")
-# The profile runs in a heap large enough for any form, yet under firmware/ram_profile.py's
+# The profile runs in a heap large enough for any form, yet under firmware/settings/ram_profile.py's
 # SMALL_HEAP (1 MB), so that it runs with the settings of the bisection's heaps (a board without PSRAM)
 PROFILE_HEAP_KB = 1000
 # Output of a VM that the simulated board has and an ESP32 has not (its `machine` is built in, the

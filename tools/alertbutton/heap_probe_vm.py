@@ -25,15 +25,15 @@ _MARKS = ("boot", "button_armed", "modem_ready", "trigger", "dispatch_done", "ev
 WATCH = {
     "boards.sim": ("Board",),
     "firmware.app": ("App",),
-    "firmware.alert": ("AlertManager",),
-    "firmware.fall_monitor": ("FallMonitor",),
-    "firmware.recorder": ("Recorder",),
-    "firmware.audio_ring": ("AudioRing",),
-    "firmware.console": ("Console",),
-    "firmware.two_way": ("TwoWay",),
-    "firmware.eventlog": ("EventLog",),
-    "firmware.wearer_gestures": ("WearerGestures",),
-    "drivers.simcom_a76xx": ("SimcomA76xx",),
+    "firmware.alert.manager": ("AlertManager",),
+    "firmware.fall.monitor": ("FallMonitor",),
+    "firmware.evidence.recorder": ("Recorder",),
+    "firmware.evidence.audio_ring": ("AudioRing",),
+    "firmware.console.commands": ("Console",),
+    "firmware.sms.two_way": ("TwoWay",),
+    "firmware.system.eventlog": ("EventLog",),
+    "firmware.wearer.actions": ("WearerGestures",),
+    "drivers.modem.simcom_a76xx": ("SimcomA76xx",),
     "drivers.inmp441": ("Inmp441",),
     "drivers.lis3dh": ("LIS3DH",),
 }
@@ -96,7 +96,7 @@ def _import(name, globals=None, locals=None, fromlist=None, level=0):
 
 
 def _watch(modname):
-    if modname == "firmware.eventlog":
+    if modname == "firmware.system.eventlog":
         _watch_log(sys.modules[modname])
     for cls_name in WATCH.get(modname, ()):
         cls = getattr(sys.modules[modname], cls_name, None)

@@ -2,8 +2,8 @@
 SIMCom SIM7080G, Quectel BG95, plus the serving cell of every dialect from the scenario.
 
 Each class overrides only what its module does differently; formats are those of the vendor AT
-manuals cited in the matching driver (drivers/simcom_sim7600.py, drivers/simcom_sim7080.py,
-drivers/quectel_bg95.py), which the tests check the drivers against.
+manuals cited in the matching driver (drivers/modem/simcom_sim7600.py, drivers/modem/simcom_sim7080.py,
+drivers/modem/quectel_bg95.py), which the tests check the drivers against.
 
 Scenario keys read here (besides modem_sim's):
   "cell": {"mcc": 208, "mnc": 1 | "01", "tac": 12345, "cid": 1234567, "rat": "LTE"} | null
@@ -163,7 +163,7 @@ class Sim7080Sim(A76xxSim):
         return [self.cgnsinf_line(self._gnss_fix())]
 
     def cgnsinf_line(self, fix):
-        """SIM7070/SIM7080 layout: 18 fields (see drivers/simcom_sim7080.py)."""
+        """SIM7070/SIM7080 layout: 18 fields (see drivers/modem/simcom_sim7080.py)."""
         if self.gnss_on_at is None:
             return "+CGNSINF: 0" + "," * 17
         if fix is None:

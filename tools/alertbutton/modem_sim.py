@@ -49,7 +49,7 @@ import tty
 from gsmmodem.pdu import decodeSmsPdu, encodeGsm7, packSeptets
 
 # User Equivalent Range Error (m): HDOP = accuracy_m / UERE_M. The firmware's copy lives in
-# firmware/location.py (MicroPython-only module, so not importable here); a host test checks they agree.
+# firmware/location/last_fix.py (MicroPython-only module, so not importable here); a host test checks they agree.
 UERE_M = 5.0
 
 _CTRL_Z = 0x1A

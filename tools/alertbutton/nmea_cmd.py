@@ -1,4 +1,4 @@
-"""`alertbutton nmea FILE`: one JSON fix per epoch of an NMEA log, decoded by firmware/nmea.py running
+"""`alertbutton nmea FILE`: one JSON fix per epoch of an NMEA log, decoded by firmware/core/nmea.py running
 inside the MicroPython VM (the code that ships), not by CPython.
 
 The log is streamed into the parser in fixed-size chunks, as UART reads would deliver it (lines that
@@ -39,7 +39,7 @@ def load(path):
 
 VM_MAIN = VM_LOAD + r"""
 import sys, time
-from firmware.nmea import NmeaParser
+from firmware.core.nmea import NmeaParser
 
 
 

@@ -14,7 +14,7 @@ the command line or a CSV file (columns: device,user,password for MQTT; device,s
 Over the button's console (AB1 protocol, PIN-protected): `config put` for the common settings, then
 `platform put` (the platform config with this device's id and credentials), then the platform's CA
 certificate as DER in chunks (`platform ca begin/add/end`, checked by SHA-256), then reads everything
-back. The same firmware check (firmware.platform_config.check) runs here first, so a template that
+back. The same firmware check (firmware.platform.config.check) runs here first, so a template that
 passes here is one the button accepts. Changes apply at the button's next boot.
 """
 import base64
@@ -27,7 +27,7 @@ import sys
 
 from alertbutton import fwimport  # noqa: F401  (the firmware's own modules)
 from alertbutton.device_cli import Device, DeviceError, EXIT_USAGE, find_port
-from firmware import platform_config  # noqa: E402
+from firmware.platform import config as platform_config  # noqa: E402
 
 CHUNK = 768  # CA bytes per console line (base64 ~1 KB, well under the 2 KB line limit)
 
@@ -190,7 +190,7 @@ def run(args):
 
 def load_config_file_obj(obj):
     """The template's "config" part through the device's own import check."""
-    from firmware import settings
+    from firmware.settings import config as settings
     try:
         settings.check_import(obj)
     except ValueError as e:

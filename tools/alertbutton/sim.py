@@ -148,7 +148,7 @@ class SimRun:
         cfg.update(sc.get("config", {}))
         if "contacts_pin" in cfg:  # stored hashed, as the console stores it
             from alertbutton import fwimport  # noqa: F401  (firmware modules in CPython)
-            from firmware import pin_lock
+            from firmware.settings import pin_lock
             cfg["contacts_pin"] = pin_lock.make(str(cfg["contacts_pin"]))
         _write_json(os.path.join(self.flash, "config.json"), cfg)
         lf = sc.get("last_fix")
@@ -189,7 +189,7 @@ class SimRun:
             if "who_am_i" in acc:  # fault: another chip (or a bus fault) answers WHO_AM_I
                 w["accel_who"] = int(acc["who_am_i"])
         if getattr(self, "console", None) is not None:
-            w["console"] = self.console.device_path  # technician console (firmware/console.py)
+            w["console"] = self.console.device_path  # technician console (firmware/console/commands.py)
         _write_json(os.path.join(self.flash, "sim_board.json"), w)
 
     def now(self):

@@ -1,0 +1,108 @@
+# Persisted outbox: one record per contact and alert, written atomically (tmp + rename) before the
+# first AT command and after every change of state. After any reset (brownout, watchdog, power cut)
+# the firmware resumes from it: every contact gets the alert; only an SMS in flight at the reset can
+# be sent twice (it was not yet marked accepted).
+from firmware.system import storage
+
+PENDING = "pending"
+SENDING = "sending"  # in RAM only: persisting it would cost a flash write before every AT+CMGS
+ACCEPTED = "accepted"  # the network took it (+CMGS: mr)
+DELIVERED = "delivered"  # status report: delivered to the phone
+FAILED = "failed"  # permanent failure (e.g. unassigned number): reported, not retried
+
+_MAGIC = "ABOX"
+_VERSION = 1
+
+
+class Outbox:
+    def __init__(self, path="outbox.json", log=None):
+        self.path = path
+        self.log = log
+        self.alert_id = 0  # last alert id ever used on this device (survives resets)
+        self.kind = "alert"
+        self.source = None  # what triggered the alert ("button", "fall"...); None in older files
+        self.closed = True
+        self.recs = []
+        self.load()
+
+    def load(self):
+        d = storage.read_json(self.path)
+        if not isinstance(d, dict) or d.get("magic") != _MAGIC or d.get("v") != _VERSION:
+            if d is not None and self.log:
+                self.log("outbox_invalid")
+            return False
+        try:
+            recs = d["recs"]
+            for r in recs:
+                if not (isinstance(r["to"], str) and isinstance(r["pdu"], str) and isinstance(r["n"], int)):
+                    raise ValueError
+            self.alert_id = int(d["alert"])
+            self.kind = d.get("kind", "alert")
+            src = d.get("src")  # absent from files written before it was stored
+            self.source = src if isinstance(src, str) else None
+            self.closed = bool(d.get("closed", False))
+            self.recs = recs
+        except (KeyError, TypeError, ValueError):
+            if self.log:
+                self.log("outbox_invalid")
+            return False
+        return True
+
+    def save(self):
+        storage.write_json(self.path, {"magic": _MAGIC, "v": _VERSION, "alert": self.alert_id,
+                                       "kind": self.kind, "src": self.source, "closed": self.closed,
+                                       "recs": self.recs})
+
+    def open(self, alert_id, kind, items, source=None):
+        """Start an alert: items are (contact_index, number, pdu_hex, tpdu_len). Persisted at once."""
+        self.alert_id = alert_id
+        self.kind = kind
+        self.source = source
+        self.closed = False
+        self.recs = [{"c": c, "to": to, "pdu": pdu, "n": n, "st": PENDING, "mr": -1, "att": 0, "err": 0}
+                     for c, to, pdu, n in items]
+        self.save()
+
+    def append(self, c, to, pdu, n, why):
+        """A follow-up SMS for contact c during the alert (position update, reply). Persisted."""
+        self.recs.append({"c": c, "to": to, "pdu": pdu, "n": n, "st": PENDING, "mr": -1, "att": 0, "err": 0,
+                          "why": why})
+        self.save()
+        return len(self.recs) - 1
+
+    def close(self):
+        self.closed = True
+        self.save()
+
+    def unfinished(self):
+        """True if an alert was interrupted before every contact was reached or failed for good."""
+        return not self.closed and any(r["st"] == PENDING for r in self.recs)
+
+    def pending(self):
+        return [i for i, r in enumerate(self.recs) if r["st"] in (PENDING, SENDING)]
+
+    def set(self, i, persist=True, **fields):
+        r = self.recs[i]
+        for k in fields:
+            r[k] = fields[k]
+        if persist:
+            self.save()
+
+    def find_mr(self, mr, number=None):
+        """The accepted record with this message reference (and number, when the report gives it)."""
+        for i, r in enumerate(self.recs):
+            if r["mr"] == mr and r["st"] in (ACCEPTED, DELIVERED):
+                if number is None or _same_number(number, r["to"]):
+                    return i
+        return -1
+
+    def counts(self):
+        c = {}
+        for r in self.recs:
+            c[r["st"]] = c.get(r["st"], 0) + 1
+        return c
+
+
+def _same_number(a, b):
+    # status reports may give the recipient in national form: compare the last 9 digits
+    return a[-9:] == b[-9:]

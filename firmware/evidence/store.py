@@ -1,0 +1,413 @@
+# Sound evidence on flash: one directory per recording (ev/r00001/), one file per chunk of about
+# 10 s (c0000.evc ...). A chunk file is header + IMA-ADPCM blocks + trailer; its SHA-256 over all of
+# its bytes is written into the next chunk's header, so every chunk vouches for the one before it
+# (chunk 0 carries 32 zero bytes). The last chunk of a recording has the FINAL flag: a chain that
+# ends without it has lost its tail. A chunk being written is c000N.part; at boot, recover() closes
+# what a power cut left open. The same module parses chunks on the host (tools/alertbutton/evidence.py).
+#
+# Flash policy: before a chunk is opened there must be room for it plus a reserve for the rest of the
+# firmware; when short, expendable non-evidence files go first, then recordings already exported
+# (oldest first). A recording not yet exported is never deleted to make room: recording stops
+# instead (the last chunk is closed FINAL + FLASH_FULL). Listing, reading and deleting are offered to
+# the technician console, which must check the PIN first.
+import binascii
+import hashlib
+import os
+import struct
+
+try:
+    from micropython import const
+except ImportError:  # CPython (host tools)
+    def const(x):
+        return x
+
+from firmware.core import ima_adpcm
+from firmware.system import storage
+# the chunk format lives in core (the host verifies with the same code); re-exported for the store's users
+from firmware.core.evidence_chunk import (header,
+    trailer,
+    parse,
+    audio,
+    MAGIC,
+    END_MAGIC,
+    VERSION,
+    HEADER_FMT,
+    HEADER_SIZE,
+    TRAILER_FMT,
+    TRAILER_SIZE,
+    ZERO_HASH,
+    H_PREALERT,
+    H_TIME,
+    H_POS,
+    T_FINAL,
+    T_INTERRUPTED,
+    T_GAP,
+    T_FLASH_FULL,
+    NO_AGE)  # noqa: F401
+
+ROOT = "ev"
+READ_MAX = const(4096)  # largest piece the console hands out in one read
+
+
+def _exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def _size(path):
+    try:
+        return os.stat(path)[6]
+    except OSError:
+        return 0
+
+
+def du(path):
+    """Bytes in the files under path."""
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return _size(path)
+    total = 0
+    for name in names:
+        p = path + "/" + name
+        if os.stat(p)[0] & 0x4000:
+            total += du(p)
+        else:
+            total += os.stat(p)[6]
+    return total
+
+
+class ChunkWriter:
+    """One chunk being written: header, blocks, trailer; hashed as it goes."""
+
+    def __init__(self, path, head):
+        self.path = path
+        self.f = open(path, "wb")
+        self.sha = hashlib.sha256()
+        self.blocks = 0
+        self._put(head)
+
+    def _put(self, b):
+        self.f.write(b)
+        self.sha.update(b)
+
+    def add(self, block):
+        self._put(block)
+        self.blocks += 1
+
+    def flush(self):
+        self.f.flush()
+
+    def close(self, flags, lost=0):
+        """Write the trailer; returns the chunk's SHA-256 (bytes)."""
+        self._put(trailer(self.blocks, flags, lost))
+        self.f.close()
+        return self.sha.digest()
+
+
+class Recording:
+    """Writes the chunks of one recording, chaining their hashes."""
+
+    def __init__(self, store, rec, device_id, rate):
+        self.store = store
+        self.rec = rec
+        self.device_id = device_id
+        self.rate = rate
+        self.index = 0
+        self.prev = ZERO_HASH
+        self.chunk = None
+        self.final = False
+
+    def open_chunk(self, alert, flags, start_utc_ms, offset_ms, start_ticks, fix):
+        if self.chunk is not None or self.final:
+            raise ValueError("a chunk is already open or the recording is closed")
+        head = header(self.device_id, self.rec, alert, self.index, self.rate, flags, start_utc_ms, offset_ms,
+                      start_ticks, fix, self.prev)
+        self.chunk = ChunkWriter(self.store.path(self.rec, "c%04d.part" % self.index), head)
+
+    def add(self, block):
+        self.chunk.add(block)
+
+    def close_chunk(self, final=False, flags=0, lost=0):
+        c = self.chunk
+        if final:
+            flags |= T_FINAL
+        self.prev = c.close(flags, lost)
+        os.rename(c.path, self.store.path(self.rec, "c%04d.evc" % self.index))
+        self.chunk = None
+        self.store.write_head(self.rec, self.index, self.prev, final)
+        self.index += 1
+        self.final = final
+        return self.prev
+
+
+class Store:
+    def __init__(self, root=ROOT, capacity=None, reserve=65536, expendable=("events.log.1",), log=None):
+        """capacity: size of the filesystem holding root, when statvfs cannot tell (the simulated
+        board's flash); reserve: bytes always left free for the rest of the firmware."""
+        self.root = root
+        self.capacity = capacity
+        self.reserve = reserve
+        self.expendable = list(expendable)
+        self.log = log or (lambda *a, **k: None)
+        self.active = None  # the Recording being written, never deleted
+        self.low_bytes = 0  # status() says "low" below this (the recorder sets: one full recording)
+        try:
+            os.mkdir(root)
+        except OSError:
+            pass
+
+    # --- layout ---------------------------------------------------------------------------------
+    def path(self, rec, name=None):
+        d = "%s/r%05d" % (self.root, rec)
+        return d if name is None else d + "/" + name
+
+    def recordings(self):
+        out = []
+        for name in os.listdir(self.root):
+            if name[0] == "r" and len(name) == 6:
+                try:
+                    out.append(int(name[1:]))
+                except ValueError:
+                    pass
+        out.sort()
+        return out
+
+    def chunk_names(self, rec):
+        names = [n for n in os.listdir(self.path(rec)) if n.endswith(".evc") and n[0] == "c"]
+        names.sort()
+        return names
+
+    def begin(self, device_id, rate):
+        """A new recording with a number never used before on this device."""
+        seq = storage.read_json(self.root + "/seq") or 0
+        recs = self.recordings()
+        rec = max([seq] + recs) + 1
+        storage.write_json(self.root + "/seq", rec)
+        os.mkdir(self.path(rec))
+        r = Recording(self, rec, device_id, rate)
+        self.active = r
+        return r
+
+    def end(self, recording):
+        if self.active is recording:
+            self.active = None
+
+    def write_head(self, rec, index, digest, final):
+        storage.write_json(self.path(rec, "head"), {"index": index, "sha256": binascii.hexlify(digest).decode(),
+                                                    "final": final})
+
+    def head(self, rec):
+        return storage.read_json(self.path(rec, "head"))
+
+    # --- boot -----------------------------------------------------------------------------------
+    def recover(self):
+        """Close what a power cut or crash left open, so every recording ends with a FINAL chunk."""
+        fixed = []
+        for rec in self.recordings():
+            d = self.path(rec)
+            parts = [n for n in os.listdir(d) if n.endswith(".part")]
+            head = self.head(rec)
+            if not parts and head and head.get("final"):
+                continue  # closed normally: nothing to read (boot stays quick with many recordings)
+            for name in parts:
+                self._close_part(rec, name)
+            names = self.chunk_names(rec)
+            if not names:
+                continue
+            with open(d + "/" + names[-1], "rb") as f:
+                data = f.read()
+            try:
+                last = parse(data)
+            except ValueError:
+                self.log("evidence_damaged", rec=rec, chunk=names[-1])
+                continue
+            digest = hashlib.sha256(data).digest()
+            if not last["final"]:
+                # a closing chunk without audio, linked to the last one: the chain ends visibly here
+                idx = last["index"] + 1
+                dur = last["samples"] * 1000 // last["sample_rate"]
+                h = bytearray(data[:HEADER_SIZE])
+                struct.pack_into("<I", h, 24, idx)
+                if last["start_utc_ms"] is not None:
+                    struct.pack_into("<q", h, 36, last["start_utc_ms"] + dur)
+                struct.pack_into("<iI", h, 44, last["offset_ms"] + dur, (last["start_ticks_ms"] + dur) & 0xFFFFFFFF)
+                h[7] &= ~(H_POS | H_PREALERT) & 0xFF
+                h[68:100] = digest
+                w = ChunkWriter(self.path(rec, "c%04d.part" % idx), bytes(h))
+                digest = w.close(T_FINAL | T_INTERRUPTED)
+                os.rename(w.path, self.path(rec, "c%04d.evc" % idx))
+                self.write_head(rec, idx, digest, True)
+                fixed.append(rec)
+            else:
+                self.write_head(rec, last["index"], digest, True)
+        if fixed:
+            self.log("evidence_recovered", recordings=fixed)
+        return fixed
+
+    def _close_part(self, rec, name):
+        src = self.path(rec, name)
+        dst = src[:-5] + ".evc"
+        size = _size(src)
+        with open(src, "rb") as f:
+            head = f.read(HEADER_SIZE)
+            if len(head) == HEADER_SIZE and head[:4] == MAGIC:
+                f.seek(size - TRAILER_SIZE)
+                tail = f.read(TRAILER_SIZE)
+                if (size - HEADER_SIZE - TRAILER_SIZE) % ima_adpcm.BLOCK_BYTES == 0 and tail[:4] == END_MAGIC:
+                    f.close()
+                    os.rename(src, dst)  # complete: only the rename was missing
+                    return
+                blocks = (size - HEADER_SIZE) // ima_adpcm.BLOCK_BYTES
+                w = ChunkWriter(dst + ".tmp", head)
+                f.seek(HEADER_SIZE)
+                for _ in range(blocks):
+                    w.add(f.read(ima_adpcm.BLOCK_BYTES))
+                w.close(T_INTERRUPTED | T_FINAL)  # the last chunk: nothing was written after it
+            else:
+                w = None
+        if w is not None:
+            os.rename(w.path, dst)
+        os.remove(src)
+
+    # --- space ----------------------------------------------------------------------------------
+    def free(self):
+        if self.capacity is not None:
+            return self.capacity - du(".")
+        st = os.statvfs(self.root)
+        return st[0] * st[3]
+
+    def used(self):
+        return du(self.root)
+
+    def make_room(self, need):
+        """True once `need` bytes fit above the reserve, after deleting what may be deleted."""
+        if self.free() >= need + self.reserve:
+            return True
+        for p in self.expendable:
+            if _exists(p):
+                os.remove(p)
+                self.log("evidence_freed", what=p)
+                if self.free() >= need + self.reserve:
+                    return True
+        for rec in self.recordings():
+            if self.is_exported(rec) and not self._is_active(rec):
+                self.delete(rec)
+                self.log("evidence_freed", what="recording", rec=rec)
+                if self.free() >= need + self.reserve:
+                    return True
+        return False
+
+    def _is_active(self, rec):
+        return self.active is not None and self.active.rec == rec
+
+    def status(self, low_bytes=None):
+        recs = self.recordings()
+        free = self.free()
+        if low_bytes is None:
+            low_bytes = self.low_bytes
+        return {"recordings": len(recs), "unexported": len([r for r in recs if not self.is_exported(r)]),
+                "bytes": self.used(), "free": free, "low": free - self.reserve < low_bytes,
+                "recording": self.active.rec if self.active else None}
+
+    # --- console (the console checks the technician PIN before any of these) -------------------
+    def list(self):
+        out = []
+        for rec in self.recordings():
+            names = self.chunk_names(rec)
+            head = self.head(rec) or {}
+            first = None
+            if names:
+                with open(self.path(rec, names[0]), "rb") as f:
+                    first = f.read(HEADER_SIZE)
+            info = {"rec": rec, "chunks": len(names), "bytes": sum(_size(self.path(rec, n)) for n in names),
+                    "final": bool(head.get("final")), "head": head.get("sha256"),
+                    "exported": self.is_exported(rec), "active": self._is_active(rec)}
+            if first is not None and len(first) == HEADER_SIZE:
+                h = struct.unpack(HEADER_FMT, first)
+                info["alert"] = h[7]
+                info["start_utc_ms"] = h[12] if h[4] & H_TIME else None
+            out.append(info)
+        return out
+
+    def chunks(self, rec):
+        return [{"index": int(n[1:5]), "file": n, "size": _size(self.path(rec, n))} for n in self.chunk_names(rec)]
+
+    def read(self, rec, index, offset, n):
+        """Up to n (<= READ_MAX) bytes of closed chunk `index` from `offset`; b"" past its end."""
+        if n < 0 or n > READ_MAX or offset < 0:
+            raise ValueError("read size 0..%d" % READ_MAX)
+        with open(self.path(rec, "c%04d.evc" % index), "rb") as f:
+            f.seek(offset)
+            return f.read(n)
+
+    def read_b64(self, rec, index, offset, n):
+        return binascii.b2a_base64(self.read(rec, index, offset, n)).decode().strip()
+
+    def is_exported(self, rec):
+        return _exists(self.path(rec, "exported"))
+
+    def mark_exported(self, rec, head_hex):
+        """The host verified an export whose chain ends in head_hex: the recording may now make room."""
+        head = self.head(rec)
+        if not head or not head.get("final") or head.get("sha256") != head_hex:
+            return False
+        storage.write_json(self.path(rec, "exported"), {"sha256": head_hex})
+        return True
+
+    def delete(self, rec, force=False):
+        """Delete a recording. Refused while it is recorded, and before export unless forced."""
+        if self._is_active(rec):
+            raise ValueError("recording %d is in progress" % rec)
+        if not force and not self.is_exported(rec):
+            raise ValueError("recording %d was never exported" % rec)
+        d = self.path(rec)
+        for name in os.listdir(d):
+            os.remove(d + "/" + name)
+        os.rmdir(d)
+        self.log("evidence_deleted", rec=rec, forced=force)
+
+
+CONSOLE_READ_MAX = const(1024)  # a console answer line (base64 + JSON) stays under 2048 bytes
+
+
+def console_command(store, args):
+    """The console's `AB1 evidence <args>` (the console checks the technician PIN first and turns a
+    ValueError into an ERR answer). Returns the JSON object of the OK answer.
+        list | status | chunks <rec> | read <rec> <index> <offset> <n> | exported <rec> <head> |
+        delete <rec> [force]"""
+    w = args.split()
+    if not w:
+        raise ValueError("evidence list | status | chunks REC | read REC INDEX OFFSET N | exported REC HEAD | "
+                         "delete REC [force]")
+    cmd = w[0]
+    try:
+        nums = [int(x) for x in w[1:5] if x != "force" and len(x) < 12]
+    except ValueError:
+        raise ValueError("numbers expected after 'evidence %s'" % cmd)
+    if cmd == "list":
+        return {"recordings": store.list()}
+    if cmd == "status":
+        return store.status(store.low_bytes)
+    if not nums or nums[0] not in store.recordings():
+        raise ValueError("no such recording")
+    rec = nums[0]
+    if cmd == "chunks":
+        return {"rec": rec, "chunks": store.chunks(rec)}
+    if cmd == "read" and len(nums) == 4:
+        if nums[3] > CONSOLE_READ_MAX:
+            raise ValueError("at most %d bytes per read" % CONSOLE_READ_MAX)
+        try:
+            data = store.read_b64(rec, nums[1], nums[2], nums[3])
+        except OSError:
+            raise ValueError("no such chunk")
+        return {"rec": rec, "index": nums[1], "offset": nums[2], "data": data}
+    if cmd == "exported" and len(w) == 3:
+        return {"rec": rec, "ok": store.mark_exported(rec, w[2])}
+    if cmd == "delete":
+        store.delete(rec, force=len(w) > 2 and w[2] == "force")
+        return {"deleted": rec}
+    raise ValueError("unknown or incomplete evidence command")

@@ -1,0 +1,382 @@
+# The power task (issue 8): applies firmware.power.PowerPolicy and the modem policy to the running
+# App, keeps the state-time accounting, and puts the MCU to sleep.
+#
+# start(app) is called by App.run() before the button task drains its first edge:
+#  1. a deep-sleep wake by the button: the waking press goes to the gesture recogniser (boot_wake);
+#  2. only if the settings have "power": {"low_power": true} (or "accounting": true), the task runs.
+#     Without that section nothing else happens: the default firmware never sleeps.
+# Never fatal: any failure leaves the device awake, which only costs battery.
+import asyncio
+from time import ticks_add, ticks_diff, ticks_ms
+
+from firmware.wearer import boot_wake
+from firmware.power import policy as power, gate as power_gate
+from firmware.system import storage
+from firmware.core.uptime import fresh
+from firmware.alert.manager import DISPATCHING, IDLE
+from firmware.location.gnss_power import POLL_MS as _GNSS_POLL_MS
+from firmware.power.modem import ON, ModemPolicy, ModemPower
+from firmware.power.policy import ACTIVE, ALERTING, DEEP, LIGHT, W_ACCEL, Accounting, PowerPolicy, wake_names
+
+_POLL_MS = 500  # while awake: how often the policy is asked again (an alert trigger asks at once)
+_LIGHT_MAX_MS = 20000  # a light sleep ends before the watchdog (30 s) would
+_RTC_EVERY_MS = 60000  # accounting to RTC memory while awake (a watchdog reset loses less)
+FLASH_PATH = "power.acc"
+_FLASH_EVERY_MS = 6 * 3600 * 1000  # flash copy: rarely (it only matters after a power loss)
+_GESTURE_MARGIN_MS = 500
+_BOOT_LIMIT_MS = 120000  # a modem that does not answer within this after boot is counted off
+
+
+def gesture_window_ms(gestures):
+    """How long after a press the recogniser may still complete a gesture: the MCU stays awake that
+    long (its state would not survive a deep sleep)."""
+    w = 0
+    for g in gestures:
+        w = max(w, g.get("within_ms", 0), g.get("hold_ms", 0))
+    return w + _GESTURE_MARGIN_MS
+
+
+def start(app):
+    """Boot-wake handling, then the power task if configured. Returns the PowerTask or None."""
+    board = app.board
+    if not power_gate.wanted(app.cfg, board):
+        return None  # the default firmware: nothing here runs (App does not even import this module)
+    cfg = app.cfg.get("power")
+    enabled = power_gate.enabled(app.cfg)
+    hw = board.power_hw()
+    woke = boot_wake.woke_by_button(hw.reset, hw.wake)
+    if woke:
+        down, n = boot_wake.feed_wake_press(app.logic, app.edges, hw.t_wake())
+        app.log("wake_press", held=down, edges=n, armed_ms=ticks_diff(ticks_ms(), hw.t_wake()))
+    if not enabled:
+        return None
+    pt = PowerTask(app, hw, cfg)
+    if woke:
+        pt.policy.hold_awake(hw.t_wake(), pt.window_ms, "gesture")
+        pt.modem_policy.used(ticks_ms())
+    pt.task = asyncio.create_task(pt.run())
+    return pt
+
+
+def modem_busy(mp, at_busy, gnss_on):
+    """(busy, doze) from the modem's side: an AT exchange or a modem bring-up keeps the MCU awake;
+    GNSS polls and the modem's idle timer only keep it out of deep sleep. Shared with the energy
+    model (tools/alertbutton/energy_vm.py), which has no AT channel of its own."""
+    if at_busy:
+        return "at_command", None
+    if not mp.settled() and not (mp.state == "idle" and mp.mode != ON):
+        return "modem_" + mp.state, None
+    if gnss_on:
+        return None, "gnss"
+    if not mp.settled():
+        return None, "modem_idle"
+    return None, None
+
+
+class PowerTask:
+    def __init__(self, app, hw, cfg):
+        self.app = app
+        self.hw = hw
+        self.log = app.log
+        self.low_power = bool(cfg.get("low_power"))
+        self.policy = PowerPolicy(cfg, hw.caps_deep, hw.caps_light)
+        self.window_ms = gesture_window_ms(app.cfg["gestures"])
+        now = ticks_ms()
+        self._x = {}  # what the last deep sleep kept beside the accounting (RTC memory)
+        self._gap = 0  # ms from that dump to now (sleep + boot)
+        self.acc, self._flash_at = self._restore(now)
+        self._rtc_at = now
+        fm = getattr(app, "fall", None)
+        gp = getattr(app, "gnss_policy", None)
+        if hw.reset == "deepsleep":
+            if fm is not None:
+                fm.resume(self._x.get("ap"))  # the still posture before the sleep: pre-fall history
+            if hw.wake == "accel":
+                self.policy.motion(hw.t_wake())  # she moves: the detector runs (FIFO light sleep)
+            if gp is not None:
+                gp.resume(self._x.get("g"), now, self._gap)  # the refresh schedule goes on
+        mp = ModemPolicy(cfg, self.acc, now, self._modem_state_at_boot())
+        if hw.reset == "deepsleep":
+            mp.resume(self._x.get("mc"), now, self._gap)  # the registration check's schedule
+        self.modem_policy = mp
+        self.driver = ModemPower(app.modem, mp, hw.dtr, app.log)
+        app.alert.listeners.append(self.driver.on_alert)
+        prev = app.logic.on_press  # chained: the fall monitor cancels its window on a press
+
+        def on_press(t):
+            self.policy.hold_awake(t, self.window_ms, "gesture")
+            self.modem_policy.used(t)  # a press may start an alert: wake the modem now, not at the trigger
+            if prev is not None:
+                prev(t)
+        app.logic.on_press = on_press
+        self.acc.set("accel", self._accel_state(fm), now)
+        self.acc.set("mic", self._mic_state(), now)
+        if hw.reset != "deepsleep":
+            self.policy.hold_awake(now, self.policy.cfg["boot_awake_s"] * 1000, "boot")
+        self.last = None  # the last decision, for the console
+        self.task = None
+        power.install(self.acc, ticks_ms, self.status)
+
+    # ---- accounting across resets -------------------------------------------------------------------
+    def _restore(self, now):
+        hw = self.hw
+        boot_ms = max(0, ticks_diff(now, hw.t_wake()))
+        acc, x = Accounting.load(hw.rtc_load(), now)
+        if acc is not None:
+            gap = hw.wall_ms() - int(x.get("wall", 0))  # dump -> now on the RTC clock
+            limit = int(x.get("ms", 0)) * 11 // 10 + 10000 if acc.saved_mcu == DEEP else 600000
+            gap = min(max(0, gap - boot_ms), limit)  # the RC clock drifts; a clock set must not count
+            acc, x = Accounting.load(hw.rtc_load(), now, gap, boot_ms)
+            self.policy.resume(x.get("p"), now, gap + boot_ms)
+            self._x = x
+            self._gap = gap + boot_ms
+            src = "rtc"
+        else:
+            acc, x = Accounting.load(_read(FLASH_PATH), now)  # after a power loss: the rare copy
+            src = "flash" if acc is not None else "new"
+            if acc is None:
+                acc, x = Accounting(now), {}
+            acc.add("mcu", ACTIVE, boot_ms)
+        acc.count("boots")
+        if hw.reset == "deepsleep":
+            acc.count("wake_" + (hw.wake or "other"))
+        else:
+            acc.count("reset_" + hw.reset)
+        self.log("power_accounting", source=src, elapsed_s=acc.elapsed_ms(now) // 1000)
+        return acc, int(x.get("fl", 0)) if x else 0
+
+    def _modem_state_at_boot(self):
+        if self.hw.reset != "deepsleep":
+            return "booting"  # the app brings it up at every reset ("off" mode powers it down after)
+        st = self.acc.cur["modem"]
+        # a deep sleep only starts with the modem settled: asleep (DTR stays high: it sleeps on until
+        # needed), off (until an alert), or idle in "on" mode (the app configures it again)
+        return "booting" if st in ("booting", "sending") else st
+
+    def modem_on_at_boot(self):
+        """Whether App.modem_task should bring the modem up at boot: not when it sleeps through the
+        MCU's wake (the power task wakes it when needed) nor when it is off (booted by an alert)."""
+        return self.modem_policy.state in ("booting", "idle")
+
+    def _save(self, now, sleep_ms=0, posture=None):
+        x = {"ms": sleep_ms, "wall": self.hw.wall_ms(), "fl": self._flash_at, "p": self.policy.carry(now)}
+        if posture is not None:
+            x["ap"] = posture
+        x["mc"] = self.modem_policy.carry(now)
+        gp = getattr(self.app, "gnss_policy", None)
+        if gp is not None:
+            x["g"] = gp.carry(now)
+        el = self.acc.elapsed_ms(now)
+        if el - self._flash_at >= _FLASH_EVERY_MS:
+            self._flash_at = el
+            x["fl"] = el
+            try:
+                storage.write_atomic(FLASH_PATH, self.acc.dump(now, x))
+            except OSError as e:
+                self.log("power_flash_failed", err=repr(e))
+        data = self.acc.dump(now, x)
+        if not self.hw.rtc_save(data):
+            try:
+                storage.write_atomic(FLASH_PATH, data)
+            except OSError:
+                pass
+        self._rtc_at = now
+
+    # ---- inputs ---------------------------------------------------------------------------------------
+    def _accel_state(self, fm, asleep=False):
+        # asleep: the rate sleep_mode() just set (odr_hz: 25 Hz under the activity interrupt); awake,
+        # the detector's rate (the monitor's next FIFO read restores it)
+        a = getattr(fm, "accel", None)
+        if a is None:
+            return "off"
+        lp = getattr(a, "mode", "normal") == "low-power"
+        rate = getattr(a, "rate_hz", 50)
+        if asleep:
+            rate = getattr(a, "odr_hz", rate)
+        rate = 25 if rate <= 25 else 50
+        return ("lp%d" if lp else "n%d") % rate
+
+    def _mic_state(self):
+        rec = getattr(self.app, "recorder", None)
+        if rec is not None and getattr(rec, "armed", False):
+            return "on"
+        st = self.hw.mic_state() if hasattr(self.hw, "mic_state") else getattr(self.hw, "mic_idle", None)
+        return st or "off"
+
+    def _mic_rest(self, alert):
+        """Low power: no pre-alert ring between alerts (it would keep the MCU awake and the mic on;
+        RAM does not survive a deep sleep anyway). The recorder powers the mic up on the trigger."""
+        rec = getattr(self.app, "recorder", None)
+        if self.low_power and rec is not None and rec.armed and rec.rec is None and not alert:
+            rec.disarm()
+
+    def _busy(self, now):
+        """(busy, doze): why the MCU must stay awake, or why it may only light-sleep (the work goes
+        on at a timer: a GNSS poll, the modem's idle timer)."""
+        app = self.app
+        fm = getattr(app, "fall", None)
+        if fm is not None and getattr(fm, "window_open", False):
+            return "fall_window", None
+        if self._fall_found():
+            return "fall_check", None
+        if self.acc.cur["mic"] == "on":
+            return "mic", None
+        lock = getattr(app.modem.at, "_lock", None)
+        return modem_busy(self.modem_policy, lock is not None and lock.locked(),
+                          getattr(getattr(app, "gnss", None) or app.modem, "gnss_on", False))
+
+    def status(self):
+        s = {"low_power": self.low_power, "modem_mode": self.modem_policy.mode,
+             "wake": self.hw.wake, "reset": self.hw.reset}
+        if self.last is not None:
+            s["decision"] = {"state": self.last[0], "ms": self.last[1], "wake": wake_names(self.last[2]),
+                             "why": self.last[3]}
+        return s
+
+    # ---- the loop -------------------------------------------------------------------------------------
+    def _track(self, now):
+        app, acc, mp = self.app, self.acc, self.modem_policy
+        alert = app.alert.state != IDLE
+        self._mic_rest(alert)
+        acc.set("mcu", ALERTING if alert else ACTIVE, now)
+        gnss = getattr(getattr(app, "gnss", None) or app.modem, "gnss_on", False)
+        if gnss and acc.cur["gnss"] == "off" and not alert:
+            self.policy.gnss_fix(now)  # a standby refresh starts: the next one only after she walked
+        acc.set("gnss", "on" if gnss else "off", now)
+        acc.set("mic", self._mic_state(), now)
+        mp.alert(now, alert)
+        if mp.state == "booting":
+            if app.modem.ready.is_set():
+                mp.registered(now)
+            elif ticks_diff(now, mp.since) > _BOOT_LIMIT_MS:
+                # no answer: count it off and let the MCU sleep; an alert powers it on again
+                self.log("modem_boot_timeout")
+                mp.powered_off(now)
+        last_rx = fresh(now, getattr(app.modem.at, "last_rx", None))  # days-old traffic is no traffic
+        if last_rx is not None and mp.state in ("idle", "sending") and (
+                mp.last_use is None or ticks_diff(last_rx, mp.last_use) > 0):
+            mp.used(last_rx)  # traffic from other tasks (status polls, GNSS) keeps it awake a while
+        mp.sending(now, app.alert.state == DISPATCHING and app.modem.ready.is_set())
+        return alert
+
+    async def run(self):
+        while True:
+            try:
+                await self._step()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # the power task must never take the device down: stay awake
+                self.log("power_error", err=repr(e))
+                await asyncio.sleep_ms(5000)
+
+    async def _step(self):
+        now = ticks_ms()
+        alert = self._track(now)
+        gnss = self.acc.cur["gnss"] == "on"
+        if self.low_power and self.modem_policy.mode != ON and self.modem_policy.state != "booting":
+            act = await self.driver.apply(alert, gnss)
+            if act is not None:
+                now = ticks_ms()
+                self._track(now)
+        busy, doze = self._busy(now)
+        nxt = self.modem_policy.next_ms(now)
+        gp = getattr(self.app, "gnss_policy", None)  # the GNSS refresh schedule wakes the MCU too
+        if gp is not None and self.low_power:
+            gp.standby_ok = self.policy.refresh_useful() and self.modem_policy.gnss_standby_allowed()
+        g = gp.next_check_ms(now) if gp is not None else None
+        if doze == "gnss":
+            g = _GNSS_POLL_MS if g is None else min(g, _GNSS_POLL_MS)  # the GNSS task's next poll
+        if g is not None and (nxt is None or g < nxt):
+            nxt = g
+        d = self.policy.decide(now, alert, busy, self.hw.usb(), nxt, doze)
+        if self.last is None or d[0] != self.last[0] or d[3] != self.last[3]:
+            self.log("power_state", state=d[0], why=d[3], ms=d[1], wake=wake_names(d[2]))
+        self.last = d
+        if ticks_diff(now, self._rtc_at) >= _RTC_EVERY_MS:
+            self._save(now)
+        if d[0] == LIGHT:
+            await self._light(min(d[1], _LIGHT_MAX_MS), d[2], d[3] == "motion")
+        elif d[0] == DEEP:
+            self._deep(d[1], d[2])
+        else:
+            try:
+                await asyncio.wait_for_ms(self.driver.kick.wait(), _POLL_MS)
+            except asyncio.TimeoutError:
+                pass
+            self.driver.kick.clear()
+
+    def _flush(self):
+        fl = getattr(self.app.board, "flash_log", None)
+        if fl is not None:
+            try:
+                fl.flush()
+            except OSError:
+                pass
+
+    def _int1(self, mask, moving):
+        """INT1 and the LIS3DH rate for the coming sleep (FIFO watermark while moving, activity
+        otherwise); the posture."""
+        fm = getattr(self.app, "fall", None)
+        if fm is not None and mask & W_ACCEL:
+            p = fm.sleep_mode(moving)
+            self.acc.set("accel", self._accel_state(fm, True), ticks_ms())
+            return p
+        return None
+
+    def _fall_found(self):
+        """An impact under check, or a fall not yet handled (FallMonitor.found()): stay awake."""
+        fm = getattr(self.app, "fall", None)
+        return fm is not None and hasattr(fm, "found") and fm.found()
+
+    def _sleep_off(self):
+        # the FIFO read before a rate change (sleep_mode) found an impact or confirmed a fall after
+        # the policy chose to sleep: the sleep is called off, the check or the cancel window runs awake
+        if self._fall_found():
+            self.log("sleep_cancelled", why="fall_check")
+            return True
+        return False
+
+    async def _light(self, ms, mask, moving=False):
+        acc, hw = self.acc, self.hw
+        self._int1(mask, moving)
+        if self._sleep_off():
+            await asyncio.sleep_ms(0)
+            return
+        wdt = self.app.board.watchdog()
+        if wdt is not None:
+            wdt.feed()
+        self._flush()
+        t0 = ticks_ms()
+        acc.set("mcu", LIGHT, t0)
+        why = hw.lightsleep(ms, mask)
+        t1 = ticks_ms()
+        acc.set("mcu", ACTIVE, t1)
+        if mask & W_ACCEL:
+            acc.set("accel", self._accel_state(getattr(self.app, "fall", None)), t1)
+        acc.count("light_sleeps")
+        acc.count("wake_" + why)
+        if why == "accel":
+            self.policy.motion(t1)
+        elif why == "button":
+            self.policy.hold_awake(t1, self.window_ms, "gesture")
+        await asyncio.sleep_ms(0)
+
+    def _deep(self, ms, mask):
+        now = ticks_ms()
+        self.log("deep_sleep", ms=ms, wake=wake_names(mask))
+        self._flush()
+        posture = self._int1(mask, False)
+        if self._sleep_off():
+            return
+        self.acc.set("mcu", DEEP, now)
+        self.acc.count("deep_sleeps")
+        self._save(now, ms, posture)
+        self.hw.deepsleep(ms, mask)
+
+
+def _read(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return b""

@@ -1,0 +1,102 @@
+# Two-way SMS wiring: received SMS -> inbox decision -> acknowledgement, position reply or stop;
+# low-battery warnings. The decisions are in firmware/sms/inbox.py and firmware/sms/battery_watch.py;
+# this module only acts on them through the alert manager and the modem.
+import asyncio
+
+from firmware.core.errors import SmsError
+from firmware.core.sms_deliver import sent_utc
+from firmware.sms import battery_watch
+from firmware.core import clock, uptime
+from firmware.wearer import haptics
+from firmware.alert.manager import IDLE
+from firmware.sms.inbox import ACK, POSITION, STOP, Inbox, stop_text
+from firmware.core.sms_pdu import encode_submit
+from firmware.sms.text import compose
+
+
+class TwoWay:
+    def __init__(self, app):
+        self.app = app
+        self.log = app.log
+        self.inbox = Inbox(app.cfg, log=app.log)
+        self.reader = app.modem.sms_reader(self.on_message, log=app.log)  # the modem driver's reader
+        self.battery = battery_watch.BatteryWatch(log=app.log)
+        self._jobs = []  # running reply tasks, kept so none is lost
+
+    def start(self):
+        return self.reader.start()
+
+    def on_message(self, sms):
+        """Runs in the reader task: decide, then schedule any SMS to send."""
+        alert = self.app.alert
+        act, c, why = self.inbox.handle(sms.sender, sms.text, uptime.ms(), alert.state != IDLE,
+                                        sent_utc(sms), clock.utc_now())
+        if act == ACK:
+            alert.ack(c)
+            self.app.vibrator.play(haptics.ACKNOWLEDGED)
+            self.log("sms_ack", contact=c, alert=alert.alert_id)
+        elif act == POSITION:
+            self._spawn(self._position(c))
+        elif act == STOP:
+            alert.stop("sms_stop")
+            self._spawn(self._stopped_by(c))
+
+    def _spawn(self, coro):
+        self._jobs = [t for t in self._jobs if not t.done()]
+        self._jobs.append(asyncio.create_task(coro))
+
+    async def _position(self, c):
+        alert = self.app.alert
+        if alert.state != IDLE:  # through the alert's outbox: persisted, retried, reported
+            await alert.queue_message(c, "update", "position_request")
+            self.log("position_reply", contact=c, alert=alert.alert_id)
+            return
+        fix = self.app.lastfix.best()
+        text = compose("update", self.app.cfg.get("wearer", ""), fix.as_tuple() if fix else None,
+                       self.app.board.battery_percent(), self.app.cfg.get("lang", "fr"),
+                       cell=getattr(self.app.modem, "last_cell", None))
+        if await self.send_direct(c, text):
+            self.log("position_reply", contact=c)
+
+    async def _stopped_by(self, c):
+        contacts = self.app.cfg.get("contacts") or []
+        text = stop_text(contacts[c].get("name", ""), self.app.cfg.get("lang", "fr"))
+        for i in range(len(contacts)):
+            if i != c:
+                await self.send_direct(i, text)
+
+    def tell_contacts(self, text):
+        """Send text to every contact, each in its own task (a cancel by the wearer)."""
+        for i in range(len(self.app.cfg.get("contacts") or ())):
+            self._spawn(self.send_direct(i, text))
+
+    async def send_direct(self, c, text, attempts=3):
+        """One SMS outside an alert's outbox (replies, notices, battery warnings)."""
+        contacts = self.app.cfg.get("contacts") or []
+        if not 0 <= c < len(contacts):
+            return False
+        try:
+            pdu, n = encode_submit(contacts[c]["number"], text, self.app.cfg.get("sms_validity_min", 4320))
+        except (ValueError, KeyError) as e:
+            self.log("sms_invalid", contact=c, err=repr(e))
+            return False
+        for k in range(attempts):
+            try:
+                mr = await self.app.modem.send_pdu(pdu, n)
+                self.log("sms_sent_direct", contact=c, to=contacts[c]["number"], mr=mr)
+                return True
+            except SmsError as e:
+                self.log("sms_direct_failed", contact=c, code=e.code, attempt=k + 1)
+                if not e.transient:
+                    return False
+                await asyncio.sleep_ms(5000 << k)
+        return False
+
+    def check_battery(self):
+        """Called on each status poll: 15 % and 5 % each send one warning to the first contact."""
+        pct = self.app.board.battery_percent()
+        level = self.battery.update(pct)
+        if level:
+            self.log("battery_low", pct=pct, level=level)
+            text = battery_watch.text(pct, self.app.cfg.get("wearer", ""), self.app.cfg.get("lang", "fr"))
+            self._spawn(self.send_direct(0, text))

@@ -1,0 +1,1 @@
+# What every part uses: the event log and small-file storage.

@@ -1,0 +1,55 @@
+# The alert gesture from deep sleep (issue 8). The press that woke the MCU (ext0 on the button's RTC
+# GPIO) happened before MicroPython ran: no interrupt saw it. At boot, before the button task drains
+# its first edge, the recogniser gets a synthetic press dated at the wake, so that press still counts
+# toward "3 presses within 2.5 s" (or starts a hold).
+#
+# What is known at that point: the wake time (ticks ~0 on the ESP32: the clock restarts at boot), the
+# button level now, and the edges the ISR stored since the board armed it. So:
+#  - no stored edge, button up: released before the ISR was armed -> a short press (released at once:
+#    an unseen release can never make a hold);
+#  - no stored edge, button down: still held -> a hold runs from the wake;
+#  - the first stored edge is a press: the release fell before arming -> a synthetic release first;
+#  - the first stored edge is a release: the real one, fed as is.
+# Presses that start and end before the ISR is armed (other than the waking one) are lost: the time
+# from wake to armed must stay short (target <= 1 s, "button_armed" in the event log).
+from time import ticks_add, ticks_diff
+
+from firmware.wearer.gestures import SETTLE_MS
+
+WAKE_BUTTON = "button"
+
+
+def woke_by_button(reset_cause, wake_reason):
+    """True if this boot is a deep-sleep wake by the button (ext0). Reset cause first: a wake reason
+    left over from an earlier sleep means nothing after a power-on or a watchdog reset."""
+    return reset_cause == "deepsleep" and wake_reason == WAKE_BUTTON
+
+
+def feed_wake_press(logic, edges, t_wake):
+    """Give `logic` (gestures.ButtonLogic) the waking press at t_wake, then every edge the ISR
+    stored (`edges`: drivers.button.ButtonEdges, drained here before the button task runs).
+    Returns (pressed_now, stored_edges)."""
+    logic.edge(t_wake, True)
+    t = ticks_add(t_wake, SETTLE_MS)
+    logic.poll(t)  # the press is accepted, dated t_wake
+    stored = []
+    edges.drain(lambda tk, p: stored.append((tk, p)))
+    down = edges.is_pressed()
+    if not stored:
+        if not down:
+            _release(logic, t)
+        return down, 0
+    if stored[0][1]:  # a new press: its release before it was missed
+        t_rel = t
+        if ticks_diff(stored[0][0], ticks_add(t_rel, 2 * SETTLE_MS)) < 0:
+            t_rel = ticks_add(stored[0][0], -2 * SETTLE_MS)  # keep it a separate, settled burst
+        _release(logic, t_rel)
+    for tk, p in stored:
+        logic.poll(tk)  # what the live task would have settled before this edge came
+        logic.edge(tk, p)
+    return down, len(stored)
+
+
+def _release(logic, t):
+    logic.edge(t, False)
+    logic.poll(ticks_add(t, SETTLE_MS))
