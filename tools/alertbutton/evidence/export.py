@@ -25,7 +25,7 @@ import sys
 import time
 import wave
 
-from alertbutton import vm
+from alertbutton import pystone, vm
 
 if vm.REPO not in sys.path:
     sys.path.insert(0, vm.REPO)
@@ -78,7 +78,7 @@ class ConsoleSource:
 
     def __init__(self, port, pin=None, timeout=5.0):
         try:
-            from alertbutton.device_cli import Device, DeviceError
+            from alertbutton.device.technician import Device, DeviceError
         except ImportError as e:
             raise EvidenceError("the console client is unavailable: %s" % e, 2)
         self._err = DeviceError
@@ -546,8 +546,8 @@ print("BENCH", enc, nb, ps, conv)
 
 
 def bench(seconds=10.0):
-    tools = os.path.dirname(os.path.abspath(__file__))
-    p = vm.run(code=BENCH_CODE, args=(str(seconds),), extra_path=(tools,), timeout=300)
+    here = os.path.dirname(os.path.abspath(pystone.__file__))  # pystone.py, imported by BENCH_CODE
+    p = vm.run(code=BENCH_CODE, args=(str(seconds),), extra_path=(here,), timeout=300)
     line = [x for x in p.stdout.splitlines() if x.startswith("BENCH ")]
     if not line:
         raise EvidenceError("bench failed in the VM: %s" % (p.stdout + p.stderr)[-500:])

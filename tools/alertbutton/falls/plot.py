@@ -8,7 +8,7 @@ import struct
 import sys
 import zlib
 
-from alertbutton import mobifall
+from alertbutton.falls import mobifall
 
 # phase -> background colour (light), same order as FallDetector.PHASE_NAMES
 PHASE_COLOURS = {
@@ -114,7 +114,7 @@ def trace(samples, rate_hz, **params):
     """Run the firmware detector over milli-g samples. Returns (magnitudes, phases, impacts,
     alarms, detector): impacts = sample indices of every examined impact peak, alarms = indices
     where EV_FALL was returned."""
-    from alertbutton.fall_eval import detector_module
+    from alertbutton.falls.evaluate import detector_module
     fd = detector_module()
     det = fd.FallDetector(rate_hz=rate_hz, **params)
     mags, phases, impacts, alarms = [], [], [], []

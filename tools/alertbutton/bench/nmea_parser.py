@@ -1,6 +1,6 @@
 """NMEA parser cost per sentence in ESP32 terms, side by side with peterhinch's as_GPS, in ONE VM run.
 
-    python -m alertbutton.bench_nmea [--as-gps PATH/as_GPS.py] [--repeat N] [LOG ...]
+    python -m alertbutton.bench.nmea_parser [--as-gps PATH/as_GPS.py] [--repeat N] [LOG ...]
 
 Both parsers get the same gpsd log excerpts (tests/data/nmea/*.log by default; '#' lines skipped,
 gpsd's Delay-Cookie bytes removed) in the same MicroPython VM process, between two pystone runs:
@@ -30,11 +30,10 @@ import shutil
 import sys
 import tempfile
 
-from alertbutton import vm
-from alertbutton.nmea_cmd import ESP32_PYSTONES, VM_LOAD
+from alertbutton import pystone, vm
+from alertbutton.checks.nmea_decode import ESP32_PYSTONES, VM_LOAD
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
+REPO = vm.REPO
 DEFAULT_LOGS = os.path.join(REPO, "tests", "data", "nmea", "*.log")
 
 # Runs inside the VM. argv: [prog, repeat, have_as_gps(0/1), log...]
@@ -162,7 +161,7 @@ def run_bench(logs, as_gps=None, repeat=5, heapsize="16m", timeout=600):
     """Run both parsers over `logs` in one VM process. Returns the result dict (see VM_MAIN)."""
     tmp = tempfile.mkdtemp(prefix="bench_nmea_")  # outside the repository
     try:
-        extra = [HERE]  # pystone.py
+        extra = [os.path.dirname(os.path.abspath(pystone.__file__))]  # pystone.py
         if as_gps:
             shutil.copy(as_gps, os.path.join(tmp, "as_GPS.py"))
             extra.insert(0, tmp)

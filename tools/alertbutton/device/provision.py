@@ -26,7 +26,7 @@ import ssl
 import sys
 
 from alertbutton import fwimport  # noqa: F401  (the firmware's own modules)
-from alertbutton.device_cli import Device, DeviceError, EXIT_USAGE, find_port
+from alertbutton.device.technician import Device, DeviceError, EXIT_USAGE, find_port
 from firmware import platform_config  # noqa: E402
 
 CHUNK = 768  # CA bytes per console line (base64 ~1 KB, well under the 2 KB line limit)
@@ -130,7 +130,7 @@ def prepare_flash(flash_dir, platform, ca_path=None, install_libs=True):
         with open(os.path.join(flash_dir, platform_config.CA_PATH), "wb") as f:
             f.write(ca)
     if install_libs and pcfg["transport"] == "mqtt":
-        from alertbutton import mplib
+        from alertbutton.device import mplib
         mplib.mip_install(os.path.join(flash_dir, "lib"))
     return pcfg
 

@@ -1,4 +1,4 @@
-# Runs INSIDE the MicroPython VM (started by tools/alertbutton/energy_fall_wake.py): does a fall that
+# Runs INSIDE the MicroPython VM (started by tools/alertbutton/energy/fall_wake.py): does a fall that
 # starts while the MCU deep-sleeps still reach the detector? Per trial and per boot time:
 #  1. the firmware runs awake on the trace's still start (first sample repeated for lead_s): the fall
 #     monitor reads the simulated LIS3DH's FIFO and keeps the still posture;

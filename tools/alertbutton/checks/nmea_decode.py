@@ -11,7 +11,7 @@ import os
 import sys
 import tempfile
 
-from alertbutton import vm
+from alertbutton import pystone, vm
 
 ESP32_PYSTONES = 1660  # published figure for MicroPython on an ESP32 at 240 MHz
 
@@ -116,7 +116,7 @@ def run_vm(path, chunk=64, verbose=False, bench=0, heapsize=None, timeout=300):
             f.write(VM_MAIN)
         proc = vm.run(script=script, args=(os.path.abspath(path), str(chunk), "1" if verbose else "0",
                                            str(bench)), heapsize=heapsize, timeout=timeout,
-                      extra_path=(os.path.dirname(os.path.abspath(__file__)),))  # pystone.py, if any
+                      extra_path=(os.path.dirname(os.path.abspath(pystone.__file__)),))  # pystone.py
     finally:
         os.unlink(script)
     fixes, counters = [], None

@@ -325,7 +325,7 @@ class VmBoard:
     path like a board's /lib: mpremote and `alertbutton deploy` talk to `port` as to a board."""
 
     def __init__(self, flash):
-        from alertbutton.ptybridge import PtyBridge
+        from alertbutton.device.ptybridge import PtyBridge
         self.flash = os.path.abspath(flash)
         os.makedirs(self.flash, exist_ok=True)
         self.bridge = PtyBridge().start()

@@ -1,6 +1,6 @@
 """`alertbutton energy --scenario DAY.json`: battery life from the firmware's own accounting.
 
-1. A simulated day runs ACCELERATED inside the MicroPython VM (tools/alertbutton/energy_vm.py): the
+1. A simulated day runs ACCELERATED inside the MicroPython VM (tools/alertbutton/energy/day_vm.py): the
    firmware's decision objects (PowerPolicy, ModemPolicy, GnssPower) get injected time, and the
    firmware's Accounting records the time each component spends in each state. It crosses every
    deep sleep only as the bytes RTC memory would hold. A day takes seconds.
@@ -19,13 +19,14 @@ import os
 import sys
 import tempfile
 
-from alertbutton import vm
+from alertbutton import pystone, vm
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+PYSTONE_DIR = os.path.dirname(os.path.abspath(pystone.__file__))  # imported by the VM code
 DEFAULT_TABLE = os.path.join(vm.REPO, "boards", "currents_a7670e.json")
 MODES = ("ready", "off", "ready-psm", "baseline")
 ESP32_MHZ = 160  # MicroPython's default CPU clock on the ESP32 (the active current's row)
-PYSTONE_MHZ = 240  # fall_eval.ESP32_PYSTONES is for 240 MHz
+PYSTONE_MHZ = 240  # falls.evaluate.ESP32_PYSTONES is for 240 MHz
 GESTURE_MS = (0, 400, 800)  # the simulator's "alert" gesture (sim.gesture_edges): 3 presses
 COMPONENTS = ("mcu", "modem", "gnss", "accel", "mic")
 
@@ -52,7 +53,7 @@ def load_scenario(path):
 
 
 def resolve(sc, mode, cpu_ms):
-    """The parameters energy_vm.py needs, for one mode."""
+    """The parameters day_vm.py needs, for one mode."""
     if mode not in MODES:
         raise EnergyError("mode must be one of %s" % ", ".join(MODES))
     segs = []
@@ -137,7 +138,7 @@ print("CPU", busy, n * batch, pystone.main(loops))
 
 def esp32_scale(vm_pystones):
     """VM time x this = ESP32 time at MicroPython's 160 MHz (pystones measured in the same VM run)."""
-    from alertbutton.fall_eval import ESP32_PYSTONES
+    from alertbutton.falls.evaluate import ESP32_PYSTONES
     return vm_pystones / float(ESP32_PYSTONES) * PYSTONE_MHZ / float(ESP32_MHZ)
 
 
@@ -146,14 +147,14 @@ def measure_cpu_ms(mcu, batches=400, pystone_loops=5000):
     on a bus that costs nothing (the conversion, the detector, the motion verdict, the still posture;
     measured in the VM, scaled by pystones to an ESP32 at MicroPython's 160 MHz) + the I2C burst
     read's bus time + the wake overhead."""
-    from alertbutton.fall_eval import ESP32_PYSTONES
+    from alertbutton.falls.evaluate import ESP32_PYSTONES
     batch = int(mcu.get("fifo_samples", 25))
     with tempfile.TemporaryDirectory(prefix="energy-cpu-") as tmp:
         script = os.path.join(tmp, "cpu.py")
         with open(script, "w") as f:
             f.write(CPU_SCRIPT)
         proc = vm.run(script=script, args=(str(batches), str(batch), str(pystone_loops)),
-                      extra_path=(HERE,), timeout=300, cwd=tmp)
+                      extra_path=(PYSTONE_DIR,), timeout=300, cwd=tmp)
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("CPU ")]
     if proc.returncode != 0 or not line:
         raise RuntimeError("CPU measurement failed: %s" % (proc.stderr or proc.stdout)[-1500:])
@@ -174,7 +175,7 @@ def run_day(P, timeout=600):
         path = os.path.join(tmp, "day.json")
         with open(path, "w") as f:
             json.dump(P, f)
-        proc = vm.run(script=os.path.join(HERE, "energy_vm.py"), args=(path,), timeout=timeout, cwd=tmp,
+        proc = vm.run(script=os.path.join(HERE, "day_vm.py"), args=(path,), timeout=timeout, cwd=tmp,
                       heapsize="16M")
     if proc.returncode != 0:
         raise RuntimeError("energy VM failed (%d): %s" % (proc.returncode, (proc.stderr or proc.stdout)[-3000:]))
@@ -288,9 +289,9 @@ COLOURS = {"ready": (20, 60, 200), "off": (0, 140, 60), "ready-psm": (230, 120, 
 
 def plot(series, bin_s, path, title=""):
     """PNG of the per-bin average current (mA, log scale 0.01..1000) over the day, one line per mode.
-    Drawn with the tiny raster of alertbutton.fall_plot (no matplotlib)."""
+    Drawn with the tiny raster of alertbutton.falls.plot (no matplotlib)."""
     import math
-    from alertbutton.fall_plot import Canvas, GREY, BLACK
+    from alertbutton.falls.plot import Canvas, GREY, BLACK
     n = max(len(v) for v in series.values())
     width, height = max(800, n + 110), 460
     left, right, top, bottom = 80, width - 20, 40, height - 50

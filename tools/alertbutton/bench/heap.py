@@ -1,14 +1,14 @@
 """`alertbutton bench heap`: the smallest MicroPython heap in which a FULL alert completes, and where
 the heap goes.
 
-The firmware boots on the simulated board (tools/alertbutton/sim.py) with `-X heapsize=N`, from the .py
+The firmware boots on the simulated board (tools/alertbutton/sim/run.py) with `-X heapsize=N`, from the .py
 sources and from the .mpy files `alertbutton deploy` builds, and plays scenarios/heap.json. A run
 counts as complete only from the firmware's own output: the events it logged (events.jsonl) and
 its console (firmware.log), never because time ran out (see judge()). The heap size is bisected on
 those verdicts. Sizes mean something only on the 32-bit VM (ALERTBUTTON_VM=32, tools/vm32/build.sh):
 the ESP32 is a 32-bit machine, and on the 64-bit VM every pointer and object header is twice as large.
 
-The table comes from one more run per form in a 1000 KB heap with tools/alertbutton/heap_probe_vm.py
+The table comes from one more run per form in a 1000 KB heap with tools/alertbutton/sim/heap_probe_vm.py
 loaded first: the live heap (after gc.collect()) each import, each big construction and each phase
 of the alert keeps. Those are live bytes; the bisected minimum adds fragmentation and the transient
 peak, which is why it is the honest figure."""
@@ -128,10 +128,10 @@ def judge_files(sc, out):
 
 def trial(sc, heap_kb, form, out, tree=None, probe=False):
     """One simulated full alert in a heap of heap_kb KB, booting from `form` (FORMS; tree: what
-    sim_tree.build() made for it). Stops as soon as the firmware's output decides (complete, or
+    sim/tree.py's build() made for it). Stops as soon as the firmware's output decides (complete, or
     failed), else at the scenario's duration_s. The verdict is then taken again from the files the
     run wrote."""
-    from alertbutton.sim import SimRun
+    from alertbutton.sim.run import SimRun
     run = SimRun(sc, out, echo=None, heapsize="%dk" % heap_kb, mpy=form != "py", romfs=form == "romfs", tree=tree,
                  heap_probe=probe)
     seen = [-1, -1]
@@ -323,8 +323,8 @@ def run(args):
               "every pointer and object header is twice as large. Run it on the 32-bit VM: "
               "tools/vm32/build.sh, then ALERTBUTTON_VM=32 alertbutton bench heap" % vm.vm_label(), file=sys.stderr)
         return 2
-    from alertbutton import sim_tree
-    from alertbutton.sim import load_scenario
+    from alertbutton.sim import tree as sim_tree
+    from alertbutton.sim.run import load_scenario
     sc = load_scenario(args.scenario)
     forms = [f for f in FORMS if f in (args.form or FORMS)]
     work = args.keep or tempfile.mkdtemp(prefix="bench-heap-")

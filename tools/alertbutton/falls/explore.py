@@ -3,7 +3,7 @@ firmware does not compute, a boosted-stump ensemble), each scored by leave-one-s
 model retrained in every fold, plus a nested estimate of picking the best variant that way.
 Host only (CPython, floats): this is where ideas are judged before any is ported to the firmware.
 
-Candidates are the firmware's own (fall_train.candidates: every impact the detector examines, with
+Candidates are the firmware's own (train.candidates: every impact the detector examines, with
 its features); the prototype features below are computed from the same resampled trial around
 each candidate. A trial's verdict is "any gated candidate scores >= 0", which is what the firmware
 does when nothing was confirmed before: for the shipped variant it gives the same counts as
@@ -11,7 +11,8 @@ does when nothing was confirmed before: for the shipped variant it gives the sam
 """
 import math
 
-from alertbutton import fall_eval, fall_train
+from alertbutton.falls import evaluate as fall_eval
+from alertbutton.falls import train as fall_train
 
 FIRMWARE = list(fall_train.STUMP_USE)  # every firmware feature: (name, firmware index, lo, hi)
 PROTO = ("ff_ms", "jerk", "nimp2", "rebound", "wide_ms", "psd_min", "psd_max", "dip2pk_ms")

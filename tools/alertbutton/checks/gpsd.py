@@ -14,7 +14,7 @@ a time, the same instant, or the same instant plus a whole number of 1024-week G
 "corrects" old receivers' dates against its build date; we report what the receiver said).
 Why the remaining differences exist is explained per log in tests/data/nmea/README.md.
 
-    python -m alertbutton.gpsd_check [DIR or LOG ...] [--chunk N] [--cpython] [--details]
+    python -m alertbutton.checks.gpsd [DIR or LOG ...] [--chunk N] [--cpython] [--details]
 """
 import argparse
 import datetime
@@ -153,7 +153,7 @@ def run_cpython(log_path, chunk):
             shim = types.ModuleType("micropython")
             shim.const = lambda x: x
             sys.modules["micropython"] = shim
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    repo = vm.REPO
     if repo not in sys.path:
         sys.path.insert(0, repo)
     from firmware.nmea import NmeaParser
@@ -168,7 +168,7 @@ def run_cpython(log_path, chunk):
     with open(log_path, "rb") as f:
         lines = f.readlines()
     data = b"".join(line for line in lines if not line.startswith(b"#"))
-    for line in lines:  # same log conventions as the VM loader in nmea_cmd.VM_MAIN
+    for line in lines:  # same log conventions as the VM loader in nmea_decode.VM_MAIN
         if line.startswith(b"# Delay-Cookie:") and len(line.split()) > 2:
             data = data.replace(line.split()[2][:1], b"")
     for i in range(0, len(data), chunk):
@@ -188,9 +188,9 @@ def check_log(log_path, chunk=64, cpython=False):
         except Exception as e:  # a crash is a result to report, not a reason to stop the table
             fixes, counters, crashes = [], {"exception": repr(e)}, 1
     else:
-        from alertbutton import nmea_cmd
+        from alertbutton.checks import nmea_decode
 
-        fixes, counters, proc = nmea_cmd.run_vm(log_path, chunk=chunk, verbose=True)
+        fixes, counters, proc = nmea_decode.run_vm(log_path, chunk=chunk, verbose=True)
         if proc.returncode != 0 or counters is None:
             crashes = 1
             counters = {"vm": (proc.stdout + proc.stderr)[-500:]}

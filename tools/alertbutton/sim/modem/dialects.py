@@ -1,11 +1,11 @@
-"""Simulated modem dialects beyond the A76xx base (tools/alertbutton/modem_sim.py): SIMCom SIM7600,
+"""Simulated modem dialects beyond the A76xx base (a76xx.py): SIMCom SIM7600,
 SIMCom SIM7080G, Quectel BG95, plus the serving cell of every dialect from the scenario.
 
 Each class overrides only what its module does differently; formats are those of the vendor AT
 manuals cited in the matching driver (drivers/simcom_sim7600.py, drivers/simcom_sim7080.py,
 drivers/quectel_bg95.py), which the tests check the drivers against.
 
-Scenario keys read here (besides modem_sim's):
+Scenario keys read here (besides a76xx.py's):
   "cell": {"mcc": 208, "mnc": 1 | "01", "tac": 12345, "cid": 1234567, "rat": "LTE"} | null
       the serving cell answered by AT+CPSI? (SIMCom) / AT+QENG="servingcell" (Quectel). mnc as an
       int is printed with 2 digits, as a string verbatim ("020"). null: no cell information (the
@@ -13,10 +13,10 @@ Scenario keys read here (besides modem_sim's):
   "modem": {"dialect": "a76xx" | "sim7600" | "sim7080" | "bg95",
             "lte_resume_s": 0.3}   SIM7080: time to re-register after GNSS is switched off
 
-Importing this module adds "sim7600", "sim7080" and "bg95" to modem_sim.DIALECTS. create() also maps
+Importing this module adds "sim7600", "sim7080" and "bg95" to a76xx.DIALECTS. create() also maps
 "a76xx" to A76xxSim (the base plus the scenario's cell).
 """
-from alertbutton.modem_sim import DIALECTS, UERE_M, CmdError, ModemSim, _int_arg
+from alertbutton.sim.modem.a76xx import DIALECTS, UERE_M, CmdError, ModemSim, _int_arg
 
 _DEFAULT_CELL = {"mcc": 208, "mnc": "01", "tac": 0x1A2B, "cid": 27447297, "rat": "LTE"}
 
@@ -33,7 +33,7 @@ def ddmm(value, deg_digits):
 
 
 class A76xxSim(ModemSim):
-    """The A76xx of modem_sim, with AT+CPSI? answering the scenario's cell."""
+    """The A76xx of a76xx.py, with AT+CPSI? answering the scenario's cell."""
 
     cpsi_mode = "LTE"
 

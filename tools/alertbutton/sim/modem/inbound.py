@@ -22,7 +22,7 @@ import datetime
 from gsmmodem.pdu import (Concatenation, _encodeAddressField, _encodeTimestamp, encodeGsm7, encodeSmsSubmitPdu,
                           encodeUcs2, packSeptets)
 
-from alertbutton.modem_sim import ModemSim
+from alertbutton.sim.modem.a76xx import ModemSim
 
 REC_UNREAD, REC_READ, STO_UNSENT, STO_SENT, ALL = 0, 1, 2, 3, 4
 

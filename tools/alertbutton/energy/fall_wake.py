@@ -1,9 +1,9 @@
-"""Falls that start in deep sleep (issue 8): `python -m alertbutton.energy_fall_wake [DATA]`.
+"""Falls that start in deep sleep (issue 8): `python -m alertbutton.energy.fall_wake [DATA]`.
 
 Each MobiFall fall trial (resampled to 50 Hz, milli-g) runs in the MicroPython VM through the simulated
 LIS3DH and the firmware's FallMonitor twice: awake all along, and starting from deep sleep (INT1
 activity wake, boot_ms of samples lost to the boot except the FIFO's last 32, then the still posture
-saved before the sleep seeds the detector: tools/alertbutton/energy_fall_wake_vm.py). Prints, per
+saved before the sleep seeds the detector: tools/alertbutton/energy/fall_wake_vm.py). Prints, per
 boot time, how many falls the detector still confirms. The boot time is the unknown: it must be
 measured on the ESP32 (docs/power.md).
 """
@@ -12,9 +12,11 @@ import os
 import sys
 import tempfile
 
-from alertbutton import mobifall, vm
+from alertbutton import pystone, vm
+from alertbutton.falls import mobifall
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+PYSTONE_DIR = os.path.dirname(os.path.abspath(pystone.__file__))  # imported by the VM code
 BOOT_MS = (0, 300, 640, 1000)
 LEAD_S = 3.0
 
@@ -26,8 +28,8 @@ def run(trials, boot_ms=BOOT_MS, lead_s=LEAD_S, seed=True, timeout=900, sleep_hz
         with open(path, "w") as f:
             json.dump({"trials": trials, "boot_ms": list(boot_ms), "lead_s": lead_s, "seed": seed,
                        "sleep_hz": sleep_hz}, f)
-        proc = vm.run(script=os.path.join(HERE, "energy_fall_wake_vm.py"), args=(path,), timeout=timeout,
-                      cwd=tmp, heapsize="16M", extra_path=(HERE,))
+        proc = vm.run(script=os.path.join(HERE, "fall_wake_vm.py"), args=(path,), timeout=timeout,
+                      cwd=tmp, heapsize="16M", extra_path=(PYSTONE_DIR,))
     if proc.returncode != 0:
         raise RuntimeError("fall-wake VM failed: %s" % (proc.stderr or proc.stdout)[-2000:])
     return [json.loads(ln[4:]) for ln in proc.stdout.splitlines() if ln.startswith("RES ")]
@@ -36,17 +38,17 @@ def run(trials, boot_ms=BOOT_MS, lead_s=LEAD_S, seed=True, timeout=900, sleep_hz
 def wake_batch_ms(trials, loops=5000, repeats=3):
     """ESP32 ms of the first FIFO batch after a deep-sleep wake (the whole FIFO, upsampled to the
     detector's rate), mean over the trials at a 0 ms boot; the VM's time scaled by pystones to
-    MicroPython's 160 MHz ESP32, as energy.measure_cpu_ms does. The lowest of `repeats` VM runs:
+    MicroPython's 160 MHz ESP32, as battery_life.measure_cpu_ms does. The lowest of `repeats` VM runs:
     a batch is ~0.1 ms in the VM, so one preemption of a loaded machine would dominate a run."""
-    from alertbutton.energy import esp32_scale
+    from alertbutton.energy.battery_life import esp32_scale
     best = None
     for _ in range(repeats):
         with tempfile.TemporaryDirectory(prefix="fallwake-") as tmp:
             path = os.path.join(tmp, "in.json")
             with open(path, "w") as f:
                 json.dump({"trials": trials, "boot_ms": [0], "lead_s": LEAD_S, "seed": True, "pystone": loops}, f)
-            proc = vm.run(script=os.path.join(HERE, "energy_fall_wake_vm.py"), args=(path,), timeout=900,
-                          cwd=tmp, heapsize="16M", extra_path=(HERE,))
+            proc = vm.run(script=os.path.join(HERE, "fall_wake_vm.py"), args=(path,), timeout=900,
+                          cwd=tmp, heapsize="16M", extra_path=(PYSTONE_DIR,))
         lines = proc.stdout.splitlines()
         ps = [float(ln.split()[1]) for ln in lines if ln.startswith("PYSTONE ")]
         if proc.returncode != 0 or not ps:

@@ -1,4 +1,4 @@
-# Runs INSIDE the MicroPython VM (started by tools/alertbutton/energy.py): one simulated day,
+# Runs INSIDE the MicroPython VM (started by tools/alertbutton/energy/battery_life.py): one simulated day,
 # accelerated by injecting time into the firmware's own decision objects (firmware.power.PowerPolicy,
 # firmware.modem_power.ModemPolicy, firmware.gnss_power.GnssPower) and keeping the firmware's own
 # state-time accounting (firmware.power.Accounting), which crosses every deep sleep only as the bytes
@@ -10,7 +10,7 @@
 # comes) and the MCU's boot time after a deep sleep. Those durations are the scenario's parameters,
 # each sourced or marked as an assumption there.
 #
-# argv[1]: a JSON file written by energy.py (the scenario with every parameter resolved).
+# argv[1]: a JSON file written by battery_life.py (the scenario with every parameter resolved).
 # stdout: "BIN <i> <json>" per bin of the timeline, "EV <json>" for notable moments,
 #         "RESULT <json>" last: the accounting's totals (ms) and counts, latencies.
 import json

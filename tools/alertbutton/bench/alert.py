@@ -1,5 +1,5 @@
 """`alertbutton bench alert`: trigger -> first and -> fifth +CMGS, over several simulated alerts.
-`alertbutton bench heap`: the smallest heap a full alert needs, and where it goes (heap_bench.py).
+`alertbutton bench heap`: the smallest heap a full alert needs, and where it goes (heap.py).
 
 Figures, not a timed test: each run boots the firmware in the MicroPython VM on the simulated board,
 fires the alert gesture and reads the times off the simulator's own clock (the trigger event from the
@@ -9,8 +9,9 @@ import os
 import statistics
 import tempfile
 
-from alertbutton import heap_bench, vm
-from alertbutton.sim import run_scenario
+from alertbutton import vm
+from alertbutton.bench import heap as heap_bench
+from alertbutton.sim.run import run_scenario
 
 
 def alert_scenario(latency_s, cmd_latency_s, gnss_after_s=None):

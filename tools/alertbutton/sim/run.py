@@ -14,7 +14,7 @@ import time
 import tty
 
 from alertbutton import vm
-from alertbutton import modem_dialects
+from alertbutton.sim.modem import dialects
 
 BUTTON_PIN = 13  # boards/pins_a7670e.py BUTTON
 PWRKEY_PIN = 4  # boards/pins_a7670e.py MODEM_PWRKEY
@@ -55,7 +55,7 @@ def check_scenario(sc):
         if v is not None and not (isinstance(v, dict) and "lat" in v and "lon" in v):
             raise ScenarioError("%s: null or an object with lat, lon" % key)
     if sc.get("gnss_receiver") is not None:
-        from alertbutton.nmea_receiver_sim import check_spec, ReceiverError
+        from alertbutton.sim.nmea_receiver import check_spec, ReceiverError
         try:
             check_spec(sc["gnss_receiver"])
         except ReceiverError as e:
@@ -107,12 +107,12 @@ class SimRun:
     def __init__(self, scenario, out_dir, modem_pty=None, echo=print, seed=1, heapsize=HEAPSIZE, mpy=False,
                  heap_probe=False, tree=None, romfs=False):
         self.sc = check_scenario(scenario)
-        self.romfs = romfs  # boot from those .mpy files in a ROMFS image (tools/alertbutton/sim_tree.py)
+        self.romfs = romfs  # boot from those .mpy files in a ROMFS image (tools/alertbutton/sim/tree.py)
         self.mpy = romfs or mpy or bool(self.sc.get("mpy"))  # boot from the .mpy files `deploy` ships
-        # heap_probe: every boot imports tools/alertbutton/heap_probe_vm.py first, which writes the
+        # heap_probe: every boot imports tools/alertbutton/sim/heap_probe_vm.py first, which writes the
         # heap each import, construction and logged event costs ("HEAP" lines in firmware.log)
         self.heap_probe = heap_probe
-        self._tree = tree  # vm_env options of a tree sim_tree.build() made already (else built here)
+        self._tree = tree  # vm_env options of a tree sim/tree.py's build() made already (else built here)
         self.out = os.path.abspath(out_dir)
         self.flash = os.path.join(self.out, "flash")
         self.modem_pty = modem_pty
@@ -165,7 +165,7 @@ class SimRun:
             _write_json(os.path.join(self.flash, "sim_audio.json"), {
                 "wav": os.path.abspath(wav), "speed": float(sc.get("audio_speed", 1.0))})
         if sc.get("platform"):  # platform link (issue 9): the files `alertbutton provision` writes
-            from alertbutton import provision
+            from alertbutton.device import provision
             provision.prepare_flash(self.flash, sc["platform"], sc.get("platform_ca"))
 
     def _wiring(self, modem_path, ctl_path, reset_cause=1):
@@ -278,7 +278,7 @@ class SimRun:
             self.modem = _inbound_dialect(sc)(sc, on_sms=self._on_sms, seed=self.rng.randrange(1 << 30))
             modem_path = self.modem.start()
         if self.sc.get("gnss_receiver"):
-            from alertbutton.nmea_receiver_sim import NmeaReceiverSim
+            from alertbutton.sim.nmea_receiver import NmeaReceiverSim
             self.receiver = NmeaReceiverSim(self.sc["gnss_receiver"], seed=self.rng.randrange(1 << 30))
             self._nmea_path = self.receiver.start()
         self._ctl_master, ctl_slave = os.openpty()
@@ -293,7 +293,7 @@ class SimRun:
     def _start_console(self):
         """The board's USB serial: a pty pair bridged like a cable. The firmware's console is on one
         end; the other end's path is printed and written to OUT/console_port for the CLI's --port."""
-        from alertbutton.ptybridge import PtyBridge
+        from alertbutton.device.ptybridge import PtyBridge
         self.console = PtyBridge().start()
         self.console_port = self.console.host_path
         with open(os.path.join(self.out, "console_port"), "w") as f:
@@ -302,13 +302,13 @@ class SimRun:
 
     def _vm_opts(self):
         """The device tree the VM imports (sources, or the .mpy tree or ROMFS image built once per
-        run: tools/alertbutton/sim_tree.py) and the ticks it starts at: every boot starts at the
+        run: tools/alertbutton/sim/tree.py) and the ticks it starts at: every boot starts at the
         scenario's ticks_ms_start / ticks_us_start, so a wrap test puts the 2**30 wrap a few seconds
         into each boot (the ESP32 restarts its ticks at 0; near the wrap is the worst case)."""
         opts = {}
         if self.mpy:
             if self._tree is None:
-                from alertbutton import sim_tree
+                from alertbutton.sim import tree as sim_tree
                 self._tree = sim_tree.build(os.path.join(self.out, "mpy"), romfs=self.romfs)
             opts.update(self._tree)
         for key in ("ticks_ms_start", "ticks_us_start"):
@@ -460,9 +460,9 @@ class SimRun:
 def _inbound_dialect(sc):
     """The scenario's modem dialect with the inbound-SMS side (SMS-DELIVER PDUs from an independent
     encoder into the simulated SIM store, announced by +CMTI)."""
-    from alertbutton.modem_inbound import InboundMixin
+    from alertbutton.sim.modem.inbound import InboundMixin
     name = ((sc.get("modem") or {}).get("dialect") or "a76xx").lower()
-    cls = modem_dialects.OURS.get(name) or modem_dialects.DIALECTS.get(name)
+    cls = dialects.OURS.get(name) or dialects.DIALECTS.get(name)
     if cls is None:
         raise ScenarioError("unknown modem dialect %r" % name)
     return type("Inbound" + cls.__name__, (InboundMixin, cls), {})
@@ -472,7 +472,7 @@ def _write_accel_trace(spec, out_path):
     """The accelerometer trace for the simulated LIS3DH: a MobiFall-format *_acc_*.txt (resampled to
     50 Hz like the fall evaluation) or a text file of "x y z" lines in mg already at 50 Hz. Without
     a trace the board lies still and flat (1 g on z)."""
-    from alertbutton import mobifall
+    from alertbutton.falls import mobifall
     path = spec.get("trace")
     if path is not None and not os.path.exists(path):  # a scenario file names it from the repository's root, as "audio"
         path = os.path.join(vm.REPO, path)

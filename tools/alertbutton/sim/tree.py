@@ -16,7 +16,8 @@ import os
 import shutil
 import subprocess
 
-from alertbutton import deploy, vm
+from alertbutton import vm
+from alertbutton.device import deploy
 
 
 def build(dest, romfs=False):

@@ -1,7 +1,7 @@
 """`alertbutton faults`: the modem fault suite (issue 5).
 
 Each scenario boots the firmware in the MicroPython VM on the simulated board with five contacts,
-arms one or more modem faults (tools/alertbutton/modem_sim.py FAULTS), makes the alert gesture, then
+arms one or more modem faults (tools/alertbutton/sim/modem/a76xx.py FAULTS), makes the alert gesture, then
 probe gestures while the fault is active, and checks what happened against the scenario's
 expectations (data in SCENARIOS, described in docs/fault-suite.md):
 
@@ -25,7 +25,7 @@ import tempfile
 import time
 from collections import Counter
 
-from alertbutton.sim import SimRun, gesture_edges
+from alertbutton.sim.run import SimRun, gesture_edges
 
 CONTACTS = [{"name": "Contact %d" % (i + 1), "number": "+3361234560%d" % (i + 1)} for i in range(5)]
 NUMBERS = [c["number"] for c in CONTACTS]
@@ -55,7 +55,7 @@ ALWAYS_FORBID = [{"event": "alert_error"}, {"event": "urc_handler_error"}, {"eve
 
 def scenario(name, models, faults=(), expect=None, modem=None, config=None, probes=(1.2, 3.0), duration_s=15.0,
              linger_s=1.0):
-    """One suite entry. faults: modem_sim fault specs {"name", "at_s"?, params}. probes: seconds after
+    """One suite entry. faults: modem simulator fault specs {"name", "at_s"?, params}. probes: seconds after
     the alert gesture starts at which a probe gesture (the alert gesture again) starts."""
     exp = dict(EXPECT_DEFAULTS)
     exp.update(expect or {})

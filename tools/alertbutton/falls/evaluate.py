@@ -17,7 +17,8 @@ import sys
 import tempfile
 import time
 
-from alertbutton import mobifall, vm
+from alertbutton import pystone, vm
+from alertbutton.falls import mobifall
 
 # Subject-wise split (see docs/fall-detection.md). Subjects with ADL recordings (2 4 5 7 9 11) and
 # falls-only subjects (1 6 12 13 15 16 17 18 20 21 29 31) were each sorted and assigned alternately.
@@ -26,7 +27,7 @@ TEST_SUBJECTS = (4, 6, 7, 11, 13, 16, 18, 21, 31)
 ESP32_PYSTONES = 1660  # MicroPython pystones/s on an ESP32 at 240 MHz (project assumption)
 
 _MAGIC = b"FALL"
-_HERE = os.path.dirname(os.path.abspath(__file__))
+_PYSTONE_DIR = os.path.dirname(os.path.abspath(pystone.__file__))  # imported by the VM script
 
 # Runs inside the VM. argv: data file, rate, file holding the params literal, cpu flag, pystone loops,
 # batch (samples per FallDetector.feed() window, the device's FIFO wake; 1: update() per sample).
@@ -204,7 +205,7 @@ def run_vm(loaded, rate, params, cpu=False, pystone_loops=20000, timeout=3600, b
             f.write(repr(params))
         proc = vm.run(script=script, args=(data, str(rate), ppath, "1" if cpu else "0",
                                            str(pystone_loops), str(batch)),
-                      extra_path=(_HERE,), heapsize="8M", timeout=timeout, cwd=tmp)
+                      extra_path=(_PYSTONE_DIR,), heapsize="8M", timeout=timeout, cwd=tmp)
     if proc.returncode != 0:
         raise RuntimeError("VM failed (%d): %s" % (proc.returncode, (proc.stderr or proc.stdout)[-2000:]))
     alarms = [None] * len(loaded)
@@ -401,7 +402,7 @@ def cross_validate_model(loaded, folds, rate, params, kind=None):
     """Like cross_validate, for the learnt second stage: the model is retrained (fall_train) on the
     candidates of all subjects but the fold's, then the firmware detector with that model runs over
     the fold's trials. Pooled held-out metrics."""
-    from alertbutton import fall_train
+    from alertbutton.falls import train as fall_train
     cands = fall_train.candidates(loaded, rate, params)
     subjects = set(ld.trial.subject for ld in loaded)
     held_l, held_a, chosen = [], [], []
@@ -418,7 +419,7 @@ def cross_validate_model(loaded, folds, rate, params, kind=None):
 
 
 def _kind():
-    from alertbutton import fall_train
+    from alertbutton.falls import train as fall_train
     return fall_train.KIND
 
 
@@ -432,7 +433,7 @@ def _types(loaded):
 
 def fit_model(root, rate, params, subjects, pad_s, kind=None):
     """The second stage retrained on `subjects` only (loaded here, apart from the evaluated trials)."""
-    from alertbutton import fall_train
+    from alertbutton.falls import train as fall_train
     fit_on = load(root, rate, set(subjects), pad_s)
     if not fit_on:
         raise ValueError("no trials of subjects %s to fit on" % sorted(subjects))
@@ -458,7 +459,7 @@ def trained_on(params, fit_subjects=None):
 
 def train_model(loaded, rate, params, out_path, command, kind=None):
     """Train the second stage on every loaded trial and write it as a firmware module."""
-    from alertbutton import fall_train
+    from alertbutton.falls import train as fall_train
     cands = fall_train.candidates(loaded, rate, params)
     model, info = fall_train.train(cands, set(range(len(loaded))), kind=kind, groups=_groups(loaded),
                                    types=_types(loaded))
@@ -545,7 +546,7 @@ def run(args):
         print(json.dumps(out, indent=1))
         return 0
     if args.explore:
-        from alertbutton import fall_explore
+        from alertbutton.falls import explore as fall_explore
         out = fall_explore.run(loaded, args.rate, params)
         sys.stderr.write("%d trials in %.1f s\n" % (len(loaded), time.time() - t0))
         print(json.dumps(out, indent=1))
