@@ -11,7 +11,7 @@ import zlib
 import pytest
 
 from alertbutton import cli
-from alertbutton.falls import evaluate, mobifall, plot
+from alertbutton.falls import command, evaluate, mobifall, plot
 
 
 
@@ -157,7 +157,7 @@ def test_explore_replica_counts_like_the_firmware_cross_validation():
     for kind, fitter in (("logistic", explore.logistic(data, explore.SHIPPED)),
                          ("experts", explore.experts(data))):
         mine = data.held_out(fitter)
-        fw, _ = evaluate.cross_validate_model(loaded, folds, 50, {}, kind)
+        fw, _ = command.cross_validate_model(loaded, folds, 50, {}, kind)
         assert [mine[k] for k in keys] == [fw[k] for k in keys], kind
         assert [mine[k] for k in ("falls", "adl_trials")] == [6, 7]
 

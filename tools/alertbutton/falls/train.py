@@ -15,7 +15,7 @@ after); every candidate of an activity trial is a non-fall.
 
 `alertbutton fall-eval DIR --train-model OUT.py` trains on the selected subjects and writes the
 module; `--cv split|loso` retrains inside every fold; `--fit tune` retrains on the tuning split
-before evaluating other subjects in the VM (see evaluate.py).
+before evaluating other subjects in the VM (see command.py).
 """
 import math
 
