@@ -6,7 +6,7 @@ import pytest
 
 from alertbutton.checks.modem_faults import (BY_NAME, SCENARIOS, evaluate, gesture_latencies, last_press_t, matches,
                                 run_one, summary, table)
-from alertbutton.sim.modem.a76xx import FAULTS
+from alertbutton.sim.modem.faults import FAULTS
 
 
 def good_obs(defn):

@@ -13,7 +13,7 @@ import pytest
 
 from alertbutton import vm
 from alertbutton.device import mplib
-from alertbutton.sim.modem.a76xx import status_report_pdu
+from alertbutton.sim.modem.pdu import status_report_pdu
 
 import mqtt_broker
 import webhook

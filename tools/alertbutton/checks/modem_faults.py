@@ -1,7 +1,7 @@
 """`alertbutton faults`: the modem fault suite (issue 5).
 
 Each scenario boots the firmware in the MicroPython VM on the simulated board with five contacts,
-arms one or more modem faults (tools/alertbutton/sim/modem/a76xx.py FAULTS), makes the alert gesture, then
+arms one or more modem faults (tools/alertbutton/sim/modem/faults.py FAULTS), makes the alert gesture, then
 probe gestures while the fault is active, and checks what happened against the scenario's
 expectations (data in SCENARIOS, described in docs/fault-suite.md):
 

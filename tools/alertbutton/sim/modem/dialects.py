@@ -16,7 +16,9 @@ Scenario keys read here (besides a76xx.py's):
 Importing this module adds "sim7600", "sim7080" and "bg95" to a76xx.DIALECTS. create() also maps
 "a76xx" to A76xxSim (the base plus the scenario's cell).
 """
-from alertbutton.sim.modem.a76xx import DIALECTS, UERE_M, CmdError, ModemSim, _int_arg
+from alertbutton.sim.modem.a76xx import DIALECTS, ModemSim
+from alertbutton.sim.modem.at import CmdError, _int_arg
+from alertbutton.sim.modem.gnss import UERE_M
 
 _DEFAULT_CELL = {"mcc": 208, "mnc": "01", "tac": 0x1A2B, "cid": 27447297, "rat": "LTE"}
 
