@@ -37,6 +37,7 @@ COMMANDS = {
     "vm-board": ("alertbutton.device.deploy", "a MicroPython VM REPL on a pty, to try deploy/mpremote without hardware"),
     "powercut": ("alertbutton.checks.config_path", "power cut at every flash write of a config change, in the VM"),
     "console-fuzz": ("alertbutton.checks.config_path", "fuzz the console line parser in the VM"),
+    "layers": ("alertbutton.layers", "check the import rules of the tree (layers one way, no host import circle)"),
 }
 
 
