@@ -1,6 +1,6 @@
 """The optional check-in on the simulated board: the wearer's 2-press "I'm fine" burst restarts the
 timer; without it the alert goes out. The interval is in seconds here (checkin_s) instead of hours."""
-from alertbutton.sim import run_scenario
+from alertbutton.sim.run import run_scenario
 
 CONTACTS = [{"name": "C%d" % i, "number": "+3361234560%d" % i} for i in range(1, 6)]
 

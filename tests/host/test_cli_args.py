@@ -28,7 +28,7 @@ def test_port_and_json_before_or_after_the_command():
 def test_other_tools_still_parse():
     a = parse("sim", "--scenario", "x.json", "--out", "o")
     assert a.scenario == "x.json" and a.port is None
-    assert parse("nmea", "log.nmea")._module == "alertbutton.nmea_cmd"
+    assert parse("nmea", "log.nmea")._module == "alertbutton.checks.nmea_decode"
 
 
 def test_invalid_input_is_refused_before_connecting(capsys, tmp_path):
@@ -50,7 +50,7 @@ def test_invalid_input_is_refused_before_connecting(capsys, tmp_path):
 
 
 def test_contact_typed_as_the_button_reads_it(capsys, tmp_path):
-    from alertbutton.device_cli import DeviceError, typed_contact
+    from alertbutton.device.technician import DeviceError, typed_contact
     # a number typed in groups without quotes: read like the console does
     assert typed_contact("06", "12 34 56 78 Sophie Martin".split()) == ("+33612345678", "Sophie Martin")
     assert typed_contact("+33", "6 12 34 56 78 Sophie".split()) == ("+33612345678", "Sophie")
@@ -99,7 +99,7 @@ def test_port_vanishing_mid_command_says_what_to_do(capsys):
 def test_factory_reset_needs_confirmation_when_not_interactive(capsys, tmp_path, monkeypatch):
     import io
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
-    from alertbutton.ptybridge import PtyBridge
+    from alertbutton.device.ptybridge import PtyBridge
     b = PtyBridge().start()  # a port that opens; the command must stop before sending anything
     try:
         assert cli.main(["--port", b.host_path, "factory-reset", "--timeout", "0.3"]) == 2
@@ -111,9 +111,10 @@ def test_factory_reset_needs_confirmation_when_not_interactive(capsys, tmp_path,
 def test_host_uses_the_firmware_modules():
     # the CLI's checks are firmware/core/phone.py and firmware/settings/config.py themselves, imported in CPython
     import os
-    from alertbutton import device_cli, vm
-    assert device_cli.phone is phone and device_cli.settings is settings
-    assert os.path.samefile(phone.__file__, os.path.join(vm.REPO, "firmware", "core", "phone.py"))
+    from alertbutton import vm
+    from alertbutton.device import technician
+    assert technician.phone is phone and technician.settings is settings
+    assert os.path.samefile(phone.__file__, os.path.join(vm.REPO, "firmware", "phone.py"))
     assert phone.normalize("0692 12 34 56") == "+262692123456"
 
 
@@ -141,7 +142,7 @@ def test_a_firmware_without_the_line_kill_is_still_understood(capsys):
                     os.write(m, b'OK {"proto": 1, "firmware": "old", "slots": []}\n')
     t = threading.Thread(target=old_firmware, daemon=True)
     t.start()
-    from alertbutton.device_cli import Device
+    from alertbutton.device.technician import Device
     dev = Device(os.ttyname(s), timeout=3)
     try:
         assert dev.call("hello")["firmware"] == "old"

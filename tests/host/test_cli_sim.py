@@ -9,8 +9,8 @@ import time
 import pytest
 
 from alertbutton import cli
-from alertbutton.ptybridge import PtyBridge
-from alertbutton.sim import SimRun
+from alertbutton.device.ptybridge import PtyBridge
+from alertbutton.sim.run import SimRun
 
 
 

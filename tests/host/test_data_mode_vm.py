@@ -9,7 +9,7 @@ import subprocess
 import threading
 
 from alertbutton import vm
-from alertbutton.modem_sim import ModemSim
+from alertbutton.sim.modem.a76xx import ModemSim
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROGRAM = os.path.join(os.path.dirname(HERE), "vm", "data_mode.py")

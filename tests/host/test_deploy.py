@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from alertbutton import cli, vm
-from alertbutton.deploy import DeployError, VmBoard, deploy, local_version
+from alertbutton.device.deploy import DeployError, VmBoard, deploy, local_version
 
 DATA = os.path.join(vm.REPO, "tests", "data", "config")
 STUB = "# test stub for the deploy test, not micropython-lib\nSTUB = %r\n"

@@ -1,5 +1,5 @@
 """Every modem dialect's driver, running in the MicroPython VM, against its simulated dialect on a pty
-(tools/alertbutton/modem_dialects.py), at the driver level of the issue-3 alert scenarios:
+(tools/alertbutton/sim/modem/dialects.py), at the driver level of the issue-3 alert scenarios:
   (a) a fix at once, (b) no fix, then a fix later (40 s in the issue; scaled down here), (c) no GNSS at
   all (indoors): no fix ever, the serving cell instead. Plus SIM7080's GNSS/LTE exclusion and the
 external NMEA receiver driver reading a gpsd log from a pty."""
@@ -10,8 +10,9 @@ import time
 
 import pytest
 
-from alertbutton import modem_dialects, vm
-from alertbutton.modem_sim import ModemSim
+from alertbutton import vm
+from alertbutton.sim.modem import dialects
+from alertbutton.sim.modem.a76xx import ModemSim
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NMEA_LOG = os.path.join(os.path.dirname(HERE), "data", "nmea", "neo-m8n.log")
@@ -92,7 +93,7 @@ def scenario(dialect, gnss=PARIS, after_s=0.0, cell=CELL, acc_m=8.0, **modem):
 
 
 def run(sc, plan):
-    sim = modem_dialects.create(sc)
+    sim = dialects.create(sc)
     path = sim.start()
     try:
         code = (SCRIPT.replace("DIALECT", repr(sc["modem"]["dialect"]), 1).replace("PATH", repr(path), 1)
@@ -219,7 +220,7 @@ def test_gnss_power_is_idempotent_on_every_dialect():
 def test_bg95_verbose_and_numeric_errors():
     # drivers/modem/base.py sets AT+CMEE=2: "+CME ERROR: Not fixed now"; the numeric form is tested in
     # tests/device/test_dialects_gnss.py
-    sim = modem_dialects.create(scenario("bg95", after_s=60))
+    sim = dialects.create(scenario("bg95", after_s=60))
     sim.cmee = 2
     assert sim._final_text(("cme", 516)) == "+CME ERROR: Not fixed now"
     sim.cmee = 1
@@ -227,9 +228,9 @@ def test_bg95_verbose_and_numeric_errors():
 
 
 def test_registered_in_modem_sim_dialects():
-    from alertbutton.modem_sim import DIALECTS as REG
+    from alertbutton.sim.modem.a76xx import DIALECTS as REG
     for d in ("sim7600", "sim7080", "bg95"):
-        assert REG[d] is modem_dialects.OURS[d]
+        assert REG[d] is dialects.OURS[d]
     assert REG["a76xx"] is ModemSim  # the base module's own entry is left alone
 
 
@@ -257,7 +258,7 @@ def test_nmea_receiver_on_a_pty_matches_the_vm_parser():
     are those of `alertbutton nmea` (firmware/core/nmea.py) on the same log."""
     import pty
     import tty
-    from alertbutton import nmea_cmd
+    from alertbutton.checks import nmea_decode
     master, slave = pty.openpty()
     tty.setraw(master)
     tty.setraw(slave)
@@ -281,7 +282,7 @@ def test_nmea_receiver_on_a_pty_matches_the_vm_parser():
     assert lines, p.stdout + p.stderr
     r = json.loads(lines[0][7:])
     assert r["stats"]["errors"] == 0 and r["stats"]["badsum"] == 0, r
-    ref, _, _ = nmea_cmd.run_vm(NMEA_LOG)
+    ref, _, _ = nmea_decode.run_vm(NMEA_LOG)
     ref_pos = [[f["lat"], f["lon"]] for f in ref if f["mode"] >= 2]
     assert len(r["fixes"]) >= 3, r
     for lat, lon in r["fixes"]:  # every fix the driver gave is one the parser reports for the log

@@ -3,7 +3,7 @@ import os
 
 from gsmmodem.pdu import decodeSmsPdu
 
-from alertbutton.sim import run_scenario
+from alertbutton.sim.run import run_scenario
 
 DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "mobifall")
 FALL = os.path.join(DATA, "sub4", "FALLS", "FOL", "FOL_acc_4_1.txt")

@@ -6,7 +6,7 @@ import zlib
 
 import pytest
 
-from alertbutton import energy
+from alertbutton.energy import battery_life
 
 
 
@@ -34,8 +34,8 @@ CPU_MS = 8.0
 def days():
     out = {}
     for mode in ("ready", "off"):
-        P = energy.resolve(HOURS3, mode, CPU_MS)
-        out[mode] = (P, energy.run_day(P))
+        P = battery_life.resolve(HOURS3, mode, CPU_MS)
+        out[mode] = (P, battery_life.run_day(P))
     return out
 
 
@@ -43,7 +43,7 @@ def test_every_component_accounts_for_the_whole_day(days):
     for mode, (P, res) in days.items():
         D = res["duration_ms"]
         assert D == 3 * 3600 * 1000
-        for comp in energy.COMPONENTS:
+        for comp in battery_life.COMPONENTS:
             assert sum(res["totals_ms"][comp].values()) == D, (mode, comp, res["totals_ms"][comp])
 
 
@@ -97,17 +97,17 @@ def test_a_slow_boot_loses_the_gesture():
     sc["mcu"]["arm_ms"] = 500  # the second press (at 400 ms) comes before the ISR is armed
     sc["duration_s"] = 2 * 3600
     sc["segments"] = [{"from": "00:00", "to": "02:00", "activity": "still"}]
-    res = energy.run_day(energy.resolve(sc, "ready", CPU_MS))
+    res = battery_life.run_day(battery_life.resolve(sc, "ready", CPU_MS))
     assert res["counts"].get("gesture_lost") == 1 and res["latency"] == [] and "sms" not in res["counts"]
     ev = [e for e in res["events"] if e["event"] == "wake_press"]
     assert ev and ev[0]["gesture_ok"] is False
 
 
 def test_energy_arithmetic_against_the_table(days):
-    table = energy.load_table()
+    table = battery_life.load_table()
     P, res = days["ready"]
-    e = energy.energy(res["totals_ms"], res["duration_ms"], table)
-    with open(energy.DEFAULT_TABLE) as f:
+    e = battery_life.energy(res["totals_ms"], res["duration_ms"], table)
+    with open(battery_life.DEFAULT_TABLE) as f:
         doc = json.load(f)["profiles"]["datasheet"]
     mah = sum(ms / 3600000.0 * doc["states"]["%s.%s" % (c, s)]["ma"]
               for c, st in res["totals_ms"].items() for s, ms in st.items())
@@ -115,29 +115,29 @@ def test_energy_arithmetic_against_the_table(days):
     assert abs(e["mah"][0] - mah) < 1e-9
     assert abs(e["avg_ma"][0] - mah / 3) < 1e-9
     assert e["avg_ma"][1] <= e["avg_ma"][0] <= e["avg_ma"][2]
-    assert abs(energy.days(e["avg_ma"][0], 1000) - 1000 / (e["avg_ma"][0] * 24)) < 1e-9
+    assert abs(battery_life.days(e["avg_ma"][0], 1000) - 1000 / (e["avg_ma"][0] * 24)) < 1e-9
     # the plot's bins integrate to the same charge
-    cur = energy.bin_currents(res["bins"], P["bin_s"] * 1000, table)
+    cur = battery_life.bin_currents(res["bins"], P["bin_s"] * 1000, table)
     assert abs(sum(cur) * P["bin_s"] / 3600.0 - e["mah"][0]) < 1e-6 * e["mah"][0] + 1e-9
 
 
 def test_the_table_sources_every_figure():
-    with open(energy.DEFAULT_TABLE) as f:
+    with open(battery_life.DEFAULT_TABLE) as f:
         doc = json.load(f)
     states = doc["profiles"]["datasheet"]["states"]
-    for k in energy.firmware_states():
+    for k in battery_life.firmware_states():
         e = states[k]  # every state the firmware can record has a figure
         assert e["source"] and e["range"][0] <= e["ma"] <= e["range"][1], k
-    base = energy.load_table(profile="datasheet")
-    lily = energy.load_table(profile="lilygo-measured")
+    base = battery_life.load_table(profile="datasheet")
+    lily = battery_life.load_table(profile="lilygo-measured")
     assert abs(lily["floor"][0] - base["floor"][0] - 0.125) < 1e-12
     assert base["states"]["modem.sleep"][0] == 2.0 and base["states"]["mic.standby"][0] == 0.8
-    with pytest.raises(energy.EnergyError):
-        energy.load_table(profile="nope")
+    with pytest.raises(battery_life.EnergyError):
+        battery_life.load_table(profile="nope")
 
 
 def test_measured_cpu_per_fifo_wake():
-    c = energy.measure_cpu_ms(HOURS3["mcu"], batches=50, pystone_loops=2000)
+    c = battery_life.measure_cpu_ms(HOURS3["mcu"], batches=50, pystone_loops=2000)
     assert c["i2c_ms"] == round((25 * 6 + 2) * 9 * 1000.0 / 400000, 3)
     assert 0 < c["detector_ms"] < 100 and c["fifo_cpu_ms"] > c["i2c_ms"]
 
@@ -147,7 +147,7 @@ def test_cli_report_and_png(tmp_path, capsys):
     sc.write_text(json.dumps(HOURS3))
     png = tmp_path / "e.png"
     args = energy_args("--scenario", str(sc), "--mode", "ready", "--cpu-ms", str(CPU_MS), "--png", str(png))
-    assert energy.run(args) == 0
+    assert battery_life.run(args) == 0
     out = capsys.readouterr().out
     assert "ready" in out and "days" in out and "3.0 s" in out
     data = png.read_bytes()

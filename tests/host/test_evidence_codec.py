@@ -10,7 +10,8 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from alertbutton import speechlike, vm  # noqa: E402
+from alertbutton import vm  # noqa: E402
+from alertbutton.sim import speechlike  # noqa: E402
 from firmware.core import ima_adpcm as A  # noqa: E402
 
 
@@ -76,7 +77,7 @@ def test_vm_viper_encoder_bytes_equal_the_plain_encoder(speech, tmp_path):
     (and so, by the tests above, to audioop)."""
     wav = tmp_path / "s.wav"
     speechlike.write_wav(wav, speech)
-    code = ("import sys\nfrom firmware.core import ima_adpcm as A\nf = open(sys.argv[1], 'rb'); f.read(44)\n"
+    code = ("import sys\nfrom firmware import ima_adpcm as A\nf = open(sys.argv[1], 'rb'); f.read(44)\n"
             "pcm = bytearray(f.read())\nnb = len(pcm) // 2 // 505\nout = bytearray(nb * 256)\nst = A.new_state()\n"
             "for b in range(nb):\n    st[2] = b * 505\n    A.encode_block(pcm, out, st)\n"
             "import binascii\nprint(binascii.hexlify(out).decode())\n")
@@ -110,7 +111,7 @@ def test_speech_like_signal_is_deterministic_and_speech_shaped():
 
 
 def test_bench_reports_the_encoder_cost_in_esp32_terms():
-    from alertbutton import evidence as tool
+    from alertbutton.evidence import export as tool
     r = tool.bench(seconds=1.0)
     assert r["blocks"] == 16 and r["vm_us_per_audio_s"] > 0
     if r["vm_pystones"]:  # tools/alertbutton/pystone.py ran in the same VM process
@@ -120,7 +121,7 @@ def test_bench_reports_the_encoder_cost_in_esp32_terms():
 
 def test_progress_bar_on_a_terminal_and_one_line_in_a_log():
     import io
-    from alertbutton import evidence as tool
+    from alertbutton.evidence import export as tool
 
     class Tty(io.StringIO):
         def isatty(self):

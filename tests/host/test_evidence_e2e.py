@@ -15,9 +15,10 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from alertbutton import cli, speechlike, vm  # noqa: E402
-from alertbutton import evidence as tool  # noqa: E402
-from alertbutton.sim import SimRun  # noqa: E402
+from alertbutton import cli, vm  # noqa: E402
+from alertbutton.evidence import export as tool  # noqa: E402
+from alertbutton.sim import speechlike  # noqa: E402
+from alertbutton.sim.run import SimRun  # noqa: E402
 from firmware.evidence import store as ev  # noqa: E402
 
 
@@ -336,7 +337,7 @@ def fake_console(flash, pin):
 
 
 def test_export_through_the_console_protocol(sim, tmp_path):
-    pytest.importorskip("alertbutton.device_cli")
+    pytest.importorskip("alertbutton.device.technician")
     run, _ = sim
     flash = tmp_path / "flash"
     shutil.copytree(run.flash, flash)

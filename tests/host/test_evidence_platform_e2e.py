@@ -9,7 +9,7 @@ import time
 import pytest
 
 from alertbutton import cli, vm
-from alertbutton.sim import SimRun
+from alertbutton.sim.run import SimRun
 
 import mqtt_broker
 from mqtt_broker import Subscriber

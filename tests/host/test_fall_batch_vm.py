@@ -1,13 +1,14 @@
 """FallDetector.feed() (a FIFO batch at once, viper while idle) against update() per sample, inside
 the MicroPython VM, on the committed MobiFall excerpt (tests/data/mobifall, resampled to 50 Hz by
-tools/alertbutton/mobifall.py): every event with the detector's state and features must be the same
+tools/alertbutton/falls/mobifall.py): every event with the detector's state and features must be the same
 for batches of random sizes 1..32, copied into a FIFO-sized buffer or fed in place. fall-eval gives
 the same alarms with --batch 1 (update()) and the device's 25-sample batches."""
 import os
 
 import pytest
 
-from alertbutton import fall_eval, vm
+from alertbutton import vm
+from alertbutton.falls import evaluate
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(os.path.dirname(HERE), "data", "mobifall")
@@ -44,12 +45,12 @@ while f.readinto(hdr) == 8:
 
 @pytest.fixture(scope="module")
 def loaded():
-    return fall_eval.load(DATA, 50)
+    return evaluate.load(DATA, 50)
 
 
 def test_feed_matches_update_on_the_mobifall_excerpt(loaded, tmp_path):
     data = tmp_path / "trials.bin"
-    fall_eval.write_data(str(data), loaded)
+    evaluate.write_data(str(data), loaded)
     script = tmp_path / "batch_vm.py"
     script.write_text(VM_SCRIPT)
     proc = vm.run(script=str(script), args=(str(data),), extra_path=(DEVICE_TESTS,), heapsize="8M",
@@ -66,16 +67,16 @@ def test_feed_matches_update_on_the_mobifall_excerpt(loaded, tmp_path):
 
 
 def test_fall_eval_alarms_do_not_depend_on_the_batch(loaded):
-    ref, ref_dec, _ = fall_eval.run_vm(loaded, 50, {}, batch=1)
+    ref, ref_dec, _ = evaluate.run_vm(loaded, 50, {}, batch=1)
     assert sum(len(a) for a in ref) >= 6 and sum(ref_dec) >= 6  # the six falls of the excerpt
-    for batch in (7, fall_eval.BATCH, 32):
-        alarms, decisions, _ = fall_eval.run_vm(loaded, 50, {}, batch=batch)
+    for batch in (7, evaluate.BATCH, 32):
+        alarms, decisions, _ = evaluate.run_vm(loaded, 50, {}, batch=batch)
         assert alarms == ref and decisions == ref_dec, batch
 
 
 def test_feed_in_cpython_is_update_per_sample(loaded):
     # host tools import the same module: without viper, feed() hands every sample to update()
-    fd = fall_eval.detector_module()
+    fd = evaluate.detector_module()
     assert not fd._VIPER
     for ld in loaded[:6]:
         flat = [v for xyz in ld.samples for v in xyz]

@@ -4,7 +4,7 @@ import os
 
 from gsmmodem.pdu import decodeSmsPdu
 
-from alertbutton.sim import run_scenario
+from alertbutton.sim.run import run_scenario
 
 DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "mobifall")
 FALL = os.path.join(DATA, "sub4", "FALLS", "FOL", "FOL_acc_4_1.txt")
@@ -69,13 +69,13 @@ def test_fall_during_an_active_alert_is_only_logged(tmp_path):
 def test_backward_fall_is_confirmed_by_the_expert(tmp_path):
     # the shipped general model alone rejects this backward fall (the VM run of fall-eval says so);
     # the firmware, with both experts, sends "Chute détectée" after the cancel window
-    from alertbutton import fall_eval
-    fall_eval.detector_module()  # puts the device tree on sys.path
+    from alertbutton.falls import evaluate
+    evaluate.detector_module()  # puts the device tree on sys.path
     from firmware.fall import model as fall_model
-    loaded = fall_eval.load(os.path.join(os.path.dirname(DATA), "mobifall_backward"), 50)
+    loaded = evaluate.load(os.path.join(os.path.dirname(DATA), "mobifall_backward"), 50)
     assert [ld.trial.code for ld in loaded] == ["BSC"]
-    general_alone = fall_eval.run_vm(loaded, 50, {"model": fall_model.MODEL[0]})[0]
-    both = fall_eval.run_vm(loaded, 50, {})[0]
+    general_alone = evaluate.run_vm(loaded, 50, {"model": fall_model.MODEL[0]})[0]
+    both = evaluate.run_vm(loaded, 50, {})[0]
     assert general_alone == [[]] and len(both[0]) == 1
     run = run_scenario(scenario(BACKWARD), tmp_path, stop_when_done=False)
     ev = names(run)

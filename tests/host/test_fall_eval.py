@@ -10,7 +10,8 @@ import zlib
 
 import pytest
 
-from alertbutton import cli, fall_eval, fall_plot, mobifall
+from alertbutton import cli
+from alertbutton.falls import command, evaluate, mobifall, plot
 
 
 
@@ -85,8 +86,8 @@ def test_fit_on_other_subjects_is_held_out():
     assert rc == 0 and r["engine"] == "micropython"
     assert r["decision_fitted_on_subjects"] == [4] and r["held_out"] is True
     assert r["subjects"] == [7, 11] and r["falls"] == 2 and r["adl_trials"] == 3
-    from alertbutton import fall_train
-    fit = fall_eval.load(DATA, 50, {4})
+    from alertbutton.falls import train as fall_train
+    fit = evaluate.load(DATA, 50, {4})
     want = fall_train.train(fall_train.candidates(fit, 50), set(range(len(fit))),
                             types=[ld.trial.code for ld in fit])[0]
     assert json.loads(json.dumps(want)) == r["params"]["model"]
@@ -100,18 +101,18 @@ def test_fit_on_other_subjects_is_held_out():
 
 
 def test_vm_and_cpython_run_the_same_detector():
-    loaded = fall_eval.load(DATA, 50)
-    vm_alarms, decisions, _ = fall_eval.run_vm(loaded, 50, {})
-    host_alarms, host_decisions = fall_eval.run_host(loaded, 50, {})
+    loaded = evaluate.load(DATA, 50)
+    vm_alarms, decisions, _ = evaluate.run_vm(loaded, 50, {})
+    host_alarms, host_decisions = evaluate.run_host(loaded, 50, {})
     assert vm_alarms == [list(a) for a in host_alarms]
     assert decisions == host_decisions and sum(decisions) >= 6
     # thresholds passed to the VM are honoured: stricter -> fewer falls, looser -> car transfers fire
     # (the threshold rule alone, model=None, and the learnt model passed as a parameter)
-    rule, _, _ = fall_eval.run_vm(loaded, 50, {"model": None})
-    assert rule == [list(a) for a in fall_eval.run_host(loaded, 50, {"model": None})[0]]
-    strict, _, _ = fall_eval.run_vm(loaded, 50, {"model": None, "peak_mg": 3200})
+    rule, _, _ = evaluate.run_vm(loaded, 50, {"model": None})
+    assert rule == [list(a) for a in evaluate.run_host(loaded, 50, {"model": None})[0]]
+    strict, _, _ = evaluate.run_vm(loaded, 50, {"model": None, "peak_mg": 3200})
     assert sum(1 for a in strict if a) < sum(1 for a in rule if a)
-    loose, _, _ = fall_eval.run_vm(loaded, 50, {"model": None, "peak_mg": 1600, "swing_mg": 400})
+    loose, _, _ = evaluate.run_vm(loaded, 50, {"model": None, "peak_mg": 1600, "swing_mg": 400})
     assert any(a for ld, a in zip(loaded, loose) if not ld.trial.is_fall)
     from firmware.fall import model as fall_model
     experts = fall_model.MODEL
@@ -119,18 +120,18 @@ def test_vm_and_cpython_run_the_same_detector():
 
     def lowered(m):  # a bias no score can beat
         return (m[0] - (1 << 26),) + tuple(m[1:])
-    none, _, _ = fall_eval.run_vm(loaded, 50, {"model": tuple(lowered(m) for m in experts)})
+    none, _, _ = evaluate.run_vm(loaded, 50, {"model": tuple(lowered(m) for m in experts)})
     assert not any(none)
     # the general model silenced: the expert alone still fires on the backward fall (and other
     # falls), on no activity
-    alone, _, _ = fall_eval.run_vm(loaded, 50, {"model": (lowered(experts[0]), experts[1])})
+    alone, _, _ = evaluate.run_vm(loaded, 50, {"model": (lowered(experts[0]), experts[1])})
     fired = [ld.trial for ld, a in zip(loaded, alone) if a]
     assert "BSC" in [t.code for t in fired] and all(t.is_fall for t in fired)
 
 
 def test_training_uses_only_the_given_subjects():
-    from alertbutton import fall_train
-    loaded = fall_eval.load(DATA, 50)
+    from alertbutton.falls import train as fall_train
+    loaded = evaluate.load(DATA, 50)
     cands = fall_train.candidates(loaded, 50)
     # every fall trial of the excerpt yields its labelled candidate (impact within 1 s)
     assert set(ti for ti, _i, lab, _f in cands if lab == 1) == set(
@@ -140,7 +141,7 @@ def test_training_uses_only_the_given_subjects():
     n4 = sum(1 for ti, _i, lab, f in cands if ti in s4 and lab is not None and f[2] >= 30 and f[3] <= 150)
     assert info["candidates"] == n4 and info["fall_candidates"] >= 4  # a fall may have 2 peaks in 1 s
     # the trained model separates its own training trials (falls fire, activities do not)
-    al = fall_eval.run_host([loaded[i] for i in sorted(s4)], 50, {"model": m4})[0]
+    al = evaluate.run_host([loaded[i] for i in sorted(s4)], 50, {"model": m4})[0]
     got = [(loaded[i].trial.is_fall, bool(a)) for i, a in zip(sorted(s4), al)]
     assert all(fell == fired for fell, fired in got), got
 
@@ -148,15 +149,15 @@ def test_training_uses_only_the_given_subjects():
 def test_explore_replica_counts_like_the_firmware_cross_validation():
     # fall_explore judges variants on recorded candidates; for the shipped variant its held-out
     # counts must be those of the firmware detector run by --cv loso (model retrained per fold)
-    from alertbutton import fall_explore
-    loaded = fall_eval.load(DATA, 50)
-    data = fall_explore.Data(loaded, 50)
+    from alertbutton.falls import explore
+    loaded = evaluate.load(DATA, 50)
+    data = explore.Data(loaded, 50)
     folds = [(s,) for s in (4, 7, 11)]
     keys = ("falls", "detected", "adl_trials", "adl_trials_with_alarm", "adl_alarms", "missed_falls")
-    for kind, fitter in (("logistic", fall_explore.logistic(data, fall_explore.SHIPPED)),
-                         ("experts", fall_explore.experts(data))):
+    for kind, fitter in (("logistic", explore.logistic(data, explore.SHIPPED)),
+                         ("experts", explore.experts(data))):
         mine = data.held_out(fitter)
-        fw, _ = fall_eval.cross_validate_model(loaded, folds, 50, {}, kind)
+        fw, _ = command.cross_validate_model(loaded, folds, 50, {}, kind)
         assert [mine[k] for k in keys] == [fw[k] for k in keys], kind
         assert [mine[k] for k in ("falls", "adl_trials")] == [6, 7]
 
@@ -164,15 +165,15 @@ def test_explore_replica_counts_like_the_firmware_cross_validation():
 def test_stump_second_stage_in_the_vm():
     # boosted stumps trained on subjects 4 and 11 (threshold out of fold), run by the firmware in
     # the VM and in CPython on subject 7: same alarms; the integer model uses stump rows
-    from alertbutton import fall_train
-    loaded = fall_eval.load(DATA, 50)
+    from alertbutton.falls import train as fall_train
+    loaded = evaluate.load(DATA, 50)
     cands = fall_train.candidates(loaded, 50)
     train = set(i for i, ld in enumerate(loaded) if ld.trial.subject in (4, 11))
     model, info = fall_train.train(cands, train, kind="stumps", groups=[ld.trial.subject for ld in loaded])
     assert info["kind"] == "stumps" and any(model[k] < 0 for k in range(3, len(model), 4))
     test = [ld for ld in loaded if ld.trial.subject == 7]
-    vm_alarms, _, _ = fall_eval.run_vm(test, 50, {"model": model})
-    assert vm_alarms == [list(a) for a in fall_eval.run_host(test, 50, {"model": model})[0]]
+    vm_alarms, _, _ = evaluate.run_vm(test, 50, {"model": model})
+    assert vm_alarms == [list(a) for a in evaluate.run_host(test, 50, {"model": model})[0]]
     with pytest.raises(ValueError):
         fall_train.train(cands, train, kind="stumps")  # needs the subjects (out-of-fold threshold)
     # the excerpt's 3 subjects are too few for out-of-fold thresholds inside LOSO: a clear error
@@ -191,7 +192,7 @@ class _T:
 
 def test_metrics_counting_rules():
     rate = 50
-    L = fall_eval.Loaded
+    L = evaluate.Loaded
     loaded = [L(_T("FOL"), [], 500, 100), L(_T("FKL"), [], 500, 200), L(_T("SDL"), [], 500, 150),
               L(_T("WAL"), [], 90000, 0), L(_T("SCH"), [], 300, 0), L(_T("JUM"), [], 1500, 0)]
     alarms = [[(225, 100), (400, 380)],  # detected, 2.5 s after the impact (first alarm counts)
@@ -200,7 +201,7 @@ def test_metrics_counting_rules():
               [(10, 5), (5000, 4990), (9000, 8990)],  # 3 false alarms in 30 min of walking
               [],
               []]
-    m = fall_eval.metrics(loaded, alarms, rate)
+    m = evaluate.metrics(loaded, alarms, rate)
     assert (m["falls"], m["detected"], m["adl_trials"], m["adl_trials_with_alarm"]) == (3, 2, 3, 1)
     assert m["sensitivity"] == round(2 / 3, 4) and m["specificity"] == round(2 / 3, 4)
     hours = (90000 + 300 + 1500) / rate / 3600
@@ -226,8 +227,8 @@ def test_resampling_to_the_device_rate():
 
 
 def test_split_is_subject_wise_and_disjoint():
-    assert not set(fall_eval.TUNE_SUBJECTS) & set(fall_eval.TEST_SUBJECTS)
-    assert set(fall_eval.TUNE_SUBJECTS) | set(fall_eval.TEST_SUBJECTS) == {
+    assert not set(evaluate.TUNE_SUBJECTS) & set(evaluate.TEST_SUBJECTS)
+    assert set(evaluate.TUNE_SUBJECTS) | set(evaluate.TEST_SUBJECTS) == {
         1, 2, 4, 5, 6, 7, 9, 11, 12, 13, 15, 16, 17, 18, 20, 21, 29, 31}
 
 
@@ -258,15 +259,15 @@ def test_fall_plot_png(tmp_path):
         pass
     a = A()
     a.file, a.png, a.rate, a.width, a.height = path, str(out), 50, 600, 300
-    assert fall_plot.run(a) == 0
+    assert plot.run(a) == 0
     w, h, rows = _png_pixels(out.read_bytes())
     assert (w, h) == (600, 300)
-    red = bytes(fall_plot.RED)
-    blue = bytes(fall_plot.BLUE)
+    red = bytes(plot.RED)
+    blue = bytes(plot.BLUE)
     assert any(red in r for r in rows)  # the alarm marker
     assert any(blue in r for r in rows)  # the |a| trace
     # the shading of the confirmed-fall phase covers the end of the recording
-    fall_bg = bytes(fall_plot.PHASE_COLOURS[3])
+    fall_bg = bytes(plot.PHASE_COLOURS[3])
     mid = rows[h // 2]
     assert fall_bg in mid[3 * (w - 40):3 * (w - 20)]
 
@@ -291,7 +292,7 @@ def _synthetic_candidates(seed=7):
     # features cannot tell apart (same peak, swing, ...), but the backward falls swing past their
     # final angle (F_OVER 40-70 deg against 0-15): what the backward-fall expert is for
     import random
-    fd = fall_eval.detector_module()
+    fd = evaluate.detector_module()
     rng = random.Random(seed)
     cands, types = [], []
 
@@ -315,7 +316,7 @@ def _synthetic_candidates(seed=7):
 
 
 def test_backward_fall_expert_adds_falls_without_alarms():
-    from alertbutton import fall_train
+    from alertbutton.falls import train as fall_train
     cands, types = _synthetic_candidates()
     trials = set(range(len(types)))
     general, ginfo = fall_train.train(cands, trials, kind="logistic")

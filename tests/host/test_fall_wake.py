@@ -5,19 +5,19 @@ with the still posture kept in "RTC memory" and interpolates the FIFO up to 50 H
 excerpt (tests/data/mobifall: 6 falls of held-out subjects)."""
 import os
 
-from alertbutton import energy_fall_wake as fw
+from alertbutton.energy import fall_wake
 
 DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "mobifall")
 BOOTS = (0, 640, 1000)
 
 
 def test_a_fall_from_deep_sleep_wakes_the_mcu_and_is_detected(report):
-    trials = fw.load(DATA)
+    trials = fall_wake.load(DATA)
     assert len(trials) == 6
-    res = fw.run(trials, boot_ms=BOOTS)
+    res = fall_wake.run(trials, boot_ms=BOOTS)
     assert all(r["sleep_hz"] == 25 for r in res)  # the firmware's default sleep rate
-    s = fw.summary(res, BOOTS)
-    s50 = fw.summary(fw.run(trials, boot_ms=BOOTS, sleep_hz=50), BOOTS)
+    s = fall_wake.summary(res, BOOTS)
+    s50 = fall_wake.summary(fall_wake.run(trials, boot_ms=BOOTS, sleep_hz=50), BOOTS)
     report("falls from deep sleep (6 committed MobiFall falls)", "\n".join(
         "boot %d ms: detected %d/6 at 25 Hz, %d/6 at 50 Hz" % (b, s[b]["detected"], s50[b]["detected"])
         for b in BOOTS))
@@ -34,15 +34,15 @@ def test_a_fall_from_deep_sleep_wakes_the_mcu_and_is_detected(report):
 
 def test_the_saved_posture_is_what_recovers_falls_after_a_long_boot():
     # a 2 s boot: past the FIFO's 1.28 s, only the posture says where she was before the fall
-    trials = fw.load(DATA)
-    seeded = fw.summary(fw.run(trials, boot_ms=(2000,)), (2000,))
-    blind = fw.summary(fw.run(trials, boot_ms=(2000,), seed=False), (2000,))
+    trials = fall_wake.load(DATA)
+    seeded = fall_wake.summary(fall_wake.run(trials, boot_ms=(2000,)), (2000,))
+    blind = fall_wake.summary(fall_wake.run(trials, boot_ms=(2000,), seed=False), (2000,))
     assert seeded[2000]["detected"] == 6 and blind[2000]["detected"] < 6
 
 
 def test_the_wake_batch_costs_little_esp32_time(report):
     # a figure with a generous bound, not a benchmark: the lowest of 3 VM runs, pystone over ~50 ms
     # of each (one run on a loaded CI machine once read 172 ms for what is ~26 ms)
-    ms = fw.wake_batch_ms(fw.load(DATA)[:3], loops=20000)
+    ms = fall_wake.wake_batch_ms(fall_wake.load(DATA)[:3], loops=20000)
     report("first FIFO batch after a deep-sleep wake (ESP32 ms, 3 falls)", "%.1f ms" % ms)
     assert 0 < ms < 100  # against a boot of ~1 s

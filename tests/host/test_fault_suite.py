@@ -4,9 +4,9 @@ scenario's faults armed) and must meet its expectations. The checker itself is t
 made-up observations, so a scenario cannot pass because the checker looks away."""
 import pytest
 
-from alertbutton.faults import (BY_NAME, SCENARIOS, evaluate, gesture_latencies, last_press_t, matches,
+from alertbutton.checks.modem_faults import (BY_NAME, SCENARIOS, evaluate, gesture_latencies, last_press_t, matches,
                                 run_one, summary, table)
-from alertbutton.modem_sim import FAULTS
+from alertbutton.sim.modem.faults import FAULTS
 
 
 def good_obs(defn):

@@ -1,5 +1,5 @@
 """10^5 fuzzed inputs per device parser, inside the MicroPython VM: 0 uncaught exceptions."""
-from alertbutton.fuzz_cmd import run_fuzz, table, TARGETS
+from alertbutton.checks.fuzz import run_fuzz, table, TARGETS
 
 
 def test_every_parser_survives_1e5_inputs(report):

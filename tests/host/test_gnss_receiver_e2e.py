@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from alertbutton.sim import run_scenario, ScenarioError, GNSS_EN_PIN  # noqa: E402
+from alertbutton.sim.run import run_scenario, ScenarioError, GNSS_EN_PIN  # noqa: E402
 from alertbutton import vm  # noqa: E402
 
 LOG = "tests/data/nmea/neo-m8n.log"

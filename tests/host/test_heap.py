@@ -8,8 +8,9 @@ import os
 
 import pytest
 
-from alertbutton import heap_bench, vm
-from alertbutton.sim import load_scenario
+from alertbutton import vm
+from alertbutton.bench import heap
+from alertbutton.sim.run import load_scenario
 
 # `ALERTBUTTON_VM=32 alertbutton bench heap --form mpy` measured 272-276 KB (docs/memory.md); the rest is
 # margin for the spread between runs near the edge. A change that needs more fails here: measure it
@@ -23,7 +24,7 @@ def run_dir(tmp_path_factory):
         pytest.skip("heap sizes are the ESP32's only on the 32-bit VM (--vm 32; on the 64-bit one every "
                     "pointer and object header is twice as large)")
     out = str(tmp_path_factory.mktemp("heap") / "run")
-    verdict = heap_bench.trial(load_scenario(heap_bench.SCENARIO), HEAP_KB, "mpy", out)
+    verdict = heap.trial(load_scenario(heap.SCENARIO), HEAP_KB, "mpy", out)
     return out, verdict
 
 
@@ -36,18 +37,18 @@ def test_a_full_alert_completes_in_the_fixed_heap_from_mpy(run_dir):
 
 def test_the_judge_refuses_that_run_with_a_piece_missing_or_an_error(run_dir):
     out, verdict = run_dir
-    sc = load_scenario(heap_bench.SCENARIO)
+    sc = load_scenario(heap.SCENARIO)
     events = [json.loads(x) for x in open(os.path.join(out, "events.jsonl"))]
     log = open(os.path.join(out, "firmware.log")).readlines()
-    assert heap_bench.judge(sc, events, log).ok
+    assert heap.judge(sc, events, log).ok
     for gone in ("evidence_done", "fall_during_alert", "sms_ack", "fix"):
-        v = heap_bench.judge(sc, [e for e in events if e["event"] != gone], log)
+        v = heap.judge(sc, [e for e in events if e["event"] != gone], log)
         assert not v.ok and v.missing and not v.problems, gone
     followups = [e for e in events if e["event"] != "followup_queued" or e["contact"] != 4]
-    assert not heap_bench.judge(sc, followups, log).ok
-    v = heap_bench.judge(sc, events, log + ["7.1 MemoryError: memory allocation failed, allocating 392 bytes\n"])
+    assert not heap.judge(sc, followups, log).ok
+    v = heap.judge(sc, events, log + ["7.1 MemoryError: memory allocation failed, allocating 392 bytes\n"])
     assert v.problems and not v.ok
-    v = heap_bench.judge(sc, events + [{"event": "evidence_error", "err": "OSError(28)"}], log)
+    v = heap.judge(sc, events + [{"event": "evidence_error", "err": "OSError(28)"}], log)
     assert v.problems and not v.ok
-    v = heap_bench.judge(sc, events + [{"event": "sim_reset", "why": "watchdog"}], log)
+    v = heap.judge(sc, events + [{"event": "sim_reset", "why": "watchdog"}], log)
     assert v.problems and not v.ok

@@ -1,5 +1,5 @@
 """drivers/modem/sms_reader.py in the MicroPython VM with the A76xx driver, against the modem simulator with
-inbound SMS (tools/alertbutton/modem_inbound.py) over a pty: messages stored while the firmware was
+inbound SMS (tools/alertbutton/sim/modem/inbound.py) over a pty: messages stored while the firmware was
 down, +CMTI during operation, concatenated parts out of order and duplicated, UCS2 from a national
 number, unknown senders, a wrong PIN, an undecodable PDU and the simulator's random incoming SMS.
 Every whole message goes through firmware/sms/inbox.py; at the end the SIM store must be empty."""
@@ -7,7 +7,7 @@ import json
 import threading
 
 from alertbutton import vm
-from alertbutton.modem_inbound import InboundModemSim, deliver_pdus
+from alertbutton.sim.modem.inbound import InboundModemSim, deliver_pdus
 
 SCRIPT = r'''
 import asyncio, json, machine

@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 from gsmmodem.pdu import decodeSmsPdu
 
-from alertbutton.sim import run_scenario
+from alertbutton.sim.run import run_scenario
 
 DIALECTS = ("a76xx", "sim7600", "sim7080", "bg95")
 CONTACTS = [{"name": "C%d" % i, "number": "+3361234560%d" % i} for i in range(1, 6)]

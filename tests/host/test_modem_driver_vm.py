@@ -5,7 +5,7 @@ import json
 from gsmmodem.pdu import decodeSmsPdu
 
 from alertbutton import vm
-from alertbutton.modem_sim import ModemSim
+from alertbutton.sim.modem.a76xx import ModemSim
 
 SCRIPT = r'''
 import asyncio, json, machine

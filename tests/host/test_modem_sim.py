@@ -12,8 +12,11 @@ import tty
 import pytest
 from gsmmodem.pdu import encodeSmsSubmitPdu
 
-from alertbutton import modem_sim, vm
-from alertbutton.modem_sim import UERE_M, ModemSim, check_submit_pdu
+from alertbutton import vm
+from alertbutton.sim.modem import a76xx
+from alertbutton.sim.modem.a76xx import ModemSim
+from alertbutton.sim.modem.gnss import UERE_M
+from alertbutton.sim.modem.pdu import check_submit_pdu
 
 FAST = {"boot_s": 0.05, "banner_gap_s": 0.01, "cmd_latency_s": 0.01, "cmgs_latency_s": 0.05,
         "gnss_ready_s": 0.02}
@@ -445,9 +448,9 @@ def test_on_log_traces_commands(make):
 
 
 def test_create_picks_dialect():
-    assert isinstance(modem_sim.create({"modem": {"dialect": "A76xx"}}), ModemSim)
+    assert isinstance(a76xx.create({"modem": {"dialect": "A76xx"}}), ModemSim)
     with pytest.raises(ValueError):
-        modem_sim.create({"modem": {"dialect": "nokia3310"}})
+        a76xx.create({"modem": {"dialect": "nokia3310"}})
 
 
 def test_pipelined_commands_answered_in_order(make):
@@ -484,7 +487,8 @@ import datetime  # noqa: E402
 
 from gsmmodem.pdu import decodeSmsPdu  # noqa: E402
 
-from alertbutton.modem_sim import FAULTS, status_report_pdu  # noqa: E402
+from alertbutton.sim.modem.faults import FAULTS  # noqa: E402
+from alertbutton.sim.modem.pdu import status_report_pdu  # noqa: E402
 
 FINAL = re.compile(rb"\r\n(OK|ERROR|\+CM[ES] ERROR: [^\r]*)\r\n")
 CDS = re.compile(rb"\r\n\+CDS: (\d+)\r\n([0-9A-F]+)\r\n")
@@ -954,7 +958,7 @@ def test_full_store_holds_messages_back(make):
 def test_data_mode_dial_escape_hangup_and_faults(make):
     """ATD*99# / AT+CGDATA -> CONNECT and the fake PPP peer's first frame; data mode swallows
     everything ("AT" included, and "+++" inside data); "+++" framed by guard times -> OK; ATH."""
-    from alertbutton.modem_sim import PPP_FRAME
+    from alertbutton.sim.modem.data_mode import PPP_FRAME
     sim, port = make(modem={"guard_s": 0.2})
     port.send("ATD*99#\r")
     assert port.until(b"\r\nNO CARRIER\r\n") == b"\r\nNO CARRIER\r\n"  # no PDP context defined yet
@@ -986,7 +990,7 @@ def test_data_mode_dial_escape_hangup_and_faults(make):
 def test_slow_dial_is_aborted_by_any_character_after_125_ms(make):
     """dial_latency_s: the network answers a dial late. V.250 5.6.1: a character from the TE aborts
     it (NO CARRIER, command mode, the call never comes up), except within 125 ms of the dial's CR."""
-    from alertbutton.modem_sim import PPP_FRAME
+    from alertbutton.sim.modem.data_mode import PPP_FRAME
     sim, port = make(modem={"dial_latency_s": 1.0})
     assert port.cmd('AT+CGDCONT=1,"IP","free"') == b"\r\nOK\r\n"
     t0 = time.monotonic()

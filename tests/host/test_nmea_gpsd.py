@@ -17,10 +17,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tools"))
 
-from alertbutton import gpsd_check, nmea_cmd, vm  # noqa: E402
+from alertbutton import vm  # noqa: E402
+from alertbutton.checks import gpsd, nmea_decode  # noqa: E402
 
 DATA = os.path.join(REPO, "tests", "data", "nmea")
-SHARED = gpsd_check.SHARED
+SHARED = gpsd.SHARED
 
 # Differences from gpsd that are explained in tests/data/nmea/README.md. Anything else fails.
 STICKY_3D = "mode 2 vs gpsd 3"  # receiver says 2D (GSA 2, 3 satellites); gpsd never downgrades 3D
@@ -33,9 +34,9 @@ GPSD_SAYS_NO_FIX_WE_DO = {  # (log, time of day): why our fix there is right
 
 @pytest.fixture(scope="module")
 def excerpt_results():
-    logs = gpsd_check.find_logs([DATA])
+    logs = gpsd.find_logs([DATA])
     assert len(logs) >= 10, logs
-    return [gpsd_check.check_log(p) for p in logs]
+    return [gpsd.check_log(p) for p in logs]
 
 
 def check_differences(results):
@@ -60,7 +61,7 @@ def test_excerpts_match_gpsd(excerpt_results):
         def write(self, s):
             out.append(s)
 
-    tot, rate = gpsd_check.table(excerpt_results, out=W(), details=True)
+    tot, rate = gpsd.table(excerpt_results, out=W(), details=True)
     text = "".join(out)
     print(text)
     assert tot["crashes"] == 0, text
@@ -85,18 +86,18 @@ def test_excerpts_with_damage_are_counted(excerpt_results):
 def test_chunk_size_does_not_change_fixes():
     for name in ("telit-he910.log", "ublox-zed-f9p-nmea.log", "tcp-torture.log"):
         path = os.path.join(DATA, name)
-        ref, c, _ = nmea_cmd.run_vm(path, chunk=4096, verbose=True)
+        ref, c, _ = nmea_decode.run_vm(path, chunk=4096, verbose=True)
         assert ref and c["errors"] == 0
         for chunk in (1, 3, 64):
-            got, c2, _ = nmea_cmd.run_vm(path, chunk=chunk, verbose=True)
+            got, c2, _ = nmea_decode.run_vm(path, chunk=chunk, verbose=True)
             assert got == ref, (name, chunk)
             assert c2 == c, (name, chunk)
 
 
 def test_cpython_run_agrees_with_the_vm():
-    for path in gpsd_check.find_logs([DATA]):
-        vm_fixes, _, _ = nmea_cmd.run_vm(path, verbose=True)
-        cp_fixes, _ = gpsd_check.run_cpython(path, 64)
+    for path in gpsd.find_logs([DATA]):
+        vm_fixes, _, _ = nmea_decode.run_vm(path, verbose=True)
+        cp_fixes, _ = gpsd.run_cpython(path, 64)
         assert len(vm_fixes) == len(cp_fixes), path
         for a, b in zip(vm_fixes, cp_fixes):
             assert (a["mode"], a["time"], a["tod"], a["sats"]) == (b["mode"], b["time"], b["tod"], b["sats"]), path
@@ -107,8 +108,8 @@ def test_cpython_run_agrees_with_the_vm():
 def test_nmea_command_prints_json_per_epoch(capsys):
     path = os.path.join(DATA, "telit-he910.log")
     ap = argparse.ArgumentParser()
-    nmea_cmd.add_arguments(ap)
-    assert nmea_cmd.run(ap.parse_args([path])) == 0
+    nmea_decode.add_arguments(ap)
+    assert nmea_decode.run(ap.parse_args([path])) == 0
     lines = capsys.readouterr().out.splitlines()
     fixes = [json.loads(x) for x in lines]
     assert fixes and all(set(f) == {"time", "lat", "lon", "mode", "hdop", "sats"} for f in fixes)
@@ -116,9 +117,9 @@ def test_nmea_command_prints_json_per_epoch(capsys):
     good = [f for f in fixes if f["mode"] >= 2]
     assert good and good[0]["time"].startswith("2019-03-12T10:51:5")
     assert abs(good[0]["lat"] - 50.840203) < 1e-5 and abs(good[0]["lon"] - 4.347110) < 1e-5
-    assert nmea_cmd.run(ap.parse_args([os.path.join(DATA, "no-such.log")])) == 2
+    assert nmea_decode.run(ap.parse_args([os.path.join(DATA, "no-such.log")])) == 2
     # --bench: figures only (no timing assertion), every sentence of the log fed once per repeat
-    _, bench, proc = nmea_cmd.run_vm(path, bench=2)
+    _, bench, proc = nmea_decode.run_vm(path, bench=2)
     assert proc.returncode == 0, proc.stderr
     n_lines = sum(1 for x in open(path, "rb") if x.startswith(b"$"))
     assert bench["sentences"] == 2 * n_lines and bench["us_per_sentence"] > 0, bench
@@ -150,7 +151,7 @@ def sample_sentences(where=DATA):
     import pynmea2
 
     out = []
-    for path in sorted(gpsd_check.find_logs([where])):
+    for path in sorted(gpsd.find_logs([where])):
         for raw in open(path, "rb"):
             line = raw.decode("latin-1").strip()
             if not line.startswith("$") or line[3:6] not in ("GGA", "RMC", "GLL") or "|" in line:
@@ -224,9 +225,9 @@ def compare_with_pynmea2(tmp_path, sample, min_sentences, min_valid):
 
 @pytest.mark.skipif(not os.path.isdir(SHARED), reason="shared gpsd logs not available")
 def test_all_shared_gpsd_logs():
-    logs = gpsd_check.find_logs([SHARED])
+    logs = gpsd.find_logs([SHARED])
     assert len(logs) >= 70
-    results = [gpsd_check.check_log(p) for p in logs]
+    results = [gpsd.check_log(p) for p in logs]
 
     class W:
         text = ""
@@ -234,7 +235,7 @@ def test_all_shared_gpsd_logs():
         def write(self, s):
             W.text += s
 
-    tot, rate = gpsd_check.table(results, out=W(), details=True)
+    tot, rate = gpsd.table(results, out=W(), details=True)
     print(W.text)
     assert tot["crashes"] == 0, W.text
     # measured: 1829/1859 = 98.39%, 25 mismatched (21 of them gpsd's sticky 3D), 5 missing, 26 extra

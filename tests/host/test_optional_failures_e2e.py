@@ -4,7 +4,7 @@ get its SMS, and the failure must be logged, not crash the firmware."""
 import os
 
 from alertbutton import vm
-from alertbutton.sim import run_scenario
+from alertbutton.sim.run import run_scenario
 
 CONTACTS = [{"name": "C%d" % i, "number": "+3361234560%d" % i} for i in range(1, 6)]
 WAV = os.path.join(vm.REPO, "tests", "data", "audio", "speechlike_8k.wav")

@@ -10,7 +10,7 @@ import os
 import pytest
 
 from alertbutton import vm
-from alertbutton.modem_sim import status_report_pdu
+from alertbutton.sim.modem.pdu import status_report_pdu
 
 import mqtt_broker
 import webhook as hook

@@ -11,8 +11,9 @@ import time
 
 import pytest
 
-from alertbutton import mplib, vm
-from alertbutton.modem_sim import status_report_pdu
+from alertbutton import vm
+from alertbutton.device import mplib
+from alertbutton.sim.modem.pdu import status_report_pdu
 
 import mqtt_broker
 import webhook

@@ -9,8 +9,9 @@ import time
 
 import pytest
 
-from alertbutton import cli, mplib
-from alertbutton.sim import SimRun
+from alertbutton import cli
+from alertbutton.device import mplib
+from alertbutton.sim.run import SimRun
 
 import mqtt_broker
 from mqtt_broker import Subscriber

@@ -7,7 +7,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from alertbutton.sim import run_scenario  # noqa: E402
+from alertbutton.sim.run import run_scenario  # noqa: E402
 
 CONTACTS = [{"name": "C%d" % i, "number": "+3361234560%d" % i} for i in range(1, 3)]
 CMGS_S = 0.3
@@ -82,7 +82,7 @@ def test_fall_while_moving_in_fifo_light_sleep_alerts(tmp_path):
     # stairs then a forward fall (committed MobiFall excerpt, subject 4): the motion verdict puts
     # the MCU in light sleep woken by the LIS3DH FIFO watermark (the simulated light sleep ends on it),
     # and the detector still sees the fall through those batches
-    from alertbutton import mobifall
+    from alertbutton.falls import mobifall
     data = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "mobifall", "sub4")
     walk = mobifall.load_mg(os.path.join(data, "ADL", "STN", "STN_acc_4_1.txt"), 50)[:500]
     fall = mobifall.load_mg(os.path.join(data, "FALLS", "FOL", "FOL_acc_4_1.txt"), 50)

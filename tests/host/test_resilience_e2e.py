@@ -3,7 +3,7 @@ the external watchdog resets it; after the reboot the persisted outbox resumes a
 gets the alert, at most the SMS in flight at the reset twice."""
 from collections import Counter
 
-from alertbutton.sim import run_scenario
+from alertbutton.sim.run import run_scenario
 
 CONTACTS = [{"name": "C%d" % i, "number": "+3361234560%d" % i} for i in range(1, 6)]
 

@@ -13,8 +13,8 @@ import time
 import pytest
 
 from alertbutton import cli
-from alertbutton.device_cli import EXIT_REFUSED, EXIT_SELFTEST
-from alertbutton.sim import SimRun
+from alertbutton.device.technician import EXIT_REFUSED, EXIT_SELFTEST
+from alertbutton.sim.run import SimRun
 
 CONTACTS = [{"name": "Contact %d" % (i + 1), "number": "+3361234560%d" % (i + 1)} for i in range(5)]
 PARTS = ["button", "battery", "flash", "heap", "clock", "accelerometer", "microphone", "modem", "sim", "signal",

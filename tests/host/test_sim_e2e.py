@@ -10,7 +10,7 @@ from gsmmodem.pdu import decodeSmsPdu
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from alertbutton.sim import run_scenario, load_scenario, ScenarioError  # noqa: E402
+from alertbutton.sim.run import run_scenario, load_scenario, ScenarioError  # noqa: E402
 from alertbutton import vm  # noqa: E402
 from firmware.core.sms_pdu import segment_info  # noqa: E402
 

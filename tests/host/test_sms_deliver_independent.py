@@ -1,5 +1,5 @@
 """The firmware's SMS-DELIVER decoder (firmware/core/sms_deliver.py) on PDUs it did not make: built by
-tools/alertbutton/modem_inbound.deliver_pdus from python-gsmmodem-new's encoder pieces (its
+tools/alertbutton/sim/modem/inbound.deliver_pdus from python-gsmmodem-new's encoder pieces (its
 SMS-SUBMIT user data, address and timestamp encoders), for generated texts: GSM-7 with the extension
 table, UCS2, 8-bit, long texts in parts with 8-bit and 16-bit references, international, national
 and alphanumeric senders, time zones east and west. Each part is decoded in CPython and the whole
@@ -24,7 +24,7 @@ if ROOT not in sys.path:
 from gsmmodem.pdu import decodeSmsPdu  # noqa: E402
 
 from alertbutton import vm  # noqa: E402
-from alertbutton.modem_inbound import _Tz, deliver_pdus  # noqa: E402
+from alertbutton.sim.modem.inbound import _Tz, deliver_pdus  # noqa: E402
 from firmware.core import sms_deliver  # noqa: E402
 
 BASIC = ("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ"

@@ -6,7 +6,7 @@ on the simulator's clock; each test checks the wrap really fell where it meant i
 import pytest
 
 from alertbutton import vm
-from alertbutton.sim import run_scenario
+from alertbutton.sim.run import run_scenario
 
 pytestmark = pytest.mark.skipif(vm.vm_facts()["bits"] != 32,
                                 reason="the 64-bit VM's ticks cannot be set and wrap only after 2**62 ms")

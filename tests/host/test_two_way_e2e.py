@@ -5,7 +5,7 @@ from collections import Counter
 
 from gsmmodem.pdu import decodeSmsPdu
 
-from alertbutton.sim import run_scenario
+from alertbutton.sim.run import run_scenario
 
 CONTACTS = [{"name": "C%d" % i, "number": "+3361234560%d" % i} for i in range(1, 6)]
 

@@ -1,1 +1,1 @@
-"""Host side of the alert button: CLI, simulator, benchmarks and evaluation tools."""
+"""Host side of the alert button: the `alertbutton` command, the simulator, benchmarks, checks and evaluations."""

@@ -34,6 +34,17 @@ ALLOWED = {
 SKIP_DIRS = ("simlib",)  # boards/simlib: the simulated `machine`, hardware, not a layer of the tree
 
 
+class Problem(str):
+    """One line of the report, and what it is about: kind "layer" (an import against the order: the
+    importing module's `layer`, the imported one's `target`), "size" (a device file over MAX_LINES
+    without a reason) or "circle" (host modules importing each other in a circle)."""
+
+    def __new__(cls, text, kind, layer=None, target=None):
+        p = str.__new__(cls, text)
+        p.kind, p.layer, p.target = kind, layer, target
+        return p
+
+
 def layer_of(module):
     """Layer of a dotted module name of this project, or None for anything else (stdlib, micropython
     builtins, micropython-lib, the simulated machine)."""
@@ -107,7 +118,7 @@ def _imports(path, module):
 
 
 def check():
-    """(problems, edges): problems are strings; edges the host module graph."""
+    """(problems, edges): problems are Problem strings; edges the host module graph."""
     problems = []
     files = _files()
     known = {name for name, _l, _p in files}
@@ -123,15 +134,17 @@ def check():
                     host_graph.setdefault(name, set()).add(target)
                 continue
             if tlayer not in ALLOWED.get(layer, set()):
-                problems.append("%s:%d: %s (%s) imports %s (%s): not allowed" % (rel, line, name, layer, target, tlayer))
+                problems.append(Problem("%s:%d: %s (%s) imports %s (%s): not allowed"
+                                        % (rel, line, name, layer, target, tlayer), "layer", layer, tlayer))
         if layer != "host":
             n = sum(1 for _ in open(path, encoding="utf-8"))
             if n > MAX_LINES:
                 head = "".join(open(path, encoding="utf-8").readlines()[:30])
                 if "# Size:" not in head:
-                    problems.append("%s: %d lines (over %d) and no '# Size:' reason at its top" % (rel, n, MAX_LINES))
+                    problems.append(Problem("%s: %d lines (over %d) and no '# Size:' reason at its top"
+                                            % (rel, n, MAX_LINES), "size", layer))
     for cycle in _cycles(host_graph):
-        problems.append("host import circle: " + " -> ".join(cycle))
+        problems.append(Problem("host import circle: " + " -> ".join(cycle), "circle", "host", "host"))
     return problems, host_graph
 
 

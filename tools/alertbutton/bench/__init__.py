@@ -1,0 +1,1 @@
+"""Benchmarks that print figures: alert latency, the heap a full alert needs, NMEA parser cost beside as_GPS."""
