@@ -114,7 +114,7 @@ def test_host_uses_the_firmware_modules():
     from alertbutton import vm
     from alertbutton.device import technician
     assert technician.phone is phone and technician.settings is settings
-    assert os.path.samefile(phone.__file__, os.path.join(vm.REPO, "firmware", "phone.py"))
+    assert os.path.samefile(phone.__file__, os.path.join(vm.REPO, "firmware", "core", "phone.py"))
     assert phone.normalize("0692 12 34 56") == "+262692123456"
 
 

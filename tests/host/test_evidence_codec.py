@@ -77,7 +77,7 @@ def test_vm_viper_encoder_bytes_equal_the_plain_encoder(speech, tmp_path):
     (and so, by the tests above, to audioop)."""
     wav = tmp_path / "s.wav"
     speechlike.write_wav(wav, speech)
-    code = ("import sys\nfrom firmware import ima_adpcm as A\nf = open(sys.argv[1], 'rb'); f.read(44)\n"
+    code = ("import sys\nfrom firmware.core import ima_adpcm as A\nf = open(sys.argv[1], 'rb'); f.read(44)\n"
             "pcm = bytearray(f.read())\nnb = len(pcm) // 2 // 505\nout = bytearray(nb * 256)\nst = A.new_state()\n"
             "for b in range(nb):\n    st[2] = b * 505\n    A.encode_block(pcm, out, st)\n"
             "import binascii\nprint(binascii.hexlify(out).decode())\n")

@@ -101,8 +101,8 @@ class Device:
             self.ser.reset_input_buffer()
             self.ser.write(("%s%s %s\n" % (prefix, PROTO, command)).encode())
             self.ser.flush()
-        except (serial.SerialException, OSError) as e:
-            raise DeviceError("cannot write to %s: %s" % (self.port, e), EXIT_NODEVICE)
+        except (serial.SerialException, OSError) as e:  # gone while the request went out: it may
+            raise _lost(self.port, e)  # have arrived whole, so the same advice as a lost answer
         deadline = time.monotonic() + self.timeout
         buf = b""
         self.noise = []
@@ -114,9 +114,7 @@ class Device:
                 if chunk and self.ser.in_waiting:
                     chunk += self.ser.read(self.ser.in_waiting)
             except (serial.SerialException, OSError) as e:
-                raise DeviceError("lost the button on %s (unplugged?): plug it back in, then check with "
-                                  "`alertbutton status` or `contacts list` whether the last change was "
-                                  "made (%s)" % (self.port, e), EXIT_NODEVICE)
+                raise _lost(self.port, e)
             if not chunk:
                 continue
             buf += chunk
@@ -130,6 +128,12 @@ class Device:
                 if line:
                     self.noise.append(line)
         raise DeviceError(_silence(self.port, self.noise + [buf.decode("utf-8", "replace")]), EXIT_NODEVICE)
+
+
+def _lost(port, e):
+    return DeviceError("lost the button on %s (unplugged?): plug it back in, then check with "
+                       "`alertbutton status` or `contacts list` whether the last change was "
+                       "made (%s)" % (port, e), EXIT_NODEVICE)
 
 
 def _open_error(port, e):
