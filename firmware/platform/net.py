@@ -235,8 +235,11 @@ class Conn:
     # --- errors in plain words ------------------------------------------------------------------
     def _timeout(self):
         forget(self.host)
+        if self.phase == "TLS handshake":  # mbedTLS reads the bytes itself: silent and slow look alike
+            return LinkError("timeout", "the TLS handshake with %s did not finish before the deadline (a silent "
+                             "or very slow server or network)" % self.where())
         if self._got:
-            return LinkError("slow", "%s answered too slowly: %d bytes, then the deadline passed, during the %s"
+            return LinkError("slow", "%s answered too slowly: %d byte(s), then the deadline passed, during the %s"
                              % (self.where(), self._got, self.phase))
         return LinkError("timeout", "no answer from %s before the deadline, during the %s" % (self.where(), self.phase))
 
