@@ -18,7 +18,7 @@ from firmware.system import storage
 from firmware.power.battery import percent_from_mv
 from firmware.system.eventlog import FlashSink
 
-if "lib" not in sys.path:  # as on the board, whose sys.path has /lib: mip-installed libraries (umqtt)
+if "lib" not in sys.path:  # as on the board, whose sys.path has /lib: mip-installed libraries
     sys.path.append("lib")
 
 _RESET_NAMES = {machine.PWRON_RESET: "power", machine.WDT_RESET: "watchdog", machine.SOFT_RESET: "soft",
@@ -167,6 +167,18 @@ class Board:
         platform config names it (drivers/datalink.py)."""
         from drivers import datalink
         return datalink.for_board(self, spec, log, modem)
+
+    def sockets(self):
+        """The platform link's sockets: the ESP32's behaviour where the unix port's differs
+        (boards/simlib/esp32_socket.py: setblocking(True) drops a timeout, blocking calls noted)."""
+        import esp32_socket
+        return esp32_socket
+
+    def dns_server(self):
+        """The DNS server the platform link asks (wiring "dns": [ip, port], a resolver the host
+        simulator runs), or None: the host's resolver (loopback names)."""
+        d = self.wiring.get("dns")
+        return (d[0], int(d[1])) if d else None
 
     def device_id(self):
         return machine.unique_id()

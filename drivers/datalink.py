@@ -10,10 +10,27 @@
 #                                       platform link then holds it for one short exchange at a time
 #                                       and never while SMS are due (SMS always come first)
 #   link.name                           for the event log
+#   link.socks                          the socket module the platform's connections use
+#   link.dns() -> "ip" | (ip, port) | None   the DNS server the platform link asks itself (a
+#                                       non-blocking UDP query: getaddrinfo() blocks the event loop);
+#                                       None: let the socket module resolve (the unix VM's host link)
 import asyncio
 from time import ticks_ms, ticks_diff
 
 _POLL_MS = 200
+
+
+def _default_socks():
+    import socket
+    return socket
+
+
+def _dns_of(nic):
+    """The DNS server an interface got (DHCP, PPP IPCP), or "0.0.0.0" if it has none."""
+    try:
+        return nic.ifconfig()[3]
+    except (OSError, AttributeError, IndexError, TypeError):
+        return "0.0.0.0"
 
 
 async def _until(cond, timeout_ms, stop=None):
@@ -31,6 +48,13 @@ class HostLink:
     name = "host"
     shared = False
 
+    def __init__(self, socks=None, dns=None):
+        self.socks = socks or _default_socks()
+        self._dns = dns  # None: the host's resolver (loopback names in tests)
+
+    def dns(self):
+        return self._dns
+
     async def up(self, timeout_ms=0, stop=None):
         return True
 
@@ -47,9 +71,10 @@ class WlanLink:
     name = "wlan"
     shared = False
 
-    def __init__(self, wlan, ssid, key=None, log=None):
+    def __init__(self, wlan, ssid, key=None, log=None, socks=None):
         if not ssid:
             raise ValueError("wlan: ssid missing")
+        self.socks = socks or _default_socks()
         self.wlan = wlan
         self.ssid = ssid
         self.key = key
@@ -60,6 +85,9 @@ class WlanLink:
             return bool(self.wlan.isconnected())
         except OSError:
             return False
+
+    def dns(self):
+        return _dns_of(self.wlan)
 
     async def up(self, timeout_ms=15000, stop=None):
         if self.isconnected():
@@ -99,8 +127,9 @@ class PppLink:
 
     name = "ppp"
 
-    def __init__(self, ppp, dial=None, hangup=None, shared=True, apn_user=None, apn_key=None, log=None):
+    def __init__(self, ppp, dial=None, hangup=None, shared=True, apn_user=None, apn_key=None, log=None, socks=None):
         # dial: coroutine function without arguments (the board binds the APN), True on CONNECT
+        self.socks = socks or _default_socks()
         self.ppp = ppp
         self.dial = dial
         self.hangup = hangup
@@ -115,6 +144,9 @@ class PppLink:
             return bool(self.ppp.isconnected())
         except OSError:
             return False
+
+    def dns(self):
+        return _dns_of(self.ppp)
 
     async def up(self, timeout_ms=30000, stop=None):
         if self.isconnected():
@@ -169,23 +201,24 @@ class PppLink:
             self.log(ev, **kw)
 
 
-def make(spec, log=None, wlan=None, ppp=None, dial=None, hangup=None):
+def make(spec, log=None, wlan=None, ppp=None, dial=None, hangup=None, socks=None, dns=None):
     """The link a platform config names ("link": "host" | "wlan" | "ppp"), from the interface objects
-    the board offers. ValueError if the board cannot provide it."""
+    the board offers (and, for the host link, the socket module and DNS server the board gives).
+    ValueError if the board cannot provide it."""
     kind = spec.get("link", "host")
     if kind == "host":
-        return HostLink()
+        return HostLink(socks, dns)
     if kind == "wlan":
         if wlan is None:
             raise ValueError("this board has no Wi-Fi interface")
         w = spec.get("wlan") or {}
-        return WlanLink(wlan, w.get("ssid"), w.get("key"), log=log)
+        return WlanLink(wlan, w.get("ssid"), w.get("key"), log=log, socks=socks)
     if kind == "ppp":
         if ppp is None:
             raise ValueError("this board has no PPP interface")
         a = spec.get("ppp") or {}
         return PppLink(ppp, dial, hangup, shared=dial is not None, apn_user=a.get("user"),
-                       apn_key=a.get("key"), log=log)
+                       apn_key=a.get("key"), log=log, socks=socks)
     raise ValueError("unknown link %r" % (kind,))
 
 
@@ -197,4 +230,6 @@ def for_board(board, spec, log=None, modem=None):
     ppp = dial = hangup = None
     if kind == "ppp" and hasattr(board, "ppp"):
         ppp, dial, hangup = board.ppp(modem, (spec.get("ppp") or {}).get("apn"))
-    return make(spec, log, wlan=wlan, ppp=ppp, dial=dial, hangup=hangup)
+    socks = board.sockets() if hasattr(board, "sockets") else None  # the simulated board's ESP32 imitation
+    dns = board.dns_server() if hasattr(board, "dns_server") else None
+    return make(spec, log, wlan=wlan, ppp=ppp, dial=dial, hangup=hangup, socks=socks, dns=dns)

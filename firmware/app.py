@@ -276,6 +276,7 @@ class App:
         """Link to the association's platform (issue 9), only on a device provisioned with a
         platform.json. Optional: without it, or if it cannot start, SMS work exactly as before."""
         self.platform = None
+        self.platform_problem = None
         if not _exists(PLATFORM_PATH):
             return  # not provisioned: the link's modules (~17 KB of heap) are never loaded
         try:
@@ -283,8 +284,10 @@ class App:
             self.platform = platform_link.from_app(self)
             if self.platform is not None:
                 self.tasks.append(self.platform.start())
-        except Exception as e:  # a bad config, no umqtt installed, no CA file: log it, never stop
+        except Exception as e:  # a bad config, no CA file: log it, show it on the console, never stop
             self.platform = None
+            self.platform_problem = "the platform link did not start: %s" % (
+                e if isinstance(e, ValueError) else repr(e))
             self.log("platform_unavailable", err=repr(e))
 
     def start_power(self):

@@ -282,6 +282,14 @@ class Console:
             last_alert = {"id": a.alert_id, "state": getattr(a, "state", "?"), "kind": getattr(a, "kind", "?"),
                           "results": dict([(str(k), res[k]) for k in res])}
         board = getattr(self.app, "board", None)
+        platform = None
+        link = getattr(self.app, "platform", None)
+        if link is not None:
+            p = link.summary()
+            platform = {"state": p["state"], "pending": p["pending"], "error": p["error"],
+                        "error_age_s": p.get("error_age_s"), "ok_age_s": p.get("ok_age_s")}
+        elif getattr(self.app, "platform_problem", None):
+            platform = {"state": "not started", "pending": None, "error": self.app.platform_problem}
         return {
             "proto": 1, "firmware": VERSION, "board": getattr(board, "name", "?"),
             "configured": cfg["configured"], "contacts": len(cfg["contacts"]),
@@ -292,6 +300,7 @@ class Console:
             "last_fix": last_fix, "last_alert": last_alert,
             "pin_set": cfg.get("pin") is not None, "unlocked": self.unlocked(),
             "lockout_s": (self.pin.remaining_ms() + 999) // 1000,
+            "platform": platform,
         }
 
     def c_help(self, args):

@@ -1,7 +1,9 @@
 # Console commands for the platform link (issue 9), added to the technician console (firmware/console/commands.py)
 # by App.start_console through register(): `alertbutton provision` uses them.
 #
-#   AB1 platform                       -> OK {"configured", "config" (secrets masked), "ca", "link"}
+#   AB1 platform                       -> OK {"configured", "config" (secrets masked), "ca", "link":
+#                                         {"state", "pending", "sent", "failures", "dropped", "error" (the
+#                                         last one in plain words, until a success), ...}, "problem"}
 #   AB1 platform put <json>            -> OK {"saved": true, "device", "transport", "reboot": true}
 #   AB1 platform ca begin              -> start a CA upload (DER, in base64 chunks: a line is <= 2 KB)
 #   AB1 platform ca add <base64>       -> OK {"bytes": n so far}
@@ -45,12 +47,13 @@ def command(console, state, args):
         except ValueError as e:
             return {"configured": False, "problem": str(e), "ca": _ca_info()}
         link = getattr(console.app, "platform", None)
-        status = None
-        if link is not None:
-            status = {"sent": link.sent, "failures": link.failures}
-            status.update(link.queue.counts())
-        return {"configured": cfg is not None, "config": platform_config.public(cfg) if cfg else None,
-                "ca": _ca_info(), "link": status}
+        status = link.summary() if link is not None else None
+        out = {"configured": cfg is not None, "config": platform_config.public(cfg) if cfg else None,
+               "ca": _ca_info(), "link": status}
+        problem = getattr(console.app, "platform_problem", None)
+        if problem:  # the link could not start at boot (no CA file, ...): say why
+            out["problem"] = problem
+        return out
     console.require(CHANGE)
     if sub == "put":
         rest = args.split(None, 1)

@@ -5,7 +5,7 @@
 #                dispatched, ended): alert id, kind, trigger, state, the positions known since the
 #                trigger, and every contact's SMS status.
 #   heartbeat    (topic status/<device>): battery, signal, registration, last fix, firmware version,
-#                queue health.
+#                queue health; the last fix only where the association asked for it.
 # Contacts are named by their slot index, never by number: the platform already knows who they are,
 # and a phone number in a broker's retained messages is data that could leak.
 import json
@@ -79,11 +79,16 @@ def evidence(device, rec, alert_id, index, head, final):
             "chunks": index + 1, "head": head, "final": bool(final), "t": unix_time(), "fw": VERSION}
 
 
-def heartbeat(device, battery, csq, registered, fix, queue_counts=None, alert_state=None, uptime_s=None):
+def heartbeat(device, battery, csq, registered, fix, queue_counts=None, alert_state=None, uptime_s=None,
+              with_fix=True):
+    """with_fix False (the link's default, issue 25): no "fix" key at all, the heartbeat says nothing
+    of where she is; the association asks for it with the setting heartbeat_fix."""
     d = {"v": SCHEMA, "type": "heartbeat", "dev": device, "fw": VERSION, "bat": battery,
          "csq": csq if isinstance(csq, int) and 0 <= csq <= 31 else None,
          "dbm": -113 + 2 * csq if isinstance(csq, int) and 0 <= csq <= 31 else None,
-         "reg": bool(registered), "fix": position(fix), "t": unix_time()}
+         "reg": bool(registered), "t": unix_time()}
+    if with_fix:
+        d["fix"] = position(fix)
     if queue_counts is not None:
         d["queue"] = {"pending": queue_counts.get("pending", 0), "dropped": queue_counts.get("dropped", 0)}
     if alert_state is not None:

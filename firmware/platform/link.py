@@ -1,132 +1,62 @@
-# The link to the association's platform (issue 9): alert events and heartbeats, queued on flash
+# The link to the association's platform (issues 9, 25): alert events and heartbeats, queued on flash
 # (firmware/platform/queue.py) and published when the data link and the platform are reachable.
 #
-# SMS come first, always:
+# SMS come first, always, whatever the network does:
 #   - the alert listener only copies the event into RAM; this task writes it to flash and sends it;
+#   - every socket is non-blocking and every connection and exchange has a TOTAL deadline
+#     (timeout_s): the link waits in steps of a few ms (firmware/platform/net.py), so a slowed,
+#     silent, half-answering or resetting peer never holds the button, the alert or the watchdog;
 #   - nothing goes on the network while an alert is triggered or its SMS are being dispatched (the
-#     gate); events of that time wait in the queue and leave right after;
-#   - umqtt.simple and requests use blocking sockets: every socket gets a timeout (timeout_s), so a
-#     silent network stops the event loop for one bounded step at most, never indefinitely;
+#     gate): an exchange in flight stops at its next step; events of that time wait in the queue;
 #   - a data link that borrows the modem's only UART (PPP) is held for one exchange at a time.
+# Alerts first: alert events go before heartbeats; while they wait, retries come at least every
+# 20 s (backoff_max_s otherwise) and a new alert event retries at once.
 # Delivery is at least once: an event leaves the queue only when the platform acknowledged it
 # (MQTT QoS 1 PUBACK, HTTP 2xx); each carries the queue's sequence number for deduplication.
 import asyncio
-import random
+import os
 from micropython import const
 from time import ticks_ms, ticks_diff, ticks_add
 
 from firmware.platform import config as platform_config, events as pe
+from firmware.platform.net import Conn, LinkError, Abandoned, forget
 from firmware.core import uptime
-from firmware.platform.queue import PlatformQueue, ALERT
+from firmware.platform.queue import PlatformQueue, ALERT, TRIGGERED, EVIDENCE, OTHER, ALERT_KINDS
 
 _BACKOFF_FIRST_MS = 2000
+_ALERT_RETRY_MAX_MS = const(20000)  # retry ceiling while alert events wait (issue 25: <= 30 s)
+_MIN_GAP_MS = 1000  # an alert event cuts a backoff wait short, never closer than this to the last try
 _GATE_POLL_MS = 500
-_RAM_MAX = 16  # events noted by listeners, not yet on flash
+_RAM_MAX = 32  # events noted by listeners, not yet on flash
 _COMMIT_MS = const(120000)  # evidence chain heads: at most one every 2 min between first and last
+_HB_JITTER = 0.3
+_LINK_DOWN = {"wlan": "Wi-Fi did not connect (wrong wlan.ssid or wlan.key, or out of range)",
+              "ppp": "no cellular data connection (APN, SIM data plan, or no network)"}  # each heartbeat interval is heartbeat_s x (1 +- 0.3), drawn afresh
 
 
-def backoff_ms(attempt, cap_ms, rnd=random.random):
-    d = _BACKOFF_FIRST_MS << min(max(attempt, 1) - 1, 10)
+def rand():
+    """A float in [0, 1) from the hardware RNG (os.urandom): the schedule cannot be predicted."""
+    b = os.urandom(2)
+    return (b[0] << 8 | b[1]) / 65536
+
+
+def backoff_ms(attempt, cap_ms, rnd=rand):
+    """Doubling from 2 s up to cap_ms, jittered DOWNWARDS (x 0.7..1.0): never above the cap, and a
+    fleet does not retry in step after a broker restart."""
+    d = _BACKOFF_FIRST_MS << min(max(attempt, 1) - 1, 12)
     if d > cap_ms:
         d = cap_ms
-    return int(d * (0.8 + 0.4 * rnd()))
+    return int(d * (0.7 + 0.3 * rnd()))
 
 
-class _Sockets:
-    """Stands in for the `socket` module inside umqtt.simple: the same socket() and getaddrinfo(),
-    but each socket gets a timeout (the library opens its own, blocking, without one) and name
-    lookups are cached (a DNS query blocks too)."""
-
-    def __init__(self, real, timeout_s):
-        self._real = real
-        self.timeout = timeout_s
-        self.last = None
-        self._ai = {}
-
-    def socket(self, *args):
-        s = self._real.socket(*args)
-        s.settimeout(self.timeout)
-        self.last = s
-        return s
-
-    def getaddrinfo(self, host, port, *args):
-        key = (host, port)
-        ai = self._ai.get(key)
-        if ai is None:
-            ai = self._real.getaddrinfo(host, port, *args)
-            self._ai[key] = ai
-        return ai
-
-    def forget(self):
-        self._ai = {}
-
-    def rearm(self):
-        # umqtt's wait_msg() calls setblocking(True), which on the ESP32 drops the timeout
-        if self.last is not None:
-            self.last.settimeout(self.timeout)
-
-
-class _TlsSockets(_Sockets):
-    """requests' `socket` module for an https:// webhook. micropython-lib's requests wraps its
-    socket with CERT_NONE (no check at all): HttpTransport hands it an http:// URL to the same host
-    and port instead, and the sockets made here do TLS themselves right after connect(): server
-    certificate required, chained to the platform's CA, issued for `host`."""
-
-    def __init__(self, real, timeout_s, ctx, host):
-        super().__init__(real, timeout_s)
-        self.SOCK_STREAM = real.SOCK_STREAM  # requests reads it from its `socket`
-        self.ctx = ctx
-        self.host = host
-
-    def socket(self, *args):
-        return _TlsSocket(_Sockets.socket(self, *args), self.ctx, self.host)
-
-
-class _TlsSocket:
-    def __init__(self, sock, ctx, host):
-        self.s = sock
-        self.ctx = ctx
-        self.host = host
-
-    def connect(self, addr):
-        self.s.connect(addr)
-        try:
-            self.s = self.ctx.wrap_socket(self.s, server_hostname=self.host)
-        except (OSError, ValueError) as e:  # MicroPython says why with a ValueError (bad chain, name)
-            self.s.close()
-            why = e.args[0] if e.args else ""
-            if isinstance(why, int) and why >= 0:
-                raise  # a network error (timeout, reset), not a verdict on the server
-            raise OSError("TLS: %s not verified against the platform CA: %s" % (self.host, str(why).strip()))
-
-    def settimeout(self, t):
-        self.s.settimeout(t)
-
-    def write(self, b):
-        return self.s.write(b)
-
-    def send(self, b):
-        return self.s.write(b)
-
-    def read(self, *n):
-        return self.s.read(*n)
-
-    def recv(self, n):
-        return self.s.read(n)
-
-    def readinto(self, *a):
-        return self.s.readinto(*a)
-
-    def readline(self):
-        return self.s.readline()
-
-    def close(self):
-        self.s.close()
+def heartbeat_interval_ms(heartbeat_s, rnd=rand):
+    """heartbeat_s x (0.7..1.3): an observer of her network sees no exact period."""
+    return int(heartbeat_s * 1000 * (1 - _HB_JITTER + 2 * _HB_JITTER * rnd()))
 
 
 def tls_context(ca):
-    """Server certificate required, checked against the platform's CA (DER); the caller passes the
-    server name to wrap_socket, which checks it too."""
+    """Server certificate required, checked against the platform's CA (DER); the connection passes
+    the server name to wrap_socket, which checks it too."""
     import ssl
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.verify_mode = ssl.CERT_REQUIRED
@@ -134,89 +64,78 @@ def tls_context(ca):
     return ctx
 
 
-def split_https(url):
-    """'https://host[:port]/path' -> (host, port, 'http://host:port/path') for requests."""
-    rest = url[8:]
-    i = rest.find("/")
-    hostport, path = (rest, "") if i < 0 else (rest[:i], rest[i:])
-    host, port = hostport, 443
-    j = hostport.rfind(":")
-    if j > 0:
-        host, port = hostport[:j], int(hostport[j + 1:])
-    return host, port, "http://%s:%d%s" % (host, port, path or "/")
+def _read_ca(path):
+    with open(path, "rb") as f:  # OSError without a CA: no link rather than an unverified one
+        return f.read()
+
+
+def _no_dns():
+    return None
 
 
 class MqttTransport:
-    """umqtt.simple from micropython-lib (installed with mip), TLS with certificate verification
-    against the platform's CA (DER file on flash), per-device user and password, QoS 1."""
+    """MQTT 3.1.1 (firmware/platform/mqtt.py), TLS with certificate verification against the
+    platform's CA (DER file on flash), per-device user and password, QoS 1. socks: the data link's
+    socket module; dns(): its DNS server (None: the socket module resolves, unix VM only)."""
 
     name = "mqtt"
 
-    def __init__(self, pcfg, ca_path=platform_config.CA_PATH, client_module=None):
-        import socket
-        if client_module is None:
-            from umqtt import simple as client_module
+    def __init__(self, pcfg, socks=None, dns=None, ca_path=platform_config.CA_PATH):
+        if socks is None:
+            import socket as socks
         self.m = pcfg["mqtt"]
         self.device = pcfg["device"]
-        self.sockets = _Sockets(socket, pcfg["timeout_s"])
-        client_module.socket = self.sockets  # the library's module global: its sockets get timeouts
-        self.mod = client_module
-        self.ca = None
+        self.timeout_ms = pcfg["timeout_s"] * 1000
+        self.socks = socks
+        self.dns = dns or _no_dns
+        self.ca = _read_ca(ca_path) if self.m["tls"] else None
         self._ctx = None
-        if self.m["tls"]:
-            with open(ca_path, "rb") as f:  # OSError without a CA: no link rather than an unverified one
-                self.ca = f.read()
-        self.client = None
+        self.session = None
+        self._last_io = 0
 
     def context(self):
-        """The TLS context: server certificate required, checked against the platform's CA."""
         if self._ctx is None:
             self._ctx = tls_context(self.ca)
         return self._ctx
 
     @property
     def connected(self):
-        return self.client is not None
+        return self.session is not None
 
-    def connect(self):
+    async def connect(self, stop=None):
+        from firmware.platform.mqtt import MqttSession
         m = self.m
-        ctx = self.context() if m["tls"] else None
-        c = self.mod.MQTTClient(m["client_id"], m["host"], m["port"], m["user"], m["password"],
-                                m["keepalive"], ssl=ctx if ctx is not None else False)
-        if ctx is not None and hasattr(c, "ssl_params"):
-            # umqtt.simple < 1.4 (the PyPI release) wraps with ussl.wrap_socket(sock, **ssl_params)
-            # instead of ssl.wrap_socket(): give it the same checks (CA, hostname, required)
-            import ssl
-            c.ssl_params = {"cert_reqs": ssl.CERT_REQUIRED, "cadata": self.ca, "server_hostname": m["host"]}
+        deadline = ticks_add(ticks_ms(), self.timeout_ms)  # lookup, TCP, TLS and CONNACK together
+        conn = Conn(self.socks, stop)
         try:
-            c.connect()
-        except Exception:
-            self.sockets.forget()  # the address may have changed
-            _close_sock(c)
+            await conn.open(m["host"], m["port"], deadline, self.context() if m["tls"] else None, self.dns())
+            s = MqttSession(conn, m["client_id"], m["user"], m["password"], m["keepalive"])
+            await s.connect(deadline)
+        except BaseException:
+            conn.close()
             raise
-        self.client = c
+        self.session = s
+        self._last_io = uptime.ms()
 
-    def send(self, kind, payload):
-        topic = ("alerts/" if kind == ALERT else "status/") + self.device
-        self.sockets.rearm()
-        self.client.publish(topic.encode(), payload, qos=1)  # returns on the broker's PUBACK
+    async def send(self, kind, payload, stop=None):
+        if self.session is not None and uptime.ms() - self._last_io > self.m["keepalive"] * 1000:
+            self.close()  # idle past its keepalive: the broker has dropped the session by now
+        if self.session is None:
+            await self.connect(stop)
+        s = self.session
+        s.conn.stop = stop
+        topic = ("alerts/" if kind in ALERT_KINDS else "status/") + self.device
+        try:
+            await s.publish(topic, payload, ticks_add(ticks_ms(), self.timeout_ms))
+        except BaseException:
+            self.close()
+            raise
+        self._last_io = uptime.ms()
 
     def close(self):
-        c, self.client = self.client, None
-        if c is not None:
-            try:
-                c.disconnect()
-            except Exception:
-                pass
-            _close_sock(c)
-
-
-def _close_sock(c):
-    try:
-        if c.sock is not None:
-            c.sock.close()
-    except Exception:
-        pass
+        s, self.session = self.session, None
+        if s is not None:
+            s.disconnect()
 
 
 def hmac_sha256(key, msg):
@@ -234,54 +153,56 @@ def hmac_sha256(key, msg):
 
 
 class HttpTransport:
-    """POST each event as JSON to the platform's webhook with `requests` (micropython-lib). The body
-    is signed with HMAC-SHA256 under the device's secret (X-AB-Signature): the secret never travels,
-    and the platform can tell a forged or altered event. 2xx = acknowledged."""
+    """POST each event as JSON to the platform's webhook (firmware/platform/http.py). The body is
+    signed with HMAC-SHA256 under the device's secret (X-AB-Signature): the secret never travels,
+    and the platform can tell a forged or altered event. 2xx = acknowledged. https:// is verified:
+    certificate chained to the platform's CA and issued for the URL's host."""
 
     name = "http"
     connected = True
 
-    def __init__(self, pcfg, requests_module=None, ca_path=platform_config.CA_PATH):
-        if requests_module is None:
-            import requests as requests_module
-        self.req = requests_module
+    def __init__(self, pcfg, socks=None, dns=None, ca_path=platform_config.CA_PATH):
+        if socks is None:
+            import socket as socks
         self.h = pcfg["http"]
         self.device = pcfg["device"]
-        self.timeout = pcfg["timeout_s"]
-        self.url = self.h["url"]
-        self.sockets = None
-        if self.url.startswith("https://"):
-            import socket
-            with open(ca_path, "rb") as f:  # OSError without a CA: no link rather than an unverified one
-                ca = f.read()
-            host, _port, self.url = split_https(self.url)
-            # the library's module global: its sockets are verified TLS ones (see _TlsSockets)
-            self.sockets = _TlsSockets(socket, self.timeout, tls_context(ca), host)
-            requests_module.socket = self.sockets
+        self.timeout_ms = pcfg["timeout_s"] * 1000
+        self.socks = socks
+        self.dns = dns or _no_dns
+        scheme, self.host, self.port, self.path = platform_config.split_url(self.h["url"])
+        self.default_port = 443 if scheme == "https" else 80
+        self.ctx = tls_context(_read_ca(ca_path)) if scheme == "https" else None
 
-    def connect(self):
+    async def connect(self, stop=None):
         pass
 
-    def send(self, kind, payload):
+    async def send(self, kind, payload, stop=None):
         import binascii
+        from firmware.platform import http
         sig = binascii.hexlify(hmac_sha256(self.h["secret"], payload)).decode()
+        conn = Conn(self.socks, stop)
         try:
-            r = self.req.post(self.url, data=payload, timeout=self.timeout, headers={
+            await conn.open(self.host, self.port, ticks_add(ticks_ms(), self.timeout_ms), self.ctx, self.dns())
+            status = await http.post(conn, self.host, self.port, self.default_port, self.path, {
                 "Content-Type": "application/json", "X-AB-Device": self.device,
-                "X-AB-Kind": "alert" if kind == ALERT else "heartbeat", "X-AB-Signature": "sha256=" + sig})
-        except Exception:
-            if self.sockets is not None:
-                self.sockets.forget()  # the address may have changed
-            raise
-        try:
-            status = r.status_code
+                "X-AB-Kind": "alert" if kind in ALERT_KINDS else "heartbeat", "X-AB-Signature": "sha256=" + sig},
+                payload, ticks_add(ticks_ms(), self.timeout_ms))
         finally:
-            r.close()
+            conn.close()
         if not 200 <= status < 300:
-            raise OSError("platform answered HTTP %d" % status)
+            raise http.refused(status, conn.where())
 
     def close(self):
         pass
+
+
+def describe(e):
+    """A failure in plain words, and its kind."""
+    if isinstance(e, LinkError):
+        return e.kind, str(e)
+    if isinstance(e, OSError):
+        return "network", "network error %r" % (e,)
+    return "internal", "%s: %s" % (type(e).__name__, e)
 
 
 class PlatformLink:
@@ -294,12 +215,20 @@ class PlatformLink:
         self.log = log
         self.gate = gate or (lambda: True)  # False while SMS are due: no network then
         self.status = status  # callable -> {"battery", "csq", "registered", "fix", "alert_state"}
-        self.ram = []  # (alert?, bytes) noted by listeners, written to flash by the task
+        self.ram = []  # (kind, group, bytes) noted by listeners, written to flash by the task
         self.sent = 0
         self.failures = 0
+        self.state = "starting"
+        self.last_error = None  # (kind, plain words, uptime s)
+        self.last_ok = None  # uptime s of the last acknowledged event
+        self.retry_at = None  # uptime ms of the next attempt while backing off
+        self.attempts = 0  # failed attempts in a row
+        self.hb_interval_ms = None  # the interval drawn for the next heartbeat
         self._track = []
         self._track_alert = None
         self._wake = asyncio.Event()
+        self._alert_news = False  # an alert event came since the last attempt
+        self._reported_drops = queue.dropped
         self._last_event = uptime.ms()
         self._commit_rec = None  # recording and time of the last evidence commitment
         self._commit_at = 0
@@ -316,7 +245,7 @@ class PlatformLink:
         recs = ob.recs if ob.alert_id == mgr.alert_id else []  # at "triggered": the last alert's
         doc = pe.alert_event(self.device, event, mgr.alert_id, mgr.kind, mgr.state,
                              getattr(mgr, "source", None) or mgr.kind, self._track, recs)
-        self._note(pe.encode(doc), True)
+        self._note(pe.encode(doc), TRIGGERED if event == "triggered" else ALERT, mgr.alert_id)
 
     def on_evidence(self, rec, alert_id, index, head, final):
         """Recorder chunk listener: publish the evidence chain head at the recording's first chunk,
@@ -328,20 +257,49 @@ class PlatformLink:
                 or now - self._commit_at >= _COMMIT_MS):
             return
         self._commit_rec, self._commit_at = rec, now
-        self._note(pe.encode(pe.evidence(self.device, rec, alert_id, index, head, final)), True)
+        self._note(pe.encode(pe.evidence(self.device, rec, alert_id, index, head, final)), EVIDENCE, rec)
 
     def heartbeat(self):
         s = self.status() if self.status is not None else {}
+        counts = self.queue.counts()
+        self._reported_drops = counts["dropped"]
         doc = pe.heartbeat(self.device, s.get("battery"), s.get("csq"), s.get("registered"), s.get("fix"),
-                           self.queue.counts(), s.get("alert_state"), uptime.seconds())
-        self._note(pe.encode(doc), False)
+                           counts, s.get("alert_state"), uptime.seconds(), with_fix=self.cfg.get("heartbeat_fix", False))
+        self._note(pe.encode(doc), OTHER)
 
-    def _note(self, data, alert):
-        if len(self.ram) >= _RAM_MAX:
-            self.ram.pop(0)
-            self.log("platform_ram_drop")
-        self.ram.append((alert, data))
+    def _note(self, data, kind, group=0):
+        if kind is True or kind is False:
+            kind = ALERT if kind else OTHER
+        if len(self.ram) >= _RAM_MAX:  # the task is behind: lose a superseded state, never a trigger
+            for i in range(len(self.ram)):
+                if self.ram[i][0] != TRIGGERED:
+                    k = self.ram.pop(i)[0]
+                    self.queue.count_drop("ram", kind=k)
+                    break
+        self.ram.append((kind, group, data))
+        if kind in ALERT_KINDS:
+            self._alert_news = True
         self._wake.set()
+
+    # --- what the console shows --------------------------------------------------------------------
+    def summary(self):
+        """State, counts and the last error in plain words (AB1 platform, AB1 hello)."""
+        c = self.queue.counts()
+        now = uptime.seconds()
+        out = {"state": self.state, "connected": bool(self.transport.connected), "sent": self.sent,
+               "failures": self.failures, "pending": c["pending"] + len(self.ram), "alerts": c["alerts"],
+               "dropped": c["dropped"], "error": None}
+        if self.last_error is not None:
+            kind, text, at = self.last_error
+            if self.last_ok is None or self.last_ok < at:  # not cleared by a success since
+                out["error"] = text
+                out["error_kind"] = kind
+                out["error_age_s"] = now - at
+        if self.last_ok is not None:
+            out["ok_age_s"] = now - self.last_ok
+        if self.retry_at is not None:
+            out["retry_in_s"] = max(0, (self.retry_at - uptime.ms()) // 1000)
+        return out
 
     # --- the task ---------------------------------------------------------------------------------
     def start(self):
@@ -349,12 +307,16 @@ class PlatformLink:
         return self.task
 
     def _to_flash(self):
-        while self.ram:
-            alert, data = self.ram.pop(0)
-            try:
-                self.queue.put(data, alert=alert)
-            except (OSError, ValueError) as e:
-                self.log("platform_queue_error", err=repr(e))
+        for _ in range(3):
+            while self.ram:
+                kind, group, data = self.ram.pop(0)
+                try:
+                    self.queue.put(data, kind=kind, group=group)
+                except (OSError, ValueError) as e:
+                    self.log("platform_queue_error", err=repr(e))
+            if self.queue.dropped == self._reported_drops:
+                return
+            self.heartbeat()  # drops are reported by a heartbeat made after them (it replaces the queued one)
 
     async def _sleep(self, ms):
         if ms <= 0:
@@ -365,54 +327,79 @@ class PlatformLink:
             pass
         self._wake.clear()
 
+    def _cap_ms(self):
+        cap = self.cfg["backoff_max_s"] * 1000
+        if self.queue.counts()["alerts"] or self._alert_news:
+            cap = min(cap, _ALERT_RETRY_MAX_MS)
+        return cap
+
+    async def _backoff(self, wait):
+        """Wait before the next attempt; a new alert event ends the wait (not before _MIN_GAP_MS)."""
+        t0 = ticks_ms()
+        self._alert_news = False
+        self.retry_at = uptime.ms() + wait
+        while True:
+            left = wait - ticks_diff(ticks_ms(), t0)
+            if left <= 0:
+                break
+            await self._sleep(left)
+            self._to_flash()  # what the listeners noted meanwhile goes to flash now
+            if self._alert_news:
+                gap = _MIN_GAP_MS - ticks_diff(ticks_ms(), t0)
+                if gap > 0:
+                    await asyncio.sleep_ms(gap)
+                break
+        self.retry_at = None
+
     async def run(self):
-        hb_ms = self.cfg["heartbeat_s"] * 1000
         hb_next = ticks_ms()  # one at boot: the platform sees the device come up
-        attempt = 0
         self.log("platform_start", transport=self.transport.name, link=self.link.name, queued=len(self.queue))
         while True:
             if ticks_diff(ticks_ms(), hb_next) >= 0:
-                hb_next = ticks_add(ticks_ms(), hb_ms)
+                self.hb_interval_ms = heartbeat_interval_ms(self.cfg["heartbeat_s"])
+                hb_next = ticks_add(ticks_ms(), self.hb_interval_ms)
                 self.heartbeat()
             self._to_flash()
             if not len(self.queue):
+                self.state = "idle"
                 await self._idle()
-                await self._sleep(min(ticks_diff(hb_next, ticks_ms()), self._linger_left() or hb_ms))
+                await self._sleep(min(ticks_diff(hb_next, ticks_ms()),
+                                      self._linger_left() or self.cfg["heartbeat_s"] * 1000))
                 continue
             if not self.gate():
+                self.state = "waiting for the SMS"
                 if self.link.shared:  # hand the modem's UART back before the next SMS
                     await self._release()
                 await self._sleep(_GATE_POLL_MS)
                 continue
+            if self._alert_news:
+                self.attempts = 0  # a new alert event: retry now, and soon after if it fails
+            self._alert_news = False
             if await self._exchange():
-                attempt = 0
+                self.attempts = 0
                 continue
-            attempt += 1
-            cap = self.cfg["backoff_max_s"] * 1000
-            wait = backoff_ms(attempt, cap)
-            self.log("platform_retry", attempt=attempt, in_ms=wait, pending=len(self.queue))
-            t0 = ticks_ms()
-            await self._sleep(wait)
-            # a new event may cut a long wait short, never below the first step
-            rest = min(_BACKOFF_FIRST_MS, cap) - ticks_diff(ticks_ms(), t0)
-            if rest > 0:
-                await asyncio.sleep_ms(rest)
+            self.attempts += 1
+            wait = backoff_ms(self.attempts, self._cap_ms())
+            self.state = "retrying"
+            self.log("platform_retry", attempt=self.attempts, in_ms=wait, pending=len(self.queue))
+            await self._backoff(wait)
 
     async def _exchange(self):
         """Send what the queue holds; False on any failure (the events stay queued)."""
         try:
             if not self.link.isconnected():
+                self.state = "bringing up " + self.link.name
                 if not await self.link.up(stop=self._sms_due):
                     if not self.gate():
                         return True  # given up for SMS, not a failure: no backoff
-                    self.log("platform_link_down", link=self.link.name)
-                    return False
+                    raise LinkError("link", _LINK_DOWN.get(self.link.name, "the data link did not come up"))
             if not self.gate():
                 return True
             if not self.transport.connected:
-                self.transport.connect()
+                self.state = "connecting"
+                await self.transport.connect(self._sms_due)
                 self.log("platform_connected", transport=self.transport.name)
-                await asyncio.sleep_ms(0)
+            self.state = "sending"
             while len(self.queue) and self.gate():
                 seq, kind, data = self.queue.next()
                 try:
@@ -421,19 +408,30 @@ class PlatformLink:
                     self.log("platform_bad_event", seq=seq)
                     self.queue.ack(seq)  # unreadable on flash: sending it would fail forever
                     continue
-                self.transport.send(kind, payload)
+                await self.transport.send(kind, payload, self._sms_due)
                 self.queue.ack(seq)
                 self.sent += 1
                 self._last_event = uptime.ms()
-                await asyncio.sleep_ms(0)  # let the button, alert and modem tasks run between events
+                self.last_ok = uptime.seconds()
                 self._to_flash()
+            self.state = "connected" if self.transport.connected else "idle"
             if self.link.shared:
                 await self._release()
             return True
-        except Exception as e:  # OSError, MQTTException, a broken reply: retry later, never crash
-            self.failures += 1
-            self.log("platform_error", err=repr(e), pending=len(self.queue))
+        except Abandoned:  # SMS are due: stop where we are, no backoff, nothing lost
+            self.log("platform_paused", why="sms")
             self.transport.close()
+            if self.link.shared:
+                await self.link.down()
+            return True
+        except Exception as e:  # LinkError, OSError, a broken reply: retry later, never crash
+            self.failures += 1
+            kind, text = describe(e)
+            self.last_error = (kind, text, uptime.seconds())
+            self.log("platform_error", kind=kind, err=text, pending=len(self.queue))
+            self.transport.close()
+            if kind in ("refused", "timeout", "unreachable"):
+                forget()
             if self.link.shared:
                 await self.link.down()
             return False
@@ -472,24 +470,30 @@ def status_of(app):
     return status
 
 
+def transport_for(pcfg, link, ca_path=platform_config.CA_PATH):
+    """The transport the config names, on the data link's sockets and DNS server."""
+    socks = getattr(link, "socks", None)
+    dns = getattr(link, "dns", None)
+    if pcfg["transport"] == "mqtt":
+        return MqttTransport(pcfg, socks, dns, ca_path)
+    return HttpTransport(pcfg, socks, dns, ca_path)
+
+
 def from_app(app, path=platform_config.PATH):
     """The platform link for a running App, or None when the device has no platform.json. Raises
     (ValueError, OSError, ImportError) when the config is unusable: App logs it and goes on."""
     pcfg = platform_config.load(path)
     if pcfg is None:
         return None
-    from firmware.alert.manager import TRIGGERED, DISPATCHING
+    from firmware.alert.manager import TRIGGERED as A_TRIGGERED, DISPATCHING
     if not hasattr(app.board, "data_link"):
         raise ValueError("this board offers no data link for the platform")
     link = app.board.data_link(pcfg, app.log, app.modem)  # host, Wi-Fi or PPP: the board's choice
-    if pcfg["transport"] == "mqtt":
-        transport = MqttTransport(pcfg)
-    else:
-        transport = HttpTransport(pcfg)
+    transport = transport_for(pcfg, link)
     queue = PlatformQueue("pq", pcfg["queue_items"], pcfg["queue_bytes"], log=app.log)
     alert = app.alert
     pl = PlatformLink(pcfg, queue, link, transport, app.log,
-                      gate=lambda: alert.state not in (TRIGGERED, DISPATCHING), status=status_of(app))
+                      gate=lambda: alert.state not in (A_TRIGGERED, DISPATCHING), status=status_of(app))
     alert.listeners.append(pl.on_alert)
     if getattr(app, "recorder", None) is not None:
         app.recorder.chunk_listeners.append(pl.on_evidence)

@@ -1,15 +1,25 @@
-# Store-and-forward queue on flash for the platform link (issue 9): events wait here while the
+# Store-and-forward queue on flash for the platform link (issues 9, 25): events wait here while the
 # platform is out of reach and are removed only once the platform acknowledged them.
 #
-# One small file per event in DIR, named <seq, 10 digits><kind>, kind "a" (alert events) or "h"
-# (other data: heartbeats). A file is written under a temporary name and renamed: LittleFS renames
-# atomically, so after a power cut an event is either whole or absent, never torn. An ack removes
-# the file (a cut during the removal at worst sends the event twice; events carry their sequence
-# number so the platform drops duplicates).
+# One small file per event in DIR, named <seq, 10 digits><kind><group>: kind "t" (an alert's
+# `triggered`), "a" (its later states: sms, delivered, dispatched, ended), "e" (an evidence chain
+# head), "h" (heartbeat); group is the alert id (t, a) or the recording (e). A file is written under
+# a temporary name and renamed: LittleFS renames atomically, so after a power cut an event is either
+# whole or absent, never torn. An ack removes the file (a cut during the removal at worst sends the
+# event twice; events carry their sequence number so the platform drops duplicates).
 #
-# Bounded by a count and a byte budget. When full, the oldest non-alert event is dropped first,
-# then the oldest alert event (a newer alert event carries the newer state). Drops are counted and
-# the count survives reboots: the heartbeat reports it.
+# Alert events (t, a, e) are sent before heartbeats, oldest first.
+#
+# What a full queue drops (issue 25), counted on flash before the file goes (the heartbeat reports
+# the count; it survives reboots):
+#   - a heartbeat never waits behind another: a new one replaces the queued one (the newest state of
+#     the device is what the platform needs; this is not counted as a loss);
+#   - over the bounds (queue_items, queue_bytes), superseded states go first, oldest first: an
+#     alert's states older than its latest (its `triggered` excepted), an evidence head older than
+#     the newest of its recording (the newest vouches for every earlier chunk);
+#   - an alert's `triggered`, its latest state, the newest head of a recording and the heartbeat are
+#     kept even beyond the bounds, up to twice them; only past that (dozens of alerts queued with
+#     no network) does the oldest event go, whatever it is.
 #
 # Sequence numbers never repeat, even across reboots with an empty queue: the meta file reserves
 # them in blocks (written before the first number of a block is used).
@@ -17,11 +27,15 @@ import os
 
 from firmware.system import storage
 
-ALERT = "a"
-OTHER = "h"
+ALERT = "a"  # an alert's state after `triggered` (kept for callers that say alert=True)
+TRIGGERED = "t"
+EVIDENCE = "e"
+OTHER = "h"  # heartbeat
+ALERT_KINDS = "tae"  # sent first, topic alerts/<device>
 _RESERVE = 64  # sequence numbers reserved per meta write
 _TMP = "put.tmp"
 _META = "meta"
+_HARD = 2  # protected events may take the queue to this many times its bounds
 
 
 class PlatformQueue:
@@ -32,7 +46,7 @@ class PlatformQueue:
         self.max_items = max_items
         self.max_bytes = max_bytes
         self.log = log
-        self.index = []  # [seq, kind, size], oldest first
+        self.index = []  # [seq, kind, size, group], oldest first
         self.bytes = 0
         self.dropped = 0
         self._next = 1
@@ -43,33 +57,42 @@ class PlatformQueue:
     def __len__(self):
         return len(self.index)
 
-    def put(self, data, alert=False):
-        """Persist one event (str or bytes); returns its sequence number. Makes room first if the
-        queue is full. OSError if the flash cannot take it (the caller logs; SMS are unaffected)."""
+    def put(self, data, alert=False, kind=None, group=0):
+        """Persist one event (str or bytes); returns its sequence number. kind: t, a, e or h (else
+        `alert` picks a or h); group: its alert id or recording. Then trims the queue to its bounds
+        by the policy above. OSError if the flash cannot take it (the caller logs; SMS are
+        unaffected)."""
         if isinstance(data, str):
             data = data.encode()
         n = len(data)
         if n > self.max_bytes // 2:
             raise ValueError("event too large")
-        kind = ALERT if alert else OTHER
-        while self.index and (len(self.index) >= self.max_items or self.bytes + n > self.max_bytes):
-            self._drop_one()
+        if kind is None:
+            kind = ALERT if alert else OTHER
+        if kind not in ALERT_KINDS and kind != OTHER:
+            raise ValueError("kind: one of t a e h")
+        group = group if isinstance(group, int) and 0 <= group < 10 ** 9 else 0
         seq = self._take_seq()
         tmp = self._p(_TMP)
         with open(tmp, "wb") as f:
             f.write(data)
-        os.rename(tmp, self._p(_name(seq, kind)))
-        self.index.append([seq, kind, n])
+        os.rename(tmp, self._p(_name(seq, kind, group)))
+        e = [seq, kind, n, group]
+        self.index.append(e)
         self.bytes += n
+        if kind == OTHER:  # the newest heartbeat replaces the queued ones
+            for old in [x for x in self.index if x[1] == OTHER and x is not e]:
+                self._remove(old)
+        self._trim()
         return seq
 
     def next(self):
-        """(seq, kind, data) of the event to send next: the oldest alert event, else the oldest other
-        one; None if empty. An unreadable file is dropped (and counted), never retried forever."""
+        """(seq, kind, data) of the event to send next: the oldest alert event, else the heartbeat;
+        None if empty. An unreadable file is dropped (and counted), never retried forever."""
         while self.index:
-            e = self._first(ALERT) or self.index[0]
+            e = self._first_alert() or self.index[0]
             try:
-                with open(self._p(_name(e[0], e[1])), "rb") as f:
+                with open(self._file(e), "rb") as f:
                     return e[0], e[1], f.read()
             except OSError as err:
                 self._count_drop("unreadable", e, err)
@@ -80,24 +103,27 @@ class PlatformQueue:
         """The platform has the event: remove it. Unknown sequence numbers are ignored."""
         for e in self.index:
             if e[0] == seq:
-                try:
-                    os.remove(self._p(_name(seq, e[1])))
-                except OSError:
-                    pass  # already gone (a cut after the removal, before the index knew)
-                self._forget(e)
+                self._remove(e)
                 return True
         return False
 
     def counts(self):
         a = 0
         for e in self.index:
-            if e[1] == ALERT:
+            if e[1] in ALERT_KINDS:
                 a += 1
         return {"pending": len(self.index), "alerts": a, "bytes": self.bytes, "dropped": self.dropped}
+
+    def count_drop(self, why, seq=None, kind=None):
+        """Count an event lost before it reached the queue (the link's RAM buffer full)."""
+        self._count_drop(why, [seq, kind, 0, None])
 
     # --- internals --------------------------------------------------------------------------------
     def _p(self, name):
         return self.path + "/" + name
+
+    def _file(self, e):
+        return self._p(_name(e[0], e[1], e[3]))
 
     def _open(self):
         try:
@@ -111,7 +137,7 @@ class PlatformQueue:
         for name in os.listdir(self.path):
             if name == _META:
                 continue
-            seq, kind = _parse(name)
+            seq, kind, group = _parse(name)
             if seq is None:  # a temporary file left by a power cut: that put never happened
                 try:
                     os.remove(self._p(name))
@@ -122,7 +148,7 @@ class PlatformQueue:
                 size = os.stat(self._p(name))[6]
             except OSError:
                 continue
-            self.index.append([seq, kind, size])
+            self.index.append([seq, kind, size, group])
             self.bytes += size
             if seq > top:
                 top = seq
@@ -141,9 +167,9 @@ class PlatformQueue:
     def _write_meta(self):
         storage.write_json(self._p(_META), {"next": self._reserved, "dropped": self.dropped})
 
-    def _first(self, kind):
+    def _first_alert(self):
         for e in self.index:
-            if e[1] == kind:
+            if e[1] in ALERT_KINDS:
                 return e
         return None
 
@@ -151,14 +177,36 @@ class PlatformQueue:
         self.index.remove(e)
         self.bytes -= e[2]
 
-    def _drop_one(self):
-        e = self._first(OTHER) or self.index[0]
-        self._count_drop("full", e)
+    def _remove(self, e):
         try:
-            os.remove(self._p(_name(e[0], e[1])))
+            os.remove(self._file(e))
         except OSError:
-            pass
+            pass  # already gone (a cut after the removal, before the index knew)
         self._forget(e)
+
+    def _over(self, factor):
+        return len(self.index) > self.max_items * factor or self.bytes > self.max_bytes * factor
+
+    def _superseded(self):
+        """The oldest event a newer one of the same alert (or recording) makes redundant, or None."""
+        newest = {}
+        for e in self.index:
+            if e[1] == ALERT or e[1] == EVIDENCE:
+                newest[(e[1], e[3])] = e[0]
+        for e in self.index:
+            if (e[1] == ALERT or e[1] == EVIDENCE) and newest[(e[1], e[3])] != e[0]:
+                return e
+        return None
+
+    def _trim(self):
+        while self._over(1):
+            e = self._superseded()
+            if e is None:
+                if not self._over(_HARD):
+                    return  # only protected events: kept, up to twice the bounds
+                e = self.index[0]  # the last resort: the oldest event, whatever it is
+            self._count_drop("full", e)
+            self._remove(e)
 
     def _count_drop(self, why, e, err=None):
         # counted on flash before the event goes: a power cut never hides a drop
@@ -172,14 +220,21 @@ class PlatformQueue:
             pass
 
 
-def _name(seq, kind):
-    return "%010d%s" % (seq, kind)
+def _name(seq, kind, group=0):
+    if group is None:  # a file queued before issue 25
+        return "%010d%s" % (seq, kind)
+    return "%010d%s%d" % (seq, kind, group)
 
 
 def _parse(name):
-    if len(name) != 11 or name[10] not in (ALERT, OTHER) or not name[:10].isdigit():
-        return None, None
-    return int(name[:10]), name[10]
+    """(seq, kind, group) of an event file, (None, None, None) for anything else. The names of the
+    queue before issue 25 (no group) still parse: their events are sent as before."""
+    if len(name) < 11 or name[10] not in "taeh" or not name[:10].isdigit():
+        return None, None, None
+    rest = name[11:]
+    if rest and not rest.isdigit():
+        return None, None, None
+    return int(name[:10]), name[10], int(rest) if rest else None
 
 
 def _int(v, default):

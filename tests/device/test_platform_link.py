@@ -21,7 +21,8 @@ def qdir():
 
 def cfg(**over):
     d = {"device": "ab-1", "transport": "http", "heartbeat_s": 3600, "timeout_s": 2, "backoff_max_s": 1,
-         "linger_s": 0, "http": {"url": "http://127.0.0.1:9/x", "secret": "0123456789abcdef"}}
+         "linger_s": 0, "http": {"url": "http://127.0.0.1:9/x", "secret": "0123456789abcdef",
+                                 "insecure_plaintext": True}}
     d.update(over)
     return platform_config.check(d)
 
@@ -35,11 +36,11 @@ class FakeTransport:
         self.fail = 0  # how many sends fail next
         self.connects = 0
 
-    def connect(self):
+    async def connect(self, stop=None):
         self.connects += 1
         self.connected = True
 
-    def send(self, kind, payload):
+    async def send(self, kind, payload, stop=None):
         if self.fail:
             self.fail -= 1
             raise OSError(104)
@@ -101,7 +102,7 @@ async def test_gate_holds_events_until_sms_are_out():
     gate[0] = True
     await settle(800)
     kinds = [(k, d.get("event")) for k, d in t.sent]
-    assert kinds == [("a", "triggered"), ("a", "sms"), ("h", None)], kinds  # alerts first
+    assert kinds == [("t", "triggered"), ("a", "sms"), ("h", None)], kinds  # alerts first
     ev0, ev1 = t.sent[0][1], t.sent[1][1]
     assert ev0["sms"] == [] and ev1["sms"][0] == {"c": 0, "st": "accepted", "att": 1}
     assert ev0["seq"] < ev1["seq"] and ev1["pos"][0]["lat"] == 48.85661
@@ -258,11 +259,13 @@ def test_config_checks():
     good = {"device": "ab-1", "mqtt": {"host": "mqtt.example.org", "user": "ab-1", "password": "long-enough"}}
     c = platform_config.check(good)
     assert c["mqtt"]["tls"] and c["mqtt"]["port"] == 8883 and c["mqtt"]["client_id"] == "ab-1"
+    assert c["heartbeat_fix"] is False and c["timeout_s"] == 10
     for bad, why in ((dict(good, device="a/b"), "topic"),
                      ({"device": "x", "mqtt": dict(good["mqtt"], tls=False)}, "clear"),
                      ({"device": "x", "mqtt": dict(good["mqtt"], password="short")}, "password"),
                      ({"device": "x", "transport": "http", "http": {"url": "ftp://h.example/x",
                                                                     "secret": "0123456789abcdef"}}, "https://"),
+                     (dict(good, timeout_s=30), "timeout_s: 30 is out of range; write a number from 2 to 20"),
                      ({"device": "x", "link": "ppp", "ppp": {"apn": 'a" +CFUN=0'}, "mqtt": good["mqtt"]}, "apn"),
                      (dict(good, heartbeat_s=5), "heartbeat")):
         try:
@@ -275,6 +278,9 @@ def test_config_checks():
                                "http": {"url": "https://h.example/x", "secret": "0123456789abcdef"}})
     assert platform_config.needs_ca(h) and platform_config.needs_ca(c)
     assert not platform_config.needs_ca(dict(h, http={"url": "http://h.example/x"}))
+    p = platform_config.check({"device": "x", "transport": "http", "http": {
+        "url": "http://h.example/x", "secret": "0123456789abcdef", "insecure_plaintext": True}})
+    assert p["http"]["insecure_plaintext"] and not platform_config.needs_ca(p)
     assert platform_config.check(dict(good, link="ppp", ppp={"apn": "free"}))["ppp"]["apn"] == "free"
     masked = platform_config.public(c)
     assert masked["mqtt"]["password"] == "***" and c["mqtt"]["password"] == "long-enough"
@@ -297,8 +303,10 @@ def test_documents():
 
 
 def test_backoff_and_hmac():
-    assert backoff_ms(1, 60000, lambda: 0.5) == 2000 and backoff_ms(3, 60000, lambda: 0.5) == 8000
-    assert backoff_ms(30, 60000, lambda: 0.5) == 60000
+    # doubling from 2 s, jittered downwards (x 0.7..1.0): never above the cap
+    assert backoff_ms(1, 60000, lambda: 1.0) == 2000 and backoff_ms(3, 60000, lambda: 1.0) == 8000
+    assert backoff_ms(30, 60000, lambda: 1.0) == 60000 and backoff_ms(30, 60000, lambda: 0.0) == 42000
+    assert backoff_ms(30, 20000, lambda: 0.9999) <= 20000
     # RFC 4231 test case 2
     import binascii
     mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?")
@@ -321,8 +329,8 @@ async def test_evidence_chain_heads_are_committed_first_periodically_and_last():
     link.on_evidence(4, 10, 0, heads[7], False)  # a new recording starts its own commitments
     await settle(800)
     got = [(k, d["type"], d["rec"], d["chunks"], d["head"], d["final"], d["alert"]) for k, d in t.sent]
-    assert got == [("a", "evidence", 3, 1, heads[0], False, 9), ("a", "evidence", 3, 6, heads[5], False, 9),
-                   ("a", "evidence", 3, 7, heads[6], True, 9), ("a", "evidence", 4, 1, heads[7], False, 10)], got
+    assert got == [("e", "evidence", 3, 1, heads[0], False, 9), ("e", "evidence", 3, 6, heads[5], False, 9),
+                   ("e", "evidence", 3, 7, heads[6], True, 9), ("e", "evidence", 4, 1, heads[7], False, 10)], got
     assert all(d["dev"] == "ab-1" and "seq" in d for _, d in t.sent)
     link.task.cancel()
 

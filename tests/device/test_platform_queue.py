@@ -23,11 +23,11 @@ def test_fifo_alerts_first_and_ack():
     q = PlatformQueue(fresh_dir())
     s1 = q.put(ev(1))
     s2 = q.put(ev(2), alert=True)
-    s3 = q.put(ev(3), alert=True)
+    s3 = q.put(ev(3), kind="t", group=2)
     assert s1 < s2 < s3
     assert q.next() == (s2, "a", ev(2))  # alert events go first, oldest first
     assert q.ack(s2)
-    assert q.next() == (s3, "a", ev(3))
+    assert q.next() == (s3, "t", ev(3))
     q.ack(s3)
     assert q.next() == (s1, "h", ev(1))
     q.ack(s1)
@@ -35,26 +35,64 @@ def test_fifo_alerts_first_and_ack():
     assert not q.ack(s1)  # a second ack of the same event is harmless
 
 
-def test_bounded_drops_oldest_non_alert_first():
+def _alert(q, aid, events=("triggered", "sms", "sms", "dispatched", "ended")):
+    return [(q.put(ev(aid * 10 + i), kind="t" if e == "triggered" else "a", group=aid), aid, e)
+            for i, e in enumerate(events)]
+
+
+def _kept(q, puts):
+    seqs = set(e[0] for e in q.index)
+    return [(aid, e) for s, aid, e in puts if s in seqs]
+
+
+def test_a_newer_heartbeat_replaces_the_queued_one():
+    q = PlatformQueue(fresh_dir())
+    q.put(ev(1))
+    a = q.put(ev(2), kind="t", group=1)
+    h2 = q.put(ev(3))
+    assert [e[0] for e in q.index] == [a, h2] and q.dropped == 0  # replaced, not lost: not counted
+    assert sorted(os.listdir(q.path)) == sorted(["meta", "%010dt1" % a, "%010dh0" % h2])
+
+
+def test_full_queue_drops_superseded_states_first_never_a_trigger_nor_a_latest_state():
+    # the issue's case: four alerts while offline in a small queue. Before issue 25 the oldest alert
+    # events went first: alert 1 lost its triggered and its ended, and the heartbeat went too.
+    q = PlatformQueue(fresh_dir(), max_items=8, max_bytes=100000)
+    q.put(ev(0))  # the boot heartbeat
+    puts = []
+    for aid in (1, 2, 3, 4):
+        puts += _alert(q, aid)
+    kept = _kept(q, puts)
+    for aid in (1, 2, 3, 4):
+        assert (aid, "triggered") in kept and (aid, "ended") in kept, (aid, kept)
+    assert [e[1] for e in q.index].count("h") == 1  # the heartbeat that will report the drops
+    assert len(q) == 9 and q.dropped == 12, (len(q), q.dropped)  # over the 8 items: protected ones only
+    # superseded states went oldest first: the newest alert keeps more of its story than the others
+    assert kept == [(a, e) for a in (1, 2, 3, 4) for e in ("triggered", "ended")], kept
+
+
+def test_evidence_heads_supersede_earlier_heads_of_their_recording():
     q = PlatformQueue(fresh_dir(), max_items=4, max_bytes=100000)
-    a1 = q.put(ev(1), alert=True)
-    h1 = q.put(ev(2))
-    a2 = q.put(ev(3), alert=True)
-    h2 = q.put(ev(4))
-    a3 = q.put(ev(5), alert=True)  # full: the oldest heartbeat goes
-    assert [e[0] for e in q.index] == [a1, a2, h2, a3]
-    a4 = q.put(ev(6), alert=True)  # the other heartbeat goes
-    assert [e[0] for e in q.index] == [a1, a2, a3, a4]
-    a5 = q.put(ev(7), alert=True)  # only alerts left: the oldest alert goes
-    assert [e[0] for e in q.index] == [a2, a3, a4, a5]
-    assert q.dropped == 3 and q.counts()["dropped"] == 3
-    assert sorted(os.listdir(q.path)) == sorted(["meta"] + ["%010d%s" % (e[0], e[1]) for e in q.index])
+    e1 = q.put(ev(1), kind="e", group=7)
+    t = q.put(ev(2), kind="t", group=3)
+    e2 = q.put(ev(3), kind="e", group=7)
+    e3 = q.put(ev(4), kind="e", group=8)
+    e4 = q.put(ev(5), kind="e", group=7)
+    assert [e[0] for e in q.index] == [t, e3, e4] or [e[0] for e in q.index] == [t, e2, e3, e4], q.index
+    assert e1 not in [e[0] for e in q.index] and q.dropped >= 1
+
+
+def test_the_last_resort_past_twice_the_bounds():
+    q = PlatformQueue(fresh_dir(), max_items=4, max_bytes=100000)
+    trig = [q.put(ev(i), kind="t", group=i) for i in range(1, 10)]  # nine alerts, only their triggers
+    assert len(q) == 8 and [e[0] for e in q.index] == trig[1:], q.index  # the oldest goes past 2 x 4
+    assert q.dropped == 1
 
 
 def test_byte_budget():
     q = PlatformQueue(fresh_dir(), max_items=100, max_bytes=1000)
     for i in range(30):
-        q.put(ev(i, 100), alert=(i % 3 == 0))
+        q.put(ev(i, 100), kind="a", group=i // 10)
     assert q.bytes <= 1000 and len(q) == 10
     assert q.dropped == 20
     try:
@@ -67,18 +105,30 @@ def test_byte_budget():
 def test_reopen_keeps_events_drops_and_never_reuses_seq():
     d = fresh_dir()
     q = PlatformQueue(d, max_items=3)
-    seqs = [q.put(ev(i), alert=(i == 0)) for i in range(5)]
+    seqs = [q.put(ev(i), kind="t" if i == 0 else "a", group=1) for i in range(5)]
     assert q.dropped == 2
     q2 = PlatformQueue(d, max_items=3)  # a reboot
-    assert [e[0] for e in q2.index] == [e[0] for e in q.index]
-    assert q2.dropped == 2
-    assert q2.next() == (seqs[0], "a", ev(0))
+    assert q2.index == q.index
+    assert q2.dropped == 2  # the count survives the reboot: the next heartbeat reports it
+    assert q2.next() == (seqs[0], "t", ev(0))
     for s in seqs:
         q2.ack(s)
     assert len(q2) == 0
     q3 = PlatformQueue(d, max_items=3)  # reboot with an empty queue
     s = q3.put(ev(9))
     assert s > seqs[-1], (s, seqs)
+
+
+def test_files_queued_before_issue_25_are_still_sent():
+    d = fresh_dir()
+    os.mkdir(d)
+    for name, body in (("0000000005a", ev(5)), ("0000000006h", ev(6))):
+        with open(d + "/" + name, "wb") as f:
+            f.write(body)
+    q = PlatformQueue(d)
+    assert q.next() == (5, "a", ev(5)) and q.ack(5)
+    assert q.next() == (6, "h", ev(6)) and q.ack(6)
+    assert [n for n in os.listdir(d) if n != "meta"] == []
 
 
 def test_leftover_temp_file_is_ignored():
@@ -116,7 +166,7 @@ def _open():
 def _state(q):
     out = {}
     for e in q.index:
-        with open(q._p("%010d%s" % (e[0], e[1])), "rb") as f:
+        with open(q._file(e), "rb") as f:
             out[e[0]] = f.read()
     return out
 

@@ -13,6 +13,7 @@ import threading
 import time
 
 DEVICE_USER = ("ab-test-1", "device-pass-1")
+OTHER_DEVICE = ("ab-test-2", "device-pass-2")
 PLATFORM_USER = ("platform", "platform-pass-1")
 
 
@@ -88,9 +89,13 @@ def make_server_cert(d, ca_pem, ca_key, name="localhost"):
 
 
 class Broker:
+    """mosquitto on loopback: a TLS listener on .port and a plain one on .plain_port (lab brokers, the
+    32-bit VM that has no ssl), the same password file and ACL for both."""
+
     def __init__(self, workdir):
         self.dir = workdir
         self.port = _free_port()
+        self.plain_port = _free_port()
         self.proc = None
         self.log = os.path.join(workdir, "mosquitto.log")
         ca_key, self.ca_pem, self.ca_der = make_ca(workdir, "ca", "alertbutton test CA")
@@ -98,7 +103,7 @@ class Broker:
         self.key, self.cert = make_server_cert(workdir, self.ca_pem, ca_key)
         self.passwd = os.path.join(workdir, "passwd")
         open(self.passwd, "w").close()
-        for user, pw in (DEVICE_USER, PLATFORM_USER):
+        for user, pw in (DEVICE_USER, OTHER_DEVICE, PLATFORM_USER):
             _run(tool("mosquitto_passwd"), "-b", self.passwd, user, pw)
         os.chmod(self.passwd, 0o600)
         # per-device rights: a device writes only its own topics; the platform reads everything
@@ -111,6 +116,7 @@ class Broker:
             f.write("\n".join([
                 "listener %d 127.0.0.1" % self.port,
                 "cafile " + self.ca_pem, "certfile " + self.cert, "keyfile " + self.key,
+                "listener %d 127.0.0.1" % self.plain_port,
                 "allow_anonymous false", "password_file " + self.passwd, "acl_file " + self.acl,
                 "persistence true", "persistence_location " + workdir + "/",
                 "log_dest file " + self.log,
@@ -142,6 +148,16 @@ class Broker:
                 self.proc.wait()
         self.proc = None
 
+    def revoke(self, user):
+        """What the association does for a seized or lost button: delete its user from the password
+        file with mosquitto's own tool, then have mosquitto reload its files (SIGHUP)."""
+        _run(tool("mosquitto_passwd"), "-D", self.passwd, user)
+        self.reload()
+
+    def reload(self):
+        self.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)  # mosquitto reloads between two iterations of its loop
+
     def log_text(self):
         try:
             with open(self.log) as f:
@@ -149,11 +165,14 @@ class Broker:
         except OSError:
             return ""
 
-    def device_config(self, **over):
-        cfg = {"device": DEVICE_USER[0], "transport": "mqtt", "link": "host", "heartbeat_s": 60,
-               "timeout_s": 3, "backoff_max_s": 2, "linger_s": 30,
-               "mqtt": {"host": "localhost", "port": self.port, "user": DEVICE_USER[0],
-                        "password": DEVICE_USER[1], "tls": True}}
+    def device_config(self, plain=False, user=DEVICE_USER, **over):
+        """A device's platform.json for this broker (plain=True: the plain listener, with the
+        explicit opt-in it needs)."""
+        mq = {"host": "localhost", "port": self.port, "user": user[0], "password": user[1], "tls": True}
+        if plain:
+            mq.update(port=self.plain_port, tls=False, insecure_plaintext=True)
+        cfg = {"device": user[0], "transport": "mqtt", "link": "host", "heartbeat_s": 60,
+               "timeout_s": 3, "backoff_max_s": 2, "linger_s": 30, "mqtt": mq}
         for k, v in over.items():
             if k in cfg["mqtt"]:
                 cfg["mqtt"][k] = v

@@ -1,8 +1,8 @@
 """Issue 9 end to end through `alertbutton sim`: the firmware (main.py, App) boots in the VM on the
 simulated board; a technician provisions it over its console with `alertbutton provision` (fleet
-template + this device's credentials + the platform CA); umqtt.simple goes onto its flash with mip;
-after a reboot the App starts the platform link, and an alert gesture sends five SMS through the
-modem simulator while the alert events reach a real mosquitto over TLS."""
+template + this device's credentials + the platform CA); after a reboot the App starts the platform
+link (its own MQTT client: nothing to install since issue 25), and an alert gesture sends five SMS
+through the modem simulator while the alert events reach a real mosquitto over TLS."""
 import json
 import os
 import time
@@ -10,7 +10,6 @@ import time
 import pytest
 
 from alertbutton import cli
-from alertbutton.device import mplib
 from alertbutton.sim.run import SimRun
 
 import mqtt_broker
@@ -72,8 +71,8 @@ def test_provision_reboot_alert_reaches_platform(tmp_path, broker, capsys, repor
         on_flash = json.load(open(os.path.join(run.flash, "platform.json")))
         assert on_flash["device"] == "ab-test-1" and on_flash["mqtt"]["password"] == dev_cfg["mqtt"]["password"]
         assert open(os.path.join(run.flash, "platform_ca.der"), "rb").read() == open(broker.ca_der, "rb").read()
-        # `mpremote mip install umqtt.simple` onto the board's flash, then a reboot applies it all
-        mplib.mip_install(os.path.join(run.flash, "lib"))
+        # a reboot applies it all (no library to install: the link's MQTT client is the firmware's own)
+        assert not os.path.exists(os.path.join(run.flash, "lib", "umqtt"))
         run.reset(2, "machine.reset")
         wait(run, lambda: any(e["event"] == "platform_connected" for e in run.events), 30, "platform link")
         assert sub.wait(lambda m: any(t == "status/ab-test-1" for t, _ in m), 15), sub.snapshot()

@@ -51,3 +51,25 @@ def test_refusals_before_touching_a_device(tmp_path, capsys):
         rc = cli.main(["provision", "--template", t, "--port", "/nonexistent"] + args)
         err = capsys.readouterr().err
         assert rc == 2 and why in err, (args, rc, err)
+
+
+def test_misconfigurations_get_what_to_write_instead(tmp_path, capsys):
+    """Issue 25: the device's own check, run by the tool before any button is touched."""
+    (tmp_path / "ca.der").write_bytes(bytes.fromhex("3003020100"))
+    cases = [
+        ({"mqtt": {"host": "mqtts://mqtt.asso.example:8883"}},
+         'mqtt.host: "mqtts://mqtt.asso.example:8883" is a URL; write the host name alone: "mqtt.asso.example"'),
+        ({"mqtt": {"host": "x:8883"}}, 'write "x" here and 8883 in the port setting'),
+        ({"mqtt": {"host": "mqtt.asso.example", "tls": "false"}}, "mqtt.tls: write true or false without quotes"),
+        ({"mqtt": {"host": "mqtt.asso.example", "port": "8883"}}, "mqtt.port: write the number without quotes"),
+        ({"heartbeat": 3600, "mqtt": {"host": "mqtt.asso.example"}}, 'did you mean "heartbeat_s"?'),
+        ({"transport": "http", "http": {"url": "http://hook.asso.example/in"}},
+         "http.url: http:// sends alerts and positions in clear; write https://"),
+    ]
+    for platform, words in cases:
+        platform = dict({"transport": "mqtt", "link": "host"}, **platform)
+        t = _template(tmp_path, platform=platform, ca="ca.der")
+        args = ["--secret", "0123456789abcdef0"] if platform["transport"] == "http" else ["--password", "long-password"]
+        rc = cli.main(["provision", "--template", t, "--device", "ab-7", "--dry-run"] + args)
+        err = capsys.readouterr().err
+        assert rc == 2 and "platform config for ab-7: " in err and words in err, (platform, rc, err)

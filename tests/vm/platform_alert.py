@@ -1,9 +1,11 @@
 # Runs in the MicroPython VM (tests/host/test_platform_mqtt.py): the firmware's alert manager with a
 # fake modem (SMS accepted after sms_ms, delivery reports report_after_ms later) and the platform link
-# (firmware/platform/link.py) publishing to a real broker through umqtt.simple installed by mip.
+# (firmware/platform/link.py) publishing to a real broker (its own MQTT client and HTTP POST, issue 25).
 # Reads run.json in the cwd; prints the event log as "EV <json>" lines and a final "DONE <json>".
 # Modes: "alert" (one alert, runs until every event left the queue), "connect" (one connection
-# attempt: "CONNECT ok" or "CONNECT fail <error>").
+# attempt: "CONNECT ok" or "CONNECT fail <kind> <plain words>").
+# run.json "esp32_sockets": true puts the link on boards/simlib/esp32_socket.py (the ESP32's socket
+# rules; every blocking call is printed as "ESP32NET blocking ...").
 import asyncio
 import json
 import sys
@@ -15,7 +17,7 @@ from firmware.alert.manager import AlertManager, IDLE, TRIGGERED, DISPATCHING
 from firmware.system.eventlog import EventLog
 from firmware.core.fix import Fix
 from firmware.alert.outbox import Outbox
-from firmware.platform.link import PlatformLink, MqttTransport, HttpTransport
+from firmware.platform.link import PlatformLink, transport_for, describe
 from firmware.platform.queue import PlatformQueue
 
 RUN = json.load(open("run.json"))
@@ -64,33 +66,61 @@ class OneFix:
         return self.fix
 
 
+def data_link():
+    socks = None
+    if RUN.get("esp32_sockets"):
+        import esp32_socket as socks
+    return HostLink(socks, tuple(RUN["dns"]) if RUN.get("dns") else None)
+
+
 def make_link(log, alert=None):
     pcfg = platform_config.check(RUN["platform"])
-    if pcfg["transport"] == "mqtt":
-        transport = MqttTransport(pcfg)
-    else:
-        transport = HttpTransport(pcfg)
+    link = data_link()
+    transport = transport_for(pcfg, link)
     q = PlatformQueue("pq", pcfg["queue_items"], pcfg["queue_bytes"], log=log)
     gate = None
     if alert is not None:
         gate = lambda: alert.state not in (TRIGGERED, DISPATCHING)  # noqa: E731
     status = lambda: {"battery": 77, "csq": 18, "registered": True, "fix": None,  # noqa: E731
                       "alert_state": alert.state if alert else None}
-    return PlatformLink(pcfg, q, HostLink(), transport, log, gate=gate, status=status)
+    return PlatformLink(pcfg, q, link, transport, log, gate=gate, status=status)
 
 
-def connect_once():
+async def connect_once():
     pcfg = platform_config.check(RUN["platform"])
-    t = MqttTransport(pcfg)
+    t = transport_for(pcfg, data_link())
     t0 = ticks_ms()
     try:
-        t.connect()
-        t.send("a", b'{"probe": 1}')
+        await t.connect()
+        await t.send("a", b'{"probe": 1}')
         t.close()
         print("CONNECT ok")
     except Exception as e:
-        print("CONNECT fail", repr(e))
+        kind, text = describe(e)
+        print("CONNECT fail", kind, text)
     print("BLOCKED_MS", ticks_diff(ticks_ms(), t0))
+
+
+async def session_run():
+    """Connect, then publish a probe every 300 ms while the test revokes the device on the broker:
+    "SENT ok" lines, then "SENT fail <kind> <words>" and "RECONNECT fail <kind> <words>"."""
+    pcfg = platform_config.check(RUN["platform"])
+    t = transport_for(pcfg, data_link())
+    await t.connect()
+    print("CONNECTED")
+    for _ in range(100):
+        await asyncio.sleep_ms(300)
+        try:
+            await t.send("h", b'{"probe": 2}')
+            print("SENT ok")
+        except Exception as e:
+            print("SENT fail", *describe(e))
+            break
+    try:
+        await t.connect()
+        print("RECONNECT ok")
+    except Exception as e:
+        print("RECONNECT fail", *describe(e))
 
 
 async def alert_run():
@@ -119,7 +149,9 @@ async def alert_run():
 
 
 if RUN.get("mode") == "connect":
-    connect_once()
+    asyncio.run(connect_once())
+elif RUN.get("mode") == "session":
+    asyncio.run(session_run())
 else:
     asyncio.run(alert_run())
 sys.exit(0)

@@ -119,9 +119,9 @@ def provision(dev, template, pcfg, ca):
     return back
 
 
-def prepare_flash(flash_dir, platform, ca_path=None, install_libs=True):
+def prepare_flash(flash_dir, platform, ca_path=None):
     """The simulator's way (scenario "platform"): write the files `provision` would have written on
-    a button's flash, and install umqtt.simple into its lib/ with mip, as `mpremote mip install`."""
+    a button's flash. (No library to install: the link has its own MQTT and HTTP clients.)"""
     pcfg = platform_config.check(platform)
     with open(os.path.join(flash_dir, platform_config.PATH), "w") as f:
         json.dump(pcfg, f)
@@ -129,9 +129,6 @@ def prepare_flash(flash_dir, platform, ca_path=None, install_libs=True):
         ca = ca_der({"ca": ca_path, "_dir": os.getcwd()})
         with open(os.path.join(flash_dir, platform_config.CA_PATH), "wb") as f:
             f.write(ca)
-    if install_libs and pcfg["transport"] == "mqtt":
-        from alertbutton.device import mplib
-        mplib.mip_install(os.path.join(flash_dir, "lib"))
     return pcfg
 
 

@@ -410,6 +410,15 @@ def cmd_status(dev, args, out):
                                                         ", ".join("%d %s" % (n, k) for k, n in sorted(counts.items())) or "-"))
     else:
         lines.append("Last alert     none since boot")
+    p = h.get("platform")
+    if p:  # the association's platform link (issue 25): its last error in plain words
+        if p.get("error"):
+            age = p.get("error_age_s")
+            lines.append("Platform       NOT REACHED: %s%s%s" % (
+                p["error"], " (%d s ago)" % age if age is not None else "",
+                "; %d event(s) waiting" % p["pending"] if p.get("pending") else ""))
+        else:
+            lines.append("Platform       %s%s" % (p["state"], ", %d event(s) waiting" % p["pending"] if p.get("pending") else ""))
     lines.append("Technician     %s" % ("no PIN set" if not h["pin_set"] else (
         "locked out for %d s" % h["lockout_s"] if h["lockout_s"] else ("unlocked" if h["unlocked"] else "locked"))))
     if h.get("config_problems"):

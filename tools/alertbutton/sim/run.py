@@ -176,6 +176,8 @@ class SimRun:
             w["dialect"] = dialect
         if "watchdog_ms" in self.sc:
             w["watchdog_ms"] = self.sc["watchdog_ms"]
+        if self.sc.get("dns"):  # [ip, port]: the DNS server the platform link asks (boards/sim.py)
+            w["dns"] = list(self.sc["dns"])
         if self.sc.get("crash_first_boot") and not self.resets:
             w["crash_at_boot"] = True
         if self.receiver is not None:
