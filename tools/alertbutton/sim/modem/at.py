@@ -72,7 +72,6 @@ def _int_arg(args, i, lo, hi, default=None):
     return v
 
 
-
 class AtCommandLine:
     """Command lines in, result codes out (a ModemSim mixin)."""
 

@@ -14,7 +14,6 @@ from alertbutton.sim.modem.at import _ASYNC, CmdError, _int_arg
 PPP_FRAME = b"\x7e\xff\x7d\x23\xc0\x21\x7d\x21\x7d\x21\x7d\x20\x7d\x2a\r\nOK\r\n\x7e"
 
 
-
 class DataMode:
     """Packet data calls and the PPP byte stream (a ModemSim mixin)."""
 

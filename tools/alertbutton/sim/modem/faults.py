@@ -81,7 +81,6 @@ _GNSS_CMDS = frozenset(("CGNSSPWR", "CGNSSINFO", "CGPS", "CGNSPWR", "CGNSINF", "
 _JUNK = b"#$%&'()*-./:;<=?@[\\]^_`{|}~" + bytes((0x00, 0x07, 0x1B, 0x7F, 0x80, 0xC3, 0xFE, 0xFF))
 
 
-
 class FaultHooks:
     """Arming faults and their hooks (a ModemSim mixin)."""
 

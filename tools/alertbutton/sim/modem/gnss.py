@@ -11,7 +11,6 @@ from alertbutton.sim.modem.at import CmdError, _int_arg
 UERE_M = 5.0
 
 
-
 class GnssCommands:
     """GNSS engine power and position reports (a ModemSim mixin)."""
 

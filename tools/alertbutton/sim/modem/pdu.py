@@ -24,7 +24,6 @@ ST_INCOMPATIBLE = 0x41     # permanent error: incompatible destination
 _HEX = frozenset(b"0123456789ABCDEFabcdef")
 
 
-
 def _ud_octets(dcs, udl):
     """Octets the user data must occupy for TP-DCS dcs and TP-UDL udl (TS 23.038 alphabet groups)."""
     if dcs & 0xC0 == 0x00:
@@ -77,7 +76,6 @@ def check_submit_pdu(hexstr, n):
     if decoded.get("type") != "SMS-SUBMIT":
         return CMS_INVALID_PDU, None
     return None, decoded
-
 
 
 # --- SMS-STATUS-REPORT (3GPP TS 23.040 9.2.2.3), the PDU of a +CDS delivery report ------------------
