@@ -3,7 +3,7 @@
 # its bytes is written into the next chunk's header, so every chunk vouches for the one before it
 # (chunk 0 carries 32 zero bytes). The last chunk of a recording has the FINAL flag: a chain that
 # ends without it has lost its tail. A chunk being written is c000N.part; at boot, recover() closes
-# what a power cut left open. The same module parses chunks on the host (tools/alertbutton/evidence.py).
+# what a power cut left open. The same module parses chunks on the host (tools/alertbutton/evidence/export.py).
 #
 # Flash policy: before a chunk is opened there must be room for it plus a reserve for the rest of the
 # firmware; when short, expendable non-evidence files go first, then recordings already exported

@@ -4,7 +4,7 @@
 #    time.ticks_ms() value and every difference goes through ticks_diff.
 #  - Accounting: time spent in each state per component (mcu, modem, gnss, accel, mic). It is carried
 #    across deep sleep as bytes (dump/load: RTC memory on the ESP32, a small flash file as fallback)
-#    and read on the console through report(). The host energy model (tools/alertbutton/energy.py)
+#    and read on the console through report(). The host energy model (tools/alertbutton/energy/battery_life.py)
 #    multiplies these times by a sourced current table: this module never guesses a current.
 import json
 import struct

@@ -61,7 +61,7 @@ def start(app):
 def modem_busy(mp, at_busy, gnss_on):
     """(busy, doze) from the modem's side: an AT exchange or a modem bring-up keeps the MCU awake;
     GNSS polls and the modem's idle timer only keep it out of deep sleep. Shared with the energy
-    model (tools/alertbutton/energy_vm.py), which has no AT channel of its own."""
+    model (tools/alertbutton/energy/day_vm.py), which has no AT channel of its own."""
     if at_busy:
         return "at_command", None
     if not mp.settled() and not (mp.state == "idle" and mp.mode != ON):
