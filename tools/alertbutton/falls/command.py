@@ -13,6 +13,7 @@ import sys
 import time
 
 from alertbutton import vm
+from alertbutton.falls import evaluate, sisfall
 from alertbutton.falls import explore as fall_explore
 from alertbutton.falls import train as fall_train
 from alertbutton.falls.evaluate import (BATCH, ESP32_PYSTONES, TEST_SUBJECTS, TUNE_SUBJECTS, cpu_report,
@@ -21,15 +22,28 @@ from alertbutton.falls.evaluate import (BATCH, ESP32_PYSTONES, TEST_SUBJECTS, TU
 
 
 def _parse_subjects(text):
+    """'4,7' -> {4, 7} (MobiFall ids); 'SA01,se06' -> {'SA01', 'SE06'} (SisFall ids)."""
     if not text:
         return None
-    return set(int(s) for s in text.replace(" ", "").split(",") if s)
+    out = set()
+    for s in text.replace(" ", "").split(","):
+        if not s:
+            continue
+        if s.isdigit():
+            out.add(int(s))
+        elif sisfall.is_subject(s.upper()):
+            out.add(s.upper())
+        else:
+            raise ValueError("subject %r: write MobiFall ids as numbers (4,7) and SisFall ids as SA01, SE06" % s)
+    return out
 
 
 def select_subjects(args):
     if getattr(args, "subjects", None):
         return _parse_subjects(args.subjects)
     split = getattr(args, "split", "all")
+    if split != "all" and evaluate.dataset_of(args.dir) == "sisfall":
+        raise ValueError("--split tune|test names MobiFall subjects: use --subjects SA01,... on SisFall")
     if split == "tune":
         return set(TUNE_SUBJECTS)
     if split == "test":
@@ -103,7 +117,11 @@ def train_model(loaded, rate, params, out_path, command, kind=None):
 
 
 def add_arguments(p):
-    p.add_argument("dir", help="MobiFall-layout folder (subN/FALLS|ADL/CODE/*_acc_*.txt) or one file")
+    p.add_argument("dir", help="MobiFall-layout folder (subN/FALLS|ADL/CODE/*_acc_*.txt) or one file, or a "
+                               "SisFall-layout folder (SUBJECT.tar.xz or SUBJECT/*.txt; unpacked once into "
+                               "~/.cache/alertbutton or $ALERTBUTTON_CACHE)")
+    p.add_argument("--sensor", choices=sorted(set(sisfall.SENSOR_ALIASES)),
+                   help="SisFall accelerometer: adxl345 (+-16 g) or mma8451q (+-8 g, the default)")
     p.add_argument("--rate", type=int, default=50, help="device sample rate in Hz (default 50)")
     p.add_argument("--split", choices=("all", "tune", "test"), default="all",
                    help="subjects: all found, the tuning split or the held-out test split")
@@ -156,11 +174,16 @@ def run(args):
     except (TypeError, ValueError) as e:
         sys.stderr.write("fall-eval: %s\n" % e)
         return 2
-    subjects = select_subjects(args)
-    t0 = time.time()
-    loaded = load(args.dir, args.rate, subjects, args.pad)
+    try:
+        subjects = select_subjects(args)
+        t0 = time.time()
+        loaded = load(args.dir, args.rate, subjects, args.pad, sensor=args.sensor and sisfall.sensor_name(args.sensor))
+    except ValueError as e:
+        sys.stderr.write("fall-eval: %s\n" % e)
+        return 2
     if not loaded:
-        sys.stderr.write("no *_acc_*.txt trials under %s\n" % args.dir)
+        sys.stderr.write("no trials under %s (MobiFall: subN/.../*_acc_*.txt; SisFall: SA01.tar.xz or SA01/...)\n"
+                         % args.dir)
         return 2
     if args.train_model:
         cmd = "alertbutton fall-eval DIR --train-model %s %s" % (
@@ -238,7 +261,11 @@ def run(args):
     out = metrics(loaded, alarms, args.rate)
     out["rate_hz"] = args.rate
     out["subjects"] = sorted(set(ld.trial.subject for ld in loaded))
-    fitted = trained_on(params, fit_subjects)
+    dataset = evaluate.dataset_of(args.dir)
+    if dataset == "sisfall":  # MobiFall's object keeps its keys; SisFall's also says what it read
+        out["dataset"] = "sisfall"
+        out["sensor"] = loaded[0].trial.sensor
+    fitted = trained_on(params, fit_subjects, dataset)
     out["params"] = dict(params, model=list(params["model"])) if params.get("model") else params
     out["decision_fitted_on_subjects"] = fitted
     # held-out only if no evaluated subject was used to fit the decision (unknown: not claimed)
