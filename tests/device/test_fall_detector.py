@@ -181,6 +181,41 @@ def test_orientation_independent():
         assert f[fd.F_POSTURE] >= 80, (angles, list(f))
 
 
+def _scaled(buf, gains, offset=(0, 0, 0)):
+    # a sensor with its own gain per axis (x1000) and zero-g offset (mg), as SisFall's ADXL345 or a
+    # LIS3DH within its +-40 mg
+    out = array.array("h", buf)
+    for j in range(len(out)):
+        out[j] = out[j] * gains[j % 3] // 1000 + offset[j % 3]
+    return out
+
+
+def test_features_hold_with_another_gain_and_offset():
+    # the same fall read by sensors reading 0.8-1.2 g at rest: every level feature is taken against
+    # the 1 g measured in the recording, so it barely moves (before issue 24: peak, dip, drop, area
+    # scaled with the gain, the stillness read 200 mg on a still sensor reading 0.8 g)
+    t = fall_trace(seed=31)
+    ref = FallDetector(model=None)
+    feed(ref, t.samples())
+    f0 = list(ref.features)
+    assert 990 <= ref.g_ref <= 1030
+    for gains, offset in (((800, 800, 800), (0, 0, 0)), ((1200, 1200, 1200), (0, 0, 0)),
+                          ((1000, 1000, 1000), (40, -40, 40)), ((1150, 900, 1000), (0, 0, 0))):
+        det = FallDetector(model=None)
+        feed(det, _scaled(t.samples(), gains, offset))
+        f = det.features
+        # a gain differing per axis cannot be undone from one 1 g (the impact is along another
+        # axis than gravity was): within its own spread (15 %) there
+        part = 12 if min(gains) == max(gains) else 4
+        for k in (fd.F_PEAK, fd.F_SWING, fd.F_DIP, fd.F_DROP, fd.F_AREA):
+            assert abs(f[k] - f0[k]) <= 40 + f0[k] // part, (gains, offset, k, f0, list(f))
+        for k in (fd.F_STILL, fd.F_POST):
+            assert abs(f[k] - f0[k]) <= 25, (gains, offset, k, f0, list(f))
+        for k in (fd.F_POSTURE, fd.F_LONG):
+            assert abs(f[k] - f0[k]) <= 12, (gains, offset, k, f0, list(f))
+        assert det.g_ref * 1000 // ref.g_ref in range(min(gains) - 60, max(gains) + 60), (gains, det.g_ref)
+
+
 def test_no_alarm_for_impact_without_posture_change():
     t = Trace(3, rot_matrix(20, 50, 0))
     t.still(2.0)
@@ -291,7 +326,8 @@ def test_impact_count_window_and_level():
     t.still(4.0)
     det = FallDetector(model=None)
     feed(det, t.samples())
-    assert det.features[fd.F_PEAK] == 2200 and det.features[fd.F_NIMP] == 1, list(det.features)
+    assert det.last_peak_mg == 2200 and det.features[fd.F_NIMP] == 1, list(det.features)
+    assert det.features[fd.F_PEAK] == 2200 * 1000 // det.g_ref  # in units of the measured 1 g
     # the same peaks but the strongest first: the two others within 1 s count, 1.45 g does not
     t = Trace(24)
     t.still(3.0)
@@ -301,7 +337,7 @@ def test_impact_count_window_and_level():
     t.still(4.0)
     det = FallDetector(model=None)
     feed(det, t.samples())
-    assert det.features[fd.F_PEAK] == 2200 and det.features[fd.F_NIMP] == 3, list(det.features)
+    assert det.last_peak_mg == 2200 and det.features[fd.F_NIMP] == 3, list(det.features)
 
 
 def test_stump_rows_in_the_score():

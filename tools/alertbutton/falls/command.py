@@ -120,6 +120,15 @@ def add_arguments(p):
     p.add_argument("dir", help="MobiFall-layout folder (subN/FALLS|ADL/CODE/*_acc_*.txt) or one file, or a "
                                "SisFall-layout folder (SUBJECT.tar.xz or SUBJECT/*.txt; unpacked once into "
                                "~/.cache/alertbutton or $ALERTBUTTON_CACHE)")
+    p.add_argument("--sisfall", metavar="DIR",
+                   help="with --protocol or --ship: the SisFall folder, DIR being the MobiFall one")
+    p.add_argument("--protocol", action="store_true",
+                   help="nested group k-fold by subject over MobiFall + SisFall (both sensors) and "
+                        "cross-dataset figures, the learnt detector beside the impact + posture + "
+                        "stillness rule, per dataset and sensor (needs --sisfall; scikit-learn)")
+    p.add_argument("--ship", metavar="OUT.py",
+                   help="train the shipped model on every subject of both datasets (the design "
+                        "--protocol judges) and write it (e.g. firmware/fall/model.py; needs --sisfall)")
     p.add_argument("--sensor", choices=sorted(set(sisfall.SENSOR_ALIASES)),
                    help="SisFall accelerometer: adxl345 (+-16 g) or mma8451q (+-8 g, the default)")
     p.add_argument("--rate", type=int, default=50, help="device sample rate in Hz (default 50)")
@@ -163,7 +172,32 @@ def add_arguments(p):
                         "--fit tune: the designated held-out row, independent of the shipped model)")
 
 
+def run_protocol(args):
+    from alertbutton.falls import protocol
+    if not args.sisfall or evaluate.dataset_of(args.sisfall) != "sisfall" or evaluate.dataset_of(args.dir) != "mobifall":
+        sys.stderr.write("fall-eval: --protocol and --ship take DIR = the MobiFall folder and --sisfall DIR = the "
+                         "SisFall folder (SA01.tar.xz ...)\n")
+        return 2
+    t0 = time.time()
+    log = lambda s: sys.stderr.write(s + "\n")  # noqa: E731
+    if args.ship:
+        cmd = "alertbutton fall-eval MOBIFALL --sisfall SISFALL --ship %s" % (
+            os.path.relpath(args.ship, vm.REPO) if os.path.isabs(args.ship) else args.ship)
+        out = protocol.ship(args.dir, args.sisfall, args.ship, cmd, args.rate, log)
+    else:
+        out = protocol.run(args.dir, args.sisfall, args.rate, log)
+    sys.stderr.write("%.0f s\n" % (time.time() - t0))
+    print(json.dumps(out, indent=1))
+    return 0
+
+
 def run(args):
+    if args.protocol or args.ship:
+        try:
+            return run_protocol(args)
+        except ValueError as e:
+            sys.stderr.write("fall-eval: %s\n" % e)
+            return 2
     try:
         params = parse_params(args.param)
         if args.rule or args.tune:
