@@ -414,6 +414,16 @@ class FallDetector:
         """Convenience for float input in g (allocates floats: not for the device's hot path)."""
         return self.update(int(x * 1000), int(y * 1000), int(z * 1000))
 
+    def decision_due_ms(self):
+        """Milliseconds until the pending candidate's decision sample (its earliest: a stronger peak
+        still within impact_ms moves it later), or -1 with no candidate pending. The monitor reads
+        the FIFO then instead of at its next poll: the decision comes decide_ms after the impact,
+        not up to a poll period later."""
+        if self.phase != PH_IMPACT and self.phase != PH_CHECK:
+            return -1
+        d = self._dleft
+        return d * 1000 // self.rate_hz if d > 0 else 0
+
     def impact_age_ms(self):
         """Milliseconds since the last impact peak, or -1 if none."""
         if self.impact_n < 0:
