@@ -117,9 +117,13 @@ def train_model(loaded, rate, params, out_path, command, kind=None):
 
 
 def add_arguments(p):
-    p.add_argument("dir", help="MobiFall-layout folder (subN/FALLS|ADL/CODE/*_acc_*.txt) or one file, or a "
+    p.add_argument("dir", nargs="?", help="MobiFall-layout folder (subN/FALLS|ADL/CODE/*_acc_*.txt) or one file, or a "
                                "SisFall-layout folder (SUBJECT.tar.xz or SUBJECT/*.txt; unpacked once into "
                                "~/.cache/alertbutton or $ALERTBUTTON_CACHE)")
+    p.add_argument("--drop", action="store_true",
+                   help="no DIR: the button dropped alone from 0.5, 1 and 1.5 m onto a hard floor "
+                        "(synthesised, tools/alertbutton/falls/drop.py), 40 each, through the shipped "
+                        "detector in the VM: how many it takes for a fall")
     p.add_argument("--sisfall", metavar="DIR",
                    help="with --protocol or --ship: the SisFall folder, DIR being the MobiFall one")
     p.add_argument("--protocol", action="store_true",
@@ -192,6 +196,13 @@ def run_protocol(args):
 
 
 def run(args):
+    if args.drop:
+        from alertbutton.falls import drop
+        print(json.dumps(drop.measure(rate=args.rate), indent=1))
+        return 0
+    if not args.dir:
+        sys.stderr.write("fall-eval: give a MobiFall or SisFall folder (or --drop)\n")
+        return 2
     if args.protocol or args.ship:
         try:
             return run_protocol(args)
