@@ -56,24 +56,29 @@ F_SWING = const(1)
 F_POSTURE = const(2)
 F_STILL = const(3)
 F_DIP = const(4)  # lowest |a| in the second before the impact peak (free fall; Bourke 2007 lower threshold)
-F_DROP = const(5)  # sum of (1 g - |a|)+ over that second, mg x 0.1 s (vertical velocity proxy)
-F_AREA = const(6)  # sum of (|a| - 1 g)+ over impact +- 0.5 s, mg x 0.1 s (impact energy)
-F_POST = const(7)  # mean | |a| - 1 g | between impact + 0.5 s and the stillness window (activity)
+F_DROP = const(5)  # sum of (g_ref - |a|)+ over that second, mg x 0.1 s (vertical velocity proxy)
+F_AREA = const(6)  # sum of (|a| - g_ref)+ over impact +- 0.5 s, mg x 0.1 s (impact energy)
+F_POST = const(7)  # mean | |a| - g_post | between impact + 0.5 s and the stillness window (activity)
 F_LONG = const(8)  # posture change against gravity long_ms before the trigger (longer window)
-F_NIMP = const(9)  # local maxima of |a| above 1.5 g within impact +- 1 s (a tumbling body hits repeatedly)
+F_NIMP = const(9)  # local maxima of |a| above 1.5 g_ref within impact +- 1 s (a tumbling body hits repeatedly)
 # rotation during the fall, against the posture 1.5-0.5 s before the impact peak (smoothed vector):
 F_ROTPRE = const(10)  # rotation (deg) reached at the impact peak
 F_ROTPATH = const(11)  # summed rotation in 0.1 s steps from impact - 1 s to the decision (deg)
 F_OVER = const(12)  # largest angle on that path minus the final posture change (deg)
 F_VVEL = const(13)  # largest speed along the pre-fall gravity axis in the second before the peak (mg.s)
 N_FEATURES = const(14)
+# Levels in mg are relative to the 1 g measured in the recording (g_ref before the trigger, g_post over
+# the stillness window; see _features): peak, swing, dip, drop, area, post and vvel are scaled to a
+# g_ref of 1000, still is the spread of |a| about its own mean. Angles need no reference. So no
+# feature depends on the board's orientation, on an exact 1 g or on the sensor's gain.
 
 _ONE_G = const(1000)
 _M2_MAX = const(16000 * 16000)  # |a| beyond 16 g is clamped (int16 rings, small-int products)
 _NMASK = const(0x1FFFFFFF)  # sample counter wraps well inside MicroPython small ints
 _LP_WARM = const(16)  # samples of smoothing run-in before the swing window
 _COS_ONE = const(1024)
-_NIMP2 = const(1500 * 1500)  # F_NIMP level, squared (compared against squared magnitudes)
+_GREF_MIN = const(500)  # bounds of the 1 g measured before a trigger (mg)
+_GREF_MAX = const(1500)
 _AXIS_MAX = const(16000)  # beyond this update() clamps: the viper loop leaves such samples to it
 _SCORE_MAX = const(0x1FFFFFFF)  # bound on an expert's sum of |terms|: scores stay small ints (2^30)
 # slots of FallDetector._vs, the viper loop's state (an int32 array: no allocation per batch)
@@ -294,6 +299,8 @@ class FallDetector:
         self._lz = array.array("i", [0] * sw)
         self.features = array.array("i", [0] * N_FEATURES)
         self._g = array.array("i", [0, 0, 0])
+        self._mags = array.array("i", [0] * self._still_n)  # |a| over the stillness window
+        self.g_ref = _ONE_G  # the 1 g measured before the last candidate's trigger (mg)
         self._vs = array.array("i", [0] * _VS_LEN)
         self._vs[_VS_MASK] = self._mask
         self._vs[_VS_SIZE] = size
@@ -407,6 +414,16 @@ class FallDetector:
         """Convenience for float input in g (allocates floats: not for the device's hot path)."""
         return self.update(int(x * 1000), int(y * 1000), int(z * 1000))
 
+    def decision_due_ms(self):
+        """Milliseconds until the pending candidate's decision sample (its earliest: a stronger peak
+        still within impact_ms moves it later), or -1 with no candidate pending. The monitor reads
+        the FIFO then instead of at its next poll: the decision comes decide_ms after the impact,
+        not up to a poll period later."""
+        if self.phase != PH_IMPACT and self.phase != PH_CHECK:
+            return -1
+        d = self._dleft
+        return d * 1000 // self.rate_hz if d > 0 else 0
+
     def impact_age_ms(self):
         """Milliseconds since the last impact peak, or -1 if none."""
         if self.impact_n < 0:
@@ -508,30 +525,18 @@ class FallDetector:
         return False
 
     def _features(self):
+        # Every level is taken against a 1 g measured in this very recording, never an assumed
+        # 1000 mg (a sensor's gain and offset, the LIS3DH's +-40 mg zero-g, SisFall's ADXL345 reading
+        # 0.8-1.2 g at rest): g_ref = |mean vector| over the rest before the trigger (the same
+        # window as the posture's), g_post = mean |a| over the stillness window (after the fall, in
+        # its new orientation: a per-axis gain error gives another 1 g there).
         bx = self._bx
         by = self._by
         bz = self._bz
         mask = self._mask
         i = self._i
         f = self.features
-        peak = isqrt(self._pk2)
-        self.last_peak_mg = peak
-        f[F_PEAK] = peak
-        # stillness and resting gravity over the last still_n samples
-        n = self._still_n
-        s = sx = sy = sz = 0
-        k = i
-        for _ in range(n):
-            x = bx[k]
-            y = by[k]
-            z = bz[k]
-            d = isqrt(x * x + y * y + z * z) - _ONE_G
-            s += d if d >= 0 else -d
-            sx += x
-            sy += y
-            sz += z
-            k = (k - 1) & mask
-        f[F_STILL] = s // n
+        mags = self._mags
         # gravity before the trigger: ages [t0 + pre/2, t0 + pre], clipped to the samples we have
         age_t0 = (i - self._t0) & mask
         oldest = self._fill - 1
@@ -542,8 +547,41 @@ class FallDetector:
         if a_new > a_old:
             a_new = a_old
         g = self._mean(a_old, a_new)
-        f[F_POSTURE] = angle_deg(g[0], g[1], g[2], sx // n, sy // n, sz // n)
-        f[F_SWING] = self._swing(oldest)
+        gx0 = g[0]
+        gy0 = g[1]
+        gz0 = g[2]
+        gref = isqrt(gx0 * gx0 + gy0 * gy0 + gz0 * gz0)
+        if gref < _GREF_MIN:  # not a rest (a jump, a throw): fall back to the bounds
+            gref = _GREF_MIN
+        elif gref > _GREF_MAX:
+            gref = _GREF_MAX
+        self.g_ref = gref
+        peak = isqrt(self._pk2)
+        self.last_peak_mg = peak
+        f[F_PEAK] = peak * _ONE_G // gref
+        # stillness and resting gravity over the last still_n samples: mean | |a| - g_post |
+        n = self._still_n
+        sm = sx = sy = sz = 0
+        k = i
+        for j in range(n):
+            x = bx[k]
+            y = by[k]
+            z = bz[k]
+            m = isqrt(x * x + y * y + z * z)
+            mags[j] = m
+            sm += m
+            sx += x
+            sy += y
+            sz += z
+            k = (k - 1) & mask
+        gpost = sm // n
+        s = 0
+        for j in range(n):
+            d = mags[j] - gpost
+            s += d if d >= 0 else -d
+        f[F_STILL] = s // n
+        f[F_POSTURE] = angle_deg(gx0, gy0, gz0, sx // n, sy // n, sz // n)
+        f[F_SWING] = self._swing(oldest) * _ONE_G // gref
         # gravity long before the trigger: ages [t0 + long - pre/2, t0 + long] (a slow fall or a
         # sit-down that began more than pre_ms earlier still counts its whole rotation)
         a_old = age_t0 + self._long_n
@@ -554,7 +592,7 @@ class FallDetector:
             a_new = age_t0
         g = self._mean(a_old, a_new)
         f[F_LONG] = angle_deg(g[0], g[1], g[2], sx // n, sy // n, sz // n)
-        # the second before the impact peak: free-fall dip and its integral
+        # the second before the impact peak: free-fall dip and its integral (in units of g_ref)
         r = self.rate_hz
         age_imp = (i - self._imp) & mask
         a_old = age_imp + r
@@ -570,11 +608,11 @@ class FallDetector:
             m = isqrt(x * x + y * y + z * z)
             if m < dip:
                 dip = m
-            if m < _ONE_G:
-                drop += _ONE_G - m
+            if m < gref:
+                drop += gref - m
             k = (k + 1) & mask
-        f[F_DIP] = dip if dip < 16000 else _ONE_G
-        f[F_DROP] = drop * 10 // r
+        f[F_DIP] = dip * _ONE_G // gref if dip < 16000 else _ONE_G
+        f[F_DROP] = drop * 10 // r * _ONE_G // gref
         # impact energy over impact +- 0.5 s, then activity up to the stillness window
         h = r >> 1
         a_old = age_imp + h
@@ -589,11 +627,11 @@ class FallDetector:
             x = bx[k]
             y = by[k]
             z = bz[k]
-            m = isqrt(x * x + y * y + z * z) - _ONE_G
+            m = isqrt(x * x + y * y + z * z) - gref
             if m > 0:
                 area += m
             k = (k + 1) & mask
-        f[F_AREA] = area * 10 // r
+        f[F_AREA] = area * 10 // r * _ONE_G // gref
         a_old = a_new - 1
         a_new = n
         s = 0
@@ -604,12 +642,14 @@ class FallDetector:
                 x = bx[k]
                 y = by[k]
                 z = bz[k]
-                d = isqrt(x * x + y * y + z * z) - _ONE_G
+                d = isqrt(x * x + y * y + z * z) - gpost
                 s += d if d >= 0 else -d
                 k = (k + 1) & mask
             s //= cnt
-        f[F_POST] = s
-        # impact count: local maxima of |a| > 1.5 g over impact -1 s .. +1 s (squared: no root)
+        f[F_POST] = s * _ONE_G // gref
+        # impact count: local maxima of |a| > 1.5 g_ref over impact -1 s .. +1 s (squared: no root)
+        lvl = gref * 3 >> 1
+        lvl2 = lvl * lvl
         a_old = age_imp + r + 1
         if a_old > oldest:
             a_old = oldest
@@ -625,7 +665,7 @@ class FallDetector:
             y = by[k]
             z = bz[k]
             m2 = x * x + y * y + z * z
-            if c2 > _NIMP2 and p2 >= 0 and c2 >= p2 and c2 > m2:
+            if c2 > lvl2 and p2 >= 0 and c2 >= p2 and c2 > m2:
                 cnt += 1
             p2 = c2
             c2 = m2
@@ -695,11 +735,11 @@ class FallDetector:
             k = (i - a_old) & mask
             v = 0
             for _ in range(a_old - age_imp):
-                v += (bx[k] * ux + by[k] * uy + bz[k] * uz) // _COS_ONE - _ONE_G
+                v += (bx[k] * ux + by[k] * uy + bz[k] * uz) // _COS_ONE - n0  # n0: the 1 g measured there
                 if v < vmin:
                     vmin = v
                 k = (k + 1) & mask
-        f[F_VVEL] = -vmin // r
+        f[F_VVEL] = -vmin // r * _ONE_G // self.g_ref
         # smoothed vector (as the swing's, alpha 2**-shift) from impact - 1 s - warm-up to now
         sh = self._lp_shift
         step = r // 10 if r >= 10 else 1

@@ -23,6 +23,7 @@ from micropython import const
 
 _FIFO = 32
 _POLL_MS = 400
+_DUE_MARGIN_MS = 30  # past a decision sample's due time before reading it (1.5 samples at 50 Hz)
 _MOTION_SAMPLES = 250  # 5 s at 50 Hz per moving/still verdict
 _MOTION_DEV_MG2 = 150000  # mean | |a|^2 - 1 g^2 | above this (~0.075 g swings) means moving
 _STILL_JERK_MG = 20  # mean sample-to-sample change (|dx|+|dy|+|dz|) of a still batch: its mean is the posture
@@ -146,7 +147,13 @@ class FallMonitor:
         while True:
             if self.batch():
                 await self._fall()
-            await asyncio.sleep_ms(_POLL_MS)
+            # a candidate pending: the FIFO is read just after its decision sample (then the decision
+            # is decide_ms + ~_DUE_MARGIN_MS after the impact, not up to _POLL_MS more)
+            due = self.det.decision_due_ms()
+            wait = _POLL_MS
+            if 0 <= due and due + _DUE_MARGIN_MS < _POLL_MS:
+                wait = due + _DUE_MARGIN_MS
+            await asyncio.sleep_ms(wait)
 
     def batch(self):
         """Read the FIFO and run the detector over it; True if a fall was confirmed."""

@@ -40,6 +40,13 @@ def test_real_fall_without_cancel_alerts_with_chute_detectee(tmp_path):
     # the cancel window was honoured: the alert came cancel_s after the detection
     t_fall = [e["t"] for e in run.events if e["event"] == "fall_detected"][0]
     assert 2.8 <= trig[0]["t"] - t_fall <= 4.0
+    # the decision within 3 s of the impact (the trace's peak |a|), in the firmware's own uptime: the
+    # trace starts start_s after the feed task starts, itself a little after boot, so this counts
+    # the impact early and the latency high (FIFO batches of 0.5 s included)
+    from alertbutton.falls import mobifall
+    impact_ms = 1500 + mobifall.impact_index(mobifall.load_mg(FALL, 50)) * 20
+    fall_ms = [e["ms"] for e in run.events if e["event"] == "fall_detected"][0]
+    assert 0 < fall_ms - impact_ms <= 3000, fall_ms - impact_ms
 
 
 def test_single_press_in_the_window_cancels(tmp_path):
@@ -66,17 +73,13 @@ def test_fall_during_an_active_alert_is_only_logged(tmp_path):
     assert len(run.sms) == 5 and len([e for e in run.events if e["event"] == "trigger"]) == 1
 
 
-def test_backward_fall_is_confirmed_by_the_expert(tmp_path):
-    # the shipped general model alone rejects this backward fall (the VM run of fall-eval says so);
-    # the firmware, with both experts, sends "Chute détectée" after the cancel window
+def test_backward_fall_alerts(tmp_path):
+    # a backward fall while sitting down (MobiFall BSC, the type the detector before issue 24 missed
+    # most): the shipped model confirms it in fall-eval's VM run and on the simulated board
     from alertbutton.falls import evaluate
-    evaluate.detector_module()  # puts the device tree on sys.path
-    from firmware.fall import model as fall_model
     loaded = evaluate.load(os.path.join(os.path.dirname(DATA), "mobifall_backward"), 50)
     assert [ld.trial.code for ld in loaded] == ["BSC"]
-    general_alone = evaluate.run_vm(loaded, 50, {"model": fall_model.MODEL[0]})[0]
-    both = evaluate.run_vm(loaded, 50, {})[0]
-    assert general_alone == [[]] and len(both[0]) == 1
+    assert len(evaluate.run_vm(loaded, 50, {})[0][0]) == 1
     run = run_scenario(scenario(BACKWARD), tmp_path, stop_when_done=False)
     ev = names(run)
     assert "fall_detected" in ev and "fall_cancelled" not in ev

@@ -37,7 +37,8 @@ def test_the_saved_posture_is_what_recovers_falls_after_a_long_boot():
     trials = fall_wake.load(DATA)
     seeded = fall_wake.summary(fall_wake.run(trials, boot_ms=(2000,)), (2000,))
     blind = fall_wake.summary(fall_wake.run(trials, boot_ms=(2000,), seed=False), (2000,))
-    assert seeded[2000]["detected"] == 6 and blind[2000]["detected"] < 6
+    # (issue 24's model loses SDL_4_1 past a 2 s boot: 5 of 6; the model before it kept 6)
+    assert seeded[2000]["detected"] >= 5 and blind[2000]["detected"] == 0
 
 
 def test_the_wake_batch_costs_little_esp32_time(report):

@@ -13,6 +13,7 @@ import sys
 import time
 
 from alertbutton import vm
+from alertbutton.falls import evaluate, sisfall
 from alertbutton.falls import explore as fall_explore
 from alertbutton.falls import train as fall_train
 from alertbutton.falls.evaluate import (BATCH, ESP32_PYSTONES, TEST_SUBJECTS, TUNE_SUBJECTS, cpu_report,
@@ -21,15 +22,28 @@ from alertbutton.falls.evaluate import (BATCH, ESP32_PYSTONES, TEST_SUBJECTS, TU
 
 
 def _parse_subjects(text):
+    """'4,7' -> {4, 7} (MobiFall ids); 'SA01,se06' -> {'SA01', 'SE06'} (SisFall ids)."""
     if not text:
         return None
-    return set(int(s) for s in text.replace(" ", "").split(",") if s)
+    out = set()
+    for s in text.replace(" ", "").split(","):
+        if not s:
+            continue
+        if s.isdigit():
+            out.add(int(s))
+        elif sisfall.is_subject(s.upper()):
+            out.add(s.upper())
+        else:
+            raise ValueError("subject %r: write MobiFall ids as numbers (4,7) and SisFall ids as SA01, SE06" % s)
+    return out
 
 
 def select_subjects(args):
     if getattr(args, "subjects", None):
         return _parse_subjects(args.subjects)
     split = getattr(args, "split", "all")
+    if split != "all" and evaluate.dataset_of(args.dir) == "sisfall":
+        raise ValueError("--split tune|test names MobiFall subjects: use --subjects SA01,... on SisFall")
     if split == "tune":
         return set(TUNE_SUBJECTS)
     if split == "test":
@@ -103,7 +117,24 @@ def train_model(loaded, rate, params, out_path, command, kind=None):
 
 
 def add_arguments(p):
-    p.add_argument("dir", help="MobiFall-layout folder (subN/FALLS|ADL/CODE/*_acc_*.txt) or one file")
+    p.add_argument("dir", nargs="?", help="MobiFall-layout folder (subN/FALLS|ADL/CODE/*_acc_*.txt) or one file, or a "
+                               "SisFall-layout folder (SUBJECT.tar.xz or SUBJECT/*.txt; unpacked once into "
+                               "~/.cache/alertbutton or $ALERTBUTTON_CACHE)")
+    p.add_argument("--drop", action="store_true",
+                   help="no DIR: the button dropped alone from 0.5, 1 and 1.5 m onto a hard floor "
+                        "(synthesised, tools/alertbutton/falls/drop.py), 40 each, through the shipped "
+                        "detector in the VM: how many it takes for a fall")
+    p.add_argument("--sisfall", metavar="DIR",
+                   help="with --protocol or --ship: the SisFall folder, DIR being the MobiFall one")
+    p.add_argument("--protocol", action="store_true",
+                   help="nested group k-fold by subject over MobiFall + SisFall (both sensors) and "
+                        "cross-dataset figures, the learnt detector beside the impact + posture + "
+                        "stillness rule, per dataset and sensor (needs --sisfall; scikit-learn)")
+    p.add_argument("--ship", metavar="OUT.py",
+                   help="train the shipped model on every subject of both datasets (the design "
+                        "--protocol judges) and write it (e.g. firmware/fall/model.py; needs --sisfall)")
+    p.add_argument("--sensor", choices=sorted(set(sisfall.SENSOR_ALIASES)),
+                   help="SisFall accelerometer: adxl345 (+-16 g) or mma8451q (+-8 g, the default)")
     p.add_argument("--rate", type=int, default=50, help="device sample rate in Hz (default 50)")
     p.add_argument("--split", choices=("all", "tune", "test"), default="all",
                    help="subjects: all found, the tuning split or the held-out test split")
@@ -145,7 +176,39 @@ def add_arguments(p):
                         "--fit tune: the designated held-out row, independent of the shipped model)")
 
 
+def run_protocol(args):
+    from alertbutton.falls import protocol
+    if not args.sisfall or evaluate.dataset_of(args.sisfall) != "sisfall" or evaluate.dataset_of(args.dir) != "mobifall":
+        sys.stderr.write("fall-eval: --protocol and --ship take DIR = the MobiFall folder and --sisfall DIR = the "
+                         "SisFall folder (SA01.tar.xz ...)\n")
+        return 2
+    t0 = time.time()
+    log = lambda s: sys.stderr.write(s + "\n")  # noqa: E731
+    if args.ship:
+        cmd = "alertbutton fall-eval MOBIFALL --sisfall SISFALL --ship %s" % (
+            os.path.relpath(args.ship, vm.REPO) if os.path.isabs(args.ship) else args.ship)
+        out = protocol.ship(args.dir, args.sisfall, args.ship, cmd, args.rate, log)
+    else:
+        out = protocol.run(args.dir, args.sisfall, args.rate, log)
+    sys.stderr.write("%.0f s\n" % (time.time() - t0))
+    print(json.dumps(out, indent=1))
+    return 0
+
+
 def run(args):
+    if args.drop:
+        from alertbutton.falls import drop
+        print(json.dumps(drop.measure(rate=args.rate), indent=1))
+        return 0
+    if not args.dir:
+        sys.stderr.write("fall-eval: give a MobiFall or SisFall folder (or --drop)\n")
+        return 2
+    if args.protocol or args.ship:
+        try:
+            return run_protocol(args)
+        except ValueError as e:
+            sys.stderr.write("fall-eval: %s\n" % e)
+            return 2
     try:
         params = parse_params(args.param)
         if args.rule or args.tune:
@@ -156,11 +219,16 @@ def run(args):
     except (TypeError, ValueError) as e:
         sys.stderr.write("fall-eval: %s\n" % e)
         return 2
-    subjects = select_subjects(args)
-    t0 = time.time()
-    loaded = load(args.dir, args.rate, subjects, args.pad)
+    try:
+        subjects = select_subjects(args)
+        t0 = time.time()
+        loaded = load(args.dir, args.rate, subjects, args.pad, sensor=args.sensor and sisfall.sensor_name(args.sensor))
+    except ValueError as e:
+        sys.stderr.write("fall-eval: %s\n" % e)
+        return 2
     if not loaded:
-        sys.stderr.write("no *_acc_*.txt trials under %s\n" % args.dir)
+        sys.stderr.write("no trials under %s (MobiFall: subN/.../*_acc_*.txt; SisFall: SA01.tar.xz or SA01/...)\n"
+                         % args.dir)
         return 2
     if args.train_model:
         cmd = "alertbutton fall-eval DIR --train-model %s %s" % (
@@ -238,7 +306,11 @@ def run(args):
     out = metrics(loaded, alarms, args.rate)
     out["rate_hz"] = args.rate
     out["subjects"] = sorted(set(ld.trial.subject for ld in loaded))
-    fitted = trained_on(params, fit_subjects)
+    dataset = evaluate.dataset_of(args.dir)
+    if dataset == "sisfall":  # MobiFall's object keeps its keys; SisFall's also says what it read
+        out["dataset"] = "sisfall"
+        out["sensor"] = loaded[0].trial.sensor
+    fitted = trained_on(params, fit_subjects, dataset)
     out["params"] = dict(params, model=list(params["model"])) if params.get("model") else params
     out["decision_fitted_on_subjects"] = fitted
     # held-out only if no evaluated subject was used to fit the decision (unknown: not claimed)

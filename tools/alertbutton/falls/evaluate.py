@@ -17,7 +17,7 @@ import sys
 import tempfile
 
 from alertbutton import pystone, vm
-from alertbutton.falls import mobifall
+from alertbutton.falls import mobifall, sisfall
 
 # Subject-wise split (see docs/fall-detection.md). Subjects with ADL recordings (2 4 5 7 9 11) and
 # falls-only subjects (1 6 12 13 15 16 17 18 20 21 29 31) were each sorted and assigned alternately.
@@ -136,10 +136,26 @@ class Loaded:
         self.impact = impact
 
 
-def load(root, rate, subjects=None, pad_s=3.0):
+def dataset_of(root):
+    """'sisfall' for a SisFall-layout folder (SUBJECT.tar.xz or SUBJECT/ folders), else 'mobifall'."""
+    return "sisfall" if sisfall.is_layout(root) else "mobifall"
+
+
+def load(root, rate, subjects=None, pad_s=3.0, sensor=None):
+    """Every trial of root (MobiFall or SisFall layout, found out from the folder) resampled at rate
+    in integer milli-g, padded by pad_s seconds of its final posture. sensor: SisFall's accelerometer
+    (adxl345 or mma8451q; refused for MobiFall, which has one)."""
+    if dataset_of(root) == "sisfall":
+        trials = sisfall.list_trials(root, subjects=subjects, sensor=sensor or sisfall.DEFAULT_SENSOR)
+        read = sisfall.load_mg
+    else:
+        if sensor is not None:
+            raise ValueError("--sensor is for SisFall folders: MobiFall has one accelerometer")
+        trials = mobifall.list_trials(root, subjects=subjects)
+        read = lambda tr, r: mobifall.load_mg(tr.path, r)  # noqa: E731
     out = []
-    for tr in mobifall.list_trials(root, subjects=subjects):
-        s = mobifall.load_mg(tr.path, rate)
+    for tr in trials:
+        s = read(tr, rate)
         impact = mobifall.impact_index(s)
         n_real = len(s)
         tail = s[-max(1, rate // 2):]
@@ -369,16 +385,20 @@ def cross_validate(grid, loaded, folds, rate):
     return metrics([loaded[i] for i in keep], [held[i] for i in keep], rate), chosen
 
 
-def trained_on(params, fit_subjects=None):
-    """Subjects the evaluated decision was fitted on: the --fit subjects, the shipped model's, or the
-    tuning split for the threshold rule's defaults (None if unknown: overridden thresholds)."""
+def trained_on(params, fit_subjects=None, dataset="mobifall"):
+    """Subjects of `dataset` the evaluated decision was fitted on: the --fit subjects, the shipped
+    model's (SUBJECTS: MobiFall, SISFALL_SUBJECTS: SisFall), or the tuning split for the threshold
+    rule's defaults (None if unknown: overridden thresholds)."""
     if fit_subjects is not None:
         return sorted(fit_subjects)
     if "model" not in params:
         if vm.REPO not in sys.path:
             sys.path.insert(0, vm.REPO)
         from firmware.fall import model as fall_model
-        return sorted(getattr(fall_model, "SUBJECTS", ()))
+        name = "SISFALL_SUBJECTS" if dataset == "sisfall" else "SUBJECTS"
+        return sorted(getattr(fall_model, name, ()))
+    if dataset == "sisfall":
+        return None  # thresholds tuned on MobiFall subjects only: nothing of SisFall's was seen
     if params.get("model") is None and set(params) == {"model"}:
         return sorted(TUNE_SUBJECTS)
     return None

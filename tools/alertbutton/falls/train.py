@@ -1,5 +1,5 @@
 """Second stage of the fall detector: a small logistic model over the features the firmware computes
-once per candidate, trained here on the host (CPython, no numpy) and run on the device in integer
+once per candidate, trained here on the host (scikit-learn's LogisticRegression since issue 24) and run on the device in integer
 arithmetic (train on the host, infer on the device, as emlearn does).
 
     candidates(loaded, rate, params)  every candidate the firmware examines, with its features
@@ -17,7 +17,6 @@ after); every candidate of an activity trial is a non-fall.
 module; `--cv split|loso` retrains inside every fold; `--fit tune` retrains on the tuning split
 before evaluating other subjects in the VM (see command.py).
 """
-import math
 
 # features used by the model (firmware F_* indices) and the range each is clipped to before use
 # (keeps every integer product small on the device and tames heavy tails). The posture change is a
@@ -97,59 +96,22 @@ def _x(feats, use):
     return row
 
 
-def _solve(A, b):
-    """Gaussian elimination with partial pivoting (small dense systems)."""
-    n = len(b)
-    M = [row[:] + [bv] for row, bv in zip(A, b)]
-    for c in range(n):
-        p = max(range(c, n), key=lambda r: abs(M[r][c]))
-        M[c], M[p] = M[p], M[c]
-        piv = M[c][c]
-        for r in range(c + 1, n):
-            f = M[r][c] / piv
-            if f:
-                for k in range(c, n + 1):
-                    M[r][k] -= f * M[c][k]
-    x = [0.0] * n
-    for r in range(n - 1, -1, -1):
-        x[r] = (M[r][n] - sum(M[r][k] * x[k] for k in range(r + 1, n))) / M[r][r]
-    return x
-
-
-def fit_logistic(X, y, l2=1.0, iters=25):
-    """L2-regularised, class-balanced logistic regression by Newton's method on standardised
-    columns; returns (bias, weights) per raw unit."""
-    n, d = len(X), len(X[0])
-    mu = [sum(r[j] for r in X) / n for j in range(d)]
-    sd = [max(1e-9, math.sqrt(sum((r[j] - mu[j]) ** 2 for r in X) / n)) for j in range(d)]
-    Z = [[1.0] + [(r[j] - mu[j]) / sd[j] for j in range(d)] for r in X]
-    pos = sum(y)
-    cw = [(n / (2.0 * pos)) if t else (n / (2.0 * (n - pos))) for t in y]  # falls are few
-    D = d + 1
-    w = [0.0] * D
-    for _ in range(iters):
-        g = [l2 * w[j] if j else 0.0 for j in range(D)]
-        H = [[(l2 if (i == j and i) else 0.0) for j in range(D)] for i in range(D)]
-        for z, t, c in zip(Z, y, cw):
-            s = sum(wj * zj for wj, zj in zip(w, z))
-            p = 1.0 / (1.0 + math.exp(-s)) if s > -30 else 0.0
-            e = (p - t) * c
-            h = p * (1 - p) * c
-            for i in range(D):
-                g[i] += e * z[i]
-                hz = h * z[i]
-                Hi = H[i]
-                for j in range(i, D):
-                    Hi[j] += hz * z[j]
-        for i in range(D):
-            for j in range(i):
-                H[i][j] = H[j][i]
-        step = _solve(H, g)
-        w = [wj - sj for wj, sj in zip(w, step)]
-        if max(abs(sj) for sj in step) < 1e-6:
-            break
-    raw_w = [w[j + 1] / sd[j] for j in range(d)]
-    raw_b = w[0] - sum(raw_w[j] * mu[j] for j in range(d))
+def fit_logistic(X, y, l2=1.0, iters=None):
+    """L2-regularised, class-balanced logistic regression (scikit-learn's LogisticRegression on
+    standardised columns, C = 1 / l2: the same objective the hand-written Newton solver had);
+    returns (bias, weights) per raw unit."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y)
+    mu = X.mean(axis=0)
+    sd = np.maximum(X.std(axis=0), 1e-9)
+    n, pos = len(y), int(y.sum())
+    cw = np.where(y == 1, n / (2.0 * pos), n / (2.0 * (n - pos)))  # falls are few
+    lr = LogisticRegression(C=1.0 / l2, max_iter=2000, tol=1e-10)
+    lr.fit((X - mu) / sd, y, sample_weight=cw)
+    raw_w = [float(w) for w in lr.coef_[0] / sd]
+    raw_b = float(lr.intercept_[0] - np.dot(lr.coef_[0] / sd, mu))
     return raw_b, raw_w
 
 
@@ -296,43 +258,26 @@ def choose_threshold(best, fa_weight=FA_WEIGHT, margin=True):
 
 
 def fit_stumps(X, y, rounds=20, lr=0.3):
-    """Gradient-boosted stumps on the class-balanced logistic loss (Newton leaf values), integer
-    cuts on integer features: [(column, threshold, value if <=, value if >)]."""
-    n, d = len(X), len(X[0])
-    pos = sum(y)
-    cw = [n / (2.0 * pos) if t else n / (2.0 * (n - pos)) for t in y]
-    sign = [1 if t else -1 for t in y]
-    cuts = []
-    for j in range(d):
-        u = sorted(set(r[j] for r in X))
-        if len(u) > 40:  # at most 39 cuts per feature: quantiles of the training values
-            u = [u[int(i * (len(u) - 1) / 39)] for i in range(40)]
-        cuts.append([(a + b) // 2 for a, b in zip(u, u[1:])])
-    F = [0.0] * n
+    """Gradient-boosted stumps on the class-balanced logistic loss (scikit-learn's
+    GradientBoostingClassifier, max_depth 1; with balanced weights its initial log-odds is 0),
+    integer cuts on integer features: [(column, threshold, value if <=, value if >)]."""
+    import numpy as np
+    from sklearn.ensemble import GradientBoostingClassifier
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y)
+    n, pos = len(y), int(y.sum())
+    cw = np.where(y == 1, n / (2.0 * pos), n / (2.0 * (n - pos)))
+    gb = GradientBoostingClassifier(n_estimators=rounds, learning_rate=lr, max_depth=1, random_state=0)
+    gb.fit(X, y, sample_weight=cw)
     out = []
-    for _ in range(rounds):
-        p = [1 / (1 + math.exp(max(-30.0, min(30.0, yy * f)))) for yy, f in zip(sign, F)]
-        g = [-c * yy * q for c, yy, q in zip(cw, sign, p)]
-        h = [c * q * (1 - q) + 1e-9 for c, q in zip(cw, p)]
-        G, H = sum(g), sum(h)
-        best = None
-        for j in range(d):
-            order = sorted(range(n), key=lambda i: X[i][j])
-            gl = hl = 0.0
-            k = 0
-            for t in cuts[j]:
-                while k < n and X[order[k]][j] <= t:
-                    gl += g[order[k]]
-                    hl += h[order[k]]
-                    k += 1
-                gain = gl * gl / (hl + 1) + (G - gl) ** 2 / (H - hl + 1)
-                if best is None or gain > best[0]:
-                    best = (gain, j, t, -lr * gl / (hl + 1), -lr * (G - gl) / (H - hl + 1))
-        if best is None:
-            break
-        _, j, t, vl, vr = best
-        out.append((j, t, vl, vr))
-        F = [f + (vl if X[i][j] <= t else vr) for i, f in enumerate(F)]
+    for (tree,) in gb.estimators_:
+        t = tree.tree_
+        if t.node_count < 3:
+            continue  # no split: a constant (0 with balanced weights)
+        left, right = t.children_left[0], t.children_right[0]
+        # sklearn compares float32(x) <= threshold: for integer features x <= floor(threshold)
+        out.append((int(t.feature[0]), int(np.floor(t.threshold[0])), lr * float(t.value[left][0][0]),
+                    lr * float(t.value[right][0][0])))
     return out
 
 
