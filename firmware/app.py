@@ -102,9 +102,7 @@ class App:
     async def button_task(self):
         edges, logic, wearer = self.edges, self.logic, self.wearer
         while True:
-            edges.drain(logic.edge)
-            now = ticks_ms()
-            wait = logic.poll(now)
+            now, wait = logic.take(edges, ticks_ms)  # edges in order, the pin level, then the clock
             wearer.poll(now)
             w2 = wearer.wait_ms(now)
             if w2 >= 0 and (wait < 0 or w2 < wait):

@@ -33,7 +33,7 @@ def feed_wake_press(logic, edges, t_wake):
     t = ticks_add(t_wake, SETTLE_MS)
     logic.poll(t)  # the press is accepted, dated t_wake
     stored = []
-    edges.drain(lambda tk, p: stored.append((tk, p)))
+    edges.drain(lambda tk, p, busy=False: stored.append((tk, p, busy)))
     down = edges.is_pressed()
     if not stored:
         if not down:
@@ -44,9 +44,8 @@ def feed_wake_press(logic, edges, t_wake):
         if ticks_diff(stored[0][0], ticks_add(t_rel, 2 * SETTLE_MS)) < 0:
             t_rel = ticks_add(stored[0][0], -2 * SETTLE_MS)  # keep it a separate, settled burst
         _release(logic, t_rel)
-    for tk, p in stored:
-        logic.poll(tk)  # what the live task would have settled before this edge came
-        logic.edge(tk, p)
+    for tk, p, busy in stored:
+        logic.edge(tk, p, busy)  # settles what the live task would have before this edge came
     return down, len(stored)
 
 

@@ -5,11 +5,17 @@
 # Debounce: a burst is a run of raw edges each less than SETTLE_MS after the previous one. It is
 # accepted once the line has been quiet for SETTLE_MS, and only if the level differs from the last
 # stable one; the transition is dated at the burst's first edge. So bounces and glitches up to
-# 30 ms never count, and a press is dated when the finger touched the button.
+# 30 ms never count, and a press is dated when the finger touched the button. A hold is timed from
+# the burst's last edge (the contact at rest): chatter never counts as holding.
+#
+# Every edge first settles what was due before it (edge() polls at the edge's own time), so a burst
+# closes on the edges' times, not on when the task got to them: a task stalled for a second (a flash
+# write, GC) hands over a whole fast triple at once and the three presses are still three.
 from micropython import const
 from time import ticks_diff
 
 SETTLE_MS = const(30)
+LEVEL_WATCH_MS = const(50)
 _MAX_PRESSES = const(8)
 
 # Gestures that could fire from a single press, or by accident, are refused (see validate()).
@@ -61,17 +67,35 @@ class ButtonLogic:
         self._in_burst = False
         self._burst_start = 0
         self._last_edge = 0
-        self._press_t = 0
+        self._hold_from = 0  # the pressing burst's last edge: holds are timed from it
         self._hold_done = False
         self._starts = [0] * _MAX_PRESSES  # ring of recent press start times
         self._count = 0
 
-    def edge(self, t, pressed):
+    def edge(self, t, pressed, busy=False):
+        """A raw edge at ticks t. Whatever was due before it (a burst quiet for SETTLE_MS, a hold)
+        is applied first, as a poll at t would have; unless busy: the line moved since the previous
+        edge (edges the ISR could not keep), then the burst goes on across the gap."""
+        if not busy:
+            self.poll(t)
         if not self._in_burst:
             self._in_burst = True
             self._burst_start = t
         self._raw = pressed
         self._last_edge = t
+
+    def take(self, edges, clock):
+        """One turn of the button task: every edge the ISR stored (drivers/button.py ButtonEdges),
+        the pin level checked against the last one, then poll(clock()). Returns (now, ms until the
+        next turn is needed or -1). While the button is down or a burst is open the turn comes at
+        least every LEVEL_WATCH_MS, so a release whose interrupt was lost is seen within that."""
+        edges.drain(self.edge)
+        now = clock()
+        edges.resync(self.edge, now)
+        wait = self.poll(now)
+        if (self.stable or self._in_burst) and (wait < 0 or wait > LEVEL_WATCH_MS):
+            wait = LEVEL_WATCH_MS
+        return now, wait
 
     def poll(self, now):
         """Apply everything due at `now`. Returns ms until the next poll is needed, or -1 for none."""
@@ -80,6 +104,7 @@ class ButtonLogic:
             if self._raw != self.stable:
                 self.stable = self._raw
                 if self.stable:
+                    self._hold_from = self._last_edge
                     self._pressed(self._burst_start)
                 else:
                     self._released(self._burst_start)
@@ -94,7 +119,7 @@ class ButtonLogic:
             wait = SETTLE_MS - ticks_diff(now, self._last_edge)
         elif self.stable and not self._hold_done:
             for g in self.holds:
-                left = g["hold_ms"] - ticks_diff(now, self._press_t)
+                left = g["hold_ms"] - ticks_diff(now, self._hold_from)
                 if left <= 0:
                     self._fire(g["action"], now)
                     break
@@ -103,7 +128,6 @@ class ButtonLogic:
         return wait
 
     def _pressed(self, t):
-        self._press_t = t
         self._hold_done = False
         if self.on_press:
             self.on_press(t)
@@ -121,7 +145,7 @@ class ButtonLogic:
         # a release dated after the hold threshold is a hold even if we learn it late
         if not self._hold_done:
             for g in self.holds:
-                if ticks_diff(t, self._press_t) >= g["hold_ms"]:
+                if ticks_diff(t, self._hold_from) >= g["hold_ms"]:
                     self._fire(g["action"], t)
                     break
 

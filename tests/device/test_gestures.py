@@ -156,8 +156,8 @@ def test_button_isr_allocates_nothing():
     for i in range(200):
         pin._drive(i % 2)
         if i % 50 == 49:
-            edges.drain(lambda t, p: got.append(p))
-    edges.drain(lambda t, p: got.append(p))
+            edges.drain(lambda t, p, busy: got.append(p))
+    edges.drain(lambda t, p, busy: got.append(p))
     assert len(got) == 200 and edges.dropped == 0
     micropython.heap_lock()
     try:
