@@ -29,22 +29,44 @@ DEFAULT_GESTURES = (
 
 
 def validate(gestures):
-    """Raise ValueError unless every gesture is well formed and none can fire on a single short press."""
+    """Raise ValueError unless every gesture is well formed and none can fire on a single short press.
+
+    A multi-press gesture: {"action", "presses": 2..8, "within_ms": first to last press start
+    300..10000 and/or "gap_ms": each press start at most this after the previous 150..3000,
+    "min_press_ms": 0..1000 (a contact shorter than this is not counted, e.g. a strap's hit)}.
+    A hold: {"action", "hold_ms": 1000..10000} timed from the contact at rest."""
     if not gestures:
         raise ValueError("no gesture configured")
     for g in gestures:
         if not isinstance(g.get("action"), str) or not g["action"]:
             raise ValueError("gesture without action")
         if "presses" in g:
-            n, w = g["presses"], g.get("within_ms", 0)
-            if not (MIN_PRESSES <= n <= _MAX_PRESSES) or not (300 <= w <= 10000):
+            n, w, gap = g["presses"], g.get("within_ms"), g.get("gap_ms")
+            for v in (n, w, gap, g.get("min_press_ms")):
+                if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
+                    raise ValueError("gesture values are whole milliseconds and counts")
+            if not MIN_PRESSES <= n <= _MAX_PRESSES:
+                raise ValueError("presses must be 2..8")
+            if w is None and gap is None:
+                raise ValueError("presses need within_ms (300..10000) or gap_ms (150..3000)")
+            if w is not None and not 300 <= w <= 10000:
                 raise ValueError("presses must be 2..8 within 300..10000 ms")
+            if gap is not None and not 150 <= gap <= 3000:
+                raise ValueError("gap_ms must be 150..3000")
+            if not 0 <= g.get("min_press_ms", 0) <= 1000:
+                raise ValueError("min_press_ms must be 0..1000")
         elif "hold_ms" in g:
             if not (MIN_HOLD_MS <= g["hold_ms"] <= 10000):
                 raise ValueError("hold_ms must be 1000..10000")
         else:
             raise ValueError("gesture needs presses or hold_ms")
     return gestures
+
+
+def _span_ms(g):
+    """The longest a multi-press gesture can take from its first press start to its last."""
+    w = g.get("within_ms")
+    return w if w is not None else g["gap_ms"] * (g["presses"] - 1)
 
 
 class ButtonLogic:
@@ -56,10 +78,6 @@ class ButtonLogic:
     def __init__(self, gestures=DEFAULT_GESTURES, on_gesture=None, on_press=None):
         self.multi = [g for g in validate(gestures) if "presses" in g]
         self.holds = [g for g in gestures if "hold_ms" in g]
-        # once the longest press window has passed since the last press, no gesture can use the
-        # presses kept so far: poll() forgets them then, so a press days later never meets one of
-        # them (ticks_diff reads a stamp older than 2**29 ms, 6.2 days, as recent)
-        self._forget_ms = max([g["within_ms"] for g in self.multi] or [0])
         self.on_gesture = on_gesture
         self.on_press = on_press
         self.stable = False  # debounced state: pressed?
@@ -71,6 +89,23 @@ class ButtonLogic:
         self._hold_done = False
         self._starts = [0] * _MAX_PRESSES  # ring of recent press start times
         self._count = 0
+        self._pending = False  # a press not yet counted: it must last min_press_ms first
+        self._pending_t = 0
+
+    @property
+    def multi(self):
+        return self._multi
+
+    @multi.setter
+    def multi(self, gestures):
+        # the console replaces the map live (firmware/console/commands.py _apply_gestures)
+        self._multi = gestures
+        # once the longest press span has passed since the last press, no gesture can use the
+        # presses kept so far: poll() forgets them then, so a press days later never meets one of
+        # them (ticks_diff reads a stamp older than 2**29 ms, 6.2 days, as recent)
+        self._forget_ms = max([_span_ms(g) for g in gestures] or [0])
+        # one minimum for all multi-press gestures: the longest any of them asks
+        self._min_press = max([g.get("min_press_ms", 0) for g in gestures] or [0])
 
     def edge(self, t, pressed, busy=False):
         """A raw edge at ticks t. Whatever was due before it (a burst quiet for SETTLE_MS, a hold)
@@ -118,6 +153,15 @@ class ButtonLogic:
         if self._in_burst:
             wait = SETTLE_MS - ticks_diff(now, self._last_edge)
         elif self.stable and not self._hold_done:
+            if self._pending:
+                left = self._min_press - ticks_diff(now, self._pending_t)
+                if left <= 0:  # held long enough to count (still down)
+                    self._pending = False
+                    self._count_press(self._pending_t, now)
+                    if self._hold_done:
+                        return wait
+                else:
+                    wait = left if wait < 0 or left < wait else wait
             for g in self.holds:
                 left = g["hold_ms"] - ticks_diff(now, self._hold_from)
                 if left <= 0:
@@ -131,17 +175,40 @@ class ButtonLogic:
         self._hold_done = False
         if self.on_press:
             self.on_press(t)
-        self._starts[self._count % _MAX_PRESSES] = t
+        if self._min_press:
+            self._pending = True  # counted once it has lasted min_press_ms (poll or release)
+            self._pending_t = t
+        else:
+            self._count_press(t, t)
+
+    def _count_press(self, start, t):
+        """A press that started at `start` counts now (t) toward the multi-press gestures."""
+        self._starts[self._count % _MAX_PRESSES] = start
         self._count += 1
         for g in self.multi:
             n = g["presses"]
-            if self._count >= n:
-                first = self._starts[(self._count - n) % _MAX_PRESSES]
-                if ticks_diff(t, first) <= g["within_ms"]:
-                    self._fire(g["action"], t)
-                    return
+            if self._count < n:
+                continue
+            first = self._count - n
+            w = g.get("within_ms")
+            if w is not None and ticks_diff(start, self._starts[first % _MAX_PRESSES]) > w:
+                continue
+            gap = g.get("gap_ms")
+            if gap is not None:
+                k = first + 1
+                while k < self._count and ticks_diff(self._starts[k % _MAX_PRESSES],
+                                                     self._starts[(k - 1) % _MAX_PRESSES]) <= gap:
+                    k += 1
+                if k < self._count:
+                    continue
+            self._fire(g["action"], t)
+            return
 
     def _released(self, t):
+        if self._pending:
+            self._pending = False
+            if ticks_diff(t, self._pending_t) >= self._min_press:
+                self._count_press(self._pending_t, t)
         # a release dated after the hold threshold is a hold even if we learn it late
         if not self._hold_done:
             for g in self.holds:
@@ -151,6 +218,7 @@ class ButtonLogic:
 
     def _fire(self, action, t):
         self._count = 0  # a recognised gesture consumes its presses
+        self._pending = False
         self._hold_done = True
         if self.on_gesture:
             self.on_gesture(action, t)

@@ -175,3 +175,54 @@ def test_button_isr_overflow_counts_drops():
     for i in range(100):
         pin._drive(i % 2)
     assert edges.dropped == 100 - 63
+
+
+def test_gap_ms_bounds_each_press_gap():
+    g = [{"action": "alert", "presses": 4, "gap_ms": 700}]
+    ok = presses([(0, 120), (600, 120), (1250, 120), (1900, 120)], Rng(5))
+    assert len(run(ok, 5000, g)) == 1  # every start at most 700 ms after the previous
+    slow = presses([(0, 120), (600, 120), (1350, 120), (1900, 120)], Rng(5))
+    assert run(slow, 5000, g) == []  # one gap of 750 ms
+    # a window alone would take it: 4 presses within 3 s
+    assert len(run(slow, 5000, [{"action": "alert", "presses": 4, "within_ms": 3000}])) == 1
+
+
+def test_min_press_ms_ignores_short_contacts():
+    g = [{"action": "alert", "presses": 3, "gap_ms": 700, "min_press_ms": 100}]
+    hits = [(i * 550, 60) for i in range(10)]  # a strap hitting it at every step: 60 ms contacts
+    assert run(presses(hits, Rng(6), bounce=False), 8000, g) == []
+    firm = [(0, 150), (450, 150), (900, 150)]
+    f = run(presses(firm, Rng(6)), 4000, g)
+    assert len(f) == 1
+    assert 1000 <= f[0][2] <= 1000 + 40, f  # counted once the third press has lasted 100 ms
+    held = [(0, 150), (450, 150), (900, 3000)]  # the third still held: counted at 100 ms, not at its release
+    f = run(presses(held, Rng(6)), 5000, g)
+    assert len(f) == 1 and f[0][2] <= 1000 + 40, f
+
+
+def test_validate_new_keys():
+    for bad in ([{"action": "alert", "presses": 3}],
+                [{"action": "alert", "presses": 3, "gap_ms": 100}],
+                [{"action": "alert", "presses": 3, "gap_ms": 700, "min_press_ms": 2000}],
+                [{"action": "alert", "presses": 3, "gap_ms": "700"}]):
+        try:
+            validate(bad)
+        except ValueError:
+            continue
+        raise AssertionError("accepted %r" % bad)
+    validate([{"action": "alert", "presses": 4, "gap_ms": 700, "min_press_ms": 100}])
+
+
+def test_console_syntax_for_gaps_and_minimum():
+    from firmware.settings.config import parse_gesture
+    assert parse_gesture(["alert", "presses", "4", "gap", "700", "min", "100", "hold", "4000"]) == (
+        "alert", [{"action": "alert", "presses": 4, "gap_ms": 700, "min_press_ms": 100},
+                  {"action": "alert", "hold_ms": 4000}])
+    for bad in (["alert", "presses", "4"], ["alert", "presses", "4", "min", "100"],
+                ["alert", "presses", "4", "gap", "700", "gap", "600"]):
+        try:
+            parse_gesture(bad)
+        except ValueError as e:
+            assert "gap MS" in str(e)
+            continue
+        raise AssertionError("accepted %r" % bad)
