@@ -33,7 +33,9 @@ def validate(gestures):
 
     A multi-press gesture: {"action", "presses": 2..8, "within_ms": first to last press start
     300..10000 and/or "gap_ms": each press start at most this after the previous 150..3000,
-    "min_press_ms": 0..1000 (a contact shorter than this is not counted, e.g. a strap's hit)}.
+    "min_press_ms": 0..1000 (a contact shorter than this is not counted, e.g. a strap's hit),
+    "max_press_ms": 200..3000 (a longer press is not counted and starts the count again, e.g. a
+    squeeze in a bag; presses are then counted at their release)}.
     A hold: {"action", "hold_ms": 1000..10000} timed from the contact at rest."""
     if not gestures:
         raise ValueError("no gesture configured")
@@ -42,7 +44,7 @@ def validate(gestures):
             raise ValueError("gesture without action")
         if "presses" in g:
             n, w, gap = g["presses"], g.get("within_ms"), g.get("gap_ms")
-            for v in (n, w, gap, g.get("min_press_ms")):
+            for v in (n, w, gap, g.get("min_press_ms"), g.get("max_press_ms")):
                 if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
                     raise ValueError("gesture values are whole milliseconds and counts")
             if not MIN_PRESSES <= n <= _MAX_PRESSES:
@@ -55,6 +57,9 @@ def validate(gestures):
                 raise ValueError("gap_ms must be 150..3000")
             if not 0 <= g.get("min_press_ms", 0) <= 1000:
                 raise ValueError("min_press_ms must be 0..1000")
+            mx = g.get("max_press_ms")
+            if mx is not None and not (200 <= mx <= 3000 and mx > g.get("min_press_ms", 0)):
+                raise ValueError("max_press_ms must be 200..3000 and above min_press_ms")
         elif "hold_ms" in g:
             if not (MIN_HOLD_MS <= g["hold_ms"] <= 10000):
                 raise ValueError("hold_ms must be 1000..10000")
@@ -106,6 +111,8 @@ class ButtonLogic:
         self._forget_ms = max([_span_ms(g) for g in gestures] or [0])
         # one minimum for all multi-press gestures: the longest any of them asks
         self._min_press = max([g.get("min_press_ms", 0) for g in gestures] or [0])
+        # and one maximum: the shortest any of them asks (0: none)
+        self._max_press = min([g["max_press_ms"] for g in gestures if "max_press_ms" in g] or [0])
 
     def edge(self, t, pressed, busy=False):
         """A raw edge at ticks t. Whatever was due before it (a burst quiet for SETTLE_MS, a hold)
@@ -153,7 +160,7 @@ class ButtonLogic:
         if self._in_burst:
             wait = SETTLE_MS - ticks_diff(now, self._last_edge)
         elif self.stable and not self._hold_done:
-            if self._pending:
+            if self._pending and not self._max_press:
                 left = self._min_press - ticks_diff(now, self._pending_t)
                 if left <= 0:  # held long enough to count (still down)
                     self._pending = False
@@ -175,7 +182,7 @@ class ButtonLogic:
         self._hold_done = False
         if self.on_press:
             self.on_press(t)
-        if self._min_press:
+        if self._min_press or self._max_press:
             self._pending = True  # counted once it has lasted min_press_ms (poll or release)
             self._pending_t = t
         else:
@@ -207,7 +214,10 @@ class ButtonLogic:
     def _released(self, t):
         if self._pending:
             self._pending = False
-            if ticks_diff(t, self._pending_t) >= self._min_press:
+            d = ticks_diff(t, self._pending_t)
+            if self._max_press and d > self._max_press:
+                self._count = 0  # too long for a deliberate press: the count starts again
+            elif d >= self._min_press:
                 self._count_press(self._pending_t, t)
         # a release dated after the hold threshold is a hold even if we learn it late
         if not self._hold_done:

@@ -226,3 +226,13 @@ def test_console_syntax_for_gaps_and_minimum():
             assert "gap MS" in str(e)
             continue
         raise AssertionError("accepted %r" % bad)
+
+
+def test_max_press_ms_restarts_the_count():
+    g = [{"action": "alert", "presses": 4, "gap_ms": 700, "min_press_ms": 100, "max_press_ms": 400}]
+    taps = [(0, 150), (450, 150), (900, 150), (1350, 150)]
+    f = run(presses(taps, Rng(8)), 4000, g)
+    assert len(f) == 1 and 1500 <= f[0][2] <= 1500 + 45, f  # counted at the fourth release
+    squeeze = [(0, 150), (450, 600), (1200, 150), (1650, 150), (2100, 150)]  # a 600 ms press among them
+    assert run(presses(squeeze, Rng(8)), 5000, g) == []  # 3 taps after the long one: not 4
+    assert len(run(presses(squeeze + [(2550, 150)], Rng(8)), 6000, g)) == 1  # the 4th tap after it

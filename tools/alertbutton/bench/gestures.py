@@ -36,7 +36,19 @@ CANDIDATES = [
     ("5 presses, gaps <= 700 ms, each >= 100 ms",
      [{"action": A, "presses": 5, "gap_ms": 700, "min_press_ms": 100}]),
 ]
-RULE = ("the first candidate (in the order of ease above) that recognises 100 % of intended gestures "
+# Round 2, written after round 1 showed that none of the above met the target (bag squeezes: a
+# deliberate rhythm of presses is what a squeeze can make), and fixed before its own first run; the
+# models were not changed. A press longer than 400 ms is not a deliberate tap and starts the count
+# again (taught presses are 120-180 ms).
+CANDIDATES_ROUND2 = [
+    ("4 presses, gaps <= 700 ms, each 100-400 ms",
+     [{"action": A, "presses": 4, "gap_ms": 700, "min_press_ms": 100, "max_press_ms": 400}]),
+    ("5 presses, gaps <= 700 ms, each 100-400 ms",
+     [{"action": A, "presses": 5, "gap_ms": 700, "min_press_ms": 100, "max_press_ms": 400}]),
+    ("6 presses, gaps <= 700 ms, each >= 100 ms",
+     [{"action": A, "presses": 6, "gap_ms": 700, "min_press_ms": 100}]),
+]
+RULE = ("the first candidate (in the order of ease above, round 1 then round 2) that recognises 100 % of intended gestures "
         "with the tact and typical switches and whose false alerts, summed over every model, are at "
         "most 1 per 30 days at the 95 % upper bound")
 TARGET_PER_DAY = 1 / 30.0
@@ -255,11 +267,12 @@ def add_arguments(p):
     p.add_argument("--seed", type=int, default=20, help="Monte-Carlo seed (default 20)")
     p.add_argument("--trials", type=int, default=2000, help="intended gestures per gesture and switch")
     p.add_argument("--events", type=int, default=5000, help="accidental events per model")
+    p.add_argument("--round1", action="store_true", help="only the first round of candidates")
 
 
 def run(args):
     results = []
-    for name, gestures in CANDIDATES:
+    for name, gestures in CANDIDATES + ([] if args.round1 else CANDIDATES_ROUND2):
         # one stream per gesture map: identical maps give identical rows
         rng = random.Random("%d/%s" % (args.seed, json.dumps(gestures, sort_keys=True)))
         results.append((name, evaluate(gestures, rng, args.trials, args.events)))
