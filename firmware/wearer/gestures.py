@@ -78,13 +78,15 @@ class ButtonLogic:
     """Turns raw edges into presses, releases and recognised gestures.
 
     on_gesture(action, t_ms) is called once per recognised gesture; on_press(t_ms) (optional) on every
-    debounced press, e.g. to cancel a fall countdown with a single press."""
+    debounced press, e.g. to cancel a fall countdown with a single press; on_release(t_ms) (optional)
+    on every debounced release."""
 
-    def __init__(self, gestures=DEFAULT_GESTURES, on_gesture=None, on_press=None):
+    def __init__(self, gestures=DEFAULT_GESTURES, on_gesture=None, on_press=None, on_release=None):
         self.multi = [g for g in validate(gestures) if "presses" in g]
         self.holds = [g for g in gestures if "hold_ms" in g]
         self.on_gesture = on_gesture
         self.on_press = on_press
+        self.on_release = on_release  # on_release(t_ms): every debounced release
         self.stable = False  # debounced state: pressed?
         self._raw = False
         self._in_burst = False
@@ -212,6 +214,8 @@ class ButtonLogic:
             return
 
     def _released(self, t):
+        if self.on_release:
+            self.on_release(t)
         if self._pending:
             self._pending = False
             d = ticks_diff(t, self._pending_t)

@@ -48,6 +48,7 @@ class ButtonBench:
         self._ms = 0
         self._pending = -1
         self._task_at = 0  # the first turn comes at once, as the button task's
+        self.after = None  # after(now) -> wait: run after each turn (firmware/app.py button_task)
 
     def clock(self):
         return self.t
@@ -86,7 +87,11 @@ class ButtonBench:
                 continue
             if self.edges.flag.on or (self._task_at >= 0 and ms >= self._task_at):
                 self.edges.flag.on = False
-                _, wait = self.logic.take(self.edges, self.clock)
+                now, wait = self.logic.take(self.edges, self.clock)
+                if self.after is not None:  # what App.button_task does next (the wearer's bursts)
+                    w2 = self.after(now)
+                    if w2 >= 0 and (wait < 0 or w2 < wait):
+                        wait = w2
                 self._task_at = ms + max(1, wait) if wait >= 0 else -1
         self._ms = end_ms
 
