@@ -340,18 +340,19 @@ def gesture_actions(cfg):
     return acts
 
 
-_GESTURE_USAGE = "usage: gesture set <action> [presses N within MS | presses N gap MS [min MS]] [hold MS]"
+_GESTURE_USAGE = ("usage: gesture set <action> [presses N within MS | presses N gap MS [min MS] [max MS]] "
+                  "[hold MS]")
 
 
 def parse_gesture(words):
     """["alert", "presses", "3", "within", "2500", "hold", "2000"] -> ("alert", [gesture dicts]).
-    A press count takes "within MS", "gap MS" and "min MS" after it (gap or within needed)."""
+    A press count takes "within MS", "gap MS", "min MS" and "max MS" after it (gap or within needed)."""
     if not words:
         raise ValueError(_GESTURE_USAGE)
     action = words[0]
     specs = []
     i = 1
-    keys = {"within": "within_ms", "gap": "gap_ms", "min": "min_press_ms"}
+    keys = {"within": "within_ms", "gap": "gap_ms", "min": "min_press_ms", "max": "max_press_ms"}
     while i < len(words):
         w = words[i]
         try:

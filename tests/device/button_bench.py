@@ -15,6 +15,10 @@ from firmware.wearer.gestures import ButtonLogic, DEFAULT_GESTURES
 
 _PIN_IDS = [200]
 
+# The alert map before issue 20 (3 presses within 2.5 s, or a 2 s hold), still a valid setting: the
+# tests of the recogniser's mechanics (debounce, windows, holds, stalls) use it.
+TRIPLE_OR_HOLD = ({"action": "alert", "presses": 3, "within_ms": 2500}, {"action": "alert", "hold_ms": 2000})
+
 
 class Flag:
     def __init__(self):

@@ -1,4 +1,5 @@
 # Gesture recognition with exact synthetic timings, bounce noise included, inside the MicroPython VM.
+from button_bench import TRIPLE_OR_HOLD
 from firmware.wearer.gestures import ButtonLogic, validate, DEFAULT_GESTURES
 
 
@@ -34,7 +35,7 @@ def presses(spec, rng, bounce=True):
     return edges
 
 
-def run(edges, end_ms, gestures=DEFAULT_GESTURES):
+def run(edges, end_ms, gestures=TRIPLE_OR_HOLD):
     fired = []
     logic = ButtonLogic(gestures, on_gesture=lambda a, t: fired.append((a, t, now[0])))
     now = [0]
@@ -86,7 +87,7 @@ def test_bounce_noise_alone_is_not_a_press():
         edges += [(t, True), (t + w, False)]
         t += w + 31 + rng.below(200)
     presses_seen = []
-    logic = ButtonLogic(on_gesture=lambda a, t: presses_seen.append(a), on_press=presses_seen.append)
+    logic = ButtonLogic(TRIPLE_OR_HOLD, on_gesture=lambda a, t: presses_seen.append(a), on_press=presses_seen.append)
     i = 0
     for now in range(t + 100):
         while i < len(edges) and edges[i][0] <= now:
@@ -118,7 +119,7 @@ def test_four_presses_alert_once():
 def test_late_learned_release_after_threshold_is_a_hold():
     # Poll only rarely: release at 2050 ms learned at 2200 ms still counts as a hold.
     logic_fired = []
-    logic = ButtonLogic(on_gesture=lambda a, t: logic_fired.append(t))
+    logic = ButtonLogic(TRIPLE_OR_HOLD, on_gesture=lambda a, t: logic_fired.append(t))
     logic.edge(0, True)
     logic.poll(40)
     logic.edge(2050, False)
@@ -127,7 +128,7 @@ def test_late_learned_release_after_threshold_is_a_hold():
 
 
 def test_poll_reports_next_deadline():
-    logic = ButtonLogic()
+    logic = ButtonLogic(TRIPLE_OR_HOLD)
     assert logic.poll(0) == -1
     logic.edge(10, True)
     assert logic.poll(20) == 20  # settle remaining
@@ -218,6 +219,8 @@ def test_console_syntax_for_gaps_and_minimum():
     assert parse_gesture(["alert", "presses", "4", "gap", "700", "min", "100", "hold", "4000"]) == (
         "alert", [{"action": "alert", "presses": 4, "gap_ms": 700, "min_press_ms": 100},
                   {"action": "alert", "hold_ms": 4000}])
+    # the default, as a technician types it
+    assert parse_gesture("alert presses 5 gap 700 min 100 max 400".split()) == ("alert", list(DEFAULT_GESTURES))
     for bad in (["alert", "presses", "4"], ["alert", "presses", "4", "min", "100"],
                 ["alert", "presses", "4", "gap", "700", "gap", "600"]):
         try:
@@ -236,3 +239,17 @@ def test_max_press_ms_restarts_the_count():
     squeeze = [(0, 150), (450, 600), (1200, 150), (1650, 150), (2100, 150)]  # a 600 ms press among them
     assert run(presses(squeeze, Rng(8)), 5000, g) == []  # 3 taps after the long one: not 4
     assert len(run(presses(squeeze + [(2550, 150)], Rng(8)), 6000, g)) == 1  # the 4th tap after it
+
+
+def test_the_default_gesture_five_firm_taps():
+    taps = [(i * 450, 150) for i in range(5)]
+    for seed in range(30):
+        f = run(presses(taps, Rng(seed)), 5000, DEFAULT_GESTURES)
+        assert [a for a, _, _ in f] == ["alert"], (seed, f)
+        assert f[0][2] - (1800 + 150) <= 60, f  # at the fifth release, once settled
+    for bad in ([(i * 450, 150) for i in range(4)],  # four taps
+                [(i * 800, 150) for i in range(5)],  # 800 ms apart
+                [(0, 150), (450, 150), (900, 600), (1350 + 200, 150), (1800 + 200, 150)],  # a squeeze
+                [(i * 550, 60) for i in range(10)],  # strap hits
+                [(0, 8000)]):  # a long press
+        assert run(presses(bad, Rng(3)), 12000, DEFAULT_GESTURES) == [], bad

@@ -478,8 +478,8 @@ def cmd_gesture(dev, args, out):
                 parts.append("within %d ms" % g["within_ms"])
             if "gap_ms" in g:
                 parts.append("at most %d ms apart" % g["gap_ms"])
-            if g.get("min_press_ms"):
-                parts.append("each held %d ms or more" % g["min_press_ms"])
+            if g.get("min_press_ms") or g.get("max_press_ms"):
+                parts.append("each held %d..%s ms" % (g.get("min_press_ms", 0), g.get("max_press_ms", "")))
             rows.append(", ".join(parts) if len(parts) > 2 else " ".join(parts))
         else:
             rows.append("%s: hold %d ms" % (g["action"], g["hold_ms"]))
