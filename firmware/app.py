@@ -51,6 +51,7 @@ class App:
         # cancel, duress and check-in press bursts
         self.wearer = WearerGestures(self.cfg, self.log, self.alert, self.vibrator, self.fall)
         self.logic.on_press = self.wearer.on_press
+        self.logic.on_release = self.wearer.on_release  # the cancel hold during an alert
         self.gnss = self._make_gnss()
         # a deep-sleep wake is no boot: no boot refresh (the power task resumes the schedule)
         self.gnss_policy = GnssPower(self.cfg, now=None if self.board.reset_cause() == "deepsleep" else ticks_ms())
@@ -102,9 +103,7 @@ class App:
     async def button_task(self):
         edges, logic, wearer = self.edges, self.logic, self.wearer
         while True:
-            edges.drain(logic.edge)
-            now = ticks_ms()
-            wait = logic.poll(now)
+            now, wait = logic.take(edges, ticks_ms)  # edges in order, the pin level, then the clock
             wearer.poll(now)
             w2 = wearer.wait_ms(now)
             if w2 >= 0 and (wait < 0 or w2 < wait):

@@ -32,7 +32,8 @@ def gesture_window_ms(gestures):
     long (its state would not survive a deep sleep)."""
     w = 0
     for g in gestures:
-        w = max(w, g.get("within_ms", 0), g.get("hold_ms", 0))
+        span = g.get("within_ms") or g.get("gap_ms", 0) * (g.get("presses", 1) - 1)
+        w = max(w, span, g.get("hold_ms", 0))
     return w + _GESTURE_MARGIN_MS
 
 

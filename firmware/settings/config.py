@@ -340,26 +340,38 @@ def gesture_actions(cfg):
     return acts
 
 
+_GESTURE_USAGE = ("usage: gesture set <action> [presses N within MS | presses N gap MS [min MS] [max MS]] "
+                  "[hold MS]")
+
+
 def parse_gesture(words):
-    """["alert", "presses", "3", "within", "2500", "hold", "2000"] -> ("alert", [gesture dicts])."""
+    """["alert", "presses", "3", "within", "2500", "hold", "2000"] -> ("alert", [gesture dicts]).
+    A press count takes "within MS", "gap MS", "min MS" and "max MS" after it (gap or within needed)."""
     if not words:
-        raise ValueError("usage: gesture set <action> [presses N within MS] [hold MS]")
+        raise ValueError(_GESTURE_USAGE)
     action = words[0]
     specs = []
     i = 1
+    keys = {"within": "within_ms", "gap": "gap_ms", "min": "min_press_ms", "max": "max_press_ms"}
     while i < len(words):
         w = words[i]
         try:
-            if w == "presses" and i + 3 < len(words) and words[i + 2] == "within":
-                specs.append({"action": action, "presses": int(words[i + 1]), "within_ms": int(words[i + 3])})
-                i += 4
+            if w == "presses" and i + 1 < len(words):
+                g = {"action": action, "presses": int(words[i + 1])}
+                i += 2
+                while i + 1 < len(words) and words[i] in keys and keys[words[i]] not in g:
+                    g[keys[words[i]]] = int(words[i + 1])
+                    i += 2
+                if "within_ms" not in g and "gap_ms" not in g:
+                    raise ValueError()
+                specs.append(g)
             elif w == "hold" and i + 1 < len(words):
                 specs.append({"action": action, "hold_ms": int(words[i + 1])})
                 i += 2
             else:
                 raise ValueError()
         except ValueError:
-            raise ValueError("usage: gesture set <action> [presses N within MS] [hold MS]")
+            raise ValueError(_GESTURE_USAGE)
     if not specs:
         raise ValueError("give at least one gesture: presses N within MS, or hold MS")
     return action, specs

@@ -54,8 +54,11 @@ class WearerGestures:
                 self.idle_bursts.arm()
 
     def on_press(self, t):
-        self.duress.press(t)
+        self.duress.press(t, self._ctx())
         self.idle_bursts.press(t)
+
+    def on_release(self, t):
+        self.duress.release(t, self._ctx())
 
     def wait_ms(self, now):
         waits = [w for w in (self.duress.wait_ms(now), self.idle_bursts.wait_ms(now), self.checkin.wait_ms(uptime.ms()))
@@ -88,6 +91,8 @@ class WearerGestures:
             elif decision == DURESS:
                 alert.duress = True  # the alert goes on; its next SMS say "sous contrainte"
                 self.log("duress", where="alert", alert=alert.alert_id)
+            elif decision == NOTHING and pattern is haptics.CANCEL_ASK:
+                self.log("cancel_asked", alert=alert.alert_id)  # the hold: the taps decide next
             elif decision == NOTHING and pattern is not None:
                 self.log("cancel_refused_after_duress", alert=alert.alert_id)
         n = self.idle_bursts.poll(now)

@@ -5,8 +5,9 @@
 #
 # What is known at that point: the wake time (ticks ~0 on the ESP32: the clock restarts at boot), the
 # button level now, and the edges the ISR stored since the board armed it. So:
-#  - no stored edge, button up: released before the ISR was armed -> a short press (released at once:
-#    an unseen release can never make a hold);
+#  - no stored edge, button up: released before the ISR was armed -> a tap, released WAKE_TAP_MS after
+#    the wake (a tap of the alert gesture, whose taps must last 100-400 ms; an unseen release can
+#    never make a hold);
 #  - no stored edge, button down: still held -> a hold runs from the wake;
 #  - the first stored edge is a press: the release fell before arming -> a synthetic release first;
 #  - the first stored edge is a release: the real one, fed as is.
@@ -17,6 +18,7 @@ from time import ticks_add, ticks_diff
 from firmware.wearer.gestures import SETTLE_MS
 
 WAKE_BUTTON = "button"
+WAKE_TAP_MS = 150  # the assumed length of a waking press released before the ISR was armed
 
 
 def woke_by_button(reset_cause, wake_reason):
@@ -30,10 +32,10 @@ def feed_wake_press(logic, edges, t_wake):
     stored (`edges`: drivers.button.ButtonEdges, drained here before the button task runs).
     Returns (pressed_now, stored_edges)."""
     logic.edge(t_wake, True)
-    t = ticks_add(t_wake, SETTLE_MS)
-    logic.poll(t)  # the press is accepted, dated t_wake
+    logic.poll(ticks_add(t_wake, SETTLE_MS))  # the press is accepted, dated t_wake
+    t = ticks_add(t_wake, WAKE_TAP_MS)
     stored = []
-    edges.drain(lambda tk, p: stored.append((tk, p)))
+    edges.drain(lambda tk, p, busy=False: stored.append((tk, p, busy)))
     down = edges.is_pressed()
     if not stored:
         if not down:
@@ -44,9 +46,8 @@ def feed_wake_press(logic, edges, t_wake):
         if ticks_diff(stored[0][0], ticks_add(t_rel, 2 * SETTLE_MS)) < 0:
             t_rel = ticks_add(stored[0][0], -2 * SETTLE_MS)  # keep it a separate, settled burst
         _release(logic, t_rel)
-    for tk, p in stored:
-        logic.poll(tk)  # what the live task would have settled before this edge came
-        logic.edge(tk, p)
+    for tk, p, busy in stored:
+        logic.edge(tk, p, busy)  # settles what the live task would have before this edge came
     return down, len(stored)
 
 

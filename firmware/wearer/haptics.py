@@ -13,6 +13,8 @@ CANCEL = (500, 250, 500)  # alert or fall countdown cancelled
 # a duress "cancel": exactly CANCEL, then after a pause one tick only the wearer knows means
 # "the alert is still running"
 DURESS_CANCEL = CANCEL + (800, 70)
+# during an alert, a press held 5 s: "let go, then tap the cancel (or the duress) count"
+CANCEL_ASK = (100, 200, 300)
 CHECKIN_DUE = (100, 100, 100, 400, 600)  # check-in due soon: answer "I'm fine"
 CHECKIN_OK = (600, 200, 100)  # check-in received
 SELFTEST = (300,)  # the technician's self-test asked for a pulse (`selftest --vibrate`); never on its own

@@ -14,33 +14,42 @@ class PressBursts:
         self.armed = False
         self._count = 0
         self._last = 0
+        self._ended = 0  # a burst that ended before anyone polled it
 
     def arm(self):
         """Count presses from now on (earlier ones, e.g. the gesture that started an alert, never count)."""
         self.armed = True
-        self._count = 0
+        self._count = self._ended = 0
 
     def disarm(self):
         self.armed = False
-        self._count = 0
+        self._count = self._ended = 0
 
     def press(self, t):
         if not self.armed:
             return
         if self._count and ticks_diff(t, self._last) > self.gap_ms:
-            self._count = 0  # the previous burst ended unpolled: a new one starts
+            # the previous burst ended unpolled (a stalled task handed both at once): it is kept
+            # for the next poll, and a new one starts
+            self._ended = self._count
+            self._count = 0
         if self._count < _MAX:
             self._count += 1
         self._last = t
 
     def wait_ms(self, now):
         """ms until the open burst can be decided, or -1 when there is none."""
+        if self._ended:
+            return 0
         if not self._count:
             return -1
         return max(0, self.gap_ms - ticks_diff(now, self._last))
 
     def poll(self, now):
         """The press count of a burst that has ended, else 0."""
+        if self._ended:
+            n, self._ended = self._ended, 0
+            return n
         if not self._count or ticks_diff(now, self._last) < self.gap_ms:
             return 0
         n = self._count

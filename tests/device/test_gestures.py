@@ -1,4 +1,5 @@
 # Gesture recognition with exact synthetic timings, bounce noise included, inside the MicroPython VM.
+from button_bench import TRIPLE_OR_HOLD
 from firmware.wearer.gestures import ButtonLogic, validate, DEFAULT_GESTURES
 
 
@@ -34,7 +35,7 @@ def presses(spec, rng, bounce=True):
     return edges
 
 
-def run(edges, end_ms, gestures=DEFAULT_GESTURES):
+def run(edges, end_ms, gestures=TRIPLE_OR_HOLD):
     fired = []
     logic = ButtonLogic(gestures, on_gesture=lambda a, t: fired.append((a, t, now[0])))
     now = [0]
@@ -86,7 +87,7 @@ def test_bounce_noise_alone_is_not_a_press():
         edges += [(t, True), (t + w, False)]
         t += w + 31 + rng.below(200)
     presses_seen = []
-    logic = ButtonLogic(on_gesture=lambda a, t: presses_seen.append(a), on_press=presses_seen.append)
+    logic = ButtonLogic(TRIPLE_OR_HOLD, on_gesture=lambda a, t: presses_seen.append(a), on_press=presses_seen.append)
     i = 0
     for now in range(t + 100):
         while i < len(edges) and edges[i][0] <= now:
@@ -118,7 +119,7 @@ def test_four_presses_alert_once():
 def test_late_learned_release_after_threshold_is_a_hold():
     # Poll only rarely: release at 2050 ms learned at 2200 ms still counts as a hold.
     logic_fired = []
-    logic = ButtonLogic(on_gesture=lambda a, t: logic_fired.append(t))
+    logic = ButtonLogic(TRIPLE_OR_HOLD, on_gesture=lambda a, t: logic_fired.append(t))
     logic.edge(0, True)
     logic.poll(40)
     logic.edge(2050, False)
@@ -127,7 +128,7 @@ def test_late_learned_release_after_threshold_is_a_hold():
 
 
 def test_poll_reports_next_deadline():
-    logic = ButtonLogic()
+    logic = ButtonLogic(TRIPLE_OR_HOLD)
     assert logic.poll(0) == -1
     logic.edge(10, True)
     assert logic.poll(20) == 20  # settle remaining
@@ -156,8 +157,8 @@ def test_button_isr_allocates_nothing():
     for i in range(200):
         pin._drive(i % 2)
         if i % 50 == 49:
-            edges.drain(lambda t, p: got.append(p))
-    edges.drain(lambda t, p: got.append(p))
+            edges.drain(lambda t, p, busy: got.append(p))
+    edges.drain(lambda t, p, busy: got.append(p))
     assert len(got) == 200 and edges.dropped == 0
     micropython.heap_lock()
     try:
@@ -175,3 +176,80 @@ def test_button_isr_overflow_counts_drops():
     for i in range(100):
         pin._drive(i % 2)
     assert edges.dropped == 100 - 63
+
+
+def test_gap_ms_bounds_each_press_gap():
+    g = [{"action": "alert", "presses": 4, "gap_ms": 700}]
+    ok = presses([(0, 120), (600, 120), (1250, 120), (1900, 120)], Rng(5))
+    assert len(run(ok, 5000, g)) == 1  # every start at most 700 ms after the previous
+    slow = presses([(0, 120), (600, 120), (1350, 120), (1900, 120)], Rng(5))
+    assert run(slow, 5000, g) == []  # one gap of 750 ms
+    # a window alone would take it: 4 presses within 3 s
+    assert len(run(slow, 5000, [{"action": "alert", "presses": 4, "within_ms": 3000}])) == 1
+
+
+def test_min_press_ms_ignores_short_contacts():
+    g = [{"action": "alert", "presses": 3, "gap_ms": 700, "min_press_ms": 100}]
+    hits = [(i * 550, 60) for i in range(10)]  # a strap hitting it at every step: 60 ms contacts
+    assert run(presses(hits, Rng(6), bounce=False), 8000, g) == []
+    firm = [(0, 150), (450, 150), (900, 150)]
+    f = run(presses(firm, Rng(6)), 4000, g)
+    assert len(f) == 1
+    assert 1000 <= f[0][2] <= 1000 + 40, f  # counted once the third press has lasted 100 ms
+    held = [(0, 150), (450, 150), (900, 3000)]  # the third still held: counted at 100 ms, not at its release
+    f = run(presses(held, Rng(6)), 5000, g)
+    assert len(f) == 1 and f[0][2] <= 1000 + 40, f
+
+
+def test_validate_new_keys():
+    for bad in ([{"action": "alert", "presses": 3}],
+                [{"action": "alert", "presses": 3, "gap_ms": 100}],
+                [{"action": "alert", "presses": 3, "gap_ms": 700, "min_press_ms": 2000}],
+                [{"action": "alert", "presses": 3, "gap_ms": "700"}]):
+        try:
+            validate(bad)
+        except ValueError:
+            continue
+        raise AssertionError("accepted %r" % bad)
+    validate([{"action": "alert", "presses": 4, "gap_ms": 700, "min_press_ms": 100}])
+
+
+def test_console_syntax_for_gaps_and_minimum():
+    from firmware.settings.config import parse_gesture
+    assert parse_gesture(["alert", "presses", "4", "gap", "700", "min", "100", "hold", "4000"]) == (
+        "alert", [{"action": "alert", "presses": 4, "gap_ms": 700, "min_press_ms": 100},
+                  {"action": "alert", "hold_ms": 4000}])
+    # the default, as a technician types it
+    assert parse_gesture("alert presses 5 gap 700 min 100 max 400".split()) == ("alert", list(DEFAULT_GESTURES))
+    for bad in (["alert", "presses", "4"], ["alert", "presses", "4", "min", "100"],
+                ["alert", "presses", "4", "gap", "700", "gap", "600"]):
+        try:
+            parse_gesture(bad)
+        except ValueError as e:
+            assert "gap MS" in str(e)
+            continue
+        raise AssertionError("accepted %r" % bad)
+
+
+def test_max_press_ms_restarts_the_count():
+    g = [{"action": "alert", "presses": 4, "gap_ms": 700, "min_press_ms": 100, "max_press_ms": 400}]
+    taps = [(0, 150), (450, 150), (900, 150), (1350, 150)]
+    f = run(presses(taps, Rng(8)), 4000, g)
+    assert len(f) == 1 and 1500 <= f[0][2] <= 1500 + 45, f  # counted at the fourth release
+    squeeze = [(0, 150), (450, 600), (1200, 150), (1650, 150), (2100, 150)]  # a 600 ms press among them
+    assert run(presses(squeeze, Rng(8)), 5000, g) == []  # 3 taps after the long one: not 4
+    assert len(run(presses(squeeze + [(2550, 150)], Rng(8)), 6000, g)) == 1  # the 4th tap after it
+
+
+def test_the_default_gesture_five_firm_taps():
+    taps = [(i * 450, 150) for i in range(5)]
+    for seed in range(30):
+        f = run(presses(taps, Rng(seed)), 5000, DEFAULT_GESTURES)
+        assert [a for a, _, _ in f] == ["alert"], (seed, f)
+        assert f[0][2] - (1800 + 150) <= 60, f  # at the fifth release, once settled
+    for bad in ([(i * 450, 150) for i in range(4)],  # four taps
+                [(i * 800, 150) for i in range(5)],  # 800 ms apart
+                [(0, 150), (450, 150), (900, 600), (1350 + 200, 150), (1800 + 200, 150)],  # a squeeze
+                [(i * 550, 60) for i in range(10)],  # strap hits
+                [(0, 8000)]):  # a long press
+        assert run(presses(bad, Rng(3)), 12000, DEFAULT_GESTURES) == [], bad

@@ -2,6 +2,7 @@
 # synthetic time (also across the ticks wraparound) and fake hardware.
 import asyncio
 import random
+from button_bench import TRIPLE_OR_HOLD  # the 3-press / 2 s hold map these cases were written for
 from time import ticks_add, ticks_diff, ticks_ms
 
 from firmware.wearer import boot_wake
@@ -222,20 +223,38 @@ def _run(logic, t0, edges_after, until_ms):
 def test_the_waking_press_counts_toward_three_presses():
     for t0 in STARTS:
         got = []
-        logic = ButtonLogic(on_gesture=lambda a, t: got.append(a))
+        logic = ButtonLogic(TRIPLE_OR_HOLD, on_gesture=lambda a, t: got.append(a))
         assert boot_wake.feed_wake_press(logic, FakeEdges([], False), t0) == (False, 0)
         _run(logic, t0, [(400, True), (520, False), (800, True), (920, False)], 3000)
         assert got == ["alert"], got
         # without the synthetic press the same two later presses are not an alert
         got2 = []
-        logic2 = ButtonLogic(on_gesture=lambda a, t: got2.append(a))
+        logic2 = ButtonLogic(TRIPLE_OR_HOLD, on_gesture=lambda a, t: got2.append(a))
         _run(logic2, t0, [(400, True), (520, False), (800, True), (920, False)], 3000)
         assert got2 == []
 
 
+def test_the_waking_tap_counts_toward_the_default_five_taps():
+    from firmware.wearer.gestures import DEFAULT_GESTURES
+    later = []
+    for k in range(1, 5):
+        later += [(k * 450, True), (k * 450 + 150, False)]
+    for t0 in STARTS:
+        got = []
+        logic = ButtonLogic(DEFAULT_GESTURES, on_gesture=lambda a, t: got.append(a))
+        # released before the ISR was armed: taken as a tap (a 30 ms press would not count)
+        assert boot_wake.feed_wake_press(logic, FakeEdges([], False), t0) == (False, 0)
+        _run(logic, t0, later, 3500)
+        assert got == ["alert"], got
+        got.clear()
+        logic = ButtonLogic(DEFAULT_GESTURES, on_gesture=lambda a, t: got.append(a))
+        _run(logic, t0, later, 3500)  # the four later taps alone
+        assert got == []
+
+
 def test_a_hold_started_before_boot_runs_from_the_wake():
     got = []
-    logic = ButtonLogic(on_gesture=lambda a, t: got.append((a, t)))
+    logic = ButtonLogic(TRIPLE_OR_HOLD, on_gesture=lambda a, t: got.append((a, t)))
     assert boot_wake.feed_wake_press(logic, FakeEdges([], True), 0) == (True, 0)
     _run(logic, 0, [], 1990)
     assert got == []
@@ -245,7 +264,7 @@ def test_a_hold_started_before_boot_runs_from_the_wake():
 
 def test_an_unseen_release_never_makes_a_hold():
     got = []
-    logic = ButtonLogic(on_gesture=lambda a, t: got.append(a))
+    logic = ButtonLogic(TRIPLE_OR_HOLD, on_gesture=lambda a, t: got.append(a))
     boot_wake.feed_wake_press(logic, FakeEdges([], False), 0)  # released before the ISR was armed
     _run(logic, 0, [], 5000)  # even a slow boot: never a hold
     assert got == [] and not logic.stable
@@ -254,14 +273,14 @@ def test_an_unseen_release_never_makes_a_hold():
 def test_stored_edges_after_a_missed_release():
     for t0 in STARTS:
         got = []
-        logic = ButtonLogic(on_gesture=lambda a, t: got.append(a))
+        logic = ButtonLogic(TRIPLE_OR_HOLD, on_gesture=lambda a, t: got.append(a))
         stored = [(at(t0, 500), True), (at(t0, 620), False)]  # the release of the waking press was missed
         assert boot_wake.feed_wake_press(logic, FakeEdges(stored, False), t0) == (False, 2)
         _run(logic, t0, [(900, True), (1000, False)], 3000)
         assert got == ["alert"], got
         # the stored release of the waking press itself, then two presses
         got.clear()
-        logic = ButtonLogic(on_gesture=lambda a, t: got.append(a))
+        logic = ButtonLogic(TRIPLE_OR_HOLD, on_gesture=lambda a, t: got.append(a))
         boot_wake.feed_wake_press(logic, FakeEdges([(at(t0, 300), False)], False), t0)
         _run(logic, t0, [(600, True), (700, False), (1200, True), (1300, False)], 3000)
         assert got == ["alert"], got

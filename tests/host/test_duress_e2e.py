@@ -1,4 +1,6 @@
-"""Cancel and duress gestures on the simulated board (press bursts counted after 1.2 s of quiet)."""
+"""Cancel and duress gestures on the simulated board: during an alert a 5 s hold, then taps counted
+after 1.2 s of quiet (4: cancel, 2: duress); taps alone (hammering) mean nothing. In a fall window,
+press bursts as before."""
 import os
 
 from gsmmodem.pdu import decodeSmsPdu
@@ -27,17 +29,33 @@ def texts(run):
     return [decodeSmsPdu(s["pdu"])["text"] for s in run.sms]
 
 
-def test_five_presses_cancel_the_alert_and_tell_the_contacts(tmp_path):
-    run = run_scenario(scenario([{"t": 2.0, "gesture": "alert"}, {"t": 4.5, "gesture": "presses", "n": 5}]),
+def test_hold_then_four_taps_cancel_the_alert_and_tell_the_contacts(tmp_path):
+    run = run_scenario(scenario([{"t": 2.0, "gesture": "alert"}, {"t": 5.0, "gesture": "hold", "hold_ms": 5500},
+                                 {"t": 11.3, "gesture": "presses", "n": 4}], duration=18,
+                                config={"update_first_s": 30, "fall_cancel_s": 6}),
                        tmp_path, stop_when_done=False)
     assert [e["why"] for e in run.events if e["event"] == "alert_stop"] == ["cancel"]
+    assert "cancel_asked" in names(run)
     t = texts(run)
     assert len(t) == 10 and all("ANNULATION" in x for x in t[5:]), t
 
 
+def test_hammering_after_the_alert_changes_nothing(tmp_path):
+    run = run_scenario(scenario([{"t": 2.0, "gesture": "alert"}, {"t": 4.5, "gesture": "presses", "n": 5},
+                                 {"t": 7.0, "gesture": "presses", "n": 2, "gap_ms": 250},
+                                 {"t": 9.0, "gesture": "presses", "n": 9, "gap_ms": 200}], duration=16),
+                       tmp_path, stop_when_done=False)
+    ev = names(run)
+    assert "alert_stop" not in ev and "duress" not in ev, ev
+    assert all("ANNULATION" not in x and "contrainte" not in x for x in texts(run))
+
+
 def test_duress_keeps_the_alert_going_and_tags_the_updates(tmp_path):
-    run = run_scenario(scenario([{"t": 2.0, "gesture": "alert"}, {"t": 4.5, "gesture": "presses", "n": 2},
-                                 {"t": 7.5, "gesture": "presses", "n": 5}], duration=16),
+    run = run_scenario(scenario([{"t": 2.0, "gesture": "alert"}, {"t": 5.0, "gesture": "hold", "hold_ms": 5500},
+                                 {"t": 11.3, "gesture": "presses", "n": 2},
+                                 {"t": 14.0, "gesture": "hold", "hold_ms": 5500},
+                                 {"t": 20.3, "gesture": "presses", "n": 4}], duration=26,
+                                config={"update_first_s": 18, "fall_cancel_s": 6}),
                        tmp_path, stop_when_done=False)
     ev = names(run)
     assert "duress" in ev and "cancel_refused_after_duress" in ev and "alert_stop" not in ev

@@ -35,7 +35,7 @@ def scenario():
             "config": {"evidence_prealert_s": PREALERT_S, "evidence_record_s": RECORD_S,
                        "evidence_chunk_s": CHUNK_S},
             # the alert once the first fix can have been polled (GNSS is polled every 2 s)
-            "events": [{"t": 4.5, "gesture": "alert"}], "duration_s": 40}
+            "events": [{"t": 3.35, "gesture": "alert"}], "duration_s": 40}  # 5 taps: the trigger at ~5.3 s
 
 
 @pytest.fixture(scope="module")

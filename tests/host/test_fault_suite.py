@@ -4,8 +4,8 @@ scenario's faults armed) and must meet its expectations. The checker itself is t
 made-up observations, so a scenario cannot pass because the checker looks away."""
 import pytest
 
-from alertbutton.checks.modem_faults import (BY_NAME, SCENARIOS, evaluate, gesture_latencies, last_press_t, matches,
-                                run_one, summary, table)
+from alertbutton.checks.modem_faults import (BY_NAME, SCENARIOS, evaluate, gesture_end_t, gesture_latencies,
+                                             last_press_t, matches, run_one, summary, table)
 from alertbutton.sim.modem.faults import FAULTS
 
 
@@ -86,6 +86,7 @@ def test_last_press_and_latencies():
              (0.806, 0), (0.812, 0), (0.92, 1), (0.923, 0), (0.925, 1)]
     assert last_press_t(edges) == 0.800
     assert last_press_t([(0.0, 1)]) is None
+    assert gesture_end_t(edges) == 0.92  # the last release's first edge
     assert gesture_latencies([0.8, 5.0], [0.845, 5.2, 5.3]) == [45, 200]
     assert gesture_latencies([0.8, 5.0], [5.01]) == [None, 10]
 

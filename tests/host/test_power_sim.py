@@ -44,9 +44,10 @@ def check_wake_and_alert(run):
     (acc,) = [e for e in ev(run, "power_accounting") if e["t"] > wake["t"]]
     assert acc["source"] == "rtc" and acc["elapsed_s"] >= int(wake["t"]) - 1  # carried over
     (trig,) = ev(run, "trigger")
-    # the gesture is 3 presses at 0, 0.4, 0.8 s: with the waking press counted it completes at the
-    # third one; without it, it would need a fourth press that never comes
-    assert 0.7 <= trig["t"] - wake["t"] <= 1.2, (trig, wake)
+    # the gesture is 5 taps of 150 ms at 0, 0.45, ..., 1.8 s, counted at their release: with the
+    # waking tap counted it completes at the fifth release (1.95 s + settling); without it, it would
+    # need a sixth tap that never comes
+    assert 1.9 <= trig["t"] - wake["t"] <= 2.3, (trig, wake)
     assert len(run.sms) == len(CONTACTS)
     return wake, trig
 

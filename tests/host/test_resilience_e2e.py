@@ -27,7 +27,8 @@ def check_everyone_once_at_most_one_duplicate(run):
 
 
 def test_power_cut_mid_dispatch_resumes(tmp_path):
-    run = run_scenario(scenario([{"t": 2.0, "gesture": "alert"}, {"t": 3.8, "power": "cut", "off_s": 0.3}]),
+    # the 5-tap gesture (~2 s) starts at 0.85 s: the trigger at ~2.8 s, the cut mid-dispatch
+    run = run_scenario(scenario([{"t": 0.85, "gesture": "alert"}, {"t": 3.8, "power": "cut", "off_s": 0.3}]),
                        tmp_path)
     assert [w for _, w in run.resets] == ["power cut"]
     resumed = [e for e in run.events if e["event"] == "outbox_resume"]
@@ -38,7 +39,7 @@ def test_power_cut_mid_dispatch_resumes(tmp_path):
 
 
 def test_hung_event_loop_is_reset_by_the_watchdog_and_resumes(tmp_path):
-    run = run_scenario(scenario([{"t": 2.0, "gesture": "alert"}, {"t": 3.5, "ctl": "hang 60"}],
+    run = run_scenario(scenario([{"t": 0.85, "gesture": "alert"}, {"t": 3.5, "ctl": "hang 60"}],  # trigger ~2.8 s
                                 watchdog_ms=2500), tmp_path)
     assert [w for _, w in run.resets] == ["watchdog"]
     boots = [e["reset_cause"] for e in run.events if e["event"] == "boot"]

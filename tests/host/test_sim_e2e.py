@@ -101,8 +101,9 @@ def test_urc_storm_during_sms(tmp_path):
 
 
 def test_second_gesture_during_alert_sends_nothing_twice(tmp_path):
-    sc = scenario(events=[{"t": 2.0, "gesture": "alert"}, {"t": 3.5, "gesture": "hold"},
-                          {"t": 7.0, "gesture": "alert"}], duration_s=14)
+    # the alert gesture (5 taps, ~2 s) twice more during the alert; a hold no longer alerts (issue 20)
+    sc = scenario(events=[{"t": 2.0, "gesture": "alert"}, {"t": 5.0, "gesture": "hold"},
+                          {"t": 8.5, "gesture": "alert"}, {"t": 11.5, "gesture": "alert"}], duration_s=16)
     run = run_scenario(sc, tmp_path, stop_when_done=False)
     assert len(run.sms) == 5
     ignored = [e for e in run.events if e["event"] == "trigger_ignored"]
@@ -134,8 +135,9 @@ def test_bad_scenario_is_refused_clearly(tmp_path):
 
 def test_real_alert_preempts_a_test_alert(tmp_path):
     # the technician's test to contact 1 is under way when the wearer makes the real alert gesture
-    sc = scenario(modem={"cmgs_latency_s": 1.5, "cmd_latency_s": 0.005},
-                  events=[{"t": 2.0, "ctl": "test-alert 0"}, {"t": 2.2, "gesture": "alert"}], duration_s=25)
+    # the gesture (5 taps, ~2 s since issue 20) ends while the test SMS is being sent (2.0 s + 3 s)
+    sc = scenario(modem={"cmgs_latency_s": 3.0, "cmd_latency_s": 0.005},
+                  events=[{"t": 2.0, "ctl": "test-alert 0"}, {"t": 2.2, "gesture": "alert"}], duration_s=35)
     run = run_scenario(sc, tmp_path)
     names = [e["event"] for e in run.events]
     assert "test_preempted" in names

@@ -16,7 +16,8 @@ def scenario(events, duration=14, **cfg):
     return {"wearer": "Camille", "contacts": CONTACTS, "gnss": None,
             "last_fix": {"lat": 47.21837, "lon": -1.55362, "acc_m": 9, "age_s": 30},
             "modem": {"cmgs_latency_s": 0.2, "cmd_latency_s": 0.005}, "config": conf,
-            "events": [{"t": 2.0, "gesture": "alert"}] + events, "duration_s": duration}
+            # the 5-tap gesture (~2 s) from 0.85 s: the trigger at ~2.8 s
+            "events": [{"t": 0.85, "gesture": "alert"}] + events, "duration_s": duration}
 
 
 def ev(run, name):

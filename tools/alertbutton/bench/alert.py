@@ -1,5 +1,6 @@
 """`alertbutton bench alert`: trigger -> first and -> fifth +CMGS, over several simulated alerts.
 `alertbutton bench heap`: the smallest heap a full alert needs, and where it goes (heap.py).
+`alertbutton bench gestures`: intended gestures recognised and false alerts per day (gestures.py).
 
 Figures, not a timed test: each run boots the firmware in the MicroPython VM on the simulated board,
 fires the alert gesture and reads the times off the simulator's own clock (the trigger event from the
@@ -10,6 +11,7 @@ import statistics
 import tempfile
 
 from alertbutton import vm
+from alertbutton.bench import gestures as gesture_bench
 from alertbutton.bench import heap as heap_bench
 from alertbutton.sim.run import run_scenario
 
@@ -33,8 +35,9 @@ def measure(sc, seed):
 
 
 def add_arguments(p):
-    p.add_argument("what", choices=["alert", "heap"], help="what to benchmark: alert latency, or the heap "
-                   "a full alert needs (32-bit VM: ALERTBUTTON_VM=32)")
+    p.add_argument("what", choices=["alert", "heap", "gestures"], help="what to benchmark: alert latency, "
+                   "the heap a full alert needs (32-bit VM: ALERTBUTTON_VM=32), or the alert gesture's "
+                   "recognition and false alerts (docs/haptics.md)")
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--latency", type=float, default=1.0, help="simulated CMGS latency (s)")
     p.add_argument("--cmd-latency", type=float, default=0.005,
@@ -42,11 +45,14 @@ def add_arguments(p):
     p.add_argument("--no-gnss", action="store_true", help="GNSS never gets a fix (indoors)")
     heap = p.add_argument_group("bench heap")
     heap_bench.add_arguments(heap)
+    gesture_bench.add_arguments(p.add_argument_group("bench gestures"))
 
 
 def run(args):
     if args.what == "heap":
         return heap_bench.run(args)
+    if args.what == "gestures":
+        return gesture_bench.run(args)
     sc = alert_scenario(args.latency, args.cmd_latency, None if args.no_gnss else 1.0)
     firsts, fifths = [], []
     print("alert latency, %d runs, CMGS latency %.3f s, other answers %.3f s" %

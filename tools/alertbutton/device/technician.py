@@ -473,7 +473,14 @@ def cmd_gesture(dev, args, out):
     rows = []
     for g in r["gestures"]:
         if "presses" in g:
-            rows.append("%s: %d presses within %d ms" % (g["action"], g["presses"], g["within_ms"]))
+            parts = ["%s: %d presses" % (g["action"], g["presses"])]
+            if "within_ms" in g:
+                parts.append("within %d ms" % g["within_ms"])
+            if "gap_ms" in g:
+                parts.append("at most %d ms apart" % g["gap_ms"])
+            if g.get("min_press_ms") or g.get("max_press_ms"):
+                parts.append("each held %d..%s ms" % (g.get("min_press_ms", 0), g.get("max_press_ms", "")))
+            rows.append(", ".join(parts) if len(parts) > 2 else " ".join(parts))
         else:
             rows.append("%s: hold %d ms" % (g["action"], g["hold_ms"]))
     out.result(r, "\n".join(rows))

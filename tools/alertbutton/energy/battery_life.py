@@ -27,7 +27,7 @@ DEFAULT_TABLE = os.path.join(vm.REPO, "boards", "currents_a7670e.json")
 MODES = ("ready", "off", "ready-psm", "baseline")
 ESP32_MHZ = 160  # MicroPython's default CPU clock on the ESP32 (the active current's row)
 PYSTONE_MHZ = 240  # falls.evaluate.ESP32_PYSTONES is for 240 MHz
-GESTURE_MS = (0, 400, 800)  # the simulator's "alert" gesture (sim.gesture_edges): 3 presses
+GESTURE_MS = (0, 450, 900, 1350, 1800)  # the simulator's "alert" gesture (sim.gesture_edges): 5 taps
 COMPONENTS = ("mcu", "modem", "gnss", "accel", "mic")
 
 
@@ -74,7 +74,7 @@ def resolve(sc, mode, cpu_ms):
         "segments": segs,
         "alerts": [{"t_s": _clock(a["t"])} for a in sc.get("alerts", [])],
         "gesture_ms": list(GESTURE_MS),
-        "gesture_window_ms": 2500 + 500,
+        "gesture_window_ms": 2800 + 500,  # firmware/power/task.py gesture_window_ms of the default
         "hardware": dict(sc.get("hardware", {"mic_chipen": False, "accel_state": "n50"})),
         "power": power,
         "gnss_power": sc.get("gnss_power"),

@@ -82,8 +82,8 @@ def gesture_edges(ev, rng):
     g = ev.get("gesture", "alert")
     if "pattern" in ev:  # explicit [[ms, level], ...]
         return [(ms / 1000.0, lvl) for ms, lvl in ev["pattern"]]
-    if g == "alert":
-        spec = [(0, 120), (400, 120), (800, 120)]
+    if g == "alert":  # the default alert gesture (firmware/wearer/gestures.py): 5 firm taps
+        spec = [(i * 450, 150) for i in range(5)]
     elif g == "hold":
         spec = [(0, int(ev.get("hold_ms", 2500)))]
     elif g == "press":
@@ -568,15 +568,16 @@ def interactive(args):
     sc = load_scenario(DEMO)
     sc["duration_s"] = 10 ** 9
     run = SimRun(sc, args.out, args.modem_pty, echo=print, seed=args.seed)
-    print("Interactive simulator. Enter = one short press (3 within 2.5 s = alert), "
-          "'h' + Enter = 2.5 s hold, 'q' + Enter = quit.")
+    print("Interactive simulator. Enter = one short press, 'a' + Enter = the alert gesture (5 taps "
+          "at most 0.7 s apart), 'h' + Enter = 5.5 s hold (during an alert: then 4 Enters cancel, "
+          "2 are the duress), 'q' + Enter = quit.")
     run.start()
     try:
         for line in sys.stdin:
             cmd = line.strip().lower()
             if cmd == "q":
                 break
-            ev = {"t": 0, "gesture": "hold"} if cmd == "h" else {"t": 0, "gesture": "press"}
+            ev = {"t": 0, "gesture": {"h": "hold", "a": "alert"}.get(cmd, "press"), "hold_ms": 5500}
             run.gesture(ev)
             time.sleep(0.15)  # released long enough to count as released, even when Enters come at once
             if not run.supervise():
