@@ -12,6 +12,11 @@
 #    acknowledges, the alert ends, or the battery falls to battery_floor_pct (resumes at
 #    battery_resume_pct: a charger plugged in). Before any motion report the wearer counts as moving
 #    (the shorter interval): not knowing is no reason to say less.
+#  - acknowledgements (docs/two-way-sms.md): one with the contacts' PIN stops that contact's periodic
+#    updates; one without it (an "OK" anyone can forge from a known number) stops them only while at
+#    least one other contact still gets them. Once every contact has acknowledged and at least one
+#    did so without the PIN, those contacts get updates again at update_still_s: five forged "OK"
+#    can slow the follow-ups, never silence them. An acknowledgement never touches another contact.
 #  - one SMS per contact at a time: a 'fix' and a 'periodic' falling due together make one 'fix' SMS
 #    (it carries the newest position anyway) and the periodic slot counts as served.
 # The schedule is a grid counted from start(); a late caller gets one update, not a burst of missed
@@ -118,10 +123,18 @@ class FollowupPolicy:
     def on_motion(self, moving):
         self.moving = bool(moving)
 
-    def ack(self, contact):
-        """The contact acknowledged (two-way SMS): no more periodic updates for them."""
+    def ack(self, contact, confirmed=False):
+        """The contact acknowledged (two-way SMS), with the contacts' PIN if confirmed."""
         self._check(contact)
-        self._acked[contact] = 1
+        v = 2 if confirmed else 1
+        if self._acked[contact] < v:
+            self._acked[contact] = v
+
+    def _all_acked(self):
+        for i in range(self.n):
+            if not self._acked[i]:
+                return False
+        return self.n > 0
 
     def battery(self, pct):
         if pct is None:
@@ -139,6 +152,8 @@ class FollowupPolicy:
     def _interval_ms(self):
         # the short interval while its next slot still falls within the first window (from start);
         # a long alert outlives the ticks period, hence the latch instead of comparing with t0 forever
+        if self._all_acked():
+            return self._still_ms  # only contacts who acknowledged without the PIN still get them
         if self._in_window:
             if ticks_diff(ticks_add(self._last, self._first_ms), self._t0) <= self._window_ms:
                 return self._first_ms
@@ -146,7 +161,10 @@ class FollowupPolicy:
         return self._moving_ms if self.moving else self._still_ms
 
     def _periodic_wanted(self, i):
-        return not self._acked[i] and not self.battery_low
+        if self.battery_low:
+            return False
+        a = self._acked[i]
+        return a == 0 or (a == 1 and self._all_acked())
 
     def _any_periodic(self):
         for i in range(self.n):

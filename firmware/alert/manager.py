@@ -119,10 +119,11 @@ class AlertManager:
             self.followups.on_fix(ticks_ms(), fix.age_s(), fix.acc_m)
             self._nudge.set()
 
-    def ack(self, contact):
-        """A contact acknowledged (two-way SMS): no more periodic updates for them."""
+    def ack(self, contact, confirmed=False):
+        """A contact acknowledged (two-way SMS), with the contacts' PIN if confirmed: fewer or no
+        periodic updates for them (firmware/alert/followups.py)."""
         if self.state != IDLE and 0 <= contact < self.followups.n:
-            self.followups.ack(contact)
+            self.followups.ack(contact, confirmed)
             self._nudge.set()
 
     @property

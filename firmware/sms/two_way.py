@@ -9,7 +9,21 @@ from firmware.sms import battery_watch
 from firmware.core import clock, uptime
 from firmware.wearer import haptics
 from firmware.alert.manager import IDLE
-from firmware.sms.inbox import ACK, POSITION, STOP, Inbox, stop_text
+from firmware.sms.inbox import ACK, ACK_PIN, POSITION, STOP, Inbox, stop_text
+from firmware.system import storage
+
+BAD_SMS_PATH = "sms_bad.json"  # the reader's undecodable indices (drivers/modem/sms_reader.py)
+
+
+class _BadStore:
+    """Where the SMS reader keeps the indices it could not decode once (a reset between its two looks
+    must not start over)."""
+
+    def load(self):
+        return storage.read_json(BAD_SMS_PATH)
+
+    def save(self, pairs):
+        storage.write_json(BAD_SMS_PATH, pairs)
 from firmware.core.sms_pdu import encode_submit
 from firmware.sms.text import compose
 
@@ -18,8 +32,13 @@ class TwoWay:
     def __init__(self, app):
         self.app = app
         self.log = app.log
-        self.inbox = Inbox(app.cfg, log=app.log)
-        self.reader = app.modem.sms_reader(self.on_message, log=app.log)  # the modem driver's reader
+        self.inbox = Inbox(app.cfg, log=app.log, now=uptime.ms(), pin_path="smspin.rec")
+        # the modem driver's reader
+        retry_s = app.cfg.get("sms_bad_retry_s", 30)  # the second look at an undecodable SMS
+        if not isinstance(retry_s, int) or isinstance(retry_s, bool) or not 1 <= retry_s <= 600:
+            retry_s = 30
+        self.reader = app.modem.sms_reader(self.on_message, log=app.log, bad_store=_BadStore(),
+                                           retry_ms=retry_s * 1000)
         self.battery = battery_watch.BatteryWatch(log=app.log)
         self._jobs = []  # running reply tasks, kept so none is lost
 
@@ -30,9 +49,9 @@ class TwoWay:
         """Runs in the reader task: decide, then schedule any SMS to send."""
         alert = self.app.alert
         act, c, why = self.inbox.handle(sms.sender, sms.text, uptime.ms(), alert.state != IDLE,
-                                        sent_utc(sms), clock.utc_now())
-        if act == ACK:
-            alert.ack(c)
+                                        sent_utc(sms), clock.utc_now(), ton=getattr(sms, "ton", None))
+        if act == ACK or act == ACK_PIN:
+            alert.ack(c, confirmed=act == ACK_PIN)
             self.app.vibrator.play(haptics.ACKNOWLEDGED)
             self.log("sms_ack", contact=c, alert=alert.alert_id)
         elif act == POSITION:
@@ -94,6 +113,7 @@ class TwoWay:
 
     def check_battery(self):
         """Called on each status poll: 15 % and 5 % each send one warning to the first contact."""
+        self.inbox.tick(uptime.ms())  # the contacts' PIN locks to flash while they run
         pct = self.app.board.battery_percent()
         level = self.battery.update(pct)
         if level:

@@ -183,14 +183,39 @@ def test_battery_floor_keeps_the_one_fix_followup():
     assert p.next_deadline(60 * S) is None
 
 
-def test_all_acknowledged_means_finished():
+def test_all_acknowledged_with_the_pin_means_finished():
     p = FollowupPolicy()
     p.start(0, True, 2)
     assert p.needs_fix() and not p.finished()
-    p.ack(0)
-    p.ack(1)
+    p.ack(0, confirmed=True)
+    p.ack(1, confirmed=True)
     assert not p.needs_fix() and p.finished()
     assert replay(p, 0, 30 * MIN) == []
+
+
+def test_five_forged_oks_slow_the_followups_but_never_silence_them():
+    # before: five "OK" from the contacts' (spoofable) numbers stopped every follow-up
+    for t0 in STARTS:
+        p = FollowupPolicy()
+        p.start(t0, True, 5)
+        ev = {3 * MIN: lambda p, now: [p.ack(c) for c in range(5)]}
+        out = replay(p, t0, 95 * MIN, events=ev)
+        for c in range(5):
+            assert periodic_marks(out, c) == [120, 1920, 3720, 5520], (t0, c, out)  # 30 min after the last
+        assert p.needs_fix() and not p.finished()
+
+
+def test_a_confirmed_ack_stops_its_contact_and_plain_acks_of_the_rest_keep_them_going():
+    p = FollowupPolicy()
+    p.start(0, True, 3)
+    ev = {1 * MIN: lambda p, now: p.ack(0, confirmed=True),
+          3 * MIN: lambda p, now: (p.ack(1), p.ack(2))}
+    out = replay(p, 0, 40 * MIN, events=ev)
+    assert periodic_marks(out, 0) == []
+    assert periodic_marks(out, 1) == periodic_marks(out, 2) == [120, 1920]
+    p.ack(1, confirmed=True)  # a later confirmed ack is never downgraded by a plain one
+    p.ack(1)
+    assert p._acked[1] == 2
 
 
 def test_stop_ends_everything():
