@@ -62,7 +62,11 @@ class AlertManager:
         # (evidence recording, platform link, follow-ups). Called synchronously: note or schedule only.
         self.listeners = []
         self._wake = asyncio.Event()
-        self._queued = None  # a real alert waiting for a test alert to end
+        self._queued = None  # a real alert that preempted a test alert: (source, kind, only, duress)
+        # the alert's recipients, fixed at its trigger: [{"name", "number"}] in the configuration's
+        # order then. Follow-ups, replies, acknowledgements and STOP/POSITION of this alert use them
+        # even if a technician changes the contacts meanwhile (kept after the alert for late notices).
+        self.recipients = []
         self._resume = False
         modem.on_status_report = self._status_report
         self.task = None
@@ -74,6 +78,8 @@ class AlertManager:
             self._resume = True
             self.kind = self.outbox.kind
             self.source = self.outbox.source
+            self.recipients = self.outbox.recipients if self.outbox.recipients is not None else \
+                self._snapshot()
             self.log("outbox_resume", alert=self.alert_id, pending=len(self.outbox.pending()))
             self._to(DISPATCHING)
             self._wake.set()
@@ -85,14 +91,31 @@ class AlertManager:
         indices to reach). Returns True if a new alert starts."""
         if self.state != IDLE:
             if self.kind == "test" and kind != "test" and self._queued is None:
-                # a real alert never waits behind a technician's test: end the test, then start it
-                self.log("test_preempted", source=source, alert=self.alert_id)
-                self._queued = (source, kind, only)
+                # a real alert never waits behind a technician's test: the test stops at once (no
+                # further test SMS; the one the modem is sending cannot be called back), the real
+                # alert starts the moment it returns. Felt now, and the SMS path is cleared now.
+                self.log("test_preempted", source=source, kind=kind, alert=self.alert_id)
+                self._queued = (source, kind, only, duress)
                 self._stopped = True
                 self._nudge.set()
+                getattr(self.modem, "abort_dial", _no_dial)()
+                self._haptic(haptics.GESTURE_SEEN)
                 return True
             self.log("trigger_ignored", source=source, state=self.state, alert=self.alert_id)
             return False
+        return self._start(source, kind, only, duress)
+
+    def _snapshot(self):
+        out = []
+        for c in self.cfg.get("contacts") or ():
+            try:
+                out.append({"name": c.get("name", ""), "number": c["number"]})
+            except (KeyError, TypeError, AttributeError):
+                out.append({"name": "", "number": None})  # keeps the numbering; refused when sent
+        return out
+
+    def _start(self, source, kind, only, duress, felt=False):
+        self.recipients = self._snapshot()
         self.alert_id = self.outbox.alert_id + 1
         self.kind = kind
         self.duress = duress  # "sous contrainte" in every SMS of this alert
@@ -102,7 +125,8 @@ class AlertManager:
         self.log("trigger", source=source, kind=kind, alert=self.alert_id)
         getattr(self.modem, "abort_dial", _no_dial)()  # SMS first: a slow data dial gives way now
         self._to(TRIGGERED)
-        self._haptic(haptics.GESTURE_SEEN)
+        if not felt:
+            self._haptic(haptics.GESTURE_SEEN)
         self._notify("triggered")
         self._wake.set()
         return True
@@ -172,9 +196,9 @@ class AlertManager:
             self._to(IDLE)
             self._notify("ended")
             if self._queued is not None:
-                source, kind, only = self._queued
+                source, kind, only, duress = self._queued
                 self._queued = None
-                self.trigger(source, kind, only)
+                self._start(source, kind, only, duress, felt=True)
 
     async def _position(self):
         """(fix tuple or None, cell or None) for a text: the best fix known now; without one, the
@@ -214,7 +238,7 @@ class AlertManager:
     async def _open_outbox(self):
         """Compose every contact's PDU with the best position known now and persist them before the
         first AT command. An invalid contact is logged and skipped, never blocks the others."""
-        contacts = self.cfg.get("contacts") or []
+        contacts = self.recipients
         self._to(DISPATCHING)
         if not contacts:
             self.log("not_configured", alert=self.alert_id)
@@ -235,7 +259,7 @@ class AlertManager:
                 continue
             items.append((i, c["number"], pdu, n))
         try:
-            self.outbox.open(self.alert_id, self.kind, items, self.source)
+            self.outbox.open(self.alert_id, self.kind, items, self.source, contacts)
         except OSError as e:
             # flash full or failing: send anyway from RAM, the alert matters more than its record
             self.log("outbox_write_failed", err=repr(e), alert=self.alert_id)
@@ -273,7 +297,11 @@ class AlertManager:
                     pass
                 self._nudge.clear()
                 continue
+            if self._stopped and self.kind == "test":
+                break  # preempted by a real alert: not one more test SMS
             for i in ready:
+                if self._stopped and self.kind == "test":
+                    break
                 await self._send_one(i)
         c = ob.counts()
         failed = c.get(FAILED, 0) + c.get(PENDING, 0)
@@ -378,7 +406,7 @@ class AlertManager:
 
     async def queue_message(self, contact, kind, why):
         """Compose and persist one more SMS for a contact during the alert (follow-up, reply)."""
-        contacts = self.cfg.get("contacts") or []
+        contacts = self.recipients
         if not 0 <= contact < len(contacts):
             return -1
         text, _ = await self._text(kind)

@@ -23,6 +23,7 @@ class Outbox:
         self.source = None  # what triggered the alert ("button", "fall"...); None in older files
         self.closed = True
         self.recs = []
+        self.recipients = None  # the alert's [{"name", "number"}] fixed at its trigger; None in older files
         self.load()
 
     def load(self):
@@ -41,6 +42,8 @@ class Outbox:
             src = d.get("src")  # absent from files written before it was stored
             self.source = src if isinstance(src, str) else None
             self.closed = bool(d.get("closed", False))
+            rc = d.get("rcpt")
+            self.recipients = rc if isinstance(rc, list) and all(isinstance(c, dict) for c in rc) else None
             self.recs = recs
         except (KeyError, TypeError, ValueError):
             if self.log:
@@ -51,13 +54,15 @@ class Outbox:
     def save(self):
         storage.write_json(self.path, {"magic": _MAGIC, "v": _VERSION, "alert": self.alert_id,
                                        "kind": self.kind, "src": self.source, "closed": self.closed,
-                                       "recs": self.recs})
+                                       "rcpt": self.recipients, "recs": self.recs})
 
-    def open(self, alert_id, kind, items, source=None):
-        """Start an alert: items are (contact_index, number, pdu_hex, tpdu_len). Persisted at once."""
+    def open(self, alert_id, kind, items, source=None, recipients=None):
+        """Start an alert: items are (contact_index, number, pdu_hex, tpdu_len); recipients the alert's
+        contacts as fixed at its trigger. Persisted at once."""
         self.alert_id = alert_id
         self.kind = kind
         self.source = source
+        self.recipients = recipients
         self.closed = False
         self.recs = [{"c": c, "to": to, "pdu": pdu, "n": n, "st": PENDING, "mr": -1, "att": 0, "err": 0}
                      for c, to, pdu, n in items]

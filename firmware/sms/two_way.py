@@ -48,6 +48,8 @@ class TwoWay:
     def on_message(self, sms):
         """Runs in the reader task: decide, then schedule any SMS to send."""
         alert = self.app.alert
+        # during an alert its recipients (fixed at its trigger) are the ones heard, by their numbering
+        self.inbox.contacts = alert.recipients if alert.state != IDLE else None
         act, c, why = self.inbox.handle(sms.sender, sms.text, uptime.ms(), alert.state != IDLE,
                                         sent_utc(sms), clock.utc_now(), ton=getattr(sms, "ton", None))
         if act == ACK or act == ACK_PIN:
@@ -78,20 +80,23 @@ class TwoWay:
             self.log("position_reply", contact=c)
 
     async def _stopped_by(self, c):
-        contacts = self.app.cfg.get("contacts") or []
+        contacts = self.app.alert.recipients  # the stopped alert's, whatever the configuration says now
         text = stop_text(contacts[c].get("name", ""), self.app.cfg.get("lang", "fr"))
         for i in range(len(contacts)):
             if i != c:
-                await self.send_direct(i, text)
+                await self.send_direct(i, text, contacts=contacts)
 
     def tell_contacts(self, text):
-        """Send text to every contact, each in its own task (a cancel by the wearer)."""
-        for i in range(len(self.app.cfg.get("contacts") or ())):
-            self._spawn(self.send_direct(i, text))
+        """Send text to every recipient of the alert, each in its own task (a cancel by the wearer)."""
+        contacts = self.app.alert.recipients
+        for i in range(len(contacts)):
+            self._spawn(self.send_direct(i, text, contacts=contacts))
 
-    async def send_direct(self, c, text, attempts=3):
-        """One SMS outside an alert's outbox (replies, notices, battery warnings)."""
-        contacts = self.app.cfg.get("contacts") or []
+    async def send_direct(self, c, text, attempts=3, contacts=None):
+        """One SMS outside an alert's outbox (replies, notices, battery warnings) to contact c of
+        contacts (default: the configuration's)."""
+        if contacts is None:
+            contacts = self.app.cfg.get("contacts") or []
         if not 0 <= c < len(contacts):
             return False
         try:

@@ -266,3 +266,15 @@ def test_old_messages_and_lockouts_do_not_come_back_days_later():
     assert ib.handle("+33612345678", "STOP 482916", t0 + week, True) == (STOP, 0, None)
     for k in range(2):  # a week later, each contact's replies are judged on their own
         assert ib.handle("+33700000001", "POSITION 482916", t0 + week + 10 + k, True)[0] == POSITION
+
+
+def test_during_an_alert_its_recipients_are_heard_not_the_new_configuration():
+    # issue 19 item 2: a technician replaced contact 1 during the alert; the alert's contact 1 can
+    # still STOP it, the new number cannot
+    ib, log = make()
+    ib.contacts = [dict(c) for c in CONTACTS]
+    ib.cfg["contacts"] = [{"name": "New", "number": "+33799999999"}] + CONTACTS[1:]
+    assert ib.handle("+33612345678", "STOP 482916", 0, True) == (STOP, 0, None)
+    assert ib.handle("+33799999999", "STOP 482916", 0, True) == (IGNORE, -1, "unknown_sender")
+    ib.contacts = None  # no alert: the configuration's contacts
+    assert ib.contact_of("+33799999999") == 0 and ib.contact_of("+33612345678") == -1
