@@ -27,6 +27,7 @@ from time import ticks_add, ticks_diff
 
 FIX = "fix"
 PERIODIC = "periodic"
+DURESS = "duress"  # the wearer made the duress gesture: everyone is told at once
 
 DEFAULTS = {
     "followup_fresh_s": 60,  # a fix at most this old counts as fresh
@@ -76,6 +77,7 @@ class FollowupPolicy:
         self.n = 0
         self._acked = bytearray(_MAX_CONTACTS)
         self._need_fix = bytearray(_MAX_CONTACTS)  # 1: the 'fix' follow-up is still owed
+        self._duress = bytearray(_MAX_CONTACTS)  # 1: the 'duress' follow-up is owed (sent at once)
         self._fix_ready = False  # a good fix is known since start(): owed 'fix' follow-ups are due
         self._t0 = 0  # ticks of start()
         self._in_window = True  # latched off once the first window is over (no ticks_diff to t0 later)
@@ -104,6 +106,7 @@ class FollowupPolicy:
             raise ValueError("first_fix_fresh: one value per contact")
         for i in range(_MAX_CONTACTS):
             self._acked[i] = 0
+            self._duress[i] = 0
             if i >= contacts:
                 self._need_fix[i] = 0
             else:
@@ -113,12 +116,51 @@ class FollowupPolicy:
         """The alert ended: nothing is due any more."""
         self.active = False
 
+    # ---- across a reset ---------------------------------------------------------------------------
+    def export(self, now):
+        """The schedule as plain JSON values, times relative to now (ticks do not survive a reset)."""
+        n = self.n
+        return {"n": n, "ack": list(self._acked[:n]), "need": list(self._need_fix[:n]),
+                "dur": list(self._duress[:n]),
+                "ready": self._fix_ready, "win": self._in_window, "t0": ticks_diff(now, self._t0),
+                "last": ticks_diff(now, self._last), "moving": self.moving, "blow": self.battery_low}
+
+    def restore(self, d, now):
+        """Resume a schedule export()ed before a reset; the time the board was off is not counted (the
+        next update comes at most that much later). ValueError if d is not one."""
+        try:
+            n = d["n"]
+            ack, need = d["ack"], d["need"]
+            if not (isinstance(n, int) and 0 <= n <= _MAX_CONTACTS and len(ack) == n == len(need)):
+                raise ValueError
+            t0, last = int(d["t0"]), int(d["last"])
+            if t0 < 0 or last < 0 or last > t0 + self._first_ms:
+                raise ValueError
+            self.start(ticks_add(now, -t0), False, n)
+            for i in range(n):
+                self._acked[i] = min(2, max(0, int(ack[i])))
+                self._need_fix[i] = 1 if need[i] else 0
+                self._duress[i] = 1 if i < len(d.get("dur") or ()) and d["dur"][i] else 0
+            self._fix_ready = bool(d["ready"])
+            self._in_window = bool(d["win"])
+            self._last = ticks_add(now, -last)
+            self.moving = bool(d["moving"])
+            self.battery_low = bool(d["blow"])
+        except (KeyError, TypeError, ValueError, IndexError):
+            raise ValueError("not a follow-up schedule")
+
     def on_fix(self, now, fix_age_s, acc_m):
         """A position became known (GNSS poll or external receiver)."""
         if not self.active or fix_age_s is None or acc_m is None:
             return
         if self.fresh(fix_age_s) and 0 <= acc_m <= self._acc_m:
             self._fix_ready = True
+
+    def duress(self):
+        """The wearer made the duress gesture: every contact gets a follow-up at once (saying "sous
+        contrainte"), acknowledged or not; it serves as their 'fix' follow-up too if one was owed."""
+        for i in range(self.n):
+            self._duress[i] = 1
 
     def on_motion(self, moving):
         self.moving = bool(moving)
@@ -193,7 +235,12 @@ class FollowupPolicy:
             late = ticks_diff(now, nxt) >= self._interval_ms()
             self._last = now if late else nxt  # late caller: restart the grid, never a burst
         for i in range(self.n):
-            if self._fix_ready and self._fix_owed(i):
+            if self._duress[i]:
+                self._duress[i] = 0
+                if self._fix_ready:
+                    self._need_fix[i] = 0
+                out.append((i, DURESS))
+            elif self._fix_ready and self._fix_owed(i):
                 self._need_fix[i] = 0
                 out.append((i, FIX))
             elif periodic and self._periodic_wanted(i):
@@ -205,10 +252,9 @@ class FollowupPolicy:
         or until an input (fix, motion, ack, battery) changes."""
         if not self.active:
             return None
-        if self._fix_ready:
-            for i in range(self.n):
-                if self._fix_owed(i):
-                    return now
+        for i in range(self.n):
+            if self._duress[i] or (self._fix_ready and self._fix_owed(i)):
+                return now
         nxt = self.next_periodic()
         if nxt is None:
             return None

@@ -20,6 +20,7 @@ TRIGGERED = "triggered"
 DISPATCHING = "dispatching"
 ACTIVE = "active"
 
+_AGE_SAVE_MS = 300000  # an active alert writes its state (its age) at least this often
 _BACKOFF_FIRST_MS = 5000  # per-contact retry: ~5 s doubling up to 5 min, +-20 % jitter
 _BACKOFF_CAP_MS = 300000
 
@@ -45,6 +46,8 @@ class AlertManager:
         self.log = log
         self.vibrator = vibrator
         self.outbox = outbox if outbox is not None else Outbox(log=log)
+        self.outbox.state_fn = self._state
+        self._saved_at = ticks_ms()
         self.state = IDLE
         self.alert_id = self.outbox.alert_id
         self.kind = "alert"
@@ -73,18 +76,64 @@ class AlertManager:
 
     # --- public -----------------------------------------------------------------------------------
     def start(self):
-        if self.outbox.unfinished():
-            # interrupted by a reset: resume before anything else, no new trigger needed
-            self._resume = True
-            self.kind = self.outbox.kind
-            self.source = self.outbox.source
-            self.recipients = self.outbox.recipients if self.outbox.recipients is not None else \
-                self._snapshot()
-            self.log("outbox_resume", alert=self.alert_id, pending=len(self.outbox.pending()))
-            self._to(DISPATCHING)
-            self._wake.set()
+        if self.outbox.interrupted():
+            self._resume_after_reset()
         self.task = asyncio.create_task(self._run())
         return self.task
+
+    def _state(self):
+        """What the outbox keeps of the running alert at each write (firmware/alert/outbox.py)."""
+        if self.state == IDLE:
+            return None
+        now = ticks_ms()
+        self._saved_at = now
+        fu = self.followups
+        return {"duress": bool(self.duress), "age": ticks_diff(now, self.started), "only": self.only,
+                "fu": fu.export(now) if fu.active else None}
+
+    def persist(self):
+        """Write the alert's state now (an acknowledgement, a duress): a reset must not undo it."""
+        if self.state == IDLE:
+            return
+        self._saved_at = ticks_ms()
+        try:
+            self.outbox.save()
+        except OSError as e:
+            self.log("outbox_write_failed", err=repr(e), alert=self.alert_id)
+
+    def _resume_after_reset(self):
+        """An alert was running when the board was reset (power cut, watchdog, brownout): it goes on
+        where it stopped, no new trigger needed: its unsent SMS, its recipients, its duress tag, its
+        follow-up schedule and its age (the time the board was off is not counted). Listeners get
+        "resumed" (the wearer's gestures, GNSS) instead of "triggered" (nothing is recorded twice)."""
+        ob = self.outbox
+        st = ob.alive if isinstance(ob.alive, dict) else {}
+        now = ticks_ms()
+        self._resume = True
+        self.kind = ob.kind
+        self.source = ob.source
+        self.recipients = ob.recipients if ob.recipients is not None else self._snapshot()
+        self.duress = st.get("duress") is True
+        only = st.get("only")
+        self.only = only if isinstance(only, list) else None
+        age = st.get("age")
+        limit = self.cfg.get("alert_active_s", 3600) * 1000
+        age = age if isinstance(age, int) and 0 <= age <= limit else 0
+        self.started = ticks_add(now, -age)
+        if self.kind != "test":
+            try:
+                self.followups.restore(st.get("fu"), now)
+            except ValueError:  # an older file or a damaged schedule: start it again, a fix owed to all
+                self.followups.start(now, False, len(self.recipients))
+        pending = len(ob.pending())
+        self.first_dispatch = pending > 0
+        if pending:
+            self.log("outbox_resume", alert=self.alert_id, pending=pending)
+        self.log("alert_resumed", alert=self.alert_id, kind=self.kind, pending=pending, age_s=age // 1000,
+                 duress=self.duress)
+        self._to(DISPATCHING if pending else ACTIVE)
+        self._notify("resumed")
+        self._wake.set()
 
     def trigger(self, source, kind="alert", only=None, duress=False):
         """Called by the button task, the fall detector or the console (kind "test", `only` = contact
@@ -137,6 +186,20 @@ class AlertManager:
             self._stopped = True
             self._nudge.set()
 
+    def mark_duress(self):
+        """The wearer made the duress gesture during the alert: every SMS from now on says "sous
+        contrainte", the tag is on flash at once (a reset keeps it), and every contact is told now with
+        a follow-up of its own, not with the next periodic one (up to 30 min later, or never once all
+        had acknowledged)."""
+        if self.state == IDLE:
+            return
+        first = not self.duress
+        self.duress = True
+        if first and self.kind != "test" and self.followups.active:
+            self.followups.duress()
+        self.persist()
+        self._nudge.set()
+
     def on_fix(self, fix):
         """A new position (GNSS task): owed follow-ups may now be due."""
         if self.state != IDLE:
@@ -148,6 +211,7 @@ class AlertManager:
         periodic updates for them (firmware/alert/followups.py)."""
         if self.state != IDLE and 0 <= contact < self.followups.n:
             self.followups.ack(contact, confirmed)
+            self.persist()
             self._nudge.set()
 
     @property
@@ -177,13 +241,13 @@ class AlertManager:
             self._wake.clear()
             self._stopped = False
             self._nudge.clear()
-            self.first_dispatch = True
             try:
                 if not self._resume:
+                    self.first_dispatch = True
                     await self._open_outbox()
                 self._resume = False
                 self._due = {}
-                if self.outbox.recs:
+                if self.outbox.recs and (self.outbox.pending() or self.first_dispatch):
                     await self._dispatch()
                 await self._active()
             except Exception as e:  # never leave the device stuck in an alert state
@@ -440,6 +504,14 @@ class AlertManager:
             s = self.followups.sleep_ms(now)
             if s is not None and s < wait:
                 wait = s
+            # the alert's age to flash at least every _AGE_SAVE_MS: after a reset it resumes from
+            # there (the alert then lasts at most that much longer, never shorter)
+            since = ticks_diff(now, self._saved_at)
+            if since >= _AGE_SAVE_MS:
+                self.persist()
+                since = 0
+            if wait > _AGE_SAVE_MS - since:
+                wait = _AGE_SAVE_MS - since
             if wait > 0 and not self._nudge.is_set():
                 try:
                     await asyncio.wait_for_ms(self._nudge.wait(), wait)

@@ -43,8 +43,10 @@ class WearerGestures:
             fall.on_window = self.duress.arm
 
     def _alert_event(self, event, mgr):
-        if event == "triggered":
+        if event == "triggered" or event == "resumed":  # resumed: after a reset, with its duress tag
             self.duress.arm()
+            if event == "resumed":
+                self.duress.active = bool(mgr.duress)  # a cancel stays refused after a duress
             self.checkin.suspend()
             self.idle_bursts.disarm()
         elif event == "ended":
@@ -86,7 +88,7 @@ class WearerGestures:
                 if self.tell_contacts is not None:
                     self.tell_contacts(cancelled_text(self.cfg.get("wearer", ""), self.cfg.get("lang", "fr")))
             elif decision == DURESS:
-                alert.duress = True  # the alert goes on; its next SMS say "sous contrainte"
+                alert.mark_duress()  # the alert goes on; every contact is told "sous contrainte" now
                 self.log("duress", where="alert", alert=alert.alert_id)
             elif decision == NOTHING and pattern is not None:
                 self.log("cancel_refused_after_duress", alert=alert.alert_id)

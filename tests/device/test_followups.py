@@ -299,3 +299,51 @@ def test_bad_input_raises_value_error():
         pass
     else:
         raise AssertionError("99 contacts")
+
+
+def test_export_and_restore_keep_the_schedule_across_a_reset():
+    # the board is off for a while: ticks start anywhere after it, the time off is not counted
+    import json
+    for t0 in STARTS:
+        p = FollowupPolicy()
+        p.start(t0, False, 3)
+        p.ack(1, confirmed=True)
+        out = replay(p, t0, 5 * MIN)
+        d = p.export(at(t0, 5 * MIN))
+        d = json.loads(json.dumps(d))  # as written to and read from flash
+        for t1 in STARTS:
+            q = FollowupPolicy()
+            q.restore(d, t1)
+            # same marks as the policy that never stopped, counted from the restore
+            rest = replay(q, t1, 6 * MIN)
+            # the last slot was at 4 min: the next at 6, i.e. 1 min after the restore
+            assert periodic_marks(rest, 0) == [60, 180, 300], (t0, t1, rest)
+            assert periodic_marks(rest, 1) == []  # the confirmed ack survived
+            assert q.needs_fix()  # the fix follow-up is still owed
+            q.on_fix(t1, 0, 5)
+            assert sorted(c for c, why in q.due(t1) if why == FIX) == [0, 1, 2]
+        assert out  # the first 5 minutes had their marks
+    for bad in (None, {}, {"n": 2, "ack": [0], "need": [0, 0]}, {"n": "x"}):
+        try:
+            FollowupPolicy().restore(bad, 0)
+            raise AssertionError("accepted %r" % (bad,))
+        except ValueError:
+            pass
+
+
+def test_a_duress_is_told_to_every_contact_at_once_even_after_acknowledgements():
+    from firmware.alert.followups import DURESS
+    for t0 in STARTS:
+        p = FollowupPolicy()
+        p.start(t0, True, 3)
+        p.ack(0, confirmed=True)
+        p.ack(1)
+        assert p.due(at(t0, 30 * S)) == []
+        p.duress()
+        assert p.next_deadline(at(t0, 31 * S)) == at(t0, 31 * S)
+        assert p.due(at(t0, 31 * S)) == [(0, DURESS), (1, DURESS), (2, DURESS)]
+        assert p.due(at(t0, 32 * S)) == []  # once
+        q = FollowupPolicy()
+        p.duress()
+        q.restore(p.export(at(t0, 33 * S)), 0)  # owed at a reset: still owed after it
+        assert [c for c, why in q.due(0) if why == DURESS] == [0, 1, 2]
