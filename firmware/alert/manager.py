@@ -10,16 +10,18 @@ from time import ticks_ms, ticks_diff, ticks_add
 from firmware.core.errors import SmsError
 from firmware.wearer import haptics
 from firmware.alert.followups import FollowupPolicy
-from firmware.alert.outbox import Outbox, PENDING, SENDING, ACCEPTED, DELIVERED, FAILED
+from firmware.alert.outbox import Outbox, PENDING, SENDING, ACCEPTED, DELIVERED, FAILED, DROPPED
 from firmware.core.sms_pdu import encode_submit
 from firmware.core.sms_status import decode_status_report, classify
 from firmware.sms.text import compose
+from firmware.sms import notices
 
 IDLE = "idle"
 TRIGGERED = "triggered"
 DISPATCHING = "dispatching"
 ACTIVE = "active"
 
+_END_ROUND_MS = 600000  # the closing notices are retried this long after the alert ended
 _AGE_SAVE_MS = 300000  # an active alert writes its state (its age) at least this often
 _BACKOFF_FIRST_MS = 5000  # per-contact retry: ~5 s doubling up to 5 min, +-20 % jitter
 _BACKOFF_CAP_MS = 300000
@@ -65,6 +67,8 @@ class AlertManager:
         # (evidence recording, platform link, follow-ups). Called synchronously: note or schedule only.
         self.listeners = []
         self._wake = asyncio.Event()
+        self._notice = None  # (text, contact not to tell) sent to those who got the alert, once it ends
+        self._battery_told = False  # the "follow-ups paused: battery low" notice went out this alert
         self._queued = None  # a real alert that preempted a test alert: (source, kind, only, duress)
         # the alert's recipients, fixed at its trigger: [{"name", "number"}] in the configuration's
         # order then. Follow-ups, replies, acknowledgements and STOP/POSITION of this alert use them
@@ -180,9 +184,15 @@ class AlertManager:
         self._wake.set()
         return True
 
-    def stop(self, why):
+    def stop(self, why, notice=None, skip=-1):
+        """End the alert. notice: a text for the contacts (the wearer's cancel, a contact's STOP), sent
+        once the alert's SMS in flight returned, only to the contacts who were sent something of this
+        alert (skip: one not to tell, the one who sent STOP); its unsent SMS are dropped, so nobody
+        reads the alert after its end."""
         if self.state != IDLE:
             self.log("alert_stop", why=why, alert=self.alert_id)
+            if notice is not None and self.kind != "test":
+                self._notice = (notice, skip)
             self._stopped = True
             self._nudge.set()
 
@@ -250,6 +260,8 @@ class AlertManager:
                 if self.outbox.recs and (self.outbox.pending() or self.first_dispatch):
                     await self._dispatch()
                 await self._active()
+                if self._notice is not None:
+                    await self._tell_end()
             except Exception as e:  # never leave the device stuck in an alert state
                 self.log("alert_error", err=repr(e), alert=self.alert_id)
             try:
@@ -257,6 +269,8 @@ class AlertManager:
             except OSError as e:
                 self.log("outbox_write_failed", err=repr(e))
             self.followups.stop()
+            self._notice = None
+            self._battery_told = False
             self._to(IDLE)
             self._notify("ended")
             if self._queued is not None:
@@ -338,10 +352,11 @@ class AlertManager:
         except asyncio.TimeoutError:
             self.log("modem_not_ready", alert=self.alert_id)  # try anyway: it may answer now
 
-    async def _dispatch(self):
+    async def _dispatch(self, deadline=None):
         await self._wait_modem()
         ob = self.outbox
-        deadline = ticks_add(self.started, self.cfg.get("alert_active_s", 3600) * 1000)
+        if deadline is None:
+            deadline = ticks_add(self.started, self.cfg.get("alert_active_s", 3600) * 1000)
         while True:
             todo = ob.pending()
             if not todo:
@@ -361,17 +376,17 @@ class AlertManager:
                     pass
                 self._nudge.clear()
                 continue
-            if self._stopped and self.kind == "test":
-                break  # preempted by a real alert: not one more test SMS
+            if self._stopped:
+                break  # stopped (or a test preempted by a real alert): not one more SMS of it
             for i in ready:
-                if self._stopped and self.kind == "test":
+                if self._stopped:
                     break
                 await self._send_one(i)
         c = ob.counts()
         failed = c.get(FAILED, 0) + c.get(PENDING, 0)
         self.log("dispatch_done", alert=self.alert_id, sent=c.get(ACCEPTED, 0) + c.get(DELIVERED, 0),
                  failed=failed)
-        if self.first_dispatch:  # follow-ups go out silently: no vibration for each update
+        if self.first_dispatch and not self._stopped:  # follow-ups go out silently: no vibration each
             self.first_dispatch = False
             self._haptic(haptics.FAILED if failed else haptics.SENT_ALL)
             self._notify("dispatched")
@@ -468,12 +483,14 @@ class AlertManager:
         else:
             self.log("sms_delivery_pending", contact=r["c"], mr=mr, status=st, alert=self.alert_id)
 
-    async def queue_message(self, contact, kind, why):
-        """Compose and persist one more SMS for a contact during the alert (follow-up, reply)."""
+    async def queue_message(self, contact, kind, why, text=None):
+        """Compose (or take text) and persist one more SMS for a contact during the alert (follow-up,
+        reply, notice)."""
         contacts = self.recipients
         if not 0 <= contact < len(contacts):
             return -1
-        text, _ = await self._text(kind)
+        if text is None:
+            text, _ = await self._text(kind)
         try:
             pdu, n = encode_submit(contacts[contact]["number"], text, self.cfg.get("sms_validity_min", 4320),
                                    status_report=True)
@@ -489,16 +506,42 @@ class AlertManager:
         self._nudge.set()
         return k
 
+    async def _tell_end(self):
+        """The alert ended with a notice: its unsent SMS are dropped (a contact must never read the
+        alert after its end: before, contacts 3-5 got "ANNULATION" before "ALERTE"), and each contact
+        who was sent something of it gets the notice, after it."""
+        text, skip = self._notice
+        self._notice = None
+        ob = self.outbox
+        told = []
+        for i, r in enumerate(ob.recs):
+            if r["st"] in (PENDING, SENDING):
+                ob.set(i, persist=False, st=DROPPED)
+            elif r["st"] in (ACCEPTED, DELIVERED) and r["c"] not in told:
+                told.append(r["c"])
+        for c in sorted(told):
+            if c != skip:
+                await self.queue_message(c, None, "end", text)
+        self.log("end_notice", told=len([c for c in told if c != skip]), alert=self.alert_id)
+        self._stopped = False
+        self.first_dispatch = False
+        await self._dispatch(ticks_add(ticks_ms(), _END_ROUND_MS))
+
     async def _active(self):
         if self.kind == "test":
             return  # a test alert ends once its SMS went out: no follow-ups, nothing to keep active
         self._to(ACTIVE)
         end = ticks_add(self.started, self.cfg.get("alert_active_s", 3600) * 1000)
         while True:
+            if self._stopped:
+                return
             now = ticks_ms()
             left = ticks_diff(end, now)
             if left <= 0:
                 self.log("alert_expired", alert=self.alert_id)
+                self._notice = (notices.end_text(self.cfg.get("wearer", ""),
+                                                 self.cfg.get("alert_active_s", 3600) // 60,
+                                                 self.cfg.get("lang", "fr")), -1)
                 return
             wait = left
             s = self.followups.sleep_ms(now)
@@ -520,7 +563,15 @@ class AlertManager:
             self._nudge.clear()
             if self._stopped:
                 return
-            self.followups.battery(self.battery())
+            pct = self.battery()
+            self.followups.battery(pct)
+            if self.followups.battery_low and not self._battery_told:
+                # the periodic follow-ups stop at the battery floor: the contacts are told, once
+                self._battery_told = True
+                text = notices.battery_text(self.cfg.get("wearer", ""), pct if pct is not None else 0,
+                                            self.cfg.get("lang", "fr"))
+                for i in range(len(self.recipients)):
+                    await self.queue_message(i, None, "battery_low", text)
             for i, why in self.followups.due(ticks_ms()):
                 await self.queue_message(i, "update", why)
             if self.outbox.pending():

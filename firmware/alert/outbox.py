@@ -11,6 +11,7 @@ SENDING = "sending"  # in RAM only: persisting it would cost a flash write befor
 ACCEPTED = "accepted"  # the network took it (+CMGS: mr)
 DELIVERED = "delivered"  # status report: delivered to the phone
 FAILED = "failed"  # permanent failure (e.g. unassigned number): reported, not retried
+DROPPED = "dropped"  # not sent: the alert was stopped first (its contact never got the alert)
 
 _MAGIC = "ABOX"
 _VERSION = 1

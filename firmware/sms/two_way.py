@@ -59,8 +59,10 @@ class TwoWay:
         elif act == POSITION:
             self._spawn(self._position(c))
         elif act == STOP:
-            alert.stop("sms_stop")
-            self._spawn(self._stopped_by(c))
+            # the others are told who ended it, after the alert's SMS in flight, only those who got it
+            name = alert.recipients[c].get("name", "") if c < len(alert.recipients) else ""
+            alert.stop("sms_stop", notice=stop_text(name, self.app.cfg.get("lang", "fr")), skip=c)
+            self.app.vibrator.play(haptics.STOPPED_BY_CONTACT)  # she knows a contact ended it
 
     def _spawn(self, coro):
         self._jobs = [t for t in self._jobs if not t.done()]
@@ -78,13 +80,6 @@ class TwoWay:
                        cell=getattr(self.app.modem, "last_cell", None))
         if await self.send_direct(c, text):
             self.log("position_reply", contact=c)
-
-    async def _stopped_by(self, c):
-        contacts = self.app.alert.recipients  # the stopped alert's, whatever the configuration says now
-        text = stop_text(contacts[c].get("name", ""), self.app.cfg.get("lang", "fr"))
-        for i in range(len(contacts)):
-            if i != c:
-                await self.send_direct(i, text, contacts=contacts)
 
     def tell_contacts(self, text):
         """Send text to every recipient of the alert, each in its own task (a cancel by the wearer)."""

@@ -84,9 +84,8 @@ class WearerGestures:
                 self.log("duress", where="fall_window")
                 self.fall.resolve(True)
             elif decision == STOP:
-                alert.stop("cancel")
-                if self.tell_contacts is not None:
-                    self.tell_contacts(cancelled_text(self.cfg.get("wearer", ""), self.cfg.get("lang", "fr")))
+                # told, through the alert's outbox, only to those who got the alert, and after it
+                alert.stop("cancel", notice=cancelled_text(self.cfg.get("wearer", ""), self.cfg.get("lang", "fr")))
             elif decision == DURESS:
                 alert.mark_duress()  # the alert goes on; every contact is told "sous contrainte" now
                 self.log("duress", where="alert", alert=alert.alert_id)
@@ -103,4 +102,4 @@ class WearerGestures:
             self.log("checkin_due")
         elif c == MISSED:
             self.log("checkin_missed")
-            alert.trigger("checkin", kind="alert")
+            alert.trigger("checkin", kind="checkin")  # its own text, never the button alert's
