@@ -14,7 +14,6 @@ from firmware.alert.outbox import Outbox, PENDING, SENDING, ACCEPTED, DELIVERED,
 from firmware.core.sms_pdu import encode_submit
 from firmware.core.sms_status import decode_status_report, classify
 from firmware.sms.text import compose
-from firmware.sms import notices
 
 IDLE = "idle"
 TRIGGERED = "triggered"
@@ -539,6 +538,7 @@ class AlertManager:
             left = ticks_diff(end, now)
             if left <= 0:
                 self.log("alert_expired", alert=self.alert_id)
+                from firmware.sms import notices  # loaded only when an alert ends this way (heap)
                 self._notice = (notices.end_text(self.cfg.get("wearer", ""),
                                                  self.cfg.get("alert_active_s", 3600) // 60,
                                                  self.cfg.get("lang", "fr")), -1)
@@ -568,6 +568,7 @@ class AlertManager:
             if self.followups.battery_low and not self._battery_told:
                 # the periodic follow-ups stop at the battery floor: the contacts are told, once
                 self._battery_told = True
+                from firmware.sms import notices
                 text = notices.battery_text(self.cfg.get("wearer", ""), pct if pct is not None else 0,
                                             self.cfg.get("lang", "fr"))
                 for i in range(len(self.recipients)):
