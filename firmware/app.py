@@ -118,8 +118,8 @@ class App:
 
     def _alert_event(self, event, manager):
         # hot start: the receiver goes on the moment an alert starts, off again when it ends
-        if event in ("triggered", "ended"):
-            self.gnss_policy.alert(ticks_ms(), event == "triggered")
+        if event in ("triggered", "resumed", "ended"):
+            self.gnss_policy.alert(ticks_ms(), event != "ended")
             self._gnss_nudge.set()
 
     async def gnss_task(self):

@@ -18,8 +18,12 @@ class RamBlockDev:
         self._cut = PowerCut("power cut")  # made now: LittleFS may call back with the heap locked
 
     def readblocks(self, n, buf, off=0):
+        # byte by byte: LittleFS may call with the heap locked, where the slice self.data[a:b] cannot
+        # be allocated (the MemoryError went through LittleFS and failed every later allocation)
         a = n * self.block_size + off
-        buf[:] = self.data[a:a + len(buf)]
+        d = self.data
+        for i in range(len(buf)):
+            buf[i] = d[a + i]
 
     def _tick(self):
         if self.dead:

@@ -14,11 +14,12 @@ from firmware.core.errors import PERMANENT_CMS, SmsError  # noqa: F401  (raised 
 class Modem:
     name = "3gpp"
 
-    def sms_reader(self, on_message, log=None):
+    def sms_reader(self, on_message, log=None, bad_store=None, retry_ms=30000):
         """The received-SMS reader on this modem (drivers/modem/sms_reader.py): the device logic gets
-        it from here and never imports a driver."""
+        it from here and never imports a driver. bad_store keeps its undecodable indices on flash;
+        retry_ms: when they get their second look."""
         from drivers.modem.sms_reader import SmsReader
-        return SmsReader(self, on_message, log=log)
+        return SmsReader(self, on_message, log=log, bad_store=bad_store, retry_ms=retry_ms)
 
     def __init__(self, uart, log=None, power_key=None):
         self.at = AtChannel(uart, log)

@@ -5,12 +5,18 @@
 # whose +CMTI was lost).
 #
 # Never fatal: an index that reads as an error is skipped (the modem's random +CMTI), an unreadable
-# PDU is retried once by the next sweep and then deleted (so one bad message cannot fill the SIM),
-# other PDU types (stored status reports, SUBMITs) are deleted, a failing on_message is logged and
-# the message deleted anyway. Nothing of a message's content ever reaches the log.
+# PDU is looked at a second time by a sweep retry_ms later (a line garbled on the UART reads right
+# then) and deleted if it still cannot be decoded, however many there are: every index that failed
+# once is remembered with a fingerprint of its PDU (a new message at the same index gets its own
+# first look), and the set is persisted through `bad_store` (load() and save() of [[index, fp], ...])
+# so a reset between the two looks does not start over. Twelve undecodable SMS from a stranger cannot fill the
+# SIM and stop the button reading STOP or POSITION. Other PDU types (stored status reports, SUBMITs)
+# are deleted, a failing on_message is logged and the message deleted anyway. Nothing of a message's
+# content ever reaches the log.
 import asyncio
+from binascii import crc32
 from micropython import const
-from time import ticks_ms
+from time import ticks_add, ticks_diff, ticks_ms
 
 from firmware.core.errors import AtError, AtTimeout
 from firmware.core import clock
@@ -19,6 +25,24 @@ from firmware.core.sms_reassembly import COMPLETE, DUPLICATE, REFUSED, Reassembl
 
 _QLEN = const(8)  # +CMTI indices waiting; more at once -> one sweep reads them all
 _NONE = const(-1)
+_BAD_MAX = const(255)  # undecodable indices remembered (a store has fewer); beyond it: deleted at once
+
+
+def fingerprint(pdu):
+    """What tells a PDU from another one stored later at the same index (CRC-32 of its hex line)."""
+    return crc32(pdu) & 0x3FFFFFFF if pdu is not None else 0  # a small int on the 32-bit VM too
+
+
+def _valid_bad(pairs):
+    """{index: fingerprint} from the persisted [[index, fingerprint], ...], dropping anything else (a
+    damaged file)."""
+    out = {}
+    if isinstance(pairs, list):
+        for p in pairs:
+            if (isinstance(p, list) and len(p) == 2 and isinstance(p[0], int) and isinstance(p[1], int)
+                    and p[0] >= 0 and len(out) < _BAD_MAX):
+                out[p[0]] = p[1]
+    return out
 
 
 def parse_cmti(line):
@@ -43,9 +67,12 @@ def _index_of(header):
 
 
 class SmsReader:
-    def __init__(self, modem, on_message, log=None, reassembler=None, sweep_ms=600000, now=ticks_ms):
+    def __init__(self, modem, on_message, log=None, reassembler=None, sweep_ms=600000, now=ticks_ms,
+                 bad_store=None, retry_ms=30000):
         """on_message(sms) gets each whole message (firmware.core.sms_deliver.Sms); it runs in the reader
-        task and must only decide and schedule (a reply is sent by another task)."""
+        task and must only decide and schedule (a reply is sent by another task). bad_store: where the
+        undecodable indices are kept across resets (load() -> list, save(list); None: RAM only); retry_ms: when their second look
+        comes."""
         self.modem = modem
         self.at = modem.at
         self.on_message = on_message
@@ -56,7 +83,15 @@ class SmsReader:
         self._q = [_NONE] * _QLEN
         self._qn = 0
         self._sweep = True  # startup sweep
-        self._bad = []  # indices that failed to decode once (retried once)
+        self.bad_store = bad_store
+        self.retry_ms = retry_ms
+        self._bad = {}  # index -> fingerprint of a PDU that failed to decode once (deleted the next time)
+        if bad_store is not None:
+            try:
+                self._bad = _valid_bad(bad_store.load())
+            except Exception as e:  # a damaged file: start with an empty set (first looks again)
+                self.log("sms_bad_list_unreadable", err=repr(e))
+        self._retry_at = None  # ticks of the sweep that gives a bad PDU its second look
         self._wake = asyncio.Event()
         self.stats = {"read": 0, "handled": 0, "deleted": 0, "bad": 0, "sweeps": 0}
         self.task = None
@@ -95,15 +130,20 @@ class SmsReader:
             except Exception as e:  # the reader must survive anything; the next wake retries
                 self.log("sms_reader_error", err=repr(e))
                 await asyncio.sleep_ms(1000)
-            wait = self.reasm.next_deadline(self.now())
+            now = self.now()
+            wait = self.reasm.next_deadline(now)
             if wait < 0 or wait > self.sweep_ms:
                 wait = self.sweep_ms
+            if self._retry_at is not None:
+                wait = max(0, min(wait, ticks_diff(self._retry_at, now)))
             if not self._wake.is_set():
                 try:
                     await asyncio.wait_for_ms(self._wake.wait(), max(1, wait))
                 except asyncio.TimeoutError:
                     if self.reasm.next_deadline(self.now()) != 0:
-                        self._sweep = True  # periodic sweep
+                        self._sweep = True  # periodic sweep, or the second look at bad PDUs
+            if self._retry_at is not None and ticks_diff(self.now(), self._retry_at) >= 0:
+                self._sweep = True
             self._wake.clear()
 
     async def step(self):
@@ -111,6 +151,7 @@ class SmsReader:
         if self._sweep:
             self._sweep = False
             self._qn = 0  # the listing covers them
+            self._retry_at = None
             await self.sweep()
         while self._qn:
             idx = self._q[0]
@@ -129,6 +170,7 @@ class SmsReader:
             return
         lines = r.lines
         found = 0
+        listed = []
         for k in range(len(lines)):
             if not lines[k].startswith(b"+CMGL:"):
                 continue
@@ -136,7 +178,13 @@ class SmsReader:
             pdu = lines[k + 1] if k + 1 < len(lines) and not lines[k + 1].startswith(b"+CMGL:") else None
             if idx >= 0:
                 found += 1
+                listed.append(idx)
                 await self._handle(idx, pdu)
+        gone = [i for i in self._bad if i not in listed]  # deleted by someone else: forget them
+        if gone:
+            for i in gone:
+                del self._bad[i]
+            self._save_bad()
         if found:
             self.log("sms_sweep", found=found)
 
@@ -169,18 +217,21 @@ class SmsReader:
             return
         except (ValueError, UnicodeError) as e:
             self.stats["bad"] += 1
-            if idx in self._bad:
-                self._bad.remove(idx)
+            fp = fingerprint(pdu)
+            if self._bad.get(idx) == fp or len(self._bad) >= _BAD_MAX:
+                self._bad.pop(idx, None)
                 self.log("sms_undecodable", index=idx, err=repr(e), deleted=True)
                 await self._delete(idx)
             else:
-                if len(self._bad) >= _QLEN:
-                    self._bad.pop(0)
-                self._bad.append(idx)
+                self._bad[idx] = fp
                 self.log("sms_undecodable", index=idx, err=repr(e), deleted=False)
+                if self._retry_at is None:
+                    self._retry_at = ticks_add(self.now(), self.retry_ms)
+            self._save_bad()
             return
         if idx in self._bad:
-            self._bad.remove(idx)
+            del self._bad[idx]
+            self._save_bad()
         st, msg, delete = self.reasm.add(sms, idx, self.now())
         if st == COMPLETE:
             self.stats["handled"] += 1
@@ -204,6 +255,14 @@ class SmsReader:
         while d:
             sender, got, total, why = d.pop(0)
             self.log("sms_parts_dropped", got=got, total=total, why=why)
+
+    def _save_bad(self):
+        if self.bad_store is None:
+            return
+        try:
+            self.bad_store.save([[i, self._bad[i]] for i in self._bad])
+        except Exception as e:  # flash full: the set stays in RAM (a reset then gives first looks again)
+            self.log("sms_bad_list_unsaved", err=repr(e))
 
     async def _delete(self, idx):
         try:

@@ -12,6 +12,11 @@
 #    acknowledges, the alert ends, or the battery falls to battery_floor_pct (resumes at
 #    battery_resume_pct: a charger plugged in). Before any motion report the wearer counts as moving
 #    (the shorter interval): not knowing is no reason to say less.
+#  - acknowledgements (docs/two-way-sms.md): one with the contacts' PIN stops that contact's periodic
+#    updates; one without it (an "OK" anyone can forge from a known number) stops them only while at
+#    least one other contact still gets them. Once every contact has acknowledged and at least one
+#    did so without the PIN, those contacts get updates again at update_still_s: five forged "OK"
+#    can slow the follow-ups, never silence them. An acknowledgement never touches another contact.
 #  - one SMS per contact at a time: a 'fix' and a 'periodic' falling due together make one 'fix' SMS
 #    (it carries the newest position anyway) and the periodic slot counts as served.
 # The schedule is a grid counted from start(); a late caller gets one update, not a burst of missed
@@ -22,6 +27,7 @@ from time import ticks_add, ticks_diff
 
 FIX = "fix"
 PERIODIC = "periodic"
+DURESS = "duress"  # the wearer made the duress gesture: everyone is told at once
 
 DEFAULTS = {
     "followup_fresh_s": 60,  # a fix at most this old counts as fresh
@@ -71,6 +77,7 @@ class FollowupPolicy:
         self.n = 0
         self._acked = bytearray(_MAX_CONTACTS)
         self._need_fix = bytearray(_MAX_CONTACTS)  # 1: the 'fix' follow-up is still owed
+        self._duress = bytearray(_MAX_CONTACTS)  # 1: the 'duress' follow-up is owed (sent at once)
         self._fix_ready = False  # a good fix is known since start(): owed 'fix' follow-ups are due
         self._t0 = 0  # ticks of start()
         self._in_window = True  # latched off once the first window is over (no ticks_diff to t0 later)
@@ -99,6 +106,7 @@ class FollowupPolicy:
             raise ValueError("first_fix_fresh: one value per contact")
         for i in range(_MAX_CONTACTS):
             self._acked[i] = 0
+            self._duress[i] = 0
             if i >= contacts:
                 self._need_fix[i] = 0
             else:
@@ -108,6 +116,39 @@ class FollowupPolicy:
         """The alert ended: nothing is due any more."""
         self.active = False
 
+    # ---- across a reset ---------------------------------------------------------------------------
+    def export(self, now):
+        """The schedule as plain JSON values, times relative to now (ticks do not survive a reset)."""
+        n = self.n
+        return {"n": n, "ack": list(self._acked[:n]), "need": list(self._need_fix[:n]),
+                "dur": list(self._duress[:n]),
+                "ready": self._fix_ready, "win": self._in_window, "t0": ticks_diff(now, self._t0),
+                "last": ticks_diff(now, self._last), "moving": self.moving, "blow": self.battery_low}
+
+    def restore(self, d, now):
+        """Resume a schedule export()ed before a reset; the time the board was off is not counted (the
+        next update comes at most that much later). ValueError if d is not one."""
+        try:
+            n = d["n"]
+            ack, need = d["ack"], d["need"]
+            if not (isinstance(n, int) and 0 <= n <= _MAX_CONTACTS and len(ack) == n == len(need)):
+                raise ValueError
+            t0, last = int(d["t0"]), int(d["last"])
+            if t0 < 0 or last < 0 or last > t0 + self._first_ms:
+                raise ValueError
+            self.start(ticks_add(now, -t0), False, n)
+            for i in range(n):
+                self._acked[i] = min(2, max(0, int(ack[i])))
+                self._need_fix[i] = 1 if need[i] else 0
+                self._duress[i] = 1 if i < len(d.get("dur") or ()) and d["dur"][i] else 0
+            self._fix_ready = bool(d["ready"])
+            self._in_window = bool(d["win"])
+            self._last = ticks_add(now, -last)
+            self.moving = bool(d["moving"])
+            self.battery_low = bool(d["blow"])
+        except (KeyError, TypeError, ValueError, IndexError):
+            raise ValueError("not a follow-up schedule")
+
     def on_fix(self, now, fix_age_s, acc_m):
         """A position became known (GNSS poll or external receiver)."""
         if not self.active or fix_age_s is None or acc_m is None:
@@ -115,13 +156,27 @@ class FollowupPolicy:
         if self.fresh(fix_age_s) and 0 <= acc_m <= self._acc_m:
             self._fix_ready = True
 
+    def duress(self):
+        """The wearer made the duress gesture: every contact gets a follow-up at once (saying "sous
+        contrainte"), acknowledged or not; it serves as their 'fix' follow-up too if one was owed."""
+        for i in range(self.n):
+            self._duress[i] = 1
+
     def on_motion(self, moving):
         self.moving = bool(moving)
 
-    def ack(self, contact):
-        """The contact acknowledged (two-way SMS): no more periodic updates for them."""
+    def ack(self, contact, confirmed=False):
+        """The contact acknowledged (two-way SMS), with the contacts' PIN if confirmed."""
         self._check(contact)
-        self._acked[contact] = 1
+        v = 2 if confirmed else 1
+        if self._acked[contact] < v:
+            self._acked[contact] = v
+
+    def _all_acked(self):
+        for i in range(self.n):
+            if not self._acked[i]:
+                return False
+        return self.n > 0
 
     def battery(self, pct):
         if pct is None:
@@ -139,6 +194,8 @@ class FollowupPolicy:
     def _interval_ms(self):
         # the short interval while its next slot still falls within the first window (from start);
         # a long alert outlives the ticks period, hence the latch instead of comparing with t0 forever
+        if self._all_acked():
+            return self._still_ms  # only contacts who acknowledged without the PIN still get them
         if self._in_window:
             if ticks_diff(ticks_add(self._last, self._first_ms), self._t0) <= self._window_ms:
                 return self._first_ms
@@ -146,7 +203,10 @@ class FollowupPolicy:
         return self._moving_ms if self.moving else self._still_ms
 
     def _periodic_wanted(self, i):
-        return not self._acked[i] and not self.battery_low
+        if self.battery_low:
+            return False
+        a = self._acked[i]
+        return a == 0 or (a == 1 and self._all_acked())
 
     def _any_periodic(self):
         for i in range(self.n):
@@ -175,7 +235,12 @@ class FollowupPolicy:
             late = ticks_diff(now, nxt) >= self._interval_ms()
             self._last = now if late else nxt  # late caller: restart the grid, never a burst
         for i in range(self.n):
-            if self._fix_ready and self._fix_owed(i):
+            if self._duress[i]:
+                self._duress[i] = 0
+                if self._fix_ready:
+                    self._need_fix[i] = 0
+                out.append((i, DURESS))
+            elif self._fix_ready and self._fix_owed(i):
                 self._need_fix[i] = 0
                 out.append((i, FIX))
             elif periodic and self._periodic_wanted(i):
@@ -187,10 +252,9 @@ class FollowupPolicy:
         or until an input (fix, motion, ack, battery) changes."""
         if not self.active:
             return None
-        if self._fix_ready:
-            for i in range(self.n):
-                if self._fix_owed(i):
-                    return now
+        for i in range(self.n):
+            if self._duress[i] or (self._fix_ready and self._fix_owed(i)):
+                return now
         nxt = self.next_periodic()
         if nxt is None:
             return None

@@ -1,7 +1,9 @@
 # Persisted outbox: one record per contact and alert, written atomically (tmp + rename) before the
 # first AT command and after every change of state. After any reset (brownout, watchdog, power cut)
 # the firmware resumes from it: every contact gets the alert; only an SMS in flight at the reset can
-# be sent twice (it was not yet marked accepted).
+# be sent twice (it was not yet marked accepted). The same file carries the running alert's own
+# state (`alive`: its recipients, duress tag, age and follow-up schedule, from the alert manager's
+# state_fn at every write), so an alert whose SMS were all sent is resumed too until it is closed.
 from firmware.system import storage
 
 PENDING = "pending"
@@ -9,6 +11,7 @@ SENDING = "sending"  # in RAM only: persisting it would cost a flash write befor
 ACCEPTED = "accepted"  # the network took it (+CMGS: mr)
 DELIVERED = "delivered"  # status report: delivered to the phone
 FAILED = "failed"  # permanent failure (e.g. unassigned number): reported, not retried
+DROPPED = "dropped"  # not sent: the alert was stopped first (its contact never got the alert)
 
 _MAGIC = "ABOX"
 _VERSION = 1
@@ -23,6 +26,9 @@ class Outbox:
         self.source = None  # what triggered the alert ("button", "fall"...); None in older files
         self.closed = True
         self.recs = []
+        self.recipients = None  # the alert's [{"name", "number"}] fixed at its trigger; None in older files
+        self.alive = None  # the alert's state as last written (dict), None in older files
+        self.state_fn = None  # () -> that state now; called at every write
         self.load()
 
     def load(self):
@@ -41,6 +47,10 @@ class Outbox:
             src = d.get("src")  # absent from files written before it was stored
             self.source = src if isinstance(src, str) else None
             self.closed = bool(d.get("closed", False))
+            rc = d.get("rcpt")
+            self.recipients = rc if isinstance(rc, list) and all(isinstance(c, dict) for c in rc) else None
+            al = d.get("alive")
+            self.alive = al if isinstance(al, dict) else None
             self.recs = recs
         except (KeyError, TypeError, ValueError):
             if self.log:
@@ -51,13 +61,16 @@ class Outbox:
     def save(self):
         storage.write_json(self.path, {"magic": _MAGIC, "v": _VERSION, "alert": self.alert_id,
                                        "kind": self.kind, "src": self.source, "closed": self.closed,
-                                       "recs": self.recs})
+                                       "rcpt": self.recipients, "recs": self.recs,
+                                       "alive": self.state_fn() if self.state_fn is not None else self.alive})
 
-    def open(self, alert_id, kind, items, source=None):
-        """Start an alert: items are (contact_index, number, pdu_hex, tpdu_len). Persisted at once."""
+    def open(self, alert_id, kind, items, source=None, recipients=None):
+        """Start an alert: items are (contact_index, number, pdu_hex, tpdu_len); recipients the alert's
+        contacts as fixed at its trigger. Persisted at once."""
         self.alert_id = alert_id
         self.kind = kind
         self.source = source
+        self.recipients = recipients
         self.closed = False
         self.recs = [{"c": c, "to": to, "pdu": pdu, "n": n, "st": PENDING, "mr": -1, "att": 0, "err": 0}
                      for c, to, pdu, n in items]
@@ -77,6 +90,10 @@ class Outbox:
     def unfinished(self):
         """True if an alert was interrupted before every contact was reached or failed for good."""
         return not self.closed and any(r["st"] == PENDING for r in self.recs)
+
+    def interrupted(self):
+        """True if an alert was running (dispatching or active) when the board was reset."""
+        return not self.closed and (self.alive is not None or self.unfinished())
 
     def pending(self):
         return [i for i, r in enumerate(self.recs) if r["st"] in (PENDING, SENDING)]

@@ -1,43 +1,49 @@
-# Two-way SMS: what a received message asks for. Pure (no I/O, no clock reads): the caller passes the
-# decoded message, `now` (firmware.core.uptime ms: never ticks, a lockout or a message ring read days
-# later must not wrap back) and whether an alert is running, and acts on the answer:
-#   (ACK, contact, None)       stop that contact's follow-ups, "acknowledged" vibration
+# Two-way SMS: what a received message asks for. Pure but for the PIN record (no I/O of its own, no
+# clock reads): the caller passes the decoded message, `now` (firmware.core.uptime ms: never ticks, a
+# lockout read days later must not wrap back) and whether an alert is running, and acts on the answer:
+#   (ACK, contact, None)       acknowledgement without the PIN (spoofable): see FollowupPolicy.ack
+#   (ACK_PIN, contact, None)   acknowledgement with the right PIN
 #   (POSITION, contact, None)  reply to that contact with the current position
 #   (STOP, contact, None)      end the active alert
 #   (IGNORE, contact or -1, reason)   nothing is sent back, ever (a reply would confirm the number)
-# contact is the index in cfg["contacts"] (the alert's and the follow-ups' numbering).
+# contact is the index in the alert's contacts (the alert's and the follow-ups' numbering).
 #
 # Rules (docs/two-way-sms.md says why):
-#  - only the configured contacts are heard: the sender and the contacts' numbers are normalised to
-#    E.164 (firmware.core.phone) and compared; anyone else is logged with a masked number and never
-#    with the message;
+#  - only the contacts are heard (firmware/sms/senders.py: national and international forms of their
+#    numbers, never an alphanumeric sender); anyone else is logged with a masked number, never with
+#    the message;
 #  - commands, after folding case, accents and punctuation ("ok", "Reçu.", "OÙ 1234"):
-#      OK | RECU | BIEN RECU | RECEIVED | ACK       acknowledge (PIN only if sms_ack_pin)
+#      OK | RECU | BIEN RECU | RECEIVED | ACK [PIN]  acknowledge (PIN only if sms_ack_pin)
 #      POSITION <PIN> | OU <PIN> | WHERE <PIN>     position (during an alert, or always with
 #                                                  sms_position_idle)
 #      STOP <PIN>                                  end the alert
+#    A command word followed by a word that is not digits is conversation ("Où es-tu ?", "Stop ça"),
+#    not a command; a command word alone is a command without its PIN (refused, not a wrong PIN).
 #    The PIN is the contacts' PIN (cfg["contacts_pin"], stored like the technician PIN by
 #    firmware.settings.pin_lock). No PIN configured: PIN commands are refused (fail closed);
-#  - every message from a contact counts against its rate limit (sms_cmd_max per sms_cmd_window_s),
-#    wrong PINs included, so a spoofed number cannot guess the PIN quickly; sms_pin_fails_max wrong
-#    PINs in a row (any sender) suspend PIN commands for sms_pin_lock_s;
+#  - wrong PINs are counted per contact (firmware/sms/pin_guard.py, persisted): a spoofed number can
+#    lock out only the contact it spoofs;
+#  - no rate limit counts junk: only position replies actually sent count (sms_cmd_max per
+#    sms_cmd_window_s per contact, what a PIN holder can make the device spend), never a STOP;
 #  - a message older than sms_max_age_s (SC timestamp against the clock, when both are known) is stale:
 #    an old "STOP" read from the SIM after a reboot must not end a new alert.
 from micropython import const
 
-from firmware.core import phone
 from firmware.settings import pin_lock
+from firmware.sms import senders
+from firmware.sms.pin_guard import PinGuard
 
 ACK = "ack"
+ACK_PIN = "ack_pin"
 POSITION = "position"
 STOP = "stop"
 IGNORE = "ignore"
 
 DEFAULTS = {
-    "sms_cmd_max": 3,  # messages per contact...
+    "sms_cmd_max": 3,  # position replies per contact...
     "sms_cmd_window_s": 600,  # ...within this window
-    "sms_pin_fails_max": 10,  # wrong PINs in a row, any sender...
-    "sms_pin_lock_s": 3600,  # ...suspend PIN commands this long
+    "sms_pin_fails_max": 5,  # wrong PINs in a row from one contact's number...
+    "sms_pin_lock_s": 3600,  # ...lock that contact's PIN commands this long (doubling, 24 h at most)
     "sms_max_age_s": 1800,  # older commands are stale
     "sms_position_idle": False,  # POSITION outside an alert (the device is not a tracker by default)
     "sms_ack_pin": False,  # require the PIN for OK/RECU too
@@ -84,21 +90,22 @@ def _split_glued(w):
 
 
 def parse(text):
-    """(command, pin or None) for ACK/POSITION/STOP, or (None, None)."""
+    """(command, pin or None) for ACK/POSITION/STOP, or (None, None). The PIN is the digits right after
+    the command word; a PIN command followed by anything else ("Où es-tu ?") is no command. An
+    acknowledgement followed by other words ("OK j'arrive", "OK 5 min") is one, without a PIN."""
     ws = words(text)
     if not ws:
         return None, None
     head, glued = _split_glued(ws[0])
     arg = glued if glued is not None else (ws[1] if len(ws) > 1 else None)
     if head == "BIEN" and len(ws) > 1 and ws[1] == "RECU":
-        return ACK, ws[2] if len(ws) > 2 else None
+        head, arg = "RECU", ws[2] if len(ws) > 2 else None
     if head in _ACK_WORDS:
-        return ACK, arg
-    if head in _POS_WORDS:
-        return POSITION, arg
-    if head in _STOP_WORDS:
-        return STOP, arg
-    return None, None
+        return ACK, arg if senders.is_digits(arg) and len(arg) >= pin_lock.PIN_MIN else None
+    cmd = POSITION if head in _POS_WORDS else STOP if head in _STOP_WORDS else None
+    if cmd is None or (arg is not None and not senders.is_digits(arg)):
+        return None, None
+    return cmd, arg
 
 
 def mask(number):
@@ -109,27 +116,22 @@ def mask(number):
     return s[:3] + "*" * (len(s) - 5) + s[-2:]
 
 
-def sender_e164(sender):
-    """E.164 form of a sender address, or None (alphanumeric, short code, unknown format)."""
-    try:
-        return phone.normalize(sender)
-    except ValueError:
-        return None
-
-
 class Inbox:
-    def __init__(self, cfg, log=None):
+    def __init__(self, cfg, log=None, now=0, pin_path=None):
+        """now: uptime ms at creation (a persisted lock resumes from it); pin_path: where the wrong-PIN
+        counts live (None: RAM only, for tests and host tools)."""
         self.cfg = cfg
         self.log = log or (lambda *a, **k: None)
         n = self._n("sms_cmd_max")
         if n < 1 or n > _MAX_RATE:
             n = DEFAULTS["sms_cmd_max"]
         self._rate_n = n
-        self._times = [[0] * n for _ in range(_MAX_CONTACTS)]  # ring of recent message times (uptime ms)
+        self._times = [[0] * n for _ in range(_MAX_CONTACTS)]  # ring of recent reply times (uptime ms)
         self._count = [0] * _MAX_CONTACTS
-        self._limited = [False] * _MAX_CONTACTS  # rate_limited already logged in this burst
-        self._fails = 0
-        self._locked_until = None
+        fails = self._n("sms_pin_fails_max")
+        self.guard = PinGuard(fails if fails >= 1 else DEFAULTS["sms_pin_fails_max"],
+                              max(1, self._n("sms_pin_lock_s")), now, path=pin_path, log=self.log)
+        self.contacts = None  # the alert's recipients when one runs (fixed at its trigger), else cfg's
 
     def _n(self, key):
         v = self.cfg.get(key, DEFAULTS[key])
@@ -139,43 +141,43 @@ class Inbox:
         return self.cfg.get(key, DEFAULTS[key]) is True
 
     # --- public ------------------------------------------------------------------------------------
-    def contact_of(self, sender):
-        """Index in cfg["contacts"] of the contact whose number is the sender's, or -1."""
-        e = sender_e164(sender)
-        if e is None:
-            return -1
-        for i, c in enumerate(self.cfg.get("contacts") or ()):
-            try:
-                if i < _MAX_CONTACTS and phone.normalize(c["number"]) == e:
-                    return i
-            except (ValueError, KeyError, TypeError):
-                continue
-        return -1
+    def contact_of(self, sender, ton=None):
+        """Index in the contacts of the one whose number is the sender's, or -1."""
+        return senders.contact_of(self.contacts if self.contacts is not None else self.cfg.get("contacts"),
+                                  sender, ton, _MAX_CONTACTS)[0]
 
-    def handle(self, sender, text, now, alert_active, sent_utc=None, now_utc=None):
-        c = self.contact_of(sender)
+    def handle(self, sender, text, now, alert_active, sent_utc=None, now_utc=None, ton=None):
+        contacts = self.contacts if self.contacts is not None else self.cfg.get("contacts")
+        c, who = senders.contact_of(contacts, sender, ton, _MAX_CONTACTS)
         if c < 0:
-            self.log("sms_unknown_sender", sender=mask(sender), chars=len(text or ""))
+            self.log("sms_unknown_sender", sender=mask(sender), chars=len(text or ""), why=who)
             return (IGNORE, -1, "unknown_sender")
         if sent_utc is not None and now_utc is not None and now_utc - sent_utc > self._n("sms_max_age_s"):
             return self._ignore(c, "stale", age_s=int(now_utc - sent_utc))
-        if not self._rate_ok(c, now):
-            if self._limited[c]:
-                return (IGNORE, c, "rate_limited")
-            self._limited[c] = True
-            return self._ignore(c, "rate_limited")
-        self._limited[c] = False
         cmd, pin = parse(text or "")
         if cmd is None:
             return self._ignore(c, "not_a_command", chars=len(text or ""))
-        if cmd != ACK or self._flag("sms_ack_pin"):
-            why = self._pin(pin, now)
+        if cmd == ACK and pin is None and not self._flag("sms_ack_pin"):
+            pass  # an acknowledgement without a PIN: allowed, and weighed as such by the follow-ups
+        else:
+            why = self._pin(c, pin, now)
             if why is not None:
-                return self._ignore(c, why, cmd=cmd)
+                if cmd == ACK and not self._flag("sms_ack_pin"):
+                    why = None  # "OK 1234" with a wrong PIN counts as a guess, and is a plain ack
+                else:
+                    return self._ignore(c, why, cmd=cmd)
+            elif cmd == ACK:
+                cmd = ACK_PIN
         if not alert_active and (cmd != POSITION or not self._flag("sms_position_idle")):
             return self._ignore(c, "no_alert", cmd=cmd)
+        if cmd == POSITION and not self._rate_ok(c, now):
+            return self._ignore(c, "rate_limited", cmd=cmd)
         self.log("sms_command", contact=c, cmd=cmd)
         return (cmd, c, None)
+
+    def tick(self, now):
+        """About once a minute: the PIN locks' remaining times to flash."""
+        self.guard.tick(now)
 
     # --- internals ---------------------------------------------------------------------------------
     def _ignore(self, c, why, **kw):
@@ -193,22 +195,19 @@ class Inbox:
         self._count[c] = k + 1
         return True
 
-    def _pin(self, pin, now):
+    def _pin(self, c, pin, now):
+        """None if pin is the contacts' PIN, else why not. Only a PIN given counts as a guess."""
         stored = self.cfg.get("contacts_pin")
         if not stored:
             return "pin_not_set"
-        if self._locked_until is not None:
-            if self._locked_until - now > 0:
-                return "pin_locked"
-            self._locked_until = None
-            self._fails = 0
-        if pin is not None and pin_lock.matches(stored, pin):
-            self._fails = 0
+        if self.guard.remaining_ms(c, now):
+            return "pin_locked"
+        if pin is None:
+            return "pin_missing"
+        if pin_lock.matches(stored, pin):
+            self.guard.right(c, now)
             return None
-        self._fails += 1
-        if self._fails >= self._n("sms_pin_fails_max"):
-            self._locked_until = now + self._n("sms_pin_lock_s") * 1000
-            self.log("sms_pin_locked", fails=self._fails, lock_s=self._n("sms_pin_lock_s"))
+        self.guard.wrong(c, now)
         return "bad_pin"
 
 

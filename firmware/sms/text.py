@@ -1,6 +1,7 @@
 """Alert SMS text composer: one message that always fits ONE SMS segment (160 GSM-7 septets / 70 UCS2).
 
-compose(kind, wearer, fix, battery, lang, cell, duress) -> str, kind in "alert", "fall", "test", "update".
+compose(kind, wearer, fix, battery, lang, cell, duress) -> str, kind in "alert", "fall", "checkin" (a
+missed check-in: its own words, never the button alert's), "test", "update".
 French by default, English with lang="en". All fixed wording is GSM-7 (no c-cedilla, no circumflex), so
 only the wearer's name can force UCS2.
 
@@ -40,7 +41,7 @@ from firmware.core.sms_pdu import fits_one_segment
 from firmware.core import gsm7
 
 LIMIT_NAME = 20
-KINDS = ("alert", "fall", "test", "update")
+KINDS = ("alert", "fall", "checkin", "test", "update")
 
 _LINK = "https://maps.google.com/?q=%s,%s"
 _MIN_CUT = 2  # a cut name keeps at least this many characters: one letter is worth less than the wording
@@ -51,18 +52,22 @@ _FR = {
     "head": {
         "alert": ("ALERTE:", "ALERTE sous contrainte:"),
         "fall": ("ALERTE:", "ALERTE sous contrainte:"),
+        "checkin": ("ALERTE:", "ALERTE sous contrainte:"),
         "test": ("TEST -", "TEST - sous contrainte -"),
         "update": ("SUIVI:", "SUIVI sous contrainte:"),
     },
     "short": {
         "alert": ("ALERTE:", "ALERTE sous contrainte:"),
         "fall": ("Chute détectée:", "Chute détectée, sous contrainte:"),
+        "checkin": ("Check-in manqué:", "Check-in manqué, sous contrainte:"),
         "test": ("TEST -", "TEST - sous contrainte -"),
         "update": ("SUIVI:", "SUIVI sous contrainte:"),
     },
     "body": {
         "alert": ("%s a déclenché son bouton d'alerte.", "Bouton d'alerte déclenché."),
         "fall": ("Chute détectée pour %s.", "Chute détectée."),
+        "checkin": ("Check-in manqué: %s n'a pas confirmé qu'elle va bien.",
+                    "Check-in manqué: pas de confirmation qu'elle va bien."),
         "test": ("Essai par %s, aucune action requise.", "Essai, aucune action requise."),
         "update": ("Mise à jour pour %s.", "Mise à jour."),
     },
@@ -81,18 +86,22 @@ _EN = {
     "head": {
         "alert": ("ALERT:", "ALERT under duress:"),
         "fall": ("ALERT:", "ALERT under duress:"),
+        "checkin": ("ALERT:", "ALERT under duress:"),
         "test": ("TEST -", "TEST - under duress -"),
         "update": ("UPDATE:", "UPDATE under duress:"),
     },
     "short": {
         "alert": ("ALERT:", "ALERT under duress:"),
         "fall": ("Fall detected:", "Fall detected, under duress:"),
+        "checkin": ("Missed check-in:", "Missed check-in, under duress:"),
         "test": ("TEST -", "TEST - under duress -"),
         "update": ("UPDATE:", "UPDATE under duress:"),
     },
     "body": {
         "alert": ("%s pressed the alert button.", "Alert button pressed."),
         "fall": ("Fall detected for %s.", "Fall detected."),
+        "checkin": ("Missed check-in: %s did not confirm she is safe.",
+                    "Missed check-in: no confirmation she is safe."),
         "test": ("Test by %s, no action needed.", "Test, no action needed."),
         "update": ("Follow-up for %s.", "Follow-up."),
     },

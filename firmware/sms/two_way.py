@@ -9,7 +9,21 @@ from firmware.sms import battery_watch
 from firmware.core import clock, uptime
 from firmware.wearer import haptics
 from firmware.alert.manager import IDLE
-from firmware.sms.inbox import ACK, POSITION, STOP, Inbox, stop_text
+from firmware.sms.inbox import ACK, ACK_PIN, POSITION, STOP, Inbox, stop_text
+from firmware.system import storage
+
+BAD_SMS_PATH = "sms_bad.json"  # the reader's undecodable indices (drivers/modem/sms_reader.py)
+
+
+class _BadStore:
+    """Where the SMS reader keeps the indices it could not decode once (a reset between its two looks
+    must not start over)."""
+
+    def load(self):
+        return storage.read_json(BAD_SMS_PATH)
+
+    def save(self, pairs):
+        storage.write_json(BAD_SMS_PATH, pairs)
 from firmware.core.sms_pdu import encode_submit
 from firmware.sms.text import compose
 
@@ -18,8 +32,13 @@ class TwoWay:
     def __init__(self, app):
         self.app = app
         self.log = app.log
-        self.inbox = Inbox(app.cfg, log=app.log)
-        self.reader = app.modem.sms_reader(self.on_message, log=app.log)  # the modem driver's reader
+        self.inbox = Inbox(app.cfg, log=app.log, now=uptime.ms(), pin_path="smspin.rec")
+        # the modem driver's reader
+        retry_s = app.cfg.get("sms_bad_retry_s", 30)  # the second look at an undecodable SMS
+        if not isinstance(retry_s, int) or isinstance(retry_s, bool) or not 1 <= retry_s <= 600:
+            retry_s = 30
+        self.reader = app.modem.sms_reader(self.on_message, log=app.log, bad_store=_BadStore(),
+                                           retry_ms=retry_s * 1000)
         self.battery = battery_watch.BatteryWatch(log=app.log)
         self._jobs = []  # running reply tasks, kept so none is lost
 
@@ -29,17 +48,21 @@ class TwoWay:
     def on_message(self, sms):
         """Runs in the reader task: decide, then schedule any SMS to send."""
         alert = self.app.alert
+        # during an alert its recipients (fixed at its trigger) are the ones heard, by their numbering
+        self.inbox.contacts = alert.recipients if alert.state != IDLE else None
         act, c, why = self.inbox.handle(sms.sender, sms.text, uptime.ms(), alert.state != IDLE,
-                                        sent_utc(sms), clock.utc_now())
-        if act == ACK:
-            alert.ack(c)
+                                        sent_utc(sms), clock.utc_now(), ton=getattr(sms, "ton", None))
+        if act == ACK or act == ACK_PIN:
+            alert.ack(c, confirmed=act == ACK_PIN)
             self.app.vibrator.play(haptics.ACKNOWLEDGED)
             self.log("sms_ack", contact=c, alert=alert.alert_id)
         elif act == POSITION:
             self._spawn(self._position(c))
         elif act == STOP:
-            alert.stop("sms_stop")
-            self._spawn(self._stopped_by(c))
+            # the others are told who ended it, after the alert's SMS in flight, only those who got it
+            name = alert.recipients[c].get("name", "") if c < len(alert.recipients) else ""
+            alert.stop("sms_stop", notice=stop_text(name, self.app.cfg.get("lang", "fr")), skip=c)
+            self.app.vibrator.play(haptics.STOPPED_BY_CONTACT)  # she knows a contact ended it
 
     def _spawn(self, coro):
         self._jobs = [t for t in self._jobs if not t.done()]
@@ -58,21 +81,17 @@ class TwoWay:
         if await self.send_direct(c, text):
             self.log("position_reply", contact=c)
 
-    async def _stopped_by(self, c):
-        contacts = self.app.cfg.get("contacts") or []
-        text = stop_text(contacts[c].get("name", ""), self.app.cfg.get("lang", "fr"))
-        for i in range(len(contacts)):
-            if i != c:
-                await self.send_direct(i, text)
-
     def tell_contacts(self, text):
-        """Send text to every contact, each in its own task (a cancel by the wearer)."""
-        for i in range(len(self.app.cfg.get("contacts") or ())):
-            self._spawn(self.send_direct(i, text))
+        """Send text to every recipient of the alert, each in its own task (a cancel by the wearer)."""
+        contacts = self.app.alert.recipients
+        for i in range(len(contacts)):
+            self._spawn(self.send_direct(i, text, contacts=contacts))
 
-    async def send_direct(self, c, text, attempts=3):
-        """One SMS outside an alert's outbox (replies, notices, battery warnings)."""
-        contacts = self.app.cfg.get("contacts") or []
+    async def send_direct(self, c, text, attempts=3, contacts=None):
+        """One SMS outside an alert's outbox (replies, notices, battery warnings) to contact c of
+        contacts (default: the configuration's)."""
+        if contacts is None:
+            contacts = self.app.cfg.get("contacts") or []
         if not 0 <= c < len(contacts):
             return False
         try:
@@ -94,6 +113,7 @@ class TwoWay:
 
     def check_battery(self):
         """Called on each status poll: 15 % and 5 % each send one warning to the first contact."""
+        self.inbox.tick(uptime.ms())  # the contacts' PIN locks to flash while they run
         pct = self.app.board.battery_percent()
         level = self.battery.update(pct)
         if level:

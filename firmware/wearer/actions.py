@@ -43,8 +43,10 @@ class WearerGestures:
             fall.on_window = self.duress.arm
 
     def _alert_event(self, event, mgr):
-        if event == "triggered":
+        if event == "triggered" or event == "resumed":  # resumed: after a reset, with its duress tag
             self.duress.arm()
+            if event == "resumed":
+                self.duress.active = bool(mgr.duress)  # a cancel stays refused after a duress
             self.checkin.suspend()
             self.idle_bursts.disarm()
         elif event == "ended":
@@ -85,11 +87,10 @@ class WearerGestures:
                 self.log("duress", where="fall_window")
                 self.fall.resolve(True)
             elif decision == STOP:
-                alert.stop("cancel")
-                if self.tell_contacts is not None:
-                    self.tell_contacts(cancelled_text(self.cfg.get("wearer", ""), self.cfg.get("lang", "fr")))
+                # told, through the alert's outbox, only to those who got the alert, and after it
+                alert.stop("cancel", notice=cancelled_text(self.cfg.get("wearer", ""), self.cfg.get("lang", "fr")))
             elif decision == DURESS:
-                alert.duress = True  # the alert goes on; its next SMS say "sous contrainte"
+                alert.mark_duress()  # the alert goes on; every contact is told "sous contrainte" now
                 self.log("duress", where="alert", alert=alert.alert_id)
             elif decision == NOTHING and pattern is haptics.CANCEL_ASK:
                 self.log("cancel_asked", alert=alert.alert_id)  # the hold: the taps decide next
@@ -106,4 +107,4 @@ class WearerGestures:
             self.log("checkin_due")
         elif c == MISSED:
             self.log("checkin_missed")
-            alert.trigger("checkin", kind="alert")
+            alert.trigger("checkin", kind="checkin")  # its own text, never the button alert's

@@ -10,6 +10,7 @@ NOT_CONFIGURED = (60, 60, 60, 60, 60, 60, 60)  # no contact configured: this dev
 FALL_PROMPT = (300, 200, 300, 200, 300)  # fall detected: one press within the cancel window cancels
 ACKNOWLEDGED = (400, 200, 100, 120, 100)  # a contact answered OK / RECU: help is coming
 CANCEL = (500, 250, 500)  # alert or fall countdown cancelled
+STOPPED_BY_CONTACT = (700, 200, 300, 200, 100)  # a contact ended the alert with STOP <PIN>: long, medium, short
 # a duress "cancel": exactly CANCEL, then after a pause one tick only the wearer knows means
 # "the alert is still running"
 DURESS_CANCEL = CANCEL + (800, 70)

@@ -276,3 +276,28 @@ def test_upsampling_at_10hz_and_a_fall_found_in_the_drain_is_not_lost():
     fm.sleep_mode(False)  # the drain before the rate change confirms a fall
     assert fm.batch()  # handed to the next batch: the fall window opens then
     assert not fm.batch()
+
+
+class BusyAlert(Alert):
+    alert_id = 7
+
+    def __init__(self, state, kind):
+        Alert.__init__(self)
+        self.state, self.kind = state, kind
+        self.triggers = []
+
+    def trigger(self, source, kind="alert", only=None, duress=False):
+        self.triggers.append((source, kind, duress))
+        return True
+
+
+async def test_a_fall_during_a_test_alert_still_alerts_and_during_a_real_one_is_logged():
+    # issue 19 item 7: a technician's test alert must not swallow a real fall
+    for kind, want in (("test", [("fall", "fall", False)]), ("alert", [])):
+        alert = BusyAlert("dispatching", kind)
+        log = []
+        fm = FallMonitor(FakeAccel(lambda t: (0, 0, 1000)), alert, lambda ev, **kw: log.append(ev))
+        fm.cancel_ms = 20
+        await fm._fall()
+        assert alert.triggers == want, (kind, alert.triggers, log)
+        assert ("fall_during_alert" in log) == (kind == "alert")

@@ -183,14 +183,39 @@ def test_battery_floor_keeps_the_one_fix_followup():
     assert p.next_deadline(60 * S) is None
 
 
-def test_all_acknowledged_means_finished():
+def test_all_acknowledged_with_the_pin_means_finished():
     p = FollowupPolicy()
     p.start(0, True, 2)
     assert p.needs_fix() and not p.finished()
-    p.ack(0)
-    p.ack(1)
+    p.ack(0, confirmed=True)
+    p.ack(1, confirmed=True)
     assert not p.needs_fix() and p.finished()
     assert replay(p, 0, 30 * MIN) == []
+
+
+def test_five_forged_oks_slow_the_followups_but_never_silence_them():
+    # before: five "OK" from the contacts' (spoofable) numbers stopped every follow-up
+    for t0 in STARTS:
+        p = FollowupPolicy()
+        p.start(t0, True, 5)
+        ev = {3 * MIN: lambda p, now: [p.ack(c) for c in range(5)]}
+        out = replay(p, t0, 95 * MIN, events=ev)
+        for c in range(5):
+            assert periodic_marks(out, c) == [120, 1920, 3720, 5520], (t0, c, out)  # 30 min after the last
+        assert p.needs_fix() and not p.finished()
+
+
+def test_a_confirmed_ack_stops_its_contact_and_plain_acks_of_the_rest_keep_them_going():
+    p = FollowupPolicy()
+    p.start(0, True, 3)
+    ev = {1 * MIN: lambda p, now: p.ack(0, confirmed=True),
+          3 * MIN: lambda p, now: (p.ack(1), p.ack(2))}
+    out = replay(p, 0, 40 * MIN, events=ev)
+    assert periodic_marks(out, 0) == []
+    assert periodic_marks(out, 1) == periodic_marks(out, 2) == [120, 1920]
+    p.ack(1, confirmed=True)  # a later confirmed ack is never downgraded by a plain one
+    p.ack(1)
+    assert p._acked[1] == 2
 
 
 def test_stop_ends_everything():
@@ -274,3 +299,51 @@ def test_bad_input_raises_value_error():
         pass
     else:
         raise AssertionError("99 contacts")
+
+
+def test_export_and_restore_keep_the_schedule_across_a_reset():
+    # the board is off for a while: ticks start anywhere after it, the time off is not counted
+    import json
+    for t0 in STARTS:
+        p = FollowupPolicy()
+        p.start(t0, False, 3)
+        p.ack(1, confirmed=True)
+        out = replay(p, t0, 5 * MIN)
+        d = p.export(at(t0, 5 * MIN))
+        d = json.loads(json.dumps(d))  # as written to and read from flash
+        for t1 in STARTS:
+            q = FollowupPolicy()
+            q.restore(d, t1)
+            # same marks as the policy that never stopped, counted from the restore
+            rest = replay(q, t1, 6 * MIN)
+            # the last slot was at 4 min: the next at 6, i.e. 1 min after the restore
+            assert periodic_marks(rest, 0) == [60, 180, 300], (t0, t1, rest)
+            assert periodic_marks(rest, 1) == []  # the confirmed ack survived
+            assert q.needs_fix()  # the fix follow-up is still owed
+            q.on_fix(t1, 0, 5)
+            assert sorted(c for c, why in q.due(t1) if why == FIX) == [0, 1, 2]
+        assert out  # the first 5 minutes had their marks
+    for bad in (None, {}, {"n": 2, "ack": [0], "need": [0, 0]}, {"n": "x"}):
+        try:
+            FollowupPolicy().restore(bad, 0)
+            raise AssertionError("accepted %r" % (bad,))
+        except ValueError:
+            pass
+
+
+def test_a_duress_is_told_to_every_contact_at_once_even_after_acknowledgements():
+    from firmware.alert.followups import DURESS
+    for t0 in STARTS:
+        p = FollowupPolicy()
+        p.start(t0, True, 3)
+        p.ack(0, confirmed=True)
+        p.ack(1)
+        assert p.due(at(t0, 30 * S)) == []
+        p.duress()
+        assert p.next_deadline(at(t0, 31 * S)) == at(t0, 31 * S)
+        assert p.due(at(t0, 31 * S)) == [(0, DURESS), (1, DURESS), (2, DURESS)]
+        assert p.due(at(t0, 32 * S)) == []  # once
+        q = FollowupPolicy()
+        p.duress()
+        q.restore(p.export(at(t0, 33 * S)), 0)  # owed at a reset: still owed after it
+        assert [c for c, why in q.due(0) if why == DURESS] == [0, 1, 2]

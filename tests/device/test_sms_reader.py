@@ -207,6 +207,75 @@ async def test_undecodable_is_retried_once_then_deleted_and_other_types_deleted(
     assert ("sms_not_deliver", {"index": 1, "mti": 2}) in log
 
 
+def compressed(oa="0B913396969696F6"):
+    """An SMS-DELIVER with DCS 0x20 (compressed GSM-7: no phone sends it, the decoder refuses it),
+    from a stranger's number."""
+    return SMSC + "04" + oa + "0020" + SCTS + "05" + "C8329BFD06"
+
+
+class MemStore:
+    def __init__(self):
+        self.data = None
+        self.saves = 0
+
+    def load(self):
+        return self.data
+
+    def save(self, v):
+        self.data = v
+        self.saves += 1
+
+
+async def test_a_full_sim_of_undecodable_sms_is_emptied_and_the_stop_behind_it_read():
+    # 15 compressed SMS from a stranger (more than the 8 indices the reader once remembered: none
+    # reached its second look, the SIM stayed full and no STOP was ever read again)
+    t = [0]
+    store = {i: compressed() for i in range(15)}
+    m, r, got, log = make(store, t)
+    r.retry_ms = 30000
+    await r.step()
+    assert len(store) == 15 and got == []  # first look: kept, in case the line was garbled
+    assert r._retry_at is not None  # the second look is planned, not left to the 10-min sweep
+    t[0] = 30000
+    r._sweep = True  # what run() does once retry_ms has passed
+    await r.step()
+    assert store == {}, sorted(store)
+    assert sum(1 for e in log if e[0] == "sms_undecodable" and e[1]["deleted"]) == 15
+    store[3] = pdu("STOP 1234")
+    m.on_sms_received(b'+CMTI: "SM",3')
+    await r.step()
+    assert [g.text for g in got] == ["STOP 1234"]
+
+
+async def test_run_gives_the_second_look_after_retry_ms_not_the_sweep_interval():
+    store = {i: compressed() for i in range(12)}
+    m = FakeModem(store)
+    r = SmsReader(m, lambda s: None, sweep_ms=600000, retry_ms=50)
+    task = asyncio.create_task(r.run())
+    await asyncio.sleep_ms(300)
+    task.cancel()
+    assert store == {}
+
+
+async def test_bad_indices_survive_a_reset_and_a_new_message_at_the_same_index_gets_its_first_look():
+    ms = MemStore()
+    store = {i: compressed() for i in range(12)}
+    m = FakeModem(store)
+    r = SmsReader(m, lambda s: None, bad_store=ms)
+    await r.step()
+    assert len(store) == 12 and len(ms.data) == 12
+    # reset: a new reader (same flash) deletes them on its first sweep, they had their first look
+    store[5] = compressed("0B913396969696F7")  # index 5 now holds another message: first look
+    got = []
+    r2 = SmsReader(FakeModem(store), got.append, bad_store=ms)
+    await r2.step()
+    assert sorted(store) == [5] and [p[0] for p in ms.data] == [5]
+    ms.data.append("junk")  # a damaged file entry is dropped, never fatal
+    r3 = SmsReader(FakeModem(store), got.append, bad_store=ms)
+    await r3.step()
+    assert store == {} and ms.data == []
+
+
 async def test_a_failing_handler_still_deletes_the_message():
     store = {3: pdu("OK")}
     m = FakeModem(store)

@@ -93,6 +93,7 @@ MARK = {
     ("fr", "alert"): "ALERTE", ("fr", "fall"): "Chute détectée", ("fr", "test"): "TEST -",
     ("fr", "update"): "SUIVI", ("en", "alert"): "ALERT", ("en", "fall"): "Fall detected",
     ("en", "test"): "TEST -", ("en", "update"): "UPDATE",
+    ("fr", "checkin"): "Check-in manqué", ("en", "checkin"): "Missed check-in",
 }
 DURESS = {"fr": "sous contrainte", "en": "under duress"}
 
@@ -182,6 +183,35 @@ def test_french_kinds():
     for t in (fall, test, upd):
         assert "https://maps.google.com/?q=48.85837,2.29448" in t
         assert is_gsm7(t), t
+
+
+def test_a_missed_check_in_has_its_own_words_never_the_button_alerts():
+    # before: a missed check-in sent exactly the button alert ("a déclenché son bouton d'alerte")
+    for lang, own, alert_words in (("fr", "Check-in manqué", "déclenché son bouton"),
+                                   ("en", "Missed check-in", "pressed the alert button")):
+        for fix in (PARIS, None):
+            for name in ("Marie", "", "a" * 20, "😀" * 20):
+                for duress in (False, True):
+                    t = compose("checkin", name, fix, 80, lang, None, duress)
+                    assert own in t and alert_words not in t, t
+                    check(t, "checkin", name, fix, 80, lang, None, duress)
+
+
+def test_notices_have_their_own_words_and_fit_one_segment():
+    from firmware.sms import notices
+    from firmware.core import gsm7
+    for lang in ("fr", "en"):
+        for name in ("Marie", "", "a" * 20, "€" * 20, "ç" * 20, "😀" * 20, "Иван Smith", None):
+            for t in (notices.battery_text(name, 9, lang), notices.battery_text(name, 100, lang),
+                      notices.end_text(name, 60, lang), notices.end_text(name, 1440, lang)):
+                assert fits(t), t
+                assert "déclenché" not in t and "pressed" not in t and not t.startswith(("SUIVI:", "ALERT")), t
+                if name in ("Marie", "a" * 20):
+                    assert name in t and gsm7.is_gsm7(t), t
+    assert notices.battery_text("Marie", 9) == ("SUIVI SUSPENDU: batterie du bouton de Marie faible (9%). "
+                                               "L'alerte reste active; plus de SMS de position.")
+    assert notices.end_text("Marie", 60, "en") == ("END OF UPDATES: Marie's alert closed after 60 min (time "
+                                                  "limit). No more position SMS.")
 
 
 def test_french_fix_ages():

@@ -23,6 +23,8 @@ def test_missed_checkin_sends_the_alert(tmp_path):
     trig = [e for e in run.events if e["event"] == "trigger"]
     assert len(trig) == 1 and trig[0]["source"] == "checkin"
     assert len(run.sms) == 5
+    # its own words, never the button alert's (before: "a déclenché son bouton d'alerte")
+    assert all("Check-in manqué" in s["text"] and "déclenché" not in s["text"] for s in run.sms), run.sms
 
 
 def test_im_fine_burst_restarts_the_timer(tmp_path):

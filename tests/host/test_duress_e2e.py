@@ -62,7 +62,12 @@ def test_duress_keeps_the_alert_going_and_tags_the_updates(tmp_path):
     t = texts(run)
     assert all("contrainte" not in x for x in t[:5])  # sent before the duress
     updates = t[5:]
-    assert len(updates) == 5 and all("contrainte" in x for x in updates), t
+    # the duress is told to everyone at once (issue 20 item 6; before: only with the periodic
+    # follow-up, up to 30 min later), then the periodic ones say it too
+    assert len(updates) == 10 and all("contrainte" in x for x in updates), t
+    t_duress = [e["t"] for e in run.events if e["event"] == "duress"][0]
+    told = [s["t"] for s in run.sms[5:10]]
+    assert told[-1] - t_duress < 5 * 0.2 + 0.5, (t_duress, told)
 
 
 def test_duress_in_the_fall_window_sends_the_alert_at_once(tmp_path):

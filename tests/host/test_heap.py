@@ -12,10 +12,12 @@ from alertbutton import vm
 from alertbutton.bench import heap
 from alertbutton.sim.run import load_scenario
 
-# `ALERTBUTTON_VM=32 alertbutton bench heap --form mpy` measured 272-276 KB (docs/memory.md); the rest is
+# `ALERTBUTTON_VM=32 alertbutton bench heap --form mpy` measured 272-276 KB (docs/memory.md); issues 19.2
+# and 20.4-20.6 (the alert's persisted state and recipients, per-contact PIN guard, sender forms, end
+# notices) took it to 289-290 KB (heap.trial: 288 fails, 290 passes, 292 passes twice); the rest is
 # margin for the spread between runs near the edge. A change that needs more fails here: measure it
 # with the bench, then cut or raise this with the figures in docs/memory.md.
-HEAP_KB = 288
+HEAP_KB = 300
 
 
 @pytest.fixture(scope="module")

@@ -397,7 +397,9 @@ class SimRun:
     def control(self, ev):
         """Scenario events that are not gestures: {"ctl": "hang 10"} (sent to the board's control
         channel), {"power": "cut", "off_s": 1} (a power cut: reboot with reset cause power-on)."""
-        if "sms" in ev:  # an SMS to the button, as a PDU built by an independent encoder
+        if "sms" in ev and "pdu" in ev["sms"]:  # a raw SMS-DELIVER PDU (hostile or malformed senders)
+            self.modem.deliver_pdu(ev["sms"]["pdu"])
+        elif "sms" in ev:  # an SMS to the button, as a PDU built by an independent encoder
             self.modem.deliver(ev["sms"]["from"], ev["sms"]["text"])
         elif "ctl" in ev:
             os.write(self._ctl_master, (ev["ctl"] + "\n").encode())

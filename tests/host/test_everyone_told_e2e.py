@@ -1,0 +1,26 @@
+"""Everyone told, in order (issue 20 item 6), end to end on the simulated board: a cancel while the
+alert's SMS are still going out never leaves a contact with the alert as the last message."""
+from alertbutton.sim.run import run_scenario
+
+CONTACTS = [{"name": "C%d" % i, "number": "+3361234560%d" % i} for i in range(1, 6)]
+
+
+def test_a_cancel_during_dispatch_never_leaves_the_alert_as_anyones_last_message(tmp_path):
+    # CMGS 1.5 s: the alert's SMS go out at ~4.3, 5.8, 7.3, 8.8, 10.3 s; five presses from 3.0 s are
+    # a cancel decided at ~5.9 s. Before: the alert went on to all five and the ANNULATION SMS were
+    # interleaved with it: contacts 3-5 read "ANNULATION" first and the alert last.
+    sc = {"wearer": "Camille", "contacts": CONTACTS, "gnss": None,
+          "last_fix": {"lat": 48.11198, "lon": -1.67429, "acc_m": 12, "age_s": 20},
+          "modem": {"cmgs_latency_s": 1.5, "cmd_latency_s": 0.005},
+          "config": {"cancel_presses": 5, "duress_presses": 2, "update_first_s": 600},
+          "events": [{"t": 2.0, "gesture": "alert"}, {"t": 3.0, "gesture": "presses", "n": 5}],
+          "duration_s": 18}
+    run = run_scenario(sc, tmp_path, stop_when_done=False)
+    assert [e["why"] for e in run.events if e["event"] == "alert_stop"] == ["cancel"]
+    got_alert = 0
+    for c in CONTACTS:
+        seq = [s["text"].split(":")[0] for s in run.sms if s["to"] == c["number"]]
+        assert seq in ([], ["ALERTE", "ANNULATION"]), (c["number"], seq)
+        got_alert += bool(seq)
+    assert 1 <= got_alert < 5, got_alert  # the cancel came mid-dispatch: the rest never got the alert
+    assert [e["told"] for e in run.events if e["event"] == "end_notice"] == [got_alert]
