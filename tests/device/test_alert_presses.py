@@ -25,8 +25,11 @@ class FakeAlert:
             for fn in self.listeners:
                 fn("triggered", self)
 
-    def stop(self, why):
+    def stop(self, why, notice=None, skip=-1):  # the AlertManager's signature
         self.stopped.append(why)
+
+    def mark_duress(self):
+        self.duress = True
 
 
 class FakeVibrator:
