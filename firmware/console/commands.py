@@ -560,12 +560,47 @@ class Console:
     def c_factory_reset(self, args):
         if args.strip():
             raise Reply("ARGS", "usage: factory-reset")
+        state = getattr(getattr(self.app, "alert", None), "state", "idle")
+        if state != "idle":  # erasing would take the alert's outbox and recipients from under it
+            raise Reply("BUSY", "an alert is in progress (state %s): factory-reset once it has ended" % state)
         self._change(lambda: settings.reset(self.cfg), "factory_reset", keep_backup=False)
         self._apply_gestures()
+        self._forget()
+        from firmware.settings import erase
+        board = getattr(self.app, "board", None)
+        keep = (settings.PATH,) + tuple(getattr(board, "data_keep", lambda: ())())
+        try:
+            removed, errors = erase.erase_data(".", keep)
+        except OSError as e:
+            removed, errors = 0, [repr(e)]
         self.pin.clear()
         self.session = None
+        self._log("factory_reset", removed=removed, errors=len(errors))
         self._not_configured()
-        return {"configured": False, "pin_set": False}
+        if errors:
+            raise Reply("STORAGE", "settings erased, but %d file(s) could not be: %s" % (len(errors), errors[0]))
+        return {"configured": False, "pin_set": False, "files_erased": removed}
+
+    def _forget(self):
+        """What the running firmware holds in RAM of the erased data: log lines, the last fix, the
+        ended alert's outbox, the platform queue's index (their files go next)."""
+        app = self.app
+        log = getattr(app, "log", None)
+        if log is not None:
+            del log.ring[:]
+            for sink in getattr(log, "sinks", ()):
+                if isinstance(getattr(sink, "buf", None), list):
+                    del sink.buf[:]
+        lf = getattr(app, "lastfix", None)
+        if lf is not None:
+            lf.fix = lf._saved = None
+        ob = getattr(getattr(app, "alert", None), "outbox", None)
+        if ob is not None:
+            ob.recs = []
+        q = getattr(getattr(app, "platform", None), "queue", None)
+        if q is not None:
+            q.index = []
+            q.bytes = 0
 
     # --- stream loop ------------------------------------------------------------------------------
     def _write(self, text):

@@ -397,8 +397,11 @@ def test_config_get_put_and_factory_reset():
     err(con, "AB1 config put {not json", "CONFIG")
     err(con, 'AB1 config put {"pin": null}', "CONFIG")
     assert app.cfg["wearer"] == "V"  # refused imports change nothing
+    open("outbox.json", "w").write('[{"to": "+33612345601"}]')  # data files of any name go
+    open("notes.bin", "wb").write(b"+33612345601")
     r = ok(con, "AB1 factory-reset")
-    assert r == {"configured": False, "pin_set": False}
+    assert r["configured"] is False and r["pin_set"] is False and r["files_erased"] >= 2, r
+    assert "outbox.json" not in os.listdir() and "notes.bin" not in os.listdir()
     assert app.cfg["contacts"] == [] and app.cfg["pin"] is None and app.cfg["wearer"] == ""
     assert app.vibrator.played[-1] == haptics.NOT_CONFIGURED
     assert "config.rec.bak" not in os.listdir()  # no way back to the erased contacts

@@ -29,7 +29,7 @@ COMMANDS = {
     "lock": ("alertbutton.device.technician", "end the technician session"),
     "pin": ("alertbutton.device.technician", "set or change the technician PIN"),
     "config": ("alertbutton.device.technician", "export or import the configuration as JSON (provision many alike)"),
-    "factory-reset": ("alertbutton.device.technician", "erase contacts, wearer and PIN"),
+    "factory-reset": ("alertbutton.device.technician", "erase contacts, wearer, PIN and every data file"),
     "ports": ("alertbutton.device.technician", "list the serial ports"),
     "selftest": ("alertbutton.device.technician", "check each part of the board before handing it out (pass/fail per part)"),
     "provision": ("alertbutton.device.provision", "apply a fleet template and this button's platform credentials"),

@@ -48,7 +48,7 @@ COMMAND_HELP = {
     "lock": "end the technician session",
     "pin": "set or change the technician PIN",
     "config": "export or import the configuration as JSON (provision many buttons alike)",
-    "factory-reset": "erase contacts, wearer and PIN",
+    "factory-reset": "erase contacts, wearer, PIN and every data file (logs, positions, recordings, credentials)",
     "ports": "list the serial ports (the button is usually a CP210x/CH340 USB serial)",
     "selftest": "check each part of the board (before handing it out): pass/fail with the value seen",
 }
@@ -553,10 +553,12 @@ def cmd_factory_reset(dev, args, out):
     if not args.yes:
         if not sys.stdin.isatty():
             raise DeviceError("factory-reset erases the contacts: confirm with --yes", EXIT_USAGE)
-        if input("Erase contacts, wearer and PIN of this button? Type 'erase': ").strip() != "erase":
+        if input("Erase contacts, wearer, PIN, logs, positions, recordings and platform credentials of "
+                 "this button? Type 'erase': ").strip() != "erase":
             raise DeviceError("cancelled", EXIT_USAGE)
     r = dev.call("factory-reset")
-    out.result(r, "factory reset done: NOT CONFIGURED (no contact, no PIN)")
+    out.result(r, "factory reset done: NOT CONFIGURED (no contact, no PIN; %d data file(s) overwritten and "
+                  "removed: logs, outbox, positions, recordings, credentials)" % r.get("files_erased", 0))
 
 
 def cmd_selftest(dev, args, out):
