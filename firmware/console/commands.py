@@ -560,9 +560,24 @@ class Console:
     def c_factory_reset(self, args):
         if args.strip():
             raise Reply("ARGS", "usage: factory-reset")
-        state = getattr(getattr(self.app, "alert", None), "state", "idle")
-        if state != "idle":  # erasing would take the alert's outbox and recipients from under it
-            raise Reply("BUSY", "an alert is in progress (state %s): factory-reset once it has ended" % state)
+        alert = getattr(self.app, "alert", None)
+        state = getattr(alert, "state", "idle")
+        if state == "active":  # every first SMS went out: end the alert, then erase
+            return Deferred(self._reset_after_stop(alert))
+        if state != "idle":  # its first SMS are still going out: never cut them
+            raise Reply("BUSY", "an alert is being sent (state %s): factory-reset once its SMS are out" % state)
+        return self._factory_reset()
+
+    async def _reset_after_stop(self, alert):
+        alert.stop("factory_reset")
+        t0 = uptime.ms()
+        while alert.state != "idle":
+            if uptime.ms() - t0 > 15000:
+                raise Reply("BUSY", "the alert did not end within 15 s: nothing erased, try again")
+            await asyncio.sleep_ms(50)
+        return self._factory_reset()
+
+    def _factory_reset(self):
         self._change(lambda: settings.reset(self.cfg), "factory_reset", keep_backup=False)
         self._apply_gestures()
         self._forget()

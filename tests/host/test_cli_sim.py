@@ -188,3 +188,28 @@ def test_config_export_factory_reset_import(sim, capsys, tmp_path):
     assert [s["number"] for s in r["slots"]] == [e for _t, e, _n in CONTACTS]
     rc, r, _ = ab(capsys, p, "logs", "-n", "5")
     assert rc == 0 and r["lines"] and r["lines"][-1]["event"] == "config_changed"
+
+
+def test_config_export_never_overwrites_and_is_private(sim, capsys, tmp_path):
+    """Issue 19 item 8: an existing file is refused without --force (left as it was), the export is
+    mode 0600, and a folder or a missing folder get a message instead of a traceback."""
+    p = sim.console_port
+    f = tmp_path / "button.json"
+    f.write_text("her earlier export")
+    rc, _o, err = ab(capsys, p, "config", "export", str(f), "--pin", PIN, json_out=False)
+    assert rc == 2 and "exists" in err and "--force" in err, err
+    assert f.read_text() == "her earlier export"
+    new = tmp_path / "new.json"
+    rc, _o, err = ab(capsys, p, "config", "export", str(new), "--pin", PIN, json_out=False)
+    assert rc == 0, err
+    assert os.stat(new).st_mode & 0o777 == 0o600 and "contacts" in json.loads(new.read_text())
+    os.chmod(f, 0o644)
+    rc, _o, err = ab(capsys, p, "config", "export", str(f), "--pin", PIN, "--force", json_out=False)
+    assert rc == 0, err
+    assert os.stat(f).st_mode & 0o777 == 0o600 and json.loads(f.read_text())["format"] == "alertbutton-config"
+    assert sorted(os.listdir(tmp_path)) == ["button.json", "new.json"]  # no temporary file left
+    rc, _o, err = ab(capsys, p, "config", "export", str(tmp_path), "--pin", PIN, json_out=False)
+    assert rc == 2 and "is a folder" in err and "Traceback" not in err, err
+    rc, _o, err = ab(capsys, p, "config", "export", str(tmp_path / "no" / "such" / "b.json"), "--pin", PIN,
+                     json_out=False)
+    assert rc == 2 and "does not exist" in err, err

@@ -97,11 +97,12 @@ class Device:
 
     def _call(self, command, prefix):
         import serial
+        import termios  # tcdrain() on a pty whose other end went away raises termios.error (EIO)
         try:
             self.ser.reset_input_buffer()
             self.ser.write(("%s%s %s\n" % (prefix, PROTO, command)).encode())
             self.ser.flush()
-        except (serial.SerialException, OSError) as e:  # gone while the request went out: it may
+        except (serial.SerialException, OSError, termios.error) as e:  # gone while the request went out: it may
             raise _lost(self.port, e)  # have arrived whole, so the same advice as a lost answer
         deadline = time.monotonic() + self.timeout
         buf = b""
@@ -113,7 +114,7 @@ class Device:
                 chunk = self.ser.read(1)
                 if chunk and self.ser.in_waiting:
                     chunk += self.ser.read(self.ser.in_waiting)
-            except (serial.SerialException, OSError) as e:
+            except (serial.SerialException, OSError, termios.error) as e:
                 raise _lost(self.port, e)
             if not chunk:
                 continue
@@ -204,7 +205,8 @@ def add_arguments(p):
         p.add_argument("--new-pin", help="the new PIN (else prompted twice; or $ALERTBUTTON_NEW_PIN)")
     elif name == "config":
         p.add_argument("action", choices=("export", "import"))
-        p.add_argument("file", help="JSON file ('-' for stdout/stdin)")
+        p.add_argument("file", help="JSON file ('-' for stdout/stdin); export writes it mode 0600")
+        p.add_argument("--force", action="store_true", help="export: replace an existing file")
     elif name == "factory-reset":
         p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     elif name == "selftest":
@@ -350,6 +352,39 @@ def _valid(number):
 def _pre_config(args):
     if args.action == "import":
         args.checked = load_config_file(args.file)
+    elif args.file != "-":
+        check_export_target(args.file, getattr(args, "force", False))
+
+
+def check_export_target(path, force=False):
+    """Refuse, before anything is asked of the button, a target that is a folder, in a folder that does
+    not exist, or an existing file without --force (an export holds the contacts: never lost, never
+    replaced by mistake)."""
+    if os.path.isdir(path):
+        raise DeviceError("%s is a folder: give a file name, e.g. %s" % (path, os.path.join(path, "button.json")),
+                          EXIT_USAGE)
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise DeviceError("the folder %s does not exist: create it first, or give another path" % parent, EXIT_USAGE)
+    if os.path.exists(path) and not force:
+        raise DeviceError("%s exists: give a new file name, or --force to replace it" % path, EXIT_USAGE)
+
+
+def write_private(path, text, force=False):
+    """Write text to path readable and writable by its owner only (0600): a new file is created
+    exclusively; with force, a temporary file is renamed over the old one."""
+    tmp = path if not force else "%s.tmp-%d" % (path, os.getpid())
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise DeviceError("%s exists: give a new file name, or --force to replace it" % path, EXIT_USAGE)
+    except OSError as e:
+        raise DeviceError("cannot write %s: %s" % (path, e.strerror), EXIT_USAGE)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(tmp, 0o600)  # whatever the umask
+    if force:
+        os.replace(tmp, path)
 
 
 def load_config_file(path):
@@ -537,8 +572,7 @@ def cmd_config(dev, args, out):
         if args.file == "-":
             sys.stdout.write(text)
             return 0
-        with open(args.file, "w", encoding="utf-8") as f:
-            f.write(text)
+        write_private(args.file, text, getattr(args, "force", False))
         if getattr(args, "json", False):
             print(json.dumps({"exported": args.file, "contacts": len(r.get("contacts", []))}))
         else:

@@ -230,14 +230,30 @@ DERIVED = ("index", "bytes", "sha256", "prev_sha256", "alert", "prealert", "fina
 
 # --- export --------------------------------------------------------------------------------------------
 
+def fresh_dir(out_dir, name):
+    """A new folder out_dir/name, or name-2, name-3... when an earlier export is there: an export never
+    writes into another (its manifest's SHA-256, written down then, must still verify)."""
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise EvidenceError("--out %s is a file: give a folder (it is created if missing)" % out_dir, 2)
+    os.makedirs(out_dir, exist_ok=True)
+    for k in range(1, 10000):
+        d = os.path.join(out_dir, name if k == 1 else "%s-%d" % (name, k))
+        try:
+            os.mkdir(d)
+            return d
+        except FileExistsError:
+            continue
+    raise EvidenceError("%s: 9999 exports of %s already: give another --out" % (out_dir, name), 2)
+
+
 def export_recording(src, rec, out_dir, progress=True, mark=True, partial=False, listing=None):
     """Export one recording; returns (directory, problems found by verifying the result)."""
     chunks = src.chunks(rec)
     if not chunks:
         raise EvidenceError("recording %d has no closed chunk yet" % rec)
-    d = os.path.join(out_dir, "r%05d" % rec)
-    os.makedirs(os.path.join(d, "chunks"), exist_ok=True)
-    os.makedirs(os.path.join(d, "audio"), exist_ok=True)
+    d = fresh_dir(out_dir, "r%05d" % rec)
+    os.makedirs(os.path.join(d, "chunks"))
+    os.makedirs(os.path.join(d, "audio"))
     bar = Progress(sum(c["size"] for c in chunks), "recording %d" % rec) if progress else None
     names, datas = [], []
     for c in chunks:
@@ -554,6 +570,8 @@ def cmd_list(recs):
 
 
 def cmd_export(src, recs, args):
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise EvidenceError("--out %s is a file: give a folder (it is created if missing)" % args.out, 2)
     wanted = [r for r in recs if not args.rec or r["rec"] in args.rec]
     if args.rec:
         missing = set(args.rec) - set(r["rec"] for r in wanted)
