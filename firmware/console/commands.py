@@ -321,13 +321,16 @@ class Console:
                 slot = settings.check_slot(toks[1])
             except ValueError as e:
                 raise Reply("SLOT", str(e))
-            number, name = phone.split_number(toks[2:])
+            try:
+                number, name = phone.split_number(toks[2:])
+            except ValueError as e:
+                raise Reply("NUMBER", str(e))
             try:
                 name = settings.check_contact_name(name)
             except ValueError as e:
                 raise Reply("NAME", str(e))
             c = self._change(lambda: settings.set_contact(self.cfg, slot, number, name), "contact")
-            return {"slot": slot, "name": c["name"], "number": c["number"],
+            return {"slot": slot, "name": c["name"], "number": c["number"], "display": phone.describe(c["number"]),
                     "warnings": phone.warnings(c["number"]), "configured": True}
         if sub == "clear":
             self.require(CHANGE)

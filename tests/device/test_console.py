@@ -247,10 +247,16 @@ def test_damaged_lockout_record_means_locked():
 def test_contacts_set_list_clear():
     con, app, clock = provisioned()
     r = ok(con, "AB1 contacts set 2 06 12 34 56 02 Karim Ben Ali")  # number typed in groups
-    assert r == {"slot": 2, "name": "Karim Ben Ali", "number": "+33612345602", "warnings": [], "configured": True}
+    assert r == {"slot": 2, "name": "Karim Ben Ali", "number": "+33612345602", "warnings": [], "configured": True,
+                 "display": "+33 6 12 34 56 02 (France, mobile)"}
     r = ok(con, "AB1 contacts set 4 0145678901 Bureau")
     assert r["warnings"] and "landline" in r["warnings"][0]
-    assert ok(con, "AB1 contacts set 1 0612345601 112 Association")["name"] == "112 Association"
+    # digits right after an unquoted number: never guessed (issue 19); quoted, the rest is the name
+    e = err(con, "AB1 contacts set 1 0612345601 112 Association", "NUMBER")
+    assert 'contacts set SLOT "0612345601" 112 Association' in e, e
+    assert ok(con, 'AB1 contacts set 1 "0612345601" 112 Association')["name"] == "112 Association"
+    e = err(con, "AB1 contacts set 4 +262 692 12 34 04 2 Julie", "NUMBER")
+    assert 'put the number in double quotes, e.g. contacts set SLOT "+262 692 12 34 04" 2 Julie' in e, e
     err(con, "AB1 contacts set 3 0812345678 Service", "NUMBER")
     err(con, "AB1 contacts set 3 114 Urgence", "NUMBER")
     err(con, "AB1 contacts set 6 0612345678 X", "SLOT")
@@ -278,7 +284,7 @@ def test_changes_edit_the_shared_cfg_in_place():
     ok(con, "AB1 contacts set 1 0612345601 A")
     ok(con, "AB1 wearer set Camille")
     ok(con, "AB1 lang en")
-    ok(con, 'AB1 config put {"contacts": [{"name": "B", "number": "0712345678"}]}')
+    ok(con, 'AB1 config put {"contacts": [{"name": "B", "number": "0752345678"}]}')
     ok(con, "AB1 factory-reset")
     assert app.cfg is held and con.cfg is held
 
@@ -314,13 +320,13 @@ def test_wearer_name_checks_and_warnings():
 def test_message_preview_is_exactly_the_alert_text():
     con, app, clock = provisioned()
     ok(con, "AB1 contacts set 1 0612345601 Sophie")
-    ok(con, "AB1 contacts set 3 +447700900123 Jo")
+    ok(con, "AB1 contacts set 3 +447400900123 Jo")
     ok(con, "AB1 wearer set Camille")
     r = ok(con, "AB1 message preview")
     assert r["position"] == "none"
     want = compose("alert", "Camille", None, 64, "fr")
     assert [(m["slot"], m["to"], m["text"]) for m in r["messages"]] == [
-        (1, "+33612345601", want), (3, "+447700900123", want)]
+        (1, "+33612345601", want), (3, "+447400900123", want)]
     enc, units, limit = segment_info(want)
     for m in r["messages"]:
         assert (m["encoding"], m["units"], m["limit"], m["segments"]) == (enc, units, limit, 1)
@@ -391,8 +397,8 @@ def test_config_get_put_and_factory_reset():
     exp = ok(con, "AB1 config get")
     assert exp["format"] == "alertbutton-config" and "pin" not in exp
     assert exp["contacts"] == [{"slot": 1, "name": "A", "number": "+33612345601"}]
-    r = ok(con, 'AB1 config put {"wearer": "V", "contacts": [{"slot": 5, "name": "Z", "number": "07 00 00 00 05"}]}')
-    assert r["contacts"] == 1 and app.cfg["slots"][0] is None and app.cfg["slots"][4]["number"] == "+33700000005"
+    r = ok(con, 'AB1 config put {"wearer": "V", "contacts": [{"slot": 5, "name": "Z", "number": "07 50 00 00 05"}]}')
+    assert r["contacts"] == 1 and app.cfg["slots"][0] is None and app.cfg["slots"][4]["number"] == "+33750000005"
     err(con, 'AB1 config put {"contacts": [{"name": "Z", "number": "0800000000"}]}', "CONFIG")
     err(con, "AB1 config put {not json", "CONFIG")
     err(con, 'AB1 config put {"pin": null}', "CONFIG")

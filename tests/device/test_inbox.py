@@ -4,7 +4,7 @@ from firmware.settings import pin_lock
 from firmware.sms.inbox import ACK, IGNORE, POSITION, STOP, Inbox, mask, parse, stop_text, words
 from firmware.core.sms_pdu import fits_one_segment
 
-CONTACTS = [{"name": "Ana", "number": "+33612345678"}, {"name": "Bea", "number": "+33700000001"},
+CONTACTS = [{"name": "Ana", "number": "+33612345678"}, {"name": "Bea", "number": "+33750000001"},
             {"name": "Cy", "number": "+262692123456"}, {"name": "Di", "number": "+4915112345678"},
             {"name": "Ed", "number": "+33611111111"}]
 PIN = pin_lock.make("482916")
@@ -42,7 +42,7 @@ def test_only_configured_contacts_by_e164_comparison():
     ib, log = make()
     assert ib.contact_of("+33612345678") == 0
     assert ib.contact_of("0612345678") == 0  # national form from the network
-    assert ib.contact_of("0033700000001") == 1
+    assert ib.contact_of("0033750000001") == 1
     assert ib.contact_of("0692123456") == 2  # La Reunion national -> +262
     assert ib.contact_of("+4915112345678") == 3
     for s in ("+33612345679", "33612345678", "612345678", "InfoSMS", "", "+", "36665"):
@@ -62,7 +62,7 @@ def test_unknown_sender_ignored_and_logged_without_content():
 def test_ack_position_stop_from_contacts():
     ib, log = make()
     assert ib.handle("+33612345678", "Reçu", 0, True) == (ACK, 0, None)
-    assert ib.handle("+33700000001", "OÙ 482916", 0, True) == (POSITION, 1, None)
+    assert ib.handle("+33750000001", "OÙ 482916", 0, True) == (POSITION, 1, None)
     assert ib.handle("0692123456", "stop 482916.", 0, True) == (STOP, 2, None)
     assert ("sms_command", {"contact": 2, "cmd": STOP}) in log
 
@@ -106,7 +106,7 @@ def test_rate_limit_per_sender_days_after_boot():
     assert ib.handle("+33612345678", "OK", ticks_add(t0, 6000), True) == (IGNORE, 0, "rate_limited")
     assert [e for e in log if e[1].get("why") == "rate_limited"] == [
         ("sms_ignored", {"contact": 0, "why": "rate_limited"})]  # logged once per burst
-    assert ib.handle("+33700000001", "OK", ticks_add(t0, 6000), True)[0] == ACK  # other contact: own limit
+    assert ib.handle("+33750000001", "OK", ticks_add(t0, 6000), True)[0] == ACK  # other contact: own limit
     # the first message leaves the window 600 s after it was sent
     assert ib.handle("+33612345678", "OK", ticks_add(t0, 599999), True)[2] == "rate_limited"
     assert ib.handle("+33612345678", "OK", ticks_add(t0, 600000), True)[0] == ACK
@@ -145,7 +145,7 @@ def test_stale_commands_are_ignored_when_both_clocks_are_known():
     ib, log = make(sms_max_age_s=1800)
     assert ib.handle("+33612345678", "STOP 482916", 0, True, sent_utc=1000, now_utc=2801)[2] == "stale"
     assert ib.handle("+33612345678", "STOP 482916", 0, True, sent_utc=1000, now_utc=2800)[0] == STOP
-    assert ib.handle("+33700000001", "STOP 482916", 0, True, sent_utc=1000, now_utc=None)[0] == STOP
+    assert ib.handle("+33750000001", "STOP 482916", 0, True, sent_utc=1000, now_utc=None)[0] == STOP
 
 
 def test_non_commands_from_contacts_are_logged_without_content():
@@ -165,11 +165,11 @@ def test_old_messages_and_lockouts_do_not_come_back_days_later():
     # on ticks, a 7-day-old message or lockout looked recent again (ticks_diff past 2**29 ms)
     ib, _log = make(sms_pin_fails_max=3)
     t0 = 1000
-    senders = ("+33612345678", "+33700000001", "0692123456")
+    senders = ("+33612345678", "+33750000001", "0692123456")
     for k in range(3):  # three wrong PINs, from three contacts (each under its own rate limit)
         ib.handle(senders[k], "STOP 000000", t0 + k, True)
     assert ib.handle("+33612345678", "STOP 482916", t0 + 10, True)[2] == "pin_locked"
     week = 7 * 24 * 3600 * 1000
     assert ib.handle("+33612345678", "STOP 482916", t0 + week, True) == (STOP, 0, None)
     for k in range(2):  # a week later, each contact's messages are judged on their own
-        assert ib.handle("+33700000001", "OK", t0 + week + 10 + k, True)[0] == ACK
+        assert ib.handle("+33750000001", "OK", t0 + week + 10 + k, True)[0] == ACK

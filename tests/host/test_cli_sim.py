@@ -15,9 +15,9 @@ from alertbutton.sim.run import SimRun
 
 
 # typed as a technician would; the device stores E.164
-CONTACTS = [("06 12 34 56 01", "+33612345601", "Sophie"), ("0712345602", "+33712345602", "Karim Ben Ali"),
+CONTACTS = [("06 12 34 56 01", "+33612345601", "Sophie"), ("0752345602", "+33752345602", "Karim Ben Ali"),
             ("+33 6 12 34 56 03", "+33612345603", "Association"), ("0692 12 34 04", "+262692123404", "Julie"),
-            ("+44 7700 900105", "+447700900105", "Nadia")]
+            ("+44 7400 900105", "+447400900105", "Nadia")]
 PIN = "4826"
 
 
@@ -82,7 +82,7 @@ def test_five_contacts_preview_and_alert(sim, capsys):
     rc, r, _ = ab(capsys, p, "contacts", "list")
     assert [(s["number"], s["name"]) for s in r["slots"]] == [(e, n) for _t, e, n in CONTACTS]
     rc, text, _ = ab(capsys, p, "contacts", "list", json_out=False)
-    assert "+33 6 12 34 56 01" in text and "+262692123404" in text
+    assert "+33 6 12 34 56 01 (France, mobile)" in text and "+262 692 12 34 04 (Reunion, mobile)" in text
     rc, pv, _ = ab(capsys, p, "preview")
     msgs = pv["messages"]
     assert [m["to"] for m in msgs] == [e for _t, e, _n in CONTACTS]

@@ -16,7 +16,7 @@ from alertbutton.sim.run import SimRun
 
 WAV = os.path.join(vm.REPO, "tests", "data", "audio", "speechlike_8k.wav")
 PIN = "2468"
-CONTACTS = [("Sophie Marchetti", "+33612345601"), ("Karim Benalouane", "+33712345602"),
+CONTACTS = [("Sophie Marchetti", "+33612345601"), ("Karim Benalouane", "+33752345602"),
             ("Julie Payetrand", "+262692123404"), ("Nadia Okonkwova", "+590690123405"),
             ("Elodie Verhaegen", "+32470123406")]
 WEARER = "Zoéline Varnier"

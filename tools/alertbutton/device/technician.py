@@ -28,6 +28,7 @@ import time
 from alertbutton import fwimport  # noqa: F401  (makes the firmware modules importable here)
 from firmware.core import phone  # noqa: E402  (the same checks as the device)
 from firmware.settings import config as settings
+from alertbutton.numplan import host as numplan_host  # noqa: E402  (phonenumbers: the host's own check)
 
 PROTO = "AB1"
 LINE_KILL = "\x15"  # firmware.console.LINE_KILL: drops what a request cut short left on the button
@@ -315,15 +316,25 @@ def _pre_contacts(args):
 
 def typed_contact(number, name_words):
     """(E.164, name) from `contacts set SLOT NUMBER NAME...`, or DeviceError. A number typed in groups
-    without quotes (06 12 34 56 78 Sophie) is read as the button reads it (phone.split_number). The
-    console line has no quoting, so a name whose first words are digits that would lengthen the
-    number into another valid one (+262 692 12 34 04 with "2 Julie") is refused, not sent."""
+    without quotes (06 12 34 56 78 Sophie) is read as the button reads it (phone.split_number), which
+    refuses digits after the number rather than guessing (+262 692 12 34 04 2 Julie). A number or a
+    name given as one quoted shell word is taken as written. The result is checked again with
+    phonenumbers (alertbutton.numplan.host): the button's rules are generated from its metadata."""
+    name_words = list(name_words)
+    quoted = " " in number.strip() or (name_words and " " in name_words[0].strip())
     try:
         e164 = phone.normalize(number)
         name = " ".join(name_words)
-    except ValueError:
+        if not quoted and name_words and phone.numberlike(name_words[0]):
+            phone.split_number([number] + name_words)  # raises: say how to quote
+    except ValueError as first:
+        if " " in number.strip():  # quoted in the shell: nothing to re-split
+            raise DeviceError(str(first), EXIT_USAGE, "NUMBER")
         words = (number + " " + " ".join(name_words)).split()
-        number, name = phone.split_number(words)
+        try:
+            number, name = phone.split_number(words)
+        except ValueError as e:
+            raise DeviceError(str(e), EXIT_USAGE, "NUMBER")
         try:
             e164 = phone.normalize(number)
         except ValueError as e:
@@ -331,14 +342,13 @@ def typed_contact(number, name_words):
                 raise DeviceError("the contact's name is missing after the number", EXIT_USAGE, "NAME")
             raise DeviceError(str(e), EXIT_USAGE, "NUMBER")
     try:
+        numplan_host.check(e164)
+    except ValueError as e:
+        raise DeviceError(str(e), EXIT_USAGE, "NUMBER")
+    try:
         name = " ".join(settings.check_contact_name(name).split())
     except ValueError as e:
         raise DeviceError(str(e), EXIT_USAGE, "NAME")
-    read = phone.split_number([e164] + name.split())[0]
-    if read != e164:
-        raise DeviceError("the name %r starts with digits the button would read as part of the number "
-                          "(%s instead of %s): start the name with a word (\"Julie 2\", not \"2 Julie\")"
-                          % (name, read, e164), EXIT_USAGE, "NAME")
     return e164, name
 
 
@@ -469,14 +479,15 @@ def cmd_contacts(dev, args, out):
             if s["number"] is None:
                 rows.append("%-4d  %-24s" % (s["slot"], "(empty)"))
             else:
-                rows.append("%-4d  %-24s  %s%s" % (s["slot"], s["name"], phone.pretty(s["number"]),
+                rows.append("%-4d  %-24s  %s%s" % (s["slot"], s["name"], phone.describe(s["number"]),
                                                    "".join("  [%s]" % w for w in s.get("warnings", []))))
         if not r["configured"]:
             rows.append("NOT CONFIGURED: no contact - this button alerts nobody")
         out.result(r, "\n".join(rows))
     elif args.action == "set":
-        r = dev.call("contacts set %s %s %s" % (args.slot, args.number, " ".join(args.name)))
-        out.result(r, "slot %d: %s %s%s" % (r["slot"], r["name"], phone.pretty(r["number"]), _warn(r)))
+        # the number in quotes: the button takes it as written, and a name may start with digits
+        r = dev.call('contacts set %s "%s" %s' % (args.slot, args.number, " ".join(args.name)))
+        out.result(r, "slot %d: %s %s%s" % (r["slot"], r["name"], phone.describe(r["number"]), _warn(r)))
     else:
         r = dev.call("contacts clear %s" % args.slot)
         out.result(r, "slot %d cleared%s" % (r["slot"], _warn(r)))
