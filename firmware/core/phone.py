@@ -257,3 +257,63 @@ def describe(e164):
     """'+262 692 12 34 04 (Reunion, mobile)': what the technician reads back."""
     info = lookup(e164)
     return "%s (%s, %s)" % (info[3], info[1], info[2]) if info else e164
+
+
+def mask(e164):
+    """A number as logs and events may show it: country code, first digit, last two, the others as
+    dots, in the written form when served ('+33 6 •• •• •• 78'), else '+33•••••••78'."""
+    info = lookup(e164)
+    if info is None:
+        s = e164 or ""
+        if len(s) <= 4:
+            return "•" * len(s)
+        head = 3 if s[0] == "+" else 1
+        return s[:head] + "•" * (len(s) - head - 2) + s[-2:]
+    written = info[3]
+    sp = written.find(" ")
+    out = written[:sp + 1]
+    n = sum([1 for c in written[sp + 1:] if "0" <= c <= "9"])
+    k = 0
+    for c in written[sp + 1:]:
+        if "0" <= c <= "9":
+            out += c if k == 0 or k >= n - 2 else "•"
+            k += 1
+        else:
+            out += c
+    return out
+
+
+def mask_in(text):
+    """text with every phone-number-like run masked: '+' and 8 or more digits, 8 to 13 digits starting
+    with 0 (national, or 00 international), or 11 to 13 digits (international without '+'). Longer
+    runs (IMEI, ICCID) and shorter ones (times, counters) are kept."""
+    out = ""
+    i = 0
+    n = len(text)
+    while i < n:
+        c = text[i]
+        plus = c == "+" and i + 1 < n and "0" <= text[i + 1] <= "9"
+        if plus or "0" <= c <= "9":
+            j = i + 1
+            while j < n and "0" <= text[j] <= "9":
+                j += 1
+            run = text[i:j]
+            digits = j - i - (1 if plus else 0)
+            prev = text[i - 1] if i else " "
+            glued = ("0" <= prev <= "9") or ("a" <= prev.lower() <= "z")  # part of a word or a hex value
+            national = run[0] == "0" and 8 <= digits <= 13
+            if not glued and ((plus and digits >= 8) or (not plus and (national or 11 <= digits <= 13))):
+                e = run if plus else ("+" + run[2:] if run[:2] == "00" else "+" + run)
+                if not plus and run[0] == "0" and run[:2] != "00":
+                    try:
+                        e = normalize(run)
+                    except ValueError:
+                        e = run
+                out += mask(e)
+            else:
+                out += run
+            i = j
+        else:
+            out += c
+            i += 1
+    return out

@@ -107,3 +107,18 @@ def test_pretty():
     assert phone.pretty("+262692123404") == "+262 692 12 34 04"
     assert phone.describe("+262692123404") == "+262 692 12 34 04 (Reunion, mobile)"
     assert phone.pretty("+12025550143") == "+12025550143"  # not served: unchanged
+
+
+def test_masks_for_logs():
+    assert phone.mask("+33612345678") == "+33 6 •• •• •• 78"
+    assert phone.mask("+262692123404") == "+262 6•• •• •• 04"
+    assert phone.mask("+12025550143") == "+12•••••••43"  # not served: the same idea
+    t = 'sent to +262692123404, from 0612345601 and 0033752345602; +CMT: "+447400900105"'
+    m = phone.mask_in(t)
+    for n in ("692123404", "612345601", "752345602", "7400900105", "12345", "23456"):
+        assert n not in m, (n, m)
+    assert m.count("••") >= 8 and m.startswith("sent to +262 6••")
+    # kept: identifiers that are not numbers of people, and short figures
+    for keep in ("imei 356938035643809", "head 81c4aba7363f29e7", "mr=5 ms=123456789", "utc 1700000000",
+                 "+CMGS: 12", "battery 3900 mV"):
+        assert phone.mask_in(keep) == keep, keep

@@ -548,7 +548,7 @@ def cmd_logs(dev, args, out):
     r = dev.call("log tail %d" % max(1, min(64, args.n)))
     rows = []
     for ev in r["lines"]:
-        rest = " ".join("%s=%s" % (k, v) for k, v in ev.items() if k not in ("ms", "event"))
+        rest = " ".join("%s=%s" % (k, v) for k, v in ev.items() if k not in ("ms", "event", "contact"))
         rows.append("%10.3f s  %s %s" % ((ev.get("ms") or 0) / 1000.0, ev.get("event", "?"), rest))
     out.result(r, "\n".join(rows) or "(empty)")
 
