@@ -467,30 +467,35 @@ class Console:
         return {"lines": lines}
 
     def c_pin(self, args):
+        """`pin set <new>` on a button without PIN; `pin set <current> <new>` once one is set: an
+        unlocked session left on a table is not enough to take the button over (issue 19). The
+        current PIN is checked like `unlock` (wrong tries count toward the lockout)."""
         words = args.split()
-        if len(words) != 2 or words[0] != "set":
-            raise Reply("ARGS", "usage: pin set <4-8 digits>")
+        if len(words) not in (2, 3) or words[0] != "set":
+            raise Reply("ARGS", "usage: pin set <4-8 digits> (once a PIN is set: pin set <current PIN> <new PIN>)")
         if self.cfg.get("pin") is not None:
-            self.require(CHANGE)
+            if len(words) != 3:
+                raise Reply("PIN", "a PIN is set: changing it needs the current one: pin set <current PIN> "
+                                   "<new PIN> (forgotten: only a factory reset, which erases everything, removes it)")
+            self._check_pin(words[1])
+        elif len(words) != 2:
+            raise Reply("ARGS", "no PIN set yet: pin set <4-8 digits>")
+        new = words[-1]
         try:
-            pin_lock.check_format(words[1])
+            pin_lock.check_format(new)
         except ValueError as e:
             raise Reply("ARGS", str(e))
 
         def put():
-            self.cfg["pin"] = pin_lock.make(words[1])
+            self.cfg["pin"] = pin_lock.make(new)
         self._change(put, "pin")
         self.session = self.now()
         return {"pin_set": True, "unlocked": True, "session_s": SESSION_MS // 1000}
 
-    def c_unlock(self, args):
-        words = args.split()
-        if len(words) != 1:
-            raise Reply("ARGS", "usage: unlock <PIN>")
-        if self.cfg.get("pin") is None:
-            raise Reply("NOPIN", "no PIN set yet: %s pin set <4-8 digits>" % PROTO)
+    def _check_pin(self, pin):
+        """Reply PIN/LOCKOUT unless pin is the technician PIN (each wrong try counts)."""
         try:
-            ok = self.pin.attempt(self.cfg["pin"], words[0])
+            ok = self.pin.attempt(self.cfg["pin"], pin)
         except pin_lock.LockedOut as e:
             raise Reply("LOCKOUT", "too many wrong PINs: locked for %d s" % ((e.remaining_ms + 999) // 1000))
         if not ok:
@@ -500,8 +505,17 @@ class Console:
             if left:
                 self._log("pin_lockout", s=left // 1000)
                 raise Reply("LOCKOUT", "wrong PIN, too many tries: locked for %d s" % ((left + 999) // 1000))
-            raise Reply("PIN", "wrong PIN (%d tries left before a %d min lockout)" % (
-                self.pin.tries_left(), pin_lock.LOCKOUT_MS // 60000))
+            n = self.pin.tries_left()
+            raise Reply("PIN", "wrong PIN (%d %s left before a %d min lockout)" % (
+                n, "try" if n == 1 else "tries", pin_lock.LOCKOUT_MS // 60000))
+
+    def c_unlock(self, args):
+        words = args.split()
+        if len(words) != 1:
+            raise Reply("ARGS", "usage: unlock <PIN>")
+        if self.cfg.get("pin") is None:
+            raise Reply("NOPIN", "no PIN set yet: %s pin set <4-8 digits>" % PROTO)
+        self._check_pin(words[0])
         self.session = self.now()
         self._log("console_unlocked")
         return {"unlocked": True, "session_s": SESSION_MS // 1000}

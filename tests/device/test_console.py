@@ -174,7 +174,7 @@ def test_changes_need_a_pin_first_then_unlock_once_per_session():
     ok(con, "AB1 contacts set 1 0612345678 Sophie")
     ok(con, "AB1 lock")
     for line in ("AB1 contacts list", "AB1 message preview", "AB1 log tail 3", "AB1 config get", "AB1 wearer",
-                 "AB1 contacts set 2 0612345678 B", "AB1 test-alert 1", "AB1 pin set 1111", "AB1 factory-reset",
+                 "AB1 contacts set 2 0612345678 B", "AB1 test-alert 1", "AB1 factory-reset",
                  "AB1 lang en", "AB1 gesture set alert hold 3000", "AB1 wearer set X"):
         err(con, line, "LOCKED")
     h = ok(con, "AB1 hello")  # hello stays open, with counts only
@@ -187,7 +187,13 @@ def test_changes_need_a_pin_first_then_unlock_once_per_session():
     clock.t += SESSION_MS + 1  # idle too long: locked again
     err(con, "AB1 contacts list", "LOCKED")
     ok(con, "AB1 unlock 2468")
-    ok(con, "AB1 pin set 13579")  # change the PIN while unlocked
+    # issue 19: an unlocked session is not enough to change the PIN: the current one is needed
+    e = err(con, "AB1 pin set 13579", "PIN")
+    assert "pin set <current PIN> <new PIN>" in e and "factory reset" in e, e
+    err(con, "AB1 pin set 1111 13579", "PIN")  # a wrong current PIN: a wrong try, session closed
+    err(con, "AB1 contacts list", "LOCKED")
+    ok(con, "AB1 lock")
+    assert ok(con, "AB1 pin set 2468 13579")["unlocked"]  # even locked, with the current PIN
     ok(con, "AB1 lock")
     err(con, "AB1 unlock 2468", "PIN")
     ok(con, "AB1 unlock 13579")
@@ -197,7 +203,7 @@ def test_five_wrong_pins_lock_out_for_15_min_across_reboots():
     con, app, clock = provisioned()
     ok(con, "AB1 lock")
     for left in (4, 3, 2, 1):
-        assert ("%d tries left" % left) in err(con, "AB1 unlock 0000", "PIN")
+        assert ("%d %s left" % (left, "try" if left == 1 else "tries")) in err(con, "AB1 unlock 0000", "PIN")
     err(con, "AB1 unlock 0000", "LOCKOUT")
     # even the right PIN is refused while locked out, and nothing else opens
     assert "locked for 900 s" in err(con, "AB1 unlock 2468", "LOCKOUT")

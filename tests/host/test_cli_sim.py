@@ -39,7 +39,9 @@ def sim(tmp_path_factory):
 
 def ab(capsys, port, *argv, json_out=True):
     """Run the CLI in-process: (exit status, parsed JSON or text, stderr)."""
-    argv = ["--port", port] + (["--json"] if json_out else []) + list(argv)
+    # --keep-unlocked: these steps follow one another like a technician's session (the lock at exit
+    # is tested on its own below)
+    argv = ["--port", port, "--keep-unlocked"] + (["--json"] if json_out else []) + list(argv)
     rc = cli.main(argv)
     cap = capsys.readouterr()
     if json_out and cap.out.strip():
@@ -128,7 +130,7 @@ def test_errors_are_clear(sim, capsys, tmp_path):
     rc, r, _ = ab(capsys, p, "contacts", "list")
     assert r["error"] == "LOCKED" and r["exit"] == 4
     rc, _o, err = ab(capsys, p, "contacts", "list", "--pin", "0000", json_out=False)
-    assert rc == 1 and err.count("wrong PIN") == 1 and "tries left" in err
+    assert rc == 4 and err.count("wrong PIN") == 1 and "tries left" in err
     # the hint names the port in use, also when it came from $ALERTBUTTON_PORT
     os.environ["ALERTBUTTON_PORT"] = p
     try:
@@ -213,3 +215,28 @@ def test_config_export_never_overwrites_and_is_private(sim, capsys, tmp_path):
     rc, _o, err = ab(capsys, p, "config", "export", str(tmp_path / "no" / "such" / "b.json"), "--pin", PIN,
                      json_out=False)
     assert rc == 2 and "does not exist" in err, err
+
+
+def test_pin_change_needs_the_current_pin_and_the_cli_locks_at_exit(sim, capsys):
+    """Issue 19 item 6."""
+    p = sim.console_port
+    rc, h, _ = ab(capsys, p, "status")
+    assert h["pin_set"] is True
+    # an unlocked session is not enough to change the PIN: the current one is asked
+    rc, _o, err = ab(capsys, p, "pin", "set", "--new-pin", "1357", json_out=False)
+    assert rc == 2 and "no terminal to type the PIN in" in err, err  # pytest has no terminal
+    rc, _o, err = ab(capsys, p, "pin", "set", "--new-pin", "1357", "--pin", "0000", json_out=False)
+    assert rc == 4 and "wrong PIN" in err and "tries left" in err, err
+    rc, r, err = ab(capsys, p, "pin", "set", "--new-pin", "1357", "--pin", PIN)
+    assert rc == 0 and r["pin_set"], err
+    rc, r, err = ab(capsys, p, "pin", "set", "--new-pin", PIN, "--pin", "1357")
+    assert rc == 0, err
+    # without --keep-unlocked the CLI locks the session it opened when it exits
+    assert cli.main(["--port", p, "--json", "contacts", "list", "--pin", PIN]) == 0
+    capsys.readouterr()
+    rc = cli.main(["--port", p, "--json", "contacts", "list"])
+    err = capsys.readouterr().err
+    assert rc == 4 and "unlock" in err, err
+    # with it, the session stays open for the next command
+    assert cli.main(["--port", p, "--keep-unlocked", "contacts", "list", "--pin", PIN]) == 0
+    assert cli.main(["--port", p, "contacts", "list"]) == 0

@@ -45,6 +45,8 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="alertbutton", description=__doc__.splitlines()[0])
     parser.add_argument("--port", help="serial port of the button (technician commands, deploy)")
     parser.add_argument("--json", action="store_true", help="JSON output (technician commands)")
+    parser.add_argument("--keep-unlocked", action="store_true",
+                        help="technician commands: leave a session they unlocked open (default: locked at exit)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (modname, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text)

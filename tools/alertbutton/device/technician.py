@@ -169,7 +169,7 @@ def _err(line):
     parts = line.split(" ", 2)
     code = parts[1] if len(parts) > 1 else "?"
     msg = parts[2] if len(parts) > 2 else ""
-    status = EXIT_LOCKED if code in ("LOCKED", "LOCKOUT", "NOPIN") else EXIT_REFUSED
+    status = EXIT_LOCKED if code in ("LOCKED", "LOCKOUT", "NOPIN", "PIN") else EXIT_REFUSED
     return DeviceError(msg, status, code)
 
 
@@ -203,7 +203,8 @@ def add_arguments(p):
         p.add_argument("-n", type=int, default=20, help="how many events (max 64)")
     elif name == "pin":
         p.add_argument("action", choices=("set",))
-        p.add_argument("--new-pin", help="the new PIN (else prompted twice; or $ALERTBUTTON_NEW_PIN)")
+        p.add_argument("--new-pin", help="the new PIN (else prompted twice; or $ALERTBUTTON_NEW_PIN); once a PIN "
+                       "is set, the current one is needed too: --pin, $ALERTBUTTON_PIN or prompted")
     elif name == "config":
         p.add_argument("action", choices=("export", "import"))
         p.add_argument("file", help="JSON file ('-' for stdout/stdin); export writes it mode 0600")
@@ -225,6 +226,8 @@ def _common(p):
     p.add_argument("--json", action="store_true", default=no, help="JSON output for scripts")
     p.add_argument("--pin", default=no, help="unlock with this PIN first (or $ALERTBUTTON_PIN)")
     p.add_argument("--timeout", type=float, default=no, help="seconds to wait for an answer (default 5)")
+    p.add_argument("--keep-unlocked", action="store_true", default=no,
+                   help="leave the session this command unlocked open (default: locked again at exit)")
     return p
 
 
@@ -259,12 +262,20 @@ def run(args):
         if pre:
             pre(args)  # invalid input is refused before connecting
         dev = Device(port, timeout=args.timeout)
+        opened = False  # this run unlocked a session: locked again at exit unless --keep-unlocked
         try:
             pin = getattr(args, "pin", None) or os.environ.get("ALERTBUTTON_PIN")
-            if pin and args._device_command not in ("unlock", "lock"):
+            if pin and args._device_command not in ("unlock", "lock", "pin"):
                 dev.call("unlock " + pin)
+                opened = True
+            opened = opened or args._device_command == "pin"
             return fn(dev, args, out) or 0
         finally:
+            if opened and not getattr(args, "keep_unlocked", False):
+                try:
+                    dev.call("lock")
+                except DeviceError:
+                    pass  # the port went away: the button ends the session on its own timeout
             dev.close()
     except DeviceError as e:
         msg = str(e)
@@ -556,7 +567,7 @@ def cmd_logs(dev, args, out):
 def cmd_unlock(dev, args, out):
     pin = getattr(args, "pin", None) or os.environ.get("ALERTBUTTON_PIN")
     if not pin:
-        pin = getpass.getpass("Technician PIN: ")
+        pin = _ask("Technician PIN: ")
     r = dev.call("unlock " + pin)
     out.result(r, "unlocked for %d min of inactivity" % (r["session_s"] // 60))
 
@@ -566,14 +577,35 @@ def cmd_lock(dev, args, out):
     out.result(r, "locked")
 
 
+def _ask(prompt):
+    """A PIN typed at the terminal, or a message saying how to give it without one."""
+    if not sys.stdin.isatty():
+        raise DeviceError("no terminal to type the PIN in: give it with --pin (or $ALERTBUTTON_PIN)", EXIT_USAGE)
+    try:
+        return getpass.getpass(prompt)
+    except (EOFError, KeyboardInterrupt):
+        raise DeviceError("no PIN typed: nothing changed", EXIT_USAGE)
+
+
 def cmd_pin(dev, args, out):
+    """A new PIN; once one is set, the current one too (--pin, $ALERTBUTTON_PIN or typed)."""
+    has_pin = dev.call("hello").get("pin_set")
+    current = None
+    if has_pin:
+        current = getattr(args, "pin", None) or os.environ.get("ALERTBUTTON_PIN")
+        if not current:
+            current = _ask("Current technician PIN: ")
     new = args.new_pin or os.environ.get("ALERTBUTTON_NEW_PIN")
     if not new:
-        new = getpass.getpass("New technician PIN (4-8 digits): ")
-        if getpass.getpass("Again: ") != new:
+        if not sys.stdin.isatty():
+            raise DeviceError("no terminal to type the new PIN in: give it with --new-pin (or "
+                              "$ALERTBUTTON_NEW_PIN)", EXIT_USAGE)
+        new = _ask("New technician PIN (4-8 digits): ")
+        if _ask("Again: ") != new:
             raise DeviceError("the two PINs differ", EXIT_USAGE)
-    r = dev.call("pin set " + new)
-    out.result(r, "PIN set; this session is unlocked")
+    r = dev.call("pin set %s%s" % (current + " " if current else "", new))
+    out.result(r, "PIN set%s" % ("" if not getattr(args, "keep_unlocked", False) else
+                                  "; this session stays unlocked (--keep-unlocked)"))
 
 
 def cmd_config(dev, args, out):
