@@ -109,7 +109,8 @@ class Console:
             "config": (None, self.c_config),
             "factory-reset": (CHANGE, self.c_factory_reset),
             "evidence": (EVIDENCE, self.c_evidence),
-            "selftest": (OPEN, self.c_selftest),  # shows nothing personal (firmware/console/selftest.py)
+            "selftest": (OPEN, self.c_selftest),
+            "maintenance": (OPEN, self.c_maintenance),  # checks the PIN itself  # shows nothing personal (firmware/console/selftest.py)
         }
 
     # --- line level -------------------------------------------------------------------------------
@@ -509,6 +510,44 @@ class Console:
             raise Reply("PIN", "wrong PIN (%d %s left before a %d min lockout)" % (
                 n, "try" if n == 1 else "tries", pin_lock.LOCKOUT_MS // 60000))
 
+    def c_maintenance(self, args):
+        """`maintenance <PIN> [minutes]`: open the REPL (Ctrl-C stops the firmware) for a deploy, 10
+        minutes by default, 30 at most; then the port is locked again. Refused during an alert."""
+        words = args.split()
+        if len(words) > 2:
+            raise Reply("ARGS", "usage: maintenance <PIN> [minutes 1-30]")
+        minutes = 10
+        if self.cfg.get("pin") is None and len(words) == 1:  # no PIN set: only minutes may be given
+            words = ["", words[0]]
+        if len(words) == 2:
+            if not words[1].isdigit() or not 1 <= int(words[1]) <= 30:
+                raise Reply("ARGS", "minutes: 1 to 30")
+            minutes = int(words[1])
+        if self.cfg.get("pin") is not None:
+            if not words:
+                raise Reply("PIN", "the technician PIN is needed: maintenance <PIN>")
+            self._check_pin(words[0])
+        state = getattr(getattr(self.app, "alert", None), "state", "idle")
+        if state != "idle":
+            raise Reply("BUSY", "an alert is in progress (state %s): the REPL would stop it; try when it "
+                                "has ended" % state)
+        from firmware.console import gate
+        if not gate.repl(True):
+            raise Reply("UNAVAILABLE", "this MicroPython cannot lock or open the REPL (no kbd_intr)")
+        self.repl_until = self.now() + minutes * 60000
+        self._log("maintenance_open", minutes=minutes)
+        return {"repl_open_s": minutes * 60,
+                "how": "Ctrl-C now stops the firmware and opens the REPL (mpremote, alertbutton deploy); "
+                       "locked again after %d min or at the next boot" % minutes}
+
+    def _maintenance_tick(self):
+        until = getattr(self, "repl_until", None)
+        if until is not None and self.now() - until >= 0:
+            from firmware.console import gate
+            gate.repl(False)
+            self.repl_until = None
+            self._log("maintenance_end")
+
     def c_unlock(self, args):
         words = args.split()
         if len(words) != 1:
@@ -647,6 +686,7 @@ class Console:
             await asyncio.sleep_ms(pin_lock.PERSIST_MS)
             self.pin.tick()
             self.unlocked()  # an idle session ends on time, not at the next command
+            self._maintenance_tick()
 
     async def run(self, reader=None, pending=None):
         """Serve the stream. Started by firmware/console/gate.py with its reader and the bytes that

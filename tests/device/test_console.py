@@ -524,3 +524,35 @@ def test_evidence_commands_are_behind_the_pin():
     err(con, "AB1 evidence", "EVIDENCE")
     ok(con, "AB1 lock")
     err(con, "AB1 evidence list", "LOCKED")
+
+
+def test_the_usb_repl_is_locked_and_maintenance_opens_it_for_a_while():
+    """Issue 19 item 5: Ctrl-C does not reach a REPL while the firmware runs; `maintenance <PIN>`
+    opens it for a limited time (never during an alert), then it is locked again."""
+    from firmware.console import gate
+    calls = []
+    saved = gate._kbd_intr
+    gate._kbd_intr = calls.append
+    try:
+        con, app, clock = provisioned()
+        ok(con, "AB1 lock")
+        assert gate.repl(False) and calls == [-1]
+        err(con, "AB1 maintenance", "PIN")
+        err(con, "AB1 maintenance 0000", "PIN")  # a wrong try, counted
+        assert calls == [-1]
+        err(con, "AB1 maintenance 2468 45", "ARGS")
+        app.alert.state = "active"
+        err(con, "AB1 maintenance 2468", "BUSY")
+        app.alert.state = "idle"
+        r = ok(con, "AB1 maintenance 2468 5")
+        assert r["repl_open_s"] == 300 and "Ctrl-C" in r["how"] and calls == [-1, 3]
+        clock.t += 4 * 60000
+        con._maintenance_tick()
+        assert calls == [-1, 3]  # still open
+        clock.t += 60000
+        con._maintenance_tick()
+        assert calls == [-1, 3, -1]  # locked again
+        assert [json.loads(x)["event"] for x in app.log.ring if "maintenance" in x] == [
+            "maintenance_open", "maintenance_end"]
+    finally:
+        gate._kbd_intr = saved
