@@ -193,10 +193,9 @@ def _hashes(t, names):
     return out
 
 
-def _probe(port, timeout=1.5):
-    """The answer of an alert button's console to `AB1 hello` (a dict), or None when nothing on the
-    port speaks the console protocol (a REPL, or a board without this firmware). Seconds, not minutes:
-    a locked button never shows mpremote a REPL."""
+def _ask_console(port, request, timeout, want):
+    """Send one console request line; the first answer line (bytes) for which want(line) is true
+    (late answers to an earlier request may come first), or None."""
     import serial
     try:
         s = serial.Serial(port, 115200, timeout=0.1)
@@ -204,7 +203,7 @@ def _probe(port, timeout=1.5):
         raise DeployError("no device at %s: %s" % (port, e), EXIT_NODEVICE)
     try:
         s.reset_input_buffer()
-        s.write(b"\r\nAB1 hello\r\n")
+        s.write(b"\r\n" + request + b"\r\n")
         s.flush()
         buf = b""
         deadline = time.monotonic() + timeout
@@ -212,36 +211,34 @@ def _probe(port, timeout=1.5):
             buf += s.read(256)
             for line in buf.split(b"\n"):
                 line = line.strip()
-                if line.startswith(b"OK {") and b'"proto"' in line:
-                    return json.loads(line[3:].decode("utf-8", "replace"))
+                if want(line):
+                    return line
         return None
     finally:
         s.close()
 
 
+def _probe(port, timeout=1.5):
+    """The answer of an alert button's console to `AB1 hello` (a dict), or None when nothing on the
+    port speaks the console protocol (a REPL, or a board without this firmware). Seconds, not minutes:
+    a locked button never shows mpremote a REPL."""
+    line = _ask_console(port, b"AB1 hello", timeout, lambda x: x.startswith(b"OK {") and b'"proto"' in x)
+    if line and line.startswith(b"OK {") and b'"proto"' in line:
+        return json.loads(line[3:].decode("utf-8", "replace"))
+    return None
+
+
 def _maintenance(port, pin, timeout=3.0):
     """`AB1 maintenance <PIN>` on the console: the button opens its REPL for a deploy."""
-    import serial
-    s = serial.Serial(port, 115200, timeout=0.1)
-    try:
-        s.reset_input_buffer()
-        s.write(("AB1 maintenance %s\r\n" % pin).encode())
-        s.flush()
-        buf = b""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            buf += s.read(256)
-            for line in buf.split(b"\n"):
-                line = line.strip()
-                if line.startswith(b"OK "):
-                    return json.loads(line[3:].decode())
-                if line.startswith(b"ERR "):
-                    code, _sp, msg = line[4:].decode("utf-8", "replace").partition(" ")
-                    status = EXIT_LOCKED if code in ("PIN", "LOCKOUT", "LOCKED") else 1
-                    raise DeployError("the button on %s did not open its REPL: %s" % (port, msg), status)
+    line = _ask_console(port, ("AB1 maintenance %s" % pin).strip().encode(), timeout,
+                        lambda x: x.startswith(b"ERR ") or (x.startswith(b"OK {") and b'"repl_open_s"' in x))
+    if line is None:
         raise DeployError("the button on %s did not answer `AB1 maintenance`" % port, EXIT_NODEVICE)
-    finally:
-        s.close()
+    if line.startswith(b"OK "):
+        return json.loads(line[3:].decode())
+    code, _sp, msg = line[4:].decode("utf-8", "replace").partition(" ")
+    status = EXIT_LOCKED if code in ("PIN", "LOCKOUT", "LOCKED") else 1
+    raise DeployError("the button on %s did not open its REPL: %s" % (port, msg), status)
 
 
 def open_repl(port, pin, echo=print):
