@@ -410,10 +410,20 @@ def write_private(path, text, force=False):
 
 def load_config_file(path):
     try:
-        text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
+        if path == "-":
+            text = sys.stdin.read()
+        elif os.path.isdir(path):
+            raise DeviceError("%s is a folder: give the JSON file exported by `config export`" % path, EXIT_USAGE)
+        else:
+            with open(path, "rb") as f:
+                raw = f.read()
+            text = raw.decode("utf-8-sig")  # a BOM (Windows editors) is not part of the JSON
         data = json.loads(text)
     except OSError as e:
         raise DeviceError("cannot read %s: %s" % (path, e.strerror), EXIT_USAGE)
+    except UnicodeDecodeError:
+        raise DeviceError("%s is not UTF-8 text (saved as Latin-1 or Windows-1252?): save it as UTF-8 and "
+                          "try again" % path, EXIT_USAGE)
     except ValueError as e:
         raise DeviceError("%s is not valid JSON: %s" % (path, e), EXIT_USAGE)
     try:
@@ -423,7 +433,12 @@ def load_config_file(path):
     return data
 
 
-PRECHECK = {"contacts": _pre_contacts, "config": _pre_config}
+def _pre_logs(args):
+    if not 1 <= args.n <= 64:
+        raise DeviceError("logs -n takes 1 to 64 (the button keeps its last 64 events), not %d" % args.n, EXIT_USAGE)
+
+
+PRECHECK = {"contacts": _pre_contacts, "config": _pre_config, "logs": _pre_logs}
 
 
 def _warn(obj):
@@ -556,7 +571,7 @@ def cmd_test_alert(dev, args, out):
 
 
 def cmd_logs(dev, args, out):
-    r = dev.call("log tail %d" % max(1, min(64, args.n)))
+    r = dev.call("log tail %d" % args.n)
     rows = []
     for ev in r["lines"]:
         rest = " ".join("%s=%s" % (k, v) for k, v in ev.items() if k not in ("ms", "event", "contact"))

@@ -15,6 +15,7 @@ from the chunk files and names any chunk that was modified, removed, reordered o
 manifest or WAV that no longer matches. Chunk parsing and ADPCM decoding are the firmware's own modules.
 
 Exit status: 0 done / verified, 1 problems found (or the device refused), 2 usage, 3 no device."""
+import argparse
 import datetime
 import hashlib
 import json
@@ -76,19 +77,20 @@ class FlashSource:
 class ConsoleSource:
     """The button's technician console over its serial port (firmware/console/commands.py, `AB1 evidence`)."""
 
-    def __init__(self, port, pin=None, timeout=5.0):
+    def __init__(self, port, pin=None, timeout=5.0, keep_unlocked=False):
         try:
             from alertbutton.device.technician import Device, DeviceError
         except ImportError as e:
             raise EvidenceError("the console client is unavailable: %s" % e, 2)
+        from alertbutton.device.technician import _ask
         self._err = DeviceError
         self.name = "port %s" % port
+        self.keep_unlocked = keep_unlocked
         try:
             self.dev = Device(port, timeout=timeout)
             pin = pin or os.environ.get("ALERTBUTTON_PIN")
             if pin is None:
-                import getpass
-                pin = getpass.getpass("Technician PIN: ")
+                pin = _ask("Technician PIN: ")  # no terminal: says to give --pin
             self.dev.call("unlock " + pin)
         except DeviceError as e:
             raise EvidenceError(str(e), e.status)
@@ -113,13 +115,27 @@ class ConsoleSource:
         return bool(self.call("evidence exported %d %s" % (rec, head)).get("ok"))
 
     def close(self):
+        try:
+            if not self.keep_unlocked:  # what this command unlocked is locked again (issue 19)
+                self.dev.call("lock")
+        except self._err:
+            pass
         self.dev.close()
 
 
 def open_source(args):
-    if bool(args.port) == bool(args.flash):
+    """--flash DIR, or the button on --port (before or after the command) or $ALERTBUTTON_PORT."""
+    port = getattr(args, "port", None)
+    flash = getattr(args, "flash", None)
+    if port and flash:
         raise EvidenceError("give either --port PORT (the button) or --flash DIR (a simulated board's flash)", 2)
-    return FlashSource(args.flash) if args.flash else ConsoleSource(args.port, args.pin)
+    if flash:
+        return FlashSource(flash)
+    port = port or os.environ.get("ALERTBUTTON_PORT")
+    if not port:
+        raise EvidenceError("no button given: --port PORT (or $ALERTBUTTON_PORT), or --flash DIR (a simulated "
+                            "board's flash)", 2)
+    return ConsoleSource(port, getattr(args, "pin", None), keep_unlocked=getattr(args, "keep_unlocked", False))
 
 
 # --- formatting helpers --------------------------------------------------------------------------------
@@ -510,7 +526,8 @@ def add_arguments(p):
     sub = p.add_subparsers(dest="action", metavar="ACTION")
     for name, help_text in (("list", "the recordings on the button"), ("export", "copy recordings to a directory")):
         s = sub.add_parser(name, help=help_text)
-        s.add_argument("--port", help="the button's serial port (technician console)")
+        s.add_argument("--port", default=argparse.SUPPRESS,
+                       help="the button's serial port (technician console; or the global --port, or $ALERTBUTTON_PORT)")
         s.add_argument("--pin", help="technician PIN (else $ALERTBUTTON_PIN, else asked)")
         s.add_argument("--flash", help="a flash directory instead of a device (e.g. OUT/flash of `alertbutton sim`)")
         if name == "export":
