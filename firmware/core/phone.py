@@ -24,36 +24,66 @@ def _digits_only(s):
     return bool(s)
 
 
-def _match(nsn, pat):
-    """nsn matches a generated pattern ('.' any digit, [..] a set, else the digit itself)."""
+def _in_set(d, rules, j, k):
+    """Digit d in the set rules[j:k] ('0-24-8': digits and ranges)."""
+    while j < k:
+        lo = rules[j]
+        if j + 2 < k and rules[j + 1] == "-":
+            if lo <= d <= rules[j + 2]:
+                return True
+            j += 3
+        else:
+            if d == lo:
+                return True
+            j += 1
+    return False
+
+
+def _match_at(nsn, rules, j):
+    """Does nsn match the pattern starting at rules[j] (ended by '/')? Walks the region's rule string
+    in place: no substring is made (lookups run during an alert, in a tight heap)."""
     i = 0
-    j = 0
     n = len(nsn)
-    m = len(pat)
-    while j < m:
+    while True:
+        c = rules[j]
+        if c == "/":
+            return i == n
         if i >= n:
             return False
-        c = pat[j]
-        if c == "[":
-            k = pat.find("]", j)
-            if pat.find(nsn[i], j + 1, k) < 0:
+        if c == "~":
+            i += ord(rules[j + 1]) - 48
+            if i > n:
                 return False
+            j += 2
+        elif c == "[":
+            k = rules.find("]", j)
+            if not _in_set(nsn[i], rules, j + 1, k):
+                return False
+            i += 1
             j = k + 1
         else:
-            if c != "." and c != nsn[i]:
+            if c != nsn[i]:
                 return False
+            i += 1
             j += 1
-        i += 1
-    return i == n
 
 
 def _find(region, nsn):
-    """(kind, written-form template) of a national significant number in a region, or None."""
-    for kind, alts in numplan.REGIONS[region][2]:
-        for a in alts:
-            k = a.find(":")
-            if _match(nsn, a[:k]):
-                return kind, a[k + 1:]
+    """(kind letter, written-form template) of a national significant number in a region, or None."""
+    r = numplan.REGIONS[region]
+    rules = r[3]
+    j = 0
+    end = len(rules)
+    while j < end:
+        sl = rules.find("/", j)
+        if _match_at(nsn, rules, j + 1):
+            sp = rules.find(" ", sl)
+            idx = int(rules[sl + 1:sp if sp > 0 else end])
+            return rules[j], r[2].split("|")[idx] if "|" in r[2] else r[2]
+        sp = rules.find(" ", sl)
+        if sp < 0:
+            return None
+        j = sp + 1
     return None
 
 
@@ -89,25 +119,30 @@ def lookup(e164):
 
 
 def _lengths(cc):
+    """The national-number lengths of a country code's rules."""
     out = []
     for region in numplan.CC[cc]:
-        for kind, alts in numplan.REGIONS[region][2]:
-            for a in alts:
-                n = len(_strip_sets(a[:a.find(":")]))
-                if n not in out:
-                    out.append(n)
+        rules = numplan.REGIONS[region][3]
+        j = 0
+        while j < len(rules):
+            n = 0
+            k = j + 1
+            while rules[k] != "/":
+                if rules[k] == "~":
+                    n += ord(rules[k + 1]) - 48
+                    k += 2
+                    continue
+                if rules[k] == "[":
+                    k = rules.find("]", k)
+                n += 1
+                k += 1
+            if n not in out:
+                out.append(n)
+            sp = rules.find(" ", k)
+            if sp < 0:
+                break
+            j = sp + 1
     out.sort()
-    return out
-
-
-def _strip_sets(pat):
-    out = ""
-    j = 0
-    while j < len(pat):
-        if pat[j] == "[":
-            j = pat.find("]", j)
-        out += "."
-        j += 1
     return out
 
 
@@ -286,34 +321,37 @@ def mask(e164):
 def mask_in(text):
     """text with every phone-number-like run masked: '+' and 8 or more digits, 8 to 13 digits starting
     with 0 (national, or 00 international), or 11 to 13 digits (international without '+'). Longer
-    runs (IMEI, ICCID) and shorter ones (times, counters) are kept."""
-    out = ""
+    runs (IMEI, ICCID) and shorter ones (times, counters) are kept. Text without such a run is
+    returned as it is (no copy: every event goes through here)."""
+    out = None
+    last = 0
     i = 0
     n = len(text)
     while i < n:
         c = text[i]
         plus = c == "+" and i + 1 < n and "0" <= text[i + 1] <= "9"
-        if plus or "0" <= c <= "9":
-            j = i + 1
-            while j < n and "0" <= text[j] <= "9":
-                j += 1
-            run = text[i:j]
-            digits = j - i - (1 if plus else 0)
-            prev = text[i - 1] if i else " "
-            glued = ("0" <= prev <= "9") or ("a" <= prev.lower() <= "z")  # part of a word or a hex value
-            national = run[0] == "0" and 8 <= digits <= 13
-            if not glued and ((plus and digits >= 8) or (not plus and (national or 11 <= digits <= 13))):
-                e = run if plus else ("+" + run[2:] if run[:2] == "00" else "+" + run)
-                if not plus and run[0] == "0" and run[:2] != "00":
-                    try:
-                        e = normalize(run)
-                    except ValueError:
-                        e = run
-                out += mask(e)
-            else:
-                out += run
-            i = j
-        else:
-            out += c
+        if not (plus or "0" <= c <= "9"):
             i += 1
-    return out
+            continue
+        j = i + 1
+        while j < n and "0" <= text[j] <= "9":
+            j += 1
+        digits = j - i - (1 if plus else 0)
+        prev = text[i - 1] if i else " "
+        glued = ("0" <= prev <= "9") or ("a" <= prev <= "z") or ("A" <= prev <= "Z")  # in a word, a hex value
+        national = text[i] == "0" and 8 <= digits <= 13
+        if not glued and ((plus and digits >= 8) or (not plus and (national or 11 <= digits <= 13))):
+            run = text[i:j]
+            e = run if plus else ("+" + run[2:] if run[:2] == "00" else "+" + run)
+            if not plus and run[0] == "0" and run[:2] != "00":
+                try:
+                    e = normalize(run)
+                except ValueError:
+                    e = run
+            out = (out or []) + [text[last:i], mask(e)]
+            last = j
+        i = j
+    if out is None:
+        return text
+    out.append(text[last:])
+    return "".join(out)

@@ -15,7 +15,10 @@ from alertbutton.sim.run import load_scenario
 # `ALERTBUTTON_VM=32 alertbutton bench heap --form mpy` measured 272-276 KB (docs/memory.md); the rest is
 # margin for the spread between runs near the edge. A change that needs more fails here: measure it
 # with the bench, then cut or raise this with the figures in docs/memory.md.
-HEAP_KB = 288
+# Issue 19 raised it by 8 KB: the numbering plans (firmware/core/numplan.py, ~2.6 KB of rules in one
+# string per region) and the masking of numbers in every event; measured the same day under the same
+# load: 284 KB before, 292 KB after (--lo 240 --hi 320).
+HEAP_KB = 296
 
 
 @pytest.fixture(scope="module")

@@ -108,10 +108,35 @@ def merge(alts):
     return sorted(alts, key=lambda a: (len(a), [sorted(x) for x in a]))
 
 
+def _ranges(digits):
+    """'01245678' -> '0-24-8' (runs of 3 or more as a range)."""
+    ds = sorted(int(d) for d in digits)
+    out, i = "", 0
+    while i < len(ds):
+        j = i
+        while j + 1 < len(ds) and ds[j + 1] == ds[j] + 1:
+            j += 1
+        out += "%d-%d" % (ds[i], ds[j]) if j - i >= 2 else "".join(str(d) for d in ds[i:j + 1])
+        i = j + 1
+    return out
+
+
 def token(alt):
-    out = ""
-    for s in alt:
-        out += "." if s == DIG else next(iter(s)) if len(s) == 1 else "[%s]" % "".join(sorted(s))
+    """'6', '[0-24-8]', and '~N' for a run of N any-digits (N 1-9)."""
+    out, run = "", 0
+    for s in list(alt) + [None]:
+        if s == DIG:
+            run += 1
+            if run < 9:
+                continue
+        if run:
+            out += "~%d" % run
+            run = 0
+            if s == DIG:
+                continue
+        if s is None:
+            break
+        out += next(iter(s)) if len(s) == 1 else "[%s]" % _ranges(s)
     return out
 
 
@@ -178,9 +203,10 @@ def render():
         "# (Google libphonenumber metadata): DO NOT EDIT; regenerate with",
         "#     cd tools && ../.venv/bin/python -m alertbutton.numplan.generate",
         "# and check with tests/host/test_numplan.py, which compares these rules with phonenumbers on",
-        "# generated numbers. Per region: country code, name, and per kind (m mobile, f fixed line,",
-        "# v VoIP) the national numbers as digit patterns ('.' any digit, [..] one of these digits)",
-        "# followed by ':' and their international written form after '+cc ' ('#' one digit).",
+        "# generated numbers. Per region: (country code, name, written-form templates separated by '|'",
+        "# ('#' one digit), rules). Rules: space-separated, each a kind (m mobile, f fixed line, v VoIP),",
+        "# a national-number pattern (a digit, [..] one of these digits or ranges, ~N any N digits) and",
+        "# '/' the index of its template. One string per region: few objects in the device's heap.",
         "# Mobiles only outside the French numbering zone (ZONE: national form 0 + 9 digits).",
         "ZONE = %r" % (ZONE,),
         "REGIONS = {",
@@ -189,13 +215,23 @@ def render():
     for region in ZONE + MOBILE_ONLY:
         cc, kinds = rules(region)
         by_cc.setdefault(str(cc), []).append(region)
-        lines.append("    %r: (%r, %r, (" % (region, str(cc), NAMES[region]))
+        templates, parts = [], []
         for key, alts in kinds:
-            lines.append("        (%r, (" % key)
             for a in alts:
-                lines.append("            %r," % a)
-            lines.append("        )),")
-        lines.append("    )),")
+                pat, tpl = a.split(":", 1)
+                if tpl not in templates:
+                    templates.append(tpl)
+                parts.append("%s%s/%d" % (key, pat, templates.index(tpl)))
+        lines.append("    %r: (%r, %r, %r," % (region, str(cc), NAMES[region], "|".join(templates)))
+        text = " ".join(parts)
+        chunks = []
+        while text:
+            cut = len(text) if len(text) <= 90 else text.rfind(" ", 0, 90) + 1
+            chunks.append(text[:cut])
+            text = text[cut:]
+        for c in chunks:
+            lines.append("        %r" % c)
+        lines[-1] += "),"
     lines.append("}")
     lines.append("# country code -> its regions, in the order phonenumbers tries them")
     order = phonenumbers.COUNTRY_CODE_TO_REGION_CODE
