@@ -78,3 +78,25 @@ def test_modem_pty_exit_code_from_the_firmwares_events(tmp_path, capsys):
     assert len({r["to"] for r in got}) == 5, got
     assert rc == 0, out
     assert "5 of 5 contacts' alert SMS accepted by the modem" in out and "external modem" in out
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"duration_s": "30"}, "duration_s: a number"),
+    ({"events": [{"t": "6", "gesture": "alert"}]}, "t: a number"),
+    ({"events": {"t": 6}}, "events: a list"),
+    ({"gnss": {"lat": "48.8", "lon": 2.3}}, "gnss.lat: a number"),
+    ({"gnss": {"lat": 148.8, "lon": 2.3}}, "out of range"),
+    ({"modem": {"cmgs_latency_s": None}}, "modem.cmgs_latency_s: a number"),
+    ({"battery_mv": True}, "battery_mv: a number"),
+])
+def test_scenario_type_errors_are_said_before_boot(tmp_path, capsys, change, words):
+    """Issue 19 item 9: a wrong type in a scenario is refused with exit 2 and its key, before the VM
+    boots (it used to end in a traceback after boot)."""
+    sc = json.load(open(DEMO))
+    sc.update(change)
+    path = tmp_path / "sc.json"
+    path.write_text(json.dumps(sc))
+    rc = cli.main(["sim", "--scenario", str(path), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert rc == 2 and words in err and "Traceback" not in err, err
+    assert not (tmp_path / "out").exists()  # refused before anything was made

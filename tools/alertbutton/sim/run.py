@@ -69,10 +69,36 @@ def check_scenario(sc):
             if vm.vm_facts()["bits"] != 32:
                 raise ScenarioError("%s needs the 32-bit VM (ALERTBUTTON_VM=32, built by tools/vm32/build.sh): "
                                     "the 64-bit VM's ticks cannot be set and do not wrap at 2**30" % key)
-    for ev in sc.get("events", []):
-        if "t" not in ev:
+    events = sc.get("events", [])
+    if not isinstance(events, list):
+        raise ScenarioError("events: a list of {t, ...} objects")
+    for ev in events:
+        if not isinstance(ev, dict) or "t" not in ev:
             raise ScenarioError("event %r has no t" % (ev,))
+        _number("event %r: t" % (ev,), ev["t"], 0)
+    # numbers checked before boot: a wrong type is a message here, not a traceback in the run (issue 19)
+    _number("duration_s", sc.get("duration_s", 0), 0)
+    _number("battery_mv", sc.get("battery_mv", 3900), 2500, 5000)
+    for key, fields in (("gnss", ("lat", "lon", "acc_m", "after_s")), ("last_fix", ("lat", "lon", "acc_m", "age_s"))):
+        v = sc.get(key)
+        for f in fields if isinstance(v, dict) else ():
+            if f in v:
+                lo, hi = {"lat": (-90, 90), "lon": (-180, 180)}.get(f, (0, None))
+                _number("%s.%s" % (key, f), v[f], lo, hi)
+    modem = sc.get("modem") or {}
+    if not isinstance(modem, dict):
+        raise ScenarioError("modem: an object, e.g. {\"cmgs_latency_s\": 1.0}")
+    for f in ("cmgs_latency_s", "cmd_latency_s"):
+        if f in modem:
+            _number("modem.%s" % f, modem[f], 0)
     return sc
+
+
+def _number(what, v, lo=None, hi=None):
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ScenarioError("%s: a number, not %r" % (what, v))
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        raise ScenarioError("%s: %r is out of range (%s to %s)" % (what, v, lo, "any" if hi is None else hi))
 
 
 # --- the virtual button ---------------------------------------------------------------------------
