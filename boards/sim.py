@@ -145,6 +145,11 @@ class Board:
     def log_sinks(self):
         return [_print_event, self.flash_log]
 
+    def data_keep(self):
+        """Files of the simulated board itself (its wiring, clock, environment) that a factory reset
+        keeps: the host simulator wrote them, no person's data is in them."""
+        return ("sim_board.json", "sim_audio.json", "sim_accel.txt", "sim_rtc.bin")
+
     def watchdog(self):
         if self._wdt is None and self.wiring.get("watchdog", True):
             self._wdt = machine.WDT(timeout=int(self.wiring.get("watchdog_ms", 30000)))

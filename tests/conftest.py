@@ -63,10 +63,30 @@ def report():
     return add
 
 
+def skip_summary(skipped):
+    """One line: how many tests were skipped, grouped by the reason they gave (issue 19: nothing is
+    skipped without saying so at the end of the run)."""
+    if not skipped:
+        return "skipped: none"
+    reasons = {}
+    for rep in skipped:
+        lr = rep.longrepr
+        why = lr[2] if isinstance(lr, tuple) and len(lr) == 3 else str(lr)
+        why = why[len("Skipped: "):] if why.startswith("Skipped: ") else why
+        reasons[why] = reasons.get(why, 0) + 1
+    return "skipped %d: %s" % (len(skipped), "; ".join(
+        "%d x %s" % (n, why) for why, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))))
+
+
 def pytest_terminal_summary(terminalreporter):
     stats = terminalreporter.stats
     counts = ", ".join("%d %s" % (len(stats[k]), k) for k in ("passed", "failed", "error", "skipped") if stats.get(k))
     terminalreporter.write_sep("=", "on the %s: %s" % (vm.vm_label(), counts or "no tests"))
+    line = skip_summary(stats.get("skipped", []))
+    terminalreporter.write_line(line)
+    if os.environ.get("ALERTBUTTON_SKIPS_FILE"):  # ./run.sh test repeats it as the suite's last lines
+        with open(os.environ["ALERTBUTTON_SKIPS_FILE"], "a") as f:
+            f.write("%s: %s\n" % (vm.vm_label(), line))
     if not os.path.isdir(REPORT_DIR):
         return
     for name in sorted(os.listdir(REPORT_DIR)):

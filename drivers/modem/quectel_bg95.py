@@ -56,6 +56,8 @@ def parse_qgpsloc(payload):
         lon = float(f[2])
         hdop = float(f[3]) if f[3].strip() else 0.0
         sats = int(f[10]) if f[10].strip() else 0
+        if f[10].strip() and sats < 3:  # <nsat> used: a position from 0-2 satellites is no fix (issue 19)
+            return None
         utc = None
         t = f[0].strip()
         d = f[9].strip()

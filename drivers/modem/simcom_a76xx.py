@@ -31,10 +31,16 @@ def parse_cgnssinfo(payload, ddmm=False):
         if f[ns + 2] == b"W":
             lon = -lon
         hdop = float(f[ns + 9]) if f[ns + 9] else 0.0
+        if f[0].strip() and f[0].strip() not in (b"2", b"3"):
+            return None  # <mode>: 2 is 2D, 3 is 3D; anything else is no fix
         sats = 0
+        counted = False
         for v in f[1:ns - 1]:
             if v.strip():
                 sats += int(v)
+                counted = True
+        if counted and sats < 3:  # a position from 0-2 satellites is no fix (issue 19, as gpsd's GGA)
+            return None
         utc = None
         d, t = f[ns + 3], f[ns + 4]
         if len(d) == 6 and len(t) >= 6:

@@ -109,7 +109,8 @@ class Console:
             "config": (None, self.c_config),
             "factory-reset": (CHANGE, self.c_factory_reset),
             "evidence": (EVIDENCE, self.c_evidence),
-            "selftest": (OPEN, self.c_selftest),  # shows nothing personal (firmware/console/selftest.py)
+            "selftest": (OPEN, self.c_selftest),
+            "maintenance": (OPEN, self.c_maintenance),  # checks the PIN itself  # shows nothing personal (firmware/console/selftest.py)
         }
 
     # --- line level -------------------------------------------------------------------------------
@@ -321,13 +322,16 @@ class Console:
                 slot = settings.check_slot(toks[1])
             except ValueError as e:
                 raise Reply("SLOT", str(e))
-            number, name = phone.split_number(toks[2:])
+            try:
+                number, name = phone.split_number(toks[2:])
+            except ValueError as e:
+                raise Reply("NUMBER", str(e))
             try:
                 name = settings.check_contact_name(name)
             except ValueError as e:
                 raise Reply("NAME", str(e))
             c = self._change(lambda: settings.set_contact(self.cfg, slot, number, name), "contact")
-            return {"slot": slot, "name": c["name"], "number": c["number"],
+            return {"slot": slot, "name": c["name"], "number": c["number"], "display": phone.describe(c["number"]),
                     "warnings": phone.warnings(c["number"]), "configured": True}
         if sub == "clear":
             self.require(CHANGE)
@@ -464,30 +468,35 @@ class Console:
         return {"lines": lines}
 
     def c_pin(self, args):
+        """`pin set <new>` on a button without PIN; `pin set <current> <new>` once one is set: an
+        unlocked session left on a table is not enough to take the button over (issue 19). The
+        current PIN is checked like `unlock` (wrong tries count toward the lockout)."""
         words = args.split()
-        if len(words) != 2 or words[0] != "set":
-            raise Reply("ARGS", "usage: pin set <4-8 digits>")
+        if len(words) not in (2, 3) or words[0] != "set":
+            raise Reply("ARGS", "usage: pin set <4-8 digits> (once a PIN is set: pin set <current PIN> <new PIN>)")
         if self.cfg.get("pin") is not None:
-            self.require(CHANGE)
+            if len(words) != 3:
+                raise Reply("PIN", "a PIN is set: changing it needs the current one: pin set <current PIN> "
+                                   "<new PIN> (forgotten: only a factory reset, which erases everything, removes it)")
+            self._check_pin(words[1])
+        elif len(words) != 2:
+            raise Reply("ARGS", "no PIN set yet: pin set <4-8 digits>")
+        new = words[-1]
         try:
-            pin_lock.check_format(words[1])
+            pin_lock.check_format(new)
         except ValueError as e:
             raise Reply("ARGS", str(e))
 
         def put():
-            self.cfg["pin"] = pin_lock.make(words[1])
+            self.cfg["pin"] = pin_lock.make(new)
         self._change(put, "pin")
         self.session = self.now()
         return {"pin_set": True, "unlocked": True, "session_s": SESSION_MS // 1000}
 
-    def c_unlock(self, args):
-        words = args.split()
-        if len(words) != 1:
-            raise Reply("ARGS", "usage: unlock <PIN>")
-        if self.cfg.get("pin") is None:
-            raise Reply("NOPIN", "no PIN set yet: %s pin set <4-8 digits>" % PROTO)
+    def _check_pin(self, pin):
+        """Reply PIN/LOCKOUT unless pin is the technician PIN (each wrong try counts)."""
         try:
-            ok = self.pin.attempt(self.cfg["pin"], words[0])
+            ok = self.pin.attempt(self.cfg["pin"], pin)
         except pin_lock.LockedOut as e:
             raise Reply("LOCKOUT", "too many wrong PINs: locked for %d s" % ((e.remaining_ms + 999) // 1000))
         if not ok:
@@ -497,8 +506,55 @@ class Console:
             if left:
                 self._log("pin_lockout", s=left // 1000)
                 raise Reply("LOCKOUT", "wrong PIN, too many tries: locked for %d s" % ((left + 999) // 1000))
-            raise Reply("PIN", "wrong PIN (%d tries left before a %d min lockout)" % (
-                self.pin.tries_left(), pin_lock.LOCKOUT_MS // 60000))
+            n = self.pin.tries_left()
+            raise Reply("PIN", "wrong PIN (%d %s left before a %d min lockout)" % (
+                n, "try" if n == 1 else "tries", pin_lock.LOCKOUT_MS // 60000))
+
+    def c_maintenance(self, args):
+        """`maintenance <PIN> [minutes]`: open the REPL (Ctrl-C stops the firmware) for a deploy, 10
+        minutes by default, 30 at most; then the port is locked again. Refused during an alert."""
+        words = args.split()
+        if len(words) > 2:
+            raise Reply("ARGS", "usage: maintenance <PIN> [minutes 1-30]")
+        minutes = 10
+        if self.cfg.get("pin") is None and len(words) == 1:  # no PIN set: only minutes may be given
+            words = ["", words[0]]
+        if len(words) == 2:
+            if not words[1].isdigit() or not 1 <= int(words[1]) <= 30:
+                raise Reply("ARGS", "minutes: 1 to 30")
+            minutes = int(words[1])
+        if self.cfg.get("pin") is not None:
+            if not words:
+                raise Reply("PIN", "the technician PIN is needed: maintenance <PIN>")
+            self._check_pin(words[0])
+        state = getattr(getattr(self.app, "alert", None), "state", "idle")
+        if state != "idle":
+            raise Reply("BUSY", "an alert is in progress (state %s): the REPL would stop it; try when it "
+                                "has ended" % state)
+        from firmware.console import gate
+        if not gate.repl(True):
+            raise Reply("UNAVAILABLE", "this MicroPython cannot lock or open the REPL (no kbd_intr)")
+        self.repl_until = self.now() + minutes * 60000
+        self._log("maintenance_open", minutes=minutes)
+        return {"repl_open_s": minutes * 60,
+                "how": "Ctrl-C now stops the firmware and opens the REPL (mpremote, alertbutton deploy); "
+                       "locked again after %d min or at the next boot" % minutes}
+
+    def _maintenance_tick(self):
+        until = getattr(self, "repl_until", None)
+        if until is not None and self.now() - until >= 0:
+            from firmware.console import gate
+            gate.repl(False)
+            self.repl_until = None
+            self._log("maintenance_end")
+
+    def c_unlock(self, args):
+        words = args.split()
+        if len(words) != 1:
+            raise Reply("ARGS", "usage: unlock <PIN>")
+        if self.cfg.get("pin") is None:
+            raise Reply("NOPIN", "no PIN set yet: %s pin set <4-8 digits>" % PROTO)
+        self._check_pin(words[0])
         self.session = self.now()
         self._log("console_unlocked")
         return {"unlocked": True, "session_s": SESSION_MS // 1000}
@@ -560,12 +616,62 @@ class Console:
     def c_factory_reset(self, args):
         if args.strip():
             raise Reply("ARGS", "usage: factory-reset")
+        alert = getattr(self.app, "alert", None)
+        state = getattr(alert, "state", "idle")
+        if state == "active":  # every first SMS went out: end the alert, then erase
+            return Deferred(self._reset_after_stop(alert))
+        if state != "idle":  # its first SMS are still going out: never cut them
+            raise Reply("BUSY", "an alert is being sent (state %s): factory-reset once its SMS are out" % state)
+        return self._factory_reset()
+
+    async def _reset_after_stop(self, alert):
+        alert.stop("factory_reset")
+        t0 = uptime.ms()
+        while alert.state != "idle":
+            if uptime.ms() - t0 > 15000:
+                raise Reply("BUSY", "the alert did not end within 15 s: nothing erased, try again")
+            await asyncio.sleep_ms(50)
+        return self._factory_reset()
+
+    def _factory_reset(self):
         self._change(lambda: settings.reset(self.cfg), "factory_reset", keep_backup=False)
         self._apply_gestures()
+        self._forget()
+        from firmware.settings import erase
+        board = getattr(self.app, "board", None)
+        keep = (settings.PATH,) + tuple(getattr(board, "data_keep", lambda: ())())
+        try:
+            removed, errors = erase.erase_data(".", keep)
+        except OSError as e:
+            removed, errors = 0, [repr(e)]
         self.pin.clear()
         self.session = None
+        self._log("factory_reset", removed=removed, errors=len(errors))
         self._not_configured()
-        return {"configured": False, "pin_set": False}
+        if errors:
+            raise Reply("STORAGE", "settings erased, but %d file(s) could not be: %s" % (len(errors), errors[0]))
+        return {"configured": False, "pin_set": False, "files_erased": removed}
+
+    def _forget(self):
+        """What the running firmware holds in RAM of the erased data: log lines, the last fix, the
+        ended alert's outbox, the platform queue's index (their files go next)."""
+        app = self.app
+        log = getattr(app, "log", None)
+        if log is not None:
+            del log.ring[:]
+            for sink in getattr(log, "sinks", ()):
+                if isinstance(getattr(sink, "buf", None), list):
+                    del sink.buf[:]
+        lf = getattr(app, "lastfix", None)
+        if lf is not None:
+            lf.fix = lf._saved = None
+        ob = getattr(getattr(app, "alert", None), "outbox", None)
+        if ob is not None:
+            ob.recs = []
+        q = getattr(getattr(app, "platform", None), "queue", None)
+        if q is not None:
+            q.index = []
+            q.bytes = 0
 
     # --- stream loop ------------------------------------------------------------------------------
     def _write(self, text):
@@ -580,6 +686,7 @@ class Console:
             await asyncio.sleep_ms(pin_lock.PERSIST_MS)
             self.pin.tick()
             self.unlocked()  # an idle session ends on time, not at the next command
+            self._maintenance_tick()
 
     async def run(self, reader=None, pending=None):
         """Serve the stream. Started by firmware/console/gate.py with its reader and the bytes that

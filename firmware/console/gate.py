@@ -9,6 +9,22 @@ from firmware.version import VERSION
 
 PROTO = "AB1"
 
+# The USB port is locked (issue 19): while the firmware runs, Ctrl-C does not reach a REPL (mpremote
+# cannot stop the firmware to read or erase the flash); the port speaks only the console protocol.
+# `AB1 maintenance <PIN>` opens the REPL for a limited time (firmware/console/commands.py).
+try:
+    from micropython import kbd_intr as _kbd_intr
+except ImportError:  # a port built without it
+    _kbd_intr = None
+
+
+def repl(open_):
+    """Let Ctrl-C (3) interrupt the firmware, or not (-1). False when this build cannot choose."""
+    if _kbd_intr is None:
+        return False
+    _kbd_intr(3 if open_ else -1)
+    return True
+
 
 def one_line(s):
     """s made fit for one answer line (CR and LF become spaces)."""
@@ -57,6 +73,7 @@ async def run(app, stream, make=make_console, reader=None):
     make, reader: a console factory and a stream reader of the caller's (tests)."""
     rx, tx, chunk = ends(stream)
     cfg = app.cfg
+    repl(False)
     app.log("console", source=cfg.get("config_source"), problems=len(cfg.get("config_problems") or []))
     for line in banner_lines(cfg):
         write_line(tx, line)

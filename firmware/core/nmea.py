@@ -1,4 +1,6 @@
 # Streaming NMEA 0183 parser for an external GNSS receiver on a UART.
+# Size: one byte-level state machine and the epoch rules it feeds; split, every field access would
+# cross a module on the hot path.
 #
 # feed() takes raw bytes exactly as UART reads return them: sentences split across reads, merged or
 # truncated sentences, line noise and binary frames are all expected. One pass per byte frames the
@@ -17,6 +19,10 @@
 #   and none says it is invalid (RMC V or FAA N/S/M, GGA quality 0/7/8, GLL V or FAA N/S/M, GSA
 #   mode 1 unless another GSA of the epoch has 2/3). Dead reckoning (GGA 6, FAA E) is kept as a fix;
 #   Fix.quality tells it apart.
+# - A GGA position from 0, 1 or 2 satellites used is no fix (gpsd processGGA: "3 > satellites" ->
+#   no fix) unless a GSA of the epoch says 2D/3D listing 3+ satellites (Furuno's GNGGA says "00");
+#   largest count over GGA talkers; empty = not reported (Saab R4). A later RMC/GLL "A" does not
+#   override it as it does in gpsd (Garmin Foretrex): no false position in an alert.
 #   A repeated time stamp (receiver no longer advancing) is also reported as no fix.
 # - The NMEA 4.10 RMC navigational status (field 13) is kept but not used: u-blox and Telit always
 #   send "V" there even with a good fix. The GSA system id (field 18) is accepted.
@@ -382,6 +388,7 @@ class NmeaParser:
         self._e_stale = stale
         self._e_gsa = 0  # best GSA mode seen (2 or 3)
         self._e_gsa1 = False  # a GSA said "no fix" (only counts if no other GSA has one)
+        self._e_few = False  # a GGA gave a position: its satellite count is checked in _emit()
         self._e_gga = -1  # GGA quality
         self._e_alt = False
         self._e_sats = -1
@@ -423,7 +430,8 @@ class NmeaParser:
     def _emit(self):
         tod = self._e_tod
         mode = 1
-        if self._e_pos and not self._e_neg and (self._e_gsa or not self._e_gsa1):
+        few = self._e_few and 0 <= self._e_sats < 3 and not (self._e_gsa and self._e_gsasats >= 3)
+        if self._e_pos and not self._e_neg and not few and (self._e_gsa or not self._e_gsa1):
             # 3D if GSA says so, or GGA gives an altitude from 4+ satellites (some Quectel and
             # Navior receivers say "2" in GSA while doing so); RMC/GLL only: as the last fix
             mode = self._e_gsa
@@ -521,6 +529,7 @@ class NmeaParser:
             self._e_neg = True
         elif self._position(2):
             self._e_alt = self._has(9)
+            self._e_few = True  # judged in _emit() on the epoch's largest count
         else:
             self._e_neg = True
         if sats > self._e_sats:  # several talkers (GPGGA + GAGGA): their counts overlap, keep max

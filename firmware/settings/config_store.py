@@ -18,6 +18,8 @@ import json
 import os
 import struct
 
+from firmware.system import storage
+
 try:
     from binascii import crc32
 except ImportError:  # ports built without binascii.crc32
@@ -159,8 +161,11 @@ class RecordFile:
             _replace(self.path, self.bak)  # the current copy becomes the last good copy
         _replace(self.tmp, self.path)
         self.seq = seq
-        if not keep_backup:
-            _remove(self.bak)
+        if not keep_backup:  # overwritten, then removed: the erased settings are not left behind
+            try:
+                storage.shred(self.bak)
+            except OSError:
+                _remove(self.bak)
         return seq
 
     def wipe(self):

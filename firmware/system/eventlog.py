@@ -1,16 +1,27 @@
 # Event log: every state transition and notable fact, timestamped in ms since boot. Kept in a small
 # RAM ring (for the console's `log tail`) and handed to the board's sinks (flash file, simulator).
+# No full phone number ever goes into it (issue 19): every text field is masked here, whatever the
+# event ('+33 6 •• •• •• 78', firmware.core.phone.mask_in), and a contact's index comes with its slot
+# (1-5, as the console and the CLI say it). Full numbers stay where the product needs them: the
+# configuration record and the outbox entry being sent.
 import json
 
+from firmware.core import phone
 from firmware.core import uptime  # ms since boot that never wrap: ticks_diff would go negative after 6.2 days
 
 
 def _clean(v):
     if isinstance(v, (bytes, bytearray)):
         try:
-            return bytes(v).decode()
+            v = bytes(v).decode()
         except UnicodeError:
             return repr(v)
+    if isinstance(v, str):
+        return phone.mask_in(v)
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _clean(v[k]) for k in v}
     return v
 
 
@@ -24,6 +35,9 @@ class EventLog:
         rec = {"ms": uptime.ms(), "event": event}
         for k in fields:
             rec[k] = _clean(fields[k])
+        c = fields.get("contact")
+        if isinstance(c, int) and 0 <= c < 5 and "slot" not in fields:
+            rec["slot"] = c + 1  # "contact" is the 0-based index the code uses
         try:
             line = json.dumps(rec)
         except (TypeError, ValueError):

@@ -66,3 +66,23 @@ def append_lines(path, lines, max_bytes=65536):
         for line in lines:
             f.write(line)
             f.write("\n")
+
+
+def shred(path):
+    """Overwrite a file with zeros, then remove it (factory reset). On a host or FAT filesystem the old
+    bytes are gone; LittleFS writes the zeros to new blocks (copy on write), so the old blocks stay
+    until reused: only flash encryption makes them unreadable (docs/technician.md). False if missing."""
+    try:
+        n = os.stat(path)[6]
+    except OSError:
+        return False
+    try:
+        z = bytes(512)
+        with open(path, "r+b") as f:
+            while n > 0:
+                f.write(z if n >= 512 else z[:n])
+                n -= 512
+    except OSError:
+        pass  # read-only or damaged: removing it is still the point
+    os.remove(path)
+    return True

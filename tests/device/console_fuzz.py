@@ -27,8 +27,8 @@ PIN = "2468"
 
 VALID = (
     "AB1 hello", "AB1 help", "AB1 contacts list", "AB1 contacts set 1 0612345678 Sophie",
-    "AB1 contacts set 2 +33 7 12 34 56 78 Karim Ben", "AB1 contacts set 3 0692123456 Réunion",
-    "AB1 contacts set 4 +447700900123 Jo", "AB1 contacts set 5 06 12 34 56 05 Nadia", "AB1 contacts clear 3",
+    "AB1 contacts set 2 +33 7 52 34 56 78 Karim Ben", "AB1 contacts set 3 0692123456 Réunion",
+    "AB1 contacts set 4 +447400900123 Jo", "AB1 contacts set 5 06 12 34 56 05 Nadia", "AB1 contacts clear 3",
     "AB1 wearer", "AB1 wearer set Camille", "AB1 wearer set François-Xavier Éloïse", "AB1 wearer clear",
     "AB1 gesture", "AB1 gesture set alert presses 3 within 2500 hold 2000", "AB1 gesture set alert hold 3000",
     "AB1 lang", "AB1 lang en", "AB1 lang fr", "AB1 message preview", "AB1 message preview test",

@@ -153,7 +153,7 @@ class NaiveConfig:
 
 LEGACY = {"wearer": "Camille", "lang": "fr", "contacts": [
     {"name": "Sophie", "number": "+33612345601"}, {"name": "Karim", "number": "06 12 34 56 02"},
-    {"name": "Association", "number": "+33612345603"}, {"name": "Julie", "number": "+33712345604"},
+    {"name": "Association", "number": "+33612345603"}, {"name": "Julie", "number": "+33752345604"},
     {"name": "Nadia", "number": "0612345605"}], "alert_active_s": 3600}
 
 
@@ -179,7 +179,7 @@ def changes(round_no):
         ("clear", lambda c: settings.clear_contact(c, 5)),
         ("import", lambda c: settings.apply_import(c, settings.check_import({
             "wearer": "Import " + r, "contacts": [{"slot": i, "name": "Contact %d %s" % (i, r),
-                                                  "number": "+3370000000%d" % i} for i in range(1, 6)]}))),
+                                                  "number": "+3375000000%d" % i} for i in range(1, 6)]}))),
         ("factory-reset", _factory_reset),
         ("after-reset", lambda c: settings.set_contact(c, 1, "+33612345601", "Sophie")),
     ]

@@ -243,12 +243,12 @@ def test_bad_optional_alert_settings_are_dropped_so_the_code_default_applies():
 def test_import_checks_everything_before_applying():
     cfg = settings.from_payload({})
     good = {"format": "alertbutton-config", "schema": 2, "wearer": "W", "lang": "en",
-            "contacts": [{"slot": 2, "name": "B", "number": "07 12 34 56 78"}, {"name": "A", "number": "+447700900123"}],
+            "contacts": [{"slot": 2, "name": "B", "number": "07 52 34 56 78"}, {"name": "A", "number": "+447400123456"}],
             "gestures": [{"action": "alert", "hold_ms": 3000}], "sms_rounds": 3}
     checked = settings.check_import(good)
     settings.apply_import(cfg, checked)
-    assert cfg["slots"][0] == {"name": "A", "number": "+447700900123"}
-    assert cfg["slots"][1] == {"name": "B", "number": "+33712345678"} and cfg["lang"] == "en"
+    assert cfg["slots"][0] == {"name": "A", "number": "+447400123456"}
+    assert cfg["slots"][1] == {"name": "B", "number": "+33752345678"} and cfg["lang"] == "en"
     for bad, why in (
             ({"contacts": [{"name": "A", "number": "0812345678"}]}, "service"),
             ({"contacts": [{"slot": 1, "name": "A", "number": "+33612345678"}] * 2}, "twice"),

@@ -174,7 +174,7 @@ def test_changes_need_a_pin_first_then_unlock_once_per_session():
     ok(con, "AB1 contacts set 1 0612345678 Sophie")
     ok(con, "AB1 lock")
     for line in ("AB1 contacts list", "AB1 message preview", "AB1 log tail 3", "AB1 config get", "AB1 wearer",
-                 "AB1 contacts set 2 0612345678 B", "AB1 test-alert 1", "AB1 pin set 1111", "AB1 factory-reset",
+                 "AB1 contacts set 2 0612345678 B", "AB1 test-alert 1", "AB1 factory-reset",
                  "AB1 lang en", "AB1 gesture set alert hold 3000", "AB1 wearer set X"):
         err(con, line, "LOCKED")
     h = ok(con, "AB1 hello")  # hello stays open, with counts only
@@ -187,7 +187,13 @@ def test_changes_need_a_pin_first_then_unlock_once_per_session():
     clock.t += SESSION_MS + 1  # idle too long: locked again
     err(con, "AB1 contacts list", "LOCKED")
     ok(con, "AB1 unlock 2468")
-    ok(con, "AB1 pin set 13579")  # change the PIN while unlocked
+    # issue 19: an unlocked session is not enough to change the PIN: the current one is needed
+    e = err(con, "AB1 pin set 13579", "PIN")
+    assert "pin set <current PIN> <new PIN>" in e and "factory reset" in e, e
+    err(con, "AB1 pin set 1111 13579", "PIN")  # a wrong current PIN: a wrong try, session closed
+    err(con, "AB1 contacts list", "LOCKED")
+    ok(con, "AB1 lock")
+    assert ok(con, "AB1 pin set 2468 13579")["unlocked"]  # even locked, with the current PIN
     ok(con, "AB1 lock")
     err(con, "AB1 unlock 2468", "PIN")
     ok(con, "AB1 unlock 13579")
@@ -197,7 +203,7 @@ def test_five_wrong_pins_lock_out_for_15_min_across_reboots():
     con, app, clock = provisioned()
     ok(con, "AB1 lock")
     for left in (4, 3, 2, 1):
-        assert ("%d tries left" % left) in err(con, "AB1 unlock 0000", "PIN")
+        assert ("%d %s left" % (left, "try" if left == 1 else "tries")) in err(con, "AB1 unlock 0000", "PIN")
     err(con, "AB1 unlock 0000", "LOCKOUT")
     # even the right PIN is refused while locked out, and nothing else opens
     assert "locked for 900 s" in err(con, "AB1 unlock 2468", "LOCKOUT")
@@ -247,10 +253,16 @@ def test_damaged_lockout_record_means_locked():
 def test_contacts_set_list_clear():
     con, app, clock = provisioned()
     r = ok(con, "AB1 contacts set 2 06 12 34 56 02 Karim Ben Ali")  # number typed in groups
-    assert r == {"slot": 2, "name": "Karim Ben Ali", "number": "+33612345602", "warnings": [], "configured": True}
+    assert r == {"slot": 2, "name": "Karim Ben Ali", "number": "+33612345602", "warnings": [], "configured": True,
+                 "display": "+33 6 12 34 56 02 (France, mobile)"}
     r = ok(con, "AB1 contacts set 4 0145678901 Bureau")
     assert r["warnings"] and "landline" in r["warnings"][0]
-    assert ok(con, "AB1 contacts set 1 0612345601 112 Association")["name"] == "112 Association"
+    # digits right after an unquoted number: never guessed (issue 19); quoted, the rest is the name
+    e = err(con, "AB1 contacts set 1 0612345601 112 Association", "NUMBER")
+    assert 'contacts set SLOT "0612345601" 112 Association' in e, e
+    assert ok(con, 'AB1 contacts set 1 "0612345601" 112 Association')["name"] == "112 Association"
+    e = err(con, "AB1 contacts set 4 +262 692 12 34 04 2 Julie", "NUMBER")
+    assert 'put the number in double quotes, e.g. contacts set SLOT "+262 692 12 34 04" 2 Julie' in e, e
     err(con, "AB1 contacts set 3 0812345678 Service", "NUMBER")
     err(con, "AB1 contacts set 3 114 Urgence", "NUMBER")
     err(con, "AB1 contacts set 6 0612345678 X", "SLOT")
@@ -278,7 +290,7 @@ def test_changes_edit_the_shared_cfg_in_place():
     ok(con, "AB1 contacts set 1 0612345601 A")
     ok(con, "AB1 wearer set Camille")
     ok(con, "AB1 lang en")
-    ok(con, 'AB1 config put {"contacts": [{"name": "B", "number": "0712345678"}]}')
+    ok(con, 'AB1 config put {"contacts": [{"name": "B", "number": "0752345678"}]}')
     ok(con, "AB1 factory-reset")
     assert app.cfg is held and con.cfg is held
 
@@ -314,13 +326,13 @@ def test_wearer_name_checks_and_warnings():
 def test_message_preview_is_exactly_the_alert_text():
     con, app, clock = provisioned()
     ok(con, "AB1 contacts set 1 0612345601 Sophie")
-    ok(con, "AB1 contacts set 3 +447700900123 Jo")
+    ok(con, "AB1 contacts set 3 +447400900123 Jo")
     ok(con, "AB1 wearer set Camille")
     r = ok(con, "AB1 message preview")
     assert r["position"] == "none"
     want = compose("alert", "Camille", None, 64, "fr")
     assert [(m["slot"], m["to"], m["text"]) for m in r["messages"]] == [
-        (1, "+33612345601", want), (3, "+447700900123", want)]
+        (1, "+33612345601", want), (3, "+447400900123", want)]
     enc, units, limit = segment_info(want)
     for m in r["messages"]:
         assert (m["encoding"], m["units"], m["limit"], m["segments"]) == (enc, units, limit, 1)
@@ -391,14 +403,17 @@ def test_config_get_put_and_factory_reset():
     exp = ok(con, "AB1 config get")
     assert exp["format"] == "alertbutton-config" and "pin" not in exp
     assert exp["contacts"] == [{"slot": 1, "name": "A", "number": "+33612345601"}]
-    r = ok(con, 'AB1 config put {"wearer": "V", "contacts": [{"slot": 5, "name": "Z", "number": "07 00 00 00 05"}]}')
-    assert r["contacts"] == 1 and app.cfg["slots"][0] is None and app.cfg["slots"][4]["number"] == "+33700000005"
+    r = ok(con, 'AB1 config put {"wearer": "V", "contacts": [{"slot": 5, "name": "Z", "number": "07 50 00 00 05"}]}')
+    assert r["contacts"] == 1 and app.cfg["slots"][0] is None and app.cfg["slots"][4]["number"] == "+33750000005"
     err(con, 'AB1 config put {"contacts": [{"name": "Z", "number": "0800000000"}]}', "CONFIG")
     err(con, "AB1 config put {not json", "CONFIG")
     err(con, 'AB1 config put {"pin": null}', "CONFIG")
     assert app.cfg["wearer"] == "V"  # refused imports change nothing
+    open("outbox.json", "w").write('[{"to": "+33612345601"}]')  # data files of any name go
+    open("notes.bin", "wb").write(b"+33612345601")
     r = ok(con, "AB1 factory-reset")
-    assert r == {"configured": False, "pin_set": False}
+    assert r["configured"] is False and r["pin_set"] is False and r["files_erased"] >= 2, r
+    assert "outbox.json" not in os.listdir() and "notes.bin" not in os.listdir()
     assert app.cfg["contacts"] == [] and app.cfg["pin"] is None and app.cfg["wearer"] == ""
     assert app.vibrator.played[-1] == haptics.NOT_CONFIGURED
     assert "config.rec.bak" not in os.listdir()  # no way back to the erased contacts
@@ -509,3 +524,35 @@ def test_evidence_commands_are_behind_the_pin():
     err(con, "AB1 evidence", "EVIDENCE")
     ok(con, "AB1 lock")
     err(con, "AB1 evidence list", "LOCKED")
+
+
+def test_the_usb_repl_is_locked_and_maintenance_opens_it_for_a_while():
+    """Issue 19 item 5: Ctrl-C does not reach a REPL while the firmware runs; `maintenance <PIN>`
+    opens it for a limited time (never during an alert), then it is locked again."""
+    from firmware.console import gate
+    calls = []
+    saved = gate._kbd_intr
+    gate._kbd_intr = calls.append
+    try:
+        con, app, clock = provisioned()
+        ok(con, "AB1 lock")
+        assert gate.repl(False) and calls == [-1]
+        err(con, "AB1 maintenance", "PIN")
+        err(con, "AB1 maintenance 0000", "PIN")  # a wrong try, counted
+        assert calls == [-1]
+        err(con, "AB1 maintenance 2468 45", "ARGS")
+        app.alert.state = "active"
+        err(con, "AB1 maintenance 2468", "BUSY")
+        app.alert.state = "idle"
+        r = ok(con, "AB1 maintenance 2468 5")
+        assert r["repl_open_s"] == 300 and "Ctrl-C" in r["how"] and calls == [-1, 3]
+        clock.t += 4 * 60000
+        con._maintenance_tick()
+        assert calls == [-1, 3]  # still open
+        clock.t += 60000
+        con._maintenance_tick()
+        assert calls == [-1, 3, -1]  # locked again
+        assert [json.loads(x)["event"] for x in app.log.ring if "maintenance" in x] == [
+            "maintenance_open", "maintenance_end"]
+    finally:
+        gate._kbd_intr = saved

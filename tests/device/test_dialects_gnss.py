@@ -175,3 +175,10 @@ async def test_nmea_driver_says_whether_sentences_arrive():
     assert answered and fix is not None and fix.sats == 8
     await g.gnss_power(False)
     assert await g.gnss_read() == (False, None)  # switched off: what it said before does not count
+
+
+def test_bg95_position_from_fewer_than_3_satellites_is_no_fix():
+    # issue 19: <nsat> 0-2 with <fix> 2 or 3 is no fix
+    for n in (b"0", b"00", b"2"):
+        assert parse_qgpsloc(b"113355.0,44.74770,-85.56527,1.2,192.0,2,277.11,0.0,0.0,250420," + n) is None, n
+    assert parse_qgpsloc(b"113355.0,44.74770,-85.56527,1.2,192.0,2,277.11,0.0,0.0,250420,03").sats == 3

@@ -31,3 +31,13 @@ def test_no_fix_and_garbage_give_none():
     for v in (b",,,,,,,,,,,,,,,", b"", b"garbage", b"3,1,1,1,abc,N,2.0,E,261126,143002.8,1,0,0,1,1,1",
               b"3,1,1,1,95.0,N,2.0,E,261126,143002.8,1,0,0,1,1,1", b"1,2,N,E"):
         assert parse_cgnssinfo(v) is None, v
+
+
+def test_a_position_from_fewer_than_3_satellites_is_no_fix():
+    # issue 19: as gpsd does for a GGA, a fix from 0-2 satellites is no fix, and <mode> must say 2D/3D
+    base = b"3,%s,48.856610,N,2.352220,E,261126,143002.8,35.0,0.0,0.0,1.9,1.2,1.5"
+    for counts in (b"00,00,00", b"01,01,00", b"0,0,0"):
+        assert parse_cgnssinfo(base % counts) is None, counts
+    assert parse_cgnssinfo(base % b"02,01,00").sats == 3
+    assert parse_cgnssinfo(base % b",,") is not None  # counts not reported: the other fields decide
+    assert parse_cgnssinfo(b"1" + (base % b"08,04,03")[1:]) is None  # mode 1: no fix

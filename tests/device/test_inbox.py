@@ -5,7 +5,7 @@ from firmware.sms.inbox import ACK, ACK_PIN, IGNORE, POSITION, STOP, Inbox, mask
 from firmware.sms.pin_guard import PinGuard
 from firmware.core.sms_pdu import fits_one_segment
 
-CONTACTS = [{"name": "Ana", "number": "+33612345678"}, {"name": "Bea", "number": "+33700000001"},
+CONTACTS = [{"name": "Ana", "number": "+33612345678"}, {"name": "Bea", "number": "+33750000001"},
             {"name": "Cy", "number": "+262692123456"}, {"name": "Di", "number": "+4915112345678"},
             {"name": "Ed", "number": "+33611111111"}]
 PIN = pin_lock.make("482916")
@@ -44,7 +44,7 @@ def test_only_configured_contacts_by_e164_comparison():
     ib, log = make()
     assert ib.contact_of("+33612345678") == 0
     assert ib.contact_of("0612345678") == 0  # national form from the network
-    assert ib.contact_of("0033700000001") == 1
+    assert ib.contact_of("0033750000001") == 1
     assert ib.contact_of("0692123456") == 2  # La Reunion national -> +262
     assert ib.contact_of("+4915112345678") == 3
     for s in ("+33612345679", "InfoSMS", "", "+", "36665", "+612345678"):
@@ -72,13 +72,16 @@ def test_an_alphanumeric_sender_spelling_a_contacts_number_cannot_stop_the_alert
 
 
 def test_digits_that_read_as_two_contacts_are_no_contact():
-    # "612345678" is +33 612345678 read nationally and +612345678 read as international digits
-    cs = [{"name": "Fr", "number": "+33612345678"}, {"name": "Au", "number": "+61234567890"}]
+    # "687751234" is +33 687751234 read nationally and +687 751234 (New Caledonia) read as
+    # international digits: both are served numbers, so the sender names nobody
+    cs = [{"name": "Fr", "number": "+33687751234"}, {"name": "De", "number": "+4915112345678"}]
     ib = Inbox({"contacts": cs, "contacts_pin": PIN})
-    assert ib.contact_of("61234567890", 0) == 1  # 0 + 11 digits is no French number: one reading only
-    cs[1]["number"] = "+612345678"
+    assert ib.contact_of("4915112345678", 0) == 1  # 0 + 13 digits is no French number: one reading only
+    assert ib.contact_of("687751234", 0) == 0  # the other reading is nobody's: the French contact
+    cs[1]["number"] = "+687751234"
     ib = Inbox({"contacts": cs, "contacts_pin": PIN})
-    assert ib.contact_of("612345678", 0) == -1 and ib.contact_of("+612345678", 1) == 1
+    assert ib.contact_of("687751234", 0) == -1 and ib.contact_of("+687751234", 1) == 1
+
 
 def test_unknown_sender_ignored_and_logged_without_content():
     ib, log = make()
@@ -92,7 +95,7 @@ def test_unknown_sender_ignored_and_logged_without_content():
 def test_ack_position_stop_from_contacts():
     ib, log = make()
     assert ib.handle("+33612345678", "Reçu", 0, True) == (ACK, 0, None)
-    assert ib.handle("+33700000001", "OÙ 482916", 0, True) == (POSITION, 1, None)
+    assert ib.handle("+33750000001", "OÙ 482916", 0, True) == (POSITION, 1, None)
     assert ib.handle("0692123456", "stop 482916.", 0, True) == (STOP, 2, None)
     assert ("sms_command", {"contact": 2, "cmd": STOP}) in log
 
@@ -142,7 +145,7 @@ def test_rate_limit_counts_position_replies_only_days_after_boot():
         assert ib.handle("+33612345678", "OÙ 482916", ticks_add(t0, k * 1000), True)[0] == POSITION
     assert ib.handle("+33612345678", "OÙ 482916", ticks_add(t0, 5000), True) == (IGNORE, 0, "rate_limited")
     assert ib.handle("+33612345678", "STOP 482916", ticks_add(t0, 5500), True) == (STOP, 0, None)  # never a STOP
-    assert ib.handle("+33700000001", "OÙ 482916", ticks_add(t0, 6000), True)[0] == POSITION  # own limit
+    assert ib.handle("+33750000001", "OÙ 482916", ticks_add(t0, 6000), True)[0] == POSITION  # own limit
     # the first reply leaves the window 600 s after it was sent
     assert ib.handle("+33612345678", "OÙ 482916", ticks_add(t0, 599999), True)[2] == "rate_limited"
     assert ib.handle("+33612345678", "OÙ 482916", ticks_add(t0, 600000), True)[0] == POSITION
@@ -204,7 +207,7 @@ def test_the_lock_survives_a_reboot():
     ib = Inbox(cfg, now=0, pin_path=path)
     for k in range(3):
         ib.handle("+33612345678", "STOP 00000%d" % k, 1000 + k, True)
-    ib.handle("+33700000001", "STOP 000009", 1005, True)  # one wrong PIN from contact 1, remembered too
+    ib.handle("+33750000001", "STOP 000009", 1005, True)  # one wrong PIN from contact 1, remembered too
     # reboot: uptime starts again from 0
     ib2 = Inbox(cfg, now=0, pin_path=path)
     assert ib2.handle("+33612345678", "STOP 482916", 10, True) == (IGNORE, 0, "pin_locked")
@@ -219,7 +222,7 @@ def test_the_lock_survives_a_reboot():
     except OSError:
         pass
     ib3 = Inbox(cfg, now=0, pin_path=path)
-    assert ib3.handle("+33700000001", "STOP 482916", 10, True) == (IGNORE, 1, "pin_locked")
+    assert ib3.handle("+33750000001", "STOP 482916", 10, True) == (IGNORE, 1, "pin_locked")
     for suffix in ("", ".bak", ".tmp"):
         try:
             os.remove(path + suffix)
@@ -239,7 +242,7 @@ def test_stale_commands_are_ignored_when_both_clocks_are_known():
     ib, log = make(sms_max_age_s=1800)
     assert ib.handle("+33612345678", "STOP 482916", 0, True, sent_utc=1000, now_utc=2801)[2] == "stale"
     assert ib.handle("+33612345678", "STOP 482916", 0, True, sent_utc=1000, now_utc=2800)[0] == STOP
-    assert ib.handle("+33700000001", "STOP 482916", 0, True, sent_utc=1000, now_utc=None)[0] == STOP
+    assert ib.handle("+33750000001", "STOP 482916", 0, True, sent_utc=1000, now_utc=None)[0] == STOP
 
 
 def test_non_commands_from_contacts_are_logged_without_content():
@@ -265,7 +268,7 @@ def test_old_messages_and_lockouts_do_not_come_back_days_later():
     week = 7 * 24 * 3600 * 1000
     assert ib.handle("+33612345678", "STOP 482916", t0 + week, True) == (STOP, 0, None)
     for k in range(2):  # a week later, each contact's replies are judged on their own
-        assert ib.handle("+33700000001", "POSITION 482916", t0 + week + 10 + k, True)[0] == POSITION
+        assert ib.handle("+33750000001", "POSITION 482916", t0 + week + 10 + k, True)[0] == POSITION
 
 
 def test_during_an_alert_its_recipients_are_heard_not_the_new_configuration():

@@ -187,6 +187,39 @@ def test_invalid_flags_mean_no_fix_even_with_a_position():
     assert fixes[0].mode == 1
 
 
+def test_a_position_from_fewer_than_3_satellites_is_no_fix():
+    # gpsd (processGGA): "3 > satellites_visible" -> no fix; issue 19: a false position in an alert
+    pos = "4807.038,N,01131.324,E"
+    gga = "GPGGA,120000," + pos + ",%s,%s,0.9,545.4,M,46.9,M,,"
+    for q in ("1", "2", "4", "5", "6"):
+        for sats in ("00", "0", "01", "2"):
+            p, fixes = collect(nmea(gga % (q, sats)))
+            assert len(fixes) == 1 and fixes[0].mode == 1 and fixes[0].lat is None, (q, sats)
+        p, fixes = collect(nmea(gga % (q, "03")))
+        assert fixes[0].mode == 2 and fixes[0].lat_e6 == 48117300, q  # 3 satellites: 2D
+    # not reported (Saab R4): the other sentences decide
+    p, fixes = collect(nmea(gga % ("2", "")))
+    assert fixes[0].mode == 2
+    # a valid RMC of the same epoch does not turn 0 satellites into a fix (gpsd would: last word)
+    rmc = nmea("GPRMC,120000,A," + pos + ",0.0,,230394,,,A")
+    p, fixes = collect(rmc + nmea(gga % ("1", "00")))
+    assert fixes[0].mode == 1 and fixes[0].lat is None
+    p, fixes = collect(nmea(gga % ("1", "00")) + nmea("GPGLL," + pos + ",120000,A,A")
+                       + nmea("GPGSA,A,2,,,,,,,,,,,,,2.7,2.5,1.0"))
+    assert fixes[0].mode == 1  # Garmin Foretrex: 00 satellites, a GSA listing none
+    # a GSA listing 3+ satellites used overrides a GGA count of 0 (Furuno GNGGA "00")
+    p, fixes = collect(nmea(gga.replace("GPGGA", "GNGGA") % ("2", "00"))
+                       + nmea("GNGSA,A,3,68,69,70,78,84,85,,,,,,,1.5,1.3,1.0,2")
+                       + nmea("GNGSA,A,3,04,05,09,11,36,,,,,,,,1.5,1.3,1.0,3"))
+    assert fixes[0].mode == 3 and fixes[0].lat_e6 == 48117300
+    # a GSA with 2 satellites listed does not
+    p, fixes = collect(nmea(gga % ("1", "00")) + nmea("GPGSA,A,3,04,05,,,,,,,,,,,1.5,1.3,1.0"))
+    assert fixes[0].mode == 1
+    # several talkers: the largest count (GPGGA 05 + GAGGA 01 of the same epoch) is a fix
+    p, fixes = collect(nmea(gga % ("1", "05")) + nmea(gga.replace("GPGGA", "GAGGA") % ("1", "01")))
+    assert fixes[0].mode == 3 and fixes[0].sats == 5
+
+
 def test_nmea_410_fields():
     s = (nmea("GNRMC,003956.00,A,4552.65403,S,17030.00668,E,0.025,,120419,,,D,V")  # nav status V
          + nmea("GNGGA,003956.00,4552.65403,S,17030.00668,E,2,12,0.72,18.7,M,0.4,M,,0000")

@@ -37,7 +37,7 @@ def test_any_arrival_order_joins_in_part_order_and_deletes_every_index():
 def test_messages_are_kept_apart_by_sender_reference_and_reference_size():
     r = Reassembler(slots=4)
     a = parts("aaaabbbb", 2, ref=5)
-    b = parts("ccccdddd", 2, ref=5, sender="+33700000000")
+    b = parts("ccccdddd", 2, ref=5, sender="+33750000000")
     c = parts("eeeeffff", 2, ref=5, ref16=True)
     for ps, base in ((a, 0), (b, 10), (c, 20)):
         assert r.add(ps[0], base, 0)[0] == PENDING

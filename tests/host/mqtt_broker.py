@@ -12,22 +12,20 @@ import subprocess
 import threading
 import time
 
+from alertbutton.checks import prereqs
+
 DEVICE_USER = ("ab-test-1", "device-pass-1")
 OTHER_DEVICE = ("ab-test-2", "device-pass-2")
 PLATFORM_USER = ("platform", "platform-pass-1")
 
 
 def tool(name):
-    for p in (shutil.which(name), "/usr/sbin/" + name, "/usr/bin/" + name):
-        if p and os.path.exists(p):
-            return p
-    return None
+    return prereqs.tool(name)
 
 
 def missing():
     """Names of the tools that are not installed (apt-get install mosquitto mosquitto-clients openssl)."""
-    return [n for n in ("mosquitto", "mosquitto_sub", "mosquitto_pub", "mosquitto_passwd", "openssl")
-            if tool(n) is None]
+    return prereqs.missing()
 
 
 def require_tools():
@@ -35,7 +33,7 @@ def require_tools():
     import pytest
     miss = missing()
     if miss:
-        msg = "missing %s: apt-get install mosquitto mosquitto-clients openssl (.ci/run does)" % ", ".join(miss)
+        msg = "missing %s: %s (./run.sh test does as root)" % (", ".join(miss), prereqs.INSTALL_HINT)
         if os.environ.get("CI"):
             pytest.fail(msg)
         pytest.skip(msg)

@@ -54,15 +54,23 @@ def test_contact_typed_as_the_button_reads_it(capsys, tmp_path):
     # a number typed in groups without quotes: read like the console does
     assert typed_contact("06", "12 34 56 78 Sophie Martin".split()) == ("+33612345678", "Sophie Martin")
     assert typed_contact("+33", "6 12 34 56 78 Sophie".split()) == ("+33612345678", "Sophie")
-    assert typed_contact("+44", "7700 900105 Nadia".split()) == ("+447700900105", "Nadia")
+    assert typed_contact("+44", "7400 900105 Nadia".split()) == ("+447400900105", "Nadia")
     assert typed_contact("0692 12 34 04", ["Julie", "2"]) == ("+262692123404", "Julie 2")
-    assert typed_contact("0612345678", ["12"]) == ("+33612345678", "12")  # +3361234567812 is not valid
-    # the console has no quoting: a name starting with digits that lengthen the number is refused,
-    # or the button would store +2626921234042 / +44770090010512 (an alert to nobody)
+    # issue 19: digits right after an unquoted number could belong to it: refused, never guessed (the
+    # button would have stored +2626921234042 / +44740090010512, an alert to nobody); quoted: as written
+    for number, name in (("0612345678", ["12"]), ("0692", "12 34 04 2 Julie".split()),
+                         ("+447400900105", "12 rue des Lilas".split())):
+        try:
+            typed_contact(number, name)
+            raise AssertionError("guessed %r %r" % (number, name))
+        except DeviceError as e:
+            assert e.code == "NUMBER" and "could be part of it" in str(e) and "double quotes" in str(e), str(e)
+    assert typed_contact("0692 12 34 04", ["2 Julie"]) == ("+262692123404", "2 Julie")
+    assert typed_contact("+447400900105", ["12 rue des Lilas"]) == ("+447400900105", "12 rue des Lilas")
     port = str(tmp_path / "no-such-port")
-    for number, name in (("0692 12 34 04", "2 Julie"), ("+447700900105", "12 rue des Lilas")):
-        assert cli.main(["--port", port, "contacts", "set", "4", number, name]) == 2
-        assert "starts with digits" in capsys.readouterr().err
+    assert cli.main(["--port", port, "contacts", "set", "4", "+262", "692", "12", "34", "04", "2", "Julie"]) == 2
+    err = capsys.readouterr().err
+    assert 'contacts set SLOT "+262 692 12 34 04" 2 Julie' in err, err
     assert cli.main(["--port", port, "contacts", "set", "1", "06", "12", "34", "56", "78"]) == 2
     assert "name is missing" in capsys.readouterr().err
     try:

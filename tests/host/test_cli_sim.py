@@ -15,9 +15,9 @@ from alertbutton.sim.run import SimRun
 
 
 # typed as a technician would; the device stores E.164
-CONTACTS = [("06 12 34 56 01", "+33612345601", "Sophie"), ("0712345602", "+33712345602", "Karim Ben Ali"),
+CONTACTS = [("06 12 34 56 01", "+33612345601", "Sophie"), ("0752345602", "+33752345602", "Karim Ben Ali"),
             ("+33 6 12 34 56 03", "+33612345603", "Association"), ("0692 12 34 04", "+262692123404", "Julie"),
-            ("+44 7700 900105", "+447700900105", "Nadia")]
+            ("+44 7400 900105", "+447400900105", "Nadia")]
 PIN = "4826"
 
 
@@ -39,7 +39,9 @@ def sim(tmp_path_factory):
 
 def ab(capsys, port, *argv, json_out=True):
     """Run the CLI in-process: (exit status, parsed JSON or text, stderr)."""
-    argv = ["--port", port] + (["--json"] if json_out else []) + list(argv)
+    # --keep-unlocked: these steps follow one another like a technician's session (the lock at exit
+    # is tested on its own below)
+    argv = ["--port", port, "--keep-unlocked"] + (["--json"] if json_out else []) + list(argv)
     rc = cli.main(argv)
     cap = capsys.readouterr()
     if json_out and cap.out.strip():
@@ -82,7 +84,7 @@ def test_five_contacts_preview_and_alert(sim, capsys):
     rc, r, _ = ab(capsys, p, "contacts", "list")
     assert [(s["number"], s["name"]) for s in r["slots"]] == [(e, n) for _t, e, n in CONTACTS]
     rc, text, _ = ab(capsys, p, "contacts", "list", json_out=False)
-    assert "+33 6 12 34 56 01" in text and "+262692123404" in text
+    assert "+33 6 12 34 56 01 (France, mobile)" in text and "+262 692 12 34 04 (Reunion, mobile)" in text
     rc, pv, _ = ab(capsys, p, "preview")
     msgs = pv["messages"]
     assert [m["to"] for m in msgs] == [e for _t, e, _n in CONTACTS]
@@ -128,7 +130,7 @@ def test_errors_are_clear(sim, capsys, tmp_path):
     rc, r, _ = ab(capsys, p, "contacts", "list")
     assert r["error"] == "LOCKED" and r["exit"] == 4
     rc, _o, err = ab(capsys, p, "contacts", "list", "--pin", "0000", json_out=False)
-    assert rc == 1 and err.count("wrong PIN") == 1 and "tries left" in err
+    assert rc == 4 and err.count("wrong PIN") == 1 and "tries left" in err
     # the hint names the port in use, also when it came from $ALERTBUTTON_PORT
     os.environ["ALERTBUTTON_PORT"] = p
     try:
@@ -188,3 +190,53 @@ def test_config_export_factory_reset_import(sim, capsys, tmp_path):
     assert [s["number"] for s in r["slots"]] == [e for _t, e, _n in CONTACTS]
     rc, r, _ = ab(capsys, p, "logs", "-n", "5")
     assert rc == 0 and r["lines"] and r["lines"][-1]["event"] == "config_changed"
+
+
+def test_config_export_never_overwrites_and_is_private(sim, capsys, tmp_path):
+    """Issue 19 item 8: an existing file is refused without --force (left as it was), the export is
+    mode 0600, and a folder or a missing folder get a message instead of a traceback."""
+    p = sim.console_port
+    f = tmp_path / "button.json"
+    f.write_text("her earlier export")
+    rc, _o, err = ab(capsys, p, "config", "export", str(f), "--pin", PIN, json_out=False)
+    assert rc == 2 and "exists" in err and "--force" in err, err
+    assert f.read_text() == "her earlier export"
+    new = tmp_path / "new.json"
+    rc, _o, err = ab(capsys, p, "config", "export", str(new), "--pin", PIN, json_out=False)
+    assert rc == 0, err
+    assert os.stat(new).st_mode & 0o777 == 0o600 and "contacts" in json.loads(new.read_text())
+    os.chmod(f, 0o644)
+    rc, _o, err = ab(capsys, p, "config", "export", str(f), "--pin", PIN, "--force", json_out=False)
+    assert rc == 0, err
+    assert os.stat(f).st_mode & 0o777 == 0o600 and json.loads(f.read_text())["format"] == "alertbutton-config"
+    assert sorted(os.listdir(tmp_path)) == ["button.json", "new.json"]  # no temporary file left
+    rc, _o, err = ab(capsys, p, "config", "export", str(tmp_path), "--pin", PIN, json_out=False)
+    assert rc == 2 and "is a folder" in err and "Traceback" not in err, err
+    rc, _o, err = ab(capsys, p, "config", "export", str(tmp_path / "no" / "such" / "b.json"), "--pin", PIN,
+                     json_out=False)
+    assert rc == 2 and "does not exist" in err, err
+
+
+def test_pin_change_needs_the_current_pin_and_the_cli_locks_at_exit(sim, capsys):
+    """Issue 19 item 6."""
+    p = sim.console_port
+    rc, h, _ = ab(capsys, p, "status")
+    assert h["pin_set"] is True
+    # an unlocked session is not enough to change the PIN: the current one is asked
+    rc, _o, err = ab(capsys, p, "pin", "set", "--new-pin", "1357", json_out=False)
+    assert rc == 2 and "no terminal to type the PIN in" in err, err  # pytest has no terminal
+    rc, _o, err = ab(capsys, p, "pin", "set", "--new-pin", "1357", "--pin", "0000", json_out=False)
+    assert rc == 4 and "wrong PIN" in err and "tries left" in err, err
+    rc, r, err = ab(capsys, p, "pin", "set", "--new-pin", "1357", "--pin", PIN)
+    assert rc == 0 and r["pin_set"], err
+    rc, r, err = ab(capsys, p, "pin", "set", "--new-pin", PIN, "--pin", "1357")
+    assert rc == 0, err
+    # without --keep-unlocked the CLI locks the session it opened when it exits
+    assert cli.main(["--port", p, "--json", "contacts", "list", "--pin", PIN]) == 0
+    capsys.readouterr()
+    rc = cli.main(["--port", p, "--json", "contacts", "list"])
+    err = capsys.readouterr().err
+    assert rc == 4 and "unlock" in err, err
+    # with it, the session stays open for the next command
+    assert cli.main(["--port", p, "--keep-unlocked", "contacts", "list", "--pin", PIN]) == 0
+    assert cli.main(["--port", p, "contacts", "list"]) == 0

@@ -110,7 +110,7 @@ def test_deploy_to_the_vm_board(board, tmp_path):
 def test_deploy_errors(tmp_path):
     with pytest.raises(DeployError, match="no device"):
         deploy(str(tmp_path / "ttyUSB7"), skip_mip=True, echo=lambda *a: None)
-    assert cli.main(["--port", str(tmp_path / "ttyUSB7"), "deploy", "--skip-mip"]) == 1
+    assert cli.main(["--port", str(tmp_path / "ttyUSB7"), "deploy", "--skip-mip"]) == 3  # no device: 3, as documented (issue 19)
 
 
 def test_mip_failure_is_reported_with_the_way_out(board, tmp_path):

@@ -27,6 +27,25 @@ WAV = os.path.join(vm.REPO, "tests", "data", "audio", "speechlike_8k.wav")
 PREALERT_S, RECORD_S, CHUNK_S = 6, 12, 4
 
 
+def test_a_second_export_never_touches_the_first(sim, exported, tmp_path, capsys):
+    """Issue 19 item 8: exporting again into the same folder makes a new folder; the first export's
+    manifest keeps the SHA-256 written down then and still verifies. --out a file: a message."""
+    run, _out = sim
+    exp = exported.parent
+    sha = tool.sha256_file(str(exported / "manifest.json"))
+    before = {n: (exported / n).read_bytes() for n in ("manifest.json", "recording.wav", "report.html")}
+    assert cli.main(["evidence", "export", "--flash", run.flash, "--out", str(exp), "--quiet"]) == 0
+    assert "r00001-2" in capsys.readouterr().out
+    assert (exp / "r00001-2" / "manifest.json").exists()
+    assert {n: (exported / n).read_bytes() for n in before} == before
+    assert tool.verify(str(exported), manifest_sha=sha) == []
+    f = tmp_path / "a_file"
+    f.write_text("x")
+    assert cli.main(["evidence", "export", "--flash", run.flash, "--out", str(f), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "is a file" in err and "Traceback" not in err and f.read_text() == "x"
+
+
 def scenario():
     return {"wearer": "Camille", "contacts": [{"name": "A", "number": "+33612345601"}],
             "gnss": {"lat": 45.76404, "lon": 4.83566, "acc_m": 9.0, "after_s": 0.3}, "last_fix": None,

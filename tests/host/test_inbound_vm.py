@@ -17,7 +17,7 @@ from drivers.modem.sms_reader import SmsReader
 from firmware.settings import pin_lock
 from firmware.sms.inbox import Inbox
 
-CFG = {"contacts": [{"name": "A", "number": "+33612345678"}, {"name": "B", "number": "+33700000001"},
+CFG = {"contacts": [{"name": "A", "number": "+33612345678"}, {"name": "B", "number": "+33750000001"},
                     {"name": "C", "number": "+33611111111"}], "contacts_pin": pin_lock.make("482916")}
 
 async def main():
@@ -74,7 +74,7 @@ def test_inbound_sms_end_to_end_in_the_vm():
                           on_log=on_log, seed=5)
     # arrived while the firmware was down: on the SIM before the VM starts, one part of a long one
     sim.put_stored(deliver_pdus("+33612345678", "ok")[0])
-    pos = deliver_pdus("+33700000001", LONG_POS, reference=77)
+    pos = deliver_pdus("+33750000001", LONG_POS, reference=77)
     assert len(pos) == 2
     sim.put_stored(pos[1], stat=1)
     sim.put_stored(pos[0])
@@ -94,7 +94,7 @@ def test_inbound_sms_end_to_end_in_the_vm():
     got = {(g[0], g[1]): g for g in r["got"]}
     assert len(r["got"]) == 6, r["got"]
     assert got[("+33612345678", "ok")][4:] == ["ack", 0, None]
-    assert got[("+33700000001", LONG_POS)][2:] == [2, "gsm7", "position", 1, None]
+    assert got[("+33750000001", LONG_POS)][2:] == [2, "gsm7", "position", 1, None]
     assert got[("0612345678", "OÙ 482916")][2:] == [1, "ucs2", "position", 0, None]
     assert got[("+33699999999", "STOP 482916")][4:] == ["ignore", -1, "unknown_sender"]
     assert got[("+33611111111", "STOP 000000")][4:] == ["ignore", 2, "bad_pin"]
@@ -118,7 +118,7 @@ def test_reader_survives_a_modem_reboot_and_catches_up_by_sweep():
     sim = InboundModemSim({"modem": {"boot_s": 0.3, "cmd_latency_s": 0.005},
                            "faults": [{"name": "spontaneous_reboot", "at_s": 1.8}]}, seed=2)
     sim.deliver_pdu(deliver_pdus("+33612345678", "Reçu")[0], delay_s=1.5)
-    sim.deliver_pdu(deliver_pdus("+33700000001", "OK")[0], delay_s=3.0, announce=False)
+    sim.deliver_pdu(deliver_pdus("+33750000001", "OK")[0], delay_s=3.0, announce=False)
     path = sim.start()
     try:
         code = SCRIPT.replace("PATH", repr(path)).replace("SWEEP_MS", "1000").replace(

@@ -17,7 +17,7 @@ from mqtt_broker import Subscriber
 
 PIN = "4826"
 CONTACTS = [{"name": "Sophie", "number": "+33612345601"}, {"name": "Karim", "number": "+33612345602"},
-            {"name": "Association", "number": "+33612345603"}, {"name": "Julie", "number": "+33712345604"},
+            {"name": "Association", "number": "+33612345603"}, {"name": "Julie", "number": "+33752345604"},
             {"name": "Nadia", "number": "+33612345605"}]
 
 

@@ -29,7 +29,7 @@ COMMANDS = {
     "lock": ("alertbutton.device.technician", "end the technician session"),
     "pin": ("alertbutton.device.technician", "set or change the technician PIN"),
     "config": ("alertbutton.device.technician", "export or import the configuration as JSON (provision many alike)"),
-    "factory-reset": ("alertbutton.device.technician", "erase contacts, wearer and PIN"),
+    "factory-reset": ("alertbutton.device.technician", "erase contacts, wearer, PIN and every data file"),
     "ports": ("alertbutton.device.technician", "list the serial ports"),
     "selftest": ("alertbutton.device.technician", "check each part of the board before handing it out (pass/fail per part)"),
     "provision": ("alertbutton.device.provision", "apply a fleet template and this button's platform credentials"),
@@ -45,6 +45,8 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="alertbutton", description=__doc__.splitlines()[0])
     parser.add_argument("--port", help="serial port of the button (technician commands, deploy)")
     parser.add_argument("--json", action="store_true", help="JSON output (technician commands)")
+    parser.add_argument("--keep-unlocked", action="store_true",
+                        help="technician commands: leave a session they unlocked open (default: locked at exit)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (modname, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text)

@@ -22,6 +22,7 @@ Steps, each reported:
 `alertbutton vm-board --flash DIR` runs the MicroPython VM's REPL on a pty with DIR as its flash, so
 all of this (and mpremote itself) can be tried without hardware."""
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -39,7 +40,12 @@ ARCHS = vm.ARCHS
 
 
 class DeployError(Exception):
-    pass
+    def __init__(self, message, status=1):
+        super().__init__(message)
+        self.status = status  # the technician commands' exit codes: 3 no device, 4 locked
+
+
+EXIT_NODEVICE, EXIT_LOCKED = 3, 4
 
 
 # --- pieces that need no board -----------------------------------------------------------------------
@@ -187,19 +193,96 @@ def _hashes(t, names):
     return out
 
 
+def _ask_console(port, request, timeout, want):
+    """Send one console request line; the first answer line (bytes) for which want(line) is true
+    (late answers to an earlier request may come first), or None."""
+    import serial
+    try:
+        s = serial.Serial(port, 115200, timeout=0.1)
+    except (serial.SerialException, OSError) as e:
+        raise DeployError("no device at %s: %s" % (port, e), EXIT_NODEVICE)
+    try:
+        s.reset_input_buffer()
+        s.write(b"\r\n" + request + b"\r\n")
+        s.flush()
+        buf = b""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            buf += s.read(256)
+            for line in buf.split(b"\n"):
+                line = line.strip()
+                if want(line):
+                    return line
+        return None
+    finally:
+        s.close()
+
+
+def _probe(port, timeout=1.5):
+    """The answer of an alert button's console to `AB1 hello` (a dict), or None when nothing on the
+    port speaks the console protocol (a REPL, or a board without this firmware). Seconds, not minutes:
+    a locked button never shows mpremote a REPL."""
+    line = _ask_console(port, b"AB1 hello", timeout, lambda x: x.startswith(b"OK {") and b'"proto"' in x)
+    if line and line.startswith(b"OK {") and b'"proto"' in line:
+        return json.loads(line[3:].decode("utf-8", "replace"))
+    return None
+
+
+def _maintenance(port, pin, timeout=3.0):
+    """`AB1 maintenance <PIN>` on the console: the button opens its REPL for a deploy."""
+    line = _ask_console(port, ("AB1 maintenance %s" % pin).strip().encode(), timeout,
+                        lambda x: x.startswith(b"ERR ") or (x.startswith(b"OK {") and b'"repl_open_s"' in x))
+    if line is None:
+        raise DeployError("the button on %s did not answer `AB1 maintenance`" % port, EXIT_NODEVICE)
+    if line.startswith(b"OK "):
+        return json.loads(line[3:].decode())
+    code, _sp, msg = line[4:].decode("utf-8", "replace").partition(" ")
+    status = EXIT_LOCKED if code in ("PIN", "LOCKOUT", "LOCKED") else 1
+    raise DeployError("the button on %s did not open its REPL: %s" % (port, msg), status)
+
+
+def open_repl(port, pin, echo=print):
+    """Before mpremote: if the port is a running button's console, open its REPL with the PIN, or
+    stop at once with what to do (issue 19: it used to sit 120 s at "1/7 connect")."""
+    hello = _probe(port)
+    if hello is None:
+        return None
+    if hello.get("pin_set") and not pin:
+        raise DeployError("%s is a running alert button (firmware %s): its USB REPL is locked. Give the "
+                          "technician PIN (deploy --pin PIN, or $ALERTBUTTON_PIN): deploy opens the REPL with "
+                          "`AB1 maintenance` for 10 min" % (port, hello.get("firmware")), EXIT_LOCKED)
+    r = _maintenance(port, pin or "")
+    echo("              the button opened its REPL for %d min (AB1 maintenance)" % (r["repl_open_s"] // 60))
+    time.sleep(0.2)
+    return r
+
+
 def _connect(port):
     from mpremote.transport import TransportError
     from mpremote.transport_serial import SerialTransport
     try:
         t = SerialTransport(port, baudrate=115200)
     except TransportError as e:
-        raise DeployError("no device at %s: %s" % (port, e))
+        raise DeployError("no device at %s: %s" % (port, e), EXIT_NODEVICE)
     try:
-        t.enter_raw_repl(soft_reset=False)
+        t.serial.timeout = 1  # each read returns, so mpremote's overall timeout can end the wait
+        if _takes_timeout(t):
+            t.enter_raw_repl(soft_reset=False, timeout_overall=15)
+        else:
+            t.enter_raw_repl(soft_reset=False)
     except TransportError as e:
         t.close()
-        raise DeployError("no MicroPython REPL answered on %s (%s)" % (port, e))
+        raise DeployError("no MicroPython REPL answered on %s (%s): wrong port, or a button whose REPL is "
+                          "locked (deploy --pin PIN opens it with `AB1 maintenance`)" % (port, e), EXIT_NODEVICE)
     return t
+
+
+def _takes_timeout(t):
+    import inspect
+    try:
+        return "timeout_overall" in inspect.signature(t.enter_raw_repl).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _close(t):
@@ -210,11 +293,12 @@ def _close(t):
 
 
 def deploy(port, skip_mip=False, mip_index=None, mip_packages=MIP_PACKAGES, compile_=True, echo=print,
-           progress_stream=None):
+           progress_stream=None, pin=None):
     """Run every step; returns a dict of what was done. DeployError on failure."""
     report = {"port": port}
     want = local_version()
     echo("1/7 connect     %s" % port)
+    open_repl(port, pin, echo)
     t = _connect(port)
     try:
         guard = t.exec(_WDT_GUARD).decode().strip()
@@ -357,6 +441,8 @@ def add_arguments(p):
     p.add_argument("--skip-mip", action="store_true", help="do not run `mpremote mip install` (says so)")
     p.add_argument("--mip-index", help="micropython-lib index URL or directory (default micropython.org)")
     p.add_argument("--no-compile", action="store_true", help="copy .py sources instead of .mpy")
+    p.add_argument("--pin", help="technician PIN: a running button's REPL is locked, deploy opens it with "
+                   "`AB1 maintenance` (or $ALERTBUTTON_PIN)")
 
 
 def run(args):
@@ -364,13 +450,14 @@ def run(args):
         return run_vm_board(args)
     port = getattr(args, "port", None) or os.environ.get("ALERTBUTTON_PORT")
     if not port:
-        print("error: deploy needs --port PORT", file=sys.stderr)
+        print("error: deploy needs --port PORT (or $ALERTBUTTON_PORT)", file=sys.stderr)
         return 2
+    pin = getattr(args, "pin", None) or os.environ.get("ALERTBUTTON_PIN")
     try:
-        deploy(port, skip_mip=args.skip_mip, mip_index=args.mip_index, compile_=not args.no_compile)
+        deploy(port, skip_mip=args.skip_mip, mip_index=args.mip_index, compile_=not args.no_compile, pin=pin)
     except DeployError as e:
         print("error: %s" % e, file=sys.stderr)
-        return 1
+        return e.status
     print("deployed.")
     return 0
 

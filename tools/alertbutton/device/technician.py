@@ -28,6 +28,7 @@ import time
 from alertbutton import fwimport  # noqa: F401  (makes the firmware modules importable here)
 from firmware.core import phone  # noqa: E402  (the same checks as the device)
 from firmware.settings import config as settings
+from alertbutton.numplan import host as numplan_host  # noqa: E402  (phonenumbers: the host's own check)
 
 PROTO = "AB1"
 LINE_KILL = "\x15"  # firmware.console.LINE_KILL: drops what a request cut short left on the button
@@ -48,7 +49,7 @@ COMMAND_HELP = {
     "lock": "end the technician session",
     "pin": "set or change the technician PIN",
     "config": "export or import the configuration as JSON (provision many buttons alike)",
-    "factory-reset": "erase contacts, wearer and PIN",
+    "factory-reset": "erase contacts, wearer, PIN and every data file (logs, positions, recordings, credentials)",
     "ports": "list the serial ports (the button is usually a CP210x/CH340 USB serial)",
     "selftest": "check each part of the board (before handing it out): pass/fail with the value seen",
 }
@@ -97,11 +98,12 @@ class Device:
 
     def _call(self, command, prefix):
         import serial
+        import termios  # tcdrain() on a pty whose other end went away raises termios.error (EIO)
         try:
             self.ser.reset_input_buffer()
             self.ser.write(("%s%s %s\n" % (prefix, PROTO, command)).encode())
             self.ser.flush()
-        except (serial.SerialException, OSError) as e:  # gone while the request went out: it may
+        except (serial.SerialException, OSError, termios.error) as e:  # gone while the request went out: it may
             raise _lost(self.port, e)  # have arrived whole, so the same advice as a lost answer
         deadline = time.monotonic() + self.timeout
         buf = b""
@@ -113,7 +115,7 @@ class Device:
                 chunk = self.ser.read(1)
                 if chunk and self.ser.in_waiting:
                     chunk += self.ser.read(self.ser.in_waiting)
-            except (serial.SerialException, OSError) as e:
+            except (serial.SerialException, OSError, termios.error) as e:
                 raise _lost(self.port, e)
             if not chunk:
                 continue
@@ -167,7 +169,7 @@ def _err(line):
     parts = line.split(" ", 2)
     code = parts[1] if len(parts) > 1 else "?"
     msg = parts[2] if len(parts) > 2 else ""
-    status = EXIT_LOCKED if code in ("LOCKED", "LOCKOUT", "NOPIN") else EXIT_REFUSED
+    status = EXIT_LOCKED if code in ("LOCKED", "LOCKOUT", "NOPIN", "PIN") else EXIT_REFUSED
     return DeviceError(msg, status, code)
 
 
@@ -201,10 +203,12 @@ def add_arguments(p):
         p.add_argument("-n", type=int, default=20, help="how many events (max 64)")
     elif name == "pin":
         p.add_argument("action", choices=("set",))
-        p.add_argument("--new-pin", help="the new PIN (else prompted twice; or $ALERTBUTTON_NEW_PIN)")
+        p.add_argument("--new-pin", help="the new PIN (else prompted twice; or $ALERTBUTTON_NEW_PIN); once a PIN "
+                       "is set, the current one is needed too: --pin, $ALERTBUTTON_PIN or prompted")
     elif name == "config":
         p.add_argument("action", choices=("export", "import"))
-        p.add_argument("file", help="JSON file ('-' for stdout/stdin)")
+        p.add_argument("file", help="JSON file ('-' for stdout/stdin); export writes it mode 0600")
+        p.add_argument("--force", action="store_true", help="export: replace an existing file")
     elif name == "factory-reset":
         p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     elif name == "selftest":
@@ -222,6 +226,8 @@ def _common(p):
     p.add_argument("--json", action="store_true", default=no, help="JSON output for scripts")
     p.add_argument("--pin", default=no, help="unlock with this PIN first (or $ALERTBUTTON_PIN)")
     p.add_argument("--timeout", type=float, default=no, help="seconds to wait for an answer (default 5)")
+    p.add_argument("--keep-unlocked", action="store_true", default=no,
+                   help="leave the session this command unlocked open (default: locked again at exit)")
     return p
 
 
@@ -256,12 +262,20 @@ def run(args):
         if pre:
             pre(args)  # invalid input is refused before connecting
         dev = Device(port, timeout=args.timeout)
+        opened = False  # this run unlocked a session: locked again at exit unless --keep-unlocked
         try:
             pin = getattr(args, "pin", None) or os.environ.get("ALERTBUTTON_PIN")
-            if pin and args._device_command not in ("unlock", "lock"):
+            if pin and args._device_command not in ("unlock", "lock", "pin"):
                 dev.call("unlock " + pin)
+                opened = True
+            opened = opened or args._device_command == "pin"
             return fn(dev, args, out) or 0
         finally:
+            if opened and not getattr(args, "keep_unlocked", False):
+                try:
+                    dev.call("lock")
+                except DeviceError:
+                    pass  # the port went away: the button ends the session on its own timeout
             dev.close()
     except DeviceError as e:
         msg = str(e)
@@ -313,15 +327,25 @@ def _pre_contacts(args):
 
 def typed_contact(number, name_words):
     """(E.164, name) from `contacts set SLOT NUMBER NAME...`, or DeviceError. A number typed in groups
-    without quotes (06 12 34 56 78 Sophie) is read as the button reads it (phone.split_number). The
-    console line has no quoting, so a name whose first words are digits that would lengthen the
-    number into another valid one (+262 692 12 34 04 with "2 Julie") is refused, not sent."""
+    without quotes (06 12 34 56 78 Sophie) is read as the button reads it (phone.split_number), which
+    refuses digits after the number rather than guessing (+262 692 12 34 04 2 Julie). A number or a
+    name given as one quoted shell word is taken as written. The result is checked again with
+    phonenumbers (alertbutton.numplan.host): the button's rules are generated from its metadata."""
+    name_words = list(name_words)
+    quoted = " " in number.strip() or (name_words and " " in name_words[0].strip())
     try:
         e164 = phone.normalize(number)
         name = " ".join(name_words)
-    except ValueError:
+        if not quoted and name_words and phone.numberlike(name_words[0]):
+            phone.split_number([number] + name_words)  # raises: say how to quote
+    except ValueError as first:
+        if " " in number.strip():  # quoted in the shell: nothing to re-split
+            raise DeviceError(str(first), EXIT_USAGE, "NUMBER")
         words = (number + " " + " ".join(name_words)).split()
-        number, name = phone.split_number(words)
+        try:
+            number, name = phone.split_number(words)
+        except ValueError as e:
+            raise DeviceError(str(e), EXIT_USAGE, "NUMBER")
         try:
             e164 = phone.normalize(number)
         except ValueError as e:
@@ -329,14 +353,13 @@ def typed_contact(number, name_words):
                 raise DeviceError("the contact's name is missing after the number", EXIT_USAGE, "NAME")
             raise DeviceError(str(e), EXIT_USAGE, "NUMBER")
     try:
+        numplan_host.check(e164)
+    except ValueError as e:
+        raise DeviceError(str(e), EXIT_USAGE, "NUMBER")
+    try:
         name = " ".join(settings.check_contact_name(name).split())
     except ValueError as e:
         raise DeviceError(str(e), EXIT_USAGE, "NAME")
-    read = phone.split_number([e164] + name.split())[0]
-    if read != e164:
-        raise DeviceError("the name %r starts with digits the button would read as part of the number "
-                          "(%s instead of %s): start the name with a word (\"Julie 2\", not \"2 Julie\")"
-                          % (name, read, e164), EXIT_USAGE, "NAME")
     return e164, name
 
 
@@ -350,14 +373,57 @@ def _valid(number):
 def _pre_config(args):
     if args.action == "import":
         args.checked = load_config_file(args.file)
+    elif args.file != "-":
+        check_export_target(args.file, getattr(args, "force", False))
+
+
+def check_export_target(path, force=False):
+    """Refuse, before anything is asked of the button, a target that is a folder, in a folder that does
+    not exist, or an existing file without --force (an export holds the contacts: never lost, never
+    replaced by mistake)."""
+    if os.path.isdir(path):
+        raise DeviceError("%s is a folder: give a file name, e.g. %s" % (path, os.path.join(path, "button.json")),
+                          EXIT_USAGE)
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise DeviceError("the folder %s does not exist: create it first, or give another path" % parent, EXIT_USAGE)
+    if os.path.exists(path) and not force:
+        raise DeviceError("%s exists: give a new file name, or --force to replace it" % path, EXIT_USAGE)
+
+
+def write_private(path, text, force=False):
+    """Write text to path readable and writable by its owner only (0600): a new file is created
+    exclusively; with force, a temporary file is renamed over the old one."""
+    tmp = path if not force else "%s.tmp-%d" % (path, os.getpid())
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise DeviceError("%s exists: give a new file name, or --force to replace it" % path, EXIT_USAGE)
+    except OSError as e:
+        raise DeviceError("cannot write %s: %s" % (path, e.strerror), EXIT_USAGE)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(tmp, 0o600)  # whatever the umask
+    if force:
+        os.replace(tmp, path)
 
 
 def load_config_file(path):
     try:
-        text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
+        if path == "-":
+            text = sys.stdin.read()
+        elif os.path.isdir(path):
+            raise DeviceError("%s is a folder: give the JSON file exported by `config export`" % path, EXIT_USAGE)
+        else:
+            with open(path, "rb") as f:
+                raw = f.read()
+            text = raw.decode("utf-8-sig")  # a BOM (Windows editors) is not part of the JSON
         data = json.loads(text)
     except OSError as e:
         raise DeviceError("cannot read %s: %s" % (path, e.strerror), EXIT_USAGE)
+    except UnicodeDecodeError:
+        raise DeviceError("%s is not UTF-8 text (saved as Latin-1 or Windows-1252?): save it as UTF-8 and "
+                          "try again" % path, EXIT_USAGE)
     except ValueError as e:
         raise DeviceError("%s is not valid JSON: %s" % (path, e), EXIT_USAGE)
     try:
@@ -367,7 +433,12 @@ def load_config_file(path):
     return data
 
 
-PRECHECK = {"contacts": _pre_contacts, "config": _pre_config}
+def _pre_logs(args):
+    if not 1 <= args.n <= 64:
+        raise DeviceError("logs -n takes 1 to 64 (the button keeps its last 64 events), not %d" % args.n, EXIT_USAGE)
+
+
+PRECHECK = {"contacts": _pre_contacts, "config": _pre_config, "logs": _pre_logs}
 
 
 def _warn(obj):
@@ -434,14 +505,15 @@ def cmd_contacts(dev, args, out):
             if s["number"] is None:
                 rows.append("%-4d  %-24s" % (s["slot"], "(empty)"))
             else:
-                rows.append("%-4d  %-24s  %s%s" % (s["slot"], s["name"], phone.pretty(s["number"]),
+                rows.append("%-4d  %-24s  %s%s" % (s["slot"], s["name"], phone.describe(s["number"]),
                                                    "".join("  [%s]" % w for w in s.get("warnings", []))))
         if not r["configured"]:
             rows.append("NOT CONFIGURED: no contact - this button alerts nobody")
         out.result(r, "\n".join(rows))
     elif args.action == "set":
-        r = dev.call("contacts set %s %s %s" % (args.slot, args.number, " ".join(args.name)))
-        out.result(r, "slot %d: %s %s%s" % (r["slot"], r["name"], phone.pretty(r["number"]), _warn(r)))
+        # the number in quotes: the button takes it as written, and a name may start with digits
+        r = dev.call('contacts set %s "%s" %s' % (args.slot, args.number, " ".join(args.name)))
+        out.result(r, "slot %d: %s %s%s" % (r["slot"], r["name"], phone.describe(r["number"]), _warn(r)))
     else:
         r = dev.call("contacts clear %s" % args.slot)
         out.result(r, "slot %d cleared%s" % (r["slot"], _warn(r)))
@@ -506,10 +578,10 @@ def cmd_test_alert(dev, args, out):
 
 
 def cmd_logs(dev, args, out):
-    r = dev.call("log tail %d" % max(1, min(64, args.n)))
+    r = dev.call("log tail %d" % args.n)
     rows = []
     for ev in r["lines"]:
-        rest = " ".join("%s=%s" % (k, v) for k, v in ev.items() if k not in ("ms", "event"))
+        rest = " ".join("%s=%s" % (k, v) for k, v in ev.items() if k not in ("ms", "event", "contact"))
         rows.append("%10.3f s  %s %s" % ((ev.get("ms") or 0) / 1000.0, ev.get("event", "?"), rest))
     out.result(r, "\n".join(rows) or "(empty)")
 
@@ -517,7 +589,7 @@ def cmd_logs(dev, args, out):
 def cmd_unlock(dev, args, out):
     pin = getattr(args, "pin", None) or os.environ.get("ALERTBUTTON_PIN")
     if not pin:
-        pin = getpass.getpass("Technician PIN: ")
+        pin = _ask("Technician PIN: ")
     r = dev.call("unlock " + pin)
     out.result(r, "unlocked for %d min of inactivity" % (r["session_s"] // 60))
 
@@ -527,14 +599,35 @@ def cmd_lock(dev, args, out):
     out.result(r, "locked")
 
 
+def _ask(prompt):
+    """A PIN typed at the terminal, or a message saying how to give it without one."""
+    if not sys.stdin.isatty():
+        raise DeviceError("no terminal to type the PIN in: give it with --pin (or $ALERTBUTTON_PIN)", EXIT_USAGE)
+    try:
+        return getpass.getpass(prompt)
+    except (EOFError, KeyboardInterrupt):
+        raise DeviceError("no PIN typed: nothing changed", EXIT_USAGE)
+
+
 def cmd_pin(dev, args, out):
+    """A new PIN; once one is set, the current one too (--pin, $ALERTBUTTON_PIN or typed)."""
+    has_pin = dev.call("hello").get("pin_set")
+    current = None
+    if has_pin:
+        current = getattr(args, "pin", None) or os.environ.get("ALERTBUTTON_PIN")
+        if not current:
+            current = _ask("Current technician PIN: ")
     new = args.new_pin or os.environ.get("ALERTBUTTON_NEW_PIN")
     if not new:
-        new = getpass.getpass("New technician PIN (4-8 digits): ")
-        if getpass.getpass("Again: ") != new:
+        if not sys.stdin.isatty():
+            raise DeviceError("no terminal to type the new PIN in: give it with --new-pin (or "
+                              "$ALERTBUTTON_NEW_PIN)", EXIT_USAGE)
+        new = _ask("New technician PIN (4-8 digits): ")
+        if _ask("Again: ") != new:
             raise DeviceError("the two PINs differ", EXIT_USAGE)
-    r = dev.call("pin set " + new)
-    out.result(r, "PIN set; this session is unlocked")
+    r = dev.call("pin set %s%s" % (current + " " if current else "", new))
+    out.result(r, "PIN set%s" % ("" if not getattr(args, "keep_unlocked", False) else
+                                  "; this session stays unlocked (--keep-unlocked)"))
 
 
 def cmd_config(dev, args, out):
@@ -544,8 +637,7 @@ def cmd_config(dev, args, out):
         if args.file == "-":
             sys.stdout.write(text)
             return 0
-        with open(args.file, "w", encoding="utf-8") as f:
-            f.write(text)
+        write_private(args.file, text, getattr(args, "force", False))
         if getattr(args, "json", False):
             print(json.dumps({"exported": args.file, "contacts": len(r.get("contacts", []))}))
         else:
@@ -560,10 +652,12 @@ def cmd_factory_reset(dev, args, out):
     if not args.yes:
         if not sys.stdin.isatty():
             raise DeviceError("factory-reset erases the contacts: confirm with --yes", EXIT_USAGE)
-        if input("Erase contacts, wearer and PIN of this button? Type 'erase': ").strip() != "erase":
+        if input("Erase contacts, wearer, PIN, logs, positions, recordings and platform credentials of "
+                 "this button? Type 'erase': ").strip() != "erase":
             raise DeviceError("cancelled", EXIT_USAGE)
     r = dev.call("factory-reset")
-    out.result(r, "factory reset done: NOT CONFIGURED (no contact, no PIN)")
+    out.result(r, "factory reset done: NOT CONFIGURED (no contact, no PIN; %d data file(s) overwritten and "
+                  "removed: logs, outbox, positions, recordings, credentials)" % r.get("files_erased", 0))
 
 
 def cmd_selftest(dev, args, out):

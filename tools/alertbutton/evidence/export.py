@@ -15,6 +15,7 @@ from the chunk files and names any chunk that was modified, removed, reordered o
 manifest or WAV that no longer matches. Chunk parsing and ADPCM decoding are the firmware's own modules.
 
 Exit status: 0 done / verified, 1 problems found (or the device refused), 2 usage, 3 no device."""
+import argparse
 import datetime
 import hashlib
 import json
@@ -76,19 +77,20 @@ class FlashSource:
 class ConsoleSource:
     """The button's technician console over its serial port (firmware/console/commands.py, `AB1 evidence`)."""
 
-    def __init__(self, port, pin=None, timeout=5.0):
+    def __init__(self, port, pin=None, timeout=5.0, keep_unlocked=False):
         try:
             from alertbutton.device.technician import Device, DeviceError
         except ImportError as e:
             raise EvidenceError("the console client is unavailable: %s" % e, 2)
+        from alertbutton.device.technician import _ask
         self._err = DeviceError
         self.name = "port %s" % port
+        self.keep_unlocked = keep_unlocked
         try:
             self.dev = Device(port, timeout=timeout)
             pin = pin or os.environ.get("ALERTBUTTON_PIN")
             if pin is None:
-                import getpass
-                pin = getpass.getpass("Technician PIN: ")
+                pin = _ask("Technician PIN: ")  # no terminal: says to give --pin
             self.dev.call("unlock " + pin)
         except DeviceError as e:
             raise EvidenceError(str(e), e.status)
@@ -113,13 +115,27 @@ class ConsoleSource:
         return bool(self.call("evidence exported %d %s" % (rec, head)).get("ok"))
 
     def close(self):
+        try:
+            if not self.keep_unlocked:  # what this command unlocked is locked again (issue 19)
+                self.dev.call("lock")
+        except self._err:
+            pass
         self.dev.close()
 
 
 def open_source(args):
-    if bool(args.port) == bool(args.flash):
+    """--flash DIR, or the button on --port (before or after the command) or $ALERTBUTTON_PORT."""
+    port = getattr(args, "port", None)
+    flash = getattr(args, "flash", None)
+    if port and flash:
         raise EvidenceError("give either --port PORT (the button) or --flash DIR (a simulated board's flash)", 2)
-    return FlashSource(args.flash) if args.flash else ConsoleSource(args.port, args.pin)
+    if flash:
+        return FlashSource(flash)
+    port = port or os.environ.get("ALERTBUTTON_PORT")
+    if not port:
+        raise EvidenceError("no button given: --port PORT (or $ALERTBUTTON_PORT), or --flash DIR (a simulated "
+                            "board's flash)", 2)
+    return ConsoleSource(port, getattr(args, "pin", None), keep_unlocked=getattr(args, "keep_unlocked", False))
 
 
 # --- formatting helpers --------------------------------------------------------------------------------
@@ -230,14 +246,30 @@ DERIVED = ("index", "bytes", "sha256", "prev_sha256", "alert", "prealert", "fina
 
 # --- export --------------------------------------------------------------------------------------------
 
+def fresh_dir(out_dir, name):
+    """A new folder out_dir/name, or name-2, name-3... when an earlier export is there: an export never
+    writes into another (its manifest's SHA-256, written down then, must still verify)."""
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise EvidenceError("--out %s is a file: give a folder (it is created if missing)" % out_dir, 2)
+    os.makedirs(out_dir, exist_ok=True)
+    for k in range(1, 10000):
+        d = os.path.join(out_dir, name if k == 1 else "%s-%d" % (name, k))
+        try:
+            os.mkdir(d)
+            return d
+        except FileExistsError:
+            continue
+    raise EvidenceError("%s: 9999 exports of %s already: give another --out" % (out_dir, name), 2)
+
+
 def export_recording(src, rec, out_dir, progress=True, mark=True, partial=False, listing=None):
     """Export one recording; returns (directory, problems found by verifying the result)."""
     chunks = src.chunks(rec)
     if not chunks:
         raise EvidenceError("recording %d has no closed chunk yet" % rec)
-    d = os.path.join(out_dir, "r%05d" % rec)
-    os.makedirs(os.path.join(d, "chunks"), exist_ok=True)
-    os.makedirs(os.path.join(d, "audio"), exist_ok=True)
+    d = fresh_dir(out_dir, "r%05d" % rec)
+    os.makedirs(os.path.join(d, "chunks"))
+    os.makedirs(os.path.join(d, "audio"))
     bar = Progress(sum(c["size"] for c in chunks), "recording %d" % rec) if progress else None
     names, datas = [], []
     for c in chunks:
@@ -494,7 +526,8 @@ def add_arguments(p):
     sub = p.add_subparsers(dest="action", metavar="ACTION")
     for name, help_text in (("list", "the recordings on the button"), ("export", "copy recordings to a directory")):
         s = sub.add_parser(name, help=help_text)
-        s.add_argument("--port", help="the button's serial port (technician console)")
+        s.add_argument("--port", default=argparse.SUPPRESS,
+                       help="the button's serial port (technician console; or the global --port, or $ALERTBUTTON_PORT)")
         s.add_argument("--pin", help="technician PIN (else $ALERTBUTTON_PIN, else asked)")
         s.add_argument("--flash", help="a flash directory instead of a device (e.g. OUT/flash of `alertbutton sim`)")
         if name == "export":
@@ -554,6 +587,8 @@ def cmd_list(recs):
 
 
 def cmd_export(src, recs, args):
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise EvidenceError("--out %s is a file: give a folder (it is created if missing)" % args.out, 2)
     wanted = [r for r in recs if not args.rec or r["rec"] in args.rec]
     if args.rec:
         missing = set(args.rec) - set(r["rec"] for r in wanted)

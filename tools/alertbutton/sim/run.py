@@ -7,13 +7,13 @@ events.jsonl (the firmware's event log), firmware.log (everything else the VM pr
 import json
 import os
 import random
-import shutil
 import sys
 import threading
 import time
 import tty
 
 from alertbutton import vm
+from alertbutton.sim import outdir
 from alertbutton.sim.modem import dialects
 
 BUTTON_PIN = 13  # boards/pins_a7670e.py BUTTON
@@ -69,10 +69,36 @@ def check_scenario(sc):
             if vm.vm_facts()["bits"] != 32:
                 raise ScenarioError("%s needs the 32-bit VM (ALERTBUTTON_VM=32, built by tools/vm32/build.sh): "
                                     "the 64-bit VM's ticks cannot be set and do not wrap at 2**30" % key)
-    for ev in sc.get("events", []):
-        if "t" not in ev:
+    events = sc.get("events", [])
+    if not isinstance(events, list):
+        raise ScenarioError("events: a list of {t, ...} objects")
+    for ev in events:
+        if not isinstance(ev, dict) or "t" not in ev:
             raise ScenarioError("event %r has no t" % (ev,))
+        _number("event %r: t" % (ev,), ev["t"], 0)
+    # numbers checked before boot: a wrong type is a message here, not a traceback in the run (issue 19)
+    _number("duration_s", sc.get("duration_s", 0), 0)
+    _number("battery_mv", sc.get("battery_mv", 3900), 2500, 5000)
+    for key, fields in (("gnss", ("lat", "lon", "acc_m", "after_s")), ("last_fix", ("lat", "lon", "acc_m", "age_s"))):
+        v = sc.get(key)
+        for f in fields if isinstance(v, dict) else ():
+            if f in v:
+                lo, hi = {"lat": (-90, 90), "lon": (-180, 180)}.get(f, (0, None))
+                _number("%s.%s" % (key, f), v[f], lo, hi)
+    modem = sc.get("modem") or {}
+    if not isinstance(modem, dict):
+        raise ScenarioError("modem: an object, e.g. {\"cmgs_latency_s\": 1.0}")
+    for f in ("cmgs_latency_s", "cmd_latency_s"):
+        if f in modem:
+            _number("modem.%s" % f, modem[f], 0)
     return sc
+
+
+def _number(what, v, lo=None, hi=None):
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ScenarioError("%s: a number, not %r" % (what, v))
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        raise ScenarioError("%s: %r is out of range (%s to %s)" % (what, v, lo, "any" if hi is None else hi))
 
 
 # --- the virtual button ---------------------------------------------------------------------------
@@ -141,7 +167,7 @@ class SimRun:
 
     # --- setup ------------------------------------------------------------------------------------
     def _prepare_flash(self):
-        shutil.rmtree(self.out, ignore_errors=True)
+        outdir.prepare(self.out)  # never deletes what a run did not write (issue 19)
         os.makedirs(self.flash)
         sc = self.sc
         cfg = {"wearer": sc.get("wearer", ""), "contacts": sc.get("contacts", []), "lang": sc.get("lang", "fr")}
@@ -514,6 +540,21 @@ def _describe(ev):
     return "%s %s" % (e, rest)
 
 
+def alert_outcome(sc, events):
+    """(ok, sentence) from the firmware's own events, whichever modem answered: ok when the first alert's
+    SMS was accepted for every configured contact (its sms_sent events, counted by contact slot); a
+    scenario without events is ok without an alert."""
+    expected = len([c for c in sc.get("contacts") or [] if c.get("number")])
+    trig = next((e for e in events if e.get("event") == "trigger"), None)
+    if trig is None:
+        if not sc.get("events"):
+            return True, "no alert asked for, none triggered"
+        return False, "no alert was triggered"
+    slots = {e.get("contact") for e in events if e.get("event") == "sms_sent" and e.get("alert") == trig.get("alert")}
+    n = len(slots)
+    return n >= expected > 0, "%d of %d contacts' alert SMS accepted by the modem" % (n, expected)
+
+
 def run_scenario(scenario, out_dir, modem_pty=None, echo=None, seed=1, stop_when_done=True, **opts):
     run = SimRun(scenario, out_dir, modem_pty, echo=echo, seed=seed, **opts)
     try:
@@ -555,10 +596,13 @@ def run(args):
                                 ", booting from .mpy" if args.mpy else ""))
             r = run_scenario(sc, args.out, args.modem_pty, echo=print, seed=args.seed,
                              stop_when_done=not args.full, mpy=args.mpy, heapsize=args.heapsize, romfs=args.romfs)
-            print("%d SMS accepted by the modem; outputs in %s" % (len(r.sms), args.out))
-            return 0 if r.sms or not sc.get("events") else 1
+            ok, text = alert_outcome(sc, r.events)
+            seen = ("the external modem on %s" % args.modem_pty if args.modem_pty
+                    else "the simulated modem decoded %d SMS" % len(r.sms))
+            print("%s (from the firmware's events; %s); outputs in %s" % (text, seen, args.out))
+            return 0 if ok else 1
         return interactive(args)
-    except ScenarioError as e:
+    except (ScenarioError, outdir.OutDirError) as e:
         print("error: %s" % e, file=sys.stderr)
         return 2
 

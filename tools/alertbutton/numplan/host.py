@@ -1,0 +1,57 @@
+"""The host's check of a contact number with phonenumbers (Google libphonenumber): the same acceptance
+as the device's generated rules (firmware/core/numplan.py), decided by the library itself.
+
+Accepted: a valid number of a served region (firmware/core/numplan.REGIONS) of type mobile, or in the
+French numbering zone (numplan.ZONE) also fixed line or VoIP. National numbers (0 + 9 digits) are read
+as French, else as the first overseas region of the zone where they are valid.
+"""
+import phonenumbers
+
+from alertbutton import fwimport  # noqa: F401  (firmware modules importable in CPython)
+from firmware.core import numplan
+
+T = phonenumbers.PhoneNumberType
+KINDS = {T.MOBILE: "mobile", T.FIXED_LINE: "landline", T.VOIP: "VoIP", T.FIXED_LINE_OR_MOBILE: "mobile"}
+
+
+def classify(e164):
+    """(region, country name, kind, written form) as phonenumbers sees an E.164 number, when the button
+    accepts it; None otherwise."""
+    try:
+        n = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(n):
+        return None
+    region = phonenumbers.region_code_for_number(n)
+    if region not in numplan.REGIONS:
+        return None
+    kind = KINDS.get(phonenumbers.number_type(n))
+    if kind is None or (region not in numplan.ZONE and kind != "mobile"):
+        return None
+    return (region, numplan.REGIONS[region][1], kind,
+            phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.INTERNATIONAL))
+
+
+def national(raw):
+    """E.164 of a national number of the French zone (digits only, 0 + 9), or None."""
+    for region in numplan.ZONE:
+        try:
+            n = phonenumbers.parse(raw, region)
+        except phonenumbers.NumberParseException:
+            return None
+        if phonenumbers.is_valid_number(n):
+            e164 = phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.E164)
+            if classify(e164):
+                return e164
+    return None
+
+
+def check(e164):
+    """ValueError unless phonenumbers accepts what the button's rules accepted (they are generated from
+    the same metadata; a difference means firmware/core/numplan.py must be regenerated)."""
+    if classify(e164) is None:
+        raise ValueError("%s: phonenumbers %s does not accept this number although the button's rules do: "
+                         "regenerate firmware/core/numplan.py (python -m alertbutton.numplan.generate)"
+                         % (e164, phonenumbers.__version__))
+    return e164
