@@ -654,7 +654,8 @@ class Console:
 
     def _forget(self):
         """What the running firmware holds in RAM of the erased data: log lines, the last fix, the
-        ended alert's outbox, the platform queue's index (their files go next)."""
+        ended alert's outbox, the platform queue's index and the events not yet written to it (their
+        files go next)."""
         app = self.app
         log = getattr(app, "log", None)
         if log is not None:
@@ -668,10 +669,14 @@ class Console:
         ob = getattr(getattr(app, "alert", None), "outbox", None)
         if ob is not None:
             ob.recs = []
-        q = getattr(getattr(app, "platform", None), "queue", None)
+        link = getattr(app, "platform", None)
+        q = getattr(link, "queue", None)
         if q is not None:
             q.index = []
             q.bytes = 0
+        ram = getattr(link, "ram", None)
+        if isinstance(ram, list):  # events noted but not yet on flash: the task would write them next
+            del ram[:]
 
     # --- stream loop ------------------------------------------------------------------------------
     def _write(self, text):
