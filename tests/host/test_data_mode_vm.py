@@ -42,6 +42,41 @@ def run(tmp_path, sim, timeout=90, **params):
     return json.loads(lines[0][7:])
 
 
+END_NOTICE = "FIN DU SUIVI"  # firmware/sms/notices.py, "fr"
+
+
+def split_sms(r, sim):
+    """The SMS the simulated network accepted, told apart: (the alert's, the end notices). Issue 20
+    item 6: the alert (alert_active_s 2 s in the VM program) ends at its time limit and each contact
+    who received it gets an end-of-follow-ups notice, queued in the outbox with why="end". Each kind
+    is recognised both by its outbox record (the VM's "why") and by its text on the network, and the
+    two must agree; the notices are checked here too: one per contact, each after its alert SMS."""
+    by_mr = {s["mr"]: s for s in sim.sms}
+    assert len(by_mr) == len(sim.sms), sim.sms  # one SMS per message reference
+    recs = [x for x in r["recs"] if x["st"] in ("accepted", "delivered")]
+    assert len(recs) == len(sim.sms), (r["recs"], sim.sms)  # every SMS accepted is an outbox record
+    alert, notices = [], []
+    for x in recs:
+        s = by_mr[x["mr"]]
+        assert s["to"] == CONTACTS[x["c"]]["number"], (x, s)
+        if x["why"] is None:  # the alert's own record (outbox.open), not a follow-up
+            assert not s["text"].startswith(END_NOTICE), (x, s)
+            alert.append(s)
+        else:
+            assert x["why"] == "end" and s["text"].startswith(END_NOTICE), (x, s)
+            notices.append(s)
+    # the VM's own sms_sent log agrees: one line per SMS, each with the record's reason
+    assert sorted(r["sms_sent_why"], key=str) == sorted([x["why"] for x in recs], key=str), r
+    assert r["end_notice_logs"] == [len(notices)], r
+    assert r["sms_sent_why"][0] is None, r  # the first SMS sent (trigger_to_first_sms_ms) is the alert's
+    # the notices: one per contact who received the alert, each accepted after that contact's alert
+    # SMS (the simulator stamps each SMS with the time the network took it)
+    assert sorted(s["to"] for s in notices) == sorted(s["to"] for s in alert), (alert, notices)
+    first_alert = {s["to"]: s["t"] for s in alert}
+    assert all(s["t"] > first_alert[s["to"]] for s in notices), (alert, notices)
+    return alert, notices
+
+
 def modem(**over):
     m = {"boot_s": 0.3, "cmd_latency_s": 0.005, "cmgs_latency_s": 0.2, "data_echo": True}
     m.update(over)
@@ -108,15 +143,17 @@ def test_alert_during_data_mode_hangs_up_and_sends_every_sms(tmp_path, report):
     sim = ModemSim(modem(cmgs_latency_s=0.2))
     r = run(tmp_path, sim, mode="alert", contacts=CONTACTS, backlog=20, send_ms=200, timeout=120)
     assert r["released_at_trigger"], r  # the trigger landed while PPP owned the UART
-    assert r["sms_sent"] == 5 and len(sim.sms) == 5, r
-    assert sorted(s["to"] for s in sim.sms) == sorted(c["number"] for c in CONTACTS)
+    alert, notices = split_sms(r, sim)
+    # the alert's 5 SMS, one per contact; then (issue 20 item 6) the 5 end notices at alert_active_s
+    assert len(alert) == 5 and len(notices) == 5 and r["sms_sent"] == 10, r
+    assert sorted(s["to"] for s in alert) == sorted(c["number"] for c in CONTACTS)
     assert r["pending"] == 0 and r["dials"] >= 2, r  # the link came back after the dispatch
     triggers = {t for ev, t in r["events"]}
     assert ("triggered", "button") in [tuple(e) for e in r["events"]] and triggers == {"button"}, r
     # bounded: one blocking send (0.2 s) + hang-up (~2 s) + the first CMGS (0.2 s)
     assert r["trigger_to_first_sms_ms"] < 4000, r
     report("data mode: alert while PPP is up", "trigger -> modem back in command mode %d ms -> first SMS "
-           "accepted %d ms; 5/5 SMS; link re-dialled after the dispatch" % (
+           "accepted %d ms; 5/5 SMS (+5 end notices at the time limit); link re-dialled after the dispatch" % (
                r["trigger_to_command_mode_ms"], r["trigger_to_first_sms_ms"]))
 
 
@@ -145,8 +182,10 @@ def _slow_dial_alert(tmp_path, **kw):
     r = run(tmp_path, sim, mode="alert", contacts=CONTACTS, backlog=3, send_ms=50,
             trigger_in_dial_ms=1000, end_ms=100000, timeout=150, **kw)
     assert r["dialing_at_trigger"] and not r["released_at_trigger"] and r["sent_before"] == 0, r
-    assert r["sms_sent"] == 5 and len(sim.sms) == 5, r
-    assert sorted(s["to"] for s in sim.sms) == sorted(c["number"] for c in CONTACTS)
+    alert, notices = split_sms(r, sim)
+    # the alert's 5 SMS, one per contact; then (issue 20 item 6) the 5 end notices at alert_active_s
+    assert len(alert) == 5 and len(notices) == 5 and r["sms_sent"] == 10, r
+    assert sorted(s["to"] for s in alert) == sorted(c["number"] for c in CONTACTS)
     assert r["pending"] == 0 and r["dials"] >= 1, r  # the link dialled again and emptied its queue
     return r, sim
 
@@ -158,11 +197,15 @@ def test_alert_during_a_slow_dial_aborts_it_and_sends_at_once(tmp_path, report):
     r, sim = _slow_dial_alert(tmp_path)
     events = [e["event"] for e in sim.data_log]
     assert events[0] == "abort" and "connect" in events, sim.data_log  # aborted, then dialled again
-    assert r["dial_aborts"] == 1, r
+    # the alert's trigger aborted the dial once. Issue 20 item 6: at alert_active_s the end notices
+    # go out the same way (send_pdu() aborts any dial in flight) and may abort the link's re-dial;
+    # those come after the alert's end and at most one per notice sent
+    assert r["dial_aborts_before_end"] == 1, r
+    assert r["dial_aborts"] == r["dial_aborts_logged"] <= 1 + 5, r
     # the abort CR (after the 200 ms guard: long past) + NO CARRIER + the first CMGS (0.2 s)
     assert r["trigger_to_first_sms_ms"] < 1500, r
     report("data mode: alert during a slow dial", "dial taking %d s, trigger 1 s into it: dial aborted "
-           "(CR -> NO CARRIER), first SMS accepted %d ms after the trigger; 5/5 SMS; link re-dialled "
+           "(CR -> NO CARRIER), first SMS accepted %d ms after the trigger; 5/5 SMS (+5 end notices); link re-dialled "
            "after the dispatch" % (SLOW_DIAL_S, r["trigger_to_first_sms_ms"]))
 
 

@@ -68,10 +68,18 @@ def _run(tmp_path, ca, url, deadline_ms=60000):
 def test_https_webhook_with_the_platform_ca_delivers_everything(tmp_path, webhook, certs, report):
     port = webhook.server_address[1]
     done, events, _d = _run(tmp_path, certs["ca"], "https://localhost:%d/hook" % port)
+    # the alert's 5 SMS (the outbox records without "why"), and, issue 20 item 6, the 5 end notices
+    # (why "end") it sends each contact when it ends at its time limit (active_s 2 s)
     assert done["sms"] == 5 and done["pending"] == 0 and done["failures"] == 0, done
+    assert done["notices"] == 5 and done["sends"] == 10, done
+    notices = [r for r in done["recs"] if r["why"] == "end"]
+    assert sorted(r["c"] for r in notices) == [0, 1, 2, 3, 4] and len(done["recs"]) == 10, done
     alerts = {b["seq"]: b for k, b in webhook.got if k == "alert"}
     kinds = sorted(b["event"] for b in alerts.values())
-    assert kinds.count("sms") == 5 and kinds.count("delivered") == 5 and "triggered" in kinds, kinds
+    # one "sms" event per SMS accepted: 5 for the alert's, 5 for the end notices (issue 20 item 6);
+    # delivery reports are given for the alert's SMS only
+    assert kinds.count("sms") == 10 and kinds.count("delivered") == 5 and "triggered" in kinds, kinds
+    assert kinds.count("ended") == 1 and kinds.count("dispatched") == 1 and len(kinds) == 18, kinds
     assert all(b["trigger"] == "button" for b in alerts.values())  # the alert's source, not its kind
     assert any(k == "heartbeat" for k, _ in webhook.got)
     report("platform link: HTTPS webhook, verified", "%d signed events over TLS (CA and name checked), "
@@ -87,7 +95,9 @@ def test_https_webhook_refuses_a_server_it_cannot_verify(tmp_path, webhook, cert
         ca, url = certs["ca"], "https://127.0.0.1:%d/hook" % port
     done, events, d = _run(tmp_path, ca, url, deadline_ms=6000)
     assert webhook.got == [], webhook.got  # not one byte of an event reached the server
-    assert done["sms"] == 5 and done["sent"] == 0 and done["pending"] >= 13, done  # SMS unaffected
+    # SMS unaffected: the alert's 5 and its 5 end notices (issue 20 item 6); the 18 alert events
+    # (13 before the notices' 5 "sms" events) all wait in the queue
+    assert done["sms"] == 5 and done["notices"] == 5 and done["sent"] == 0 and done["pending"] >= 18, done
     assert len(os.listdir(d / "pq")) >= done["pending"]  # the events wait on flash
     errs = [e for e in events if e["event"] == "platform_error"]
     assert errs and all("not verified" in e["err"] for e in errs), errs

@@ -24,7 +24,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PROGRAM = os.path.join(os.path.dirname(HERE), "vm", "platform_alert.py")
 CONTACTS = [{"name": "C%d" % i, "number": "+3361234560%d" % i} for i in range(1, 6)]
 FIX = {"lat": 48.85661, "lon": 2.35222, "acc_m": 12}
-EXPECTED = {"triggered": 1, "sms": 5, "delivered": 5, "dispatched": 1, "ended": 1}
+# Issue 20 item 6: the alert (active_s in run.json) ends at its time limit by sending each of the 5
+# contacts an end notice ("FIN DU SUIVI") through the outbox; each notice accepted is one more "sms"
+# event (5 for the alert's SMS + 5 for the notices). Delivery reports are given for the alert's SMS
+# only (message references 1-5), so "delivered" stays 5: 18 alert events in all (13 before 20.6).
+EXPECTED = {"triggered": 1, "sms": 10, "delivered": 5, "dispatched": 1, "ended": 1}
+N_EVENTS = sum(EXPECTED.values())
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +129,26 @@ def _alert_msgs(msgs):
     return [b for t, b in msgs if t == "alerts/" + mqtt_broker.DEVICE_USER[0] and isinstance(b, dict)]
 
 
-def _check_alert(msgs, report):
+def _outbox(done):
+    """The VM's outbox at the end, in order (the events' "sms" lists follow it): the alert's records
+    (no "why") then its end notices (why "end", issue 20 item 6). Returns (alert indices, notice
+    indices) after checking both: the alert's 5 SMS, one per contact, accepted first (message
+    references 1-5: the ones the delivery reports are for), then one notice per contact."""
+    recs = done["recs"]
+    alert = [i for i, r in enumerate(recs) if r["why"] is None]
+    notices = [i for i, r in enumerate(recs) if r["why"] == "end"]
+    assert len(alert) + len(notices) == len(recs), recs  # nothing else went out (no follow-ups)
+    assert [recs[i]["c"] for i in alert] == [0, 1, 2, 3, 4], recs
+    assert sorted(recs[i]["c"] for i in notices) == [0, 1, 2, 3, 4], recs
+    assert sorted(recs[i]["mr"] for i in alert) == [1, 2, 3, 4, 5], recs
+    assert min(recs[i]["mr"] for i in notices) > 5, recs  # every notice after every alert SMS
+    assert done["sms"] == 5 and done["notices"] == 5 and done["sends"] == 10, done
+    return alert, notices
+
+
+def _check_alert(msgs, report, done):
+    alert, notices = _outbox(done)
+    order = [r["c"] for r in done["recs"]]
     alerts = _alert_msgs(msgs)
     by_seq = {}
     for b in alerts:
@@ -137,14 +161,26 @@ def _check_alert(msgs, report):
         assert b["type"] == "alert" and b["alert"] == 1 and b["kind"] == "alert" and b["dev"] == "ab-test-1"
         assert b["pos"] and b["pos"][-1]["lat"] == FIX["lat"] and b["pos"][-1]["lon"] == FIX["lon"]
         assert b["pos"][-1]["acc_m"] == FIX["acc_m"]
-        # per-contact status from the persisted outbox; none yet when the alert is triggered
-        assert [s["c"] for s in b["sms"]] == ([] if b["event"] == "triggered" else [0, 1, 2, 3, 4]), b
+        # per-contact status from the persisted outbox; none yet when the alert is triggered; the
+        # alert's 5 records, then (once the alert reached its time limit) its 5 end notices too
+        cs = [s["c"] for s in b["sms"]]
+        assert cs == ([] if b["event"] == "triggered" else order[:len(cs)]) and len(cs) in (0, 5, 10), b
+        assert b["event"] == "triggered" or [cs[i] for i in alert] == [0, 1, 2, 3, 4], b
     ended = [b for b in by_seq.values() if b["event"] == "ended"][0]
-    assert [s["st"] for s in ended["sms"]] == ["delivered"] * 5, ended
+    assert [ended["sms"][i]["st"] for i in alert] == ["delivered"] * 5, ended
+    assert [ended["sms"][i]["st"] for i in notices] == ["accepted"] * 5, ended  # no reports for them
+    seqs = sorted(by_seq)
+    assert by_seq[seqs[0]]["event"] == "triggered" and by_seq[seqs[-1]]["event"] == "ended", seqs
     sms_events = sorted((b for b in by_seq.values() if b["event"] == "sms"), key=lambda b: b["seq"])
-    # the k-th "sms" event shows k contacts accepted (or already delivered)
+    # the k-th "sms" event shows k SMS accepted (or already delivered): the alert's 5 first, then
+    # the end notices one by one
     for k, b in enumerate(sms_events, 1):
-        assert sum(1 for s in b["sms"] if s["st"] in ("accepted", "delivered")) == k, b
+        st = [s["st"] in ("accepted", "delivered") for s in b["sms"]]
+        assert sum(st) == k, b
+        assert sum(st[i] for i in alert) == min(k, 5), b
+        assert sum(st[i] for i in notices if i < len(st)) == max(0, k - 5), b
+    dispatched = [b["seq"] for b in by_seq.values() if b["event"] == "dispatched"][0]
+    assert sms_events[4]["seq"] < dispatched < sms_events[5]["seq"], seqs  # dispatched, then notices
     report(len(alerts) - len(by_seq))
     return by_seq
 
@@ -160,14 +196,14 @@ def test_alert_reaches_broker_with_positions_and_sms_status(tmp_path, broker, re
         assert run.wait(lambda: run.done is not None, 60), run.tail()
         run.finish(10)
         assert run.done["sms"] == 5 and run.done["pending"] == 0, run.done
-        assert sub.wait(lambda m: len({b["seq"] for b in _alert_msgs(m)}) >= 13, 15), sub.snapshot()
+        assert sub.wait(lambda m: len({b["seq"] for b in _alert_msgs(m)}) >= N_EVENTS, 15), sub.snapshot()
         dups = []
-        _check_alert(sub.snapshot(), dups.append)
+        _check_alert(sub.snapshot(), dups.append, run.done)
         hb = [b for t, b in sub.snapshot() if t == "status/ab-test-1"]
         assert hb and hb[0]["type"] == "heartbeat" and hb[0]["bat"] == 77 and hb[0]["fw"]
         report("platform link: alert over MQTT/TLS (mosquitto)",
-               "13 alert events + %d heartbeat(s) received, %d duplicate(s); trigger -> 1st SMS %s ms "
-               "with the link running" % (len(hb), dups[0], run.done["first_sms_ms"]))
+               "%d alert events + %d heartbeat(s) received, %d duplicate(s); trigger -> 1st SMS %s ms "
+               "with the link running" % (N_EVENTS, len(hb), dups[0], run.done["first_sms_ms"]))
     finally:
         sub.close()
 
@@ -194,17 +230,17 @@ def test_broker_restart_mid_alert_loses_nothing(tmp_path, broker, report):
         assert run.wait(lambda: run.done is not None, 60), run.tail()
         run.finish(10)
         assert run.done["sms"] == 5 and run.done["pending"] == 0 and run.done["dropped"] == 0, run.done
-        assert sub.wait(lambda m: len({b["seq"] for b in _alert_msgs(m)}) >= 13, 20), (
+        assert sub.wait(lambda m: len({b["seq"] for b in _alert_msgs(m)}) >= N_EVENTS, 20), (
             sorted({b["seq"] for b in _alert_msgs(sub.snapshot())}), run.tail())
         dups = []
-        _check_alert(sub.snapshot(), dups.append)
+        _check_alert(sub.snapshot(), dups.append, run.done)
         errors = len(run.seen("platform_error"))
-        assert len(before) < 13, "the broker went down after the alert, not during it"
+        assert len(before) < N_EVENTS, "the broker went down after the alert, not during it"
         report("platform link: broker restarted mid-alert",
                "broker down %.1f s during the alert; %d publish/connect failure(s) retried; %d delivery "
-               "report(s) came in while it was down; all 13 alert events arrived (%d duplicate(s)); "
+               "report(s) came in while it was down; all %d alert events arrived (%d duplicate(s)); "
                "%d of them before the outage; 5/5 SMS; trigger -> 1st SMS %s ms" % (
-                   outage, errors, queued_while_down, dups[0], len(before), run.done["first_sms_ms"]))
+                   outage, errors, queued_while_down, N_EVENTS, dups[0], len(before), run.done["first_sms_ms"]))
     finally:
         sub.close()
 
@@ -232,13 +268,18 @@ def test_http_webhook_signed_events(tmp_path, report):
     finally:
         srv.shutdown()
         srv.server_close()
+    done = json.loads([x for x in p.stdout.splitlines() if x.startswith("DONE ")][0][5:])
+    alert, notices = _outbox(done)  # the alert's 5 SMS, then its 5 end notices (issue 20 item 6)
     alerts = {b["seq"]: b for k, b in got if k == "alert"}
     kinds = {}
     for b in alerts.values():
         kinds[b["event"]] = kinds.get(b["event"], 0) + 1
     assert kinds == EXPECTED, kinds
+    ended = [b for b in alerts.values() if b["event"] == "ended"][0]
+    assert [ended["sms"][i]["st"] for i in alert] == ["delivered"] * 5, ended
+    assert [ended["sms"][i]["c"] for i in notices] == [done["recs"][i]["c"] for i in notices], ended
     assert len(refused) == 1 and any(k == "heartbeat" for k, _ in got)
-    report("platform link: HTTP webhook", "13 signed alert events + heartbeat accepted; one 503 retried")
+    report("platform link: HTTP webhook", "%d signed alert events + heartbeat accepted; one 503 retried" % N_EVENTS)
 
 
 # --- issue 25: alerts first after an outage, revocation -------------------------------------------
@@ -249,7 +290,8 @@ def _secure_or_plain(broker, **over):
 
 
 def test_alert_reaches_the_platform_within_30_s_of_the_broker_return(tmp_path, broker, report):
-    """The broker is down from boot; an alert runs its course (13 events queued) and the outage goes
+    """The broker is down from boot; an alert runs its course (18 events queued: 13 before
+    issue 20 item 6's end notices) and the outage goes
     on for 40 s more, long enough for a backoff doubling to backoff_max_s (300 s) to reach minutes
     (before issue 25: the waits grew to 142 s and 208 s, the alert came 205 s late). The broker comes
     back right after a failed attempt, the worst moment: every alert event must be on the platform
@@ -270,7 +312,7 @@ def test_alert_reaches_the_platform_within_30_s_of_the_broker_return(tmp_path, b
         waits = [e["in_ms"] for e in run.seen("platform_retry")]
         broker.start()
         t_back = time.monotonic()
-        ok = sub.wait(lambda m: len({b["seq"] for b in _alert_msgs(m)}) >= 13, 45)
+        ok = sub.wait(lambda m: len({b["seq"] for b in _alert_msgs(m)}) >= N_EVENTS, 45)
         took = time.monotonic() - t_back
         assert ok, (sorted({b["seq"] for b in _alert_msgs(sub.snapshot())}), run.tail())
         assert took <= 30, (took, waits)
@@ -285,11 +327,11 @@ def test_alert_reaches_the_platform_within_30_s_of_the_broker_return(tmp_path, b
         assert len(hbs) == 1, hbs  # the heartbeats of the outage: only the newest one is sent
         assert "fix" not in hbs[0], hbs[0]  # no position in a heartbeat unless the association asked
         dups = []
-        _check_alert(sub.snapshot(), dups.append)
+        _check_alert(sub.snapshot(), dups.append, run.done)
         report("issue 25: alert events after an outage (mosquitto %s)" % ("TLS" if vm.vm_facts()["ssl"] else "plain"),
                "broker down from boot; alert at 1 s; outage 40 s past the alert's end; back right after a "
-               "failed attempt: all 13 alert events on the platform %.1f s later (<= 30 s), before the one "
-               "heartbeat; retry waits %s ms" % (took, waits[-6:]))
+               "failed attempt: all %d alert events on the platform %.1f s later (<= 30 s), before the one "
+               "heartbeat; retry waits %s ms" % (N_EVENTS, took, waits[-6:]))
     finally:
         sub.close()
 

@@ -5,7 +5,8 @@
 # Modes: "cycle" (dial, PPP owns the UART, commands wait, hangup), "drop" (the network ends the
 # call: NO CARRIER), "ignore" (the modem ignores +++: power cycle), "refused" (dial answered
 # NO CARRIER), "alert" (an alert triggers while the platform link is sending over PPP, or with
-# "trigger_in_dial_ms" that long into a slow dial), "abort" (abort_dial() on its own).
+# "trigger_in_dial_ms" that long into a slow dial; the alert then ends at its alert_active_s and
+# sends its end notices, issue 20 item 6), "abort" (abort_dial() on its own).
 import asyncio
 import json
 import machine
@@ -264,6 +265,19 @@ async def alert():
             break
         await asyncio.sleep_ms(50)
     out["sms_sent"] = len([x for x in LOG if x["event"] == "sms_sent"])
+    # issue 20 item 6: the alert ending at alert_active_s sends each contact who got it an end notice
+    # ("FIN DU SUIVI") through the outbox, its record marked why="end"; the alert's own records have
+    # no "why". Each outbox record as the host test needs it to tell the two apart.
+    out["recs"] = [{"c": r["c"], "why": r.get("why"), "st": r["st"], "mr": r["mr"]} for r in am.outbox.recs]
+    whys = {(r["c"], r["mr"]): r.get("why") for r in am.outbox.recs}
+    out["sms_sent_why"] = [whys.get((x["contact"], x["mr"]), "?") for x in LOG if x["event"] == "sms_sent"]
+    out["end_notice_logs"] = [x.get("told") for x in LOG if x["event"] == "end_notice"]
+    # send_pdu() aborts any data dial in flight (an SMS never waits behind a slow dial): the alert's
+    # SMS abort the link's dial at the trigger; the end notices, later, may abort its re-dial too
+    end = first("alert_expired")
+    aborted = [x["ms"] for x in LOG if x["event"] == "data_dial_aborted"]
+    out["dial_aborts_before_end"] = len([t for t in aborted if end is None or t < end["ms"]])
+    out["dial_aborts_logged"] = len(aborted)
     out["events"] = [(d.get("event"), d.get("trigger")) for k, d in t.sent if k in ("t", "a")]
     out["sent_total"] = len(t.sent)
     out["pending"] = len(pl.queue)

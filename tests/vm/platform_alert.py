@@ -142,8 +142,16 @@ async def alert_run():
         done = am.state == IDLE and not link.ram and not len(link.queue) and len(sms_ticks) >= len(RUN["contacts"])
         if done or ticks_diff(ticks_ms(), T0) > deadline:
             break
+    # issue 20 item 6: the alert ends at alert_active_s by sending each contact who received it an
+    # end notice ("FIN DU SUIVI"), an outbox record with why="end"; the alert's own records have no
+    # "why". "sms" counts the alert's SMS accepted, "notices" the end notices, "sends" every
+    # send_pdu() call; "recs" is the outbox in order (the platform events' "sms" lists follow it).
+    recs = [{"c": r["c"], "why": r.get("why"), "st": r["st"], "mr": r["mr"]} for r in am.outbox.recs]
+    sent = [r for r in recs if r["st"] in ("accepted", "delivered")]
     print("DONE", json.dumps({"first_sms_ms": ticks_diff(sms_ticks[0], t_trig) if sms_ticks else None,
-                              "sms": len(sms_ticks), "sent": link.sent, "failures": link.failures,
+                              "sms": len([r for r in sent if r["why"] is None]),
+                              "notices": len([r for r in sent if r["why"] == "end"]),
+                              "sends": len(sms_ticks), "recs": recs, "sent": link.sent, "failures": link.failures,
                               "pending": len(link.queue), "dropped": link.queue.dropped,
                               "ms": ticks_diff(ticks_ms(), T0)}))
 
