@@ -33,6 +33,9 @@ def feed_wake_press(logic, edges, t_wake):
     Returns (pressed_now, stored_edges)."""
     logic.edge(t_wake, True)
     logic.poll(ticks_add(t_wake, SETTLE_MS))  # the press is accepted, dated t_wake
+    # it began before the clock started (the boot from deep sleep takes tens to hundreds of ms): a
+    # firm tap would read shorter than min_press_ms and the alert gesture would be lost
+    logic.waive_min_press()
     t = ticks_add(t_wake, WAKE_TAP_MS)
     stored = []
     edges.drain(lambda tk, p, busy=False: stored.append((tk, p, busy)))

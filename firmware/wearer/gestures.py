@@ -102,6 +102,7 @@ class ButtonLogic:
         self._count = 0
         self._pending = False  # a press not yet counted: it must last min_press_ms first
         self._pending_t = 0
+        self._pending_min = 0  # the min_press_ms the pending press must last (0: waived)
 
     @property
     def multi(self):
@@ -167,7 +168,7 @@ class ButtonLogic:
             wait = SETTLE_MS - ticks_diff(now, self._last_edge)
         elif self.stable and not self._hold_done:
             if self._pending and not self._max_press:
-                left = self._min_press - ticks_diff(now, self._pending_t)
+                left = self._pending_min - ticks_diff(now, self._pending_t)
                 if left <= 0:  # held long enough to count (still down)
                     self._pending = False
                     self._count_press(self._pending_t, now)
@@ -191,8 +192,15 @@ class ButtonLogic:
         if self._min_press or self._max_press:
             self._pending = True  # counted once it has lasted min_press_ms (poll or release)
             self._pending_t = t
+            self._pending_min = self._min_press
         else:
             self._count_press(t, t)
+
+    def waive_min_press(self):
+        """The press now down began before the clock did (the press that woke the MCU from deep
+        sleep, dated at the boot): its length is unknown, so min_press_ms is not applied to it
+        (max_press_ms still is)."""
+        self._pending_min = 0
 
     def _count_press(self, start, t):
         """A press that started at `start` counts now (t) toward the multi-press gestures."""
@@ -225,7 +233,7 @@ class ButtonLogic:
             d = ticks_diff(t, self._pending_t)
             if self._max_press and d > self._max_press:
                 self._count = 0  # too long for a deliberate press: the count starts again
-            elif d >= self._min_press:
+            elif d >= self._pending_min:
                 self._count_press(self._pending_t, t)
         # a release dated after the hold threshold is a hold even if we learn it late
         if not self._hold_done:

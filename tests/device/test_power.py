@@ -252,6 +252,28 @@ def test_the_waking_tap_counts_toward_the_default_five_taps():
         assert got == []
 
 
+def test_a_waking_tap_seen_short_still_counts_toward_the_default_five_taps():
+    # still held at the boot, released 60 ms after it: the boot from deep sleep took the rest of the
+    # tap (before: under min_press_ms 100, not counted, the alert lost; test_power_sim, off mode)
+    from firmware.wearer.gestures import DEFAULT_GESTURES
+    later = []
+    for k in range(1, 5):
+        later += [(k * 450 - 90, True), (k * 450 + 60, False)]
+    for t0 in STARTS:
+        got = []
+        logic = ButtonLogic(DEFAULT_GESTURES, on_gesture=lambda a, t: got.append(a))
+        assert boot_wake.feed_wake_press(logic, FakeEdges([], True), t0) == (True, 0)
+        _run(logic, t0, [(60, False)] + later, 3500)
+        assert got == ["alert"], got
+        # min_press_ms still holds for every later tap: a 60 ms live tap does not count
+        got.clear()
+        logic = ButtonLogic(DEFAULT_GESTURES, on_gesture=lambda a, t: got.append(a))
+        assert boot_wake.feed_wake_press(logic, FakeEdges([], True), t0) == (True, 0)
+        short = later[:6] + [(4 * 450 - 90, True), (4 * 450 - 30, False)]
+        _run(logic, t0, [(60, False)] + short, 3500)
+        assert got == [], got
+
+
 def test_a_hold_started_before_boot_runs_from_the_wake():
     got = []
     logic = ButtonLogic(TRIPLE_OR_HOLD, on_gesture=lambda a, t: got.append((a, t)))

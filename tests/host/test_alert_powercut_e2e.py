@@ -13,7 +13,7 @@ NUMBERS = [c["number"] for c in CONTACTS]
 
 
 def scenario(events, duration, **cfg):
-    conf = {"contacts_pin": "4321", "update_first_s": 10, "duress_presses": 2, "cancel_presses": 5}
+    conf = {"contacts_pin": "4321", "update_first_s": 10}
     conf.update(cfg)
     return {"wearer": "Camille", "contacts": CONTACTS, "gnss": None,
             "last_fix": {"lat": 48.11198, "lon": -1.67429, "acc_m": 12, "age_s": 20},
@@ -56,12 +56,13 @@ def check_updates_resume(run, after):
     assert set(c) == set(NUMBERS), ("no follow-up after the reboot", c)
 
 
-# the alert: trigger ~2.85 s, its five SMS 3.46..5.90 s (0.6 s each), follow-ups every 10 s from 12.85 s
+# the alert (5 taps from 2 s): trigger ~4.0 s, its five SMS 4.61..7.05 s (0.6 s each), follow-ups every
+# 10 s from 14.0 s
 
 
 def test_cut_while_dispatching(tmp_path):
-    run = run_scenario(scenario([{"t": 4.3, "power": "cut", "off_s": 0.3},
-                                 {"t": 24.0, "sms": {"from": NUMBERS[1], "text": "STOP 4321"}}], 32),
+    run = run_scenario(scenario([{"t": 5.5, "power": "cut", "off_s": 0.3},
+                                 {"t": 25.2, "sms": {"from": NUMBERS[1], "text": "STOP 4321"}}], 33),
                        tmp_path, stop_when_done=False)
     cut = cut_at(run)
     assert 0 < sum(1 for s in alerts(run) if s["t"] < cut) < 5
@@ -69,7 +70,7 @@ def test_cut_while_dispatching(tmp_path):
     assert len(r) == 1 and 0 < r[0]["pending"] < 5, r
     check_alert_once_each(run)
     check_updates_resume(run, cut)
-    check_stop_works(run, 24.0)
+    check_stop_works(run, 25.2)
 
 
 def test_cut_while_active_after_every_sms_was_sent(tmp_path):
@@ -88,15 +89,15 @@ def test_cut_while_active_after_every_sms_was_sent(tmp_path):
 
 
 def test_cut_while_follow_ups_are_due(tmp_path):
-    # the first round of follow-ups goes out at 13.47..15.91 s: cut after the second one
-    run = run_scenario(scenario([{"t": 14.3, "power": "cut", "off_s": 0.3}], 22), tmp_path,
+    # the first round of follow-ups goes out at 14.62..17.07 s: cut after the second one
+    run = run_scenario(scenario([{"t": 15.5, "power": "cut", "off_s": 0.3}], 23.2), tmp_path,
                        stop_when_done=False)
     cut = cut_at(run)
     before = [s["to"] for s in updates(run) if s["t"] < cut]
     assert 0 < len(before) < 5, before
     # every contact gets that round's follow-up once (the one in flight at the cut at most twice),
     # before the next round (10 s later, plus the time the board was off)
-    first_round = [s["to"] for s in updates(run) if s["t"] < 22.5]
+    first_round = [s["to"] for s in updates(run) if s["t"] < 23.7]
     c = Counter(first_round)
     assert set(c) == set(NUMBERS) and sum(v - 1 for v in c.values()) <= 1, c
     assert ev(run, "alert_resumed")[0]["pending"] > 0
@@ -104,11 +105,14 @@ def test_cut_while_follow_ups_are_due(tmp_path):
 
 
 def test_cut_while_a_duress_is_not_yet_told(tmp_path):
-    # the duress gesture at 7 s is decided at ~8.6 s; every contact is told at once (before: only
-    # with the next follow-up, and the tag was lost by a reset). The cut comes before all are told.
-    run = run_scenario(scenario([{"t": 7.0, "gesture": "presses", "n": 2},
-                                 {"t": 9.0, "power": "cut", "off_s": 0.3},
-                                 {"t": 19.0, "gesture": "presses", "n": 5}], 26),
+    # the duress gesture (5 s hold from 4.5 s, 2 taps at 10.8 s) is decided at ~12.5 s; every contact
+    # is told at once (before: only with the next follow-up, and the tag was lost by a reset). The cut
+    # comes before all are told; the first periodic follow-up is at ~20 s.
+    run = run_scenario(scenario([{"t": 4.5, "gesture": "hold", "hold_ms": 5500},
+                                 {"t": 10.8, "gesture": "presses", "n": 2},
+                                 {"t": 13.3, "power": "cut", "off_s": 0.3},
+                                 {"t": 21.0, "gesture": "hold", "hold_ms": 5500},
+                                 {"t": 27.3, "gesture": "presses", "n": 4}], 34, update_first_s=16),
                        tmp_path, stop_when_done=False)
     cut = cut_at(run)
     duress = ev(run, "duress")

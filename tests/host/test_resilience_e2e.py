@@ -56,7 +56,8 @@ def test_healthy_firmware_is_never_reset_by_the_watchdog(tmp_path):
 
 
 def test_finished_alert_is_not_resent_after_a_reset(tmp_path):
-    run = run_scenario(scenario([{"t": 2.0, "gesture": "alert"}, {"t": 7.0, "power": "cut"}], duration_s=10),
+    # the alert (5 taps from 2 s) triggers at ~4.0 s, its five SMS end at ~7.05 s: the cut comes after
+    run = run_scenario(scenario([{"t": 2.0, "gesture": "alert"}, {"t": 8.2, "power": "cut"}], duration_s=11.2),
                        tmp_path, stop_when_done=False)
     assert [w for _, w in run.resets] == ["power cut"]
     assert sorted(per_contact(run).values()) == [1] * 5
