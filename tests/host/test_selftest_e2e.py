@@ -95,6 +95,8 @@ def test_healthy_board_passes_and_vibrates_only_on_request(tmp_path, capsys):
         assert out.strip().endswith("self-test passed: all 13 parts")
         assert "48.85" not in out and "2.35" not in out  # the console is open: no position is shown
         assert vib_on(run) == vib0  # discreet: the motor stayed off
+        # the event comes through the simulator's event stream, which can lag the console's answer
+        wait(run, lambda: any(e["event"] == "selftest" for e in run.events), 5)
         assert [e for e in run.events if e["event"] == "selftest"][-1]["ok"] is True
         # the same as JSON for scripts, and the one pulse when asked for
         rc, out, _ = selftest(capsys, run, "--json", "--vibrate")
