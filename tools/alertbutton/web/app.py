@@ -74,12 +74,19 @@ def create_app(button, token, authority, evidence_dir):
 
     async def status(request):
         h = await device(tech.req_hello)
-        out = {"hello": h, "port": button.port, "power": None}
+        out = {"hello": h, "port": button.port, "power": None, "progress": None}
         if h.get("unlocked"):
             try:
                 out["power"] = await device(tech.req_power)
             except tech.DeviceError as e:
                 out["power"] = {"error": tech.error_message(e, button.port, HINTS)}
+            a = h.get("last_alert")
+            if a and a.get("results") is not None:
+                # the alert's results are by contact index: the filled slots in order (config.py)
+                filled = [s for s in (await device(tech.req_contacts_list))["slots"] if s.get("number")]
+                out["progress"] = [{"slot": filled[int(i)]["slot"] if int(i) < len(filled) else None,
+                                    "name": filled[int(i)]["name"] if int(i) < len(filled) else None, "state": st}
+                                   for i, st in sorted(a["results"].items(), key=lambda kv: int(kv[0]))]
         return out
 
     async def contacts(request):
@@ -89,7 +96,7 @@ def create_app(button, token, authority, evidence_dir):
                 s.update(number_view(s["number"]), warnings=s.get("warnings", []))
         return r
 
-    def checked_contact(data):
+    def checked_contact(data, need_name=True):
         slot = str(data.get("slot", ""))
         try:
             settings.check_slot(slot)
@@ -99,13 +106,15 @@ def create_app(button, token, authority, evidence_dir):
         if not number.strip():
             raise tech.DeviceError("the number is missing", tech.EXIT_USAGE, "NUMBER")
         if not name.strip():
-            raise tech.DeviceError("the contact's name is missing after the number", tech.EXIT_USAGE, "NAME")
+            if need_name:
+                raise tech.DeviceError("the contact's name is missing", tech.EXIT_USAGE, "NAME")
+            return slot, tech.typed_contact(number, ["Contact"], separate=True)[0], ""  # the number alone, as typed
         # one field each: the number is taken as written (as a quoted number in the CLI)
         e164, name = tech.typed_contact(number, [name], separate=True)
         return slot, e164, name
 
     async def contact_check(request):
-        slot, e164, name = checked_contact(await body(request))
+        slot, e164, name = checked_contact(await body(request), need_name=False)
         return dict(number_view(e164), slot=int(slot), name=name)
 
     async def contact_set(request):
@@ -264,6 +273,9 @@ def _evidence_export(button, pin, keep_unlocked, out_dir):
                 with open(os.path.join(d, "manifest.json")) as f:
                     m = json.load(f)
                 name = os.path.basename(d)
+                for c in m.get("chunks", []):  # the chain's verdict per chunk: the problems that name it
+                    base = os.path.basename(c.get("file", ""))
+                    c["problems"] = [p for p in problems if base and base in p]
                 out.append({"rec": r["rec"], "dir": name, "problems": problems, "chain_head": m.get("chain_head"),
                             "manifest_sha256": ev.sha256_file(os.path.join(d, "manifest.json")),
                             "report": "/evidence/%s/report.html" % name,
