@@ -1,0 +1,237 @@
+"""The technician's page in a real browser (issue 23 item 4): Debian's chromium, driven headless by
+selenium through Debian's chromedriver, against `alertbutton web` attached to the simulated button over
+its console pty. As a technician would: set the PIN, type five contacts (one refused with the CLI's
+message, then corrected), preview, test alert to two slots, lock; then the alert gesture in the
+simulator, and the five SMS must go to exactly the numbers typed in the page with exactly the text
+the page previewed. Screenshots of each screen go to out/test-artifacts/web/ (the technician guide's
+pictures, docs/img/web-*.png, are copies of some of them).
+
+    .venv/bin/python -m pytest tests/host/test_web_browser.py -v     (./run.sh installs the web extra;
+    apt-get install chromium chromium-driver, which .ci/run does when they are missing)
+"""
+import os
+import shutil
+import time
+
+import pytest
+
+from webserver import REPO, WebServer, start_sim
+
+CHROMIUM = shutil.which("chromium")
+DRIVER = shutil.which("chromedriver")
+if not (CHROMIUM and DRIVER):
+    if os.environ.get("CI"):  # CI installs them (.ci/run): missing there is a failure, not a skip
+        raise RuntimeError("CI without chromium/chromedriver: .ci/run should have installed them")
+    pytest.skip("Debian's chromium and chromium-driver are not installed (apt-get install -y chromium "
+                "chromium-driver; .ci/run installs them in CI)", allow_module_level=True)
+pytest.importorskip("selenium", reason="selenium is not installed (pip install -e '.[test]')")
+pytest.importorskip("starlette", reason="the web extra is not installed (pip install -e '.[web]')")
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+ART = os.path.join(REPO, "out", "test-artifacts", "web")
+PIN = "4826"
+# typed as a technician would, in five written forms; the button stores E.164
+CONTACTS = [("06 12 34 56 01", "+33612345601", "Sophie"), ("0752345602", "+33752345602", "Karim Ben Ali"),
+            ("+33 6 12 34 56 03", "+33612345603", "Association"), ("0692 12 34 04", "+262692123404", "Julie"),
+            ("+44 7400 900105", "+447400900105", "Nadia")]
+REFUSED = (2, "08 12 34 56 02")  # a service number: refused with the CLI's message, then corrected
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory):
+    run = start_sim(tmp_path_factory.mktemp("webbrowser"), duration_s=400)
+    yield run
+    run.stop()
+
+
+@pytest.fixture(scope="module")
+def web(sim, tmp_path_factory):
+    w = WebServer(sim.console_port, evidence_dir=tmp_path_factory.mktemp("webev"))
+    yield w
+    w.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    os.makedirs(ART, exist_ok=True)
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+              "--window-size=1200,1000", "--lang=fr-FR", "--no-first-run"):
+        opts.add_argument(a)
+    d = webdriver.Chrome(service=Service(DRIVER), options=opts)
+    d.set_page_load_timeout(30)
+    yield d
+    d.quit()
+
+
+def wait(d, pred, timeout=20, what=""):
+    try:
+        return WebDriverWait(d, timeout, poll_frequency=0.1).until(lambda _d: pred())
+    except Exception:
+        shot(d, "FAILED-" + (what or "wait"))
+        raise AssertionError("timed out waiting for %s; page messages: %s" % (what, messages(d)))
+
+
+def messages(d):
+    return {e.get_attribute("id"): e.text for e in d.find_elements(By.CSS_SELECTOR, ".msg, .check") if e.text}
+
+
+def shot(d, name, section=None):
+    """A screenshot of the whole page (the window grown to its height), or of one section."""
+    path = os.path.join(ART, name + ".png")
+    w, h0 = d.get_window_size()["width"], d.get_window_size()["height"]
+    d.set_window_size(w, max(d.execute_script("return document.documentElement.scrollHeight") + 140, 800))
+    d.execute_script("window.scrollTo(0, 0)")
+    try:
+        if section:
+            d.find_element(By.ID, section).screenshot(path)
+        else:
+            d.save_screenshot(path)
+    finally:
+        d.set_window_size(w, h0)
+    return path
+
+
+def typed(d, element_id, text):
+    e = d.find_element(By.ID, element_id)
+    e.clear()
+    e.send_keys(text)
+    return e
+
+
+def text_of(d, element_id):
+    return d.find_element(By.ID, element_id).text
+
+
+def wait_sim(run, pred, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert run.supervise()
+        if pred():
+            return
+        time.sleep(0.05)
+    raise AssertionError([e for e in run.events if e["event"] != "state"][-20:])
+
+
+def test_a_technician_configures_tests_and_locks_a_button_from_the_page(sim, web, browser):
+    d = browser
+    d.get(web.url)
+    # the tokened URL set the cookie and was replaced by / (the token is not left in the address bar)
+    wait(d, lambda: d.current_url.endswith("/") and "token" not in d.current_url, what="the redirect")
+    wait(d, lambda: "NON CONFIGURÉ" in text_of(d, "st-banner"), what="the status")
+    assert text_of(d, "st-session") == "aucun code PIN défini"
+    assert text_of(d, "st-firmware").endswith("(sim)")
+    shot(d, "01-status-not-configured")
+
+    # the PIN: typed twice, sent once, the fields emptied
+    typed(d, "pin-new", PIN)
+    typed(d, "pin-again", PIN)
+    d.find_element(By.ID, "pin-btn").click()
+    wait(d, lambda: text_of(d, "session-msg") == "code PIN enregistré", what="the PIN")
+    assert all(d.find_element(By.ID, i).get_attribute("value") == "" for i in ("pin-new", "pin-again", "pin-current"))
+    wait(d, lambda: text_of(d, "st-session") == "déverrouillée", what="the unlocked session")
+
+    # five contacts, checked live by the server while typing; slot 2 first typed as a service number
+    for slot, (number, e164, name) in enumerate(CONTACTS, 1):
+        if slot == REFUSED[0]:
+            typed(d, "c%d-name" % slot, name)
+            typed(d, "c%d-number" % slot, REFUSED[1])
+            wait(d, lambda: "invalid number" in text_of(d, "c2-check"), what="the refusal")
+            msg = text_of(d, "c2-check")
+            assert "08" in msg and "service" in msg, msg
+            assert d.find_element(By.ID, "c2-number").get_attribute("aria-invalid") == "true"
+            shot(d, "03-contact-refused", "contacts")
+            d.find_element(By.ID, "c2-save").click()  # saving it anyway is refused with the same words
+            wait(d, lambda: text_of(d, "c2-check").startswith("invalid number"), what="the refused save")
+            typed(d, "c%d-number" % slot, number)
+        else:
+            typed(d, "c%d-number" % slot, number)
+            typed(d, "c%d-name" % slot, name)
+        wait(d, lambda: text_of(d, "c%d-check" % slot).startswith("✓"), what="the check of slot %d" % slot)
+        d.find_element(By.ID, "c%d-save" % slot).click()
+        wait(d, lambda: text_of(d, "c%d-check" % slot).startswith("✓ enregistré"), what="the save of slot %d" % slot)
+    assert "0692 12 34 04 — Reunion, mobile (+262 692 12 34 04)" in text_of(d, "c4-check")
+    assert "07 52 34 56 02 — France, mobile" in text_of(d, "c2-check")
+    # the wearer's name
+    typed(d, "wearer-name", "Camille")
+    d.find_element(By.CSS_SELECTOR, "#wearer-form button").click()
+    wait(d, lambda: "Camille" in text_of(d, "wearer-insms"), what="the wearer")
+    wait(d, lambda: text_of(d, "st-configured").startswith("oui") or d.find_element(By.ID, "st-refresh").click(),
+         what="configured")
+    shot(d, "02-contacts")
+
+    # the preview: the exact SMS each contact would receive, with its segment count
+    d.find_element(By.ID, "preview-btn").click()
+    wait(d, lambda: len(d.find_elements(By.CSS_SELECTOR, "#preview-list pre")) == 5, what="the preview")
+    previewed = {}
+    for slot in range(1, 6):
+        pre = d.find_element(By.ID, "preview-text-%d" % slot)
+        previewed[pre.get_attribute("data-to")] = d.execute_script("return arguments[0].textContent", pre)
+    assert sorted(previewed) == sorted(e for _n, e, _m in CONTACTS)
+    assert all("Camille" in txt for txt in previewed.values())
+    assert text_of(d, "preview-list").count("1 segment(s), ") == 5
+    shot(d, "04-preview", "preview")
+
+    # a test alert to slots 2 and 4, with each SMS's progress
+    n0 = len(sim.sms)
+    for slot in (2, 4):
+        d.find_element(By.ID, "test-slot-%d" % slot).click()
+    d.find_element(By.ID, "test-btn").click()
+    wait(d, lambda: "envoyée aux emplacements 2, 4" in text_of(d, "test-result"), what="the test alert")
+    wait(d, lambda: d.find_element(By.ID, "test-progress").get_attribute("data-state") == "idle", timeout=40,
+         what="the end of the test alert")
+    rows = d.find_elements(By.CSS_SELECTOR, "#test-progress tbody tr")
+    assert sorted(r.get_attribute("data-slot") for r in rows) == ["2", "4"]
+    wait_sim(sim, lambda: len(sim.sms) >= n0 + 2)
+    test_sms = sim.sms[n0:]
+    assert sorted(s["to"] for s in test_sms) == sorted([CONTACTS[1][1], CONTACTS[3][1]])
+    assert all(s["text"].startswith("TEST") for s in test_sms)
+    shot(d, "05-test-alert", "test")
+
+    # self-test and logs (shown, with masked numbers), then the English switch, for the guide
+    d.find_element(By.ID, "selftest-btn").click()
+    wait(d, lambda: "autotest" in text_of(d, "selftest-verdict").lower() and "cours" not in text_of(d, "selftest-verdict"),
+         timeout=60, what="the self-test")
+    shot(d, "06-selftest", "selftest")
+    d.find_element(By.ID, "logs-btn").click()
+    wait(d, lambda: d.find_element(By.ID, "logs-table").is_displayed(), what="the logs")
+    logs = text_of(d, "logs-table")
+    assert not any(e in logs for _n, e, _m in CONTACTS), logs
+    shot(d, "07-logs", "logs")
+    d.find_element(By.ID, "lang-switch").click()
+    wait(d, lambda: text_of(d, "h-status") == "Button status", what="English")
+    shot(d, "08-english")
+    d.find_element(By.ID, "lang-switch").click()
+    wait(d, lambda: text_of(d, "h-status") == "État du bouton", what="French again")
+    d.set_window_size(768, 1000)  # a tablet held upright
+    shot(d, "09-tablet")
+    d.set_window_size(1200, 1000)
+
+    # lock, and the page says so; a locked button refuses the contacts with the button's words
+    d.find_element(By.ID, "lock-btn").click()
+    wait(d, lambda: text_of(d, "session-msg") == "verrouillé", what="the lock")
+    wait(d, lambda: text_of(d, "st-session") == "verrouillée", what="the locked status")
+    d.find_element(By.ID, "contacts-reload").click()
+    wait(d, lambda: "locked" in text_of(d, "contacts-msg"), what="the locked refusal")
+    shot(d, "10-locked")
+
+    # the alert gesture on the simulated button: five SMS, to exactly the numbers typed in the page,
+    # with exactly the text the page previewed
+    n0 = len(sim.sms)
+    sim.gesture({"t": 0, "gesture": "alert"})
+    wait_sim(sim, lambda: len(sim.sms) >= n0 + 5 and [
+        e for e in sim.events if e["event"] == "dispatch_done" and e["t"] >= sim.sms[n0]["t"]], timeout=60)
+    time.sleep(0.3)
+    sent = sim.sms[n0:]
+    assert len(sent) == 5
+    assert sorted(s["to"] for s in sent) == sorted(e for _n, e, _m in CONTACTS)
+    for s in sent:
+        assert s["text"] == previewed[s["to"]], (s["to"], s["text"], previewed[s["to"]])
+    d.find_element(By.ID, "st-refresh").click()
+    wait(d, lambda: "(alert)" in text_of(d, "st-alert"), what="the alert in the status")
+    shot(d, "11-after-alert", "status")
