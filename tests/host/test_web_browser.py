@@ -9,13 +9,14 @@ pictures, docs/img/web-*.png, are copies of some of them).
     .venv/bin/python -m pytest tests/host/test_web_browser.py -v     (./run.sh installs the web extra;
     apt-get install chromium chromium-driver, which .ci/run does when they are missing)
 """
+import json
 import os
 import shutil
 import time
 
 import pytest
 
-from webserver import REPO, WebServer, start_sim
+from webserver import REPO, sim, wait_sim, web  # noqa: F401  (fixtures)
 
 CHROMIUM = shutil.which("chromium")
 DRIVER = shutil.which("chromedriver")
@@ -41,18 +42,6 @@ CONTACTS = [("06 12 34 56 01", "+33612345601", "Sophie"), ("0752345602", "+33752
 REFUSED = (2, "08 12 34 56 02")  # a service number: refused with the CLI's message, then corrected
 
 
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory):
-    run = start_sim(tmp_path_factory.mktemp("webbrowser"), duration_s=400)
-    yield run
-    run.stop()
-
-
-@pytest.fixture(scope="module")
-def web(sim, tmp_path_factory):
-    w = WebServer(sim.console_port, evidence_dir=tmp_path_factory.mktemp("webev"))
-    yield w
-    w.stop()
 
 
 @pytest.fixture(scope="module")
@@ -107,15 +96,6 @@ def typed(d, element_id, text):
 def text_of(d, element_id):
     return d.find_element(By.ID, element_id).text
 
-
-def wait_sim(run, pred, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert run.supervise()
-        if pred():
-            return
-        time.sleep(0.05)
-    raise AssertionError([e for e in run.events if e["event"] != "state"][-20:])
 
 
 def test_a_technician_configures_tests_and_locks_a_button_from_the_page(sim, web, browser):
@@ -235,3 +215,60 @@ def test_a_technician_configures_tests_and_locks_a_button_from_the_page(sim, web
     d.find_element(By.ID, "st-refresh").click()
     wait(d, lambda: "(alert)" in text_of(d, "st-alert"), what="the alert in the status")
     shot(d, "11-after-alert", "status")
+
+
+def test_evidence_config_import_and_factory_reset_from_the_page(sim, web, browser, tmp_path):
+    """After the alert above: its sound evidence exported and verified from the page, a configuration
+    file refused whole (nothing written) then imported, and the factory reset behind its typed word."""
+    d = browser
+    wait_sim(sim, lambda: any(e["event"] == "evidence_done" for e in sim.events), timeout=90)
+    typed(d, "unlock-pin", PIN)
+    d.find_element(By.ID, "unlock-btn").click()
+    wait(d, lambda: text_of(d, "session-msg").startswith("déverrouillé pour"), what="the unlock")
+    assert d.find_element(By.ID, "unlock-pin").get_attribute("value") == ""
+
+    typed(d, "evidence-pin", PIN)
+    d.find_element(By.ID, "evidence-btn").click()
+    wait(d, lambda: "VÉRIFIÉ" in text_of(d, "evidence-list") or text_of(d, "evidence-msg"), timeout=90,
+         what="the evidence export")
+    assert text_of(d, "evidence-msg") == ""
+    ev = text_of(d, "evidence-list")
+    assert "VÉRIFIÉ : chaîne intacte" in ev and "PROBLÈMES" not in ev, ev
+    assert len(d.find_elements(By.CSS_SELECTOR, "#evidence-list audio")) >= 1
+    shot(d, "12-evidence", "evidence")
+    # the session the page had opened is still open (the export locks only what it unlocked itself)
+    d.find_element(By.ID, "st-refresh").click()
+    wait(d, lambda: text_of(d, "st-session") == "déverrouillée", what="still unlocked")
+
+    # a configuration file with one bad number: refused whole, in the CLI's words, nothing written
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"format": "alertbutton-config", "wearer": "Zoé",
+                               "contacts": [{"name": "A", "number": "+33612345601"},
+                                            {"name": "X", "number": "0899999999"}]}))
+    d.find_element(By.ID, "config-file").send_keys(str(bad))
+    d.find_element(By.ID, "import-btn").click()
+    wait(d, lambda: "service" in text_of(d, "config-msg"), what="the refused import")
+    assert text_of(d, "config-msg").startswith("invalid configuration: the file: ")
+    d.find_element(By.ID, "contacts-reload").click()
+    wait(d, lambda: d.find_element(By.ID, "c5-name").get_attribute("value") == "Nadia", what="contacts kept")
+    assert d.find_element(By.ID, "wearer-name").get_attribute("value") == "Camille"
+    shot(d, "13-import-refused", "config")
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"format": "alertbutton-config", "wearer": "Zoé",
+                                "contacts": [{"slot": 1, "name": "Inès", "number": "+33612345601"}]}))
+    d.find_element(By.ID, "config-file").send_keys(str(good))
+    d.find_element(By.ID, "import-btn").click()
+    wait(d, lambda: text_of(d, "config-result").startswith("configuration importée"), what="the import")
+    wait(d, lambda: d.find_element(By.ID, "c1-name").get_attribute("value") == "Inès", what="imported contact")
+    assert d.find_element(By.ID, "c2-number").get_attribute("value") == ""  # contacts replaces all five
+
+    # factory reset: the button stays disabled until the word is typed
+    typed(d, "reset-confirm", "eras")
+    assert not d.find_element(By.ID, "reset-btn").is_enabled()
+    typed(d, "reset-confirm", "erase")
+    assert d.find_element(By.ID, "reset-btn").is_enabled()
+    shot(d, "14-factory-reset", "reset")
+    d.find_element(By.ID, "reset-btn").click()
+    wait(d, lambda: text_of(d, "reset-msg").startswith("réinitialisé"), what="the reset")
+    wait(d, lambda: "NON CONFIGURÉ" in text_of(d, "st-banner"), what="not configured")
+    assert text_of(d, "st-session") == "aucun code PIN défini"

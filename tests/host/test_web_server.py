@@ -14,23 +14,11 @@ import pytest
 pytest.importorskip("starlette", reason="the web extra is not installed (pip install -e '.[web]')")
 pytest.importorskip("uvicorn", reason="the web extra is not installed (pip install -e '.[web]')")
 
-from webserver import REPO, WebServer, start_sim  # noqa: E402
+from webserver import REPO, sim, wait_sim, web  # noqa: E402,F401  (fixtures)
 
 PIN = "4826"
 
 
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory):
-    run = start_sim(tmp_path_factory.mktemp("websim"))
-    yield run
-    run.stop()
-
-
-@pytest.fixture(scope="module")
-def web(sim, tmp_path_factory):
-    w = WebServer(sim.console_port, evidence_dir=tmp_path_factory.mktemp("webev"))
-    yield w
-    w.stop()
 
 
 def request(web, method, path, body=None, headers=None, host=None, token=True, origin=True):
@@ -189,3 +177,21 @@ def test_a_listen_address_off_this_computer_is_refused(listen):
     assert r.returncode == 2 and r.stdout == "", r
     assert "--listen" in r.stderr and ("loopback" in r.stderr or "ADDRESS:PORT" in r.stderr
                                        or "IP address" in r.stderr), r.stderr
+
+
+def test_config_export_is_a_download_and_import_is_checked_whole(web):
+    st, b, _h = request(web, "POST", "/api/unlock", body={"pin": PIN})
+    assert st == 200, b
+    st, cfg, h = request(web, "GET", "/api/config")
+    assert st == 200 and h["content-disposition"] == 'attachment; filename="alertbutton-config.json"'
+    assert cfg["format"] == "alertbutton-config" and "pin" not in cfg
+    bad = dict(cfg, contacts=cfg["contacts"] + [{"name": "X", "number": "0899999999"}], wearer="Zoé")
+    st, b, _h = request(web, "POST", "/api/config/import", body={"config": bad})
+    assert st == 400 and b["error"] == "CONFIG" and "service" in b["message"], b
+    st, again, _h = request(web, "GET", "/api/config")
+    assert again == cfg  # nothing of it written
+    st, b, _h = request(web, "POST", "/api/config/import", body={"config": dict(cfg, wearer="Zoé")})
+    assert st == 200 and "wearer" in b["keys"], b
+    st, b, _h = request(web, "POST", "/api/lock", body={})
+    st, b, _h = request(web, "GET", "/api/config")
+    assert st == 423 and b["error"] == "LOCKED"

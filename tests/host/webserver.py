@@ -7,14 +7,22 @@ import threading
 import time
 from urllib.parse import urlsplit
 
+import pytest
+
 from alertbutton.sim.run import SimRun
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+WAV = os.path.join(REPO, "tests", "data", "audio", "speechlike_8k.wav")
+
+
 def start_sim(out, duration_s=300):
+    """A new button (no contact, no PIN); an alert also records sound evidence (a speech-like WAV at the
+    microphone, 4 s of pre-alert and 8 s after the trigger, in 4 s chunks), as test_evidence_e2e.py does."""
     sc = {"wearer": "", "contacts": [], "gnss": None, "last_fix": None, "events": [], "duration_s": duration_s,
-          "modem": {"cmgs_latency_s": 0.1, "cmd_latency_s": 0.005}}
+          "modem": {"cmgs_latency_s": 0.1, "cmd_latency_s": 0.005}, "audio": WAV, "audio_speed": 6,
+          "config": {"evidence_prealert_s": 4, "evidence_record_s": 8, "evidence_chunk_s": 4}}
     run = SimRun(sc, str(out), echo=None)
     run.start()
     deadline = time.monotonic() + 20
@@ -53,3 +61,29 @@ class WebServer:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+def wait_sim(run, pred, timeout=30):
+    """Until pred() holds, the simulated board supervised meanwhile (its resets, its watchdog)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert run.supervise()
+        if pred():
+            return
+        time.sleep(0.05)
+    raise AssertionError([e for e in run.events if e["event"] != "state"][-20:])
+
+
+# the fixtures both web test modules use (imported by name into each)
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory):
+    run = start_sim(tmp_path_factory.mktemp("websim"), duration_s=400)
+    yield run
+    run.stop()
+
+
+@pytest.fixture(scope="module")
+def web(sim, tmp_path_factory):
+    w = WebServer(sim.console_port, evidence_dir=tmp_path_factory.mktemp("webev"))
+    yield w
+    w.stop()

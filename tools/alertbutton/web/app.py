@@ -245,8 +245,8 @@ def create_app(button, token, authority, evidence_dir):
         Route("/api/factory-reset", api(factory_reset), methods=["POST"]),
         Route("/api/evidence/export", api(evidence_export), methods=["POST"]),
     ]
-    os.makedirs(evidence_dir, exist_ok=True)
-    routes.append(Mount("/evidence", StaticFiles(directory=evidence_dir), name="evidence"))
+    # the exports' files (report.html, WAVs) behind the same guard; the folder is made by the first export
+    routes.append(Mount("/evidence", StaticFiles(directory=evidence_dir, check_dir=False), name="evidence"))
     return Guard(Starlette(routes=routes), token, authority)
 
 

@@ -35,8 +35,9 @@ const T = {
     problems: "PROBLÈMES", chain_head: "tête de chaîne", manifest_sha: "SHA-256 du manifeste", report: "rapport complet",
     chunk: "Morceau", start: "Début (UTC)", duration: "Durée", position: "Position", verdict: "Vérification",
     skipped: "ignoré : {why}", reset_done: "réinitialisé : NON CONFIGURÉ ({n} fichier(s) effacé(s))",
-    st_state: {idle: "terminée", sending: "envoi", pending: "en attente", sent: "envoyé", failed: "échec",
-               delivered: "remis", queued: "en file"},
+    // the outbox's states (firmware/alert/outbox.py) and the alert's own
+    st_state: {idle: "terminée", pending: "en attente", sending: "envoi en cours", accepted: "accepté par le réseau",
+               delivered: "remis au téléphone", failed: "ÉCHEC (définitif)", dropped: "non envoyé (alerte arrêtée)"},
   },
   en: {
     yes: "yes", no: "no", unknown: "unknown", none: "none",
@@ -68,7 +69,8 @@ const T = {
     problems: "PROBLEMS", chain_head: "chain head", manifest_sha: "manifest SHA-256", report: "full report",
     chunk: "Chunk", start: "Start (UTC)", duration: "Duration", position: "Position", verdict: "Check",
     skipped: "skipped: {why}", reset_done: "reset: NOT CONFIGURED ({n} file(s) erased)",
-    st_state: {},
+    st_state: {idle: "over", pending: "pending", sending: "sending", accepted: "accepted by the network",
+               delivered: "delivered to the phone", failed: "FAILED (permanent)", dropped: "not sent (alert stopped)"},
   },
 };
 // the static labels of index.html in English (French is what the HTML holds)
