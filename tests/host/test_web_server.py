@@ -195,3 +195,27 @@ def test_config_export_is_a_download_and_import_is_checked_whole(web):
     st, b, _h = request(web, "POST", "/api/lock", body={})
     st, b, _h = request(web, "GET", "/api/config")
     assert st == 423 and b["error"] == "LOCKED"
+
+
+def test_stopping_the_server_locks_the_session_it_used(sim, web, tmp_path):
+    """Ctrl-C on alertbutton web (SIGTERM here) ends with `lock`, as the CLI locks what it unlocked.
+    (Last of the module's tests on `web`: it stops it.)"""
+    from webserver import WebServer
+    st, b, _h = request(web, "POST", "/api/unlock", body={"pin": PIN})
+    assert st == 200, b
+    assert status(web)["unlocked"] is True
+    web.stop()
+    w2 = WebServer(sim.console_port, evidence_dir=tmp_path)
+    try:
+        assert status(w2)["unlocked"] is False
+    finally:
+        w2.stop()
+
+
+def test_without_a_port_it_picks_as_the_cli_does(tmp_path):
+    """No --port, no $ALERTBUTTON_PORT and no USB serial port here: the CLI's own message and exit 3."""
+    env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "tools"))
+    env.pop("ALERTBUTTON_PORT", None)
+    r = subprocess.run([sys.executable, "-m", "alertbutton.cli", "web", "--listen", "127.0.0.1:0"],
+                       capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode == 3 and r.stdout == "" and "no USB serial port found" in r.stderr, r

@@ -11,6 +11,7 @@ Exit status: 0 stopped, 2 usage (a non-loopback --listen, the address in use), 3
 import ipaddress
 import os
 import secrets
+import signal
 import socket
 import sys
 
@@ -96,9 +97,18 @@ def run(args):
         webbrowser.open(url)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                             server_header=False, date_header=False)
+    # uvicorn hands a SIGTERM/SIGINT it caught back to the previous handler once it has stopped: ours
+    # turns both into KeyboardInterrupt, so the session is locked below instead of the process just ending
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
     finally:
         button.close()
         sock.close()
     return 0
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt

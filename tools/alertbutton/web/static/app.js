@@ -227,6 +227,7 @@ async function afterUnlock() {
 
 // --- contacts -------------------------------------------------------------------------------------
 const timers = {};
+const seq = {};  // per slot: an answer to an older check or save is not shown over a newer one
 let slotsCache = [];
 function buildContactRows(keepValues) {
   const box = $("contact-rows");
@@ -273,30 +274,37 @@ function liveCheck(n) {
   clearTimeout(timers[n]);
   timers[n] = setTimeout(async () => {
     const number = $("c" + n + "-number").value, name = $("c" + n + "-name").value;
+    const mine = seq[n] = (seq[n] || 0) + 1;
     if (!number.trim() && !name.trim()) { setCheck(n, true, ""); return; }
     try {
       const v = await api("POST", "/api/contacts/check", {slot: n, number, name});
-      setCheck(n, true, "✓ " + shown(v) + (v.name ? "" : " — " + t("name_missing")));
-    } catch (e) { setCheck(n, false, e.message, (e.data && e.data.field) || "number"); }
+      if (mine === seq[n]) setCheck(n, true, "✓ " + shown(v) + (v.name ? "" : " — " + t("name_missing")));
+    } catch (e) { if (mine === seq[n]) setCheck(n, false, e.message, (e.data && e.data.field) || "number"); }
   }, 250);
 }
 async function saveContact(n) {
   clearTimeout(timers[n]);
+  const mine = seq[n] = (seq[n] || 0) + 1;
   const number = $("c" + n + "-number").value, name = $("c" + n + "-name").value;
+  setCheck(n, true, t("checking"));
   try {
     const r = await api("POST", "/api/contacts/set", {slot: n, number, name});
-    setCheck(n, true, "✓ " + t("saved") + ": " + r.name + " — " + shown(r));
+    if (mine === seq[n]) setCheck(n, true, "✓ " + t("saved") + ": " + r.name + " — " + shown(r));
     $("c" + n + "-number").value = r.international;
     $("c" + n + "-name").value = r.name;
     await loadContacts(true);
-  } catch (e) { setCheck(n, false, e.message, (e.data && e.data.field) || "number"); }
+    await refreshStatus();
+  } catch (e) { if (mine === seq[n]) setCheck(n, false, e.message, (e.data && e.data.field) || "number"); }
 }
 async function clearContact(n) {
+  clearTimeout(timers[n]);
+  seq[n] = (seq[n] || 0) + 1;
   try {
     await api("POST", "/api/contacts/clear", {slot: n});
     $("c" + n + "-number").value = ""; $("c" + n + "-name").value = "";
     setCheck(n, true, t("cleared"));
     await loadContacts(true);
+    await refreshStatus();
   } catch (e) { setCheck(n, false, e.message, (e.data && e.data.field) || "number"); }
 }
 async function loadContacts(keepFields) {
