@@ -58,7 +58,7 @@ def browser():
     d.quit()
 
 
-def wait(d, pred, timeout=20, what=""):
+def wait(d, pred, timeout=40, what=""):
     try:
         return WebDriverWait(d, timeout, poll_frequency=0.1).until(lambda _d: pred())
     except Exception:
@@ -185,6 +185,12 @@ def test_a_technician_configures_tests_and_locks_a_button_from_the_page(sim, web
     shot(d, "07-logs", "logs")
     d.find_element(By.ID, "lang-switch").click()
     wait(d, lambda: text_of(d, "h-status") == "Button status", what="English")
+    # what the page wrote from the answers is rewritten too, not only the labels
+    assert text_of(d, "session-msg") == "PIN set"
+    assert text_of(d, "c4-check").startswith("✓ saved: Julie — 0692 12 34 04")
+    assert text_of(d, "preview-list").startswith("Slot 1 — Sophie")
+    assert "accepted by the network" in text_of(d, "test-progress")
+    assert text_of(d, "selftest-verdict").startswith(("self-test passed", "SELF-TEST FAILED"))
     shot(d, "08-english")
     d.find_element(By.ID, "lang-switch").click()
     wait(d, lambda: text_of(d, "h-status") == "État du bouton", what="French again")

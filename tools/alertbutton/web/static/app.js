@@ -123,7 +123,10 @@ function el(tag, props, children) {
   for (const c of (children || [])) e.append(c);
   return e;
 }
-function say(id, text) { const e = $(id); e.textContent = text || ""; e.classList.remove("note-ok"); }
+// What the page wrote from the server's answers, kept as functions so the language switch rewrites it
+const rerender = {};
+function live(id, fn) { rerender[id] = fn; fn(); }
+function say(id, text) { delete rerender[id]; const e = $(id); e.textContent = text || ""; e.classList.remove("note-ok"); }
 
 async function api(method, path, body) {
   const opt = {method, headers: {}, credentials: "same-origin"};
@@ -156,6 +159,7 @@ function applyLang() {
   sw.setAttribute("lang", lang === "fr" ? "en" : "fr");
   buildContactRows(true);
   if (lastStatus) renderStatus(lastStatus);
+  for (const id in rerender) rerender[id]();
 }
 
 // --- status ---------------------------------------------------------------------------------------
@@ -198,15 +202,15 @@ async function unlock(ev) {
   const pin = $("unlock-pin").value;
   $("unlock-pin").value = "";  // forgotten at once
   const r = await act("session-msg", () => api("POST", "/api/unlock", {pin}));
-  if (r) { note("session-msg", t("unlocked_for", {m: Math.round(r.session_s / 60)})); await afterUnlock(); }
+  if (r) { note("session-msg", () => t("unlocked_for", {m: Math.round(r.session_s / 60)})); await afterUnlock(); }
   else await refreshStatus();
 }
-function note(id, text) {  // a success line in a message slot, shown in the section's neutral colour
-  const e = $(id); e.textContent = text; e.classList.add("note-ok");
+function note(id, fn) {  // a success line in a message slot (fn gives its text in the current language)
+  live(id, () => { const e = $(id); e.textContent = fn(); e.classList.add("note-ok"); });
 }
 async function lock() {
   const r = await act("session-msg", () => api("POST", "/api/lock", {}));
-  if (r) note("session-msg", t("locked_done"));
+  if (r) note("session-msg", () => t("locked_done"));
   await refreshStatus();
 }
 async function setPin(ev) {
@@ -217,7 +221,7 @@ async function setPin(ev) {
   const body = {new: fresh};
   if (current) body.current = current;
   const r = await act("session-msg", () => api("POST", "/api/pin", body));
-  if (r) { note("session-msg", t("pin_done")); await afterUnlock(); }
+  if (r) { note("session-msg", () => t("pin_done")); await afterUnlock(); }
 }
 async function afterUnlock() {
   await refreshStatus();
@@ -263,12 +267,14 @@ function shown(v) {
   return v.national + " — " + v.country + ", " + v.kind + " (" + v.international + ")" +
     (v.warnings && v.warnings.length ? " — " + v.warnings.join("; ") : "");
 }
-function setCheck(n, ok, text, field) {
-  const c = $("c" + n + "-check");
-  c.textContent = text;
-  c.className = "check " + (ok ? "ok" : "bad");
-  $("c" + n + "-number").setAttribute("aria-invalid", String(!ok && field === "number"));
-  $("c" + n + "-name").setAttribute("aria-invalid", String(!ok && field === "name"));
+function setCheck(n, ok, text, field) {  // text: the server's words, or a function of the language
+  live("c" + n + "-check", () => {
+    const c = $("c" + n + "-check");
+    c.textContent = typeof text === "function" ? text() : text;
+    c.className = "check " + (ok ? "ok" : "bad");
+    $("c" + n + "-number").setAttribute("aria-invalid", String(!ok && field === "number"));
+    $("c" + n + "-name").setAttribute("aria-invalid", String(!ok && field === "name"));
+  });
 }
 function liveCheck(n) {
   clearTimeout(timers[n]);
@@ -278,7 +284,7 @@ function liveCheck(n) {
     if (!number.trim() && !name.trim()) { setCheck(n, true, ""); return; }
     try {
       const v = await api("POST", "/api/contacts/check", {slot: n, number, name});
-      if (mine === seq[n]) setCheck(n, true, "✓ " + shown(v) + (v.name ? "" : " — " + t("name_missing")));
+      if (mine === seq[n]) setCheck(n, true, () => "✓ " + shown(v) + (v.name ? "" : " — " + t("name_missing")));
     } catch (e) { if (mine === seq[n]) setCheck(n, false, e.message, (e.data && e.data.field) || "number"); }
   }, 250);
 }
@@ -286,10 +292,10 @@ async function saveContact(n) {
   clearTimeout(timers[n]);
   const mine = seq[n] = (seq[n] || 0) + 1;
   const number = $("c" + n + "-number").value, name = $("c" + n + "-name").value;
-  setCheck(n, true, t("checking"));
+  setCheck(n, true, () => t("checking"));
   try {
     const r = await api("POST", "/api/contacts/set", {slot: n, number, name});
-    if (mine === seq[n]) setCheck(n, true, "✓ " + t("saved") + ": " + r.name + " — " + shown(r));
+    if (mine === seq[n]) setCheck(n, true, () => "✓ " + t("saved") + ": " + r.name + " — " + shown(r));
     $("c" + n + "-number").value = r.international;
     $("c" + n + "-name").value = r.name;
     await loadContacts(true);
@@ -302,7 +308,7 @@ async function clearContact(n) {
   try {
     await api("POST", "/api/contacts/clear", {slot: n});
     $("c" + n + "-number").value = ""; $("c" + n + "-name").value = "";
-    setCheck(n, true, t("cleared"));
+    setCheck(n, true, () => t("cleared"));
     await loadContacts(true);
     await refreshStatus();
   } catch (e) { setCheck(n, false, e.message, (e.data && e.data.field) || "number"); }
@@ -314,7 +320,7 @@ async function loadContacts(keepFields) {
   if (!keepFields) for (const s of r.slots) {
     $("c" + s.slot + "-number").value = s.number ? s.international : "";
     $("c" + s.slot + "-name").value = s.name || "";
-    if (s.number) setCheck(s.slot, true, "✓ " + shown(s)); else setCheck(s.slot, true, t("empty"));
+    if (s.number) setCheck(s.slot, true, "✓ " + shown(s)); else setCheck(s.slot, true, () => t("empty"));
   }
   buildTestSlots();
 }
@@ -332,7 +338,8 @@ function gestureText(g) {
 }
 function showWearer(w) {
   $("wearer-name").value = w.wearer || "";
-  say("wearer-insms", t("in_sms", {v: w.in_sms || t("no_name")}) + (w.warnings && w.warnings.length ? " — " + w.warnings.join("; ") : ""));
+  live("wearer-insms", () => { $("wearer-insms").textContent = t("in_sms", {v: w.in_sms || t("no_name")}) +
+    (w.warnings && w.warnings.length ? " — " + w.warnings.join("; ") : ""); });
 }
 async function loadSettings() {
   const r = await act("wearer-msg", () => api("GET", "/api/settings"));
@@ -349,7 +356,7 @@ async function saveWearer(ev) {
 async function saveLang(ev) {
   ev.preventDefault();
   const r = await act("wearer-msg", () => api("POST", "/api/lang", {lang: $("sms-lang").value}));
-  if (r) note("wearer-msg", t("lang_done", {v: r.lang}) + (r.warnings && r.warnings.length ? " — " + r.warnings.join("; ") : ""));
+  if (r) note("wearer-msg", () => t("lang_done", {v: r.lang}) + (r.warnings && r.warnings.length ? " — " + r.warnings.join("; ") : ""));
 }
 async function saveGesture(ev) {
   ev.preventDefault();
@@ -360,9 +367,11 @@ async function saveGesture(ev) {
 // --- preview --------------------------------------------------------------------------------------
 async function preview(ev) {
   if (ev) ev.preventDefault();
-  const box = $("preview-list");
   const r = await act("preview-msg", () => api("GET", "/api/preview?kind=" + encodeURIComponent($("preview-kind").value)));
-  if (!r) return;
+  if (r) live("preview-list", () => renderPreview(r));
+}
+function renderPreview(r) {
+  const box = $("preview-list");
   box.textContent = "";
   say("preview-position", t("position_used", {p: r.position}));
   for (const m of r.messages) {
@@ -397,7 +406,7 @@ async function testAlert(ev) {
   const r = await act("test-msg", () => api("POST", "/api/test-alert", {slots}));
   $("test-btn").disabled = false;
   if (!r) return;
-  say("test-result", t("test_sent", {id: r.alert, slots: r.slots.join(", "), to: r.to.join(", ")}));
+  live("test-result", () => { $("test-result").textContent = t("test_sent", {id: r.alert, slots: r.slots.join(", "), to: r.to.join(", ")}); });
   clearInterval(testPoll);
   const started = Date.now();
   const tick = async () => {
@@ -406,12 +415,14 @@ async function testAlert(ev) {
     lastStatus = d; renderStatus(d);
     const a = d.hello.last_alert;
     if (a && a.id === r.alert && d.progress) {
-      const body = $("test-progress").querySelector("tbody");
-      body.textContent = "";
-      for (const p of d.progress) body.append(el("tr", {"data-slot": String(p.slot)}, [
-        el("td", {text: String(p.slot)}), el("td", {text: p.name || ""}), el("td", {text: stateWord(p.state)})]));
-      $("test-progress").hidden = false;
-      $("test-progress").setAttribute("data-state", a.state);
+      live("test-progress", () => {
+        const body = $("test-progress").querySelector("tbody");
+        body.textContent = "";
+        for (const p of d.progress) body.append(el("tr", {"data-slot": String(p.slot)}, [
+          el("td", {text: String(p.slot)}), el("td", {text: p.name || ""}), el("td", {text: stateWord(p.state)})]));
+        $("test-progress").hidden = false;
+        $("test-progress").setAttribute("data-state", a.state);
+      });
       if (a.state === "idle") clearInterval(testPoll);
     }
     if (Date.now() - started > 120000) clearInterval(testPoll);
@@ -430,22 +441,25 @@ async function selftest(ev) {
   const r = await act("selftest-msg", () => api("POST", "/api/selftest", {vibrate}));
   $("selftest-btn").disabled = false;
   if (!r) { say("selftest-verdict", ""); return; }
+  for (const p of r.parts) if (p.part === "flash") lastSelftestFlash = p.value;
+  live("selftest-verdict", () => renderSelftest(r, vibrate));
+  if (lastStatus) renderStatus(lastStatus);
+}
+function renderSelftest(r, vibrate) {
   const body = $("selftest-table").querySelector("tbody");
   body.textContent = "";
   for (const p of r.parts) {
     body.append(el("tr", {"data-part": p.part}, [el("td", {text: p.part}),
       el("td", {cls: p.ok ? "pass" : "fail", text: p.ok ? t("pass") : t("fail")}),
       el("td", {text: p.value}), el("td", {text: p.note || ""})]));
-    if (p.part === "flash") lastSelftestFlash = p.value;
   }
   if (!vibrate) body.append(el("tr", {}, [el("td", {text: "vibration"}), el("td", {text: "-"}),
     el("td", {text: t("not_run")}), el("td", {text: t("vib_hint")})]));
   $("selftest-table").hidden = false;
   const failed = r.parts.filter((p) => !p.ok).map((p) => p.part);
-  say("selftest-verdict", r.ok ? t("selftest_ok", {n: r.parts.length})
-      : t("selftest_fail", {k: failed.length, n: r.parts.length, parts: failed.join(", ")}));
+  $("selftest-verdict").textContent = r.ok ? t("selftest_ok", {n: r.parts.length})
+      : t("selftest_fail", {k: failed.length, n: r.parts.length, parts: failed.join(", ")});
   $("selftest-verdict").className = "banner " + (r.ok ? "good" : "bad");
-  if (lastStatus) renderStatus(lastStatus);
 }
 
 // --- logs -----------------------------------------------------------------------------------------
@@ -489,7 +503,8 @@ async function importConfig(ev) {
   try { data = JSON.parse(text); } catch (e) { say("config-msg", t("not_json", {e: e.message})); return; }
   const r = await act("config-msg", () => api("POST", "/api/config/import", {config: data}));
   if (r) {
-    say("config-result", t("imported", {keys: r.keys.join(", "), n: r.contacts}) + (r.warnings && r.warnings.length ? " — " + r.warnings.join("; ") : ""));
+    live("config-result", () => { $("config-result").textContent = t("imported", {keys: r.keys.join(", "), n: r.contacts}) +
+      (r.warnings && r.warnings.length ? " — " + r.warnings.join("; ") : ""); });
     await afterUnlock();
   }
 }
@@ -502,8 +517,10 @@ async function evidence(ev) {
   $("evidence-btn").disabled = true;
   const r = await act("evidence-msg", () => api("POST", "/api/evidence/export", {pin}));
   $("evidence-btn").disabled = false;
+  if (r) live("evidence-list", () => renderEvidence(r));
+}
+function renderEvidence(r) {
   const box = $("evidence-list");
-  if (!r) return;
   box.textContent = "";
   if (!r.recordings.length) box.append(el("p", {text: t("exported_none")}));
   for (const rec of r.recordings) {
@@ -534,7 +551,7 @@ async function factoryReset(ev) {
   const confirm = $("reset-confirm").value.trim();
   const r = await act("reset-msg", () => api("POST", "/api/factory-reset", {confirm}));
   $("reset-confirm").value = ""; $("reset-btn").disabled = true;
-  if (r) { note("reset-msg", t("reset_done", {n: r.files_erased || 0})); await refreshStatus(); await loadContacts(); }
+  if (r) { note("reset-msg", () => t("reset_done", {n: r.files_erased || 0})); await refreshStatus(); await loadContacts(); }
 }
 
 // --- wiring ---------------------------------------------------------------------------------------
