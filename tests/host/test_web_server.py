@@ -197,6 +197,20 @@ def test_config_export_is_a_download_and_import_is_checked_whole(web):
     assert st == 423 and b["error"] == "LOCKED"
 
 
+def test_bad_bodies_are_refused_with_a_message(web):
+    for path, body in (("/api/test-alert", {"slots": [True]}), ("/api/test-alert", {"slots": [6]}),
+                       ("/api/test-alert", {"slots": "2,4"}), ("/api/lang", {"lang": "de"}),
+                       ("/api/unlock", {"pin": "12 34"}), ("/api/contacts/clear", {"slot": 9})):
+        st, b, _h = request(web, "POST", path, body=body)
+        assert st == 400 and b["message"], (path, body, b)
+    c = http.client.HTTPConnection(web.host, web.port, timeout=10)
+    c.request("POST", "/api/lock", body="{not json", headers={
+        "Host": web.authority, "Cookie": "ab_token=" + web.token, "Origin": "http://" + web.authority,
+        "Content-Type": "application/json"})
+    r = c.getresponse()
+    assert r.status == 400 and "not JSON" in json.loads(r.read())["message"]
+
+
 def test_stopping_the_server_locks_the_session_it_used(sim, web, tmp_path):
     """Ctrl-C on alertbutton web (SIGTERM here) ends with `lock`, as the CLI locks what it unlocked.
     (Last of the module's tests on `web`: it stops it.)"""

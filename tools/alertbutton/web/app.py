@@ -6,6 +6,7 @@ the public functions of alertbutton.evidence.export. Reads are GET, changes are 
 import json
 import os
 import re
+import traceback
 import types
 
 from starlette.applications import Starlette
@@ -67,6 +68,10 @@ def create_app(button, token, authority, evidence_dir):
                                      "exit": e.status, "field": _field(e.code)}, STATUS.get(e.status, 409))
             except BadRequest as e:
                 return JSONResponse({"error": "REQUEST", "message": str(e), "field": e.field}, 400)
+            except Exception as e:  # a bug of ours: said on the page and on stderr, never a bare 500
+                traceback.print_exc()
+                return JSONResponse({"error": "HOST", "message": "alertbutton web failed on %s: %s: %s (see its "
+                                     "terminal)" % (request.url.path, type(e).__name__, e)}, 500)
         return endpoint
 
     async def page(request):
@@ -162,7 +167,8 @@ def create_app(button, token, authority, evidence_dir):
 
     async def test_alert(request):
         slots = (await body(request)).get("slots")
-        if not isinstance(slots, list) or not slots or not all(isinstance(s, int) and 1 <= s <= 5 for s in slots):
+        if not isinstance(slots, list) or not slots or not all(
+                isinstance(s, int) and not isinstance(s, bool) and 1 <= s <= 5 for s in slots):
             raise BadRequest("choose at least one slot (1 to 5)", "slots")
         return await device(tech.req_test_alert, ",".join(str(s) for s in sorted(set(slots))))
 
