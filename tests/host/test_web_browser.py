@@ -34,6 +34,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 ART = os.path.join(REPO, "out", "test-artifacts", "web")
+DOWNLOADS = os.path.join(ART, "downloads")
 PIN = "4826"
 # typed as a technician would, in five written forms; the button stores E.164
 CONTACTS = [("06 12 34 56 01", "+33612345601", "Sophie"), ("0752345602", "+33752345602", "Karim Ben Ali"),
@@ -46,8 +47,11 @@ REFUSED = (2, "08 12 34 56 02")  # a service number: refused with the CLI's mess
 
 @pytest.fixture(scope="module")
 def browser():
-    os.makedirs(ART, exist_ok=True)
+    shutil.rmtree(DOWNLOADS, ignore_errors=True)
+    os.makedirs(DOWNLOADS)
     opts = webdriver.ChromeOptions()
+    opts.add_experimental_option("prefs", {"download.default_directory": DOWNLOADS,
+                                           "download.prompt_for_download": False})
     opts.binary_location = CHROMIUM
     for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
               "--window-size=1200,1000", "--lang=fr-FR", "--no-first-run"):
@@ -245,6 +249,15 @@ def test_evidence_config_import_and_factory_reset_from_the_page(sim, web, browse
     # the session the page had opened is still open (the export locks only what it unlocked itself)
     d.find_element(By.ID, "st-refresh").click()
     wait(d, lambda: text_of(d, "st-session") == "déverrouillée", what="still unlocked")
+
+    # the export is a download of `config export`'s JSON: the five contacts typed above, no PIN
+    d.find_element(By.ID, "config-export").click()
+    path = os.path.join(DOWNLOADS, "alertbutton-config.json")
+    wait(d, lambda: os.path.exists(path) and os.path.getsize(path) > 0, what="the download")
+    time.sleep(0.3)
+    exported = json.load(open(path, encoding="utf-8"))
+    assert exported["format"] == "alertbutton-config" and not [k for k in exported if "pin" in k]
+    assert [c["number"] for c in exported["contacts"]] == [e for _n, e, _m in CONTACTS]
 
     # a configuration file with one bad number: refused whole, in the CLI's words, nothing written
     bad = tmp_path / "bad.json"
