@@ -32,6 +32,7 @@ COMMANDS = {
     "factory-reset": ("alertbutton.device.technician", "erase contacts, wearer, PIN and every data file"),
     "ports": ("alertbutton.device.technician", "list the serial ports"),
     "selftest": ("alertbutton.device.technician", "check each part of the board before handing it out (pass/fail per part)"),
+    "web": ("alertbutton.web.command", "a local web page for the technician (loopback only, token in the URL)"),
     "provision": ("alertbutton.device.provision", "apply a fleet template and this button's platform credentials"),
     "deploy": ("alertbutton.device.deploy", "install the firmware with mpy-cross + mpremote, keeping the config"),
     "vm-board": ("alertbutton.device.deploy", "a MicroPython VM REPL on a pty, to try deploy/mpremote without hardware"),

@@ -173,6 +173,91 @@ def _err(line):
     return DeviceError(msg, status, code)
 
 
+# --- requests: one function per console request, used by the CLI below and by the web page -------------
+
+def req_hello(dev):
+    return dev.call("hello")
+
+
+def req_contacts_list(dev):
+    return dev.call("contacts list")
+
+
+def req_contacts_set(dev, slot, e164, name):
+    """A number checked by typed_contact(): always sent quoted (a name may start with digits)."""
+    return dev.call('contacts set %s "%s" %s' % (slot, e164, name))
+
+
+def req_contacts_clear(dev, slot):
+    return dev.call("contacts clear %s" % slot)
+
+
+def req_wearer(dev, action=None, name=""):
+    """action None: read; "set": name (checked here with the device's rule first); "clear"."""
+    if action == "set":
+        try:
+            settings.check_wearer(name)
+        except ValueError as e:
+            raise DeviceError(str(e), EXIT_USAGE, "NAME")
+        return dev.call("wearer set " + name)
+    return dev.call("wearer clear" if action == "clear" else "wearer")
+
+
+def req_lang(dev, lang=None):
+    return dev.call("lang %s" % lang if lang else "lang")
+
+
+def req_gesture(dev, words=()):
+    return dev.call("gesture " + " ".join(words) if words else "gesture")
+
+
+def req_preview(dev, kind="alert"):
+    return dev.call("message preview " + kind)
+
+
+def req_test_alert(dev, spec):
+    return dev.call("test-alert " + spec)
+
+
+def req_logs(dev, n):
+    if not 1 <= n <= 64:
+        raise DeviceError("logs -n takes 1 to 64 (the button keeps its last 64 events), not %d" % n, EXIT_USAGE)
+    return dev.call("log tail %d" % n)
+
+
+def req_unlock(dev, pin):
+    return dev.call("unlock " + pin)
+
+
+def req_lock(dev):
+    return dev.call("lock")
+
+
+def req_pin_set(dev, current, new):
+    return dev.call("pin set %s%s" % (current + " " if current else "", new))
+
+
+def req_config_get(dev):
+    return dev.call("config get")
+
+
+def req_config_put(dev, checked):
+    """checked: a configuration that passed settings.check_import (load_config_file / check_config)."""
+    return dev.call("config put " + json.dumps(checked, ensure_ascii=False, separators=(",", ":")))
+
+
+def req_factory_reset(dev):
+    return dev.call("factory-reset")
+
+
+def req_selftest(dev, vibrate=False):
+    return dev.call("selftest vibrate" if vibrate else "selftest")
+
+
+def req_power(dev):
+    return dev.call("power")
+
+
 # --- commands ------------------------------------------------------------------------------------------
 
 def add_arguments(p):
@@ -278,15 +363,22 @@ def run(args):
                     pass  # the port went away: the button ends the session on its own timeout
             dev.close()
     except DeviceError as e:
-        msg = str(e)
-        if e.code in _HINTS:
-            msg = "%s (%s)" % (_HINTS[e.code].format(port=port or "PORT"), msg)
-        elif e.code:
-            word = _CODE_WORDS.get(e.code, e.code)
-            if not msg.startswith(word):  # "wrong PIN: wrong PIN (...)" said it twice
-                msg = "%s: %s" % (word, msg)
-        out.error(msg, e.code, e.status)
+        out.error(error_message(e, port), e.code, e.status)
         return e.status
+
+
+def error_message(e, port=None, hints=None):
+    """A DeviceError in the words the technician reads (the CLI and the web page say the same thing):
+    the button's own message after its code's word, or the hint of what to do for LOCKED/NOPIN."""
+    msg = str(e)
+    hints = _HINTS if hints is None else hints
+    if e.code in hints:
+        msg = "%s (%s)" % (hints[e.code].format(port=port or "PORT"), msg)
+    elif e.code:
+        word = _CODE_WORDS.get(e.code, e.code)
+        if not msg.startswith(word):  # "wrong PIN: wrong PIN (...)" said it twice
+            msg = "%s: %s" % (word, msg)
+    return msg
 
 
 _CODE_WORDS = {"NUMBER": "invalid number", "NAME": "invalid name", "SLOT": "invalid slot", "PIN": "wrong PIN",
@@ -325,21 +417,22 @@ def _pre_contacts(args):
             raise DeviceError(str(e), EXIT_USAGE, "SLOT")
 
 
-def typed_contact(number, name_words):
+def typed_contact(number, name_words, separate=False):
     """(E.164, name) from `contacts set SLOT NUMBER NAME...`, or DeviceError. A number typed in groups
     without quotes (06 12 34 56 78 Sophie) is read as the button reads it (phone.split_number), which
     refuses digits after the number rather than guessing (+262 692 12 34 04 2 Julie). A number or a
     name given as one quoted shell word is taken as written. The result is checked again with
     phonenumbers (alertbutton.numplan.host): the button's rules are generated from its metadata."""
     name_words = list(name_words)
-    quoted = " " in number.strip() or (name_words and " " in name_words[0].strip())
+    # separate: the number and the name come from two fields (the web page): nothing to re-split
+    quoted = separate or " " in number.strip() or (name_words and " " in name_words[0].strip())
     try:
         e164 = phone.normalize(number)
         name = " ".join(name_words)
         if not quoted and name_words and phone.numberlike(name_words[0]):
             phone.split_number([number] + name_words)  # raises: say how to quote
     except ValueError as first:
-        if " " in number.strip():  # quoted in the shell: nothing to re-split
+        if separate or " " in number.strip():  # quoted in the shell, or its own field: nothing to re-split
             raise DeviceError(str(first), EXIT_USAGE, "NUMBER")
         words = (number + " " + " ".join(name_words)).split()
         try:
@@ -426,10 +519,15 @@ def load_config_file(path):
                           "try again" % path, EXIT_USAGE)
     except ValueError as e:
         raise DeviceError("%s is not valid JSON: %s" % (path, e), EXIT_USAGE)
+    return check_config(data, path)
+
+
+def check_config(data, source):
+    """The whole configuration checked with exactly the device's check before anything is written."""
     try:
-        settings.check_import(data)  # exactly the device's check
+        settings.check_import(data)
     except ValueError as e:
-        raise DeviceError("%s: %s" % (path, e), EXIT_USAGE, "CONFIG")
+        raise DeviceError("%s: %s" % (source, e), EXIT_USAGE, "CONFIG")
     return data
 
 
@@ -455,7 +553,7 @@ def cmd_ports(out):
 
 
 def cmd_status(dev, args, out):
-    h = dev.call("hello")
+    h = req_hello(dev)
     lines = []
     if not h["configured"]:
         lines.append("NOT CONFIGURED: no contact - this button alerts nobody")
@@ -499,7 +597,7 @@ def cmd_status(dev, args, out):
 
 def cmd_contacts(dev, args, out):
     if args.action == "list":
-        r = dev.call("contacts list")
+        r = req_contacts_list(dev)
         rows = ["Slot  %-24s  Number" % "Name"]
         for s in r["slots"]:
             if s["number"] is None:
@@ -512,10 +610,10 @@ def cmd_contacts(dev, args, out):
         out.result(r, "\n".join(rows))
     elif args.action == "set":
         # the number in quotes: the button takes it as written, and a name may start with digits
-        r = dev.call('contacts set %s "%s" %s' % (args.slot, args.number, " ".join(args.name)))
+        r = req_contacts_set(dev, args.slot, args.number, " ".join(args.name))
         out.result(r, "slot %d: %s %s%s" % (r["slot"], r["name"], phone.describe(r["number"]), _warn(r)))
     else:
-        r = dev.call("contacts clear %s" % args.slot)
+        r = req_contacts_clear(dev, args.slot)
         out.result(r, "slot %d cleared%s" % (r["slot"], _warn(r)))
 
 
@@ -523,25 +621,19 @@ def cmd_wearer(dev, args, out):
     if args.action == "set":
         if not args.name:
             raise DeviceError("usage: wearer set NAME", EXIT_USAGE)
-        try:
-            settings.check_wearer(" ".join(args.name))
-        except ValueError as e:
-            raise DeviceError(str(e), EXIT_USAGE, "NAME")
-        r = dev.call("wearer set " + " ".join(args.name))
-    elif args.action == "clear":
-        r = dev.call("wearer clear")
+        r = req_wearer(dev, "set", " ".join(args.name))
     else:
-        r = dev.call("wearer")
+        r = req_wearer(dev, args.action)
     out.result(r, "wearer: %s (in the SMS: %s)%s" % (r["wearer"] or "(none)", r["in_sms"] or "(no name)", _warn(r)))
 
 
 def cmd_lang(dev, args, out):
-    r = dev.call("lang %s" % args.lang if args.lang else "lang")
+    r = req_lang(dev, args.lang)
     out.result(r, "SMS language: %s%s" % (r["lang"], _warn(r)))
 
 
 def cmd_gesture(dev, args, out):
-    r = dev.call("gesture " + " ".join(args.words) if args.words else "gesture")
+    r = req_gesture(dev, args.words)
     rows = []
     for g in r["gestures"]:
         if "presses" in g:
@@ -559,7 +651,7 @@ def cmd_gesture(dev, args, out):
 
 
 def cmd_preview(dev, args, out):
-    r = dev.call("message preview " + args.kind)
+    r = req_preview(dev, args.kind)
     rows = ["Position used: %s" % r["position"]]
     for m in r["messages"]:
         rows.append("slot %d  %s  %s" % (m["slot"], m["name"], phone.pretty(m["to"])))
@@ -571,14 +663,14 @@ def cmd_preview(dev, args, out):
 
 def cmd_test_alert(dev, args, out):
     spec = ",".join(args.slots)
-    r = dev.call("test-alert " + spec)
+    r = req_test_alert(dev, spec)
     out.result(r, "test alert #%s sent to slot%s %s: %s" % (
         r["alert"], "" if len(r["slots"]) == 1 else "s", ",".join(str(s) for s in r["slots"]),
         ", ".join(phone.pretty(n) for n in r["to"])))
 
 
 def cmd_logs(dev, args, out):
-    r = dev.call("log tail %d" % args.n)
+    r = req_logs(dev, args.n)
     rows = []
     for ev in r["lines"]:
         rest = " ".join("%s=%s" % (k, v) for k, v in ev.items() if k not in ("ms", "event", "contact"))
@@ -590,12 +682,12 @@ def cmd_unlock(dev, args, out):
     pin = getattr(args, "pin", None) or os.environ.get("ALERTBUTTON_PIN")
     if not pin:
         pin = _ask("Technician PIN: ")
-    r = dev.call("unlock " + pin)
+    r = req_unlock(dev, pin)
     out.result(r, "unlocked for %d min of inactivity" % (r["session_s"] // 60))
 
 
 def cmd_lock(dev, args, out):
-    r = dev.call("lock")
+    r = req_lock(dev)
     out.result(r, "locked")
 
 
@@ -611,7 +703,7 @@ def _ask(prompt):
 
 def cmd_pin(dev, args, out):
     """A new PIN; once one is set, the current one too (--pin, $ALERTBUTTON_PIN or typed)."""
-    has_pin = dev.call("hello").get("pin_set")
+    has_pin = req_hello(dev).get("pin_set")
     current = None
     if has_pin:
         current = getattr(args, "pin", None) or os.environ.get("ALERTBUTTON_PIN")
@@ -625,14 +717,14 @@ def cmd_pin(dev, args, out):
         new = _ask("New technician PIN (4-8 digits): ")
         if _ask("Again: ") != new:
             raise DeviceError("the two PINs differ", EXIT_USAGE)
-    r = dev.call("pin set %s%s" % (current + " " if current else "", new))
+    r = req_pin_set(dev, current, new)
     out.result(r, "PIN set%s" % ("" if not getattr(args, "keep_unlocked", False) else
                                   "; this session stays unlocked (--keep-unlocked)"))
 
 
 def cmd_config(dev, args, out):
     if args.action == "export":
-        r = dev.call("config get")
+        r = req_config_get(dev)
         text = json.dumps(r, ensure_ascii=False, indent=2) + "\n"
         if args.file == "-":
             sys.stdout.write(text)
@@ -644,7 +736,7 @@ def cmd_config(dev, args, out):
             print("configuration exported to %s (%d contacts; the PIN is never exported)" % (
                 args.file, len(r.get("contacts", []))))
         return 0
-    r = dev.call("config put " + json.dumps(args.checked, ensure_ascii=False, separators=(",", ":")))
+    r = req_config_put(dev, args.checked)
     out.result(r, "configuration imported (%s): %d contacts%s" % (", ".join(r["keys"]), r["contacts"], _warn(r)))
 
 
@@ -655,13 +747,13 @@ def cmd_factory_reset(dev, args, out):
         if input("Erase contacts, wearer, PIN, logs, positions, recordings and platform credentials of "
                  "this button? Type 'erase': ").strip() != "erase":
             raise DeviceError("cancelled", EXIT_USAGE)
-    r = dev.call("factory-reset")
+    r = req_factory_reset(dev)
     out.result(r, "factory reset done: NOT CONFIGURED (no contact, no PIN; %d data file(s) overwritten and "
                   "removed: logs, outbox, positions, recordings, credentials)" % r.get("files_erased", 0))
 
 
 def cmd_selftest(dev, args, out):
-    r = dev.call("selftest vibrate" if args.vibrate else "selftest")
+    r = req_selftest(dev, args.vibrate)
     rows = ["%-14s %-6s %-30s %s" % ("part", "result", "value", "note")]
     for p in r["parts"]:
         rows.append(("%-14s %-6s %-30s %s" % (p["part"], "pass" if p["ok"] else "FAIL", p["value"],

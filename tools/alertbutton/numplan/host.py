@@ -55,3 +55,13 @@ def check(e164):
                          "regenerate firmware/core/numplan.py (python -m alertbutton.numplan.generate)"
                          % (e164, phonenumbers.__version__))
     return e164
+
+
+def national_form(e164):
+    """'06 12 34 56 01' (the number as written inside its own country), or None when phonenumbers does
+    not read it: what the web page shows beside the country."""
+    try:
+        n = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return None
+    return phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.NATIONAL)

@@ -1,0 +1,293 @@
+"""The technician's page in a real browser (issue 23 item 4): Debian's chromium, driven headless by
+selenium through Debian's chromedriver, against `alertbutton web` attached to the simulated button over
+its console pty. As a technician would: set the PIN, type five contacts (one refused with the CLI's
+message, then corrected), preview, test alert to two slots, lock; then the alert gesture in the
+simulator, and the five SMS must go to exactly the numbers typed in the page with exactly the text
+the page previewed. Screenshots of each screen go to out/test-artifacts/web/ (the technician guide's
+pictures, docs/img/web-*.png, are copies of some of them).
+
+    .venv/bin/python -m pytest tests/host/test_web_browser.py -v     (./run.sh installs the web extra;
+    apt-get install chromium chromium-driver, which .ci/run does when they are missing)
+"""
+import json
+import os
+import shutil
+import time
+
+import pytest
+
+from webserver import REPO, sim, wait_sim, web  # noqa: F401  (fixtures)
+
+CHROMIUM = shutil.which("chromium")
+DRIVER = shutil.which("chromedriver")
+if not (CHROMIUM and DRIVER):
+    if os.environ.get("CI"):  # CI installs them (.ci/run): missing there is a failure, not a skip
+        raise RuntimeError("CI without chromium/chromedriver: .ci/run should have installed them")
+    pytest.skip("Debian's chromium and chromium-driver are not installed (apt-get install -y chromium "
+                "chromium-driver; .ci/run installs them in CI)", allow_module_level=True)
+pytest.importorskip("selenium", reason="selenium is not installed (pip install -e '.[test]')")
+pytest.importorskip("starlette", reason="the web extra is not installed (pip install -e '.[web]')")
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+ART = os.path.join(REPO, "out", "test-artifacts", "web")
+DOWNLOADS = os.path.join(ART, "downloads")
+PIN = "4826"
+# typed as a technician would, in five written forms; the button stores E.164
+CONTACTS = [("06 12 34 56 01", "+33612345601", "Sophie"), ("0752345602", "+33752345602", "Karim Ben Ali"),
+            ("+33 6 12 34 56 03", "+33612345603", "Association"), ("0692 12 34 04", "+262692123404", "Julie"),
+            ("+44 7400 900105", "+447400900105", "Nadia")]
+REFUSED = (2, "08 12 34 56 02")  # a service number: refused with the CLI's message, then corrected
+
+
+
+
+@pytest.fixture(scope="module")
+def browser():
+    shutil.rmtree(DOWNLOADS, ignore_errors=True)
+    os.makedirs(DOWNLOADS)
+    opts = webdriver.ChromeOptions()
+    opts.add_experimental_option("prefs", {"download.default_directory": DOWNLOADS,
+                                           "download.prompt_for_download": False})
+    opts.binary_location = CHROMIUM
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+              "--window-size=1200,1000", "--lang=fr-FR", "--no-first-run"):
+        opts.add_argument(a)
+    d = webdriver.Chrome(service=Service(DRIVER), options=opts)
+    d.set_page_load_timeout(30)
+    yield d
+    d.quit()
+
+
+def wait(d, pred, timeout=40, what=""):
+    try:
+        return WebDriverWait(d, timeout, poll_frequency=0.1).until(lambda _d: pred())
+    except Exception:
+        shot(d, "FAILED-" + (what or "wait"))
+        raise AssertionError("timed out waiting for %s; page messages: %s" % (what, messages(d)))
+
+
+def messages(d):
+    return {e.get_attribute("id"): e.text for e in d.find_elements(By.CSS_SELECTOR, ".msg, .check") if e.text}
+
+
+def shot(d, name, section=None):
+    """A screenshot of the whole page (the window grown to its height), or of one section."""
+    path = os.path.join(ART, name + ".png")
+    w, h0 = d.get_window_size()["width"], d.get_window_size()["height"]
+    d.set_window_size(w, max(d.execute_script("return document.documentElement.scrollHeight") + 140, 800))
+    d.execute_script("window.scrollTo(0, 0)")
+    try:
+        if section:
+            d.find_element(By.ID, section).screenshot(path)
+        else:
+            d.save_screenshot(path)
+    finally:
+        d.set_window_size(w, h0)
+    return path
+
+
+def typed(d, element_id, text):
+    e = d.find_element(By.ID, element_id)
+    e.clear()
+    e.send_keys(text)
+    return e
+
+
+def text_of(d, element_id):
+    return d.find_element(By.ID, element_id).text
+
+
+
+def test_a_technician_configures_tests_and_locks_a_button_from_the_page(sim, web, browser):
+    d = browser
+    d.get(web.url)
+    # the tokened URL set the cookie and was replaced by / (the token is not left in the address bar)
+    wait(d, lambda: d.current_url.endswith("/") and "token" not in d.current_url, what="the redirect")
+    wait(d, lambda: "NON CONFIGURÉ" in text_of(d, "st-banner"), what="the status")
+    assert text_of(d, "st-session") == "aucun code PIN défini"
+    assert text_of(d, "st-firmware").endswith("(sim)")
+    shot(d, "01-status-not-configured")
+
+    # the PIN: typed twice, sent once, the fields emptied
+    typed(d, "pin-new", PIN)
+    typed(d, "pin-again", PIN)
+    d.find_element(By.ID, "pin-btn").click()
+    wait(d, lambda: text_of(d, "session-msg") == "code PIN enregistré", what="the PIN")
+    assert all(d.find_element(By.ID, i).get_attribute("value") == "" for i in ("pin-new", "pin-again", "pin-current"))
+    wait(d, lambda: text_of(d, "st-session") == "déverrouillée", what="the unlocked session")
+
+    # five contacts, checked live by the server while typing; slot 2 first typed as a service number
+    for slot, (number, e164, name) in enumerate(CONTACTS, 1):
+        if slot == REFUSED[0]:
+            typed(d, "c%d-name" % slot, name)
+            typed(d, "c%d-number" % slot, REFUSED[1])
+            wait(d, lambda: "invalid number" in text_of(d, "c2-check"), what="the refusal")
+            msg = text_of(d, "c2-check")
+            assert "08" in msg and "service" in msg, msg
+            assert d.find_element(By.ID, "c2-number").get_attribute("aria-invalid") == "true"
+            shot(d, "03-contact-refused", "contacts")
+            d.find_element(By.ID, "c2-save").click()  # saving it anyway is refused with the same words
+            wait(d, lambda: text_of(d, "c2-check").startswith("invalid number"), what="the refused save")
+            typed(d, "c%d-number" % slot, number)
+        else:
+            typed(d, "c%d-number" % slot, number)
+            typed(d, "c%d-name" % slot, name)
+        wait(d, lambda: text_of(d, "c%d-check" % slot).startswith("✓"), what="the check of slot %d" % slot)
+        d.find_element(By.ID, "c%d-save" % slot).click()
+        wait(d, lambda: text_of(d, "c%d-check" % slot).startswith("✓ enregistré"), what="the save of slot %d" % slot)
+    assert "0692 12 34 04 — Reunion, mobile (+262 692 12 34 04)" in text_of(d, "c4-check")
+    assert "07 52 34 56 02 — France, mobile" in text_of(d, "c2-check")
+    # the wearer's name
+    typed(d, "wearer-name", "Camille")
+    d.find_element(By.CSS_SELECTOR, "#wearer-form button").click()
+    wait(d, lambda: "Camille" in text_of(d, "wearer-insms"), what="the wearer")
+    wait(d, lambda: text_of(d, "st-configured").startswith("oui") or d.find_element(By.ID, "st-refresh").click(),
+         what="configured")
+    shot(d, "02-contacts")
+
+    # the preview: the exact SMS each contact would receive, with its segment count
+    d.find_element(By.ID, "preview-btn").click()
+    wait(d, lambda: len(d.find_elements(By.CSS_SELECTOR, "#preview-list pre")) == 5, what="the preview")
+    previewed = {}
+    for slot in range(1, 6):
+        pre = d.find_element(By.ID, "preview-text-%d" % slot)
+        previewed[pre.get_attribute("data-to")] = d.execute_script("return arguments[0].textContent", pre)
+    assert sorted(previewed) == sorted(e for _n, e, _m in CONTACTS)
+    assert all("Camille" in txt for txt in previewed.values())
+    assert text_of(d, "preview-list").count("1 segment(s), ") == 5
+    shot(d, "04-preview", "preview")
+
+    # a test alert to slots 2 and 4, with each SMS's progress
+    n0 = len(sim.sms)
+    for slot in (2, 4):
+        d.find_element(By.ID, "test-slot-%d" % slot).click()
+    d.find_element(By.ID, "test-btn").click()
+    wait(d, lambda: "envoyée aux emplacements 2, 4" in text_of(d, "test-result"), what="the test alert")
+    wait(d, lambda: d.find_element(By.ID, "test-progress").get_attribute("data-state") == "idle", timeout=40,
+         what="the end of the test alert")
+    rows = d.find_elements(By.CSS_SELECTOR, "#test-progress tbody tr")
+    assert sorted(r.get_attribute("data-slot") for r in rows) == ["2", "4"]
+    wait_sim(sim, lambda: len(sim.sms) >= n0 + 2)
+    test_sms = sim.sms[n0:]
+    assert sorted(s["to"] for s in test_sms) == sorted([CONTACTS[1][1], CONTACTS[3][1]])
+    assert all(s["text"].startswith("TEST") for s in test_sms)
+    shot(d, "05-test-alert", "test")
+
+    # self-test and logs (shown, with masked numbers), then the English switch, for the guide
+    d.find_element(By.ID, "selftest-btn").click()
+    wait(d, lambda: "autotest" in text_of(d, "selftest-verdict").lower() and "cours" not in text_of(d, "selftest-verdict"),
+         timeout=60, what="the self-test")
+    shot(d, "06-selftest", "selftest")
+    d.find_element(By.ID, "logs-btn").click()
+    wait(d, lambda: d.find_element(By.ID, "logs-table").is_displayed(), what="the logs")
+    logs = text_of(d, "logs-table")
+    assert not any(e in logs or typed_form in logs or e[-8:] in logs for typed_form, e, _m in CONTACTS), logs
+    shot(d, "07-logs", "logs")
+    d.find_element(By.ID, "lang-switch").click()
+    wait(d, lambda: text_of(d, "h-status") == "Button status", what="English")
+    # what the page wrote from the answers is rewritten too, not only the labels
+    assert text_of(d, "session-msg") == "PIN set"
+    assert text_of(d, "c4-check").startswith("✓ saved: Julie — 0692 12 34 04")
+    assert text_of(d, "preview-list").startswith("Slot 1 — Sophie")
+    assert "accepted by the network" in text_of(d, "test-progress")
+    assert text_of(d, "selftest-verdict").startswith(("self-test passed", "SELF-TEST FAILED"))
+    shot(d, "08-english")
+    d.find_element(By.ID, "lang-switch").click()
+    wait(d, lambda: text_of(d, "h-status") == "État du bouton", what="French again")
+    d.set_window_size(768, 1000)  # a tablet held upright
+    shot(d, "09-tablet")
+    d.set_window_size(1200, 1000)
+
+    # lock, and the page says so; a locked button refuses the contacts with the button's words
+    d.find_element(By.ID, "lock-btn").click()
+    wait(d, lambda: text_of(d, "session-msg") == "verrouillé", what="the lock")
+    wait(d, lambda: text_of(d, "st-session") == "verrouillée", what="the locked status")
+    d.find_element(By.ID, "contacts-reload").click()
+    wait(d, lambda: "locked" in text_of(d, "contacts-msg"), what="the locked refusal")
+    shot(d, "10-locked")
+
+    # the alert gesture on the simulated button: five SMS, to exactly the numbers typed in the page,
+    # with exactly the text the page previewed
+    n0 = len(sim.sms)
+    sim.gesture({"t": 0, "gesture": "alert"})
+    wait_sim(sim, lambda: len(sim.sms) >= n0 + 5 and [
+        e for e in sim.events if e["event"] == "dispatch_done" and e["t"] >= sim.sms[n0]["t"]], timeout=60)
+    time.sleep(0.3)
+    sent = sim.sms[n0:]
+    assert len(sent) == 5
+    assert sorted(s["to"] for s in sent) == sorted(e for _n, e, _m in CONTACTS)
+    for s in sent:
+        assert s["text"] == previewed[s["to"]], (s["to"], s["text"], previewed[s["to"]])
+    d.find_element(By.ID, "st-refresh").click()
+    wait(d, lambda: "(alert)" in text_of(d, "st-alert"), what="the alert in the status")
+    shot(d, "11-after-alert", "status")
+
+
+def test_evidence_config_import_and_factory_reset_from_the_page(sim, web, browser, tmp_path):
+    """After the alert above: its sound evidence exported and verified from the page, a configuration
+    file refused whole (nothing written) then imported, and the factory reset behind its typed word."""
+    d = browser
+    wait_sim(sim, lambda: any(e["event"] == "evidence_done" for e in sim.events), timeout=90)
+    typed(d, "unlock-pin", PIN)
+    d.find_element(By.ID, "unlock-btn").click()
+    wait(d, lambda: text_of(d, "session-msg").startswith("déverrouillé pour"), what="the unlock")
+    assert d.find_element(By.ID, "unlock-pin").get_attribute("value") == ""
+
+    typed(d, "evidence-pin", PIN)
+    d.find_element(By.ID, "evidence-btn").click()
+    wait(d, lambda: "VÉRIFIÉ" in text_of(d, "evidence-list") or text_of(d, "evidence-msg"), timeout=90,
+         what="the evidence export")
+    assert text_of(d, "evidence-msg") == ""
+    ev = text_of(d, "evidence-list")
+    assert "VÉRIFIÉ : chaîne intacte" in ev and "PROBLÈMES" not in ev, ev
+    assert len(d.find_elements(By.CSS_SELECTOR, "#evidence-list audio")) >= 1
+    shot(d, "12-evidence", "evidence")
+    # the session the page had opened is still open (the export locks only what it unlocked itself)
+    d.find_element(By.ID, "st-refresh").click()
+    wait(d, lambda: text_of(d, "st-session") == "déverrouillée", what="still unlocked")
+
+    # the export is a download of `config export`'s JSON: the five contacts typed above, no PIN
+    d.find_element(By.ID, "config-export").click()
+    path = os.path.join(DOWNLOADS, "alertbutton-config.json")
+    wait(d, lambda: os.path.exists(path) and os.path.getsize(path) > 0, what="the download")
+    time.sleep(0.3)
+    exported = json.load(open(path, encoding="utf-8"))
+    assert exported["format"] == "alertbutton-config" and not [k for k in exported if "pin" in k]
+    assert [c["number"] for c in exported["contacts"]] == [e for _n, e, _m in CONTACTS]
+
+    # a configuration file with one bad number: refused whole, in the CLI's words, nothing written
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"format": "alertbutton-config", "wearer": "Zoé",
+                               "contacts": [{"name": "A", "number": "+33612345601"},
+                                            {"name": "X", "number": "0899999999"}]}))
+    d.find_element(By.ID, "config-file").send_keys(str(bad))
+    d.find_element(By.ID, "import-btn").click()
+    wait(d, lambda: "service" in text_of(d, "config-msg"), what="the refused import")
+    assert text_of(d, "config-msg").startswith("invalid configuration: the file: ")
+    d.find_element(By.ID, "contacts-reload").click()
+    wait(d, lambda: d.find_element(By.ID, "c5-name").get_attribute("value") == "Nadia", what="contacts kept")
+    assert d.find_element(By.ID, "wearer-name").get_attribute("value") == "Camille"
+    shot(d, "13-import-refused", "config")
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"format": "alertbutton-config", "wearer": "Zoé",
+                                "contacts": [{"slot": 1, "name": "Inès", "number": "+33612345601"}]}))
+    d.find_element(By.ID, "config-file").send_keys(str(good))
+    d.find_element(By.ID, "import-btn").click()
+    wait(d, lambda: text_of(d, "config-result").startswith("configuration importée"), what="the import")
+    wait(d, lambda: d.find_element(By.ID, "c1-name").get_attribute("value") == "Inès", what="imported contact")
+    assert d.find_element(By.ID, "c2-number").get_attribute("value") == ""  # contacts replaces all five
+
+    # factory reset: the button stays disabled until the word is typed
+    typed(d, "reset-confirm", "eras")
+    assert not d.find_element(By.ID, "reset-btn").is_enabled()
+    typed(d, "reset-confirm", "erase")
+    assert d.find_element(By.ID, "reset-btn").is_enabled()
+    shot(d, "14-factory-reset", "reset")
+    d.find_element(By.ID, "reset-btn").click()
+    wait(d, lambda: text_of(d, "reset-msg").startswith("réinitialisé"), what="the reset")
+    wait(d, lambda: "NON CONFIGURÉ" in text_of(d, "st-banner"), what="not configured")
+    assert text_of(d, "st-session") == "aucun code PIN défini"

@@ -1,0 +1,89 @@
+"""Helpers of the web page's tests: the simulated button (firmware in the VM, console on a pty) and
+`alertbutton web` started on it as a technician would (a subprocess; its first stdout line is the URL)."""
+import os
+import subprocess
+import sys
+import threading
+import time
+from urllib.parse import urlsplit
+
+import pytest
+
+from alertbutton.sim.run import SimRun
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+WAV = os.path.join(REPO, "tests", "data", "audio", "speechlike_8k.wav")
+
+
+def start_sim(out, duration_s=300):
+    """A new button (no contact, no PIN); an alert also records sound evidence (a speech-like WAV at the
+    microphone, 4 s of pre-alert and 8 s after the trigger, in 4 s chunks), as test_evidence_e2e.py does."""
+    sc = {"wearer": "", "contacts": [], "gnss": None, "last_fix": None, "events": [], "duration_s": duration_s,
+          "modem": {"cmgs_latency_s": 0.1, "cmd_latency_s": 0.005}, "audio": WAV, "audio_speed": 6,
+          "config": {"evidence_prealert_s": 4, "evidence_record_s": 8, "evidence_chunk_s": 4}}
+    run = SimRun(sc, str(out), echo=None)
+    run.start()
+    deadline = time.monotonic() + 20
+    while not any(e["event"] == "modem_ready" for e in run.events):
+        if time.monotonic() > deadline:
+            raise AssertionError(run.events)
+        assert run.supervise()
+        time.sleep(0.05)
+    return run
+
+
+class WebServer:
+    """`alertbutton web --port PTY --listen 127.0.0.1:0`; .url (with the token), .authority, .token."""
+
+    def __init__(self, port, *extra, evidence_dir=None):
+        args = [sys.executable, "-m", "alertbutton.cli", "web", "--port", port, "--listen", "127.0.0.1:0"]
+        if evidence_dir:
+            args += ["--evidence-dir", str(evidence_dir)]
+        env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "tools"))
+        self.proc = subprocess.Popen(args + list(extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, env=env, cwd=REPO)
+        self.url = self.proc.stdout.readline().strip()
+        if not self.url:
+            raise AssertionError("alertbutton web printed no URL: %s" % self.proc.stderr.read())
+        u = urlsplit(self.url)
+        self.authority = u.netloc
+        self.host, self.port = u.hostname, u.port
+        self.token = u.query.split("token=", 1)[1]
+        self.stderr = []
+        threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def wait_sim(run, pred, timeout=30):
+    """Until pred() holds, the simulated board supervised meanwhile (its resets, its watchdog)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert run.supervise()
+        if pred():
+            return
+        time.sleep(0.05)
+    raise AssertionError([e for e in run.events if e["event"] != "state"][-20:])
+
+
+# the fixtures both web test modules use (imported by name into each)
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory):
+    run = start_sim(tmp_path_factory.mktemp("websim"), duration_s=400)
+    yield run
+    run.stop()
+
+
+@pytest.fixture(scope="module")
+def web(sim, tmp_path_factory):
+    w = WebServer(sim.console_port, evidence_dir=tmp_path_factory.mktemp("webev"))
+    yield w
+    w.stop()
