@@ -81,24 +81,25 @@ def read_plain(rec_dir):
     return [open(os.path.join(rec_dir, n), "rb").read() for n in names]
 
 
-def write_sealed(rec_dir, chunks, association_pub, seed, sign=None, close_last=False):
+def write_sealed(rec_dir, chunks, association_pub, seed, sign=None, close_last=False, heads=None):
     """Replace rec_dir's chunk files by sealed ones (one ephemeral key for the recording) and its heads
-    file by signed heads of `sign` (default: every chunk; FINAL from each chunk's trailer)."""
+    file by signed heads of `sign` (default: every chunk; FINAL from each chunk's trailer), or by the
+    bytes `heads` (a forger without the device key keeps, or cuts, the heads file he found)."""
     for n in os.listdir(rec_dir):
         if n.endswith((".evc", ".evs")) or n == "heads.abh":
             os.remove(os.path.join(rec_dir, n))
     key, epk = recording_key(os.urandom(32), association_pub)
-    heads = []
+    signed = []
     for i, c in enumerate(chunks):
         k = struct.unpack_from("<I", c, 24)[0]
         data = seal_chunk(c, key, epk, close_marker=close_last and i == len(chunks) - 1)
         with open(os.path.join(rec_dir, "c%04d.evs" % k), "wb") as f:
             f.write(data)
-        if sign is None or k in sign:
-            heads.append(sign_head(seed, c[8:16], struct.unpack_from("<I", c, 16)[0], k,
+        if heads is None and (sign is None or k in sign):
+            signed.append(sign_head(seed, c[8:16], struct.unpack_from("<I", c, 16)[0], k,
                                    hashlib.sha256(c).digest(), bool(c[-8] & 1)))
     with open(os.path.join(rec_dir, "heads.abh"), "wb") as f:
-        f.write(b"".join(heads))
+        f.write(b"".join(signed) if heads is None else heads)
     # the device's own `head` file (what the console's `exported` checks) follows the chunks
     import json
     last = chunks[-1]

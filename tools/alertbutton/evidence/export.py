@@ -639,7 +639,7 @@ def examine(d, anchors=(), device_key=None, association=None, head=None, manifes
     elif hf:
         problems.append("heads.abh (the button's signed heads) was removed from the export")
 
-    best = {}
+    best, covered, given = {}, -1, list(anchors)
     final_signed = False
     for a in found:
         what = a.describe()
@@ -680,13 +680,16 @@ def examine(d, anchors=(), device_key=None, association=None, head=None, manifes
                                 "(up to %d): they were added" % (k, last))
             else:
                 final_signed = True
-        if k > best.get("k", -1):
+        if a in given:  # each anchor given on the command line is reported; of the heads file, the best
+            out["coverage"].append("chunks 0..%d are covered by the %s: none of them can have been changed since "
+                                   "it left the button" % (k, what))
+        elif k > best.get("k", -1):
             best = {"k": k, "what": what}
-    covered = best.get("k", -1)
+        covered = max(covered, k)
     out["covered"] = covered
-    if covered >= 0:
+    if best:
         out["coverage"].append("chunks 0..%d are covered by the %s: none of them can have been changed since it "
-                               "left the button" % (covered, best["what"]))
+                               "left the button" % (best["k"], best["what"]))
     if last >= 0 and covered < last:
         out["coverage"].append("chunks %d..%d are NOT anchored: nothing kept outside this export vouches for them, "
                                "so whoever held the button or the export could have rewritten them consistently"
