@@ -106,10 +106,9 @@ def scenario():
             "events": [{"t": 3.35, "gesture": "alert"}], "duration_s": 40}  # 5 taps: the trigger at ~5.3 s
 
 
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory):
-    out = tmp_path_factory.mktemp("evsim")
-    run = SimRun(scenario(), str(out / "run"), echo=None)
+def run_sim(out):
+    """The scenario on the simulated board until its recording is done; the SimRun."""
+    run = SimRun(scenario(), out, echo=None)
     try:
         run.start()
         run.run_script(stop_when_done=True)
@@ -121,7 +120,13 @@ def sim(tmp_path_factory):
     finally:
         run.stop()
     assert any(e["event"] == "evidence_done" for e in run.events), [e for e in run.events if "evidence" in e["event"]]
-    return run, out
+    return run
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory):
+    out = tmp_path_factory.mktemp("evsim")
+    return run_sim(str(out / "run")), out
 
 
 @pytest.fixture(scope="module")

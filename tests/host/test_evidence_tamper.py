@@ -11,37 +11,18 @@ import os
 import shutil
 import struct
 import sys
-import time
-
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from alertbutton import cli  # noqa: E402
-from alertbutton.sim.run import SimRun  # noqa: E402
 import evidence_forge as F  # noqa: E402
 import independent_verifier as V  # noqa: E402
-from test_evidence_e2e import scenario  # noqa: E402
+from test_evidence_e2e import run_sim  # noqa: E402
 
 DEV_B = b"BUTTON-B"
 SEED_A, SEED_B = bytes(range(32)), bytes(range(100, 132))
-
-
-def run_sim(out):
-    run = SimRun(scenario(), out, echo=None)
-    try:
-        run.start()
-        run.run_script(stop_when_done=True)
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline and not any(e["event"] == "evidence_done" for e in run.events):
-            if not run.supervise():
-                break
-            time.sleep(0.05)
-    finally:
-        run.stop()
-    assert any(e["event"] == "evidence_done" for e in run.events)
-    return run.flash
 
 
 def set_bytes(chunk, offset, value):
@@ -60,7 +41,7 @@ def export(flash, out, ctx, extra=()):
 @pytest.fixture(scope="module")
 def ctx(tmp_path_factory):
     t = tmp_path_factory.mktemp("tamper")
-    plain_flash = run_sim(str(t / "run"))
+    plain_flash = run_sim(str(t / "run")).flash
     c = {"t": t, "assoc_file": str(t / "assoc.key"), "key_a": str(t / "a.pub")}
     assert cli.main(["keys", "association", "new", "--out", c["assoc_file"]]) == 0
     c["assoc"] = V.load_key_file(c["assoc_file"])
