@@ -69,6 +69,26 @@ def test_exports_of_two_buttons_never_mix(sim, tmp_path):
         assert tool.verify(str(out / n)) == []
 
 
+def test_marked_exported_only_when_the_export_verified(sim, tmp_path, capsys):
+    """A recording damaged on the flash exports with its problems named and is NOT marked exported (the
+    device would otherwise reclaim it); a sealed recording without the association key is not exported."""
+    run, _ = sim
+    flash = tmp_path / "flash"
+    shutil.copytree(run.flash, flash)
+    d = flash / "ev" / "r00001"
+    if (d / "exported").exists():
+        os.remove(d / "exported")
+    flip(d / "c0001.evc", ev.HEADER_SIZE + 10)
+    assert cli.main(["evidence", "export", "--flash", str(flash), "--out", str(tmp_path / "x"), "--quiet"]) == 1
+    assert "chunk 1 (chunks/c0001.evc) was modified" in capsys.readouterr().out
+    assert not (d / "exported").exists()
+    evidence_forge.sealed_flash(run.flash, str(tmp_path / "sealed"), b"\x09" * 32, b"\x01" * 32)
+    assert cli.main(["evidence", "export", "--flash", str(tmp_path / "sealed"), "--out", str(tmp_path / "y"),
+                     "--quiet"]) == 2
+    assert "is sealed to the association: give --association-key FILE" in capsys.readouterr().err
+    assert not os.listdir(tmp_path / "y") if (tmp_path / "y").exists() else True
+
+
 def set_device(chunk, dev):
     b = bytearray(chunk)
     b[8:16] = dev
