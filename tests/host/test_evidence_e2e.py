@@ -205,9 +205,9 @@ def test_manifest_and_report(exported, sim):
 
 
 def test_verify_cli_passes(exported, capsys):
-    """Intact but with nothing kept outside: exit 4 and says so; with the head kept: 0."""
-    assert cli.main(["evidence", "verify", str(exported)]) == 4
-    assert cli.main(["evidence", "verify", str(exported.parent)]) == 4  # a directory of recordings too
+    """Intact but with nothing kept outside: exit 6 and says so; with the head kept: 0."""
+    assert cli.main(["evidence", "verify", str(exported)]) == 6
+    assert cli.main(["evidence", "verify", str(exported.parent)]) == 6  # a directory of recordings too
     assert "NOT anchored" in capsys.readouterr().out
     head = json.load(open(exported / "manifest.json"))["chain_head"]
     assert cli.main(["evidence", "verify", str(exported), "--head", head]) == 0
@@ -222,12 +222,12 @@ def test_verify_accepts_the_head_of_any_chunk(exported, capsys):
     for k in range(n):
         st = cli.main(["evidence", "verify", str(exported), "--head", m["chunks"][k]["sha256"]])
         out = capsys.readouterr().out
-        assert st == (0 if k == n - 1 else 4), out
+        assert st == (0 if k == n - 1 else 6), out
         assert "chunks 0..%d are covered by the head" % k in out
         if k < n - 1:
             assert "chunks %d..%d are NOT anchored" % (k + 1, n - 1) in out
     ref = tool.anchor_mod.sms_reference(1, bytes.fromhex(m["chunks"][1]["sha256"]))
-    assert cli.main(["evidence", "verify", str(exported), "--anchor", ref]) == 4
+    assert cli.main(["evidence", "verify", str(exported), "--anchor", ref]) == 6
     assert "chunks 0..1 are covered by the SMS reference 1:" in capsys.readouterr().out
     bad = "1:" + ("A" * 13 if not ref.endswith("A" * 13) else "B" * 13)
     assert cli.main(["evidence", "verify", str(exported), "--anchor", bad]) == 1

@@ -2,19 +2,25 @@
 
     alertbutton evidence list   --port PORT [--pin PIN] | --flash DIR
     alertbutton evidence export --port PORT [--pin PIN] | --flash DIR  --out DIR [--rec N ...]
-    alertbutton evidence verify DIR [--head SHA256]
+                                [--association-key FILE] [--device-key KEY]
+    alertbutton evidence verify DIR [--anchor A ...] [--head SHA256 ...] [--device-key KEY]
+                                [--association-key FILE] [--manifest-sha SHA256]
     alertbutton evidence bench  [--seconds S]
 
 --port talks to the button's technician console (`AB1 evidence ...`, PIN required); --flash reads a
 flash directory directly (the simulated board's OUT/flash after `alertbutton sim`).
 
-An export writes, per recording, DIR/rNNNNN/: chunks/*.evc (the device's files, byte for byte: the
-evidence), audio/*.wav (each chunk decoded to 16-bit PCM), recording.wav (all of it), manifest.json and
-report.html (report.py: timeline, positions with map links, hashes). `verify` re-derives everything
-from the chunk files and names any chunk that was modified, removed, reordered or inserted, and any
-manifest or WAV that no longer matches. Chunk parsing and ADPCM decoding are the firmware's own modules.
+An export writes, per recording, a BagIt bag DIR/<device id>-rNNNNN (never into an existing folder):
+data/chunks/*.evc (the plaintext chunks: the device's files, or opened from its sealed files with the
+association key), data/sealed/*.evs and data/heads.abh (the device's sealed files and signed heads,
+byte for byte), data/audio/*.wav and data/recording.wav, manifest.json and report.html (tag files).
+`verify` re-derives everything from the chunks, opens the sealed files, checks the signed heads and any
+anchor given (seal.py, anchors.py), and says which chunks each anchor covers. Chunk parsing and ADPCM
+decoding are the firmware's own modules; the sealed format and signatures are read with PyNaCl from
+the spec (docs/evidence.md), independently of the device's code.
 
-Exit status: 0 done / verified, 1 problems found (or the device refused), 2 usage, 3 no device."""
+Exit status: 0 done / verified with every chunk anchored, 1 problems found (or the device refused),
+2 usage, 3 no device, 6 verified intact but not every chunk anchored."""
 import argparse
 import datetime
 import hashlib
@@ -1005,7 +1011,7 @@ def recording_dirs(d):
 
 
 def cmd_verify(args):
-    """Exit 0: nothing wrong and every chunk anchored; 1: problems; 4: nothing wrong found, but not every
+    """Exit 0: nothing wrong and every chunk anchored; 1: problems; 6: nothing wrong found, but not every
     chunk is anchored (the chain alone cannot show a consistent rewrite)."""
     if not os.path.isdir(args.dir):
         raise EvidenceError("%s is not a directory" % args.dir, 2)
@@ -1034,7 +1040,7 @@ def cmd_verify(args):
             for p in r["problems"]:
                 print("  - %s" % p)
         elif r["covered"] < r["last"]:
-            status = max(status, 4)
+            status = max(status, 6)
             print("%s: INTACT BUT NOT FULLY ANCHORED: %d chunks, %.1f s, chain head %s" %
                   (d, len(m.get("chunks", [])), m.get("duration_s", 0), m.get("chain_head")))
         else:
