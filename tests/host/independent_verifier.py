@@ -141,6 +141,10 @@ def check(folder, device_pub=None, association=None, anchors=()):
         problems.append("the last chunk is not FINAL")
 
     sdir = os.path.join(folder, "data", "sealed")
+    if os.path.isdir(sdir):
+        epks = {read(os.path.join(sdir, n))[24:56] for n in os.listdir(sdir)}
+        if len(epks) > 1:
+            problems.append("sealed files of one recording with different ephemeral keys")
     if association and os.path.isdir(sdir):
         for n in sorted(os.listdir(sdir)):
             plain, err = open_sealed(read(os.path.join(sdir, n)), *association)

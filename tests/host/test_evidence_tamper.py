@@ -183,6 +183,17 @@ def edit_manifest(d, ctx):
     json.dump(m, open(d / "manifest.json", "w"), indent=1, sort_keys=True)
 
 
+def reseal_last(d, ctx):
+    """The last chunk's audio replaced (no later chunk links to it), re-sealed with the association's
+    public key (which is no secret), its plaintext copy and the bag made to match."""
+    k = len(ctx["plain"]) - 1
+    c = ctx["plain"][k]
+    forged = c[:100] + bytes(len(c) - 116) + c[-16:]
+    key, epk = F.recording_key(os.urandom(32), ctx["assoc"][1])
+    sealed(d, k).write_bytes(F.seal_chunk(forged, key, epk))
+    plain(d, k).write_bytes(forged)
+
+
 def relinked(fn):
     def forge(chunks, ctx):
         return F.relink(fn(chunks, ctx)), ctx["heads_a"]
@@ -239,6 +250,7 @@ CASES = [
     ("one bit in a chunk's audio", on_export(lambda d, c: flip(plain(d, 2), 100 + 700)), "chunk 2"),
     ("one bit in the last chunk's trailer (FINAL)", on_export(lambda d, c: flip(plain(d, 3), -8)), "chunk 3"),
     ("one bit in a signed head", on_export(lambda d, c: flip(d / "data" / "heads.abh", 130)), "did not sign it"),
+    ("last chunk's audio replaced and re-sealed", on_export(reseal_last), "sealed with another key"),
     ("chunk files swapped", on_export(lambda d, c: swap_files(d, 1, 2)), "reordered"),
     ("chunk spliced from another recording", on_export(splice("bag2", 2)), "chunk 2"),
     ("chunk spliced from another button", on_export(splice("bag_b", 2)), "chunk 2"),

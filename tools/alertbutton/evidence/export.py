@@ -743,12 +743,14 @@ def _check_sealed(d, m, st, by_index, association, problems, notes):
         problems.append("the sealed files (the device's own files) were removed from the export")
         return
     listed = {os.path.basename(str(e.get("sealed"))): e for e in m["chunks"]}
+    epks = {}
     for n in names:
         if n not in listed:
             problems.append("sealed/%s was added: the manifest does not list it" % n)
             continue
         with open(os.path.join(sdir, n), "rb") as f:
             raw = f.read()
+        epks.setdefault(raw[24:56], []).append(n)
         if hashlib.sha256(raw).hexdigest() != listed[n].get("sealed_sha256"):
             problems.append("sealed/%s differs from the file exported (its SHA-256 is not the manifest's)" % n)
         if association is None:
@@ -765,6 +767,11 @@ def _check_sealed(d, m, st, by_index, association, problems, notes):
         if info["closed_at_boot"]:
             notes.append("chunk %d was closed at boot after a power cut: its %d blocks are authenticated, its end "
                          "marker is not" % (k, info["blocks"]))
+    if len(epks) > 1:  # the button seals a whole recording with one ephemeral key
+        odd = sorted(epks.values(), key=len)[0]
+        problems.append("sealed/%s %s sealed with another key than the rest of the recording: re-sealed after "
+                        "the recording (by anyone who knows the association's public key)"
+                        % (", sealed/".join(odd), "was" if len(odd) == 1 else "were"))
     for e in m["chunks"]:
         if e.get("sealed") and os.path.basename(e["sealed"]) not in names:
             problems.append("%s (the device's sealed file of chunk %s) was removed" % (e["sealed"], e.get("index")))
