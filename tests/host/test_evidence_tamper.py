@@ -95,6 +95,18 @@ def test_untouched_exports_verify_with_both_verifiers(ctx, capsys):
     assert V.check(str(ctx["bag1"]), anchors=[sms, head1.hex()]) == []
 
 
+def test_anchors_given_for_a_folder_of_recordings(ctx, capsys):
+    """One folder, two recordings: the heads of recording 1 anchor recording 1 and are only a note for
+    recording 2; an anchor that matches no recording there is refused."""
+    folder = ctx["bag1"].parent
+    heads1 = str(ctx["bag1"] / "data" / "heads.abh")
+    st, out = verify_cli(folder, ctx, capsys, ["--anchor", heads1])
+    assert st == 0, out
+    assert "not this recording's anchor" in out and "REFUSED" not in out
+    st, out = verify_cli(folder, ctx, capsys, ["--head", "ab" * 32])
+    assert st == 1 and "REFUSED: the head abababababababab... matches no recording in" in out
+
+
 def test_a_sealed_recording_holds_no_plaintext(ctx):
     """What the button's flash holds for a sealed recording: no audio block, position or header in clear."""
     d = os.path.join(ctx["flash_a"], "ev", "r00001")

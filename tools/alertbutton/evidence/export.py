@@ -599,13 +599,15 @@ TOP_KEYS = {"format", "device_id", "recording", "alerts", "chunks", "chain_head"
 
 
 def examine(d, anchors=(), device_key=None, association=None, head=None, manifest_sha=None, check_report=True,
-            check_bag=True):
+            check_bag=True, shared_anchors=False):
     """Everything `verify` can say about the export in d: {"problems": sentences (empty: nothing wrong),
     "coverage": what each anchor covers and what is unanchored, "claims": what the device asserts without
     proof (times, positions), "notes": what was not checked and why, "covered": highest chunk index
-    covered by an anchor (-1: none), "last": last chunk index}."""
+    covered by an anchor (-1: none), "last": last chunk index, "matched": the given anchors that match}.
+    shared_anchors: the anchors are given for a folder of several recordings, so one that does not
+    match this recording is a note here (the caller checks that each matched some recording)."""
     problems, st = _chain_and_manifest(d, head, manifest_sha)
-    out = {"problems": problems, "coverage": [], "claims": [], "notes": [], "covered": -1, "last": -1}
+    out = {"problems": problems, "coverage": [], "claims": [], "notes": [], "covered": -1, "last": -1, "matched": []}
     if st is None:
         return out
     m, prefix = st["m"], st["prefix"]
@@ -647,6 +649,12 @@ def examine(d, anchors=(), device_key=None, association=None, head=None, manifes
 
     best, covered, given = {}, -1, list(anchors)
     final_signed = False
+
+    def mismatch(a, sentence):
+        if shared_anchors and a in given:
+            out["notes"].append("not this recording's anchor: " + sentence)
+        else:
+            problems.append(sentence)
     for a in found:
         what = a.describe()
         if a.kind == "signed":
@@ -655,26 +663,26 @@ def examine(d, anchors=(), device_key=None, association=None, head=None, manifes
                     problems.append("%s: %s." % (what, a.signed))
                 continue
             if (a.device, a.recording) != (dev, rec):
-                problems.append("%s belongs to device %s recording %d, not to this export (device %s recording %s): "
-                                "it vouches for nothing here" % (what, a.device, a.recording, dev, rec))
+                mismatch(a, "%s belongs to device %s recording %d, not to this export (device %s recording %s): "
+                            "it vouches for nothing here" % (what, a.device, a.recording, dev, rec))
                 continue
         if a.index is None:
             hit = [k for k, n in by_index.items() if a.matches(bytes.fromhex(sha[n]))]
             if not hit:
-                problems.append("%s matches no chunk of this export: the chunk it vouches for was altered or removed "
-                                "(or the anchor is from another recording)" % what)
+                mismatch(a, "%s matches no chunk of this export: the chunk it vouches for was altered or removed "
+                            "(or the anchor is from another recording)" % what)
                 continue
             k = hit[0]
         else:
             k = a.index
             n = by_index.get(k)
             if n is None:
-                problems.append("%s names chunk %d, which is not in the export: that chunk (and any after it) was "
-                                "removed" % (what, k))
+                mismatch(a, "%s names chunk %d, which is not in the export: that chunk (and any after it) was "
+                            "removed" % (what, k))
                 continue
             if not a.matches(bytes.fromhex(sha[n])):
-                problems.append("chunk %d (%s) is not the chunk the %s vouches for: it was altered after its head "
-                                "left the button" % (k, "chunks/" + n, what))
+                mismatch(a, "chunk %d (%s) is not the chunk the %s vouches for: it was altered after its head "
+                            "left the button" % (k, "chunks/" + n, what))
                 continue
         if k > intact:
             problems.append("%s matches chunk %d, but the chain from chunk 0 to it is broken (see above): it "
@@ -686,6 +694,8 @@ def examine(d, anchors=(), device_key=None, association=None, head=None, manifes
                                 "(up to %d): they were added" % (k, last))
             else:
                 final_signed = True
+        if a in given:
+            out["matched"].append(a)
         if a in given:  # each anchor given on the command line is reported; of the heads file, the best
             out["coverage"].append("chunks 0..%d are covered by the %s: none of them can have been changed since "
                                    "it left the button" % (k, what))
@@ -1035,8 +1045,10 @@ def cmd_verify(args):
         except ValueError as e:
             raise EvidenceError(str(e), 2)
     status = 0
+    matched = []
     for d in dirs:
-        r = examine(d, found, device_key, association, manifest_sha=args.manifest_sha)
+        r = examine(d, found, device_key, association, manifest_sha=args.manifest_sha, shared_anchors=len(dirs) > 1)
+        matched += r["matched"]
         try:
             m = load_manifest(d)
         except (OSError, ValueError):
@@ -1059,4 +1071,9 @@ def cmd_verify(args):
             print("  note: %s" % x)
         for x in r["claims"]:
             print("  device claims: %s" % x)
+    for a in found:
+        if len(dirs) > 1 and a not in matched:
+            status = 1
+            print("REFUSED: the %s matches no recording in %s: what it vouches for was altered or removed, or it "
+                  "belongs to a recording that is not here" % (a.describe(), args.dir))
     return status
