@@ -433,7 +433,7 @@ def verify(d, head=None, manifest_sha=None, **kw):
 def _chain_and_manifest(d, head, manifest_sha):
     """The chain and manifest checks: (problems, state) where state has the parsed chunks."""
     problems = []
-    bag = os.path.exists(os.path.join(d, "bagit.txt"))
+    bag = os.path.exists(os.path.join(d, "bagit.txt")) or os.path.isdir(os.path.join(d, "data"))
     prefix = "data/" if bag else ""
     if manifest_sha:
         try:
@@ -445,7 +445,7 @@ def _chain_and_manifest(d, head, manifest_sha):
         with open(os.path.join(d, "manifest.json")) as f:
             m = json.load(f)
         entries = m["chunks"]
-        if m.get("format") != FORMAT or not isinstance(entries, list):
+        if m.get("format") != FORMAT or not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
             raise ValueError("unknown format")
     except (OSError, ValueError, KeyError, TypeError) as e:
         return ["manifest.json missing or unreadable (%s): the export cannot be checked" % e], None
@@ -796,8 +796,8 @@ def _check_report(d, m, problems):
         if os.path.exists(os.path.join(d, "bagit.txt")):
             problems.append("report.html was removed")
         return
-    if not isinstance(m.get("export_verdict"), dict):
-        return  # an export older than the bag format: its report is not checked (say so)
+    if not os.path.isdir(os.path.join(d, "data")):
+        return  # an export older than the bag format: its report was not written from the manifest alone
     with open(path, "rb") as f:
         got = f.read()
     try:
@@ -812,6 +812,20 @@ def _check_report(d, m, problems):
 def _check_bag(d, st, problems):
     if not st["bag"]:
         return
+    tags = {}
+    try:
+        with open(os.path.join(d, "tagmanifest-sha256.txt"), encoding="utf-8") as f:
+            for line in f.read().splitlines():
+                parts = line.split(None, 1)
+                if len(parts) == 2:
+                    tags[parts[1].strip()] = parts[0].lower()
+    except (OSError, UnicodeDecodeError):
+        pass
+    for name in ("bagit.txt", "bag-info.txt", "manifest-sha256.txt", "manifest.json", "report.html"):
+        path = os.path.join(d, name)
+        if os.path.exists(path) and tags.get(name) != sha256_file(path):
+            problems.append("%s is not covered by the bag's tag manifest (tagmanifest-sha256.txt): it, or the tag "
+                            "manifest, was altered after the export" % name)
     import logging
     logging.getLogger("bagit").setLevel(logging.ERROR)  # its findings are turned into sentences below
     try:
