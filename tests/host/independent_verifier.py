@@ -137,6 +137,9 @@ def check(folder, device_pub=None, association=None, anchors=()):
         if (c["device"], c["rec"]) != (chunks[0]["device"], chunks[0]["rec"]):
             problems.append("chunk %d is of another device or recording" % k)
         prev = c["head"]
+    want = "%s-r%05d" % (chunks[0]["device"].hex(), chunks[0]["rec"])
+    if os.path.basename(os.path.normpath(folder)) != want:
+        problems.append("the folder's name is not %s" % want)
     if not chunks[last]["tflags"] & 1:
         problems.append("the last chunk is not FINAL")
 

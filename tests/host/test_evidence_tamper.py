@@ -206,6 +206,12 @@ def reseal_last(d, ctx):
     plain(d, k).write_bytes(forged)
 
 
+def rename_rec2(ctx, tmp):
+    d = tmp / ctx["bag1"].name
+    shutil.copytree(ctx["bag2"], d)
+    return d
+
+
 def relinked(fn):
     def forge(chunks, ctx):
         return F.relink(fn(chunks, ctx)), ctx["heads_a"]
@@ -268,6 +274,7 @@ CASES = [
     ("chunk spliced from another button", on_export(splice("bag_b", 2)), "chunk 2"),
     ("report.html edited (a position)", on_export(edit_report), "report.html does not match"),
     ("manifest.json edited (a position)", on_export(edit_manifest), "manifest modified: chunk 1 field 'position'"),
+    ("recording 2's folder renamed as recording 1's", rename_rec2, "it was renamed"),
     ("another button's export shown with this button's key", lambda ctx, tmp: ctx["bag_b"], "did not sign it"),
     ("relinked forgery: chunk 1's audio replaced", on_flash(relinked(replace_audio)), "is not the chunk the signed head of chunk 1"),
     ("re-dated: every chunk a day later", on_flash(relinked(redate)), "is not the chunk the signed head of chunk 0"),

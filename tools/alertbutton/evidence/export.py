@@ -26,6 +26,7 @@ import datetime
 import hashlib
 import json
 import os
+import re
 import shutil
 import struct
 import sys
@@ -628,6 +629,10 @@ def examine(d, anchors=(), device_key=None, association=None, head=None, manifes
     dev, rec = m.get("device_id"), m.get("recording")
 
     _check_fields(m, st, problems)
+    name = os.path.basename(os.path.normpath(d))
+    if re.match(r"^[0-9a-f]{16}-r\d{5}$", name) and isinstance(rec, int) and name != folder_name(str(dev), rec):
+        problems.append("the folder is named %s but holds device %s recording %s: it was renamed (it is not the "
+                        "recording its name says)" % (name, dev, rec))
     _check_sealed(d, m, st, by_index, association, problems, out["notes"])
     found = list(anchors)
     hf = m.get("heads_file")
