@@ -61,7 +61,7 @@ padding:4px 6px;vertical-align:top;font-size:13px}code{font-size:11px}.ok{color:
 %(verdict)s
 <h2>Timeline</h2>
 <p>Times and positions are <b>claims of the device</b>: those of its clock and its GNSS receiver, written by
-the button; the hashes and signatures prove the button wrote them, not that they are right. "from alert" counts from the
+the button; a signature of the button proves it wrote them, not that they are right. "from alert" counts from the
 moment the alert was triggered; the pre-alert chunk holds the sound of the seconds before it.</p>
 <table><tr><th>chunk</th><th>start (UTC)</th><th>from alert</th><th>duration</th><th>alert</th><th>flags</th>
 <th>position at chunk start</th><th>SHA-256 (and previous chunk's)</th><th>audio</th></tr>
