@@ -12,7 +12,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 if [ ! -f "$stamp" ] || [ "$here/pyproject.toml" -nt "$stamp" ]; then
     "$venv/bin/python" -m pip install --quiet --upgrade pip
-    "$venv/bin/python" -m pip install --quiet -e "$here[test,train,web]"
+    "$venv/bin/python" -m pip install --quiet -e "$here[test,train,web,evidence]"
     touch "$stamp"
 fi
 export PATH="$venv/bin:$PATH"

@@ -56,7 +56,7 @@ def test_platform_holds_the_chain_head_of_the_exported_evidence(tmp_path, broker
     exp = tmp_path / "export"
     assert cli.main(["evidence", "export", "--flash", run.flash, "--out", str(exp), "--quiet"]) == 0
     import json
-    m = json.load(open(exp / "r00001" / "manifest.json"))
+    m = json.load(open(exp / "53494d0000010000-r00001" / "manifest.json"))
     shas = [c["sha256"] for c in m["chunks"]]
     # the last commitment is the exported recording's chain head; every earlier one is the hash of
     # the chunk it names, so the platform can date each part of the recording

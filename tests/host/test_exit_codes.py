@@ -2,6 +2,7 @@
 and --port / $ALERTBUTTON_PORT taken the same way by every subcommand that talks to a button. The
 button is a fake console on a pty answering the lines a test gives it."""
 import json
+import hashlib
 import os
 import pty
 import re
@@ -68,7 +69,32 @@ def codes_documented():
 
 
 def test_the_table_lists_every_code_tested_here():
-    assert codes_documented() == {0, 1, 2, 3, 4, 5, 130}
+    assert codes_documented() == {0, 1, 2, 3, 4, 5, 6, 130}
+
+
+def test_6_intact_but_not_anchored(tmp_path, capsys):
+    """An intact export with nothing kept outside it: 6 and what is unanchored; with its head: 0."""
+    from alertbutton.evidence import export as ev_export
+    from firmware.core import evidence_chunk as C
+    data = (C.header(b"DEV-0006", 1, 1, 0, 8000, C.H_PREALERT, None, -1000, 0, None, C.ZERO_HASH)
+            + bytes(256 * 2) + C.trailer(2, C.T_FINAL))
+
+    class Src:
+        name = "test"
+
+        def chunks(self, rec):
+            return [{"index": 0, "file": "c0000.evc", "size": len(data)}]
+
+        def read(self, rec, index, offset, n):
+            return data[offset:offset + n]
+
+        def mark_exported(self, rec, head):
+            return True
+    d, problems = ev_export.export_recording(Src(), 1, str(tmp_path), progress=False)
+    assert problems == [] and d.endswith(b"DEV-0006".hex() + "-r00001")
+    assert cli.main(["evidence", "verify", d]) == 6
+    assert "chunks 0..0 are NOT anchored" in capsys.readouterr().out
+    assert cli.main(["evidence", "verify", d, "--head", hashlib.sha256(data).hexdigest()]) == 0
 
 
 def test_0_done(button, capsys):

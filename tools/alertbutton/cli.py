@@ -12,6 +12,7 @@ COMMANDS = {
     "bench-nmea": ("alertbutton.bench.nmea_parser", "NMEA parser cost per sentence in ESP32 terms, beside as_GPS"),
     "nmea": ("alertbutton.checks.nmea_decode", "print one JSON fix per epoch of an NMEA log, parsed in the MicroPython VM"),
     "evidence": ("alertbutton.evidence.export", "sound evidence: list/export from the button, verify an export, encoder bench"),
+    "keys": ("alertbutton.evidence.keys", "the association's key pair that recordings are sealed to"),
     "fall-eval": ("alertbutton.falls.command", "run the firmware fall detector in the VM over MobiFall trials (JSON)"),
     "fall-plot": ("alertbutton.falls.plot", "PNG of one trial's |a| with the fall detector's phases"),
     "faults": ("alertbutton.checks.modem_faults", "modem fault suite: firmware vs 26 modem fault scenarios, table of outcomes"),

@@ -11,8 +11,11 @@ def clock(ms):
     return "%s%02d:%02d.%03d" % (sign, ms // 60000, ms // 1000 % 60, ms % 1000)
 
 
-def report_html(m, problems, manifest_sha):
+def report_html(m, manifest_sha):
+    """The report, from the manifest alone (verify regenerates it and compares it byte for byte)."""
     e = html.escape
+    v = m.get("export_verdict") or {}
+    problems = v.get("problems") or []
     rows = []
     for c in m["chunks"]:
         pos = c["position"]
@@ -32,9 +35,14 @@ def report_html(m, problems, manifest_sha):
             % (c["index"], e(c["start_utc"] or "clock not set"), clock(c["offset_ms"]), c["duration_s"], c["alert"],
                e(", ".join(flags) or "-"), where, c["sha256"], c["prev_sha256"], e(c["wav"]), e(c["wav"]),
                e(c["wav"])))
-    verdict = ('<p class="ok">Verified: every chunk is linked to the previous one by its SHA-256 and matches '
-               'this manifest.</p>' if not problems else
+    verdict = ('<p class="ok">No problem found at export: every chunk is linked to the previous one by its SHA-256 '
+               'and matches this manifest.</p>' if not problems else
                '<p class="bad">PROBLEMS FOUND:</p><ul>%s</ul>' % "".join("<li>%s</li>" % e(p) for p in problems))
+    verdict += "<h2>What is anchored</h2><ul>%s</ul>" % "".join("<li>%s</li>" % e(x) for x in
+                                                                 v.get("coverage") or ["no anchor was given"])
+    verdict += "<h2>Notes</h2><ul>%s</ul>" % "".join("<li>%s</li>" % e(x) for x in v.get("notes") or [])
+    verdict += ("<p>Fields of manifest.json that nothing in the export can check (shown as given, not verified): "
+                "<code>%s</code>.</p>" % e(", ".join(m.get("not_verified") or [])))
     return """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Sound evidence - recording %(rec)s</title>
 <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #999;
@@ -52,7 +60,8 @@ padding:4px 6px;vertical-align:top;font-size:13px}code{font-size:11px}.ok{color:
 </table>
 %(verdict)s
 <h2>Timeline</h2>
-<p>Times are those of the device's clock (set from GNSS or the network). "from alert" counts from the
+<p>Times and positions are <b>claims of the device</b>: those of its clock and its GNSS receiver, written by
+the button; a signature of the button proves it wrote them, not that they are right. "from alert" counts from the
 moment the alert was triggered; the pre-alert chunk holds the sound of the seconds before it.</p>
 <table><tr><th>chunk</th><th>start (UTC)</th><th>from alert</th><th>duration</th><th>alert</th><th>flags</th>
 <th>position at chunk start</th><th>SHA-256 (and previous chunk's)</th><th>audio</th></tr>
@@ -60,14 +69,21 @@ moment the alert was triggered; the pre-alert chunk holds the sound of the secon
 </table>
 <h2>How to check this export independently</h2>
 <ol>
-<li>Each file in <code>chunks/</code> is the device's original recording file. Its SHA-256
-(<code>sha256sum chunks/*.evc</code>) must equal the value in the table.</li>
+<li>This folder is a BagIt bag (RFC 8493): <code>bagit.py --validate FOLDER</code> checks every file
+against <code>manifest-sha256.txt</code> and <code>tagmanifest-sha256.txt</code> (which covers this report
+and manifest.json).</li>
+<li>Each file in <code>data/chunks/</code> is a recording chunk as the device wrote it (opened from the
+device's sealed file in <code>data/sealed/</code> when it is sealed to the association). Its SHA-256
+(<code>sha256sum data/chunks/*.evc</code>) must equal the value in the table.</li>
 <li>Bytes 68 to 99 of each chunk's header hold the SHA-256 of the previous chunk file (32 zero bytes for
 chunk 0): removing, reordering, inserting or altering any chunk breaks this chain.</li>
 <li>The last chunk carries the FINAL flag; its SHA-256 (the chain head above) should be written down
 or sent to a third party at export time, so that the last chunk too can be checked later.</li>
 <li>The audio is IMA-ADPCM (WAV block layout, 256-byte blocks of 505 samples, %(rate)d Hz); the WAV files
-are its 16-bit PCM decoding. <code>alertbutton evidence verify DIR</code> repeats all of these checks.</li>
+are its 16-bit PCM decoding. <code>alertbutton evidence verify DIR --device-key KEY --association-key FILE</code>
+repeats all of these checks, checks the button's signed heads (<code>data/heads.abh</code>) and any other anchor
+(a head from the platform, a reference from an SMS) and says which chunks each one covers.
+docs/evidence.md describes every byte.</li>
 </ol>
 </body></html>
 """ % {"rec": m["recording"], "dev": e(str(m["device_id"])), "alerts": e(", ".join(str(a) for a in m["alerts"])),
