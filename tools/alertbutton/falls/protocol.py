@@ -34,18 +34,31 @@ def _rule_accept(X, p):
 
 
 def choose_rule(cands, train_trials):
-    """The rule's thresholds maximising falls detected - FA_WEIGHT x activity trials alarmed on the
-    trials whose index is in train_trials (the fall-eval --tune objective; first grid point on ties)."""
+    """The rule's thresholds maximising the learnt detector's objective (learn.choose_threshold: per
+    dataset, sensitivity - learn.FA_WEIGHT x fraction of activity trials alarmed, summed) on the
+    trials whose index is in train_trials (first grid point on ties): the baseline is chosen the
+    same way as the model it is compared with."""
     keys = sorted(evaluate.TUNE_GRID)
     is_fall = np.array([t["is_fall"] for t in cands.trials], dtype=bool)
+    ds = learn._trial_datasets(cands)
     rows = np.isin(cands.tix, list(train_trials))
+    tt = np.zeros(len(cands.trials), dtype=bool)
+    tt[list(train_trials)] = True
     best = None
     for combo in itertools.product(*(evaluate.TUNE_GRID[k] for k in keys)):
         p = dict(zip(keys, combo))
         acc = rows & _rule_accept(cands.X, p)
         hit = np.zeros(len(cands.trials), dtype=bool)
         hit[cands.tix[acc]] = True
-        score = int((hit & is_fall).sum()) - evaluate.FA_WEIGHT * int((hit & ~is_fall).sum())
+        score = 0.0
+        for d in np.unique(ds[tt]):
+            f = tt & is_fall & (ds == d)
+            a = tt & ~is_fall & (ds == d)
+            if f.any():
+                score += 100.0 * (hit & f).sum() / f.sum()
+            if a.any():
+                score -= 100.0 * learn.FA_WEIGHT * (hit & a).sum() / a.sum()
+        score = round(score, 6)
         if best is None or score > best[0]:
             best = (score, p)
     return best[1]
