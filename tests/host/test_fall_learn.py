@@ -101,7 +101,39 @@ def test_threshold_objective_and_folds():
     best = np.array([5.0, 4.0, 1.0, 3.0, -np.inf, 2.0])
     is_fall = np.array([True, True, True, False, True, False])
     # thr 3.5: 2 falls, 0 alarms -> 2; thr 1.5: 3 falls, 2 alarms -> -3; thr 4.5: 1 -> best is 4.0
-    obj, thr = learn.choose_threshold(best, is_fall)
-    assert obj == 2 and 3.0 < thr <= 4.0
+    # in percentage points with FA_WEIGHT 2: thr 3.5: 50 % of the falls, no alarm -> 50; thr 2.5: 50 % - 2 x 50 %
+    obj, thr = learn.choose_threshold(best, is_fall, fa_weight=2)
+    assert obj == 50.0 and 3.0 < thr <= 4.0
     folds = learn.group_folds(["a", "b", "c", "d", "e", "a", "b"], 2)
     assert set().union(*folds) == set("abcde") and not folds[0] & folds[1]
+
+
+def test_threshold_counts_each_dataset_by_its_rates():
+    # dataset 0: 20 falls scored 5, 20 activities of which 2 scored 2; dataset 1: 2 falls scored 2, 2
+    # activities scored 0. Pooled, the 2 falls of the small dataset are not worth 2 alarms of the big
+    # one (thr above 2); by dataset, they are its whole sensitivity (thr at or below 2)
+    best = np.array([5.0] * 20 + [2.0, 2.0] + [0.0] * 18 + [2.0, 2.0] + [0.0, 0.0])
+    is_fall = np.array([True] * 20 + [False] * 20 + [True] * 2 + [False] * 2)
+    dataset = np.array([0] * 40 + [1] * 4)
+    _obj, pooled = learn.choose_threshold(best, is_fall, fa_weight=2)
+    obj, by_dataset = learn.choose_threshold(best, is_fall, fa_weight=2, dataset=dataset)
+    assert pooled > 2.0
+    assert 0.0 < by_dataset <= 2.0 and obj == 100.0 - 2 * 10.0 + 100.0
+
+
+def test_weights_give_each_dataset_and_class_an_equal_share():
+    y = np.array([1] * 5 + [0] * 45 + [1] * 40 + [0] * 10)
+    ds = np.array([1] * 50 + [0] * 50)
+    w = learn._balanced(y, ds)
+    shares = [w[(ds == d) & (y == c)].sum() for d in (0, 1) for c in (0, 1)]
+    assert np.allclose(shares, [len(y) / 4.0] * 4)
+    # one dataset: class-balanced, as before
+    w1 = learn._balanced(y)
+    assert np.isclose(w1[y == 1].sum(), w1[y == 0].sum())
+    # fit() gives the weights of the candidates' own datasets: the small dataset's falls weigh more
+    X = np.tile(np.array(learn.CLIP)[:, 1], (len(y), 1))
+    trials = [{"dataset": "mobifall" if d else "sisfall", "sensor": None, "subject": k % 5,
+               "group": "g%d" % (k % 5), "code": "X", "is_fall": bool(y[k]), "name": "t%d" % k,
+               "n_real": 500, "impact": 100} for k, d in enumerate(ds)]
+    cands = learn.Cands(trials, list(range(len(y))), y, X, [100] * len(y), [225] * len(y))
+    assert np.array_equal(learn._datasets_of(cands), ds)

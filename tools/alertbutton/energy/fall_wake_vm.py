@@ -25,6 +25,7 @@ import machine
 from lis3dh_sim import SimLIS3DH
 
 from drivers.lis3dh import LIS3DH
+from firmware.fall.detector import FallDetector
 from firmware.fall.monitor import FallMonitor, SLEEP_HZ
 
 INT1 = 39
@@ -39,9 +40,13 @@ class _Alert:
             pass
 
 
+MODEL = [None]  # the trial's integer model (argv JSON "models"), None: the shipped one
+
+
 def _monitor(chip, keep, sleep_hz=50):
     acc = LIS3DH(chip, range_g=8, rate_hz=50, keep_fifo=keep)
-    return acc, FallMonitor(acc, _Alert(), lambda *a, **k: None, sleep_hz=sleep_hz)
+    det = None if MODEL[0] is None else FallDetector(rate_hz=acc.rate_hz, model=MODEL[0])
+    return acc, FallMonitor(acc, _Alert(), lambda *a, **k: None, sleep_hz=sleep_hz, detector=det)
 
 
 def _stream(chip, fm, samples, i, fell_at):
@@ -104,7 +109,9 @@ def main():
         P = json.load(f)
     lead = int(P["lead_s"] * 50)
     hz = P.get("sleep_hz") or SLEEP_HZ
+    models = P.get("models") or {}
     for name, tr in P["trials"]:
+        MODEL[0] = tuple(models[name]) if name in models else None
         tr = [tuple(s) for s in tr]
         samples = [tr[0]] * lead + tr + [tr[-1]] * 200
         out = {"name": name, "awake": awake(samples), "asleep": {}, "sleep_hz": hz}

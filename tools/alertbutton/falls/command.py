@@ -126,6 +126,10 @@ def add_arguments(p):
                         "detector in the VM: how many it takes for a fall")
     p.add_argument("--sisfall", metavar="DIR",
                    help="with --protocol or --ship: the SisFall folder, DIR being the MobiFall one")
+    p.add_argument("--wake", action="store_true",
+                   help="with --protocol: also every MobiFall fall through the firmware's deep-sleep wake "
+                        "path (LIS3DH at 25 Hz, boot of 0 / 0.64 / 1 s) with the model of the outer fold "
+                        "that held its subject out, in the VM (a few minutes)")
     p.add_argument("--protocol", action="store_true",
                    help="nested group k-fold by subject over MobiFall + SisFall (both sensors) and "
                         "cross-dataset figures, the learnt detector beside the impact + posture + "
@@ -189,13 +193,16 @@ def run_protocol(args):
             os.path.relpath(args.ship, vm.REPO) if os.path.isabs(args.ship) else args.ship)
         out = protocol.ship(args.dir, args.sisfall, args.ship, cmd, args.rate, log)
     else:
-        out = protocol.run(args.dir, args.sisfall, args.rate, log)
+        out = protocol.run(args.dir, args.sisfall, args.rate, log, wake=args.wake)
     sys.stderr.write("%.0f s\n" % (time.time() - t0))
     print(json.dumps(out, indent=1))
     return 0
 
 
 def run(args):
+    if args.wake and not args.protocol:
+        sys.stderr.write("fall-eval: --wake goes with --protocol (the held-out models it runs come from the nested folds)\n")
+        return 2
     if args.drop:
         from alertbutton.falls import drop
         print(json.dumps(drop.measure(rate=args.rate), indent=1))

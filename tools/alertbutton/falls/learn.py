@@ -41,7 +41,10 @@ FEATURE_SETS = {
     "all": tuple(range(N_FEATURES)),  # + the rotation features (computed only if a gate lets through)
 }
 GATES = ((0, 16000), (20, 200), (30, 150))  # (min posture change deg, max stillness mg)
-FA_WEIGHT = 3  # threshold objective: falls detected - 3 x activity trials alarmed
+# threshold objective, per dataset in percentage points, summed over the datasets:
+# sensitivity - FA_WEIGHT x fraction of activity trials alarmed (choose_threshold; 3 until the
+# second design of issue 24, on pooled counts: docs/fall-detection.md, the log of attempts)
+FA_WEIGHT = 2
 SCORE_BITS = 28  # |score| < 2**28: small ints on a 32-bit MicroPython (the firmware checks 2**29)
 INNER_FOLDS = 3
 
@@ -187,10 +190,28 @@ def _design(config, X):
     return Z
 
 
-def _balanced(y):
-    pos = max(1, int(y.sum()))
-    neg = max(1, int(len(y) - y.sum()))
-    return np.where(y == 1, len(y) / (2.0 * pos), len(y) / (2.0 * neg))
+def _balanced(y, dataset=None):
+    """Sample weights giving each (dataset, class) cell present an equal share of the total weight:
+    MobiFall's 216 falls weigh as much as SisFall's 2,400 fall candidates (two sensors), so the fit
+    is not a SisFall model that MobiFall happens to share. dataset None: one dataset."""
+    y = np.asarray(y)
+    ds = np.zeros(len(y), dtype=np.int64) if dataset is None else np.asarray(dataset)
+    cells = [(d, c) for d in np.unique(ds) for c in (0, 1) if ((ds == d) & (y == c)).any()]
+    w = np.zeros(len(y), dtype=np.float64)
+    for d, c in cells:
+        m = (ds == d) & (y == c)
+        w[m] = len(y) / (len(cells) * float(m.sum()))
+    return w
+
+
+def _datasets_of(cands):
+    """Per candidate: 0 for SisFall, 1 for MobiFall (the trial's dataset)."""
+    return np.array([1 if cands.trials[t]["dataset"] == "mobifall" else 0 for t in cands.tix.tolist()],
+                    dtype=np.int64)
+
+
+def _trial_datasets(cands):
+    return np.array([1 if t["dataset"] == "mobifall" else 0 for t in cands.trials], dtype=np.int64)
 
 
 def fit(config, cands, rows):
@@ -204,7 +225,7 @@ def fit(config, cands, rows):
     if y.sum() == 0 or y.sum() == len(y):
         raise ValueError("need fall and non-fall candidates to train (%d candidates)" % len(y))
     Z = _design(config, cands.X[m])
-    w = _balanced(y)
+    w = _balanced(y, _datasets_of(cands)[m])
     if config["kind"] == "logistic":
         est = make_pipeline(StandardScaler(), LogisticRegression(C=config["C"], max_iter=2000))
         est.fit(Z, y, logisticregression__sample_weight=w)
@@ -350,24 +371,32 @@ def trial_best(cands, acc_score, gated):
     return best
 
 
-def choose_threshold(best, is_fall, fa_weight=FA_WEIGHT):
-    """(objective, thr) maximising falls detected - fa_weight x activity trials alarmed from the
-    trials' best scores; ties: the highest, then halfway down to the next lower score (a margin)."""
+def choose_threshold(best, is_fall, fa_weight=FA_WEIGHT, dataset=None):
+    """(objective, thr) from the trials' best scores, maximising the sum over the datasets present of
+    (sensitivity - fa_weight x fraction of activity trials alarmed), in percentage points: each
+    dataset counts for its rates, not for its number of trials (SisFall's 2,400 fall trials would
+    otherwise place MobiFall's threshold). dataset: per trial (None: one dataset). Ties: the
+    highest, then halfway down to the next lower score (a margin)."""
     vals = np.unique(best[np.isfinite(best)])
     if not len(vals):
         return -1e9, 0.0
-    f = np.sort(best[is_fall])
-    a = np.sort(best[~is_fall])
-    det = len(f) - np.searchsorted(f, vals, side="left")
-    fp = len(a) - np.searchsorted(a, vals, side="left")
-    obj = det - fa_weight * fp
+    ds = np.zeros(len(best), dtype=np.int64) if dataset is None else np.asarray(dataset)
+    obj = np.zeros(len(vals))
+    for d in np.unique(ds):
+        f = np.sort(best[is_fall & (ds == d)])
+        a = np.sort(best[~is_fall & (ds == d)])
+        if len(f):
+            obj += 100.0 * (len(f) - np.searchsorted(f, vals, side="left")) / len(f)
+        if len(a):
+            obj -= 100.0 * fa_weight * (len(a) - np.searchsorted(a, vals, side="left")) / len(a)
+    obj = np.round(obj, 6)  # ties between equal sums computed in another order
     k = int(np.flatnonzero(obj == obj.max())[-1])
     thr = float(vals[k])
     if k > 0:
         thr = thr - (thr - float(vals[k - 1])) / 2.0
     else:
         thr = thr - 1e-3 * max(1.0, abs(thr))
-    return int(obj[k]), thr
+    return float(obj[k]), thr
 
 
 def _is_fall(cands):
@@ -402,7 +431,7 @@ def oof_objective(config, cands, rows, folds):
     # trials of rows without any gated candidate never alarm: keep them at -inf
     is_fall = _is_fall(cands)
     keep = in_rows
-    return choose_threshold(best[keep], is_fall[keep])
+    return choose_threshold(best[keep], is_fall[keep], dataset=_trial_datasets(cands)[keep])
 
 
 def choose(cands, rows, configs=None, folds=INNER_FOLDS, log=None):
@@ -419,7 +448,7 @@ def choose(cands, rows, configs=None, folds=INNER_FOLDS, log=None):
             continue
         table.append((config_name(c), obj))
         if log:
-            log("  %-45s objective %d" % (config_name(c), obj))
+            log("  %-45s objective %.2f" % (config_name(c), obj))
         if best is None or obj > best[0]:
             best = (obj, c, thr)
     if best is None:

@@ -34,18 +34,31 @@ def _rule_accept(X, p):
 
 
 def choose_rule(cands, train_trials):
-    """The rule's thresholds maximising falls detected - FA_WEIGHT x activity trials alarmed on the
-    trials whose index is in train_trials (the fall-eval --tune objective; first grid point on ties)."""
+    """The rule's thresholds maximising the learnt detector's objective (learn.choose_threshold: per
+    dataset, sensitivity - learn.FA_WEIGHT x fraction of activity trials alarmed, summed) on the
+    trials whose index is in train_trials (first grid point on ties): the baseline is chosen the
+    same way as the model it is compared with."""
     keys = sorted(evaluate.TUNE_GRID)
     is_fall = np.array([t["is_fall"] for t in cands.trials], dtype=bool)
+    ds = learn._trial_datasets(cands)
     rows = np.isin(cands.tix, list(train_trials))
+    tt = np.zeros(len(cands.trials), dtype=bool)
+    tt[list(train_trials)] = True
     best = None
     for combo in itertools.product(*(evaluate.TUNE_GRID[k] for k in keys)):
         p = dict(zip(keys, combo))
         acc = rows & _rule_accept(cands.X, p)
         hit = np.zeros(len(cands.trials), dtype=bool)
         hit[cands.tix[acc]] = True
-        score = int((hit & is_fall).sum()) - evaluate.FA_WEIGHT * int((hit & ~is_fall).sum())
+        score = 0.0
+        for d in np.unique(ds[tt]):
+            f = tt & is_fall & (ds == d)
+            a = tt & ~is_fall & (ds == d)
+            if f.any():
+                score += 100.0 * (hit & f).sum() / f.sum()
+            if a.any():
+                score -= 100.0 * learn.FA_WEIGHT * (hit & a).sum() / a.sum()
+        score = round(score, 6)
         if best is None or score > best[0]:
             best = (score, p)
     return best[1]
@@ -109,8 +122,34 @@ def load_all(mobifall_dir, sisfall_dir, rate=50, log=None):
     return learn.Cands.join(parts)
 
 
-def run(mobifall_dir, sisfall_dir, rate=50, log=None, outer=OUTER_FOLDS):
+WAKE_BOOTS_MS = (0, 640, 1000)
+
+
+def wake_held_out(mobifall_dir, model_of_group, boots=WAKE_BOOTS_MS):
+    """Every MobiFall fall through the VM's deep-sleep wake path (alertbutton.energy.fall_wake: 3 s
+    still, LIS3DH at its sleep rate, the boot's samples lost but the FIFO's, the saved posture), each
+    with the integer model of the outer fold that held its subject out: falls confirmed awake and
+    after each boot time, and the falls each boot loses."""
+    from alertbutton.energy import fall_wake
+    trials = fall_wake.load(mobifall_dir)
+    models = {}
+    for name, _samples in trials:
+        group = "m%d" % int(name.split("_")[1])  # CODE_subject_trial
+        if group not in model_of_group:
+            raise ValueError("no held-out model for MobiFall subject %s" % group[1:])
+        models[name] = model_of_group[group]
+    res = fall_wake.run(trials, boot_ms=boots, models=models, timeout=3600)
+    s = fall_wake.summary(res, boots)
+    return {"falls": len(res), "awake": s["awake"],
+            "asleep": dict(("boot %d ms" % b, {"detected": s[b]["detected"], "lost": s[b]["lost"]}) for b in boots)}
+
+
+def run(mobifall_dir, sisfall_dir, rate=50, log=None, outer=OUTER_FOLDS, wake=False):
+    """wake: also every MobiFall fall through the deep-sleep wake path with its held-out model
+    (wake_held_out; 50 Hz only)."""
     log = log or (lambda s: None)
+    if wake and rate != 50:
+        raise ValueError("--wake runs the firmware's wake path, built for 50 Hz: drop --rate")
     cands = load_all(mobifall_dir, sisfall_dir, rate, log)
     groups = sorted(set(t["group"] for t in cands.trials))
     folds = learn.group_folds(groups, outer, SEED)
@@ -118,11 +157,14 @@ def run(mobifall_dir, sisfall_dir, rate=50, log=None, outer=OUTER_FOLDS):
     model_acc = np.zeros(n, dtype=bool)
     rule_acc = np.zeros(n, dtype=bool)
     fold_info = []
+    model_of_group = {}
     for k, fold in enumerate(folds):
         log("outer fold %d/%d: %s" % (k + 1, len(folds), " ".join(sorted(fold))))
         test = _trials(cands, lambda t: t["group"] in fold)
         train = set(range(len(cands.trials))) - test
-        fw, rule, details, _ = _fit_and_judge(cands, train, test, log)
+        fw, rule, details, fitted = _fit_and_judge(cands, train, test, log)
+        for g in fold:
+            model_of_group[g] = fitted[1]
         m = np.isin(cands.tix, list(test))
         model_acc[m] = fw[m]
         rule_acc[m] = rule[m]
@@ -138,10 +180,14 @@ def run(mobifall_dir, sisfall_dir, rate=50, log=None, outer=OUTER_FOLDS):
         figs = _figures(cands, learn.replay(cands, fw, rate), learn.replay(cands, rule, rate), rate,
                         lambda t, dst=dst: t["dataset"] == dst)
         cross["trained on %s" % src] = dict(figs, choice=details)
-    return {"protocol": "nested group %d-fold by subject over MobiFall + SisFall (inner %d-fold), and "
-                        "cross-dataset" % (outer, learn.INNER_FOLDS),
-            "rate_hz": rate, "subjects": groups, "nested": nested, "nested_folds": fold_info,
-            "cross_dataset": cross}
+    out = {"protocol": "nested group %d-fold by subject over MobiFall + SisFall (inner %d-fold), and "
+                       "cross-dataset" % (outer, learn.INNER_FOLDS),
+           "rate_hz": rate, "subjects": groups, "nested": nested, "nested_folds": fold_info,
+           "cross_dataset": cross}
+    if wake:
+        log("MobiFall falls from deep sleep, each with its held-out model, in the VM")
+        out["nested_wake_mobifall"] = wake_held_out(mobifall_dir, model_of_group)
+    return out
 
 
 def ship(mobifall_dir, sisfall_dir, out_path, command, rate=50, log=None):
