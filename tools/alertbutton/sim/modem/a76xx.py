@@ -190,6 +190,8 @@ class ModemSim(AtCommandLine, NetworkCommands, SmsCommands, GnssCommands, DataMo
         self.cscs = "IRA"
         self.creg_n = self.cereg_n = self.cgreg_n = 0
         self.cfun = 1
+        self.ctzu = 1  # NITZ into the RTC (this module's default, read back as "+CTZU: 1")
+        self.ctzr = 0  # no +CTZV reports until AT+CTZR=1
         self.cnmi = list(self.cnmi_default)
         self.csmp = [17, 167, 0, 0]
         self.csms = 0
