@@ -146,10 +146,15 @@ class SimcomA76xx(Modem):
         for banner in (b"*ATREADY", b"SMS DONE", b"PB DONE", b"RDY", b"+CGNSSPWR:", b"*ISIMAID"):
             self.at.on_urc(banner, self._urc_banner)
         self.nitz_pending = False  # a +CTZV came: the module's RTC has the network's time to read
+        self._nitz_task = None  # the read it started (at most one at a time)
         self.at.on_urc(b"+CTZV:", self._urc_ctzv)
 
     def _urc_ctzv(self, ln):
+        # runs in the AT reader task: the read is a task of its own, so the time is known within a
+        # second of registering (an alert right after a reboot), not at the next status poll
         self.nitz_pending = True
+        if self.ready.is_set() and (self._nitz_task is None or self._nitz_task.done()):
+            self._nitz_task = asyncio.create_task(self.network_time())
 
     async def configure(self):
         await super().configure()
