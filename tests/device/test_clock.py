@@ -180,3 +180,22 @@ async def test_a_chunk_has_time_only_once_a_source_set_the_clock():
     for p in after:
         assert p["start_utc_ms"] is not None  # TIME set, with the fix's time (not the VM's PC clock)
         assert 0 <= p["start_utc_ms"] - p["offset_ms"] - want <= 3000, p
+
+
+async def test_the_self_test_says_where_the_time_came_from_or_that_it_drifts():
+    from firmware.console.selftest import SelfTest
+    st = SelfTest(None)
+    fresh()
+    p = await st.clock()
+    assert p["ok"] and p["value"] == "ticks running, time not set" and "age unknown" in p["note"]
+    clock.set_from(clock.NETWORK, 2027, 1, 2, 3, 4, 5)
+    p = await st.clock()
+    assert p["value"] == "ticks running, 2027-01-02 03:04 UTC (from network, 0 min ago)", p
+    keep = clock.MAX_AGE_S
+    try:
+        clock.MAX_AGE_S = -1
+        p = await st.clock()
+        assert p["ok"] and p["value"] == "ticks running, time drifting: set from network 0 h ago", p
+    finally:
+        clock.MAX_AGE_S = keep
+    fresh()
