@@ -10,11 +10,14 @@
 # with a plausible date (firmware/core/clock.py); it then sets the device clock as NETWORK time.
 import asyncio
 import time
+from time import ticks_diff, ticks_ms
 
 from firmware.core.errors import AtError, AtTimeout
 from drivers.modem.base import Modem
 from firmware.core import clock
 from firmware.core.fix import Fix, UERE_M
+
+_NITZ_GAP_MS = 60000
 
 
 def parse_cgnssinfo(payload, ddmm=False):
@@ -147,13 +150,17 @@ class SimcomA76xx(Modem):
             self.at.on_urc(banner, self._urc_banner)
         self.nitz_pending = False  # a +CTZV came: the module's RTC has the network's time to read
         self._nitz_task = None  # the read it started (at most one at a time)
+        self._nitz_at = None  # ticks_ms when it started
         self.at.on_urc(b"+CTZV:", self._urc_ctzv)
 
     def _urc_ctzv(self, ln):
         # runs in the AT reader task: the read is a task of its own, so the time is known within a
         # second of registering (an alert right after a reboot), not at the next status poll
+        # (at most once a minute: a burst of reports must not crowd the SMS; the status poll reads later)
         self.nitz_pending = True
-        if self.ready.is_set() and (self._nitz_task is None or self._nitz_task.done()):
+        if (self.ready.is_set() and (self._nitz_task is None or self._nitz_task.done())
+                and (self._nitz_at is None or ticks_diff(ticks_ms(), self._nitz_at) >= _NITZ_GAP_MS)):
+            self._nitz_at = ticks_ms()
             self._nitz_task = asyncio.create_task(self.network_time())
 
     async def configure(self):

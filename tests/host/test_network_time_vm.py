@@ -75,3 +75,11 @@ def test_absurd_network_dates_are_refused():
         r = run_against(sim)
         assert r["ready"] and r["utc"] is None and r["status"] == [None, None], (net_time, r)
         assert "clock_refused" in r["logs"]
+
+
+def test_a_burst_of_network_reports_reads_the_time_at_most_once_a_minute():
+    sim = modem(urc_rate_hz=30.0)  # +CTZV is one of the random URCs: ~6 a second here
+    r = run_against(sim)
+    assert r["ready"] and r["status"][0] == "network"
+    # at most: once at bring-up, once for the first report, once at the status poll (not ~18 times)
+    assert 1 <= sim.rx_log().count("AT+CCLK?") <= 3, sim.rx_log()
