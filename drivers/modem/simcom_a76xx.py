@@ -1,11 +1,23 @@
 # SIMCom A76xx (A7670E reference) dialect: GNSS through AT+CGNSSPWR / AT+CGNSSINFO, boot banners,
-# power key. SMS, SIM and registration come from drivers/modem/base.py.
+# power key, network time. SMS, SIM and registration come from drivers/modem/base.py.
+#
+# Network time (A76XX Series AT Command Manual V1.09, network chapter, and 3GPP 27.007 8.15):
+#   AT+CTZU=1   the module's RTC takes the network's time (NITZ) when the network sends it;
+#   AT+CTZR=1   each time-zone report from the network comes as a "+CTZV: ..." URC;
+#   AT+CCLK?    +CCLK: "yy/MM/dd,hh:mm:ss+zz": local time, zz the offset in quarters of an hour.
+# The module's RTC starts from a default date at power-on (e.g. "70/01/01,00:00:00+00") and a network
+# may send no NITZ at all, so AT+CCLK? is believed only after a +CTZV came (once per +CTZV) and only
+# with a plausible date (firmware/core/clock.py); it then sets the device clock as NETWORK time.
 import asyncio
+import time
+from time import ticks_diff, ticks_ms
 
 from firmware.core.errors import AtError, AtTimeout
 from drivers.modem.base import Modem
 from firmware.core import clock
 from firmware.core.fix import Fix, UERE_M
+
+_NITZ_GAP_MS = 60000
 
 
 def parse_cgnssinfo(payload, ddmm=False):
@@ -50,6 +62,30 @@ def parse_cgnssinfo(payload, ddmm=False):
         return Fix(lat, lon, acc, utc, None, "gnss", sats)
     except ValueError:
         return None
+
+
+def parse_cclk(payload):
+    """(year, month, day, hh, mm, ss) in UTC from a +CCLK payload ('"yy/MM/dd,hh:mm:ss+zz"'), or None
+    when malformed or not a plausible date (see firmware/core/clock.py)."""
+    v = payload.strip()
+    if len(v) != 22 or v[0] != 34 or v[21] != 34 or v[18] not in b"+-":  # 34: '"'
+        return None
+    v = v[1:21]
+    if v[2:3] != b"/" or v[5:6] != b"/" or v[8:9] != b"," or v[11:12] != b":" or v[14:15] != b":":
+        return None
+    f = []
+    for i in (0, 3, 6, 9, 12, 15, 18):
+        d = v[i:i + 2] if i != 18 else v[18:20]
+        if not _digits(d):
+            return None
+        f.append(int(d))
+    y, mo, dd, hh, mi, ss, q = 2000 + f[0], f[1], f[2], f[3], f[4], f[5], f[6]
+    if v[17] == 45:  # '-'
+        q = -q
+    if q < -96 or q > 96 or not clock.plausible(y, mo, dd, hh, mi, ss):
+        return None
+    t = time.gmtime(clock.epoch(y, mo, dd, hh, mi, ss) - q * 900)
+    return t[0], t[1], t[2], t[3], t[4], t[5]
 
 
 def _coord(v, ddmm):
@@ -112,6 +148,52 @@ class SimcomA76xx(Modem):
         self.gnss_ready = False
         for banner in (b"*ATREADY", b"SMS DONE", b"PB DONE", b"RDY", b"+CGNSSPWR:", b"*ISIMAID"):
             self.at.on_urc(banner, self._urc_banner)
+        self.nitz_pending = False  # a +CTZV came: the module's RTC has the network's time to read
+        self._nitz_task = None  # the read it started (at most one at a time)
+        self._nitz_at = None  # ticks_ms when it started
+        self.at.on_urc(b"+CTZV:", self._urc_ctzv)
+
+    def _urc_ctzv(self, ln):
+        # runs in the AT reader task: the read is a task of its own, so the time is known within a
+        # second of registering (an alert right after a reboot), not at the next status poll
+        # (at most once a minute: a burst of reports must not crowd the SMS; the status poll reads later)
+        self.nitz_pending = True
+        if (self.ready.is_set() and (self._nitz_task is None or self._nitz_task.done())
+                and (self._nitz_at is None or ticks_diff(ticks_ms(), self._nitz_at) >= _NITZ_GAP_MS)):
+            self._nitz_at = ticks_ms()
+            self._nitz_task = asyncio.create_task(self.network_time())
+
+    async def configure(self):
+        await super().configure()
+        try:  # NITZ into the module's RTC, and a +CTZV each time the network sends it
+            await self.at.command("AT+CTZU=1")
+            await self.at.command("AT+CTZR=1")
+        except (AtError, AtTimeout) as e:
+            self.log("network_time_unsupported", err=repr(e))
+        await self.network_time()
+
+    async def poll_status(self):
+        await super().poll_status()
+        await self.network_time()
+
+    async def network_time(self):
+        """After a +CTZV: reads AT+CCLK? and sets the device clock from it (NETWORK) when plausible.
+        True when the clock was set."""
+        if not self.nitz_pending:
+            return False
+        try:
+            r = await self.at.command("AT+CCLK?", timeout_ms=2000, expect="+CCLK:")
+        except (AtError, AtTimeout) as e:
+            self.log("network_time_failed", err=repr(e))
+            return False
+        self.nitz_pending = False
+        v = r.line(b"+CCLK:") or b""
+        t = parse_cclk(v)
+        if t is None:
+            clock.refused += 1
+            self.log("clock_refused", source="network", cclk=str(v))
+            return False
+        return clock.set_from(clock.NETWORK, *t)
 
     def _urc_banner(self, ln):
         if ln.startswith(b"+CGNSSPWR:"):

@@ -164,11 +164,15 @@ class SelfTest:
             return part("clock", False, "ticks stopped (%d ms in 50 ms)" % dt, "the system timer does not "
                         "run: firmware or chip fault")
         utc = clock.utc_now()
+        src, age = clock.status()
         if utc is None:
-            return part("clock", True, "ticks running, RTC not set",
-                        "a remembered position is sent with 'age unknown' until the clock is set")
+            why = "not set" if src is None else "drifting: set from %s %d h ago" % (src, age // 3600)
+            return part("clock", True, "ticks running, time %s" % why, "until a GNSS fix or the network's "
+                        "time sets it, a remembered position goes with 'age unknown' and recordings "
+                        "carry no time")
         t = time.gmtime(utc)
-        return part("clock", True, "ticks running, RTC %04d-%02d-%02d %02d:%02d UTC" % t[:5])
+        return part("clock", True, "ticks running, %04d-%02d-%02d %02d:%02d UTC (from %s, %d min ago)"
+                    % (t[:5] + (src, age // 60)))
 
     async def accelerometer(self):
         app = self.app

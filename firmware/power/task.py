@@ -12,6 +12,7 @@ from time import ticks_add, ticks_diff, ticks_ms
 from firmware.wearer import boot_wake
 from firmware.power import policy as power, gate as power_gate
 from firmware.system import storage
+from firmware.core import clock
 from firmware.core.uptime import fresh
 from firmware.alert.manager import DISPATCHING, IDLE
 from firmware.location.gnss_power import POLL_MS as _GNSS_POLL_MS
@@ -129,6 +130,7 @@ class PowerTask:
             gap = min(max(0, gap - boot_ms), limit)  # the RC clock drifts; a clock set must not count
             acc, x = Accounting.load(hw.rtc_load(), now, gap, boot_ms)
             self.policy.resume(x.get("p"), now, gap + boot_ms)
+            clock.resume(x.get("clk"))  # RTC memory and the RTC survived: the clock's source too
             self._x = x
             self._gap = gap + boot_ms
             src = "rtc"
@@ -164,6 +166,7 @@ class PowerTask:
         if posture is not None:
             x["ap"] = posture
         x["mc"] = self.modem_policy.carry(now)
+        x["clk"] = clock.carry()
         gp = getattr(self.app, "gnss_policy", None)
         if gp is not None:
             x["g"] = gp.carry(now)

@@ -72,14 +72,26 @@ def test_no_fix_and_no_cell_says_position_unknown(tmp_path):
 
 
 def test_stale_fix_is_sent_with_its_age_without_waiting(tmp_path):
+    # the age needs the time: here the network's (NITZ: +CTZV when it registers, after the modem's
+    # bring-up, then AT+CCLK?), as after a battery pull where the RTC restarts from nothing (issue 21)
     sc = scenario(last_fix={"lat": 43.29695, "lon": 5.38107, "acc_m": 20, "age_s": 7200},
-                  gnss={"lat": 1.0, "lon": 1.0, "acc_m": 5, "after_s": 600})
+                  gnss={"lat": 1.0, "lon": 1.0, "acc_m": 5, "after_s": 600},
+                  modem={"cmgs_latency_s": 0.2, "cmd_latency_s": 0.005, "registered_after_s": 1.5})
     run = run_scenario(sc, tmp_path)
     texts = check_sms(run)
     for t in texts:
         assert "43.29695,5.38107" in t and "2 h" in t, t
     trig = [e["t"] for e in run.events if e["event"] == "trigger"][0]
     assert run.sms[0]["t"] - trig < 1.0  # never waited for the GNSS fix (it comes after 600 s)
+
+
+def test_stale_fix_without_a_time_source_says_its_time_is_unknown(tmp_path):
+    # no NITZ, no GNSS yet: the RTC (the PC's clock in the simulator) is no time source (issue 21)
+    sc = scenario(last_fix={"lat": 43.29695, "lon": 5.38107, "acc_m": 20, "age_s": 7200},
+                  gnss={"lat": 1.0, "lon": 1.0, "acc_m": 5, "after_s": 600},
+                  modem={"cmgs_latency_s": 0.2, "cmd_latency_s": 0.005, "nitz": False})
+    for t in check_sms(run_scenario(sc, tmp_path)):
+        assert "43.29695,5.38107" in t and "heure inconnue" in t, t
 
 
 def test_name_that_forces_ucs2(tmp_path):

@@ -4,6 +4,7 @@ The board's modem UART and its control channel are ptys created here; the modem 
 external AT peer with --modem-pty) answers on the first, the virtual button is driven through the second.
 Outputs in --out: sms.jsonl (every SMS the modem accepted, decoded by python-gsmmodem-new),
 events.jsonl (the firmware's event log), firmware.log (everything else the VM printed)."""
+import calendar
 import json
 import os
 import random
@@ -15,6 +16,7 @@ import tty
 from alertbutton import vm
 from alertbutton.sim import outdir
 from alertbutton.sim.modem import dialects
+from alertbutton.sim.modem.a76xx import NET_TIME, _parse_net_time
 
 BUTTON_PIN = 13  # boards/pins_a7670e.py BUTTON
 PWRKEY_PIN = 4  # boards/pins_a7670e.py MODEM_PWRKEY
@@ -181,7 +183,7 @@ class SimRun:
         if lf:
             _write_json(os.path.join(self.flash, "lastfix.json"), {
                 "lat": lf["lat"], "lon": lf["lon"], "acc_m": lf.get("acc_m", 50),
-                "utc": time.time() - float(lf.get("age_s", 0)), "source": "gnss"})
+                "utc": _sim_utc(sc) - float(lf.get("age_s", 0)), "source": "gnss"})
         if sc.get("accel") is not None:
             _write_accel_trace(sc["accel"], os.path.join(self.flash, "sim_accel.txt"))
         for name in ("sms.jsonl", "events.jsonl", "firmware.log"):
@@ -525,6 +527,13 @@ def _ticks_start(value):
     if isinstance(value, str) and value.startswith("wrap-"):
         return vm.ticks_period() - int(value[5:])
     return int(value)
+
+
+def _sim_utc(sc):
+    """The simulated world's UTC at start (Unix s): the modem's network time, which its GNSS shares;
+    the PC's clock is not the device's (the firmware trusts only those two sources)."""
+    utc0, _q = _parse_net_time(str(sc.get("modem", {}).get("net_time", NET_TIME)))
+    return calendar.timegm(utc0.timetuple())
 
 
 def _write_json(path, obj):

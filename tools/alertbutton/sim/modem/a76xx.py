@@ -58,6 +58,9 @@ def luhn_complete(digits14):
     return digits14 + str((10 - total % 10) % 10)
 
 
+NET_TIME = "26/11/26,15:30:00+04"  # the simulated network's local time at start, zone in quarter hours
+
+
 def _parse_net_time(s):
     """'26/11/26,15:30:00+04' (local time, zone in quarter hours) -> (UTC datetime, quarters)."""
     date, clock = s.split(",")
@@ -111,7 +114,7 @@ class ModemSim(AtCommandLine, NetworkCommands, SmsCommands, GnssCommands, DataMo
         self.imei = str(m.get("imei") or luhn_complete("86000000123456"))
         self.imsi = str(m.get("imsi", "208011234567890"))
         self.nitz = bool(m.get("nitz", True))
-        self.net_time = str(m.get("net_time", "26/11/26,15:30:00+04"))
+        self.net_time = str(m.get("net_time", NET_TIME))
         self.delivery_s = float(m.get("delivery_s", 2.0))  # SMS accepted -> its status report
         self.smsc = str(m.get("smsc", "+33689004000"))
         # PWRKEY (A7670 hardware design, power on/off timing): >= 50 ms low turns it on, >= 2.5 s low
@@ -190,6 +193,8 @@ class ModemSim(AtCommandLine, NetworkCommands, SmsCommands, GnssCommands, DataMo
         self.cscs = "IRA"
         self.creg_n = self.cereg_n = self.cgreg_n = 0
         self.cfun = 1
+        self.ctzu = 1  # NITZ into the RTC (this module's default, read back as "+CTZU: 1")
+        self.ctzr = 0  # no +CTZV reports until AT+CTZR=1
         self.cnmi = list(self.cnmi_default)
         self.csmp = [17, 167, 0, 0]
         self.csms = 0

@@ -14,11 +14,14 @@ class NetworkCommands:
     """SIM, registration and network commands (a ModemSim mixin)."""
 
     def _emit_reg_urcs(self):
-        """+CREG/+CGREG/+CEREG URCs with the current state, for those the TE enabled."""
+        """+CREG/+CGREG/+CEREG URCs with the current state, for those the TE enabled; on registering
+        to a network that sends its time (NITZ), the +CTZV time-zone report when AT+CTZR=1."""
         if self.booted and self.cfun == 1:
             for name, n in (("CREG", self.creg_n), ("CGREG", self.cgreg_n), ("CEREG", self.cereg_n)):
                 if n:
                     self._emit_urc(self._reg_urc(name, n))
+            if self.nitz and self.ctzr and self.registered():
+                self._emit_urc("+CTZV: %+03d,0" % self._tzq)
 
     _on_registered = _emit_reg_urcs
 
@@ -135,10 +138,10 @@ class NetworkCommands:
 
     def x_CCLK(self, form, args):
         if form == "read":
-            if self.nitz and self.registered():
+            if self.nitz and self.ctzu and self.registered():
                 local = self._utc_now() + datetime.timedelta(minutes=15 * self._tzq)
                 return ['+CCLK: "%s%+03d"' % (local.strftime("%y/%m/%d,%H:%M:%S"), self._tzq)]
-            # never synced: the module's RTC counts from 1970 like a real A7670 without NITZ
+            # never synced (no NITZ, or AT+CTZU=0): the module's RTC counts from 1970 like a real A7670
             t = datetime.datetime(1970, 1, 1) + datetime.timedelta(seconds=int(self.now()))
             return ['+CCLK: "%s+00"' % t.strftime("%y/%m/%d,%H:%M:%S")]
         if form == "test":
@@ -150,11 +153,23 @@ class NetworkCommands:
             return []
         return ["+CBC: %.3fV" % self.vbat_v]
 
+    def _switch(self, name, form, args):
+        """A 0/1 setting read back as "+NAME: <n>" (test form: "+NAME: (0-1)")."""
+        attr = name.lower()
+        if form == "read":
+            return ["+%s: %d" % (name, getattr(self, attr))]
+        if form == "test":
+            return ["+%s: (0-1)" % name]
+        setattr(self, attr, _int_arg(args, 0, 0, 1))
+        return []
+
     def x_CTZU(self, form, args):
-        return [] if form != "read" else ["+CTZU: 1"]
+        """AT+CTZU=<0|1>: the RTC takes the network's time (NITZ) or not (A76XX AT manual V1.09)."""
+        return self._switch("CTZU", form, args)
 
     def x_CTZR(self, form, args):
-        return [] if form != "read" else ["+CTZR: 0"]
+        """AT+CTZR=<0|1>: a +CTZV URC for each time-zone report from the network, or none."""
+        return self._switch("CTZR", form, args)
 
     def x_CSCLK(self, form, args):
         return [] if form != "read" else ["+CSCLK: 0"]
