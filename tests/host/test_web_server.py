@@ -169,6 +169,24 @@ def test_the_page_keeps_no_pin_in_the_browser():
             assert word not in text, (name, word)  # no storage, no CDN
 
 
+def test_the_browser_is_not_offered_the_pin_to_save():
+    """Chromium ignores autocomplete="off" on a password field and offers to save what was typed in it:
+    each PIN field says "one-time-code" (nothing to remember, nothing proposed next time)."""
+    import html.parser
+
+    class Inputs(html.parser.HTMLParser):
+        found = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "input" and dict(attrs).get("type") == "password":
+                self.found.append(dict(attrs))
+    page = Inputs()
+    page.feed(open(os.path.join(REPO, "tools", "alertbutton", "web", "static", "index.html"), encoding="utf-8").read())
+    assert len(page.found) == 5, page.found  # unlock, current/new/again, evidence
+    for a in page.found:
+        assert a.get("autocomplete") == "one-time-code", a
+
+
 @pytest.mark.parametrize("listen", ["0.0.0.0:8765", "192.168.1.10:8765", "[::]:8765", "localhost:8765", "8765"])
 def test_a_listen_address_off_this_computer_is_refused(listen):
     r = subprocess.run([sys.executable, "-m", "alertbutton.cli", "web", "--port", "/dev/null", "--listen", listen],
