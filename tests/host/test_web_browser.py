@@ -139,8 +139,11 @@ def test_a_technician_configures_tests_and_locks_a_button_from_the_page(sim, web
         wait(d, lambda: text_of(d, "c%d-check" % slot).startswith("✓"), what="the check of slot %d" % slot)
         d.find_element(By.ID, "c%d-save" % slot).click()
         wait(d, lambda: text_of(d, "c%d-check" % slot).startswith("✓ enregistré"), what="the save of slot %d" % slot)
-    assert "0692 12 34 04 — Reunion, mobile (+262 692 12 34 04)" in text_of(d, "c4-check")
+    # the countries in French (phonenumbers' names), the words of the page French too
+    assert "✓ enregistré : Julie — 0692 12 34 04 — La Réunion, mobile (+262 692 12 34 04)" in text_of(d, "c4-check")
     assert "07 52 34 56 02 — France, mobile" in text_of(d, "c2-check")
+    assert "07400 900105 — Royaume-Uni, mobile" in text_of(d, "c5-check")
+    assert text_of(d, "gesture-now").startswith("alerte : 5 appuis"), text_of(d, "gesture-now")
     # the wearer's name
     typed(d, "wearer-name", "Camille")
     d.find_element(By.CSS_SELECTOR, "#wearer-form button").click()
@@ -158,7 +161,9 @@ def test_a_technician_configures_tests_and_locks_a_button_from_the_page(sim, web
         previewed[pre.get_attribute("data-to")] = d.execute_script("return arguments[0].textContent", pre)
     assert sorted(previewed) == sorted(e for _n, e, _m in CONTACTS)
     assert all("Camille" in txt for txt in previewed.values())
-    assert text_of(d, "preview-list").count("1 segment(s), ") == 5
+    assert text_of(d, "preview-list").count("1 SMS (136 caractères sur 160)") == 5, text_of(d, "preview-list")
+    assert text_of(d, "preview-position") == "Position dans le SMS : aucune (pas de position GPS connue)"
+    assert "Royaume-Uni (+44 7400 900105)" in text_of(d, "preview-5")
     shot(d, "04-preview", "preview")
 
     # a test alert to slots 2 and 4, with each SMS's progress
@@ -191,7 +196,11 @@ def test_a_technician_configures_tests_and_locks_a_button_from_the_page(sim, web
     wait(d, lambda: text_of(d, "h-status") == "Button status", what="English")
     # what the page wrote from the answers is rewritten too, not only the labels
     assert text_of(d, "session-msg") == "PIN set"
-    assert text_of(d, "c4-check").startswith("✓ saved: Julie — 0692 12 34 04")
+    assert text_of(d, "c4-check").startswith("✓ saved: Julie — 0692 12 34 04 — Reunion, mobile")
+    assert "United Kingdom (+44 7400 900105)" in text_of(d, "preview-5")
+    assert "1 SMS (136 characters of 160)" in text_of(d, "preview-5")
+    assert text_of(d, "preview-position") == "Position in the SMS: none (no GPS position known)"
+    assert text_of(d, "gesture-now").startswith("alert: 5 presses")
     assert text_of(d, "preview-list").startswith("Slot 1 — Sophie")
     assert "accepted by the network" in text_of(d, "test-progress")
     assert text_of(d, "selftest-verdict").startswith(("self-test passed", "SELF-TEST FAILED"))
@@ -223,7 +232,7 @@ def test_a_technician_configures_tests_and_locks_a_button_from_the_page(sim, web
     for s in sent:
         assert s["text"] == previewed[s["to"]], (s["to"], s["text"], previewed[s["to"]])
     d.find_element(By.ID, "st-refresh").click()
-    wait(d, lambda: "(alert)" in text_of(d, "st-alert"), what="the alert in the status")
+    wait(d, lambda: "(alerte)" in text_of(d, "st-alert"), what="the alert in the status")
     shot(d, "11-after-alert", "status")
 
 

@@ -40,10 +40,12 @@ class BadRequest(Exception):
 
 
 def number_view(e164):
-    """What the page shows of a stored number: national written form, country, kind, international."""
+    """What the page shows of a stored number: national written form, country (and its names in the
+    page's languages), kind, international."""
     info = phone.lookup(e164)
     return {"number": e164, "national": numplan_host.national_form(e164),
-            "country": info[1] if info else None, "kind": info[2] if info else None,
+            "country": info[1] if info else None, "countries": numplan_host.country_names(e164),
+            "kind": info[2] if info else None,
             "international": info[3] if info else e164, "described": phone.describe(e164),
             "warnings": phone.warnings(e164) if info else []}
 

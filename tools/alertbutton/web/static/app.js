@@ -23,7 +23,13 @@ const T = {
     unlocked_for: "déverrouillé pour {m} min d'inactivité", locked_done: "verrouillé",
     pins_differ: "les deux codes diffèrent", pin_done: "code PIN enregistré",
     in_sms: "dans les SMS : {v}", no_name: "(pas de nom)", lang_done: "langue des SMS : {v}",
-    position_used: "Position utilisée : {p}", segments: "{n} segment(s), {enc} {u}/{l}",
+    position_used: "Position dans le SMS : {p}", pos_last: "la dernière connue", pos_none: "aucune (pas de position GPS connue)",
+    sms_one: "1 SMS ({u} caractères sur {l})", sms_many: "{n} SMS enchaînés ({u} caractères : plus que les {l} d'un seul SMS)",
+    kind_mobile: "mobile", kind_landline: "fixe", kind_VoIP: "VoIP",
+    alert_kind: {alert: "alerte", fall: "chute", test: "test"}, saved_as: "enregistré :",
+    g_presses: "{a} : {n} appuis", g_within: "en {ms} ms", g_gap: "{ms} ms au plus entre deux appuis",
+    g_held: "chaque appui de {min} à {max} ms", g_hold: "{a} : appui long de {ms} ms",
+    g_action: {alert: "alerte", cancel: "annulation", test: "test"},
     test_sent: "alerte de test n° {id} envoyée aux emplacements {slots} : {to}",
     choose_slot: "choisissez au moins un emplacement",
     selftest_ok: "autotest réussi : les {n} parties", selftest_fail: "AUTOTEST ÉCHOUÉ : {k} partie(s) sur {n} ({parts})",
@@ -57,7 +63,13 @@ const T = {
     unlocked_for: "unlocked for {m} min of inactivity", locked_done: "locked",
     pins_differ: "the two PINs differ", pin_done: "PIN set",
     in_sms: "in the SMS: {v}", no_name: "(no name)", lang_done: "SMS language: {v}",
-    position_used: "Position used: {p}", segments: "{n} segment(s), {enc} {u}/{l}",
+    position_used: "Position in the SMS: {p}", pos_last: "the last known one", pos_none: "none (no GPS position known)",
+    sms_one: "1 SMS ({u} characters of {l})", sms_many: "{n} linked SMS ({u} characters: more than the {l} of one SMS)",
+    kind_mobile: "mobile", kind_landline: "landline", kind_VoIP: "VoIP",
+    alert_kind: {alert: "alert", fall: "fall", test: "test"}, saved_as: "saved:",
+    g_presses: "{a}: {n} presses", g_within: "within {ms} ms", g_gap: "at most {ms} ms between presses",
+    g_held: "each press {min} to {max} ms", g_hold: "{a}: hold {ms} ms",
+    g_action: {alert: "alert", cancel: "cancel", test: "test"},
     test_sent: "test alert #{id} sent to slots {slots}: {to}",
     choose_slot: "choose at least one slot",
     selftest_ok: "self-test passed: all {n} parts", selftest_fail: "SELF-TEST FAILED: {k} of {n} parts ({parts})",
@@ -113,6 +125,10 @@ function t(key, vars) {
   return s;
 }
 function stateWord(s) { return (T[lang].st_state || {})[s] || s; }
+function word(table, w) { return (T[lang][table] || {})[w] || w; }  // a word of the button's, said in the page's language
+function country(v) { return (v.countries && v.countries[lang]) || v.country; }
+function kindWord(k) { return T[lang]["kind_" + k] || k; }
+function smsCount(m) { return m.segments === 1 ? t("sms_one", {u: m.units, l: m.limit}) : t("sms_many", {n: m.segments, u: m.units, l: m.limit}); }
 function el(tag, props, children) {
   const e = document.createElement(tag);
   for (const k in (props || {})) {
@@ -188,7 +204,7 @@ function renderStatus(d) {
   say("st-session", !h.pin_set ? t("no_pin") : h.lockout_s ? t("lockout", {s: h.lockout_s})
       : h.unlocked ? t("unlocked") : t("locked"));
   const a = h.last_alert;
-  say("st-alert", a ? t("alert_line", {id: a.id, kind: a.kind, state: stateWord(a.state)}) : t("no_alert"));
+  say("st-alert", a ? t("alert_line", {id: a.id, kind: word("alert_kind", a.kind), state: stateWord(a.state)}) : t("no_alert"));
 }
 async function refreshStatus() {
   const d = await act("st-msg", () => api("GET", "/api/status"));
@@ -264,7 +280,7 @@ function buildContactRows(keepValues) {
   buildTestSlots();
 }
 function shown(v) {
-  return v.national + " — " + v.country + ", " + v.kind + " (" + v.international + ")" +
+  return v.national + " — " + country(v) + ", " + kindWord(v.kind) + " (" + v.international + ")" +
     (v.warnings && v.warnings.length ? " — " + v.warnings.join("; ") : "");
 }
 function setCheck(n, ok, text, field) {  // text: the server's words, or a function of the language
@@ -295,7 +311,7 @@ async function saveContact(n) {
   setCheck(n, true, () => t("checking"));
   try {
     const r = await api("POST", "/api/contacts/set", {slot: n, number, name});
-    if (mine === seq[n]) setCheck(n, true, () => "✓ " + t("saved") + ": " + r.name + " — " + shown(r));
+    if (mine === seq[n]) setCheck(n, true, () => "✓ " + t("saved_as") + " " + r.name + " — " + shown(r));
     $("c" + n + "-number").value = r.international;
     $("c" + n + "-name").value = r.name;
     await loadContacts(true);
@@ -327,14 +343,15 @@ async function loadContacts(keepFields) {
 
 // --- wearer, language, gesture --------------------------------------------------------------------
 function gestureText(g) {
+  const a = word("g_action", g.action);
   if ("presses" in g) {
-    const parts = [g.action + ": " + g.presses + " presses"];
-    if ("within_ms" in g) parts.push("within " + g.within_ms + " ms");
-    if ("gap_ms" in g) parts.push("gap " + g.gap_ms + " ms");
-    if (g.min_press_ms || g.max_press_ms) parts.push("held " + (g.min_press_ms || 0) + ".." + (g.max_press_ms || "") + " ms");
+    const parts = [t("g_presses", {a, n: g.presses})];
+    if ("within_ms" in g) parts.push(t("g_within", {ms: g.within_ms}));
+    if ("gap_ms" in g) parts.push(t("g_gap", {ms: g.gap_ms}));
+    if (g.min_press_ms || g.max_press_ms) parts.push(t("g_held", {min: g.min_press_ms || 0, max: g.max_press_ms || "∞"}));
     return parts.join(", ");
   }
-  return g.action + ": hold " + g.hold_ms + " ms";
+  return t("g_hold", {a, ms: g.hold_ms});
 }
 function showWearer(w) {
   $("wearer-name").value = w.wearer || "";
@@ -346,7 +363,7 @@ async function loadSettings() {
   if (!r) return;
   showWearer(r.wearer);
   $("sms-lang").value = r.lang.lang;
-  say("gesture-now", r.gesture.gestures.map(gestureText).join(" · "));
+  live("gesture-now", () => { $("gesture-now").textContent = r.gesture.gestures.map(gestureText).join(" · "); });
 }
 async function saveWearer(ev) {
   ev.preventDefault();
@@ -361,7 +378,7 @@ async function saveLang(ev) {
 async function saveGesture(ev) {
   ev.preventDefault();
   const r = await act("wearer-msg", () => api("POST", "/api/gesture", {words: $("gesture-words").value}));
-  if (r) say("gesture-now", r.gestures.map(gestureText).join(" · "));
+  if (r) live("gesture-now", () => { $("gesture-now").textContent = r.gestures.map(gestureText).join(" · "); });
 }
 
 // --- preview --------------------------------------------------------------------------------------
@@ -373,13 +390,14 @@ async function preview(ev) {
 function renderPreview(r) {
   const box = $("preview-list");
   box.textContent = "";
-  say("preview-position", t("position_used", {p: r.position}));
+  say("preview-position", t("position_used", {p: r.position === "none" ? t("pos_none")
+      : r.position === "last known" ? t("pos_last") : r.position}));
   for (const m of r.messages) {
     box.append(el("div", {cls: "sms", id: "preview-" + m.slot}, [
       el("div", {}, [el("strong", {text: t("slot_n", {n: m.slot}) + " — " + m.name}),
-                     document.createTextNode(" · " + m.shown.national + " — " + m.shown.country + " (" + m.shown.international + ")")]),
+                     document.createTextNode(" · " + m.shown.national + " — " + country(m.shown) + " (" + m.shown.international + ")")]),
       el("pre", {id: "preview-text-" + m.slot, "data-to": m.to, text: m.text}),
-      el("div", {cls: m.error ? "msg" : "note", text: t("segments", {n: m.segments, enc: m.encoding, u: m.units, l: m.limit})
+      el("div", {cls: m.error ? "msg" : "note", text: smsCount(m)
                  + (m.error ? " — " + m.error : "")})]));
   }
   if (r.warnings && r.warnings.length) box.append(el("p", {cls: "msg", text: r.warnings.join("; ")}));
