@@ -300,3 +300,62 @@ def test_evidence_config_import_and_factory_reset_from_the_page(sim, web, browse
     wait(d, lambda: text_of(d, "reset-msg").startswith("réinitialisé"), what="the reset")
     wait(d, lambda: "NON CONFIGURÉ" in text_of(d, "st-banner"), what="not configured")
     assert text_of(d, "st-session") == "aucun code PIN défini"
+
+
+XSS = ['<img src=x onerror=a()>', '"><script>a()</script>', "';alert(3)//<b>x</b>"]  # 24 characters at most
+WEARER_XSS = "<b>Zo</b><img src=x>"  # the wearer's name has 20 characters at most
+
+
+def injected(d):
+    """What a script slipped into the page would have left: elements no code of the page makes, a
+    dialog, a flag."""
+    try:
+        d.switch_to.alert.dismiss()
+        return "a dialog opened"
+    except Exception:
+        pass
+    n = d.execute_script("return document.querySelectorAll('img, script:not([src]), b, iframe, object').length")
+    return "%d foreign element(s)" % n if n else None
+
+
+def test_hostile_names_from_an_upload_show_as_text_and_never_run(sim, web, browser, tmp_path):
+    """The abuser knows the contacts and may hand the technician a configuration file: names made of HTML
+    and script, imported through the page, then shown in the contacts, the wearer, the preview, the test
+    alert's progress and the logs. The browser shows them literally and runs nothing."""
+    d = browser
+    d.get(web.url)
+    wait(d, lambda: "NON CONFIGURÉ" in text_of(d, "st-banner"), what="the reset button")
+    typed(d, "pin-new", PIN)
+    typed(d, "pin-again", PIN)
+    d.find_element(By.ID, "pin-btn").click()
+    wait(d, lambda: text_of(d, "session-msg") == "code PIN enregistré", what="the PIN")
+    f = tmp_path / "hostile.json"
+    f.write_text(json.dumps({"format": "alertbutton-config", "wearer": WEARER_XSS,
+                             "contacts": [{"slot": i + 1, "name": n, "number": CONTACTS[i][1]}
+                                          for i, n in enumerate(XSS)]}))
+    d.find_element(By.ID, "config-file").send_keys(str(f))
+    d.find_element(By.ID, "import-btn").click()
+    wait(d, lambda: text_of(d, "config-result").startswith("configuration importée") or text_of(d, "config-msg"),
+         what="the import")
+    assert text_of(d, "config-msg") == "", text_of(d, "config-msg")
+    wait(d, lambda: d.find_element(By.ID, "c2-name").get_attribute("value") == XSS[1], what="the names")
+    assert injected(d) is None
+    assert XSS[0] in text_of(d, "c1-check") or XSS[0] == d.find_element(By.ID, "c1-name").get_attribute("value")
+    assert text_of(d, "test-slots").count("<") >= 3, text_of(d, "test-slots")
+    d.find_element(By.ID, "preview-btn").click()
+    wait(d, lambda: len(d.find_elements(By.CSS_SELECTOR, "#preview-list pre")) == 3, what="the preview")
+    for n in XSS:
+        assert n in text_of(d, "preview-list"), (n, text_of(d, "preview-list"))
+    assert WEARER_XSS in text_of(d, "wearer-insms")
+    d.find_element(By.ID, "test-slot-2").click()
+    d.find_element(By.ID, "test-btn").click()
+    wait(d, lambda: d.find_element(By.ID, "test-progress").get_attribute("data-state") == "idle", timeout=40,
+         what="the end of the test alert")
+    assert XSS[1] in text_of(d, "test-progress")
+    d.find_element(By.ID, "logs-btn").click()
+    wait(d, lambda: d.find_element(By.ID, "logs-table").is_displayed(), what="the logs")
+    d.find_element(By.ID, "lang-switch").click()
+    wait(d, lambda: text_of(d, "h-status") == "Button status", what="English")
+    d.find_element(By.ID, "lang-switch").click()
+    assert injected(d) is None
+    shot(d, "15-hostile-names")
