@@ -11,6 +11,7 @@ pictures, docs/img/web-*.png, are copies of some of them).
 """
 import json
 import os
+import re
 import shutil
 import time
 
@@ -150,6 +151,9 @@ def test_a_technician_configures_tests_and_locks_a_button_from_the_page(sim, web
     wait(d, lambda: "Camille" in text_of(d, "wearer-insms"), what="the wearer")
     wait(d, lambda: text_of(d, "st-configured").startswith("oui") or d.find_element(By.ID, "st-refresh").click(),
          what="configured")
+    # free flash and power mode from the button's hello, without a self-test nor power accounting
+    assert re.fullmatch(r"[0-9][0-9\u202f\u00a0 ]* (Ko|Mo|Go) libres", text_of(d, "st-flash")), text_of(d, "st-flash")
+    assert text_of(d, "st-power") == "toujours éveillé (pas de gestion d'énergie)"
     shot(d, "02-contacts")
 
     # the preview: the exact SMS each contact would receive, with its segment count
@@ -215,6 +219,7 @@ def test_a_technician_configures_tests_and_locks_a_button_from_the_page(sim, web
     d.find_element(By.ID, "lock-btn").click()
     wait(d, lambda: text_of(d, "session-msg") == "verrouillé", what="the lock")
     wait(d, lambda: text_of(d, "st-session") == "verrouillée", what="the locked status")
+    assert text_of(d, "st-flash") == "déverrouiller pour la voir" and text_of(d, "st-power") == "déverrouiller pour le voir"
     d.find_element(By.ID, "contacts-reload").click()
     wait(d, lambda: "locked" in text_of(d, "contacts-msg"), what="the locked refusal")
     shot(d, "10-locked")

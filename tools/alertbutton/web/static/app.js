@@ -14,6 +14,9 @@ const T = {
     power_normal: "normal", power_low: "basse consommation", modem_mode: "modem : {m}",
     power_locked: "déverrouiller pour le voir", power_off: "pas de comptage d'énergie",
     flash_from_selftest: "{v} (autotest)", flash_run: "lancer l'autotest pour la mesurer",
+    flash_free: "{v} libres", flash_locked: "déverrouiller pour la voir", units: ["Ko", "Mo", "Go"],
+    power_awake: "toujours éveillé (pas de gestion d'énergie)",
+    modem_modes: {on: "toujours allumé", ready: "prêt, en veille", off: "éteint entre deux usages"},
     no_pin: "aucun code PIN défini", locked: "verrouillée", unlocked: "déverrouillée",
     lockout: "bloquée encore {s} s (trop de codes faux)",
     alert_line: "n° {id} ({kind}), {state}", no_alert: "aucune depuis le démarrage",
@@ -54,6 +57,9 @@ const T = {
     power_normal: "normal", power_low: "low power", modem_mode: "modem: {m}",
     power_locked: "unlock to see it", power_off: "no power accounting",
     flash_from_selftest: "{v} (self-test)", flash_run: "run the self-test to measure it",
+    flash_free: "{v} free", flash_locked: "unlock to see it", units: ["KB", "MB", "GB"],
+    power_awake: "always awake (no power management)",
+    modem_modes: {on: "always on", ready: "ready, idle", off: "off between uses"},
     no_pin: "no PIN set", locked: "locked", unlocked: "unlocked",
     lockout: "locked out for {s} s more (too many wrong PINs)",
     alert_line: "#{id} ({kind}), {state}", no_alert: "none since boot",
@@ -184,6 +190,14 @@ function age(s) {
   const v = s < 120 ? s + " s" : s < 7200 ? Math.round(s / 60) + " min" : Math.round(s / 3600) + " h";
   return t("ago", {t: v});
 }
+function powerLine(p) {
+  return (p.low_power ? t("power_low") : t("power_normal")) + (p.modem_mode ? ", " + t("modem_mode", {m: word("modem_modes", p.modem_mode)}) : "");
+}
+function size(kb) {  // 3072 -> "3 Mo" (fr) / "3 MB" (en)
+  let v = kb, i = 0;
+  while (v >= 10240 && i < 2) { v /= 1024; i++; }
+  return Math.round(v).toLocaleString(lang === "fr" ? "fr-FR" : "en-GB") + " " + T[lang].units[i];
+}
 function renderStatus(d) {
   const h = d.hello, m = h.modem || {};
   $("st-banner").textContent = h.configured ? "" : t("not_configured");
@@ -197,10 +211,14 @@ function renderStatus(d) {
   const f = h.last_fix;
   say("st-fix", f ? f.lat.toFixed(5) + ", " + f.lon.toFixed(5) + " (±" + (f.acc_m || 0) + " m, " + age(f.age_s) + ")"
       : t("none"));
-  const p = d.power;
-  say("st-power", !p ? t("power_locked") : p.error ? p.error : !p.enabled ? t("power_off")
-      : (p.low_power ? t("power_low") : t("power_normal")) + (p.modem_mode ? ", " + t("modem_mode", {m: p.modem_mode}) : ""));
-  say("st-flash", lastSelftestFlash ? t("flash_from_selftest", {v: lastSelftestFlash}) : t("flash_run"));
+  // the button's hello tells both to an unlocked session (flash_free_kb, power_mode); an older firmware
+  // only through the power accounting and the self-test
+  const p = h.power_mode || d.power;
+  say("st-power", !p ? t("power_locked") : p.error ? p.error : h.power_mode ? (!p.task ? t("power_awake") : powerLine(p))
+      : !p.enabled ? t("power_off") : powerLine(p));
+  say("st-flash", typeof h.flash_free_kb === "number" ? t("flash_free", {v: size(h.flash_free_kb)})
+      : "flash_free_kb" in h ? t("flash_locked")
+      : lastSelftestFlash ? t("flash_from_selftest", {v: lastSelftestFlash}) : t("flash_run"));
   say("st-session", !h.pin_set ? t("no_pin") : h.lockout_s ? t("lockout", {s: h.lockout_s})
       : h.unlocked ? t("unlocked") : t("locked"));
   const a = h.last_alert;
