@@ -584,9 +584,11 @@ function renderEvidence(r) {
 // --- factory reset --------------------------------------------------------------------------------
 async function factoryReset(ev) {
   ev.preventDefault();
+  if ($("reset-btn").disabled) return;  // a second click while the first is erasing (Enter too)
+  $("reset-btn").disabled = true;
   const confirm = $("reset-confirm").value.trim();
+  $("reset-confirm").value = "";
   const r = await act("reset-msg", () => api("POST", "/api/factory-reset", {confirm}));
-  $("reset-confirm").value = ""; $("reset-btn").disabled = true;
   if (r) { note("reset-msg", () => t("reset_done", {n: r.files_erased || 0})); await refreshStatus(); await loadContacts(); }
 }
 
