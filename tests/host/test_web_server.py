@@ -284,3 +284,35 @@ def test_without_a_port_it_picks_as_the_cli_does(tmp_path):
     r = subprocess.run([sys.executable, "-m", "alertbutton.cli", "web", "--listen", "127.0.0.1:0"],
                        capture_output=True, text=True, timeout=60, env=env)
     assert r.returncode == 3 and r.stdout == "" and "no USB serial port found" in r.stderr, r
+
+
+def test_a_button_gone_mid_session_is_said_quickly_not_waited_for(tmp_path):
+    """The simulated button's VM killed (a pulled battery: the port stays, silent), then its port gone
+    (unplugged): each request ends within the console's bounded wait with 503 and words saying what to
+    do, and the server keeps answering."""
+    import time
+    from webserver import WebServer, start_sim
+    run = start_sim(tmp_path / "sim", duration_s=120)
+    w = WebServer(run.console_port, evidence_dir=tmp_path / "ev")
+    try:
+        st, b, _h = request(w, "GET", "/api/status")
+        assert st == 200, b
+        run.proc.kill()
+        run.proc.wait()
+        t0 = time.monotonic()
+        st, b, _h = request(w, "GET", "/api/status")
+        took = time.monotonic() - t0
+        assert st == 503 and b["message"], (st, b)
+        assert took < 12, took
+        print("silent button:", round(took, 1), "s:", b["message"])
+        run.stop()
+        t0 = time.monotonic()
+        st, b, _h = request(w, "GET", "/api/contacts")
+        took = time.monotonic() - t0
+        assert st == 503 and b["message"] and took < 12, (st, b, took)
+        print("port gone:", round(took, 1), "s:", b["message"])
+        st, _b, _h = request(w, "GET", "/")  # the page itself still served
+        assert st == 200
+    finally:
+        w.stop()
+        run.stop()
