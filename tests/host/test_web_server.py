@@ -316,3 +316,33 @@ def test_a_button_gone_mid_session_is_said_quickly_not_waited_for(tmp_path):
     finally:
         w.stop()
         run.stop()
+
+
+def test_a_second_tab_is_told_the_button_is_busy_instead_of_hanging():
+    """Two tabs (or two technicians): one runs a long request (a 45 s self-test, an evidence export), the
+    other's status poll must not hang behind it without a word: after a bounded wait it is refused
+    with a message naming what to do. Button is driven with a fake console so the timing is exact."""
+    import threading
+    import time
+    from alertbutton.device import technician as tech
+    from alertbutton.web.button import Button
+
+    class Dev:
+        def __init__(self, port, timeout):
+            self.timeout = timeout
+
+        def close(self):
+            pass
+
+    b = Button("/dev/fake", device=Dev, busy_s=0.5)
+    long_done = []
+    t = threading.Thread(target=lambda: long_done.append(b.call(lambda dev: time.sleep(3) or "selftest")))
+    t.start()
+    time.sleep(0.2)
+    t0 = time.monotonic()
+    with pytest.raises(tech.DeviceError) as e:
+        b.call(lambda dev: "status")
+    assert time.monotonic() - t0 < 1.5
+    assert e.value.code == "BUSY" and "busy" in str(e.value) and "retry" in str(e.value)
+    t.join()
+    assert long_done == ["selftest"] and b.call(lambda dev: "status") == "status"  # free again
