@@ -92,6 +92,15 @@ def status(web):
     return b["hello"]
 
 
+def unlocked(web):
+    """Unlocked with PIN, the PIN set first when no earlier test of this worker set it (with -n 2 the
+    module's tests are shared between two servers)."""
+    if not status(web)["pin_set"]:
+        st, b, _h = request(web, "POST", "/api/pin", body={"new": PIN})
+        assert st == 200, b
+    return request(web, "POST", "/api/unlock", body={"pin": PIN})
+
+
 def test_changes_from_another_origin_or_without_one_are_refused(web):
     before = status(web)
     assert before["pin_set"] is False
@@ -198,7 +207,7 @@ def test_a_listen_address_off_this_computer_is_refused(listen):
 
 
 def test_config_export_is_a_download_and_import_is_checked_whole(web):
-    st, b, _h = request(web, "POST", "/api/unlock", body={"pin": PIN})
+    st, b, _h = unlocked(web)
     assert st == 200, b
     st, cfg, h = request(web, "GET", "/api/config")
     assert st == 200 and h["content-disposition"] == 'attachment; filename="alertbutton-config.json"'
@@ -266,7 +275,7 @@ def test_stopping_the_server_locks_the_session_it_used(sim, web, tmp_path):
     """Ctrl-C on alertbutton web (SIGTERM here) ends with `lock`, as the CLI locks what it unlocked.
     (Last of the module's tests on `web`: it stops it.)"""
     from webserver import WebServer
-    st, b, _h = request(web, "POST", "/api/unlock", body={"pin": PIN})
+    st, b, _h = unlocked(web)
     assert st == 200, b
     assert status(web)["unlocked"] is True
     web.stop()
