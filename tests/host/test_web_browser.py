@@ -369,3 +369,15 @@ def test_hostile_names_from_an_upload_show_as_text_and_never_run(sim, web, brows
     d.find_element(By.ID, "lang-switch").click()
     assert injected(d) is None
     shot(d, "15-hostile-names")
+    # a wrong PIN typed, then the right one: neither, nor the token, in what the server printed
+    typed(d, "unlock-pin", "9753")
+    d.find_element(By.ID, "unlock-btn").click()
+    wait(d, lambda: "wrong PIN" in text_of(d, "session-msg"), what="the wrong PIN")
+    typed(d, "unlock-pin", PIN)
+    d.find_element(By.ID, "unlock-btn").click()
+    wait(d, lambda: text_of(d, "session-msg").startswith("déverrouillé pour"), what="the unlock")
+    printed = "".join(web.stderr) + "".join(web.stdout)
+    assert printed.startswith("alertbutton web: button on ") and printed.count("\n") == 1, printed  # its one line
+    assert web.token not in printed and "ab_token" not in printed
+    assert not re.search(r"(?<![0-9])(%s|9753)(?![0-9])" % PIN, printed), printed
+    assert d.find_element(By.ID, "unlock-pin").get_attribute("value") == ""
