@@ -129,6 +129,20 @@ def test_changes_from_another_origin_or_without_one_are_refused(web):
     assert status(web)["pin_set"] is False  # none of them reached the button
 
 
+@pytest.mark.parametrize("site", ["same-site", "cross-site"])
+@pytest.mark.parametrize("path", ["/", "/api/status", "/api/config", "/evidence/rec-1/recording.wav"])
+def test_a_page_on_another_local_port_cannot_even_read(web, site, path):
+    """A page on http://127.0.0.1:OTHER is the same *site* as ours (ports do not count): Chromium sends
+    the SameSite=Strict cookie with its <img>, <audio src=.../recording.wav>, <script src> and window.open.
+    Its browser says so in Sec-Fetch-Site: such a request is refused before any route (the evidence
+    recordings could otherwise be played by the hostile page)."""
+    st, b, _h = request(web, "GET", path, headers={"Sec-Fetch-Site": site, "Sec-Fetch-Mode": "no-cors"})
+    assert st == 403 and b["error"] == "ORIGIN", (site, path, st, b)
+    for own in ("same-origin", "none"):  # the page's own requests; the URL typed or clicked in a terminal
+        st, b, _h = request(web, "GET", "/api/status", headers={"Sec-Fetch-Site": own})
+        assert st == 200, (own, b)
+
+
 @pytest.mark.parametrize("path", ["/api/pin?new=4826", "/api/factory-reset?confirm=erase", "/api/contacts/set",
                                   "/api/lock", "/api/test-alert", "/api/config/import", "/api/unlock?pin=4826"])
 def test_a_get_cannot_change_anything(web, path):
