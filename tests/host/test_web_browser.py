@@ -190,6 +190,8 @@ def test_a_technician_configures_tests_and_locks_a_button_from_the_page(sim, web
     d.find_element(By.ID, "selftest-btn").click()
     wait(d, lambda: "autotest" in text_of(d, "selftest-verdict").lower() and "cours" not in text_of(d, "selftest-verdict"),
          timeout=60, what="the self-test")
+    cells = [c.text for c in d.find_elements(By.CSS_SELECTOR, "#selftest-table tbody td:first-child")]
+    assert cells[:3] == ["bouton", "batterie", "mémoire flash"] and "accéléromètre" in cells, cells
     shot(d, "06-selftest", "selftest")
     d.find_element(By.ID, "logs-btn").click()
     wait(d, lambda: d.find_element(By.ID, "logs-table").is_displayed(), what="the logs")
@@ -208,6 +210,7 @@ def test_a_technician_configures_tests_and_locks_a_button_from_the_page(sim, web
     assert text_of(d, "preview-list").startswith("Slot 1 — Sophie")
     assert "accepted by the network" in text_of(d, "test-progress")
     assert text_of(d, "selftest-verdict").startswith(("self-test passed", "SELF-TEST FAILED"))
+    assert "battery" in text_of(d, "selftest-table") and "batterie" not in text_of(d, "selftest-table")
     shot(d, "08-english")
     d.find_element(By.ID, "lang-switch").click()
     wait(d, lambda: text_of(d, "h-status") == "État du bouton", what="French again")
@@ -258,6 +261,8 @@ def test_evidence_config_import_and_factory_reset_from_the_page(sim, web, browse
     assert text_of(d, "evidence-msg") == ""
     ev = text_of(d, "evidence-list")
     assert "VÉRIFIÉ : chaîne intacte" in ev and "PROBLÈMES" not in ev, ev
+    assert "still being recorded" not in ev and "export it" not in ev, ev  # the recording going on, in French
+    assert "inconnue" in ev or "OSM" in ev, ev  # the position of a chunk (feminine), or its map links
     assert len(d.find_elements(By.CSS_SELECTOR, "#evidence-list audio")) >= 1
     shot(d, "12-evidence", "evidence")
     # the session the page had opened is still open (the export locks only what it unlocked itself)

@@ -289,7 +289,7 @@ def _evidence_export(button, pin, keep_unlocked, out_dir):
             out = []
             for r in src.list():
                 if r.get("active"):
-                    out.append({"rec": r["rec"], "skipped": "still being recorded: export it when it ends"})
+                    out.append({"rec": r["rec"], "skipped": "active"})  # the page says it in its language
                     continue
                 d, problems = ev.export_recording(src, r["rec"], out_dir, progress=False, listing=r)
                 with open(os.path.join(d, "manifest.json")) as f:

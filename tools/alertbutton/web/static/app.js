@@ -14,6 +14,10 @@ const T = {
     power_normal: "normal", power_low: "basse consommation", modem_mode: "modem : {m}",
     power_locked: "déverrouiller pour le voir", power_off: "pas de comptage d'énergie",
     flash_from_selftest: "{v} (autotest)", flash_run: "lancer l'autotest pour la mesurer",
+    parts: {button: "bouton", battery: "batterie", flash: "mémoire flash", heap: "mémoire vive", clock: "horloge",
+            accelerometer: "accéléromètre", microphone: "microphone", modem: "modem", sim: "carte SIM", signal: "signal",
+            network: "réseau", operator: "opérateur", gnss: "GPS", vibration: "vibration"},
+    pos_unknown: "inconnue", still_recording: "enregistrement en cours : l'exporter quand il sera terminé",
     flash_free: "{v} libres", flash_locked: "déverrouiller pour la voir", units: ["Ko", "Mo", "Go"],
     power_awake: "toujours éveillé (pas de gestion d'énergie)",
     modem_modes: {on: "toujours allumé", ready: "prêt, en veille", off: "éteint entre deux usages"},
@@ -57,6 +61,7 @@ const T = {
     power_normal: "normal", power_low: "low power", modem_mode: "modem: {m}",
     power_locked: "unlock to see it", power_off: "no power accounting",
     flash_from_selftest: "{v} (self-test)", flash_run: "run the self-test to measure it",
+    parts: {gnss: "GNSS"}, pos_unknown: "unknown", still_recording: "still being recorded: export it when it ends",
     flash_free: "{v} free", flash_locked: "unlock to see it", units: ["KB", "MB", "GB"],
     power_awake: "always awake (no power management)",
     modem_modes: {on: "always on", ready: "ready, idle", off: "off between uses"},
@@ -485,14 +490,14 @@ function renderSelftest(r, vibrate) {
   const body = $("selftest-table").querySelector("tbody");
   body.textContent = "";
   for (const p of r.parts) {
-    body.append(el("tr", {"data-part": p.part}, [el("td", {text: p.part}),
+    body.append(el("tr", {"data-part": p.part}, [el("td", {text: word("parts", p.part)}),
       el("td", {cls: p.ok ? "pass" : "fail", text: p.ok ? t("pass") : t("fail")}),
       el("td", {text: p.value}), el("td", {text: p.note || ""})]));
   }
-  if (!vibrate) body.append(el("tr", {}, [el("td", {text: "vibration"}), el("td", {text: "-"}),
+  if (!vibrate) body.append(el("tr", {}, [el("td", {text: word("parts", "vibration")}), el("td", {text: "-"}),
     el("td", {text: t("not_run")}), el("td", {text: t("vib_hint")})]));
   $("selftest-table").hidden = false;
-  const failed = r.parts.filter((p) => !p.ok).map((p) => p.part);
+  const failed = r.parts.filter((p) => !p.ok).map((p) => word("parts", p.part));
   $("selftest-verdict").textContent = r.ok ? t("selftest_ok", {n: r.parts.length})
       : t("selftest_fail", {k: failed.length, n: r.parts.length, parts: failed.join(", ")});
   $("selftest-verdict").className = "banner " + (r.ok ? "good" : "bad");
@@ -561,14 +566,17 @@ function renderEvidence(r) {
   if (!r.recordings.length) box.append(el("p", {text: t("exported_none")}));
   for (const rec of r.recordings) {
     const part = el("div", {cls: "sms"}, [el("strong", {text: t("rec", {n: rec.rec})})]);
-    if (rec.skipped) { part.append(el("p", {text: t("skipped", {why: rec.skipped})})); box.append(part); continue; }
+    if (rec.skipped) {
+      part.append(el("p", {text: t("skipped", {why: rec.skipped === "active" ? t("still_recording") : rec.skipped})}));
+      box.append(part); continue;
+    }
     part.append(el("p", {cls: rec.problems.length ? "msg" : "note", text: rec.problems.length
       ? t("problems") + ": " + rec.problems.join("; ") : t("verified_ok")}));
     part.append(el("p", {cls: "note", text: t("chain_head") + " " + rec.chain_head + " · " + t("manifest_sha") + " " + rec.manifest_sha256}));
     const rows = rec.chunks.map((c) => {
       const where = c.map ? el("td", {}, [document.createTextNode(c.position.lat.toFixed(5) + ", " + c.position.lon.toFixed(5) + " "),
         el("a", {href: c.map.osm, rel: "noreferrer", target: "_blank", text: "OSM"}), document.createTextNode(" · "),
-        el("a", {href: c.map.google, rel: "noreferrer", target: "_blank", text: "Google"})]) : el("td", {text: t("unknown")});
+        el("a", {href: c.map.google, rel: "noreferrer", target: "_blank", text: "Google"})]) : el("td", {text: t("pos_unknown")});
       return el("tr", {}, [el("td", {text: String(c.index)}), el("td", {text: c.start_utc || "?"}),
         el("td", {text: c.duration_s + " s"}), where,
         el("td", {cls: c.problems.length ? "fail" : "pass", text: c.problems.length ? c.problems.join("; ") : "OK"})]);
