@@ -174,14 +174,16 @@ def test_a_technician_configures_tests_and_locks_a_button_from_the_page(sim, web
     n0 = len(sim.sms)
     for slot in (2, 4):
         d.find_element(By.ID, "test-slot-%d" % slot).click()
-    d.find_element(By.ID, "test-btn").click()
+    d.execute_script("const b = document.getElementById('test-btn'); b.click(); b.click();")  # hurried
     wait(d, lambda: "envoyée aux emplacements 2, 4" in text_of(d, "test-result"), what="the test alert")
     wait(d, lambda: d.find_element(By.ID, "test-progress").get_attribute("data-state") == "idle", timeout=40,
          what="the end of the test alert")
     rows = d.find_elements(By.CSS_SELECTOR, "#test-progress tbody tr")
     assert sorted(r.get_attribute("data-slot") for r in rows) == ["2", "4"]
     wait_sim(sim, lambda: len(sim.sms) >= n0 + 2)
+    time.sleep(1.5)
     test_sms = sim.sms[n0:]
+    assert len(test_sms) == 2, test_sms  # one test alert for the double click
     assert sorted(s["to"] for s in test_sms) == sorted([CONTACTS[1][1], CONTACTS[3][1]])
     assert all(s["text"].startswith("TEST") for s in test_sms)
     shot(d, "05-test-alert", "test")
