@@ -293,6 +293,17 @@ def test_evidence_config_import_and_factory_reset_from_the_page(sim, web, browse
     wait(d, lambda: d.find_element(By.ID, "c5-name").get_attribute("value") == "Nadia", what="contacts kept")
     assert d.find_element(By.ID, "wearer-name").get_attribute("value") == "Camille"
     shot(d, "13-import-refused", "config")
+    # a photo chosen by mistake, and a file far too big: said, nothing sent
+    png = tmp_path / "photo.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))
+    d.find_element(By.ID, "config-file").send_keys(str(png))
+    d.find_element(By.ID, "import-btn").click()
+    wait(d, lambda: text_of(d, "config-msg").startswith("ce fichier n'est pas du JSON valable"), what="not JSON")
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps({"format": "alertbutton-config", "wearer": "x" * (3 * 1024 * 1024)}))
+    d.find_element(By.ID, "config-file").send_keys(str(big))
+    d.find_element(By.ID, "import-btn").click()
+    wait(d, lambda: text_of(d, "config-msg").startswith("ce fichier fait 3072 Ko"), what="too big")
     good = tmp_path / "good.json"
     good.write_text(json.dumps({"format": "alertbutton-config", "wearer": "Zoé",
                                 "contacts": [{"slot": 1, "name": "Inès", "number": "+33612345601"}]}))

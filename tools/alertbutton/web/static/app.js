@@ -42,7 +42,8 @@ const T = {
     selftest_ok: "autotest réussi : les {n} parties", selftest_fail: "AUTOTEST ÉCHOUÉ : {k} partie(s) sur {n} ({parts})",
     pass: "réussi", fail: "ÉCHEC", not_run: "non lancé", vib_hint: "cochez « avec une vibration » pour sentir une impulsion",
     running: "en cours…", logs_empty: "(vide)",
-    not_json: "ce fichier n'est pas du JSON valable : {e}", no_file: "choisissez un fichier",
+    not_json: "ce fichier n'est pas du JSON valable : {e}",
+    too_big: "ce fichier fait {n} Ko : une configuration en fait quelques-uns (rien n'a été lu ni écrit)", no_file: "choisissez un fichier",
     imported: "configuration importée ({keys}) : {n} contacts",
     exported_none: "aucun enregistrement", rec: "Enregistrement {n}", verified_ok: "VÉRIFIÉ : chaîne intacte",
     problems: "PROBLÈMES", chain_head: "tête de chaîne", manifest_sha: "SHA-256 du manifeste", report: "rapport complet",
@@ -87,6 +88,7 @@ const T = {
     pass: "pass", fail: "FAIL", not_run: "not run", vib_hint: "tick “with one vibration” to feel one pulse",
     running: "running…", logs_empty: "(empty)",
     not_json: "this file is not valid JSON: {e}", no_file: "choose a file",
+    too_big: "this file is {n} KB: a configuration is a few (nothing was read nor written)",
     imported: "configuration imported ({keys}): {n} contacts",
     exported_none: "no recordings", rec: "Recording {n}", verified_ok: "VERIFIED: chain intact",
     problems: "PROBLEMS", chain_head: "chain head", manifest_sha: "manifest SHA-256", report: "full report",
@@ -539,6 +541,8 @@ async function importConfig(ev) {
   say("config-result", "");
   const f = $("config-file").files[0];
   if (!f) { say("config-msg", t("no_file")); return; }
+  // not read at all when larger than any configuration (the server refuses over 64 KB too)
+  if (f.size > 64 * 1024) { say("config-msg", t("too_big", {n: Math.round(f.size / 1024)})); return; }
   const text = (await f.text()).replace(/^\uFEFF/, "");
   let data;
   try { data = JSON.parse(text); } catch (e) { say("config-msg", t("not_json", {e: e.message})); return; }
