@@ -176,6 +176,7 @@ def test_a_technician_configures_tests_and_locks_a_button_from_the_page(sim, web
         d.find_element(By.ID, "test-slot-%d" % slot).click()
     d.execute_script("const b = document.getElementById('test-btn'); b.click(); b.click();")  # hurried
     wait(d, lambda: "envoyée aux emplacements 2, 4" in text_of(d, "test-result"), what="the test alert")
+    assert text_of(d, "test-result").endswith(": 07 52 34 56 02, 0692 12 34 04"), text_of(d, "test-result")
     wait(d, lambda: d.find_element(By.ID, "test-progress").get_attribute("data-state") == "idle", timeout=40,
          what="the end of the test alert")
     rows = d.find_elements(By.CSS_SELECTOR, "#test-progress tbody tr")

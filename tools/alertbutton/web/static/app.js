@@ -429,6 +429,10 @@ function renderPreview(r) {
 }
 
 // --- test alert -----------------------------------------------------------------------------------
+function written(e164) {  // a number as the contacts list shows it ("07 52 34 56 02"), else as sent
+  const s = slotsCache.find((x) => x.number === e164);
+  return s && s.national ? s.national : e164;
+}
 function buildTestSlots() {
   const box = $("test-slots");
   const checked = new Set([...box.querySelectorAll("input:checked")].map((e) => e.value));
@@ -449,7 +453,7 @@ async function testAlert(ev) {
   const r = await act("test-msg", () => api("POST", "/api/test-alert", {slots}));
   $("test-btn").disabled = false;
   if (!r) return;
-  live("test-result", () => { $("test-result").textContent = t("test_sent", {id: r.alert, slots: r.slots.join(", "), to: r.to.join(", ")}); });
+  live("test-result", () => { $("test-result").textContent = t("test_sent", {id: r.alert, slots: r.slots.join(", "), to: r.to.map(written).join(", ")}); });
   clearInterval(testPoll);
   const started = Date.now();
   const tick = async () => {
