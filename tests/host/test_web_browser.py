@@ -227,7 +227,8 @@ def test_a_technician_configures_tests_and_locks_a_button_from_the_page(sim, web
     wait(d, lambda: text_of(d, "st-session") == "verrouillée", what="the locked status")
     assert text_of(d, "st-flash") == "déverrouiller pour la voir" and text_of(d, "st-power") == "déverrouiller pour le voir"
     d.find_element(By.ID, "contacts-reload").click()
-    wait(d, lambda: "locked" in text_of(d, "contacts-msg"), what="the locked refusal")
+    wait(d, lambda: text_of(d, "contacts-msg") == "le bouton est verrouillé : déverrouillez-le avec le code PIN "
+         "(Session technicien)", what="the locked refusal, in French")
     shot(d, "10-locked")
 
     # the alert gesture on the simulated button: five SMS, to exactly the numbers typed in the page,

@@ -42,6 +42,10 @@ const T = {
     selftest_ok: "autotest réussi : les {n} parties", selftest_fail: "AUTOTEST ÉCHOUÉ : {k} partie(s) sur {n} ({parts})",
     pass: "réussi", fail: "ÉCHEC", not_run: "non lancé", vib_hint: "cochez « avec une vibration » pour sentir une impulsion",
     running: "en cours…", logs_empty: "(vide)",
+    // refusals whose words are the page's own (the button's name console commands a technician never types)
+    err: {NOPIN: "aucun code PIN n'est encore défini : choisissez-en un d'abord (Session technicien)",
+          LOCKED: "le bouton est verrouillé : déverrouillez-le avec le code PIN (Session technicien)",
+          BUSY: "le bouton est occupé par une demande plus longue (autotest ou export des preuves, peut-être dans un autre onglet) : réessayez quand elle sera finie"},
     not_json: "ce fichier n'est pas du JSON valable : {e}",
     too_big: "ce fichier fait {n} Ko : une configuration en fait quelques-uns (rien n'a été lu ni écrit)", no_file: "choisissez un fichier",
     imported: "configuration importée ({keys}) : {n} contacts",
@@ -166,7 +170,10 @@ async function api(method, path, body) {
   }
   let data;
   try { data = await r.json(); } catch (e) { data = {message: r.status + " " + r.statusText}; }
-  if (!r.ok) { const err = new Error(data.message || String(r.status)); err.data = data; err.status = r.status; throw err; }
+  if (!r.ok) {
+    const own = (T[lang].err || {})[data.error];  // French for the refusals every section meets; else the button's words
+    const err = new Error(own || data.message || String(r.status)); err.data = data; err.status = r.status; throw err;
+  }
   return data;
 }
 // an action's error goes to its section's message line, in the button's own words; never swallowed
