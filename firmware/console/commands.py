@@ -291,6 +291,20 @@ class Console:
                         "error_age_s": p.get("error_age_s"), "ok_age_s": p.get("ok_age_s")}
         elif getattr(self.app, "platform_problem", None):
             platform = {"state": "not started", "pending": None, "error": self.app.platform_problem}
+        # the free flash and the power mode, to an unlocked session only: the free room tells whether
+        # sound was recorded, which whoever holds the button must not learn (hello is open to anyone)
+        flash_free_kb = power_mode = None
+        if self.unlocked():
+            store = getattr(getattr(self.app, "recorder", None), "store", None)
+            if store is not None:  # its free() knows the simulated board's flash size too
+                flash_free_kb = store.free() // 1024
+            else:
+                import os
+                st = os.statvfs(".")
+                flash_free_kb = st[0] * st[3] // 1024
+            p = getattr(self.app, "power", None)  # the power task runs only when the settings ask for it
+            power_mode = {"task": p is not None, "low_power": bool(p is not None and p.low_power),
+                          "modem_mode": p.modem_policy.mode if p is not None else None}
         return {
             "proto": 1, "firmware": VERSION, "board": getattr(board, "name", "?"),
             "configured": cfg["configured"], "contacts": len(cfg["contacts"]),
@@ -301,7 +315,7 @@ class Console:
             "last_fix": last_fix, "last_alert": last_alert,
             "pin_set": cfg.get("pin") is not None, "unlocked": self.unlocked(),
             "lockout_s": (self.pin.remaining_ms() + 999) // 1000,
-            "platform": platform,
+            "platform": platform, "flash_free_kb": flash_free_kb, "power_mode": power_mode,
         }
 
     def c_help(self, args):

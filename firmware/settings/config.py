@@ -445,6 +445,8 @@ def _import_slots(v):
     order = [c for c in v if "slot" in c] + [c for c in v if "slot" not in c]
     for c in order:
         if "slot" in c:
+            if isinstance(c["slot"], bool) or not isinstance(c["slot"], (int, str)):  # true, 2.7: not a slot
+                raise ValueError("slot must be 1..%d, a whole number (not %r)" % (MAX_CONTACTS, c["slot"]))
             slot = check_slot(c["slot"])
             if slots[slot - 1] is not None:
                 raise ValueError("slot %d given twice" % slot)

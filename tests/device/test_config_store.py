@@ -253,6 +253,10 @@ def test_import_checks_everything_before_applying():
             ({"contacts": [{"name": "A", "number": "0812345678"}]}, "service"),
             ({"contacts": [{"slot": 1, "name": "A", "number": "+33612345678"}] * 2}, "twice"),
             ({"contacts": [{"slot": 6, "name": "A", "number": "+33612345678"}]}, "slot"),
+            # a slot the file does not say as a whole number is refused, not read as slot 1 or 2
+            ({"contacts": [{"slot": True, "name": "A", "number": "+33612345678"}]}, "slot must be"),
+            ({"contacts": [{"slot": 2.7, "name": "A", "number": "+33612345678"}]}, "slot must be"),
+            ({"contacts": [{"slot": None, "name": "A", "number": "+33612345678"}]}, "slot must be"),
             ({"gestures": [{"action": "other", "hold_ms": 3000}]}, "alert gesture"),
             ({"gestures": [{"action": "alert", "presses": 1, "within_ms": 900}]}, "presses"),
             ({"pin": "1234"}, "unknown key"),

@@ -165,6 +165,34 @@ def test_protocol_lines():
     assert [c for c in ok(con, "AB1 help")["commands"] if c.startswith("platform | platform put <json>")]
 
 
+class Store:
+    def free(self):
+        return 3 * 1024 * 1024 + 5
+
+
+class Power:
+    low_power = True
+
+    class modem_policy:
+        mode = "off"
+
+
+def test_hello_tells_free_flash_and_power_mode_to_an_unlocked_session_only():
+    con, app, clock = provisioned()  # unlocked by the first PIN
+    h = ok(con, "AB1 hello")
+    assert isinstance(h["flash_free_kb"], int) and h["flash_free_kb"] > 0, h  # the filesystem's, no recorder
+    assert h["power_mode"] == {"task": False, "low_power": False, "modem_mode": None}
+    app.recorder = App()
+    app.recorder.store = Store()
+    app.power = Power()
+    h = ok(con, "AB1 hello")
+    assert h["flash_free_kb"] == 3072 and h["power_mode"] == {"task": True, "low_power": True, "modem_mode": "off"}
+    assert h["contacts"] == 0 and h["pin_set"] is True and "lockout_s" in h  # the answer's fields are kept
+    ok(con, "AB1 lock")
+    h = ok(con, "AB1 hello")
+    assert h["flash_free_kb"] is None and h["power_mode"] is None  # whether sound was recorded: not told
+
+
 def test_changes_need_a_pin_first_then_unlock_once_per_session():
     con, app, clock = fresh()
     err(con, "AB1 contacts set 1 0612345678 Sophie", "NOPIN")

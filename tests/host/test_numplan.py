@@ -134,3 +134,17 @@ def test_cli_help_of_the_generator():
     proc = subprocess.run([sys.executable, "-m", "alertbutton.numplan.generate", "--help"],
                           capture_output=True, text=True, cwd=vm.REPO + "/tools")
     assert "phonenumbers" in proc.stdout
+
+
+def test_country_names_for_the_page_in_french_and_in_the_cli_english():
+    """The web page names a number's country in its language: phonenumbers' French names (even for
+    codes shared by several regions, where country_name_for_number says nothing), the CLI's English."""
+    nh, npl = host, numplan
+    assert nh.country_names("+262692123404") == {"fr": "La Réunion", "en": "Reunion"}
+    assert nh.country_names("+447400900105") == {"fr": "Royaume-Uni", "en": "United Kingdom"}
+    assert nh.country_names("+590690001234")["fr"] == "Guadeloupe"  # +590: three regions share it
+    assert nh.country_names("+33812345678") is None  # not a number the button takes
+    for region in npl.REGIONS:
+        n = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+        names = nh.country_names(phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.E164))
+        assert names and names["fr"] and names["en"], (region, names)

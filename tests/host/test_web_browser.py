@@ -11,6 +11,7 @@ pictures, docs/img/web-*.png, are copies of some of them).
 """
 import json
 import os
+import re
 import shutil
 import time
 
@@ -139,14 +140,20 @@ def test_a_technician_configures_tests_and_locks_a_button_from_the_page(sim, web
         wait(d, lambda: text_of(d, "c%d-check" % slot).startswith("✓"), what="the check of slot %d" % slot)
         d.find_element(By.ID, "c%d-save" % slot).click()
         wait(d, lambda: text_of(d, "c%d-check" % slot).startswith("✓ enregistré"), what="the save of slot %d" % slot)
-    assert "0692 12 34 04 — Reunion, mobile (+262 692 12 34 04)" in text_of(d, "c4-check")
+    # the countries in French (phonenumbers' names), the words of the page French too
+    assert "✓ enregistré : Julie — 0692 12 34 04 — La Réunion, mobile (+262 692 12 34 04)" in text_of(d, "c4-check")
     assert "07 52 34 56 02 — France, mobile" in text_of(d, "c2-check")
+    assert "07400 900105 — Royaume-Uni, mobile" in text_of(d, "c5-check")
+    assert text_of(d, "gesture-now").startswith("alerte : 5 appuis"), text_of(d, "gesture-now")
     # the wearer's name
     typed(d, "wearer-name", "Camille")
     d.find_element(By.CSS_SELECTOR, "#wearer-form button").click()
     wait(d, lambda: "Camille" in text_of(d, "wearer-insms"), what="the wearer")
     wait(d, lambda: text_of(d, "st-configured").startswith("oui") or d.find_element(By.ID, "st-refresh").click(),
          what="configured")
+    # free flash and power mode from the button's hello, without a self-test nor power accounting
+    assert re.fullmatch(r"[0-9][0-9\u202f\u00a0 ]* (Ko|Mo|Go)", text_of(d, "st-flash")), text_of(d, "st-flash")
+    assert text_of(d, "st-power") == "toujours éveillé (pas de gestion d'énergie)"
     shot(d, "02-contacts")
 
     # the preview: the exact SMS each contact would receive, with its segment count
@@ -158,21 +165,26 @@ def test_a_technician_configures_tests_and_locks_a_button_from_the_page(sim, web
         previewed[pre.get_attribute("data-to")] = d.execute_script("return arguments[0].textContent", pre)
     assert sorted(previewed) == sorted(e for _n, e, _m in CONTACTS)
     assert all("Camille" in txt for txt in previewed.values())
-    assert text_of(d, "preview-list").count("1 segment(s), ") == 5
+    assert text_of(d, "preview-list").count("1 SMS (136 caractères sur 160)") == 5, text_of(d, "preview-list")
+    assert text_of(d, "preview-position") == "Position dans le SMS : aucune (pas de position GPS connue)"
+    assert "Royaume-Uni (+44 7400 900105)" in text_of(d, "preview-5")
     shot(d, "04-preview", "preview")
 
     # a test alert to slots 2 and 4, with each SMS's progress
     n0 = len(sim.sms)
     for slot in (2, 4):
         d.find_element(By.ID, "test-slot-%d" % slot).click()
-    d.find_element(By.ID, "test-btn").click()
+    d.execute_script("const b = document.getElementById('test-btn'); b.click(); b.click();")  # hurried
     wait(d, lambda: "envoyée aux emplacements 2, 4" in text_of(d, "test-result"), what="the test alert")
+    assert text_of(d, "test-result").endswith(": 07 52 34 56 02, 0692 12 34 04"), text_of(d, "test-result")
     wait(d, lambda: d.find_element(By.ID, "test-progress").get_attribute("data-state") == "idle", timeout=40,
          what="the end of the test alert")
     rows = d.find_elements(By.CSS_SELECTOR, "#test-progress tbody tr")
     assert sorted(r.get_attribute("data-slot") for r in rows) == ["2", "4"]
     wait_sim(sim, lambda: len(sim.sms) >= n0 + 2)
+    time.sleep(1.5)
     test_sms = sim.sms[n0:]
+    assert len(test_sms) == 2, test_sms  # one test alert for the double click
     assert sorted(s["to"] for s in test_sms) == sorted([CONTACTS[1][1], CONTACTS[3][1]])
     assert all(s["text"].startswith("TEST") for s in test_sms)
     shot(d, "05-test-alert", "test")
@@ -181,6 +193,8 @@ def test_a_technician_configures_tests_and_locks_a_button_from_the_page(sim, web
     d.find_element(By.ID, "selftest-btn").click()
     wait(d, lambda: "autotest" in text_of(d, "selftest-verdict").lower() and "cours" not in text_of(d, "selftest-verdict"),
          timeout=60, what="the self-test")
+    cells = [c.text for c in d.find_elements(By.CSS_SELECTOR, "#selftest-table tbody td:first-child")]
+    assert cells[:3] == ["bouton", "batterie", "mémoire flash"] and "accéléromètre" in cells, cells
     shot(d, "06-selftest", "selftest")
     d.find_element(By.ID, "logs-btn").click()
     wait(d, lambda: d.find_element(By.ID, "logs-table").is_displayed(), what="the logs")
@@ -191,10 +205,15 @@ def test_a_technician_configures_tests_and_locks_a_button_from_the_page(sim, web
     wait(d, lambda: text_of(d, "h-status") == "Button status", what="English")
     # what the page wrote from the answers is rewritten too, not only the labels
     assert text_of(d, "session-msg") == "PIN set"
-    assert text_of(d, "c4-check").startswith("✓ saved: Julie — 0692 12 34 04")
+    assert text_of(d, "c4-check").startswith("✓ saved: Julie — 0692 12 34 04 — Reunion, mobile")
+    assert "United Kingdom (+44 7400 900105)" in text_of(d, "preview-5")
+    assert "1 SMS (136 characters of 160)" in text_of(d, "preview-5")
+    assert text_of(d, "preview-position") == "Position in the SMS: none (no GPS position known)"
+    assert text_of(d, "gesture-now").startswith("alert: 5 presses")
     assert text_of(d, "preview-list").startswith("Slot 1 — Sophie")
     assert "accepted by the network" in text_of(d, "test-progress")
     assert text_of(d, "selftest-verdict").startswith(("self-test passed", "SELF-TEST FAILED"))
+    assert "battery" in text_of(d, "selftest-table") and "batterie" not in text_of(d, "selftest-table")
     shot(d, "08-english")
     d.find_element(By.ID, "lang-switch").click()
     wait(d, lambda: text_of(d, "h-status") == "État du bouton", what="French again")
@@ -206,8 +225,10 @@ def test_a_technician_configures_tests_and_locks_a_button_from_the_page(sim, web
     d.find_element(By.ID, "lock-btn").click()
     wait(d, lambda: text_of(d, "session-msg") == "verrouillé", what="the lock")
     wait(d, lambda: text_of(d, "st-session") == "verrouillée", what="the locked status")
+    assert text_of(d, "st-flash") == "déverrouiller pour la voir" and text_of(d, "st-power") == "déverrouiller pour le voir"
     d.find_element(By.ID, "contacts-reload").click()
-    wait(d, lambda: "locked" in text_of(d, "contacts-msg"), what="the locked refusal")
+    wait(d, lambda: text_of(d, "contacts-msg") == "le bouton est verrouillé : déverrouillez-le avec le code PIN "
+         "(Session technicien)", what="the locked refusal, in French")
     shot(d, "10-locked")
 
     # the alert gesture on the simulated button: five SMS, to exactly the numbers typed in the page,
@@ -223,7 +244,7 @@ def test_a_technician_configures_tests_and_locks_a_button_from_the_page(sim, web
     for s in sent:
         assert s["text"] == previewed[s["to"]], (s["to"], s["text"], previewed[s["to"]])
     d.find_element(By.ID, "st-refresh").click()
-    wait(d, lambda: "(alert)" in text_of(d, "st-alert"), what="the alert in the status")
+    wait(d, lambda: "(alerte)" in text_of(d, "st-alert"), what="the alert in the status")
     shot(d, "11-after-alert", "status")
 
 
@@ -244,6 +265,8 @@ def test_evidence_config_import_and_factory_reset_from_the_page(sim, web, browse
     assert text_of(d, "evidence-msg") == ""
     ev = text_of(d, "evidence-list")
     assert "VÉRIFIÉ : chaîne intacte" in ev and "PROBLÈMES" not in ev, ev
+    assert "still being recorded" not in ev and "export it" not in ev, ev  # the recording going on, in French
+    assert "inconnue" in ev or "OSM" in ev, ev  # the position of a chunk (feminine), or its map links
     assert len(d.find_elements(By.CSS_SELECTOR, "#evidence-list audio")) >= 1
     shot(d, "12-evidence", "evidence")
     # the session the page had opened is still open (the export locks only what it unlocked itself)
@@ -272,6 +295,17 @@ def test_evidence_config_import_and_factory_reset_from_the_page(sim, web, browse
     wait(d, lambda: d.find_element(By.ID, "c5-name").get_attribute("value") == "Nadia", what="contacts kept")
     assert d.find_element(By.ID, "wearer-name").get_attribute("value") == "Camille"
     shot(d, "13-import-refused", "config")
+    # a photo chosen by mistake, and a file far too big: said, nothing sent
+    png = tmp_path / "photo.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))
+    d.find_element(By.ID, "config-file").send_keys(str(png))
+    d.find_element(By.ID, "import-btn").click()
+    wait(d, lambda: text_of(d, "config-msg").startswith("ce fichier n'est pas du JSON valable"), what="not JSON")
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps({"format": "alertbutton-config", "wearer": "x" * (3 * 1024 * 1024)}))
+    d.find_element(By.ID, "config-file").send_keys(str(big))
+    d.find_element(By.ID, "import-btn").click()
+    wait(d, lambda: text_of(d, "config-msg").startswith("ce fichier fait 3072 Ko"), what="too big")
     good = tmp_path / "good.json"
     good.write_text(json.dumps({"format": "alertbutton-config", "wearer": "Zoé",
                                 "contacts": [{"slot": 1, "name": "Inès", "number": "+33612345601"}]}))
@@ -287,7 +321,83 @@ def test_evidence_config_import_and_factory_reset_from_the_page(sim, web, browse
     typed(d, "reset-confirm", "erase")
     assert d.find_element(By.ID, "reset-btn").is_enabled()
     shot(d, "14-factory-reset", "reset")
-    d.find_element(By.ID, "reset-btn").click()
+    n0 = len([e for e in sim.events if e["event"] == "factory_reset"])
+    # a hurried double click: one reset, and its message, not a second request refused after it
+    d.execute_script("const b = document.getElementById('reset-btn'); b.click(); b.click();")
     wait(d, lambda: text_of(d, "reset-msg").startswith("réinitialisé"), what="the reset")
+    time.sleep(1)
+    assert text_of(d, "reset-msg").startswith("réinitialisé"), text_of(d, "reset-msg")
+    assert len([e for e in sim.events if e["event"] == "factory_reset"]) == n0 + 1
     wait(d, lambda: "NON CONFIGURÉ" in text_of(d, "st-banner"), what="not configured")
     assert text_of(d, "st-session") == "aucun code PIN défini"
+
+
+XSS = ['<img src=x onerror=a()>', '"><script>a()</script>', "';alert(3)//<b>x</b>"]  # 24 characters at most
+WEARER_XSS = "<b>Zo</b><img src=x>"  # the wearer's name has 20 characters at most
+
+
+def injected(d):
+    """What a script slipped into the page would have left: elements no code of the page makes, a
+    dialog, a flag."""
+    try:
+        d.switch_to.alert.dismiss()
+        return "a dialog opened"
+    except Exception:
+        pass
+    n = d.execute_script("return document.querySelectorAll('img, script:not([src]), b, iframe, object').length")
+    return "%d foreign element(s)" % n if n else None
+
+
+def test_hostile_names_from_an_upload_show_as_text_and_never_run(sim, web, browser, tmp_path):
+    """The abuser knows the contacts and may hand the technician a configuration file: names made of HTML
+    and script, imported through the page, then shown in the contacts, the wearer, the preview, the test
+    alert's progress and the logs. The browser shows them literally and runs nothing."""
+    d = browser
+    d.get(web.url)
+    wait(d, lambda: "NON CONFIGURÉ" in text_of(d, "st-banner"), what="the reset button")
+    typed(d, "pin-new", PIN)
+    typed(d, "pin-again", PIN)
+    d.find_element(By.ID, "pin-btn").click()
+    wait(d, lambda: text_of(d, "session-msg") == "code PIN enregistré", what="the PIN")
+    f = tmp_path / "hostile.json"
+    f.write_text(json.dumps({"format": "alertbutton-config", "wearer": WEARER_XSS,
+                             "contacts": [{"slot": i + 1, "name": n, "number": CONTACTS[i][1]}
+                                          for i, n in enumerate(XSS)]}))
+    d.find_element(By.ID, "config-file").send_keys(str(f))
+    d.find_element(By.ID, "import-btn").click()
+    wait(d, lambda: text_of(d, "config-result").startswith("configuration importée") or text_of(d, "config-msg"),
+         what="the import")
+    assert text_of(d, "config-msg") == "", text_of(d, "config-msg")
+    wait(d, lambda: d.find_element(By.ID, "c2-name").get_attribute("value") == XSS[1], what="the names")
+    assert injected(d) is None
+    assert XSS[0] in text_of(d, "c1-check") or XSS[0] == d.find_element(By.ID, "c1-name").get_attribute("value")
+    assert text_of(d, "test-slots").count("<") >= 3, text_of(d, "test-slots")
+    d.find_element(By.ID, "preview-btn").click()
+    wait(d, lambda: len(d.find_elements(By.CSS_SELECTOR, "#preview-list pre")) == 3, what="the preview")
+    for n in XSS:
+        assert n in text_of(d, "preview-list"), (n, text_of(d, "preview-list"))
+    assert WEARER_XSS in text_of(d, "wearer-insms")
+    d.find_element(By.ID, "test-slot-2").click()
+    d.find_element(By.ID, "test-btn").click()
+    wait(d, lambda: d.find_element(By.ID, "test-progress").get_attribute("data-state") == "idle", timeout=40,
+         what="the end of the test alert")
+    assert XSS[1] in text_of(d, "test-progress")
+    d.find_element(By.ID, "logs-btn").click()
+    wait(d, lambda: d.find_element(By.ID, "logs-table").is_displayed(), what="the logs")
+    d.find_element(By.ID, "lang-switch").click()
+    wait(d, lambda: text_of(d, "h-status") == "Button status", what="English")
+    d.find_element(By.ID, "lang-switch").click()
+    assert injected(d) is None
+    shot(d, "15-hostile-names")
+    # a wrong PIN typed, then the right one: neither, nor the token, in what the server printed
+    typed(d, "unlock-pin", "9753")
+    d.find_element(By.ID, "unlock-btn").click()
+    wait(d, lambda: "wrong PIN" in text_of(d, "session-msg"), what="the wrong PIN")
+    typed(d, "unlock-pin", PIN)
+    d.find_element(By.ID, "unlock-btn").click()
+    wait(d, lambda: text_of(d, "session-msg").startswith("déverrouillé pour"), what="the unlock")
+    printed = "".join(web.stderr) + "".join(web.stdout)
+    assert printed.startswith("alertbutton web: button on ") and printed.count("\n") == 1, printed  # its one line
+    assert web.token not in printed and "ab_token" not in printed
+    assert not re.search(r"(?<![0-9])(%s|9753)(?![0-9])" % PIN, printed), printed
+    assert d.find_element(By.ID, "unlock-pin").get_attribute("value") == ""

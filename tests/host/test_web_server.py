@@ -92,6 +92,15 @@ def status(web):
     return b["hello"]
 
 
+def unlocked(web):
+    """Unlocked with PIN, the PIN set first when no earlier test of this worker set it (with -n 2 the
+    module's tests are shared between two servers)."""
+    if not status(web)["pin_set"]:
+        st, b, _h = request(web, "POST", "/api/pin", body={"new": PIN})
+        assert st == 200, b
+    return request(web, "POST", "/api/unlock", body={"pin": PIN})
+
+
 def test_changes_from_another_origin_or_without_one_are_refused(web):
     before = status(web)
     assert before["pin_set"] is False
@@ -118,6 +127,20 @@ def test_changes_from_another_origin_or_without_one_are_refused(web):
     assert r.status == 415
     r.read()
     assert status(web)["pin_set"] is False  # none of them reached the button
+
+
+@pytest.mark.parametrize("site", ["same-site", "cross-site"])
+@pytest.mark.parametrize("path", ["/", "/api/status", "/api/config", "/evidence/rec-1/recording.wav"])
+def test_a_page_on_another_local_port_cannot_even_read(web, site, path):
+    """A page on http://127.0.0.1:OTHER is the same *site* as ours (ports do not count): Chromium sends
+    the SameSite=Strict cookie with its <img>, <audio src=.../recording.wav>, <script src> and window.open.
+    Its browser says so in Sec-Fetch-Site: such a request is refused before any route (the evidence
+    recordings could otherwise be played by the hostile page)."""
+    st, b, _h = request(web, "GET", path, headers={"Sec-Fetch-Site": site, "Sec-Fetch-Mode": "no-cors"})
+    assert st == 403 and b["error"] == "ORIGIN", (site, path, st, b)
+    for own in ("same-origin", "none"):  # the page's own requests; the URL typed or clicked in a terminal
+        st, b, _h = request(web, "GET", "/api/status", headers={"Sec-Fetch-Site": own})
+        assert st == 200, (own, b)
 
 
 @pytest.mark.parametrize("path", ["/api/pin?new=4826", "/api/factory-reset?confirm=erase", "/api/contacts/set",
@@ -169,6 +192,24 @@ def test_the_page_keeps_no_pin_in_the_browser():
             assert word not in text, (name, word)  # no storage, no CDN
 
 
+def test_the_browser_is_not_offered_the_pin_to_save():
+    """Chromium ignores autocomplete="off" on a password field and offers to save what was typed in it:
+    each PIN field says "one-time-code" (nothing to remember, nothing proposed next time)."""
+    import html.parser
+
+    class Inputs(html.parser.HTMLParser):
+        found = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "input" and dict(attrs).get("type") == "password":
+                self.found.append(dict(attrs))
+    page = Inputs()
+    page.feed(open(os.path.join(REPO, "tools", "alertbutton", "web", "static", "index.html"), encoding="utf-8").read())
+    assert len(page.found) == 5, page.found  # unlock, current/new/again, evidence
+    for a in page.found:
+        assert a.get("autocomplete") == "one-time-code", a
+
+
 @pytest.mark.parametrize("listen", ["0.0.0.0:8765", "192.168.1.10:8765", "[::]:8765", "localhost:8765", "8765"])
 def test_a_listen_address_off_this_computer_is_refused(listen):
     r = subprocess.run([sys.executable, "-m", "alertbutton.cli", "web", "--port", "/dev/null", "--listen", listen],
@@ -180,7 +221,7 @@ def test_a_listen_address_off_this_computer_is_refused(listen):
 
 
 def test_config_export_is_a_download_and_import_is_checked_whole(web):
-    st, b, _h = request(web, "POST", "/api/unlock", body={"pin": PIN})
+    st, b, _h = unlocked(web)
     assert st == 200, b
     st, cfg, h = request(web, "GET", "/api/config")
     assert st == 200 and h["content-disposition"] == 'attachment; filename="alertbutton-config.json"'
@@ -211,11 +252,44 @@ def test_bad_bodies_are_refused_with_a_message(web):
     assert r.status == 400 and "not JSON" in json.loads(r.read())["message"]
 
 
+def test_a_huge_upload_is_refused_before_it_is_read_whole(web):
+    """A 'configuration' of 50 MB (or a body streamed without a length) ends at 64 KB with 413 and a
+    message; the server still answers afterwards."""
+    for chunked in (False, True):
+        c = http.client.HTTPConnection(web.host, web.port, timeout=30)
+        big = b'{"config": {"wearer": "' + b"A" * (50 * 1024 * 1024) + b'"}}'
+        h = {"Host": web.authority, "Cookie": "ab_token=" + web.token, "Origin": "http://" + web.authority,
+             "Content-Type": "application/json"}
+        if chunked:
+            c.putrequest("POST", "/api/config/import", skip_host=True, skip_accept_encoding=True)
+            for k, v in dict(h, **{"Transfer-Encoding": "chunked"}).items():
+                c.putheader(k, v)
+            c.endheaders()
+            try:
+                for i in range(0, 2 * 1024 * 1024, 65536):  # 2 MB sent: the answer came long before
+                    part = big[i:i + 65536]
+                    c.send(b"%x\r\n%s\r\n" % (len(part), part))
+                c.send(b"0\r\n\r\n")
+            except OSError:
+                pass  # the server answered and closed: what is wanted
+        else:
+            try:
+                c.request("POST", "/api/config/import", body=big, headers=h)
+            except OSError:
+                pass
+        r = c.getresponse()
+        b = json.loads(r.read())
+        c.close()
+        assert r.status == 413 and "64 KB" in b["message"], (chunked, r.status, b)
+    st, b, _h = request(web, "GET", "/api/status")
+    assert st == 200, b
+
+
 def test_stopping_the_server_locks_the_session_it_used(sim, web, tmp_path):
     """Ctrl-C on alertbutton web (SIGTERM here) ends with `lock`, as the CLI locks what it unlocked.
     (Last of the module's tests on `web`: it stops it.)"""
     from webserver import WebServer
-    st, b, _h = request(web, "POST", "/api/unlock", body={"pin": PIN})
+    st, b, _h = unlocked(web)
     assert st == 200, b
     assert status(web)["unlocked"] is True
     web.stop()
@@ -233,3 +307,65 @@ def test_without_a_port_it_picks_as_the_cli_does(tmp_path):
     r = subprocess.run([sys.executable, "-m", "alertbutton.cli", "web", "--listen", "127.0.0.1:0"],
                        capture_output=True, text=True, timeout=60, env=env)
     assert r.returncode == 3 and r.stdout == "" and "no USB serial port found" in r.stderr, r
+
+
+def test_a_button_gone_mid_session_is_said_quickly_not_waited_for(tmp_path):
+    """The simulated button's VM killed (a pulled battery: the port stays, silent), then its port gone
+    (unplugged): each request ends within the console's bounded wait with 503 and words saying what to
+    do, and the server keeps answering."""
+    import time
+    from webserver import WebServer, start_sim
+    run = start_sim(tmp_path / "sim", duration_s=120)
+    w = WebServer(run.console_port, evidence_dir=tmp_path / "ev")
+    try:
+        st, b, _h = request(w, "GET", "/api/status")
+        assert st == 200, b
+        run.proc.kill()
+        run.proc.wait()
+        t0 = time.monotonic()
+        st, b, _h = request(w, "GET", "/api/status")
+        took = time.monotonic() - t0
+        assert st == 503 and b["message"], (st, b)
+        assert took < 12, took
+        print("silent button:", round(took, 1), "s:", b["message"])
+        run.stop()
+        t0 = time.monotonic()
+        st, b, _h = request(w, "GET", "/api/contacts")
+        took = time.monotonic() - t0
+        assert st == 503 and b["message"] and took < 12, (st, b, took)
+        print("port gone:", round(took, 1), "s:", b["message"])
+        st, _b, _h = request(w, "GET", "/")  # the page itself still served
+        assert st == 200
+    finally:
+        w.stop()
+        run.stop()
+
+
+def test_a_second_tab_is_told_the_button_is_busy_instead_of_hanging():
+    """Two tabs (or two technicians): one runs a long request (a 45 s self-test, an evidence export), the
+    other's status poll must not hang behind it without a word: after a bounded wait it is refused
+    with a message naming what to do. Button is driven with a fake console so the timing is exact."""
+    import threading
+    import time
+    from alertbutton.device import technician as tech
+    from alertbutton.web.button import Button
+
+    class Dev:
+        def __init__(self, port, timeout):
+            self.timeout = timeout
+
+        def close(self):
+            pass
+
+    b = Button("/dev/fake", device=Dev, busy_s=0.5)
+    long_done = []
+    t = threading.Thread(target=lambda: long_done.append(b.call(lambda dev: time.sleep(3) or "selftest")))
+    t.start()
+    time.sleep(0.2)
+    t0 = time.monotonic()
+    with pytest.raises(tech.DeviceError) as e:
+        b.call(lambda dev: "status")
+    assert time.monotonic() - t0 < 1.5
+    assert e.value.code == "BUSY" and "busy" in str(e.value) and "retry" in str(e.value)
+    t.join()
+    assert long_done == ["selftest"] and b.call(lambda dev: "status") == "status"  # free again

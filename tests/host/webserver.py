@@ -52,7 +52,9 @@ class WebServer:
         self.host, self.port = u.hostname, u.port
         self.token = u.query.split("token=", 1)[1]
         self.stderr = []
+        self.stdout = []  # what it prints after the URL (uvicorn's access log would go there)
         threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()
+        threading.Thread(target=lambda: self.stdout.extend(self.proc.stdout), daemon=True).start()
 
     def stop(self):
         self.proc.terminate()

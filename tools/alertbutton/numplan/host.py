@@ -65,3 +65,17 @@ def national_form(e164):
     except phonenumbers.NumberParseException:
         return None
     return phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+
+def country_names(e164):
+    """{'fr': 'La Réunion', 'en': 'Reunion'}: the country of a number the button accepts, in the page's
+    two languages: English as the CLI and the button say it (firmware/core/numplan.REGIONS), French from
+    phonenumbers' locale data for the same region; None when phonenumbers does not accept the number."""
+    from phonenumbers import geocoder
+    info = classify(e164)
+    if info is None:
+        return None
+    # country_name_for_number says nothing for a code several regions share (+590, +39): the region's
+    # own name is read where that function reads it
+    fr = geocoder.country_name_for_number(phonenumbers.parse(e164), "fr") or geocoder._region_display_name(info[0], "fr")
+    return {"fr": fr or info[1], "en": info[1]}

@@ -27,19 +27,25 @@ STATUS = {tech.EXIT_USAGE: 400, tech.EXIT_REFUSED: 409, tech.EXIT_LOCKED: 423, t
 HINTS = {"LOCKED": "the button is locked: unlock it with the technician PIN (Unlock)",
          "NOPIN": "no technician PIN is set yet: set one first (PIN)"}
 PIN_RE = re.compile(r"^[0-9]{1,16}$")
+# the largest body a page sends is a configuration file (five contacts and settings: ~2 KB); a bigger one
+# is refused before it is read whole (a multi-gigabyte upload would otherwise sit in memory)
+MAX_BODY = 64 * 1024
 
 
 class BadRequest(Exception):
-    def __init__(self, message, field=None):
+    def __init__(self, message, field=None, status=400):
         super().__init__(message)
         self.field = field
+        self.status = status
 
 
 def number_view(e164):
-    """What the page shows of a stored number: national written form, country, kind, international."""
+    """What the page shows of a stored number: national written form, country (and its names in the
+    page's languages), kind, international."""
     info = phone.lookup(e164)
     return {"number": e164, "national": numplan_host.national_form(e164),
-            "country": info[1] if info else None, "kind": info[2] if info else None,
+            "country": info[1] if info else None, "countries": numplan_host.country_names(e164),
+            "kind": info[2] if info else None,
             "international": info[3] if info else e164, "described": phone.describe(e164),
             "warnings": phone.warnings(e164) if info else []}
 
@@ -48,8 +54,18 @@ def create_app(button, token, authority, evidence_dir):
     """button: web.button.Button; authority: 'host:port' as bound; evidence_dir: where exports go."""
 
     async def body(request):
+        too_big = BadRequest("the request is larger than %d KB: nothing was read nor written (a configuration "
+                             "file exported by this page is a few KB)" % (MAX_BODY // 1024), status=413)
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > MAX_BODY:
+            raise too_big
+        raw = b""
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > MAX_BODY:
+                raise too_big
         try:
-            data = json.loads(await request.body() or b"{}")
+            data = json.loads(raw or b"{}")
         except ValueError as e:
             raise BadRequest("the body is not JSON: %s" % e)
         if not isinstance(data, dict):
@@ -67,7 +83,7 @@ def create_app(button, token, authority, evidence_dir):
                 return JSONResponse({"error": e.code or "HOST", "message": tech.error_message(e, button.port, HINTS),
                                      "exit": e.status, "field": _field(e.code)}, STATUS.get(e.status, 409))
             except BadRequest as e:
-                return JSONResponse({"error": "REQUEST", "message": str(e), "field": e.field}, 400)
+                return JSONResponse({"error": "REQUEST", "message": str(e), "field": e.field}, e.status)
             except Exception as e:  # a bug of ours: said on the page and on stderr, never a bare 500
                 traceback.print_exc()
                 return JSONResponse({"error": "HOST", "message": "alertbutton web failed on %s: %s: %s (see its "
@@ -273,7 +289,7 @@ def _evidence_export(button, pin, keep_unlocked, out_dir):
             out = []
             for r in src.list():
                 if r.get("active"):
-                    out.append({"rec": r["rec"], "skipped": "still being recorded: export it when it ends"})
+                    out.append({"rec": r["rec"], "skipped": "active"})  # the page says it in its language
                     continue
                 d, problems = ev.export_recording(src, r["rec"], out_dir, progress=False, listing=r)
                 with open(os.path.join(d, "manifest.json")) as f:

@@ -9,6 +9,9 @@ An ASGI middleware in front of every route (pages, assets, API):
   drops it from the address bar);
 - a request that changes something is a POST with a JSON body whose Origin (or, without one, whose
   Referer) is this server: a form or a fetch from another site is refused even with the cookie;
+- a request the browser marks as coming from another page (Sec-Fetch-Site other than same-origin or
+  none: a page on another local port is the "same site" and gets the Strict cookie) is refused, reads
+  included (the evidence recordings as <audio> of a hostile page);
 - no CORS header is ever sent; every answer forbids caching, framing and referrers.
 """
 import hmac
@@ -61,6 +64,11 @@ class Guard:
         if h.get("host") != self.authority:
             return await _refuse(send, 421, "HOST", "this server answers only as %s (Host %r refused: "
                                  "open the URL printed by alertbutton web)" % (self.authority, h.get("host")))
+        if h.get("sec-fetch-site") not in (None, "none", "same-origin"):
+            # another port of 127.0.0.1 is the same site: the Strict cookie goes with its <img>/<audio>/
+            # window.open; its browser tells us where the request comes from, and it is refused
+            return await _refuse(send, 403, "ORIGIN", "a request from another page (%s) is refused: open the URL "
+                                 "printed by alertbutton web" % h.get("sec-fetch-site"))
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         given_q = (query.get("token") or [None])[0]
         if method == "GET" and scope["path"] == "/" and given_q is not None:

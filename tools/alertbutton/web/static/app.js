@@ -14,6 +14,13 @@ const T = {
     power_normal: "normal", power_low: "basse consommation", modem_mode: "modem : {m}",
     power_locked: "déverrouiller pour le voir", power_off: "pas de comptage d'énergie",
     flash_from_selftest: "{v} (autotest)", flash_run: "lancer l'autotest pour la mesurer",
+    parts: {button: "bouton", battery: "batterie", flash: "mémoire flash", heap: "mémoire vive", clock: "horloge",
+            accelerometer: "accéléromètre", microphone: "microphone", modem: "modem", sim: "carte SIM", signal: "signal",
+            network: "réseau", operator: "opérateur", gnss: "GPS", vibration: "vibration"},
+    pos_unknown: "inconnue", still_recording: "enregistrement en cours : l'exporter quand il sera terminé",
+    flash_free: "{v}", flash_locked: "déverrouiller pour la voir", units: ["Ko", "Mo", "Go"],
+    power_awake: "toujours éveillé (pas de gestion d'énergie)",
+    modem_modes: {on: "toujours allumé", ready: "prêt, en veille", off: "éteint entre deux usages"},
     no_pin: "aucun code PIN défini", locked: "verrouillée", unlocked: "déverrouillée",
     lockout: "bloquée encore {s} s (trop de codes faux)",
     alert_line: "n° {id} ({kind}), {state}", no_alert: "aucune depuis le démarrage",
@@ -23,13 +30,24 @@ const T = {
     unlocked_for: "déverrouillé pour {m} min d'inactivité", locked_done: "verrouillé",
     pins_differ: "les deux codes diffèrent", pin_done: "code PIN enregistré",
     in_sms: "dans les SMS : {v}", no_name: "(pas de nom)", lang_done: "langue des SMS : {v}",
-    position_used: "Position utilisée : {p}", segments: "{n} segment(s), {enc} {u}/{l}",
+    position_used: "Position dans le SMS : {p}", pos_last: "la dernière connue", pos_none: "aucune (pas de position GPS connue)",
+    sms_one: "1 SMS ({u} caractères sur {l})", sms_many: "{n} SMS enchaînés ({u} caractères : plus que les {l} d'un seul SMS)",
+    kind_mobile: "mobile", kind_landline: "fixe", kind_VoIP: "VoIP",
+    alert_kind: {alert: "alerte", fall: "chute", test: "test"}, saved_as: "enregistré :",
+    g_presses: "{a} : {n} appuis", g_within: "en {ms} ms", g_gap: "{ms} ms au plus entre deux appuis",
+    g_held: "chaque appui de {min} à {max} ms", g_hold: "{a} : appui long de {ms} ms",
+    g_action: {alert: "alerte", cancel: "annulation", test: "test"},
     test_sent: "alerte de test n° {id} envoyée aux emplacements {slots} : {to}",
     choose_slot: "choisissez au moins un emplacement",
     selftest_ok: "autotest réussi : les {n} parties", selftest_fail: "AUTOTEST ÉCHOUÉ : {k} partie(s) sur {n} ({parts})",
     pass: "réussi", fail: "ÉCHEC", not_run: "non lancé", vib_hint: "cochez « avec une vibration » pour sentir une impulsion",
     running: "en cours…", logs_empty: "(vide)",
-    not_json: "ce fichier n'est pas du JSON valable : {e}", no_file: "choisissez un fichier",
+    // refusals whose words are the page's own (the button's name console commands a technician never types)
+    err: {NOPIN: "aucun code PIN n'est encore défini : choisissez-en un d'abord (Session technicien)",
+          LOCKED: "le bouton est verrouillé : déverrouillez-le avec le code PIN (Session technicien)",
+          BUSY: "le bouton est occupé par une demande plus longue (autotest ou export des preuves, peut-être dans un autre onglet) : réessayez quand elle sera finie"},
+    not_json: "ce fichier n'est pas du JSON valable : {e}",
+    too_big: "ce fichier fait {n} Ko : une configuration en fait quelques-uns (rien n'a été lu ni écrit)", no_file: "choisissez un fichier",
     imported: "configuration importée ({keys}) : {n} contacts",
     exported_none: "aucun enregistrement", rec: "Enregistrement {n}", verified_ok: "VÉRIFIÉ : chaîne intacte",
     problems: "PROBLÈMES", chain_head: "tête de chaîne", manifest_sha: "SHA-256 du manifeste", report: "rapport complet",
@@ -48,6 +66,10 @@ const T = {
     power_normal: "normal", power_low: "low power", modem_mode: "modem: {m}",
     power_locked: "unlock to see it", power_off: "no power accounting",
     flash_from_selftest: "{v} (self-test)", flash_run: "run the self-test to measure it",
+    parts: {gnss: "GNSS"}, pos_unknown: "unknown", still_recording: "still being recorded: export it when it ends",
+    flash_free: "{v}", flash_locked: "unlock to see it", units: ["KB", "MB", "GB"],
+    power_awake: "always awake (no power management)",
+    modem_modes: {on: "always on", ready: "ready, idle", off: "off between uses"},
     no_pin: "no PIN set", locked: "locked", unlocked: "unlocked",
     lockout: "locked out for {s} s more (too many wrong PINs)",
     alert_line: "#{id} ({kind}), {state}", no_alert: "none since boot",
@@ -57,13 +79,20 @@ const T = {
     unlocked_for: "unlocked for {m} min of inactivity", locked_done: "locked",
     pins_differ: "the two PINs differ", pin_done: "PIN set",
     in_sms: "in the SMS: {v}", no_name: "(no name)", lang_done: "SMS language: {v}",
-    position_used: "Position used: {p}", segments: "{n} segment(s), {enc} {u}/{l}",
+    position_used: "Position in the SMS: {p}", pos_last: "the last known one", pos_none: "none (no GPS position known)",
+    sms_one: "1 SMS ({u} characters of {l})", sms_many: "{n} linked SMS ({u} characters: more than the {l} of one SMS)",
+    kind_mobile: "mobile", kind_landline: "landline", kind_VoIP: "VoIP",
+    alert_kind: {alert: "alert", fall: "fall", test: "test"}, saved_as: "saved:",
+    g_presses: "{a}: {n} presses", g_within: "within {ms} ms", g_gap: "at most {ms} ms between presses",
+    g_held: "each press {min} to {max} ms", g_hold: "{a}: hold {ms} ms",
+    g_action: {alert: "alert", cancel: "cancel", test: "test"},
     test_sent: "test alert #{id} sent to slots {slots}: {to}",
     choose_slot: "choose at least one slot",
     selftest_ok: "self-test passed: all {n} parts", selftest_fail: "SELF-TEST FAILED: {k} of {n} parts ({parts})",
     pass: "pass", fail: "FAIL", not_run: "not run", vib_hint: "tick “with one vibration” to feel one pulse",
     running: "running…", logs_empty: "(empty)",
     not_json: "this file is not valid JSON: {e}", no_file: "choose a file",
+    too_big: "this file is {n} KB: a configuration is a few (nothing was read nor written)",
     imported: "configuration imported ({keys}): {n} contacts",
     exported_none: "no recordings", rec: "Recording {n}", verified_ok: "VERIFIED: chain intact",
     problems: "PROBLEMS", chain_head: "chain head", manifest_sha: "manifest SHA-256", report: "full report",
@@ -113,6 +142,10 @@ function t(key, vars) {
   return s;
 }
 function stateWord(s) { return (T[lang].st_state || {})[s] || s; }
+function word(table, w) { return (T[lang][table] || {})[w] || w; }  // a word of the button's, said in the page's language
+function country(v) { return (v.countries && v.countries[lang]) || v.country; }
+function kindWord(k) { return T[lang]["kind_" + k] || k; }
+function smsCount(m) { return m.segments === 1 ? t("sms_one", {u: m.units, l: m.limit}) : t("sms_many", {n: m.segments, u: m.units, l: m.limit}); }
 function el(tag, props, children) {
   const e = document.createElement(tag);
   for (const k in (props || {})) {
@@ -137,7 +170,10 @@ async function api(method, path, body) {
   }
   let data;
   try { data = await r.json(); } catch (e) { data = {message: r.status + " " + r.statusText}; }
-  if (!r.ok) { const err = new Error(data.message || String(r.status)); err.data = data; err.status = r.status; throw err; }
+  if (!r.ok) {
+    const own = (T[lang].err || {})[data.error];  // French for the refusals every section meets; else the button's words
+    const err = new Error(own || data.message || String(r.status)); err.data = data; err.status = r.status; throw err;
+  }
   return data;
 }
 // an action's error goes to its section's message line, in the button's own words; never swallowed
@@ -168,6 +204,14 @@ function age(s) {
   const v = s < 120 ? s + " s" : s < 7200 ? Math.round(s / 60) + " min" : Math.round(s / 3600) + " h";
   return t("ago", {t: v});
 }
+function powerLine(p) {
+  return (p.low_power ? t("power_low") : t("power_normal")) + (p.modem_mode ? ", " + t("modem_mode", {m: word("modem_modes", p.modem_mode)}) : "");
+}
+function size(kb) {  // 3072 -> "3 Mo" (fr) / "3 MB" (en)
+  let v = kb, i = 0;
+  while (v >= 10240 && i < 2) { v /= 1024; i++; }
+  return Math.round(v).toLocaleString(lang === "fr" ? "fr-FR" : "en-GB") + " " + T[lang].units[i];
+}
 function renderStatus(d) {
   const h = d.hello, m = h.modem || {};
   $("st-banner").textContent = h.configured ? "" : t("not_configured");
@@ -181,14 +225,18 @@ function renderStatus(d) {
   const f = h.last_fix;
   say("st-fix", f ? f.lat.toFixed(5) + ", " + f.lon.toFixed(5) + " (±" + (f.acc_m || 0) + " m, " + age(f.age_s) + ")"
       : t("none"));
-  const p = d.power;
-  say("st-power", !p ? t("power_locked") : p.error ? p.error : !p.enabled ? t("power_off")
-      : (p.low_power ? t("power_low") : t("power_normal")) + (p.modem_mode ? ", " + t("modem_mode", {m: p.modem_mode}) : ""));
-  say("st-flash", lastSelftestFlash ? t("flash_from_selftest", {v: lastSelftestFlash}) : t("flash_run"));
+  // the button's hello tells both to an unlocked session (flash_free_kb, power_mode); an older firmware
+  // only through the power accounting and the self-test
+  const p = h.power_mode || d.power;
+  say("st-power", !p ? t("power_locked") : p.error ? p.error : h.power_mode ? (!p.task ? t("power_awake") : powerLine(p))
+      : !p.enabled ? t("power_off") : powerLine(p));
+  say("st-flash", typeof h.flash_free_kb === "number" ? t("flash_free", {v: size(h.flash_free_kb)})
+      : "flash_free_kb" in h ? t("flash_locked")
+      : lastSelftestFlash ? t("flash_from_selftest", {v: lastSelftestFlash}) : t("flash_run"));
   say("st-session", !h.pin_set ? t("no_pin") : h.lockout_s ? t("lockout", {s: h.lockout_s})
       : h.unlocked ? t("unlocked") : t("locked"));
   const a = h.last_alert;
-  say("st-alert", a ? t("alert_line", {id: a.id, kind: a.kind, state: stateWord(a.state)}) : t("no_alert"));
+  say("st-alert", a ? t("alert_line", {id: a.id, kind: word("alert_kind", a.kind), state: stateWord(a.state)}) : t("no_alert"));
 }
 async function refreshStatus() {
   const d = await act("st-msg", () => api("GET", "/api/status"));
@@ -264,7 +312,7 @@ function buildContactRows(keepValues) {
   buildTestSlots();
 }
 function shown(v) {
-  return v.national + " — " + v.country + ", " + v.kind + " (" + v.international + ")" +
+  return v.national + " — " + country(v) + ", " + kindWord(v.kind) + " (" + v.international + ")" +
     (v.warnings && v.warnings.length ? " — " + v.warnings.join("; ") : "");
 }
 function setCheck(n, ok, text, field) {  // text: the server's words, or a function of the language
@@ -295,7 +343,7 @@ async function saveContact(n) {
   setCheck(n, true, () => t("checking"));
   try {
     const r = await api("POST", "/api/contacts/set", {slot: n, number, name});
-    if (mine === seq[n]) setCheck(n, true, () => "✓ " + t("saved") + ": " + r.name + " — " + shown(r));
+    if (mine === seq[n]) setCheck(n, true, () => "✓ " + t("saved_as") + " " + r.name + " — " + shown(r));
     $("c" + n + "-number").value = r.international;
     $("c" + n + "-name").value = r.name;
     await loadContacts(true);
@@ -327,14 +375,15 @@ async function loadContacts(keepFields) {
 
 // --- wearer, language, gesture --------------------------------------------------------------------
 function gestureText(g) {
+  const a = word("g_action", g.action);
   if ("presses" in g) {
-    const parts = [g.action + ": " + g.presses + " presses"];
-    if ("within_ms" in g) parts.push("within " + g.within_ms + " ms");
-    if ("gap_ms" in g) parts.push("gap " + g.gap_ms + " ms");
-    if (g.min_press_ms || g.max_press_ms) parts.push("held " + (g.min_press_ms || 0) + ".." + (g.max_press_ms || "") + " ms");
+    const parts = [t("g_presses", {a, n: g.presses})];
+    if ("within_ms" in g) parts.push(t("g_within", {ms: g.within_ms}));
+    if ("gap_ms" in g) parts.push(t("g_gap", {ms: g.gap_ms}));
+    if (g.min_press_ms || g.max_press_ms) parts.push(t("g_held", {min: g.min_press_ms || 0, max: g.max_press_ms || "∞"}));
     return parts.join(", ");
   }
-  return g.action + ": hold " + g.hold_ms + " ms";
+  return t("g_hold", {a, ms: g.hold_ms});
 }
 function showWearer(w) {
   $("wearer-name").value = w.wearer || "";
@@ -346,7 +395,7 @@ async function loadSettings() {
   if (!r) return;
   showWearer(r.wearer);
   $("sms-lang").value = r.lang.lang;
-  say("gesture-now", r.gesture.gestures.map(gestureText).join(" · "));
+  live("gesture-now", () => { $("gesture-now").textContent = r.gesture.gestures.map(gestureText).join(" · "); });
 }
 async function saveWearer(ev) {
   ev.preventDefault();
@@ -361,7 +410,7 @@ async function saveLang(ev) {
 async function saveGesture(ev) {
   ev.preventDefault();
   const r = await act("wearer-msg", () => api("POST", "/api/gesture", {words: $("gesture-words").value}));
-  if (r) say("gesture-now", r.gestures.map(gestureText).join(" · "));
+  if (r) live("gesture-now", () => { $("gesture-now").textContent = r.gestures.map(gestureText).join(" · "); });
 }
 
 // --- preview --------------------------------------------------------------------------------------
@@ -373,19 +422,24 @@ async function preview(ev) {
 function renderPreview(r) {
   const box = $("preview-list");
   box.textContent = "";
-  say("preview-position", t("position_used", {p: r.position}));
+  say("preview-position", t("position_used", {p: r.position === "none" ? t("pos_none")
+      : r.position === "last known" ? t("pos_last") : r.position}));
   for (const m of r.messages) {
     box.append(el("div", {cls: "sms", id: "preview-" + m.slot}, [
       el("div", {}, [el("strong", {text: t("slot_n", {n: m.slot}) + " — " + m.name}),
-                     document.createTextNode(" · " + m.shown.national + " — " + m.shown.country + " (" + m.shown.international + ")")]),
+                     document.createTextNode(" · " + m.shown.national + " — " + country(m.shown) + " (" + m.shown.international + ")")]),
       el("pre", {id: "preview-text-" + m.slot, "data-to": m.to, text: m.text}),
-      el("div", {cls: m.error ? "msg" : "note", text: t("segments", {n: m.segments, enc: m.encoding, u: m.units, l: m.limit})
+      el("div", {cls: m.error ? "msg" : "note", text: smsCount(m)
                  + (m.error ? " — " + m.error : "")})]));
   }
   if (r.warnings && r.warnings.length) box.append(el("p", {cls: "msg", text: r.warnings.join("; ")}));
 }
 
 // --- test alert -----------------------------------------------------------------------------------
+function written(e164) {  // a number as the contacts list shows it ("07 52 34 56 02"), else as sent
+  const s = slotsCache.find((x) => x.number === e164);
+  return s && s.national ? s.national : e164;
+}
 function buildTestSlots() {
   const box = $("test-slots");
   const checked = new Set([...box.querySelectorAll("input:checked")].map((e) => e.value));
@@ -406,7 +460,7 @@ async function testAlert(ev) {
   const r = await act("test-msg", () => api("POST", "/api/test-alert", {slots}));
   $("test-btn").disabled = false;
   if (!r) return;
-  live("test-result", () => { $("test-result").textContent = t("test_sent", {id: r.alert, slots: r.slots.join(", "), to: r.to.join(", ")}); });
+  live("test-result", () => { $("test-result").textContent = t("test_sent", {id: r.alert, slots: r.slots.join(", "), to: r.to.map(written).join(", ")}); });
   clearInterval(testPoll);
   const started = Date.now();
   const tick = async () => {
@@ -449,14 +503,14 @@ function renderSelftest(r, vibrate) {
   const body = $("selftest-table").querySelector("tbody");
   body.textContent = "";
   for (const p of r.parts) {
-    body.append(el("tr", {"data-part": p.part}, [el("td", {text: p.part}),
+    body.append(el("tr", {"data-part": p.part}, [el("td", {text: word("parts", p.part)}),
       el("td", {cls: p.ok ? "pass" : "fail", text: p.ok ? t("pass") : t("fail")}),
       el("td", {text: p.value}), el("td", {text: p.note || ""})]));
   }
-  if (!vibrate) body.append(el("tr", {}, [el("td", {text: "vibration"}), el("td", {text: "-"}),
+  if (!vibrate) body.append(el("tr", {}, [el("td", {text: word("parts", "vibration")}), el("td", {text: "-"}),
     el("td", {text: t("not_run")}), el("td", {text: t("vib_hint")})]));
   $("selftest-table").hidden = false;
-  const failed = r.parts.filter((p) => !p.ok).map((p) => p.part);
+  const failed = r.parts.filter((p) => !p.ok).map((p) => word("parts", p.part));
   $("selftest-verdict").textContent = r.ok ? t("selftest_ok", {n: r.parts.length})
       : t("selftest_fail", {k: failed.length, n: r.parts.length, parts: failed.join(", ")});
   $("selftest-verdict").className = "banner " + (r.ok ? "good" : "bad");
@@ -498,6 +552,8 @@ async function importConfig(ev) {
   say("config-result", "");
   const f = $("config-file").files[0];
   if (!f) { say("config-msg", t("no_file")); return; }
+  // not read at all when larger than any configuration (the server refuses over 64 KB too)
+  if (f.size > 64 * 1024) { say("config-msg", t("too_big", {n: Math.round(f.size / 1024)})); return; }
   const text = (await f.text()).replace(/^\uFEFF/, "");
   let data;
   try { data = JSON.parse(text); } catch (e) { say("config-msg", t("not_json", {e: e.message})); return; }
@@ -525,14 +581,17 @@ function renderEvidence(r) {
   if (!r.recordings.length) box.append(el("p", {text: t("exported_none")}));
   for (const rec of r.recordings) {
     const part = el("div", {cls: "sms"}, [el("strong", {text: t("rec", {n: rec.rec})})]);
-    if (rec.skipped) { part.append(el("p", {text: t("skipped", {why: rec.skipped})})); box.append(part); continue; }
+    if (rec.skipped) {
+      part.append(el("p", {text: t("skipped", {why: rec.skipped === "active" ? t("still_recording") : rec.skipped})}));
+      box.append(part); continue;
+    }
     part.append(el("p", {cls: rec.problems.length ? "msg" : "note", text: rec.problems.length
       ? t("problems") + ": " + rec.problems.join("; ") : t("verified_ok")}));
     part.append(el("p", {cls: "note", text: t("chain_head") + " " + rec.chain_head + " · " + t("manifest_sha") + " " + rec.manifest_sha256}));
     const rows = rec.chunks.map((c) => {
       const where = c.map ? el("td", {}, [document.createTextNode(c.position.lat.toFixed(5) + ", " + c.position.lon.toFixed(5) + " "),
         el("a", {href: c.map.osm, rel: "noreferrer", target: "_blank", text: "OSM"}), document.createTextNode(" · "),
-        el("a", {href: c.map.google, rel: "noreferrer", target: "_blank", text: "Google"})]) : el("td", {text: t("unknown")});
+        el("a", {href: c.map.google, rel: "noreferrer", target: "_blank", text: "Google"})]) : el("td", {text: t("pos_unknown")});
       return el("tr", {}, [el("td", {text: String(c.index)}), el("td", {text: c.start_utc || "?"}),
         el("td", {text: c.duration_s + " s"}), where,
         el("td", {cls: c.problems.length ? "fail" : "pass", text: c.problems.length ? c.problems.join("; ") : "OK"})]);
@@ -548,9 +607,11 @@ function renderEvidence(r) {
 // --- factory reset --------------------------------------------------------------------------------
 async function factoryReset(ev) {
   ev.preventDefault();
+  if ($("reset-btn").disabled) return;  // a second click while the first is erasing (Enter too)
+  $("reset-btn").disabled = true;
   const confirm = $("reset-confirm").value.trim();
+  $("reset-confirm").value = "";
   const r = await act("reset-msg", () => api("POST", "/api/factory-reset", {confirm}));
-  $("reset-confirm").value = ""; $("reset-btn").disabled = true;
   if (r) { note("reset-msg", () => t("reset_done", {n: r.files_erased || 0})); await refreshStatus(); await loadContacts(); }
 }
 
