@@ -22,7 +22,49 @@ def aead_open(key, nonce, ad, data):
     return C.open(key, nonce, data, ad)
 
 
-OPS = {"seal": aead_seal, "seal_into": aead_seal_into, "open": aead_open}
+def x25519(k, u):
+    from firmware.core.crypto import x25519 as X
+    return X.x25519(k, u)
+
+
+def x25519_pub(k):
+    from firmware.core.crypto import x25519 as X
+    return X.public_key(k)
+
+
+def ed_pub(seed):
+    from firmware.core.crypto import ed25519 as E
+    return E.public_key(seed)
+
+
+def ed_sign(seed, msg):
+    from firmware.core.crypto import ed25519 as E
+    return E.sign(seed, msg)
+
+
+def ed_verify(pub, msg, sig):
+    from firmware.core.crypto import ed25519 as E
+    return E.verify(pub, msg, sig)
+
+
+def sha512(msg):
+    from firmware.core.crypto.sha512 import sha512 as H
+    return H(msg).digest()
+
+
+def hmac(key, msg):
+    from firmware.core.crypto.hkdf import hmac_sha256
+    return hmac_sha256(key, msg)
+
+
+def hkdf(ikm, salt, info, length):  # length: 2 bytes, big-endian
+    from firmware.core.crypto.hkdf import hkdf_sha256
+    return hkdf_sha256(ikm, salt, info, int.from_bytes(length, "big"))
+
+
+OPS = {"seal": aead_seal, "seal_into": aead_seal_into, "open": aead_open, "x25519": x25519,
+       "x25519_pub": x25519_pub, "ed_pub": ed_pub, "ed_sign": ed_sign, "ed_verify": ed_verify,
+       "sha512": sha512, "hmac": hmac, "hkdf": hkdf}
 
 
 def main():
