@@ -119,3 +119,11 @@ def test_the_vm_gives_the_same_bytes():
     assert got["refs"] == [S.sms_ref(i, hashlib.sha256(b"%d" % i).digest()) for i in range(40)]
     assert bytes.fromhex(got["close"]) == S.close_marker(12, 2)
     assert [tuple(x) for x in got["layout"]] == [(n, e) for n in (0, 3) for e in (S.END_TRAILER, S.END_CLOSE, S.END_OPEN)]
+
+
+def test_sealing_a_block_allocates_nothing_and_the_bench_gives_esp32_figures():
+    """`alertbutton bench seal` (docs/evidence-sealing.md): in the VM, with pystone in the same run."""
+    from alertbutton.bench import seal
+    r = seal.measure(reps=1)
+    assert r["bytes_allocated_per_block"] == 0  # the Sealer's buffers and the record buffer are preallocated
+    assert r["vm_pystones"] > 0 and r["esp32_key_ms"] > 0 and r["esp32_sign_ms"] > 0 and r["esp32_block_us"] > 0

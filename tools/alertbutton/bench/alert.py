@@ -35,9 +35,10 @@ def measure(sc, seed):
 
 
 def add_arguments(p):
-    p.add_argument("what", choices=["alert", "heap", "gestures"], help="what to benchmark: alert latency, "
-                   "the heap a full alert needs (32-bit VM: ALERTBUTTON_VM=32), or the alert gesture's "
-                   "recognition and false alerts (docs/haptics.md)")
+    p.add_argument("what", choices=["alert", "heap", "gestures", "seal"], help="what to benchmark: alert latency, "
+                   "the heap a full alert needs (32-bit VM: ALERTBUTTON_VM=32), the alert gesture's "
+                   "recognition and false alerts (docs/haptics.md), or sealing and signing the evidence "
+                   "(docs/evidence-sealing.md)")
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--latency", type=float, default=1.0, help="simulated CMGS latency (s)")
     p.add_argument("--cmd-latency", type=float, default=0.005,
@@ -53,6 +54,9 @@ def run(args):
         return heap_bench.run(args)
     if args.what == "gestures":
         return gesture_bench.run(args)
+    if args.what == "seal":
+        from alertbutton.bench import seal
+        return seal.run(args)
     sc = alert_scenario(args.latency, args.cmd_latency, None if args.no_gnss else 1.0)
     firsts, fifths = [], []
     print("alert latency, %d runs, CMGS latency %.3f s, other answers %.3f s" %
