@@ -548,3 +548,48 @@ def test_device_key_made_once_a_damaged_one_replaced():
     b = device_key.load_or_create("dk_test.key", log=log)
     assert b != a and log.events[-1] == ("device_key_created", {"replaced_damaged": False})
     os.remove("dk_test.key")
+
+
+def _opens(data):
+    try:
+        unseal(data)
+        return True
+    except ValueError:
+        return False
+
+
+async def test_sealed_records_cannot_be_moved_swapped_or_relabelled():
+    """As an attacker holding the flash (without K): a record moved, two swapped, the envelope's chunk
+    index, recording or device changed, a chunk from another recording slipped in, a trailer turned into
+    a close marker: the association's unsealing refuses each (the nonce binds a record to its place, the
+    envelope is every record's associated data)."""
+    log = Log()
+    r = recorder("ev18", log)
+    r.start()
+    await feed(r, 0, 40, pause=False)
+    r.on_alert("triggered", Mgr(9))
+    await feed(r, 40, 120)
+    await until(lambda: "evidence_done" in log.names())
+    files = sealed_files("ev18", 1)
+    data = files[1][1]  # a 16-block chunk
+    assert _opens(data)
+    b = lambda i: data[180 + 272 * i:180 + 272 * (i + 1)]  # noqa: E731
+    swapped = data[:180] + b(1) + b(0) + data[180 + 544:]
+    assert not _opens(swapped)
+    flipped = bytearray(data)
+    flipped[180 + 272 * 3 + 10] ^= 1
+    assert not _opens(bytes(flipped))
+    for off, val in ((24, 7), (20, 2), (8, 0x45)):  # chunk index, recording, device id byte
+        e = bytearray(data)
+        e[off] = val
+        assert not _opens(bytes(e)), off
+    # chunk 1 relabelled as chunk 2 of the same recording (envelope edited): refused
+    e = bytearray(data)
+    struct.pack_into("<I", e, 24, 2)
+    assert not _opens(bytes(e))
+    # the sealed trailer dropped and a forged close marker claiming all blocks: the blocks still open, but
+    # the end is the unauthenticated kind, which the verifier reports as such
+    forged = data[:-32] + S.close_marker(16, 0)
+    plain, end, marker = unseal(forged)
+    assert end == S.END_CLOSE and marker["blocks"] == 16
+    r.task.cancel()
