@@ -91,7 +91,7 @@ class _PolyPy:
 # --- viper (MicroPython) -------------------------------------------------------------------------------
 # Poly1305 as TweetNaCl writes it: 17 limbs of 8 bits in 32-bit words, so every product and sum fits
 # a 32-bit signed viper int (17 x 2**9 x 320 x 255 < 2**31) and nothing is allocated. The state st
-# (array 'I', 51 words) holds h[0:17], r[17:34], and scratch [34:51].
+# (array 'I', 68 words) holds h[0:17], r[17:34], scratch [34:51] and 320 r [51:68].
 
 _words = _words_py
 _block = _block_py
@@ -178,6 +178,10 @@ if sys.implementation.name == "micropython":  # the compiler, not the module, kn
         st[17 + 4] = st[17 + 4] & 252
         st[17 + 8] = st[17 + 8] & 252
         st[17 + 12] = st[17 + 12] & 252
+        i = 0
+        while i < 17:
+            st[51 + i] = 320 * int(st[17 + i])
+            i += 1
 
     @micropython.viper
     def _poly_blocks_v(st: ptr32, m: ptr8, off: int, n: int):
@@ -202,11 +206,11 @@ if sys.implementation.name == "micropython":  # the compiler, not the module, kn
             while i < 17:
                 x = 0
                 j = 0
+                while j <= i:
+                    x += int(st[j]) * int(st[17 + i - j])
+                    j += 1
                 while j < 17:
-                    if j <= i:
-                        x += int(st[j]) * int(st[17 + i - j])
-                    else:
-                        x += int(st[j]) * 320 * int(st[17 + i + 17 - j])
+                    x += int(st[j]) * int(st[51 + 17 + i - j])  # 320 r, kept by _poly_start
                     j += 1
                 st[34 + i] = x
                 i += 1
@@ -256,7 +260,7 @@ if sys.implementation.name == "micropython":  # the compiler, not the module, kn
 
     class _PolyV:
         def __init__(self):
-            self.st = array("I", bytes(51 * 4))
+            self.st = array("I", bytes(68 * 4))
 
         def start(self, key32):
             self.key = key32

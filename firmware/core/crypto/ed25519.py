@@ -42,6 +42,40 @@ def _mul(k, pt):
     return q
 
 
+def _comb():
+    """The 16 sums of subsets of (B, 2**64 B, 2**128 B, 2**192 B), made on first use (~1 scalar
+    multiplication, 16 points kept): _mul_base then needs 64 doublings and 64 additions, not 256 + 128."""
+    global _COMB
+    if _COMB is None:
+        g = [_B]
+        for _ in range(3):
+            q = g[-1]
+            for _ in range(64):
+                q = _double(q)
+            g.append(q)
+        t = [(0, 1, 1, 0)]
+        for i in range(1, 16):
+            j = 0 if i & 1 else 1 if i & 2 else 2 if i & 4 else 3  # lowest set bit of i
+            t.append(_add(t[i & ~(1 << j)], g[j]))
+        _COMB = t
+    return _COMB
+
+
+_COMB = None
+
+
+def _mul_base(k):
+    """k * B for 0 <= k < 2**256 (Lim-Lee comb with 4 teeth; the addition law is complete, so adding
+    the identity for a zero column is fine)."""
+    t = _comb()
+    q = (0, 1, 1, 0)
+    for i in range(63, -1, -1):
+        q = _double(q)
+        q = _add(q, t[((k >> i) & 1) | (((k >> (i + 64)) & 1) << 1) | (((k >> (i + 128)) & 1) << 2)
+                      | (((k >> (i + 192)) & 1) << 3)])
+    return q
+
+
 def _equal(p1, p2):
     return ((p1[0] * p2[2] - p2[0] * p1[2]) % P == 0) and ((p1[1] * p2[2] - p2[1] * p1[2]) % P == 0)
 
@@ -99,27 +133,34 @@ def _h_int(*parts):
 
 
 def _expand(seed32):
+    """(scalar a, prefix, public key) of a seed (RFC 8032 5.1.5). The last seed's are kept: the device
+    signs every chunk head with the same key, and this saves a hash and a scalar multiplication."""
+    global _LAST
     if len(seed32) != 32:
         raise ValueError("Ed25519 seed must be 32 bytes, got %d" % len(seed32))
-    h = sha512(seed32).digest()
-    a = int.from_bytes(h[:32], "little")
-    a &= (1 << 254) - 8
-    a |= 1 << 254
-    return a, h[32:]
+    seed32 = bytes(seed32)
+    if _LAST is None or _LAST[0] != seed32:
+        h = sha512(seed32).digest()
+        a = int.from_bytes(h[:32], "little")
+        a &= (1 << 254) - 8
+        a |= 1 << 254
+        _LAST = (seed32, a, h[32:], _encode(_mul_base(a)))
+    return _LAST[1:]
+
+
+_LAST = None
 
 
 def public_key(seed32):
     """The 32-byte public key of a 32-byte private seed."""
-    a, _ = _expand(seed32)
-    return _encode(_mul(a, _B))
+    return _expand(seed32)[2]
 
 
 def sign(seed32, msg):
     """The 64-byte signature R || S of msg (RFC 8032 5.1.6, pure Ed25519)."""
-    a, prefix = _expand(seed32)
-    pub = _encode(_mul(a, _B))
+    a, prefix, pub = _expand(seed32)
     r = _h_int(prefix, msg) % L
-    rb = _encode(_mul(r, _B))
+    rb = _encode(_mul_base(r))
     k = _h_int(rb, pub, msg) % L
     return rb + ((r + k * a) % L).to_bytes(32, "little")
 
@@ -138,4 +179,4 @@ def verify(pub32, msg, sig64):
     if s >= L:
         return False
     k = _h_int(sig64[:32], pub32, msg) % L
-    return _equal(_mul(s, _B), _add(r, _mul(k, a)))
+    return _equal(_mul_base(s), _add(r, _mul(k, a)))
