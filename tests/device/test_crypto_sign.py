@@ -158,3 +158,30 @@ def test_small_order_key_or_r_refused():
         assert not E.verify(a, b"any message", identity + bytes(32))
     sk, pk, msg, sig = VECTORS[0]
     assert not E.verify(h(pk), msg, identity + h(sig)[32:])
+
+
+def test_comb_table_is_the_sums_of_its_teeth():
+    # the 16 points written out in ed25519.py are those _comb_build() computes from the base point
+    built = E._comb_build()
+    assert len(E._COMB) == 16
+    for i in range(16):
+        assert E._equal(built[i], E._COMB[i]), i
+
+
+def test_sign_steps_yields_between_pieces_and_signs_the_same():
+    for n, (sk, pk, msg, sig) in enumerate(VECTORS[:3]):
+        seed = bytearray(h(sk))
+        seed[0] ^= 1  # a seed not kept yet: its k * B is done in pieces too
+        nones = 0
+        out = []
+        for x in E.sign_steps(seed, msg, 16):
+            if x is None:
+                nones += 1
+            else:
+                out.append(x)
+        assert out == [E.sign(seed, msg)], n
+        assert nones == 8, nones  # 64 columns / 16, for a * B and for r * B
+        steps = list(E.sign_steps(h(sk), msg, 8))  # another seed: a * B and r * B in 8 pieces each
+        assert steps[-1] == h(sig) and steps[:-1] == [None] * 16
+        steps = list(E.sign_steps(h(sk), msg, 8))  # that key is now kept: r * B only
+        assert steps[-1] == h(sig) and steps[:-1] == [None] * 8
