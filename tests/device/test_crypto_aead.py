@@ -183,3 +183,21 @@ def test_poly1305_limbs_at_their_largest_match_the_big_int_twin():
                 p.finish(out, 0)
                 outs.append(bytes(out))
             assert outs[0] == outs[1], n
+
+
+def test_wipe_zeroes_the_key_material_and_the_sealer_refuses_after():
+    for plain in both():
+        s = C.Sealer(bytes(range(1, 33)), plain)
+        out = bytearray(272)
+        s.seal_into(bytes(12), bytes(256), 256, b"ad", out)
+        s.wipe()
+        for name, buf in (("st", s._st), ("x", s._x), ("ks", s._ks), ("pk", s._pk)):
+            assert not any(buf), name
+        if not plain:
+            assert not any(s._poly.st) and not any(s._poly.blk)
+        try:
+            s.seal_into(bytes(12), bytes(256), 256, b"ad", out)
+        except ValueError as e:
+            assert "wiped" in str(e)
+        else:
+            raise AssertionError("sealed after wipe")

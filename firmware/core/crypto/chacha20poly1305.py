@@ -82,6 +82,9 @@ class _PolyPy:
             off += k
         self.h = h
 
+    def wipe(self):
+        self.r = self.s = self.h = 0
+
     def finish(self, out, off):
         tag = (self.h + self.s) & ((1 << 128) - 1)
         for i in range(16):
@@ -297,10 +300,20 @@ if sys.implementation.name == "micropython":  # the compiler, not the module, kn
         def finish(self, out, off):
             _p_finish(self.st, self.key, out, off)
 
+        def wipe(self):
+            _zero(self.st)
+            _zero(self.blk)
+            self.key = None
+
     _words = _words_v
     _block = _block_v
     _xor = _xor_v
     _Poly = _PolyV
+
+
+def _zero(buf):
+    for i in range(len(buf)):
+        buf[i] = 0
 
 
 class Sealer:
@@ -318,11 +331,22 @@ class Sealer:
         self._pk = bytearray(32)
         self._lens = bytearray(16)
         self._words(self._st, 4, key32, 8)
+        self._live = True  # until wipe()
+
+    def wipe(self):
+        """Zero every buffer that holds the key or anything made from it (issue 21: the recording key
+        lives in RAM only while its recording is open). The Sealer refuses to work after this."""
+        for buf in (self._st, self._x, self._ks, self._pk):
+            _zero(buf)
+        self._poly.wipe()
+        self._live = False
 
     def _start(self, nonce12, ad, adlen):
         """Set the nonce and MAC the associated data (RFC 8439 2.6 and 2.8)."""
         if len(nonce12) != NONCE_BYTES:
             raise ValueError("ChaCha20-Poly1305 nonce must be 12 bytes, got %d" % len(nonce12))
+        if not self._live:
+            raise ValueError("this Sealer was wiped: make a new one with the key")
         st = self._st
         self._words(st, 13, nonce12, 3)
         st[12] = 0
