@@ -167,3 +167,37 @@ def test_seal_into_a_256_byte_block_allocates_nothing():
         gc.enable()
     assert grown == 0, grown
     assert C.open(bytes(range(32)), nonce, out, ad) == src
+
+
+def test_poly1305_limbs_at_their_largest_match_the_big_int_twin():
+    # every key and message byte 0xff: r and each block at their maxima, the limb products at their
+    # bound (an overflow of the 32-bit sums on the ESP32 word size would show here)
+    rng = Rng(7)
+    for n in (16, 32, 48, 64, 256, 336):
+        for key in (b"\xff" * 32, bytes(rng.below(256) | 0xF0 for _ in range(32))):
+            outs = []
+            for p in (C._Poly(), C._PolyPy()):
+                p.start(key)
+                p.blocks(b"\xff" * n, 0, n)
+                out = bytearray(16)
+                p.finish(out, 0)
+                outs.append(bytes(out))
+            assert outs[0] == outs[1], n
+
+
+def test_wipe_zeroes_the_key_material_and_the_sealer_refuses_after():
+    for plain in both():
+        s = C.Sealer(bytes(range(1, 33)), plain)
+        out = bytearray(272)
+        s.seal_into(bytes(12), bytes(256), 256, b"ad", out)
+        s.wipe()
+        for name, buf in (("st", s._st), ("x", s._x), ("ks", s._ks), ("pk", s._pk)):
+            assert not any(buf), name
+        if not plain:
+            assert not any(s._poly.st) and not any(s._poly.blk)
+        try:
+            s.seal_into(bytes(12), bytes(256), 256, b"ad", out)
+        except ValueError as e:
+            assert "wiped" in str(e)
+        else:
+            raise AssertionError("sealed after wipe")

@@ -88,3 +88,11 @@ def test_hmac_long_key_and_hkdf_limits():
             pass
         else:
             raise AssertionError("accepted length %d" % bad)
+
+
+def test_x25519_steps_yields_between_pieces_and_gives_the_same():
+    a = h("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")
+    pb = h("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f")
+    steps = list(X.x25519_steps(a, pb, 32))
+    assert steps[-1] == h("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742")
+    assert steps[:-1] == [None] * 8  # ladder steps 254..0: a yield at t = 224, 192, ..., 0

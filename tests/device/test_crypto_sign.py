@@ -69,6 +69,21 @@ def test_fips180_sha512_abc_and_two_blocks():
     assert len(sha512().digest()) == 64
 
 
+def test_fips180_sha512_million_a():
+    s = sha512()
+    a = b"a" * 1000
+    for _ in range(1000):
+        s.update(a)
+    assert s.digest() == h("e718483d0ce769644e2e42c7bc15b4638e1f98b13b2044285632a803afa973eb"
+                           "de0ff244877ea60a4cb0432ce577c31beb009c5c2c49aa2e4eadb217ad8cc09b")
+
+
+def test_sha512_viper_matches_plain_twin():
+    data = bytes((i * 131 + 7) & 255 for i in range(700))
+    for n in (0, 1, 111, 112, 113, 127, 128, 129, 239, 240, 256, 700):
+        assert sha512(data[:n]).digest() == sha512(data[:n], True).digest(), n
+
+
 def test_sha512_updates_in_pieces_equal_one_update():
     want = sha512(MSG1024).digest()
     for step in (1, 7, 111, 112, 127, 128, 129, 500):
@@ -84,6 +99,17 @@ def test_rfc8032_7_1_vectors():
         assert E.public_key(h(sk)) == h(pk), n
         assert E.sign(h(sk), msg) == h(sig), n
         assert E.verify(h(pk), msg, h(sig)), n
+
+
+def test_the_kept_key_follows_the_seed():
+    # sign() keeps the last seed's expanded key: alternating seeds, and a seed buffer changed in
+    # place, must still sign with the key they hold now
+    seed = bytearray(h(VECTORS[0][0]))
+    assert E.sign(seed, b"") == h(VECTORS[0][3])
+    seed[:] = h(VECTORS[1][0])
+    assert E.sign(seed, h("72")) == h(VECTORS[1][3])
+    assert E.public_key(h(VECTORS[0][0])) == h(VECTORS[0][1])
+    assert E.sign(h(VECTORS[1][0]), h("72")) == h(VECTORS[1][3])
 
 
 def test_edits_refused():
@@ -132,3 +158,30 @@ def test_small_order_key_or_r_refused():
         assert not E.verify(a, b"any message", identity + bytes(32))
     sk, pk, msg, sig = VECTORS[0]
     assert not E.verify(h(pk), msg, identity + h(sig)[32:])
+
+
+def test_comb_table_is_the_sums_of_its_teeth():
+    # the 16 points written out in ed25519.py are those _comb_build() computes from the base point
+    built = E._comb_build()
+    assert len(E._COMB) == 16
+    for i in range(16):
+        assert E._equal(built[i], E._COMB[i]), i
+
+
+def test_sign_steps_yields_between_pieces_and_signs_the_same():
+    for n, (sk, pk, msg, sig) in enumerate(VECTORS[:3]):
+        seed = bytearray(h(sk))
+        seed[0] ^= 1  # a seed not kept yet: its k * B is done in pieces too
+        nones = 0
+        out = []
+        for x in E.sign_steps(seed, msg, 16):
+            if x is None:
+                nones += 1
+            else:
+                out.append(x)
+        assert out == [E.sign(seed, msg)], n
+        assert nones == 8, nones  # 64 columns / 16, for a * B and for r * B
+        steps = list(E.sign_steps(h(sk), msg, 8))  # another seed: a * B and r * B in 8 pieces each
+        assert steps[-1] == h(sig) and steps[:-1] == [None] * 16
+        steps = list(E.sign_steps(h(sk), msg, 8))  # that key is now kept: r * B only
+        assert steps[-1] == h(sig) and steps[:-1] == [None] * 8

@@ -82,6 +82,9 @@ class _PolyPy:
             off += k
         self.h = h
 
+    def wipe(self):
+        self.r = self.s = self.h = 0
+
     def finish(self, out, off):
         tag = (self.h + self.s) & ((1 << 128) - 1)
         for i in range(16):
@@ -89,9 +92,10 @@ class _PolyPy:
 
 
 # --- viper (MicroPython) -------------------------------------------------------------------------------
-# Poly1305 as TweetNaCl writes it: 17 limbs of 8 bits in 32-bit words, so every product and sum fits
-# a 32-bit signed viper int (17 x 2**9 x 320 x 255 < 2**31) and nothing is allocated. The state st
-# (array 'I', 51 words) holds h[0:17], r[17:34], and scratch [34:51].
+# Poly1305 on 10 limbs of 13 bits (130 bits exactly, so 2**130 folds back as 5): every limb product
+# sum fits an unsigned 32-bit viper int (10 x (2**13 + 256) x 5 x 2**13 < 2**32; h is carried after
+# each addition so its limbs stay near 13 bits) and nothing is allocated. The state st (array 'I', 40
+# words) holds h[0:10], r[10:20], 5 r[20:30] and the product d[30:40].
 
 _words = _words_py
 _block = _block_py
@@ -162,116 +166,154 @@ if sys.implementation.name == "micropython":  # the compiler, not the module, kn
             i += 1
 
     @micropython.viper
-    def _poly_start(st: ptr32, key: ptr8):
+    def _p_start(st: ptr32, key: ptr8, blk: ptr8):
         i = 0
-        while i < 17:
-            st[i] = 0
-            st[17 + i] = 0
-            if i < 16:
-                st[17 + i] = key[i]
+        while i < 20:
+            blk[i] = key[i] if i < 16 else 0
             i += 1
-        # clamp r (RFC 8439 2.5): top 4 bits of bytes 3, 7, 11, 15 and low 2 bits of 4, 8, 12 cleared
-        st[17 + 3] = st[17 + 3] & 15
-        st[17 + 7] = st[17 + 7] & 15
-        st[17 + 11] = st[17 + 11] & 15
-        st[17 + 15] = st[17 + 15] & 15
-        st[17 + 4] = st[17 + 4] & 252
-        st[17 + 8] = st[17 + 8] & 252
-        st[17 + 12] = st[17 + 12] & 252
+        blk[3] = blk[3] & 15
+        blk[7] = blk[7] & 15
+        blk[11] = blk[11] & 15
+        blk[15] = blk[15] & 15
+        blk[4] = blk[4] & 252
+        blk[8] = blk[8] & 252
+        blk[12] = blk[12] & 252
+        i = 0
+        while i < 10:
+            b = i * 13
+            j = b >> 3
+            v = ((uint(blk[j]) | (uint(blk[j + 1]) << 8) | (uint(blk[j + 2]) << 16)) >> (b & 7)) & 0x1FFF
+            st[i] = 0
+            st[10 + i] = v
+            st[20 + i] = 5 * v
+            i += 1
+
 
     @micropython.viper
-    def _poly_blocks_v(st: ptr32, m: ptr8, off: int, n: int):
+    def _p_blocks(st: ptr32, blk: ptr8, m: ptr8, off: int, n: int):
         end = off + n
         while off < end:
             k = end - off
             if k > 16:
                 k = 16
-            u = 0  # h += block | 1 << 128
             j = 0
-            while j < 17:
-                c = 0
+            while j < 16:
                 if j < k:
-                    c = m[off + j]
-                elif j == 16:
-                    c = 1
-                u += int(st[j]) + c
-                st[j] = u & 255
-                u >>= 8
+                    blk[j] = m[off + j]
+                else:
+                    blk[j] = 0
                 j += 1
-            i = 0  # x = h * r, the limbs past 2**130 folded back times 5 (x 320 at 8-bit offsets)
-            while i < 17:
-                x = 0
-                j = 0
-                while j < 17:
-                    if j <= i:
-                        x += int(st[j]) * int(st[17 + i - j])
-                    else:
-                        x += int(st[j]) * 320 * int(st[17 + i + 17 - j])
-                    j += 1
-                st[34 + i] = x
+            blk[16] = 1
+            c = uint(0)  # h += the block + 2**128
+            i = 0
+            while i < 10:
+                b = i * 13
+                j = b >> 3
+                v = (uint(blk[j]) | (uint(blk[j + 1]) << 8) | (uint(blk[j + 2]) << 16)) >> (b & 7)
+                c += uint(st[i]) + (v & 0x1FFF)
+                st[i] = c & 0x1FFF
+                c >>= 13
                 i += 1
-            u = 0  # carry, then partial reduction mod 2**130 - 5
-            j = 0
-            while j < 16:
-                u += int(st[34 + j])
-                st[j] = u & 255
-                u >>= 8
-                j += 1
-            u += int(st[34 + 16])
-            st[16] = u & 3
-            u = 5 * (u >> 2)
-            j = 0
-            while j < 16:
-                u += int(st[j])
-                st[j] = u & 255
-                u >>= 8
-                j += 1
-            st[16] = int(st[16]) + u
+            c = uint(st[0]) + c * 5  # 2**130 = 5 (mod p)
+            st[0] = c & 0x1FFF
+            st[1] = uint(st[1]) + (c >> 13)
+            i = 0  # d = h * r, limbs past 2**130 times 5
+            while i < 10:
+                d = uint(0)
+                j = 0
+                while j <= i:
+                    d += uint(st[j]) * uint(st[10 + i - j])
+                    j += 1
+                while j < 10:
+                    d += uint(st[j]) * uint(st[30 + i - j])
+                    j += 1
+                st[30 + i] = d
+                i += 1
+            c = uint(0)
+            i = 0
+            while i < 10:
+                c += uint(st[30 + i])
+                st[i] = c & 0x1FFF
+                c >>= 13
+                i += 1
+            c = uint(st[0]) + c * 5
+            st[0] = c & 0x1FFF
+            st[1] = uint(st[1]) + (c >> 13)
             off += k
 
+
     @micropython.viper
-    def _poly_finish_v(st: ptr32, key: ptr8, out: ptr8, off: int):
-        # g = h + 5 - 2**130; if that is >= 0 (no borrow into bit 130's sign) the tag uses g
-        u = 5
-        j = 0
-        while j < 17:
-            u += int(st[j])
-            if j == 16:
-                u += 252  # -(2**130) in the top limb: 256 - 4
-            st[34 + j] = u & 255
-            u >>= 8
-            j += 1
-        if int(st[34 + 16]) & 128 == 0:  # h >= p: take g
-            j = 0
-            while j < 17:
-                st[j] = st[34 + j]
-                j += 1
-        u = 0  # + s, mod 2**128
-        j = 0
-        while j < 16:
-            u += int(st[j]) + int(key[16 + j])
-            out[off + j] = u
-            u >>= 8
-            j += 1
+    def _p_finish(st: ptr32, key: ptr8, out: ptr8, off: int):
+        p = 0
+        c = uint(0)
+        while p < 2:  # two passes: limbs below 2**13, h below 2**130
+            i = 0
+            while i < 10:
+                c += uint(st[i])
+                st[i] = c & 0x1FFF
+                c >>= 13
+                i += 1
+            c = c * 5
+            p += 1
+        st[0] = uint(st[0]) + c
+        c = uint(5)  # g = h + 5: it reaches 2**130 exactly when h >= p, and then h - p is its low 130 bits
+        i = 0
+        while i < 10:
+            c += uint(st[i])
+            st[30 + i] = c & 0x1FFF
+            c >>= 13
+            i += 1
+        if c:
+            i = 0
+            while i < 10:
+                st[i] = st[30 + i]
+                i += 1
+        acc = uint(0)  # the low 128 bits of h, plus s, little-endian
+        nb = 0
+        i = 0
+        o = 0
+        c = uint(0)
+        while o < 16:
+            while nb < 8:
+                acc |= uint(st[i]) << nb
+                nb += 13
+                i += 1
+            c += (acc & 0xFF) + uint(key[16 + o])
+            out[off + o] = c
+            c >>= 8
+            acc >>= 8
+            nb -= 8
+            o += 1
 
     class _PolyV:
         def __init__(self):
-            self.st = array("I", bytes(51 * 4))
+            self.st = array("I", bytes(40 * 4))
+            self.blk = bytearray(20)  # one block, zero-padded, with the 2**128 byte
 
         def start(self, key32):
             self.key = key32
-            _poly_start(self.st, key32)
+            _p_start(self.st, key32, self.blk)
 
         def blocks(self, m, off, n):
-            _poly_blocks_v(self.st, m, off, n)
+            _p_blocks(self.st, self.blk, m, off, n)
 
         def finish(self, out, off):
-            _poly_finish_v(self.st, self.key, out, off)
+            _p_finish(self.st, self.key, out, off)
+
+        def wipe(self):
+            _zero(self.st)
+            _zero(self.blk)
+            self.key = None
 
     _words = _words_v
     _block = _block_v
     _xor = _xor_v
     _Poly = _PolyV
+
+
+def _zero(buf):
+    for i in range(len(buf)):
+        buf[i] = 0
 
 
 class Sealer:
@@ -289,11 +331,22 @@ class Sealer:
         self._pk = bytearray(32)
         self._lens = bytearray(16)
         self._words(self._st, 4, key32, 8)
+        self._live = True  # until wipe()
+
+    def wipe(self):
+        """Zero every buffer that holds the key or anything made from it (issue 21: the recording key
+        lives in RAM only while its recording is open). The Sealer refuses to work after this."""
+        for buf in (self._st, self._x, self._ks, self._pk):
+            _zero(buf)
+        self._poly.wipe()
+        self._live = False
 
     def _start(self, nonce12, ad, adlen):
         """Set the nonce and MAC the associated data (RFC 8439 2.6 and 2.8)."""
         if len(nonce12) != NONCE_BYTES:
             raise ValueError("ChaCha20-Poly1305 nonce must be 12 bytes, got %d" % len(nonce12))
+        if not self._live:
+            raise ValueError("this Sealer was wiped: make a new one with the key")
         st = self._st
         self._words(st, 13, nonce12, 3)
         st[12] = 0

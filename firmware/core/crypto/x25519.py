@@ -31,6 +31,14 @@ def _u(u):
 def x25519(scalar32, u32):
     """X25519(k, u) -> 32 bytes. An all-zero result (u of small order) is returned as is: callers that
     need a contributory key check it (RFC 7748 6.1)."""
+    for r in x25519_steps(scalar32, u32, 0):
+        pass
+    return r
+
+
+def x25519_steps(scalar32, u32, every=32):
+    """x25519() in pieces, for a caller that must not block: a generator that yields None after every
+    `every` of the 255 ladder steps (never when 0), then yields the 32-byte result."""
     k = _scalar(scalar32)
     x1 = _u(u32)
     x2, z2, x3, z3 = 1, 0, x1, 1
@@ -54,11 +62,13 @@ def x25519(scalar32, u32):
         z3 = x1 * (da - cb) * (da - cb) % P
         x2 = aa * bb % P
         z2 = e * (aa + _A24 * e) % P
+        if every and t % every == 0:
+            yield None
     d = swap * (x2 - x3)
     x2 = x2 - d
     d = swap * (z2 - z3)
     z2 = z2 - d
-    return (x2 * pow(z2, P - 2, P) % P).to_bytes(32, "little")
+    yield (x2 * pow(z2, P - 2, P) % P).to_bytes(32, "little")
 
 
 def public_key(secret32):
