@@ -148,7 +148,6 @@ class Sealing:
 
     def wipe(self):
         self.rkey.wipe()
-        w = getattr(self.sealer, "wipe", None)  # the sealer's own copy of K, if it keeps one
-        if w is not None:
-            w()
+        if self.sealer is not None:
+            self.sealer.wipe()  # its own copy of K (key words), keystream and Poly1305 state
         self.sealer = None

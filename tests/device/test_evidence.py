@@ -469,10 +469,20 @@ async def test_the_key_is_ready_before_the_alert_and_wiped_at_close():
     rkey = r.keys._next
     await feed(r, 0, 40, pause=False)
     r.on_alert("triggered", Mgr(2))
+    await asyncio.sleep_ms(50)
+    sealing_ = r.rec.sealing
+    sealer = sealing_.sealer
     await feed(r, 40, 120)
     await until(lambda: "evidence_done" in log.names())
     assert "evidence_key_late" not in log.names()
     assert rkey.key == bytearray(32)  # K zeroed when the recording closed
+    assert sealing_.sealer is None
+    try:  # the Sealer's own copy of K is wiped too: it refuses to seal
+        sealer.seal_into(bytearray(12), bytearray(16), 16, b"", bytearray(32))
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("a wiped Sealer still seals")
     env = S.parse_envelope(sealed_files("ev14", 1)[0][1])
     assert env["epk"] == rkey.epk and env["device"] == b"DEVICE01" and env["recording"] == 1
     # the next recording gets a new ephemeral key, prepared once idle again
