@@ -137,8 +137,13 @@ def parse_close_marker(data):
 def recording_key(esk, epk, association_pub):
     """K of a recording: HKDF-SHA256(X25519(esk, association_pub), salt epk || association_pub, info
     KDF_INFO, 32). ValueError on an all-zero shared secret (a low-order association key)."""
-    from firmware.core.crypto import hkdf, x25519
-    shared = x25519.x25519(esk, association_pub)
+    from firmware.core.crypto import x25519
+    return key_from_shared(x25519.x25519(esk, association_pub), epk, association_pub)
+
+
+def key_from_shared(shared, epk, association_pub):
+    """K from the X25519 shared secret (for a caller that ran the X25519 in steps)."""
+    from firmware.core.crypto import hkdf
     if not any(shared):
         raise ValueError("the association public key is not usable (all-zero shared secret)")
     return hkdf.hkdf_sha256(shared, bytes(epk) + bytes(association_pub), KDF_INFO, 32)

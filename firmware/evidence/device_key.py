@@ -47,9 +47,22 @@ def public_key(seed):
 
 
 def signer(seed):
-    """sign(message) -> the 64-byte Ed25519 signature by this device (ed25519 imported at the first
-    signature, not at boot: its code stays out of the heap until a recording needs it)."""
-    def sign(msg):
+    """A Signer for this device's seed."""
+    return Signer(seed)
+
+
+class Signer:
+    """sign(message) -> the 64-byte Ed25519 signature by this device; steps(message): the same in
+    pieces (a generator yielding None between pieces, then the signature), for a task that must not
+    hold the loop. ed25519 is imported at the first signature, not at boot."""
+
+    def __init__(self, seed):
+        self.seed = seed
+
+    def steps(self, msg):
         from firmware.core.crypto import ed25519
-        return ed25519.sign(seed, msg)
-    return sign
+        return ed25519.sign_steps(self.seed, msg)
+
+    def __call__(self, msg):
+        from firmware.core.crypto import ed25519
+        return ed25519.sign(self.seed, msg)

@@ -40,8 +40,8 @@ class Recorder:
     def __init__(self, mic, cfg, log, position, device_id, keys=None, signer=None, store=None, rate=8000):
         """mic: drivers.inmp441.Inmp441 (or anything with start(sink)/stop()); position(): the best
         known location.Fix or None; keys: firmware.evidence.sealing.KeyAhead (None, or its association
-        key None: nothing is recorded; set before start()); signer: sign(message) -> 64-byte Ed25519 signature by the device key, or
-        None (no signed heads: logged once)."""
+        key None: nothing is recorded; set before start()); signer: firmware.evidence.device_key.Signer
+        (its steps(message) sign in pieces), or None (no signed heads: logged)."""
         self.mic = mic
         self.keys = keys
         self.signer = signer
@@ -142,7 +142,7 @@ class Recorder:
             except asyncio.TimeoutError:
                 if (self.rec is None and self._trigger is None and not self._unsigned and self.can_record()
                         and not self.keys.ready() and not self.busy()):
-                    self._prepare_key()  # idle: the next recording's X25519 now, never on an alert
+                    await self._prepare_key()  # idle: the next recording's X25519 now, in pieces
             self._wake.clear()
             try:
                 if self._trigger is not None:
@@ -157,9 +157,12 @@ class Recorder:
                 self.log("evidence_error", err=repr(e))
                 self._abort()
 
-    def _prepare_key(self):
+    async def _prepare_key(self):
+        """The next recording's key, yielding to the other tasks between pieces of the X25519 (an
+        alert pressed meanwhile sends its SMS at once; its recording starts once the key is made)."""
         try:
-            self.keys.prepare()
+            for _ in self.keys.prepare_steps():
+                await asyncio.sleep_ms(0)
         except Exception as e:  # retried at the next idle moment; take() tries once more on an alert
             self.log("evidence_key_error", err=repr(e))
 
@@ -265,12 +268,15 @@ class Recorder:
         """Sign the closed chunks' heads, one at a time, yielding between them; not while the alert
         is sending SMS (busy()): a signature would hold up its dispatch."""
         while self._unsigned and not self.busy():
-            rec_no, alert, index, digest, final = self._unsigned.pop(0)
-            self._tell(rec_no, alert, index, digest, final, self._sign(rec_no, index, digest, final))
+            rec_no, alert, index, digest, final = self._unsigned[0]
+            signed = await self._sign(rec_no, index, digest, final)
+            self._unsigned.pop(0)  # only now: "nothing unsigned" means every head is signed and told
+            self._tell(rec_no, alert, index, digest, final, signed)
             await asyncio.sleep_ms(0)
 
-    def _sign(self, rec_no, index, digest, final):
-        """The signed head record of chunk `index` (120 bytes), appended to heads.abh; or None."""
+    async def _sign(self, rec_no, index, digest, final):
+        """The signed head record of chunk `index` (120 bytes), appended to heads.abh; or None. The
+        signature is made in pieces (the signer's steps()), yielding to the other tasks in between."""
         if self.signer is None:
             if index == 0:
                 self.log("evidence_unsigned", rec=rec_no, why="no device key")
@@ -279,7 +285,9 @@ class Recorder:
             msg = seal.head_message(self.device_id, rec_no, index, digest, final)
             gc.collect()  # the signature's big integers need contiguous blocks: start from a compacted free list
             t0 = ticks_us()
-            sig = self.signer(msg)
+            for sig in self.signer.steps(msg):
+                if sig is None:
+                    await asyncio.sleep_ms(0)
             self.sign_ms = ticks_diff(ticks_us(), t0) // 1000
             record = msg + sig
             self.store.append_head_record(rec_no, record)

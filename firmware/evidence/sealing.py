@@ -82,24 +82,37 @@ class KeyAhead:
         return self._next is not None
 
     def prepare(self):
-        """Compute the next recording's key now (blocking: call it when idle). Returns the ms taken."""
+        """Compute the next recording's key now, blocking (see prepare_steps). Returns the ms taken."""
+        for _ in self.prepare_steps():
+            pass
+        return self.last_ms
+
+    def prepare_steps(self, every=32):
+        """The next recording's key in pieces: a generator yielding None between pieces of the two
+        X25519 (each piece ~1/8 of a ladder), for a task that awaits between them."""
         if self.pub is None or self._next is not None:
-            return 0
+            return
         from time import ticks_us, ticks_diff  # here: the host imports this module for parse_association_pub
         t0 = ticks_us()
         from firmware.core.crypto import x25519
         esk = bytearray(self.urandom(32))
         try:
-            epk = x25519.public_key(esk)
-            key = bytearray(seal.recording_key(esk, epk, self.pub))
+            epk = None
+            for epk in x25519.x25519_steps(esk, x25519.BASE_U, every):
+                if epk is None:
+                    yield None
+            shared = None
+            for shared in x25519.x25519_steps(esk, self.pub, every):
+                if shared is None:
+                    yield None
+            key = bytearray(seal.key_from_shared(shared, epk, self.pub))
         finally:
             _zero(esk)
-            x25519 = None
+            shared = x25519 = None
             _unload("x25519", "hkdf")
         self._next = RecordingKey(key, bytes(epk))
         self.last_ms = ticks_diff(ticks_us(), t0) // 1000
         self.log("evidence_key_ready", ms=self.last_ms)
-        return self.last_ms
 
     def take(self):
         """The prepared key (computed now if it was not ready: logged, it delays what runs next)."""

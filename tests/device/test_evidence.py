@@ -438,7 +438,7 @@ async def test_chunk_listeners_get_every_chain_head_as_written():
     await feed(r, 0, 40, pause=False)
     r.on_alert("triggered", Mgr(5))
     await feed(r, 40, 120)
-    await until(lambda: "evidence_done" in log.names() and not r._unsigned)  # heads signed after the audio
+    await until(lambda: "evidence_done" in log.names() and not r._unsigned, 10000)  # heads signed after the audio
     parsed = check_chain(chunk_files("ev11", 1))
     # one call per chunk, in order; each head is the SHA-256 of that chunk's file; the last is final
     want = [(1, 5, i, i == len(parsed) - 1) for i in range(len(parsed))]
@@ -486,7 +486,7 @@ async def test_the_key_is_ready_before_the_alert_and_wiped_at_close():
     env = S.parse_envelope(sealed_files("ev14", 1)[0][1])
     assert env["epk"] == rkey.epk and env["device"] == b"DEVICE01" and env["recording"] == 1
     # the next recording gets a new ephemeral key, prepared once idle again
-    await until(lambda: r.keys.ready())
+    await until(lambda: r.keys.ready(), 10000)
     assert r.keys._next.epk != rkey.epk and any(r.keys._next.key)
     r.task.cancel()
 
@@ -541,7 +541,7 @@ async def test_heads_wait_while_the_alert_sends_sms():
     assert "evidence_signed" not in log.names() and len(r._unsigned) == 4
     assert r.store.head_records(1) == b"" and not r.keys.ready()  # nor the next key's X25519
     sending[0] = False
-    await until(lambda: not r._unsigned and r.keys.ready())
+    await until(lambda: not r._unsigned and r.keys.ready(), 10000)
     assert len(r.store.head_records(1)) == 4 * 120
     assert [kw["index"] for e, kw in log.events if e == "evidence_signed"] == [0, 1, 2, 3]
     r.task.cancel()
@@ -603,3 +603,18 @@ async def test_sealed_records_cannot_be_moved_swapped_or_relabelled():
     plain, end, marker = unseal(forged)
     assert end == S.END_CLOSE and marker["blocks"] == 16
     r.task.cancel()
+
+
+def test_the_key_and_the_signature_come_in_pieces():
+    """Neither the X25519 nor the Ed25519 holds the event loop whole: both are generators the recorder
+    awaits between (each piece a fraction of the ~1.3 s / ~0.3 s they take on an ESP32)."""
+    ka = sealing.KeyAhead(ASSOC_PK, Log())
+    pieces = sum(1 for x in ka.prepare_steps() if x is None)
+    assert pieces >= 14 and ka.ready(), pieces  # two ladders of 255 steps, a piece every 32
+    k = ka.take()
+    assert bytes(k.key) == assoc_key(k.epk)  # the association derives the same K from epk
+    sg = device_key.signer(DEVICE_SEED)
+    msg = S.head_message(b"DEVICE01", 1, 0, bytes(32), False)
+    out = list(sg.steps(msg))
+    assert out[:-1] == [None] * (len(out) - 1) and len(out) >= 5 and ed25519.verify(DEVICE_PK, msg, out[-1])
+    assert out[-1] == sg(msg)

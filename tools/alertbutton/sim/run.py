@@ -313,6 +313,11 @@ class SimRun:
         # GIL switch interval keeps the modem's answers from waiting on the pump (default 5 ms).
         sys.setswitchinterval(0.0002)
         self._prepare_flash()
+        if self.mpy and self._tree is None:
+            # before the scenario's clock starts: building the .mpy tree takes seconds on a loaded
+            # machine (13 s seen), and the scenario's first events must not pass before the VM exists
+            from alertbutton.sim import tree as sim_tree
+            self._tree = sim_tree.build(os.path.join(self.out, "mpy"), romfs=self.romfs)
         self.t0 = time.monotonic()
         if self.modem_pty:
             modem_path = self.modem_pty
