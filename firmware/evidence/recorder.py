@@ -158,11 +158,14 @@ class Recorder:
                 self._abort()
 
     async def _prepare_key(self):
-        """The next recording's key, yielding to the other tasks between pieces of the X25519 (an
-        alert pressed meanwhile sends its SMS at once; its recording starts once the key is made)."""
+        """The next recording's key, yielding to the other tasks between pieces of the X25519, and
+        paused while an alert sends SMS (its recording starts once the key is made; the pre-alert ring
+        keeps the sound meanwhile)."""
         try:
             for _ in self.keys.prepare_steps():
                 await asyncio.sleep_ms(0)
+                while self.busy():
+                    await asyncio.sleep_ms(50)
         except Exception as e:  # retried at the next idle moment; take() tries once more on an alert
             self.log("evidence_key_error", err=repr(e))
 

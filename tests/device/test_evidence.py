@@ -618,3 +618,21 @@ def test_the_key_and_the_signature_come_in_pieces():
     out = list(sg.steps(msg))
     assert out[:-1] == [None] * (len(out) - 1) and len(out) >= 5 and ed25519.verify(DEVICE_PK, msg, out[-1])
     assert out[-1] == sg(msg)
+
+
+async def test_the_key_pauses_while_the_alert_sends_sms():
+    log = Log()
+    r = recorder("ev19", log)
+    calls = [0]
+    hold = [True]
+
+    def busy():  # free when the idle task looks, then the alert starts sending SMS
+        calls[0] += 1
+        return calls[0] > 1 and hold[0]
+    r.busy = busy
+    r.start()
+    await asyncio.sleep_ms(700)
+    assert calls[0] > 2 and not r.keys.ready()  # started, then paused between pieces
+    hold[0] = False
+    await until(lambda: r.keys.ready(), 10000)
+    r.task.cancel()
