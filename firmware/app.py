@@ -265,8 +265,14 @@ class App:
             self.mic = mic
             from firmware.evidence.recorder import Recorder
             self.recorder = Recorder(mic, self.cfg, self.log, self.lastfix.best, self.board.device_id())
+            from firmware.evidence import device_key, sealing  # after the ring: it is allocated first
+            self.recorder.keys = sealing.KeyAhead(sealing.association_from_cfg(self.cfg), self.log)
+            self.recorder.signer = device_key.signer(device_key.load_or_create(log=self.log))
             self.tasks.append(self.recorder.start())
             self.alert.listeners.append(self.recorder.on_alert)
+            self.alert.head_ref = self.recorder.head_ref  # the follow-up SMS carry the latest head
+            alert = self.alert  # heads are signed (~2 s of CPU on an ESP32) only while no SMS is being sent
+            self.recorder.busy = lambda: alert.state == "dispatching"
         except Exception as e:  # any error (a bad setting, a damaged recording): run() must go on,
             self.recorder = None  # an exception here would end the event loop, button included
             self.log("evidence_unavailable", err=repr(e))

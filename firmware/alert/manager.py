@@ -46,6 +46,7 @@ class AlertManager:
         self.battery = battery  # callable -> percent or None
         self.log = log
         self.vibrator = vibrator
+        self.head_ref = None  # callable -> the latest evidence head reference or None (App: the recorder's)
         self.outbox = outbox if outbox is not None else Outbox(log=log)
         self.outbox.state_fn = self._state
         self._saved_at = ticks_ms()
@@ -291,6 +292,16 @@ class AlertManager:
                 cell = None
         return None, cell
 
+    def _ref(self, kind):
+        """The evidence head reference a follow-up carries (issue 21), or None."""
+        if kind != "update" or self.head_ref is None:
+            return None
+        try:
+            return self.head_ref()
+        except Exception as e:  # never the follow-up itself
+            self.log("head_ref_error", err=repr(e), alert=self.alert_id)
+            return None
+
     async def _text(self, kind=None):
         kind = kind or self.kind
         wearer = self.cfg.get("wearer", "")
@@ -299,7 +310,7 @@ class AlertManager:
         try:
             fix, cell = await self._position()
             bat = self.battery()
-            return compose(kind, wearer, fix, bat, lang, cell=cell, duress=self.duress), fix
+            return compose(kind, wearer, fix, bat, lang, cell=cell, duress=self.duress, ref=self._ref(kind)), fix
         except Exception as e:  # a failing gauge, a garbled cell, a damaged setting: never the alert
             self.log("compose_error", err=repr(e), alert=self.alert_id)
         # the same text with less in it, down to the bare alert that needs nothing but the kind

@@ -55,6 +55,7 @@ USAGE = (
     "config get | config put <json>",
     "factory-reset",
     "evidence list | status | chunks REC | read REC INDEX OFFSET N | exported REC HEAD | delete REC [force]",
+    "keys device | keys association | keys association set <64 hex>",
     "selftest [vibrate]",
 )
 # commands other modules register (App.start_console): help lists them only where they exist
@@ -109,6 +110,7 @@ class Console:
             "config": (None, self.c_config),
             "factory-reset": (CHANGE, self.c_factory_reset),
             "evidence": (EVIDENCE, self.c_evidence),
+            "keys": (EVIDENCE, self.c_keys),
             "selftest": (OPEN, self.c_selftest),
             "maintenance": (OPEN, self.c_maintenance),  # checks the PIN itself  # shows nothing personal (firmware/console/selftest.py)
         }
@@ -616,6 +618,16 @@ class Console:
         except OSError as e:
             raise Reply("STORAGE", "evidence flash error: %r" % (e,))
 
+    def c_keys(self, args):
+        # the device key and the association key (firmware/console/keys_cmds.py)
+        from firmware.console import keys_cmds
+        try:
+            return keys_cmds.console_command(self, args)
+        except ValueError as e:
+            raise Reply("KEY", str(e))
+        except OSError as e:
+            raise Reply("STORAGE", "device key flash error: %r" % (e,))
+
     def c_selftest(self, args):
         """Check each part of the board (firmware/console/selftest.py); `vibrate` adds one pulse."""
         words = args.split()
@@ -691,6 +703,13 @@ class Console:
         ram = getattr(link, "ram", None)
         if isinstance(ram, list):  # events noted but not yet on flash: the task would write them next
             del ram[:]
+        rec = getattr(app, "recorder", None)
+        if rec is not None:  # the device key's file goes with the data files; its RAM copy and the
+            rec.signer = None  # next recording's prepared key go now (no association key: nothing recorded)
+            if rec.keys is not None:
+                rec.keys.set_pub(None)
+            rec.last_head = None
+            rec.disarm()
 
     # --- stream loop ------------------------------------------------------------------------------
     def _write(self, text):

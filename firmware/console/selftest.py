@@ -86,7 +86,7 @@ class SelfTest:
         """{"ok", "parts": [...]}; ok is True only if every part passed."""
         checks = [("button", self.button), ("battery", self.battery), ("flash", self.flash),
                   ("heap", self.heap), ("clock", self.clock), ("accelerometer", self.accelerometer),
-                  ("microphone", self.microphone)]
+                  ("microphone", self.microphone), ("evidence_keys", self.evidence_keys)]
         log = getattr(self.app, "log", None)
         if log is not None:
             log("selftest_start", vibrate=vibrate)
@@ -240,6 +240,22 @@ class SelfTest:
             return part("microphone", False, "flat at %d" % lo, "a constant signal: SD stuck, or a dead "
                         "microphone")
         return part("microphone", True, "level %d..%d" % (lo, hi))
+
+    async def evidence_keys(self):
+        """Recordings need the association's public key (issue 21): without it nothing is recorded."""
+        rec = getattr(self.app, "recorder", None)
+        if rec is None:
+            return part("evidence_keys", False, "no recorder", "no recording without a working microphone "
+                        "(see the microphone part)")
+        if not rec.can_record():
+            return part("evidence_keys", False, "no association key", "nothing is recorded on an alert (the "
+                        "SMS still go): set the association's public key with `alertbutton keys "
+                        "set-association HEX|FILE`")
+        if rec.signer is None:
+            return part("evidence_keys", False, "no device key", "recordings are sealed but their heads are not "
+                        "signed: restart the button (it makes its device key at boot), then record its public "
+                        "key with `alertbutton keys device`")
+        return part("evidence_keys", True, "sealed and signed")
 
     async def vibration(self):
         vib = getattr(self.app, "vibrator", None)

@@ -1,9 +1,12 @@
-# Sound evidence on flash: one directory per recording (ev/r00001/), one file per chunk of about
-# 10 s (c0000.evc ...). A chunk file is header + IMA-ADPCM blocks + trailer; its SHA-256 over all of
-# its bytes is written into the next chunk's header, so every chunk vouches for the one before it
-# (chunk 0 carries 32 zero bytes). The last chunk of a recording has the FINAL flag: a chain that
-# ends without it has lost its tail. A chunk being written is c000N.part; at boot, recover() closes
-# what a power cut left open. The same module parses chunks on the host (tools/alertbutton/evidence/export.py).
+# Sound evidence on flash, sealed to the association (issue 21, docs/evidence-sealing.md): one directory
+# per recording (ev/r00001/), one file per chunk of about 10 s (c0000.evs ...). The plaintext chunk is
+# header + IMA-ADPCM blocks + trailer (firmware/core/evidence_chunk.py); on flash each of those is a
+# ChaCha20-Poly1305 record under the recording's key, after a plaintext envelope
+# (firmware/core/evidence_seal.py). The SHA-256 of each plaintext chunk is written into the next
+# chunk's header, so every chunk vouches for the one before it (chunk 0 carries 32 zero bytes); the
+# last chunk of a recording has the FINAL flag. A chunk being written is c000N.part; at boot, recover()
+# closes what a power cut left open with an unauthenticated close marker (there is no key at boot).
+# The device's signed heads are appended to heads.abh (firmware/evidence/recorder.py signs them).
 #
 # Flash policy: before a chunk is opened there must be room for it plus a reserve for the rest of the
 # firmware; when short, expendable non-evidence files go first, then recordings already exported
@@ -13,7 +16,6 @@
 import binascii
 import hashlib
 import os
-import struct
 
 try:
     from micropython import const
@@ -21,7 +23,7 @@ except ImportError:  # CPython (host tools)
     def const(x):
         return x
 
-from firmware.core import ima_adpcm
+from firmware.core import evidence_seal as seal
 from firmware.system import storage
 # the chunk format lives in core (the host verifies with the same code); re-exported for the store's users
 from firmware.core.evidence_chunk import (header,
@@ -46,6 +48,8 @@ from firmware.core.evidence_chunk import (header,
     NO_AGE)  # noqa: F401
 
 ROOT = "ev"
+EXT = ".evs"  # a closed sealed chunk (".part" while it is written)
+HEADS = "heads.abh"  # the recording's signed head records, 120 bytes each
 READ_MAX = const(4096)  # largest piece the console hands out in one read
 
 
@@ -81,41 +85,46 @@ def du(path):
 
 
 class ChunkWriter:
-    """One chunk being written: header, blocks, trailer; hashed as it goes."""
+    """One chunk being written, sealed record by record (firmware/core/evidence_seal.py): envelope,
+    header, blocks, trailer. The SHA-256 of the PLAINTEXT chunk is the chain's head, as before."""
 
-    def __init__(self, path, head):
+    def __init__(self, path, head, sealing, index):
         self.path = path
+        self.sealing = sealing
         self.f = open(path, "wb")
         self.sha = hashlib.sha256()
         self.blocks = 0
-        self._put(head)
+        self.f.write(sealing.start(index))
+        self._put(0, head)
 
-    def _put(self, b):
-        self.f.write(b)
+    def _put(self, record, b):
         self.sha.update(b)
+        self.f.write(self.sealing.seal(record, b))
 
     def add(self, block):
-        self._put(block)
         self.blocks += 1
+        self._put(self.blocks, block)
 
     def flush(self):
         self.f.flush()
 
     def close(self, flags, lost=0):
-        """Write the trailer; returns the chunk's SHA-256 (bytes)."""
-        self._put(trailer(self.blocks, flags, lost))
+        """Write the sealed trailer; returns the chunk's SHA-256 (bytes)."""
+        self._put(seal.TRAILER_NUMBER, trailer(self.blocks, flags, lost))
         self.f.close()
         return self.sha.digest()
 
 
 class Recording:
-    """Writes the chunks of one recording, chaining their hashes."""
+    """Writes the sealed chunks of one recording, chaining their hashes. sealing: a
+    firmware.evidence.sealing.Sealing holding the recording's key (wiped when the recording ends)."""
 
-    def __init__(self, store, rec, device_id, rate):
+    def __init__(self, store, rec, device_id, rate, sealing):
         self.store = store
         self.rec = rec
         self.device_id = device_id
         self.rate = rate
+        self.sealing = sealing
         self.index = 0
         self.prev = ZERO_HASH
         self.chunk = None
@@ -126,7 +135,8 @@ class Recording:
             raise ValueError("a chunk is already open or the recording is closed")
         head = header(self.device_id, self.rec, alert, self.index, self.rate, flags, start_utc_ms, offset_ms,
                       start_ticks, fix, self.prev)
-        self.chunk = ChunkWriter(self.store.path(self.rec, "c%04d.part" % self.index), head)
+        self.chunk = ChunkWriter(self.store.path(self.rec, "c%04d.part" % self.index), head, self.sealing,
+                                 self.index)
 
     def add(self, block):
         self.chunk.add(block)
@@ -136,12 +146,27 @@ class Recording:
         if final:
             flags |= T_FINAL
         self.prev = c.close(flags, lost)
-        os.rename(c.path, self.store.path(self.rec, "c%04d.evc" % self.index))
+        os.rename(c.path, self.store.path(self.rec, "c%04d%s" % (self.index, EXT)))
         self.chunk = None
         self.store.write_head(self.rec, self.index, self.prev, final)
         self.index += 1
         self.final = final
+        if final:
+            self.sealing.wipe()  # nothing on the device can decrypt this recording any more
         return self.prev
+
+    def abandon(self):
+        """The recording ends without its trailer (a write error): the key is wiped all the same;
+        recover() closes the .part at the next boot."""
+        self.sealing.wipe()
+
+
+def _is_envelope(data):
+    try:
+        seal.parse_envelope(data)
+        return True
+    except ValueError:
+        return False
 
 
 class Store:
@@ -177,18 +202,20 @@ class Store:
         return out
 
     def chunk_names(self, rec):
-        names = [n for n in os.listdir(self.path(rec)) if n.endswith(".evc") and n[0] == "c"]
+        names = [n for n in os.listdir(self.path(rec)) if n.endswith(EXT) and n[0] == "c"]
         names.sort()
         return names
 
-    def begin(self, device_id, rate):
-        """A new recording with a number never used before on this device."""
+    def begin(self, device_id, rate, rkey):
+        """A new recording with a number never used before on this device, sealed with rkey (a
+        firmware.evidence.sealing.RecordingKey)."""
         seq = storage.read_json(self.root + "/seq") or 0
         recs = self.recordings()
         rec = max([seq] + recs) + 1
         storage.write_json(self.root + "/seq", rec)
         os.mkdir(self.path(rec))
-        r = Recording(self, rec, device_id, rate)
+        from firmware.evidence.sealing import Sealing
+        r = Recording(self, rec, device_id, rate, Sealing(rkey, device_id, rec))
         self.active = r
         return r
 
@@ -196,81 +223,85 @@ class Store:
         if self.active is recording:
             self.active = None
 
-    def write_head(self, rec, index, digest, final):
-        storage.write_json(self.path(rec, "head"), {"index": index, "sha256": binascii.hexlify(digest).decode(),
-                                                    "final": final})
+    def write_head(self, rec, index, digest, final, closed_at_boot=False):
+        """The last head the device knows of (hashes only: nothing of the audio or the position)."""
+        h = {"index": index, "sha256": None if digest is None else binascii.hexlify(digest).decode(), "final": final}
+        if closed_at_boot:
+            h["closed_at_boot"] = True
+        storage.write_json(self.path(rec, "head"), h)
+
+    def append_head_record(self, rec, record):
+        """Append a 120-byte signed head record to the recording's heads.abh (flushed at once)."""
+        with open(self.path(rec, HEADS), "ab") as f:
+            f.write(record)
+
+    def head_records(self, rec):
+        try:
+            with open(self.path(rec, HEADS), "rb") as f:
+                data = f.read()
+        except OSError:
+            return b""
+        return data[:len(data) // seal.HEAD_RECORD_SIZE * seal.HEAD_RECORD_SIZE]
 
     def head(self, rec):
         return storage.read_json(self.path(rec, "head"))
 
-    # --- boot -----------------------------------------------------------------------------------
+    # --- boot ---------------------------------------------------------------------------------
     def recover(self):
-        """Close what a power cut or crash left open, so every recording ends with a FINAL chunk."""
+        """Close what a power cut or crash left open. There is no key at boot (it was only in RAM), so
+        nothing can be sealed: a .part keeps its whole records, loses a partial last one, and gets the
+        16-byte UNAUTHENTICATED close marker (the verifier says "closed at boot, not authenticated").
+        A recording cut between two chunks simply ends with its last closed chunk, not FINAL.
+        Returns the recordings closed here."""
         fixed = []
         for rec in self.recordings():
             d = self.path(rec)
-            parts = [n for n in os.listdir(d) if n.endswith(".part")]
             head = self.head(rec)
-            if not parts and head and head.get("final"):
-                continue  # closed normally: nothing to read (boot stays quick with many recordings)
-            for name in parts:
+            if head and (head.get("final") or head.get("closed_at_boot")):
+                if not [n for n in os.listdir(d) if n.endswith(".part")]:
+                    continue  # closed: nothing to read (boot stays quick with many recordings)
+            for name in [n for n in os.listdir(d) if n.endswith(".part")]:
                 self._close_part(rec, name)
-            names = self.chunk_names(rec)
-            if not names:
-                continue
-            with open(d + "/" + names[-1], "rb") as f:
-                data = f.read()
-            try:
-                last = parse(data)
-            except ValueError:
-                self.log("evidence_damaged", rec=rec, chunk=names[-1])
-                continue
-            digest = hashlib.sha256(data).digest()
-            if not last["final"]:
-                # a closing chunk without audio, linked to the last one: the chain ends visibly here
-                idx = last["index"] + 1
-                dur = last["samples"] * 1000 // last["sample_rate"]
-                h = bytearray(data[:HEADER_SIZE])
-                struct.pack_into("<I", h, 24, idx)
-                if last["start_utc_ms"] is not None:
-                    struct.pack_into("<q", h, 36, last["start_utc_ms"] + dur)
-                struct.pack_into("<iI", h, 44, last["offset_ms"] + dur, (last["start_ticks_ms"] + dur) & 0xFFFFFFFF)
-                h[7] &= ~(H_POS | H_PREALERT) & 0xFF
-                h[68:100] = digest
-                w = ChunkWriter(self.path(rec, "c%04d.part" % idx), bytes(h))
-                digest = w.close(T_FINAL | T_INTERRUPTED)
-                os.rename(w.path, self.path(rec, "c%04d.evc" % idx))
-                self.write_head(rec, idx, digest, True)
-                fixed.append(rec)
-            else:
-                self.write_head(rec, last["index"], digest, True)
+            if not head:
+                head = {"index": -1, "sha256": None}
+            self.write_head(rec, head["index"], None if head.get("sha256") is None
+                            else binascii.unhexlify(head["sha256"]), False, closed_at_boot=True)
+            fixed.append(rec)
         if fixed:
             self.log("evidence_recovered", recordings=fixed)
         return fixed
 
     def _close_part(self, rec, name):
         src = self.path(rec, name)
-        dst = src[:-5] + ".evc"
+        dst = src[:-5] + EXT
         size = _size(src)
-        with open(src, "rb") as f:
-            head = f.read(HEADER_SIZE)
-            if len(head) == HEADER_SIZE and head[:4] == MAGIC:
-                f.seek(size - TRAILER_SIZE)
-                tail = f.read(TRAILER_SIZE)
-                if (size - HEADER_SIZE - TRAILER_SIZE) % ima_adpcm.BLOCK_BYTES == 0 and tail[:4] == END_MAGIC:
-                    f.close()
-                    os.rename(src, dst)  # complete: only the rename was missing
-                    return
-                blocks = (size - HEADER_SIZE) // ima_adpcm.BLOCK_BYTES
-                w = ChunkWriter(dst + ".tmp", head)
-                f.seek(HEADER_SIZE)
-                for _ in range(blocks):
-                    w.add(f.read(ima_adpcm.BLOCK_BYTES))
-                w.close(T_INTERRUPTED | T_FINAL)  # the last chunk: nothing was written after it
-            else:
-                w = None
-        if w is not None:
-            os.rename(w.path, dst)
+        try:
+            blocks, end = seal.layout(size)
+        except ValueError:
+            end = None
+        if end == seal.END_TRAILER:
+            with open(src, "rb") as f:  # an envelope that is not ours is left as it is for the verifier
+                env_ok = _is_envelope(f.read(seal.ENVELOPE_SIZE))
+            if env_ok:
+                os.rename(src, dst)  # complete: only the rename was missing
+                return
+        keep = seal.whole_records_size(size)
+        if keep == 0:
+            os.remove(src)  # not even a whole header record: no audio was in it
+            self.log("evidence_part_dropped", rec=rec, chunk=name, bytes=size)
+            return
+        blocks = (keep - seal.FIRST_BLOCK) // seal.BLOCK_RECORD
+        buf = bytearray(seal.BLOCK_RECORD)
+        with open(src, "rb") as f, open(dst + ".tmp", "wb") as w:
+            left = keep
+            while left:
+                n = f.readinto(memoryview(buf)[:min(left, len(buf))])
+                if not n:
+                    break
+                w.write(memoryview(buf)[:n])
+                left -= n
+            w.write(seal.close_marker(blocks, T_INTERRUPTED))
+        os.rename(dst + ".tmp", dst)
         os.remove(src)
 
     # --- space ----------------------------------------------------------------------------------
@@ -315,32 +346,27 @@ class Store:
 
     # --- console (the console checks the technician PIN before any of these) -------------------
     def list(self):
+        """What the console may show without the association's key: numbers, sizes, heads, states
+        (the alert id and start time are inside the sealed headers now)."""
         out = []
         for rec in self.recordings():
             names = self.chunk_names(rec)
             head = self.head(rec) or {}
-            first = None
-            if names:
-                with open(self.path(rec, names[0]), "rb") as f:
-                    first = f.read(HEADER_SIZE)
-            info = {"rec": rec, "chunks": len(names), "bytes": sum(_size(self.path(rec, n)) for n in names),
-                    "final": bool(head.get("final")), "head": head.get("sha256"),
-                    "exported": self.is_exported(rec), "active": self._is_active(rec)}
-            if first is not None and len(first) == HEADER_SIZE:
-                h = struct.unpack(HEADER_FMT, first)
-                info["alert"] = h[7]
-                info["start_utc_ms"] = h[12] if h[4] & H_TIME else None
-            out.append(info)
+            out.append({"rec": rec, "chunks": len(names), "bytes": sum(_size(self.path(rec, n)) for n in names),
+                        "final": bool(head.get("final")), "closed_at_boot": bool(head.get("closed_at_boot")),
+                        "head": head.get("sha256"), "heads": len(self.head_records(rec)) // seal.HEAD_RECORD_SIZE,
+                        "exported": self.is_exported(rec), "active": self._is_active(rec)})
         return out
 
     def chunks(self, rec):
         return [{"index": int(n[1:5]), "file": n, "size": _size(self.path(rec, n))} for n in self.chunk_names(rec)]
 
     def read(self, rec, index, offset, n):
-        """Up to n (<= READ_MAX) bytes of closed chunk `index` from `offset`; b"" past its end."""
+        """Up to n (<= READ_MAX) bytes of closed chunk `index` (-1: the heads file) from `offset`; b""
+        past its end."""
         if n < 0 or n > READ_MAX or offset < 0:
             raise ValueError("read size 0..%d" % READ_MAX)
-        with open(self.path(rec, "c%04d.evc" % index), "rb") as f:
+        with open(self.path(rec, "c%04d%s" % (index, EXT) if index >= 0 else HEADS), "rb") as f:
             f.seek(offset)
             return f.read(n)
 
@@ -353,8 +379,8 @@ class Store:
     def mark_exported(self, rec, head_hex):
         """The host verified an export whose chain ends in head_hex: the recording may now make room."""
         head = self.head(rec)
-        if not head or not head.get("final") or head.get("sha256") != head_hex:
-            return False
+        if not head or not (head.get("final") or head.get("closed_at_boot")) or head.get("sha256") != head_hex:
+            return False  # a recording closed at boot: head_hex is the last head the device signed
         storage.write_json(self.path(rec, "exported"), {"sha256": head_hex})
         return True
 
@@ -378,10 +404,10 @@ def console_command(store, args):
     """The console's `AB1 evidence <args>` (the console checks the technician PIN first and turns a
     ValueError into an ERR answer). Returns the JSON object of the OK answer.
         list | status | chunks <rec> | read <rec> <index> <offset> <n> | exported <rec> <head> |
-        delete <rec> [force]"""
+        delete <rec> [force]     (read with index -1: the recording's signed heads file)"""
     w = args.split()
     if not w:
-        raise ValueError("evidence list | status | chunks REC | read REC INDEX OFFSET N | exported REC HEAD | "
+        raise ValueError("evidence list | status | chunks REC | read REC INDEX|-1 OFFSET N | exported REC HEAD | "
                          "delete REC [force]")
     cmd = w[0]
     try:
@@ -396,7 +422,7 @@ def console_command(store, args):
         raise ValueError("no such recording")
     rec = nums[0]
     if cmd == "chunks":
-        return {"rec": rec, "chunks": store.chunks(rec)}
+        return {"rec": rec, "chunks": store.chunks(rec), "heads_bytes": _size(store.path(rec, HEADS))}
     if cmd == "read" and len(nums) == 4:
         if nums[3] > CONSOLE_READ_MAX:
             raise ValueError("at most %d bytes per read" % CONSOLE_READ_MAX)

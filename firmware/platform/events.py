@@ -71,12 +71,20 @@ def alert_event(device, event, alert_id, kind, state, trigger, positions, recs):
             "t": unix_time(), "fw": VERSION}
 
 
-def evidence(device, rec, alert_id, index, head, final):
+def evidence(device, rec, alert_id, index, head, final, signed=None):
     """An evidence commitment: the SHA-256 chain head of recording `rec` after chunk `index`. Each
     chunk's hash is in the next chunk's header, so this one value vouches for every chunk up to
-    `index`; once the platform holds it, those chunks cannot be altered or replaced unnoticed."""
-    return {"v": SCHEMA, "type": "evidence", "dev": device, "alert": alert_id, "rec": rec,
-            "chunks": index + 1, "head": head, "final": bool(final), "t": unix_time(), "fw": VERSION}
+    `index`; once the platform holds it, those chunks cannot be altered or replaced unnoticed.
+    signed (issue 21): the 120-byte signed head record in hex (firmware/core/evidence_seal: the 56-byte
+    message then the device key's Ed25519 signature), or None; sent as "sig" (the signature, 128 hex)
+    and "did" (the 8-byte device id in the message, 16 hex), the rest of the message being the fields
+    above (rec, chunks - 1, head, final)."""
+    d = {"v": SCHEMA, "type": "evidence", "dev": device, "alert": alert_id, "rec": rec,
+         "chunks": index + 1, "head": head, "final": bool(final), "t": unix_time(), "fw": VERSION}
+    if signed is not None:
+        d["sig"] = signed[112:]
+        d["did"] = signed[16:32]
+    return d
 
 
 def heartbeat(device, battery, csq, registered, fix, queue_counts=None, alert_state=None, uptime_s=None,

@@ -247,7 +247,7 @@ class PlatformLink:
                              getattr(mgr, "source", None) or mgr.kind, self._track, recs)
         self._note(pe.encode(doc), TRIGGERED if event == "triggered" else ALERT, mgr.alert_id)
 
-    def on_evidence(self, rec, alert_id, index, head, final):
+    def on_evidence(self, rec, alert_id, index, head, final, signed=None):
         """Recorder chunk listener: publish the evidence chain head at the recording's first chunk,
         then at most every _COMMIT_MS, and at its last. A later head vouches for every earlier chunk,
         so the heads skipped in between lose nothing. Queued as alert events (sent first, topic
@@ -257,7 +257,7 @@ class PlatformLink:
                 or now - self._commit_at >= _COMMIT_MS):
             return
         self._commit_rec, self._commit_at = rec, now
-        self._note(pe.encode(pe.evidence(self.device, rec, alert_id, index, head, final)), EVIDENCE, rec)
+        self._note(pe.encode(pe.evidence(self.device, rec, alert_id, index, head, final, signed)), EVIDENCE, rec)
 
     def heartbeat(self):
         s = self.status() if self.status is not None else {}

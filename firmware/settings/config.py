@@ -34,6 +34,9 @@ DEFAULTS = {
     "sms_rounds": 6,  # delivery attempts per contact within one alert (backoff between rounds)
     "modem_ready_wait_s": 60,  # how long an alert waits for a booting modem before trying anyway
     "pin": None,  # technician PIN: {"salt": hex, "hash": hex} (firmware.settings.pin_lock)
+    # the association's X25519 public key (64 hex), to which recordings are sealed (issue 21,
+    # docs/evidence-sealing.md); None: nothing is recorded (the self-test fails until it is set)
+    "association_pub": None,
 }
 
 # Integer settings: (min, max). Out-of-range stored values fall back to the default.
@@ -144,6 +147,15 @@ def _clean_slots(slots, problems):
     return out
 
 
+def _is_hex64(v):
+    if not isinstance(v, str) or len(v) != 64:
+        return False
+    for ch in v:
+        if ch not in "0123456789abcdef":
+            return False
+    return True
+
+
 def refresh(cfg):
     """Recompute the derived keys after the slots changed."""
     cfg["contacts"] = [c for c in cfg["slots"] if c is not None]
@@ -183,6 +195,9 @@ def from_payload(payload, problems=None):
         if not isinstance(v, int) or isinstance(v, bool) or v < lo or v > hi:
             problems.append("%s: %r ignored" % (k, v))
             del cfg[k]
+    if cfg["association_pub"] is not None and not _is_hex64(cfg["association_pub"]):
+        problems.append("association_pub: not 64 hex characters, ignored (nothing is recorded until it is set)")
+        cfg["association_pub"] = None
     if cfg["pin"] is not None and not (isinstance(cfg["pin"], dict) and "hash" in cfg["pin"]):
         problems.append("pin: unreadable")  # kept: a damaged PIN must not open the console
     cfg["slots"] = _clean_slots(cfg.get("slots"), problems)

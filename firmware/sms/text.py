@@ -12,7 +12,8 @@ Wording levels (the same facts, shorter each time):
   L2 L1 without the battery
   L3 compact units    "ALERTE: Marie <link> ~15m 40s" (no battery)
 The duress words ("sous contrainte" / "under duress"), the kind marker ("ALERTE", "Chute détectée",
-"TEST -", "SUIVI") and, when there is a fix, the maps link, the accuracy and the age are in every level.
+"TEST -", "SUIVI"), when there is a fix, the maps link, the accuracy and the age, and in a follow-up the
+evidence head reference ("Preuve audio 3:K7Q2M9ABCDEFG." / "Preuve 3:...") are in every level.
 
 Shortening order, first that fits wins; the name is changed only when wording alone cannot make it fit:
   1. the name as given: L0, L1, L2, L3;
@@ -81,6 +82,7 @@ _FR = {
              "Pas de GPS, antenne MCC %s MNC %s LAC %s CID %s", "Pas de GPS, antenne %s-%s-%s-%s"),
     "nopos": ("Pas de GPS, position inconnue.", "position inconnue"),
     "bat": ("Batterie %d%%.", "Bat %d%%"),
+    "ref": ("Preuve audio %s.", "Preuve %s"),
 }
 _EN = {
     "head": {
@@ -114,6 +116,7 @@ _EN = {
              "No GPS, cell MCC %s MNC %s LAC %s CID %s", "No GPS, cell %s-%s-%s-%s"),
     "nopos": ("No GPS, position unknown.", "position unknown"),
     "bat": ("Battery %d%%.", "Bat %d%%"),
+    "ref": ("Audio proof %s.", "Proof %s"),
 }
 _LANG = {"fr": _FR, "en": _EN}
 
@@ -207,6 +210,16 @@ def _field(v, width2=False):
     return s[:_FIELD_MAX] or "?"
 
 
+def _is_ref(ref):
+    i = ref.find(":")
+    if i < 1 or i > 10 or not ref[:i].isdigit() or len(ref) - i - 1 != 13:
+        return False
+    for c in ref[i + 1:]:
+        if not ("A" <= c <= "Z" or "2" <= c <= "7"):
+            return False
+    return True
+
+
 def _valid_fix(fix):
     if fix is None:
         return None
@@ -230,7 +243,7 @@ def _position(t, lvl, fix, cell):
     return t["nopos"][1 if lvl else 0]
 
 
-def _render(t, kind, duress, name, lvl, pos, bat):
+def _render(t, kind, duress, name, lvl, pos, bat, ref=None):
     d = 1 if duress else 0
     if lvl == 0:
         body = t["body"][kind]
@@ -240,6 +253,8 @@ def _render(t, kind, duress, name, lvl, pos, bat):
             if name[-1] == ".":  # a cut name's mark doubles as the sentence's full stop
                 sentence = sentence.replace(name + ".", name)
         parts = [t["head"][kind][d], sentence, pos]
+        if ref:
+            parts.append(t["ref"][0] % ref)
         if bat is not None:
             parts.append(t["bat"][0] % bat)
     else:
@@ -247,18 +262,24 @@ def _render(t, kind, duress, name, lvl, pos, bat):
         if name:
             parts.append(name)
         parts.append(pos)
+        if ref:
+            parts.append(t["ref"][1] % ref)
         if lvl == 1 and bat is not None:
             parts.append(t["bat"][1] % bat)
     return " ".join(parts)
 
 
-def compose(kind, wearer, fix=None, battery=None, lang="fr", cell=None, duress=False):
-    """The alert text, guaranteed to fit one SMS segment (see module docstring for the rules)."""
+def compose(kind, wearer, fix=None, battery=None, lang="fr", cell=None, duress=False, ref=None):
+    """The alert text, guaranteed to fit one SMS segment (see module docstring for the rules). ref: the
+    evidence head reference `<index>:<13 base32>` (issue 21) a follow-up carries at every level, like
+    the position; only for kind "update" (the alert SMS itself never carries one)."""
     t = _LANG.get(lang)
     if t is None:
         raise ValueError("lang must be 'fr' or 'en'")
     if kind not in KINDS:
         raise ValueError("unknown kind %r" % (kind,))
+    if ref is not None and (kind != "update" or not _is_ref(ref)):
+        raise ValueError("a head reference only in a follow-up, as <index>:<13 base32>")
     fix = _valid_fix(fix)
     if cell is not None:
         if len(cell) != 4:
@@ -272,7 +293,7 @@ def compose(kind, wearer, fix=None, battery=None, lang="fr", cell=None, duress=F
 
     def ladder(name, levels):
         for lvl in levels:
-            text = _render(t, kind, duress, name, lvl, pos[lvl], bat)
+            text = _render(t, kind, duress, name, lvl, pos[lvl], bat, ref)
             if fits_one_segment(text):
                 return text
         return None

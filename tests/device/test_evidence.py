@@ -1,6 +1,8 @@
 # Evidence recording in the VM: the recorder turns the pre-alert ring and the following audio into
-# hash-chained chunk files; power cuts are closed at boot; a full flash never costs unexported evidence;
-# the console functions hand out exactly the stored bytes.
+# hash-chained chunk files, sealed to the association's key (issue 21) and their heads signed by the
+# device key; power cuts are closed at boot; a full flash never costs unexported evidence; the console
+# functions hand out exactly the stored bytes. The association's side (unsealing) is done here with the
+# primitives and the spec's key derivation, written out in the test.
 import asyncio
 import binascii
 import hashlib
@@ -10,10 +12,46 @@ import struct
 
 from firmware.evidence import store as ev
 from firmware.core import ima_adpcm
+from firmware.core import evidence_seal as S
+from firmware.core.crypto import x25519, hkdf, ed25519, chacha20poly1305 as aead
+from firmware.evidence import sealing, device_key
 from firmware.evidence.audio_ring import BLOCK_SAMPLES, BLOCK_BYTES, blocks_for
 from firmware.evidence.recorder import Recorder
 
 N = BLOCK_SAMPLES
+ASSOC_SK = bytes(range(40, 72))  # the association's secret key (the test plays the association)
+ASSOC_PK = x25519.public_key(ASSOC_SK)
+DEVICE_SEED = bytes(range(100, 132))
+DEVICE_PK = ed25519.public_key(DEVICE_SEED)
+_KEYS = {}
+
+
+def assoc_key(epk):
+    """K as the association derives it: X25519(its secret, epk), HKDF per the spec."""
+    if epk not in _KEYS:
+        shared = x25519.x25519(ASSOC_SK, epk)
+        _KEYS[epk] = hkdf.hkdf_sha256(shared, epk + ASSOC_PK, b"alertbutton evidence seal v1", 32)
+    return _KEYS[epk]
+
+
+def unseal(data):
+    """(plaintext chunk, end, close marker or None) of a sealed file; every record must authenticate."""
+    env = S.parse_envelope(data)
+    k, idx, ad = assoc_key(env["epk"]), env["index"], data[:64]
+    blocks, end = S.layout(len(data))
+    out = aead.open(k, S.nonce(0, idx), data[64:180], ad)
+    for i in range(blocks):
+        out += aead.open(k, S.nonce(i + 1, idx), data[180 + 272 * i:180 + 272 * (i + 1)], ad)
+    marker = None
+    if end == S.END_TRAILER:
+        out += aead.open(k, S.nonce(0xFFFFFFFF, idx), data[-32:], ad)
+    elif end == S.END_CLOSE:
+        marker = S.parse_close_marker(data[-16:])
+    return out, end, marker
+
+
+def new_key(log=None):
+    return sealing.KeyAhead(ASSOC_PK, log or Log()).take()
 
 
 class Mic:
@@ -53,13 +91,23 @@ def block_pcm(k):
     return bytearray(struct.pack("<%dh" % N, *[int(8000 * math.sin((k * N + i) * 0.045)) for i in range(N)]))
 
 
-def chunk_files(root, rec):
+def sealed_files(root, rec):
     d = "%s/r%05d" % (root, rec)
     out = []
     for n in sorted(os.listdir(d)):
-        if n.endswith(".evc"):
+        if n.endswith(".evs"):
             with open(d + "/" + n, "rb") as f:
                 out.append((n, f.read()))
+    return out
+
+
+def chunk_files(root, rec):
+    """The plaintext chunks, unsealed with the association's key (each must end with its sealed trailer)."""
+    out = []
+    for n, data in sealed_files(root, rec):
+        plain, end, _ = unseal(data)
+        assert end == S.END_TRAILER, (n, end)
+        out.append((n, plain))
     return out
 
 
@@ -68,7 +116,7 @@ def check_chain(files):
     parsed = []
     for k, (name, data) in enumerate(files):
         p = ev.parse(data)
-        assert p["index"] == k and name == "c%04d.evc" % k
+        assert p["index"] == k and name == "c%04d.evs" % k
         assert p["prev_sha256"] == prev, "chunk %d does not link to chunk %d" % (k, k - 1)
         prev = binascii.hexlify(hashlib.sha256(data).digest()).decode()
         assert p["sha256"] == prev
@@ -76,11 +124,12 @@ def check_chain(files):
     return parsed
 
 
-def recorder(root, log, **cfg):
+def recorder(root, log, assoc=ASSOC_PK, **cfg):
     c = {"evidence_prealert_s": 2, "evidence_record_s": 3, "evidence_chunk_s": 1}
     c.update(cfg)
     store = ev.Store(root=root, capacity=cfg.get("evidence_flash_bytes"), log=log)
-    return Recorder(Mic(), c, log, lambda: Fix(), b"DEVICE01", store=store)
+    return Recorder(Mic(), c, log, lambda: Fix(), b"DEVICE01", sealing.KeyAhead(assoc, log),
+                    device_key.signer(DEVICE_SEED), store=store)
 
 
 async def feed(r, k0, k1, pause=True):
@@ -196,7 +245,7 @@ async def test_a_stalled_writer_marks_the_gap_and_keeps_the_chain():
 
 def test_power_cut_mid_chunk_is_closed_at_boot():
     store = ev.Store(root="ev3")
-    rec = store.begin(b"D", 8000)
+    rec = store.begin(b"D", 8000, new_key())
     rec.open_chunk(1, ev.H_PREALERT, None, -1000, 0, None)
     for k in range(3):
         rec.add(ima_block(k))
@@ -205,21 +254,49 @@ def test_power_cut_mid_chunk_is_closed_at_boot():
     for k in range(5):
         rec.add(ima_block(k))
     rec.chunk.flush()
-    # power cut: the .part file stays, with a half-written block at its end
+    # power cut: the .part file stays, with a half-written block record at its end; the key is gone
     with open(rec.chunk.path, "ab") as f:
         f.write(b"\x01" * 100)
     log = Log()
     fixed = ev.Store(root="ev3", log=log).recover()
-    assert fixed == [] and "evidence_recovered" not in log.names()  # the part itself became the final chunk
-    parsed = check_chain(chunk_files("ev3", rec.rec))
-    assert [p["blocks"] for p in parsed] == [3, 5]
-    assert parsed[1]["final"] and parsed[1]["interrupted"]
-    assert [n for n in os.listdir("ev3/r%05d" % rec.rec) if n.endswith(".part")] == []
+    assert fixed == [rec.rec] and "evidence_recovered" in log.names()
+    files = sealed_files("ev3", rec.rec)
+    assert [n for n, _ in files] == ["c0000.evs", "c0001.evs"]
+    assert [n for n in os.listdir("ev3/r%05d" % rec.rec) if n.endswith(".part") or n.endswith(".tmp")] == []
+    first, end0, _ = unseal(files[0][1])
+    assert end0 == S.END_TRAILER and ev.parse(first)["blocks"] == 3 and not ev.parse(first)["final"]
+    # the cut chunk: its 5 whole block records still authenticate; the partial one is gone; the close
+    # marker (unauthenticated, there was no key at boot) says 5 blocks, interrupted
+    plain, end1, marker = unseal(files[1][1])
+    assert end1 == S.END_CLOSE and marker == {"blocks": 5, "flags": ev.T_INTERRUPTED}
+    assert len(files[1][1]) == 64 + 116 + 5 * 272 + 16
+    assert plain[:ev.HEADER_SIZE][68:100] == hashlib.sha256(first).digest()  # still chained to chunk 0
+    assert plain[ev.HEADER_SIZE:] == b"".join(bytes(ima_block(k)) for k in range(5))
+    head = store.head(rec.rec)
+    assert head["closed_at_boot"] and not head["final"] and head["index"] == 0
+    assert ev.Store(root="ev3").recover() == []  # idempotent
+    assert sealed_files("ev3", rec.rec) == files
 
 
-def test_power_cut_between_chunks_gets_a_closing_chunk():
+def test_power_cut_before_a_whole_header_record_drops_the_part():
+    store = ev.Store(root="ev12")
+    rec = store.begin(b"D", 8000, new_key())
+    rec.open_chunk(3, 0, 1700000000000, 0, 0, None)
+    for k in range(4):
+        rec.add(ima_block(k))
+    rec.close_chunk()
+    # the next chunk was being opened: only 100 bytes (the envelope and part of the header) reached flash
+    with open("ev12/r%05d/c0001.part" % rec.rec, "wb") as f:
+        f.write(S.envelope(b"D", rec.rec, 1, bytes(32)) + b"\x02" * 36)
+    log = Log()
+    assert ev.Store(root="ev12", log=log).recover() == [rec.rec]
+    assert "evidence_part_dropped" in log.names()
+    assert [n for n, _ in sealed_files("ev12", rec.rec)] == ["c0000.evs"]
+
+
+def test_power_cut_between_chunks_ends_the_chain_at_the_last_closed_chunk():
     store = ev.Store(root="ev4")
-    rec = store.begin(b"D", 8000)
+    rec = store.begin(b"D", 8000, new_key())
     rec.open_chunk(3, 0, 1700000000000, 0, 0, None)
     for k in range(4):
         rec.add(ima_block(k))
@@ -227,10 +304,27 @@ def test_power_cut_between_chunks_gets_a_closing_chunk():
     log = Log()
     assert ev.Store(root="ev4", log=log).recover() == [rec.rec]
     parsed = check_chain(chunk_files("ev4", rec.rec))
-    assert [p["blocks"] for p in parsed] == [4, 0]
-    assert parsed[1]["final"] and parsed[1]["interrupted"] and parsed[1]["alert"] == 3
-    assert parsed[1]["start_utc_ms"] == 1700000000000 + 4 * N * 1000 // 8000
+    # no key at boot: no closing chunk can be sealed; the chain visibly ends without FINAL and the
+    # device's own record says it was closed at boot
+    assert [p["blocks"] for p in parsed] == [4] and not parsed[0]["final"]
+    head = store.head(rec.rec)
+    assert head["closed_at_boot"] and head["sha256"] == parsed[0]["sha256"]
     assert ev.Store(root="ev4").recover() == []  # idempotent
+    assert store.mark_exported(rec.rec, parsed[0]["sha256"])  # the last head the device knew
+
+
+def test_a_complete_part_only_missing_its_rename_is_kept_as_is():
+    store = ev.Store(root="ev13")
+    rec = store.begin(b"D", 8000, new_key())
+    rec.open_chunk(3, 0, None, 0, 0, None)
+    rec.add(ima_block(0))
+    c = rec.chunk
+    c.close(ev.T_FINAL)  # trailer written, then the cut: no rename
+    with open(c.path, "rb") as f:
+        data = f.read()
+    assert ev.Store(root="ev13").recover() == [rec.rec]
+    files = sealed_files("ev13", rec.rec)
+    assert files == [("c0000.evs", data)] and unseal(data)[1] == S.END_TRAILER
 
 
 def ima_block(k):
@@ -241,7 +335,7 @@ def ima_block(k):
 
 
 def make_recording(store, blocks=4, final=True):
-    rec = store.begin(b"D", 8000)
+    rec = store.begin(b"D", 8000, new_key())
     rec.open_chunk(1, 0, None, 0, 0, None)
     for k in range(blocks):
         rec.add(ima_block(k))
@@ -277,7 +371,7 @@ async def test_recording_stops_cleanly_when_the_flash_is_full():
     log = Log()
     base = ev.du(".")
     # above the 64 KB reserve: room for the pre-alert chunk (2 s) and one 1 s chunk, not for all 3 s
-    prealert, chunk = 100 + 32 * BLOCK_BYTES + 16, 100 + 16 * BLOCK_BYTES + 16
+    prealert, chunk = 64 + 116 + 32 * 272 + 32 + 120, 64 + 116 + 16 * 272 + 32 + 120  # + its signed head
     r = recorder("ev6", log, evidence_flash_bytes=base + 65536 + prealert + chunk + 2000)
     r.start()
     await feed(r, 0, 40, pause=False)
@@ -298,13 +392,14 @@ def test_console_functions():
     out = ev.console_command(store, "list")["recordings"]
     assert out[0]["rec"] == rec and out[0]["chunks"] == 1 and out[0]["final"] and not out[0]["exported"]
     ch = ev.console_command(store, "chunks %d" % rec)["chunks"]
-    assert ch == [{"index": 0, "file": "c0000.evc", "size": 100 + 10 * 256 + 16}]
+    assert ch == [{"index": 0, "file": "c0000.evs", "size": 64 + 116 + 10 * 272 + 32}]
     got = b""
     while len(got) < ch[0]["size"]:
         r = ev.console_command(store, "read %d 0 %d 1024" % (rec, len(got)))
         got += binascii.a2b_base64(r["data"])
-    with open("ev7/r%05d/c0000.evc" % rec, "rb") as f:
+    with open("ev7/r%05d/c0000.evs" % rec, "rb") as f:
         assert got == f.read()
+    assert ev.parse(unseal(got)[0])["blocks"] == 10  # what the console hands out unseals with the association's key
     for bad in ("read %d 0 0 5000" % rec, "read 99 0 0 10", "read %d 5 0 10" % rec, "chunks x", "", "frobnicate 1",
                 "delete %d" % rec):
         try:
@@ -325,7 +420,7 @@ def test_console_functions():
 
 def test_active_recording_cannot_be_deleted():
     store = ev.Store(root="ev8")
-    rec = store.begin(b"D", 8000)
+    rec = store.begin(b"D", 8000, new_key())
     try:
         store.delete(rec.rec, force=True)
     except ValueError:
@@ -343,7 +438,7 @@ async def test_chunk_listeners_get_every_chain_head_as_written():
     await feed(r, 0, 40, pause=False)
     r.on_alert("triggered", Mgr(5))
     await feed(r, 40, 120)
-    await until(lambda: "evidence_done" in log.names())
+    await until(lambda: "evidence_done" in log.names() and not r._unsigned, 10000)  # heads signed after the audio
     parsed = check_chain(chunk_files("ev11", 1))
     # one call per chunk, in order; each head is the SHA-256 of that chunk's file; the last is final
     want = [(1, 5, i, i == len(parsed) - 1) for i in range(len(parsed))]
@@ -351,5 +446,193 @@ async def test_chunk_listeners_get_every_chain_head_as_written():
     assert [g[3] for g in got] == [p["sha256"] for p in parsed]
     assert got[-1][3] == r.store.head(1)["sha256"]
     assert "evidence_listener_error" in log.names()
+    # each call carries the device's Ed25519 signature of the spec's 56-byte head message, and the same
+    # 120-byte records are in heads.abh, in order
+    heads = r.store.head_records(1)
+    assert len(heads) == 120 * len(parsed)
+    for i, g in enumerate(got):
+        msg = S.head_message(b"DEVICE01", 1, i, binascii.unhexlify(g[3]), g[4])
+        signed = binascii.unhexlify(g[5])
+        sig = signed[56:]
+        assert signed[:56] == msg and ed25519.verify(DEVICE_PK, msg, sig)
+        assert heads[120 * i:120 * (i + 1)] == signed
+        assert not ed25519.verify(DEVICE_PK, S.head_message(b"DEVICE01", 1, i, binascii.unhexlify(g[3]), not g[4]), sig)
+    assert r.last_head == (len(parsed) - 1, binascii.unhexlify(got[-1][3]))
     r.task.cancel()
 
+
+async def test_the_key_is_ready_before_the_alert_and_wiped_at_close():
+    log = Log()
+    r = recorder("ev14", log)
+    r.start()
+    await until(lambda: "evidence_key_ready" in log.names())  # computed while idle, before any alert
+    rkey = r.keys._next
+    await feed(r, 0, 40, pause=False)
+    r.on_alert("triggered", Mgr(2))
+    await asyncio.sleep_ms(50)
+    sealing_ = r.rec.sealing
+    sealer = sealing_.sealer
+    await feed(r, 40, 120)
+    await until(lambda: "evidence_done" in log.names())
+    assert "evidence_key_late" not in log.names()
+    assert rkey.key == bytearray(32)  # K zeroed when the recording closed
+    assert sealing_.sealer is None
+    try:  # the Sealer's own copy of K is wiped too: it refuses to seal
+        sealer.seal_into(bytearray(12), bytearray(16), 16, b"", bytearray(32))
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("a wiped Sealer still seals")
+    env = S.parse_envelope(sealed_files("ev14", 1)[0][1])
+    assert env["epk"] == rkey.epk and env["device"] == b"DEVICE01" and env["recording"] == 1
+    # the next recording gets a new ephemeral key, prepared once idle again
+    await until(lambda: r.keys.ready(), 10000)
+    assert r.keys._next.epk != rkey.epk and any(r.keys._next.key)
+    r.task.cancel()
+
+
+async def test_no_association_key_records_nothing_and_says_so():
+    log = Log()
+    r = recorder("ev15", log, assoc=None)
+    r.start()
+    assert not r.armed and r.mic.sink is None  # no ring either: nothing of her voice is kept anywhere
+    r.on_alert("triggered", Mgr(3))
+    await asyncio.sleep_ms(600)
+    assert r.rec is None and r.store.recordings() == [] and not r.armed
+    assert ("evidence_not_recorded", {"alert": 3, "why": "no association key"}) in log.events
+    assert "evidence_off" in log.names() and "evidence_key_ready" not in log.names()
+    r.task.cancel()
+
+
+async def test_no_plaintext_audio_position_or_header_on_flash():
+    log = Log()
+    r = recorder("ev16", log)
+    r.start()
+    await feed(r, 0, 40, pause=False)
+    r.on_alert("triggered", Mgr(6))
+    await feed(r, 40, 120)
+    await until(lambda: "evidence_done" in log.names())
+    plain = chunk_files("ev16", 1)
+    blob = b""
+    for name in os.listdir("ev16/r00001"):
+        with open("ev16/r00001/" + name, "rb") as f:
+            blob += f.read()
+    lat, lon = struct.pack("<i", 488566100), struct.pack("<i", 23522200)
+    for _, p in plain:
+        for o in range(ev.HEADER_SIZE, len(p) - ev.TRAILER_SIZE, BLOCK_BYTES):
+            assert p[o + 4:o + 36] not in blob  # no 32 bytes of any ADPCM block
+    assert lat not in blob and lon not in blob and ev.MAGIC not in blob and ev.END_MAGIC not in blob
+    r.task.cancel()
+
+
+
+async def test_heads_wait_while_the_alert_sends_sms():
+    """A signature holds the CPU (~2 s on an ESP32): never while the alert is dispatching its SMS."""
+    log = Log()
+    r = recorder("ev17", log)
+    sending = [True]
+    r.busy = lambda: sending[0]
+    r.start()
+    await feed(r, 0, 40, pause=False)
+    r.on_alert("triggered", Mgr(8))
+    await feed(r, 40, 120)
+    await until(lambda: "evidence_done" in log.names())
+    await asyncio.sleep_ms(600)
+    assert "evidence_signed" not in log.names() and len(r._unsigned) == 4
+    assert r.store.head_records(1) == b"" and not r.keys.ready()  # nor the next key's X25519
+    sending[0] = False
+    await until(lambda: not r._unsigned and r.keys.ready(), 10000)
+    assert len(r.store.head_records(1)) == 4 * 120
+    assert [kw["index"] for e, kw in log.events if e == "evidence_signed"] == [0, 1, 2, 3]
+    r.task.cancel()
+
+
+def test_device_key_made_once_a_damaged_one_replaced():
+    log = Log()
+    with open("dk_test.key", "wb") as f:
+        f.write(b"short")  # damaged: cannot sign
+    a = device_key.load_or_create("dk_test.key", log=log)
+    assert len(a) == 32 and log.events == [("device_key_created", {"replaced_damaged": True})]
+    assert device_key.load_or_create("dk_test.key", log=log) == a and len(log.events) == 1  # kept
+    os.remove("dk_test.key")
+    b = device_key.load_or_create("dk_test.key", log=log)
+    assert b != a and log.events[-1] == ("device_key_created", {"replaced_damaged": False})
+    os.remove("dk_test.key")
+
+
+def _opens(data):
+    try:
+        unseal(data)
+        return True
+    except ValueError:
+        return False
+
+
+async def test_sealed_records_cannot_be_moved_swapped_or_relabelled():
+    """As an attacker holding the flash (without K): a record moved, two swapped, the envelope's chunk
+    index, recording or device changed, a chunk from another recording slipped in, a trailer turned into
+    a close marker: the association's unsealing refuses each (the nonce binds a record to its place, the
+    envelope is every record's associated data)."""
+    log = Log()
+    r = recorder("ev18", log)
+    r.start()
+    await feed(r, 0, 40, pause=False)
+    r.on_alert("triggered", Mgr(9))
+    await feed(r, 40, 120)
+    await until(lambda: "evidence_done" in log.names())
+    files = sealed_files("ev18", 1)
+    data = files[1][1]  # a 16-block chunk
+    assert _opens(data)
+    b = lambda i: data[180 + 272 * i:180 + 272 * (i + 1)]  # noqa: E731
+    swapped = data[:180] + b(1) + b(0) + data[180 + 544:]
+    assert not _opens(swapped)
+    flipped = bytearray(data)
+    flipped[180 + 272 * 3 + 10] ^= 1
+    assert not _opens(bytes(flipped))
+    for off, val in ((24, 7), (20, 2), (8, 0x45)):  # chunk index, recording, device id byte
+        e = bytearray(data)
+        e[off] = val
+        assert not _opens(bytes(e)), off
+    # chunk 1 relabelled as chunk 2 of the same recording (envelope edited): refused
+    e = bytearray(data)
+    struct.pack_into("<I", e, 24, 2)
+    assert not _opens(bytes(e))
+    # the sealed trailer dropped and a forged close marker claiming all blocks: the blocks still open, but
+    # the end is the unauthenticated kind, which the verifier reports as such
+    forged = data[:-32] + S.close_marker(16, 0)
+    plain, end, marker = unseal(forged)
+    assert end == S.END_CLOSE and marker["blocks"] == 16
+    r.task.cancel()
+
+
+def test_the_key_and_the_signature_come_in_pieces():
+    """Neither the X25519 nor the Ed25519 holds the event loop whole: both are generators the recorder
+    awaits between (each piece a fraction of the ~1.3 s / ~0.3 s they take on an ESP32)."""
+    ka = sealing.KeyAhead(ASSOC_PK, Log())
+    pieces = sum(1 for x in ka.prepare_steps() if x is None)
+    assert pieces >= 14 and ka.ready(), pieces  # two ladders of 255 steps, a piece every 32
+    k = ka.take()
+    assert bytes(k.key) == assoc_key(k.epk)  # the association derives the same K from epk
+    sg = device_key.signer(DEVICE_SEED)
+    msg = S.head_message(b"DEVICE01", 1, 0, bytes(32), False)
+    out = list(sg.steps(msg))
+    assert out[:-1] == [None] * (len(out) - 1) and len(out) >= 5 and ed25519.verify(DEVICE_PK, msg, out[-1])
+    assert out[-1] == sg(msg)
+
+
+async def test_the_key_pauses_while_the_alert_sends_sms():
+    log = Log()
+    r = recorder("ev19", log)
+    calls = [0]
+    hold = [True]
+
+    def busy():  # free when the idle task looks, then the alert starts sending SMS
+        calls[0] += 1
+        return calls[0] > 1 and hold[0]
+    r.busy = busy
+    r.start()
+    await asyncio.sleep_ms(700)
+    assert calls[0] > 2 and not r.keys.ready()  # started, then paused between pieces
+    hold[0] = False
+    await until(lambda: r.keys.ready(), 10000)
+    r.task.cancel()

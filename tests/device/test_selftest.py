@@ -181,6 +181,18 @@ class LastFix:
         return self.fix
 
 
+class Recorder:
+    """What the self-test asks of the evidence recorder (issue 21)."""
+
+    def __init__(self, assoc=True, signer=True):
+        self.armed = False
+        self.assoc = assoc
+        self.signer = (lambda m: bytes(64)) if signer else None
+
+    def can_record(self):
+        return self.assoc
+
+
 class App:
     def __init__(self, at=HEALTHY_AT, on_cmd=None):
         self.cfg = {"fall_detection": True, "pin": None}
@@ -191,7 +203,7 @@ class App:
         self.accel, self.accel_error, self.fall = Accel(), None, Fall()
         self.i2s = I2S()
         self.mic = Inmp441(self.i2s, shift=16, block=64)
-        self.recorder = None
+        self.recorder = Recorder()
         self.modem = modem(at, on_cmd)
         self.gnss = Gnss()
         self.gnss_power_failures = 0
@@ -234,8 +246,8 @@ async def test_healthy_board_passes_every_part_and_reveals_nothing_personal():
     r = await run(app)
     p = parts(r)
     assert r["ok"], [x for x in r["parts"] if not x["ok"]]
-    assert [x["part"] for x in r["parts"]] == ["button", "battery", "flash", "heap", "clock", "accelerometer", "microphone", "modem",
-                       "sim", "signal", "network", "operator", "gnss"]
+    assert [x["part"] for x in r["parts"]] == ["button", "battery", "flash", "heap", "clock", "accelerometer", "microphone",
+                       "evidence_keys", "modem", "sim", "signal", "network", "operator", "gnss"]
     for x in r["parts"]:
         assert sorted(x) == ["note", "ok", "part", "value"], x
     assert p["button"]["value"] == "released (level 1)"
@@ -331,12 +343,29 @@ async def test_microphone_flat_silent_or_missing():
     assert not m["ok"] and m["value"] == "none"
 
 
+async def test_no_association_key_is_a_failure_that_says_what_to_do():
+    """Issue 21: without the association's key nothing is recorded: the self-test must say so."""
+    app = App()
+    app.recorder = Recorder(assoc=False)
+    r = await run(app)
+    e = parts(r)["evidence_keys"]
+    assert not r["ok"] and not e["ok"] and e["value"] == "no association key"
+    assert "alertbutton keys set-association" in e["note"] and "SMS still go" in e["note"]
+    app = App()
+    app.recorder = Recorder(signer=False)
+    e = parts(await run(app))["evidence_keys"]
+    assert not e["ok"] and e["value"] == "no device key" and "alertbutton keys device" in e["note"]
+    app = App()
+    app.recorder = None  # no microphone: the microphone part says why
+    e = parts(await run(app))["evidence_keys"]
+    assert not e["ok"] and "microphone" in e["note"]
+
+
 async def test_microphone_streaming_for_the_recorder_stays_on():
     app = App()
 
-    class Rec:
-        armed = True
-    app.recorder = Rec()
+    app.recorder = Recorder()
+    app.recorder.armed = True
     ring = []
     sink = ring.append
     app.mic.start(sink)  # the recorder's pre-alert ring

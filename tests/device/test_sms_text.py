@@ -408,3 +408,47 @@ def test_worst_case_names_every_combination():
                         for cell in (None, (999, 999, 16777215, 68719476735)):
                             t = compose(kind, name, fix, 100, lang, cell, duress)
                             check(t, kind, name, fix, 100, lang, cell, duress)
+
+
+REF_LONGEST = "4294967295:ABCDEFGHIJKLM"  # the largest u32 chunk index
+
+
+def test_followups_carry_the_head_reference_in_one_segment():
+    """Issue 21: a follow-up carries `<index>:<13 base32>` at every wording level, still one segment
+    (GSM-7 unless the name itself forces UCS2), French and English, the worst names and positions."""
+    worst = ("€" * 20, "ç" * 20, "😀" * 20, "ж" * 20, "ê€😀 ж" * 4, "a" * 20, "W" * 20, "")
+    fixes = ((-89.99999, -179.99999, 999499, 86399), (0.5, 0.5, 1, 1), (45, 5, None, None), None)
+    for ref in (REF_LONGEST, "0:AAAAAAAAAAAAA"):
+        for lang in ("fr", "en"):
+            for duress in (False, True):
+                for name in worst:
+                    for fix in fixes:
+                        for cell in (None, (999, 999, 16777215, 68719476735)):
+                            t = compose("update", name, fix, 100, lang, cell, duress, ref=ref)
+                            check(t, "update", name, fix, 100, lang, cell, duress)
+                            if ref not in t:
+                                raise AssertionError("reference missing: %r" % t)
+                            if is_gsm7(name) and not is_gsm7(t):
+                                raise AssertionError("a GSM-7 name gave a UCS2 follow-up: %r" % t)
+    t = compose("update", "Camille", PARIS, 80, "fr", ref="3:K7Q2M6ABCDEFG")
+    assert "Preuve 3:K7Q2M6ABCDEFG" in t and "Camille" in t, t  # L1 here: L0's sentences no longer fit
+    t = compose("update", "Camille", None, None, "fr", ref="3:K7Q2M6ABCDEFG")
+    assert "Preuve audio 3:K7Q2M6ABCDEFG." in t, t
+    t = compose("update", "Camille", None, None, "en", ref="3:K7Q2M6ABCDEFG")
+    assert "Audio proof 3:K7Q2M6ABCDEFG." in t, t
+
+
+def test_the_alert_sms_never_carries_a_reference_and_bad_ones_are_refused():
+    for kind in ("alert", "fall", "checkin", "test"):
+        try:
+            compose(kind, "Camille", PARIS, 80, "fr", ref="3:K7Q2M6ABCDEFG")
+        except ValueError:
+            continue
+        raise AssertionError("a %s SMS took a head reference" % kind)
+    for bad in ("3:K7Q2M6ABCDEF", "K7Q2M6ABCDEFGH", "3:k7q2m6abcdefg", "3:K7Q2M6ABCDEF1", "-1:K7Q2M6ABCDEFG"):
+        try:
+            compose("update", "Camille", PARIS, 80, "fr", ref=bad)
+        except ValueError:
+            continue
+        raise AssertionError("accepted %r" % bad)
+    assert compose("alert", "Camille", PARIS, 80, "fr") == compose("alert", "Camille", PARIS, 80, "fr", ref=None)

@@ -53,6 +53,18 @@ def test_platform_holds_the_chain_head_of_the_exported_evidence(tmp_path, broker
     assert commits and commits[-1]["final"], [e for e in run.events if "evidence" in e["event"]
                                               or "platform" in e["event"]][-20:]
     assert len(run.sms) == 1
+    # issue 21: every commitment carries the device key's signature of the spec's head message
+    from alertbutton import fwimport  # noqa: F401
+    from firmware.core import evidence_seal as S
+    from firmware.core.crypto import ed25519
+    import os
+    with open(os.path.join(run.flash, "device.key"), "rb") as f:
+        dev_pub = ed25519.public_key(f.read())
+    for c in commits:
+        msg = S.head_message(bytes.fromhex(c["did"]), c["rec"], c["chunks"] - 1, bytes.fromhex(c["head"]), c["final"])
+        assert ed25519.verify(dev_pub, msg, bytes.fromhex(c["sig"])), c
+        assert not ed25519.verify(dev_pub, S.head_message(bytes.fromhex(c["did"]), c["rec"], c["chunks"],
+                                                          bytes.fromhex(c["head"]), c["final"]), bytes.fromhex(c["sig"]))
     exp = tmp_path / "export"
     assert cli.main(["evidence", "export", "--flash", run.flash, "--out", str(exp), "--quiet"]) == 0
     import json

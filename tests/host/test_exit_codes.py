@@ -115,6 +115,9 @@ def test_1_the_button_refused(button, capsys):
     (["config", "import", "LATIN1"], "not UTF-8 text"),
     (["config", "import", "FOLDER"], "is a folder"),
     (["config", "export", "FOLDER"], "is a folder"),
+    (["keys", "set-association", "ab" * 31], "64 hex characters"),
+    (["keys", "set-association", "00" * 32], "all-zero"),
+    (["keys", "set-association", "FOLDER"], "is a folder"),
 ])
 def test_2_bad_input_refused_on_the_laptop(button, capsys, tmp_path, argv, words):
     latin = tmp_path / "latin1.json"
@@ -133,7 +136,7 @@ def test_a_bom_is_not_an_error(button, capsys, tmp_path):
 
 
 SUBCOMMANDS = [["status"], ["contacts", "list"], ["logs"], ["preview"], ["selftest"], ["unlock", "--pin", "1234"],
-               ["factory-reset", "--yes"], ["evidence", "list", "--pin", "1234"], ["deploy", "--skip-mip"],
+               ["factory-reset", "--yes"], ["evidence", "list", "--pin", "1234"], ["keys", "device", "--pin", "1234"], ["deploy", "--skip-mip"],
                ["provision", "--template", "T", "--device", "d1", "--password", "long-password-1"]]
 
 

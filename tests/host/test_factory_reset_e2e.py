@@ -137,6 +137,9 @@ def reset_run(tmp_path_factory):
             time.sleep(0.05)
         assert cli.main(["--port", run.console_port, "pin", "set", "--new-pin", PIN]) == 0
         before = scan(run.flash)
+        with open(os.path.join(run.flash, "device.key"), "rb") as f:
+            device_seed = f.read()  # issue 21: the device's signing key
+        before_blobs = [(f, open(os.path.join(d, f), "rb").read()) for d, _s, fs in os.walk(run.flash) for f in fs]
         rc = None
         while time.monotonic() < deadline:
             rc = cli.main(["--port", run.console_port, "--json", "factory-reset", "--yes", "--pin", PIN])
@@ -147,7 +150,13 @@ def reset_run(tmp_path_factory):
         assert run.supervise()
         after = scan(run.flash)
         files = sorted(os.path.relpath(os.path.join(d, f), run.flash) for d, _s, fs in os.walk(run.flash) for f in fs)
-        yield {"rc": rc, "before": before, "after": after, "files": files, "run": run}
+        blobs = [open(os.path.join(run.flash, f), "rb").read() for f in files]
+        from alertbutton import fwimport  # noqa: F401
+        from firmware.core.crypto import x25519
+        assoc = x25519.public_key(bytes.fromhex(open(run.association_key).read().strip())).hex().encode()
+        yield {"rc": rc, "before": before, "after": after, "files": files, "run": run, "device_seed": device_seed,
+               "seed_left": [f for f, b in zip(files, blobs) if device_seed in b],
+               "assoc_before": [f for f, _ in before_blobs if assoc in _], "assoc_left": [f for f, b in zip(files, blobs) if assoc in b]}
     finally:
         run.stop()
 
@@ -168,6 +177,13 @@ def test_nothing_personal_is_left_on_the_flash(reset_run):
     # what stays: the new empty record and the simulated board's own files
     left = [f for f in reset_run["files"] if not f.startswith("sim_")]
     assert set(left) <= {"config.rec", "pinlock.rec", "events.log", "evidence/seq"}, reset_run["files"]
+
+
+def test_the_device_key_and_the_association_key_are_erased(reset_run):
+    """Issue 21: the device key's file is shredded with the rest; its bytes are nowhere on the flash."""
+    assert len(reset_run["device_seed"]) == 32
+    assert "device.key" not in reset_run["files"] and reset_run["seed_left"] == []
+    assert reset_run["assoc_before"] and reset_run["assoc_left"] == []  # the settings' association key too
 
 
 def test_the_button_says_not_configured(reset_run, capsys):

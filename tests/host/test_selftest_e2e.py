@@ -17,8 +17,8 @@ from alertbutton.device.technician import EXIT_REFUSED, EXIT_SELFTEST
 from alertbutton.sim.run import SimRun
 
 CONTACTS = [{"name": "Contact %d" % (i + 1), "number": "+3361234560%d" % (i + 1)} for i in range(5)]
-PARTS = ["button", "battery", "flash", "heap", "clock", "accelerometer", "microphone", "modem", "sim", "signal",
-         "network", "operator", "gnss"]
+PARTS = ["button", "battery", "flash", "heap", "clock", "accelerometer", "microphone", "evidence_keys", "modem", "sim",
+         "signal", "network", "operator", "gnss"]
 SELFTEST_ONLY_AT = ("AT", "AT+CPIN?", "AT+CSQ", "AT+CEREG?", "AT+CREG?", "AT+COPS?")  # not sent by an alert
 
 
@@ -92,7 +92,7 @@ def test_healthy_board_passes_and_vibrates_only_on_request(tmp_path, capsys):
         assert re.match(r"registered \(home\)", t["network"][1]) and t["operator"][1].startswith("Orange F")
         assert re.match(r"fix: yes, 12 m\s+\d+ satellites", t["gnss"][1]), t["gnss"]
         assert t["vibration"] == ("-", t["vibration"][1]) and "--vibrate" in t["vibration"][1]
-        assert out.strip().endswith("self-test passed: all 13 parts")
+        assert out.strip().endswith("self-test passed: all 14 parts")
         assert "48.85" not in out and "2.35" not in out  # the console is open: no position is shown
         assert vib_on(run) == vib0  # discreet: the motor stayed off
         # the event comes through the simulator's event stream, which can lag the console's answer
@@ -107,6 +107,46 @@ def test_healthy_board_passes_and_vibrates_only_on_request(tmp_path, capsys):
         run.stop()
 
 
+def test_no_association_key_fails_until_the_technician_sets_it(tmp_path, capsys):
+    """Issue 21: a button without the association's key records nothing; the self-test fails on it
+    (exit 5) with what to do; `alertbutton keys` reads the device key and sets the association key
+    (bad input refused on the laptop: exit 2, the secret key file too); then the self-test passes."""
+    from alertbutton import fwimport  # noqa: F401
+    from firmware.core.crypto import ed25519, x25519
+    run = boot(tmp_path / "run", scenario(association=False))
+    try:
+        rc, out, err = selftest(capsys, run)
+        assert rc == EXIT_SELFTEST, out + err
+        t = rows(out)
+        only_failing(t, ["evidence_keys"])
+        assert "no association key" in t["evidence_keys"][1] and "keys set-association" in t["evidence_keys"][1]
+        assert any(e["event"] == "evidence_off" for e in run.events)
+        assert cli.main(["--port", run.console_port, "pin", "set", "--new-pin", "2468"]) == 0
+        capsys.readouterr()
+        assert cli.main(["--port", run.console_port, "--json", "keys", "device", "--pin", "2468"]) == 0
+        dev_pub = json.loads(capsys.readouterr().out)["device_pub"]
+        with open(os.path.join(run.flash, "device.key"), "rb") as f:
+            assert dev_pub == ed25519.public_key(f.read()).hex()
+        secret = os.urandom(32)
+        pub = x25519.public_key(secret).hex()
+        sec_file = tmp_path / "association.key"
+        sec_file.write_text(secret.hex() + "\n")
+        os.chmod(sec_file, 0o600)
+        for bad, words in ((pub[:-2], "64 hex characters"), (pub[:-1] + "g", "hexadecimal"), (str(sec_file), "SECRET"),
+                           ("no/such.pub", "no such file"), (str(tmp_path), "folder")):
+            assert cli.main(["--port", run.console_port, "keys", "set-association", bad, "--pin", "2468"]) == 2, bad
+            assert words in capsys.readouterr().err, bad
+        pub_file = tmp_path / "association.pub"
+        pub_file.write_text(pub.upper() + "\n")
+        os.chmod(pub_file, 0o644)
+        assert cli.main(["--port", run.console_port, "keys", "set-association", str(pub_file), "--pin", "2468"]) == 0
+        assert pub in capsys.readouterr().out
+        rc, out, err = selftest(capsys, run)
+        assert rc == 0 and rows(out)["evidence_keys"][0] == "pass", out + err
+    finally:
+        run.stop()
+
+
 def test_no_sim(tmp_path, capsys):
     # without a SIM the modem only gets ready once its SMS set-up gave up (~10 s)
     run = boot(tmp_path, scenario(faults=[{"name": "no_sim"}]), ready_s=40)
@@ -117,7 +157,7 @@ def test_no_sim(tmp_path, capsys):
         only_failing(t, ["sim", "network", "operator"])
         assert re.match(r"SIM not inserted\s+no SIM card: insert one", t["sim"][1]), t["sim"]
         assert "(no usable SIM)" in t["network"][1] and "(no usable SIM)" in t["operator"][1]
-        assert "SELF-TEST FAILED: 3 of 13 parts (sim, network, operator)" in out
+        assert "SELF-TEST FAILED: 3 of 14 parts (sim, network, operator)" in out
     finally:
         run.stop()
 

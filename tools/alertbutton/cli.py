@@ -32,6 +32,8 @@ COMMANDS = {
     "config": ("alertbutton.device.technician", "export or import the configuration as JSON (provision many alike)"),
     "factory-reset": ("alertbutton.device.technician", "erase contacts, wearer, PIN and every data file"),
     "ports": ("alertbutton.device.technician", "list the serial ports"),
+    "keys": ("alertbutton.device.technician", "the button's device key (keys device) and the association key "
+             "recordings are sealed to (keys set-association HEX|FILE)"),
     "selftest": ("alertbutton.device.technician", "check each part of the board before handing it out (pass/fail per part)"),
     "web": ("alertbutton.web.command", "a local web page for the technician (loopback only, token in the URL)"),
     "provision": ("alertbutton.device.provision", "apply a fleet template and this button's platform credentials"),

@@ -1,6 +1,7 @@
 """`alertbutton bench alert`: trigger -> first and -> fifth +CMGS, over several simulated alerts.
 `alertbutton bench heap`: the smallest heap a full alert needs, and where it goes (heap.py).
 `alertbutton bench gestures`: intended gestures recognised and false alerts per day (gestures.py).
+`alertbutton bench crypto`: the evidence seal's and signature's cost in ESP32 terms (crypto.py).
 
 Figures, not a timed test: each run boots the firmware in the MicroPython VM on the simulated board,
 fires the alert gesture and reads the times off the simulator's own clock (the trigger event from the
@@ -11,6 +12,7 @@ import statistics
 import tempfile
 
 from alertbutton import vm
+from alertbutton.bench import crypto as crypto_bench
 from alertbutton.bench import gestures as gesture_bench
 from alertbutton.bench import heap as heap_bench
 from alertbutton.sim.run import run_scenario
@@ -35,9 +37,10 @@ def measure(sc, seed):
 
 
 def add_arguments(p):
-    p.add_argument("what", choices=["alert", "heap", "gestures"], help="what to benchmark: alert latency, "
-                   "the heap a full alert needs (32-bit VM: ALERTBUTTON_VM=32), or the alert gesture's "
-                   "recognition and false alerts (docs/haptics.md)")
+    p.add_argument("what", choices=["alert", "heap", "gestures", "crypto", "seal"], help="what to benchmark: alert "
+                   "latency, the heap a full alert needs (32-bit VM: ALERTBUTTON_VM=32), the alert gesture's "
+                   "recognition and false alerts (docs/haptics.md), the evidence crypto's cost "
+                   "(docs/evidence-crypto.md), or the recorder's sealing and signing (docs/evidence-sealing.md)")
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--latency", type=float, default=1.0, help="simulated CMGS latency (s)")
     p.add_argument("--cmd-latency", type=float, default=0.005,
@@ -46,6 +49,7 @@ def add_arguments(p):
     heap = p.add_argument_group("bench heap")
     heap_bench.add_arguments(heap)
     gesture_bench.add_arguments(p.add_argument_group("bench gestures"))
+    crypto_bench.add_arguments(p.add_argument_group("bench crypto"))
 
 
 def run(args):
@@ -53,6 +57,11 @@ def run(args):
         return heap_bench.run(args)
     if args.what == "gestures":
         return gesture_bench.run(args)
+    if args.what == "crypto":
+        return crypto_bench.run(args)
+    if args.what == "seal":
+        from alertbutton.bench import seal
+        return seal.run(args)
     sc = alert_scenario(args.latency, args.cmd_latency, None if args.no_gnss else 1.0)
     firsts, fifths = [], []
     print("alert latency, %d runs, CMGS latency %.3f s, other answers %.3f s" %

@@ -26,11 +26,10 @@ import argparse
 import glob
 import json
 import os
-import shutil
 import sys
-import tempfile
 
-from alertbutton import pystone, vm
+from alertbutton import vm
+from alertbutton.bench import vm_bench
 from alertbutton.checks.nmea_decode import ESP32_PYSTONES, VM_LOAD
 
 REPO = vm.REPO
@@ -159,23 +158,8 @@ main(sys.argv)
 
 def run_bench(logs, as_gps=None, repeat=5, heapsize="16m", timeout=600):
     """Run both parsers over `logs` in one VM process. Returns the result dict (see VM_MAIN)."""
-    tmp = tempfile.mkdtemp(prefix="bench_nmea_")  # outside the repository
-    try:
-        extra = [os.path.dirname(os.path.abspath(pystone.__file__))]  # pystone.py
-        if as_gps:
-            shutil.copy(as_gps, os.path.join(tmp, "as_GPS.py"))
-            extra.insert(0, tmp)
-        script = os.path.join(tmp, "bench_main.py")
-        with open(script, "w") as f:
-            f.write(VM_MAIN)
-        p = vm.run(script=script, args=[str(repeat), "1" if as_gps else "0"] + [os.path.abspath(x) for x in logs],
-                   extra_path=extra, heapsize=heapsize, timeout=timeout)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    for line in p.stdout.splitlines():
-        if line.startswith("BENCH "):
-            return json.loads(line[6:])
-    raise RuntimeError("benchmark failed in the VM:\n" + p.stdout[-2000:] + p.stderr[-2000:])
+    return vm_bench.run(VM_MAIN, [repeat, "1" if as_gps else "0"] + [os.path.abspath(x) for x in logs],
+                        modules={"as_GPS.py": as_gps} if as_gps else None, heapsize=heapsize, timeout=timeout)
 
 
 def figures(r):

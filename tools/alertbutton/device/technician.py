@@ -296,6 +296,9 @@ def add_arguments(p):
         p.add_argument("--force", action="store_true", help="export: replace an existing file")
     elif name == "factory-reset":
         p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    elif name == "keys":
+        from alertbutton.device import keys
+        keys.add_arguments(p, _common)
     elif name == "selftest":
         p.set_defaults(timeout=SELFTEST_TIMEOUT)
         p.add_argument("--vibrate", action="store_true", help="also one 0.3 s vibration pulse (felt by "
@@ -383,7 +386,7 @@ def error_message(e, port=None, hints=None):
 
 _CODE_WORDS = {"NUMBER": "invalid number", "NAME": "invalid name", "SLOT": "invalid slot", "PIN": "wrong PIN",
                "LOCKOUT": "locked out", "BUSY": "busy", "STORAGE": "flash error", "CONFIG": "invalid configuration",
-               "GESTURE": "invalid gesture", "NOTCONF": "not configured", "ARGS": "refused"}
+               "GESTURE": "invalid gesture", "NOTCONF": "not configured", "ARGS": "refused", "KEY": "invalid key"}
 
 
 class Output:
@@ -536,7 +539,21 @@ def _pre_logs(args):
         raise DeviceError("logs -n takes 1 to 64 (the button keeps its last 64 events), not %d" % args.n, EXIT_USAGE)
 
 
-PRECHECK = {"contacts": _pre_contacts, "config": _pre_config, "logs": _pre_logs}
+def _pre_keys(args):
+    if args.action == "set-association":
+        from alertbutton.device import keys
+
+        def refuse(msg):
+            raise DeviceError(msg, EXIT_USAGE, "KEY")
+        args.assoc_hex = keys.association_key(args.key, refuse)
+
+
+def cmd_keys(dev, args, out):
+    from alertbutton.device import keys
+    return keys.cmd_keys(dev, args, out)
+
+
+PRECHECK = {"contacts": _pre_contacts, "config": _pre_config, "logs": _pre_logs, "keys": _pre_keys}
 
 
 def _warn(obj):
@@ -774,5 +791,5 @@ COMMANDS = {
     "status": cmd_status, "contacts": cmd_contacts, "wearer": cmd_wearer, "lang": cmd_lang,
     "gesture": cmd_gesture, "preview": cmd_preview, "test-alert": cmd_test_alert, "logs": cmd_logs,
     "unlock": cmd_unlock, "lock": cmd_lock, "pin": cmd_pin, "config": cmd_config,
-    "factory-reset": cmd_factory_reset, "selftest": cmd_selftest,
+    "factory-reset": cmd_factory_reset, "selftest": cmd_selftest, "keys": cmd_keys,
 }

@@ -8,7 +8,7 @@ import os
 import shutil
 
 MARKER = ".alertbutton-sim"
-WRITTEN = {MARKER, "sms.jsonl", "events.jsonl", "firmware.log", "console_port", "flash", "mpy"}
+WRITTEN = {MARKER, "association.key", "sms.jsonl", "events.jsonl", "firmware.log", "console_port", "flash", "mpy"}
 
 
 class OutDirError(Exception):

@@ -143,6 +143,7 @@ class SimRun:
         self._tree = tree  # vm_env options of a tree sim/tree.py's build() made already (else built here)
         self.out = os.path.abspath(out_dir)
         self.flash = os.path.join(self.out, "flash")
+        self.association_key = None  # OUT/association.key: the association's secret (scenario "association")
         self.modem_pty = modem_pty
         self.echo = echo or (lambda *a: None)
         self.rng = random.Random(seed)
@@ -178,6 +179,8 @@ class SimRun:
             from alertbutton import fwimport  # noqa: F401  (firmware modules in CPython)
             from firmware.settings import pin_lock
             cfg["contacts_pin"] = pin_lock.make(str(cfg["contacts_pin"]))
+        if sc.get("association", True) and "association_pub" not in cfg:
+            cfg["association_pub"] = self._provision_association()
         _write_json(os.path.join(self.flash, "config.json"), cfg)
         lf = sc.get("last_fix")
         if lf:
@@ -195,6 +198,19 @@ class SimRun:
         if sc.get("platform"):  # platform link (issue 9): the files `alertbutton provision` writes
             from alertbutton.device import provision
             provision.prepare_flash(self.flash, sc["platform"], sc.get("platform_ca"))
+
+    def _provision_association(self):
+        """The association's key pair of the demo (issue 21): the secret stays beside the run, in
+        OUT/association.key (64 hex, mode 0600), never on the simulated flash; the button gets the
+        public key, as `alertbutton keys set-association` gives it. Returns the public key (hex)."""
+        from alertbutton import fwimport  # noqa: F401  (firmware modules in CPython)
+        from firmware.core.crypto import x25519
+        secret = os.urandom(32)
+        self.association_key = os.path.join(self.out, "association.key")
+        fd = os.open(self.association_key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secret.hex() + "\n")
+        return x25519.public_key(secret).hex()
 
     def _wiring(self, modem_path, ctl_path, reset_cause=1):
         w = {"modem": modem_path, "ctl": ctl_path, "battery_mv": self.sc.get("battery_mv", 3900),
@@ -299,6 +315,11 @@ class SimRun:
         # GIL switch interval keeps the modem's answers from waiting on the pump (default 5 ms).
         sys.setswitchinterval(0.0002)
         self._prepare_flash()
+        if self.mpy and self._tree is None:
+            # before the scenario's clock starts: building the .mpy tree takes seconds on a loaded
+            # machine (13 s seen), and the scenario's first events must not pass before the VM exists
+            from alertbutton.sim import tree as sim_tree
+            self._tree = sim_tree.build(os.path.join(self.out, "mpy"), romfs=self.romfs)
         self.t0 = time.monotonic()
         if self.modem_pty:
             modem_path = self.modem_pty

@@ -1,0 +1,57 @@
+"""`alertbutton keys ...` on a connected button (issue 21, docs/technician.md, docs/evidence-sealing.md):
+    alertbutton keys device                       the button's Ed25519 public key (64 hex), for the
+                                                  association to record: it verifies the signed heads
+    alertbutton keys set-association HEX|FILE     the association's X25519 public key (64 hex, or a file
+                                                  holding them), to which recordings are sealed
+Both behind the technician PIN. The key is checked on the laptop with the firmware's own rule before
+anything is sent (exit 2 with what to do), and again by the button."""
+import os
+import stat
+
+from alertbutton import fwimport  # noqa: F401  (firmware modules in CPython)
+from firmware.evidence import sealing  # noqa: E402  (the same check as the device)
+
+
+def add_arguments(p, common):
+    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    common(sub.add_parser("device", help="print the button's public key (Ed25519, 64 hex) for the association"))
+    s = common(sub.add_parser("set-association", help="set the association's public key (X25519): 64 hex "
+                              "characters, or a file holding them"))
+    s.add_argument("key", help="64 hex characters, or a file holding them (never the association's secret key)")
+
+
+def association_key(arg, error):
+    """The 64 lower-case hex of a key given as hex or as a file; error(message) raises the refusal."""
+    text = arg
+    if os.path.isdir(arg):
+        error("%s is a folder: give the association's public key (64 hex) or its file" % arg)
+    if os.path.isfile(arg):
+        st = os.stat(arg)
+        if not st.st_mode & (stat.S_IRGRP | stat.S_IROTH) and os.name == "posix":
+            error("%s is readable by its owner only, as the association's SECRET key file is: give the PUBLIC "
+                  "key (the hex `alertbutton keys association new` printed, or its .pub file); if this is the "
+                  "public key, make it readable (chmod 644 %s)" % (arg, arg))
+        with open(arg, "rb") as f:
+            data = f.read(4096)
+        try:
+            text = data.decode("ascii").strip()
+        except UnicodeDecodeError:
+            error("%s is not text: the association's public key file holds 64 hex characters" % arg)
+    elif len(arg) != 64 and ("/" in arg or "." in arg):
+        error("no such file: %s (give the 64 hex characters, or an existing file holding them)" % arg)
+    try:
+        return sealing.parse_association_pub(text).hex()
+    except ValueError as e:
+        error(str(e))
+
+
+def cmd_keys(dev, args, out):
+    if args.action == "device":
+        r = dev.call("keys device")
+        out.result(r, "device public key (Ed25519): %s\nrecord it with the association: it verifies the heads "
+                      "this button signs" % r["device_pub"])
+        return 0
+    r = dev.call("keys association set " + args.assoc_hex)
+    out.result(r, "association public key set: %s\nrecordings are now sealed to it (only the association's "
+                  "secret key opens them)" % r["association_pub"])
+    return 0
