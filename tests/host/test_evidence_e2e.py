@@ -16,7 +16,8 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from alertbutton import cli, vm  # noqa: E402
-from alertbutton.evidence import export as tool  # noqa: E402
+from alertbutton.evidence import export as tool
+from alertbutton.evidence import seal  # noqa: E402
 from alertbutton.sim import speechlike  # noqa: E402
 from alertbutton.sim.run import SimRun  # noqa: E402
 from firmware.evidence import store as ev  # noqa: E402
@@ -28,7 +29,12 @@ import evidence_forge  # noqa: E402
 
 WAV = os.path.join(vm.REPO, "tests", "data", "audio", "speechlike_8k.wav")
 PREALERT_S, RECORD_S, CHUNK_S = 6, 12, 4
-FOLDER = "53494d0000010000-r00001"  # <device id>-r<recording>: the simulated board's machine.unique_id()
+FOLDER = "53494d0000010000-r00001"
+
+
+def key(run):
+    """The simulator's association key file: the button seals its recordings to it (issue 21)."""
+    return ["--association-key", run.association_key]  # <device id>-r<recording>: the simulated board's machine.unique_id()
 
 
 def test_a_second_export_never_touches_the_first(sim, exported, tmp_path, capsys):
@@ -38,7 +44,7 @@ def test_a_second_export_never_touches_the_first(sim, exported, tmp_path, capsys
     run, _out = sim
     exp = exported.parent
     before = {p: p.read_bytes() for p in exported.rglob("*") if p.is_file()}
-    assert cli.main(["evidence", "export", "--flash", run.flash, "--out", str(exp), "--quiet", "--no-mark"]) == 2
+    assert cli.main(["evidence", "export", "--flash", run.flash, "--out", str(exp), "--quiet", "--no-mark"] + key(run)) == 2
     err = capsys.readouterr().err
     assert "already exists: an export is never written into" in err and "evidence verify" in err
     assert {p: p.read_bytes() for p in exported.rglob("*") if p.is_file()} == before
@@ -46,24 +52,30 @@ def test_a_second_export_never_touches_the_first(sim, exported, tmp_path, capsys
     assert tool.verify(str(exported)) == []
     f = tmp_path / "a_file"
     f.write_text("x")
-    assert cli.main(["evidence", "export", "--flash", run.flash, "--out", str(f), "--quiet"]) == 2
+    assert cli.main(["evidence", "export", "--flash", run.flash, "--out", str(f), "--quiet"] + key(run)) == 2
     err = capsys.readouterr().err
     assert "is a file" in err and "Traceback" not in err and f.read_text() == "x"
 
 
-def test_exports_of_two_buttons_never_mix(sim, tmp_path):
+def plain_chunks(exported):
+    """The recording's plaintext chunks, as the association opened them in the export."""
+    c = exported / "data" / "chunks"
+    return [(c / n).read_bytes() for n in sorted(os.listdir(c))]
+
+
+def test_exports_of_two_buttons_never_mix(sim, exported, tmp_path):
     """Button B's recording 1 exported where button A's recording 1 is: two folders (the defect of issue
     21: B overwrote A's first chunks and A was still marked exported)."""
     run, _ = sim
     flash_b = tmp_path / "flash_b"
     shutil.copytree(run.flash, flash_b)
-    d = flash_b / "ev" / "r00001"
-    chunks = [set_device(c, b"BUTTON-B") for c in evidence_forge.read_plain(str(d))]
-    for k, c in enumerate(evidence_forge.relink(chunks)):
-        (d / ("c%04d.evc" % k)).write_bytes(c)
+    chunks = evidence_forge.relink([set_device(c, b"BUTTON-B") for c in plain_chunks(exported)])
+    assoc_pub = seal.load_association_key(run.association_key)[1]
+    evidence_forge.write_sealed(str(flash_b / "ev" / "r00001"), chunks, assoc_pub, b"\x0b" * 32)
     out = tmp_path / "out"
-    assert cli.main(["evidence", "export", "--flash", run.flash, "--out", str(out), "--quiet", "--no-mark"]) == 0
-    assert cli.main(["evidence", "export", "--flash", str(flash_b), "--out", str(out), "--quiet", "--no-mark"]) == 0
+    assert cli.main(["evidence", "export", "--flash", run.flash, "--out", str(out), "--quiet", "--no-mark"] + key(run)) == 0
+    assert cli.main(["evidence", "export", "--flash", str(flash_b), "--out", str(out), "--quiet", "--no-mark"]
+                    + key(run)) == 0
     assert sorted(os.listdir(out)) == sorted([FOLDER, b"BUTTON-B".hex() + "-r00001"])
     for n in os.listdir(out):
         assert tool.verify(str(out / n)) == []
@@ -78,12 +90,13 @@ def test_marked_exported_only_when_the_export_verified(sim, tmp_path, capsys):
     d = flash / "ev" / "r00001"
     if (d / "exported").exists():
         os.remove(d / "exported")
-    flip(d / "c0001.evc", ev.HEADER_SIZE + 10)
-    assert cli.main(["evidence", "export", "--flash", str(flash), "--out", str(tmp_path / "x"), "--quiet"]) == 1
-    assert "chunk 1 (chunks/c0001.evc) was modified" in capsys.readouterr().out
+    flip(d / "c0001.evs", 64 + 116 + 272 * 3 + 10)  # a bit of chunk 1's fourth audio block, sealed
+    assert cli.main(["evidence", "export", "--flash", str(flash), "--out", str(tmp_path / "x"), "--quiet"]
+                    + key(run)) in (1, 2)
+    out = capsys.readouterr()
+    assert "c0001" in out.out + out.err and "Traceback" not in out.err, out
     assert not (d / "exported").exists()
-    evidence_forge.sealed_flash(run.flash, str(tmp_path / "sealed"), b"\x09" * 32, b"\x01" * 32)
-    assert cli.main(["evidence", "export", "--flash", str(tmp_path / "sealed"), "--out", str(tmp_path / "y"),
+    assert cli.main(["evidence", "export", "--flash", run.flash, "--out", str(tmp_path / "y"),
                      "--quiet"]) == 2
     assert "is sealed to the association: give --association-key FILE" in capsys.readouterr().err
     assert not os.listdir(tmp_path / "y") if (tmp_path / "y").exists() else True
@@ -153,7 +166,7 @@ def sim(tmp_path_factory):
 def exported(sim):
     run, out = sim
     exp = out / "export"
-    assert cli.main(["evidence", "export", "--flash", run.flash, "--out", str(exp), "--quiet"]) == 0
+    assert cli.main(["evidence", "export", "--flash", run.flash, "--out", str(exp), "--quiet"] + key(run)) == 0
     return exp / FOLDER
 
 
@@ -416,8 +429,8 @@ def _write(path, data):
     ("tag manifest replaced", lambda d: _write(d / "tagmanifest-sha256.txt", b"zz\n"),
      "is not covered by the bag's tag manifest"),
     ("heads file slipped in", lambda d: _write(d / "data" / "heads.abh", os.urandom(240)), "heads.abh differs"),
-    ("sealed file slipped in", lambda d: _write(d / "data" / "sealed" / "c0001.evs", os.urandom(300)),
-     "sealed/c0001.evs was added"),
+    ("sealed file slipped in", lambda d: _write(d / "data" / "sealed" / "c0099.evs", os.urandom(300)),
+     "sealed/c0099.evs was added"),
     ("report removed", lambda d: os.remove(d / "report.html"), "report.html was removed"),
     ("verdict edited", lambda d: edit_manifest(d, lambda m: m.update(export_verdict="x")),
      "report.html does not match manifest.json"),
@@ -494,16 +507,19 @@ def test_export_through_the_console_protocol(sim, tmp_path):
     try:
         assert cli.main(["evidence", "list", "--port", port, "--pin", "1111"]) != 0  # wrong PIN: nothing
         assert cli.main(["evidence", "export", "--port", port, "--pin", "2468", "--out", str(tmp_path / "x"),
-                         "--quiet"]) == 0
+                         "--quiet"] + key(run)) == 0
     finally:
         for fd in fds:
             os.close(fd)
     d = tmp_path / "x" / FOLDER
     assert tool.verify(str(d)) == []
-    size = sum(os.path.getsize(d / "data" / "chunks" / n) for n in os.listdir(d / "data" / "chunks"))
+    size = sum(os.path.getsize(d / "data" / "sealed" / n) for n in os.listdir(d / "data" / "sealed"))
     assert state["reads"] >= size // tool.PIECE
     assert (flash / "ev" / "r00001" / "exported").exists()
-    # byte-identical to the files on the device
-    for n in os.listdir(d / "data" / "chunks"):
-        assert (d / "data" / "chunks" / n).read_bytes() == (flash / "ev" / "r00001" / n).read_bytes()
+    # the sealed files byte-identical to those on the device, and its signed heads came too
+    sealed = sorted(os.listdir(d / "data" / "sealed"))
+    assert sealed and sealed == sorted(n for n in os.listdir(flash / "ev" / "r00001") if n.endswith(".evs"))
+    for n in sealed:
+        assert (d / "data" / "sealed" / n).read_bytes() == (flash / "ev" / "r00001" / n).read_bytes()
+    assert (d / "data" / "heads.abh").read_bytes() == (flash / "ev" / "r00001" / "heads.abh").read_bytes()
     assert base64  # (the console carries the bytes as base64)

@@ -66,7 +66,7 @@ def test_platform_holds_the_chain_head_of_the_exported_evidence(tmp_path, broker
         assert not ed25519.verify(dev_pub, S.head_message(bytes.fromhex(c["did"]), c["rec"], c["chunks"],
                                                           bytes.fromhex(c["head"]), c["final"]), bytes.fromhex(c["sig"]))
     exp = tmp_path / "export"
-    assert cli.main(["evidence", "export", "--flash", run.flash, "--out", str(exp), "--quiet"]) == 0
+    assert cli.main(["evidence", "export", "--flash", run.flash, "--out", str(exp), "--quiet", "--association-key", run.association_key]) == 0
     import json
     m = json.load(open(exp / "53494d0000010000-r00001" / "manifest.json"))
     shas = [c["sha256"] for c in m["chunks"]]

@@ -62,8 +62,8 @@ def sim(tmp_path_factory):
 
 
 def association_secret(run):
-    with open(run.association_key) as f:
-        return bytes.fromhex(f.read().strip())
+    from alertbutton.evidence import seal
+    return seal.load_association_key(run.association_key)[0]
 
 
 def unseal(data, secret):
@@ -188,3 +188,35 @@ def test_console_and_export_list_and_hand_out_the_sealed_files(sim, capsys):
     from firmware.evidence import store as ev
     r = ev.console_command(src.store, "read 1 -1 0 1024")
     assert base64.b64decode(r["data"]) == files[os.path.join("ev", "r00001", "heads.abh")]
+
+
+def test_the_association_exports_and_verifies_it_with_the_signatures_and_the_sms_anchors(sim, tmp_path, capsys):
+    """Issue 21, done when: the alert's sealed recording exported with the association's key file and
+    verified against the device's registered public key (as `alertbutton keys device` reads it) and the
+    head references the contacts received by SMS: every chunk covered, nothing unanchored (exit 0).
+    Without the device key the same export is intact but not proven (exit 6); under another button's key
+    it is refused (exit 1)."""
+    flash = tmp_path / "flash"
+    import shutil
+    shutil.copytree(sim.flash, flash)
+    out = tmp_path / "out"
+    assert cli.main(["evidence", "export", "--flash", str(flash), "--out", str(out), "--quiet",
+                     "--association-key", sim.association_key]) == 0
+    [folder] = os.listdir(out)
+    d = str(out / folder)
+    assert (flash / "ev" / "r00001" / "exported").exists()  # marked once the export verified
+    capsys.readouterr()
+    pub = ed25519.public_key(open(os.path.join(sim.flash, "device.key"), "rb").read()).hex()
+    refs = sorted({w.rstrip(".") for s in sim.sms if s["text"].startswith("SUIVI") for w in s["text"].split()
+                   if ":" in w and w.split(":")[0].isdigit()})
+    assert refs
+    args = ["evidence", "verify", d, "--association-key", sim.association_key, "--device-key", pub]
+    for r in refs:
+        args += ["--anchor", r]
+    assert cli.main(args) == 0, capsys.readouterr()
+    text = capsys.readouterr().out
+    assert "chunks 0..%d" % (N_CHUNKS - 1) in text and "NOT anchored" not in text, text
+    assert cli.main(["evidence", "verify", d, "--association-key", sim.association_key]) == 6
+    capsys.readouterr()
+    other = ed25519.public_key(b"\x07" * 32).hex()
+    assert cli.main(["evidence", "verify", d, "--association-key", sim.association_key, "--device-key", other]) == 1

@@ -151,9 +151,8 @@ def reset_run(tmp_path_factory):
         after = scan(run.flash)
         files = sorted(os.path.relpath(os.path.join(d, f), run.flash) for d, _s, fs in os.walk(run.flash) for f in fs)
         blobs = [open(os.path.join(run.flash, f), "rb").read() for f in files]
-        from alertbutton import fwimport  # noqa: F401
-        from firmware.core.crypto import x25519
-        assoc = x25519.public_key(bytes.fromhex(open(run.association_key).read().strip())).hex().encode()
+        from alertbutton.evidence import seal
+        assoc = seal.load_association_key(run.association_key)[1].hex().encode()
         yield {"rc": rc, "before": before, "after": after, "files": files, "run": run, "device_seed": device_seed,
                "seed_left": [f for f, b in zip(files, blobs) if device_seed in b],
                "assoc_before": [f for f, _ in before_blobs if assoc in _], "assoc_left": [f for f, b in zip(files, blobs) if assoc in b]}

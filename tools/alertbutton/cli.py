@@ -12,7 +12,6 @@ COMMANDS = {
     "bench-nmea": ("alertbutton.bench.nmea_parser", "NMEA parser cost per sentence in ESP32 terms, beside as_GPS"),
     "nmea": ("alertbutton.checks.nmea_decode", "print one JSON fix per epoch of an NMEA log, parsed in the MicroPython VM"),
     "evidence": ("alertbutton.evidence.export", "sound evidence: list/export from the button, verify an export, encoder bench"),
-    "keys": ("alertbutton.evidence.keys", "the association's key pair that recordings are sealed to"),
     "fall-eval": ("alertbutton.falls.command", "run the firmware fall detector in the VM over MobiFall trials (JSON)"),
     "fall-plot": ("alertbutton.falls.plot", "PNG of one trial's |a| with the fall detector's phases"),
     "faults": ("alertbutton.checks.modem_faults", "modem fault suite: firmware vs 26 modem fault scenarios, table of outcomes"),
@@ -32,8 +31,8 @@ COMMANDS = {
     "config": ("alertbutton.device.technician", "export or import the configuration as JSON (provision many alike)"),
     "factory-reset": ("alertbutton.device.technician", "erase contacts, wearer, PIN and every data file"),
     "ports": ("alertbutton.device.technician", "list the serial ports"),
-    "keys": ("alertbutton.device.technician", "the button's device key (keys device) and the association key "
-             "recordings are sealed to (keys set-association HEX|FILE)"),
+    "keys": ("alertbutton.device.technician", "the button's device key (keys device), the association key recordings "
+             "are sealed to (keys set-association HEX|FILE), the association's key pair (keys association new)"),
     "selftest": ("alertbutton.device.technician", "check each part of the board before handing it out (pass/fail per part)"),
     "web": ("alertbutton.web.command", "a local web page for the technician (loopback only, token in the URL)"),
     "provision": ("alertbutton.device.provision", "apply a fleet template and this button's platform credentials"),

@@ -3,6 +3,8 @@
                                                   association to record: it verifies the signed heads
     alertbutton keys set-association HEX|FILE     the association's X25519 public key (64 hex, or a file
                                                   holding them), to which recordings are sealed
+    alertbutton keys association new --out FILE   (no button needed) the association's key pair
+    alertbutton keys association show FILE        (alertbutton/evidence/keys.py)
 Both behind the technician PIN. The key is checked on the laptop with the firmware's own rule before
 anything is sent (exit 2 with what to do), and again by the button."""
 import os
@@ -18,6 +20,10 @@ def add_arguments(p, common):
     s = common(sub.add_parser("set-association", help="set the association's public key (X25519): 64 hex "
                               "characters, or a file holding them"))
     s.add_argument("key", help="64 hex characters, or a file holding them (never the association's secret key)")
+    from alertbutton.evidence import keys as association_keys
+    association_keys.add_association_actions(sub.add_parser(
+        "association", help="the association's X25519 key pair, made on this computer (no button needed): "
+        "new --out FILE | show FILE"))
 
 
 def association_key(arg, error):

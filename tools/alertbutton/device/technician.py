@@ -342,6 +342,9 @@ def run(args):
     out = Output(getattr(args, "json", False))
     if args._device_command == "ports":
         return cmd_ports(out)
+    if args._device_command == "keys" and args.action == "association":  # the laptop's own key file
+        from alertbutton.evidence import keys as association_keys
+        return association_keys.run_association(args)
     port = None  # the hints name the port actually used (given, or $ALERTBUTTON_PORT)
     try:
         port = find_port(getattr(args, "port", None))

@@ -140,14 +140,32 @@ class ConsoleSource:
         return self.call("evidence list")["recordings"]
 
     def chunks(self, rec):
-        return self.call("evidence chunks %d" % rec)["chunks"]
+        r = self.call("evidence chunks %d" % rec)
+        self._heads_bytes = getattr(self, "_heads_bytes", {})
+        self._heads_bytes[rec] = r.get("heads_bytes")  # None: a firmware without signed heads
+        return r["chunks"]
 
     def read(self, rec, index, offset, n):
         import base64
         return base64.b64decode(self.call("evidence read %d %d %d %d" % (rec, index, offset, n))["data"])
 
     def heads(self, rec):
-        return None  # the console protocol has no command for the signed heads file yet
+        """The signed heads file, read like a chunk (`evidence read REC -1 OFFSET N`); None when the
+        button has none for this recording (older firmware, or no chunk closed)."""
+        size = getattr(self, "_heads_bytes", {}).get(rec)
+        if size is None:
+            size = self.call("evidence chunks %d" % rec).get("heads_bytes")
+        if not size:
+            return None
+        buf = bytearray()
+        while len(buf) < size:
+            piece = self.read(rec, -1, len(buf), min(PIECE, size - len(buf)))
+            if not piece:
+                break
+            buf += piece
+        if len(buf) != size:
+            raise EvidenceError("the signed heads of recording %d: read %d of %d bytes" % (rec, len(buf), size))
+        return bytes(buf)
 
     def mark_exported(self, rec, head):
         return bool(self.call("evidence exported %d %s" % (rec, head)).get("ok"))

@@ -201,16 +201,12 @@ class SimRun:
 
     def _provision_association(self):
         """The association's key pair of the demo (issue 21): the secret stays beside the run, in
-        OUT/association.key (64 hex, mode 0600), never on the simulated flash; the button gets the
-        public key, as `alertbutton keys set-association` gives it. Returns the public key (hex)."""
-        from alertbutton import fwimport  # noqa: F401  (firmware modules in CPython)
-        from firmware.core.crypto import x25519
-        secret = os.urandom(32)
+        OUT/association.key (the file `alertbutton keys association new` writes: mode 0600, opened by
+        `alertbutton evidence export|verify --association-key`), never on the simulated flash; the button
+        gets the public key, as `alertbutton keys set-association` gives it. Returns the public key (hex)."""
+        from alertbutton.evidence import seal
         self.association_key = os.path.join(self.out, "association.key")
-        fd = os.open(self.association_key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secret.hex() + "\n")
-        return x25519.public_key(secret).hex()
+        return seal.new_association_key(self.association_key).hex()
 
     def _wiring(self, modem_path, ctl_path, reset_cause=1):
         w = {"modem": modem_path, "ctl": ctl_path, "battery_mv": self.sc.get("battery_mv", 3900),
