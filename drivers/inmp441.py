@@ -82,20 +82,24 @@ class Inmp441:
         if chipen is not None:
             chipen.value(0)  # powered down until start()
         self._mute = 0  # blocks still inside the start-up time
+        self.warmup = 0  # blocks of start-up silence at the head of the stream start() began
         self._cb = self._on_buffer  # one bound method, made once (a callback must not allocate)
         self._probe = 0  # blocks the level probe still has to see
         self._span = array("i", (0, 0))  # min, max seen by the probe
 
     def start(self, sink):
         """Start streaming: sink(pcm) is called with each block of int16 LE samples (a reused
-        buffer: copy or encode it before returning)."""
+        buffer: copy or encode it before returning). After a cold start (CHIPEN was low) `warmup` says
+        how many of the first blocks are the start-up silence (the recorder marks them in the chunk)."""
         self.sink = sink
         self.blocks = 0
         self.running = True
         self._which = 0
+        self.warmup = 0
         if self.chipen is not None and not self.chipen.value():
             self.chipen.value(1)
             self._mute = (STARTUP_SAMPLES + self.block - 1) // self.block
+            self.warmup = self._mute
         self.i2s.irq(self._cb)
         self.i2s.readinto(self._raw[0])
 

@@ -26,6 +26,7 @@ ZERO_HASH = b"\0" * 32
 H_PREALERT = const(1)  # the pre-alert ring, frozen at the trigger
 H_TIME = const(2)  # start_utc_ms is valid (clock set from GNSS or the network)
 H_POS = const(4)  # lat/lon/acc/fix age are valid
+H_MIC_WARMUP = const(8)  # the first w blocks are the microphone's start-up silence (w: trailer offset 10)
 # trailer flags
 T_FINAL = const(1)  # last chunk of the recording
 T_INTERRUPTED = const(2)  # closed after a power cut, crash or write error (at boot, or by the recorder)
@@ -56,8 +57,11 @@ def header(device_id, rec, alert, index, rate, flags, start_utc_ms, offset_ms, s
                        start_ticks & 0xFFFFFFFF, lat, lon, acc, age, prev)
 
 
-def trailer(blocks, flags, lost=0):
-    return struct.pack(TRAILER_FMT, END_MAGIC, blocks, flags, 0, 0, lost)
+def trailer(blocks, flags, lost=0, warmup=0):
+    """warmup: how many of the first blocks are the microphone's start-up silence (with H_MIC_WARMUP)."""
+    if not 0 <= warmup <= blocks:
+        raise ValueError("warm-up blocks must be 0..blocks")
+    return struct.pack(TRAILER_FMT, END_MAGIC, blocks, flags, 0, warmup, lost)
 
 
 def parse(data):
@@ -85,6 +89,8 @@ def parse(data):
         "blocks": t[1], "samples": t[1] * h[11], "final": bool(tflags & T_FINAL),
         "interrupted": bool(tflags & T_INTERRUPTED), "gap": bool(tflags & T_GAP),
         "flash_full": bool(tflags & T_FLASH_FULL), "lost_blocks": t[5],
+        # as written: a verifier reports a count without the flag, or above the block count
+        "mic_warmup": bool(flags & H_MIC_WARMUP), "mic_warmup_blocks": t[4],
         "sha256": binascii.hexlify(hashlib.sha256(data).digest()).decode(),
     }
 

@@ -19,7 +19,8 @@ from firmware.core import clock
 from firmware.evidence.audio_ring import AudioRing, BLOCK_SAMPLES, blocks_for
 from firmware.evidence.store import Store
 from firmware.core import evidence_seal as seal
-from firmware.core.evidence_chunk import (H_PREALERT,
+from firmware.core.evidence_chunk import (H_MIC_WARMUP,
+    H_PREALERT,
     T_FLASH_FULL,
     T_GAP,
     T_INTERRUPTED)
@@ -38,7 +39,8 @@ def unix_ms():
 
 class Recorder:
     def __init__(self, mic, cfg, log, position, device_id, keys=None, signer=None, store=None, rate=8000):
-        """mic: drivers.inmp441.Inmp441 (or anything with start(sink)/stop()); position(): the best
+        """mic: drivers.inmp441.Inmp441 (or anything with start(sink)/stop(), and `warmup`: the blocks of
+        start-up silence at the head of what start() delivers, 0 when absent); position(): the best
         known location.Fix or None; keys: firmware.evidence.sealing.KeyAhead (None, or its association
         key None: nothing is recorded; set before start()); signer: firmware.evidence.device_key.Signer
         (its steps(message) sign in pieces), or None (no signed heads: logged)."""
@@ -73,6 +75,8 @@ class Recorder:
         self._lost = 0
         self._prealert_end = 0
         self._chunk_end = 0
+        self._warm_end = 0  # ring block where the microphone's start-up silence ends (since the last arm())
+        self._warm = 0  # start-up blocks at the head of the open chunk
         self._wake = asyncio.Event()
         self.task = None
         # called as f(rec, alert, index, head_hex, final, signed_hex) after each chunk is closed on flash
@@ -94,7 +98,10 @@ class Recorder:
         """Start the microphone into the ring (the power policy decides when)."""
         if not self.armed and self.can_record():
             self.ring.reset()
+            base = self.ring.total
             self.mic.start(self.ring.push)
+            # a cold start (CHIPEN was low): the first blocks are silence by hardware, marked in the chunks
+            self._warm_end = base + getattr(self.mic, "warmup", 0)
             self.armed = True
             self.log("evidence_armed", prealert_s=self.prealert_s)
 
@@ -208,9 +215,13 @@ class Recorder:
         b0, ticks0, unix0 = self._anchor
         off = (block - b0) * BLOCK_SAMPLES * 1000 // self.rate
         fix = self.position()
+        self._chunk_end = self._prealert_end if flags & H_PREALERT else block + self.chunk_blocks
+        # chunks are continuous: the microphone's start-up silence can only be at a chunk's head
+        self._warm = max(0, min(self._chunk_end, self._stop_block, self._warm_end) - block)
+        if self._warm:
+            flags |= H_MIC_WARMUP
         self.rec.open_chunk(self._alert, flags, None if unix0 is None else unix0 + off, off,
                             ticks_add(ticks0, off), None if fix is None else fix.as_tuple())
-        self._chunk_end = self._prealert_end if flags & H_PREALERT else block + self.chunk_blocks
 
     async def _drain(self):
         ring, rec = self.ring, self.rec
@@ -251,7 +262,7 @@ class Recorder:
             final = True
             flags |= T_FLASH_FULL
             self.log("evidence_flash_full", rec=rec.rec)
-        digest = rec.close_chunk(final, flags, self._lost)
+        digest = rec.close_chunk(final, flags, self._lost, min(self._warm, rec.chunk.blocks))
         self._lost = 0
         index = rec.index - 1
         self.last_head = (index, digest)
@@ -319,7 +330,7 @@ class Recorder:
         self.store.end(rec)
         try:
             if rec.chunk is not None:
-                rec.close_chunk(True, T_INTERRUPTED, self._lost)
+                rec.close_chunk(True, T_INTERRUPTED, self._lost, min(self._warm, rec.chunk.blocks))
         except Exception:
             pass  # left as .part: recover() closes it at the next boot
         if not rec.final:

@@ -108,9 +108,9 @@ class ChunkWriter:
     def flush(self):
         self.f.flush()
 
-    def close(self, flags, lost=0):
+    def close(self, flags, lost=0, warmup=0):
         """Write the sealed trailer; returns the chunk's SHA-256 (bytes)."""
-        self._put(seal.TRAILER_NUMBER, trailer(self.blocks, flags, lost))
+        self._put(seal.TRAILER_NUMBER, trailer(self.blocks, flags, lost, warmup))
         self.f.close()
         return self.sha.digest()
 
@@ -141,11 +141,12 @@ class Recording:
     def add(self, block):
         self.chunk.add(block)
 
-    def close_chunk(self, final=False, flags=0, lost=0):
+    def close_chunk(self, final=False, flags=0, lost=0, warmup=0):
+        """warmup: the microphone's start-up blocks at the chunk's start (opened with H_MIC_WARMUP)."""
         c = self.chunk
         if final:
             flags |= T_FINAL
-        self.prev = c.close(flags, lost)
+        self.prev = c.close(flags, lost, warmup)
         os.rename(c.path, self.store.path(self.rec, "c%04d%s" % (self.index, EXT)))
         self.chunk = None
         self.store.write_head(self.rec, self.index, self.prev, final)

@@ -221,6 +221,94 @@ async def test_alert_with_the_ring_disarmed_records_from_the_trigger():
     r.task.cancel()
 
 
+def cold_mic(path, nblocks):
+    """The real INMP441 driver on the simulated I2S, which models CHIPEN (nothing while low, silence for
+    2^18 SCK cycles after it rises), fed a signal that is never silent; the mic starts powered down."""
+    import machine
+    from drivers.inmp441 import Inmp441
+    size = nblocks * N * 2
+    with open(path, "wb") as f:
+        f.write(b"RIFF" + struct.pack("<I", 36 + size) + b"WAVE")
+        f.write(b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, 8000, 16000, 2, 16))
+        f.write(b"data" + struct.pack("<I", size))
+        for k in range(nblocks):
+            f.write(block_pcm(k))
+    pin = machine.Pin(32, machine.Pin.OUT, value=0)
+    i2s = machine.I2S(0, sck=machine.Pin(18), ws=machine.Pin(23), sd=machine.Pin(34), mode=machine.I2S.RX,
+                      bits=32, format=machine.I2S.MONO, rate=8000, ibuf=16384, source=path, speed=0,
+                      loop=False, chipen=pin)
+    return i2s, pin, Inmp441(i2s, shift=16, chipen=pin)
+
+
+def cold_recorder(root, log, mic):
+    c = {"evidence_prealert_s": 2, "evidence_record_s": 2, "evidence_chunk_s": 1}
+    return Recorder(mic, c, log, lambda: Fix(), b"DEVICE01", sealing.KeyAhead(ASSOC_PK, log),
+                    device_key.signer(DEVICE_SEED), store=ev.Store(root=root, log=log))
+
+
+async def pump(i2s, n):
+    for _ in range(n):
+        i2s.sim_service(max_buffers=1)
+        await asyncio.sleep_ms(1)
+
+
+def silent_blocks(data):
+    """How many blocks at the head of a chunk decode to exact silence."""
+    pcm = ima_adpcm.decode(ev.audio(data), BLOCK_BYTES)
+    k = 0
+    while (k + 1) * N <= len(pcm) and not any(pcm[k * N:(k + 1) * N]):
+        k += 1
+    return k
+
+
+async def test_an_alert_with_the_microphone_off_marks_its_start_up_silence():
+    # low power: the ring is off and the mic powered down (CHIPEN low); an alert from deep sleep starts
+    # it cold. Its first 9 blocks (4096 samples rounded up to blocks, 0.57 s) are silence by hardware:
+    # the chunk that holds them says so (MIC_WARMUP, 9 in the trailer), no other chunk does
+    from drivers.inmp441 import STARTUP_SAMPLES
+    warm = (STARTUP_SAMPLES + N - 1) // N
+    log = Log()
+    i2s, pin, mic = cold_mic("cold1.wav", 40)
+    r = cold_recorder("ev20", log, mic)
+    r.start()
+    r.disarm()  # what the power task does in low power
+    assert pin.value() == 0
+    r.on_alert("triggered", Mgr(1))
+    await asyncio.sleep_ms(300)
+    assert r.armed and pin.value() == 1
+    await pump(i2s, 40)
+    await until(lambda: "evidence_done" in log.names())
+    files = chunk_files("ev20", 1)
+    parsed = check_chain(files)
+    assert [(p["prealert"], p["blocks"], p["mic_warmup"]) for p in parsed[:2]] == [(True, 0, False),
+                                                                                   (False, 16, True)]
+    assert warm == 9 and parsed[1]["mic_warmup_blocks"] == warm
+    assert silent_blocks(files[1][1]) == warm  # exactly those blocks are silent: the source never is
+    assert not any(ev.audio(files[1][1])[:warm * BLOCK_BYTES])  # stored as zero bytes (docs/evidence.md)
+    assert all(not p["mic_warmup"] and p["mic_warmup_blocks"] == 0 for p in parsed[2:])
+    r.task.cancel()
+
+
+async def test_a_ring_armed_cold_marks_the_start_up_in_the_pre_alert():
+    # the ring is armed with the mic powered down (at boot, or later by the power policy): an alert
+    # soon after finds the start-up silence at the head of the pre-alert chunk
+    log = Log()
+    i2s, pin, mic = cold_mic("cold2.wav", 60)
+    r = cold_recorder("ev21", log, mic)
+    r.start()
+    assert r.armed and pin.value() == 1
+    await pump(i2s, 12)
+    r.on_alert("triggered", Mgr(1))
+    await pump(i2s, 48)
+    await until(lambda: "evidence_done" in log.names())
+    files = chunk_files("ev21", 1)
+    parsed = check_chain(files)
+    assert parsed[0]["prealert"] and parsed[0]["blocks"] == 12
+    assert parsed[0]["mic_warmup"] and parsed[0]["mic_warmup_blocks"] == 9 == silent_blocks(files[0][1])
+    assert all(not p["mic_warmup"] and p["mic_warmup_blocks"] == 0 for p in parsed[1:])
+    r.task.cancel()
+
+
 async def test_a_stalled_writer_marks_the_gap_and_keeps_the_chain():
     log = Log()
     r = recorder("ev10", log, evidence_prealert_s=1, evidence_record_s=20, evidence_chunk_s=10)

@@ -37,8 +37,22 @@ def parse_chunk(b):
     f = {"device": b[8:16], "rec": struct.unpack_from("<I", b, 16)[0], "index": struct.unpack_from("<I", b, 24)[0],
          "hflags": b[7], "utc_ms": struct.unpack_from("<q", b, 36)[0],
          "lat": struct.unpack_from("<i", b, 52)[0], "lon": struct.unpack_from("<i", b, 56)[0],
-         "prev": b[68:100], "tflags": b[-8], "head": hashlib.sha256(b).digest()}
+         "prev": b[68:100], "tflags": b[-8], "head": hashlib.sha256(b).digest(),
+         "warmup": struct.unpack_from("<H", b, len(b) - 6)[0], "blocks": n}
     return f, None
+
+
+def warmup_problem(f, b):
+    """MIC_WARMUP (header flag 0x08): the trailer's u16 at offset 10 counts the first blocks, each a silent
+    block (256 zero bytes); without the flag the count is 0."""
+    w = f["warmup"]
+    if not f["hflags"] & 8:
+        return "a start-up count without the MIC_WARMUP flag" if w else None
+    if w > f["blocks"]:
+        return "a start-up count above its block count"
+    if any(b[100:100 + 256 * w]):
+        return "start-up blocks that are not silent"
+    return None
 
 
 def hkdf(ikm, salt, info, n):
@@ -120,6 +134,9 @@ def check(folder, device_pub=None, association=None, anchors=()):
         if err:
             problems.append("%s: %s" % (n, err))
             continue
+        bad = warmup_problem(f, b)
+        if bad:
+            problems.append("%s: %s" % (n, bad))
         if n != "c%04d.evc" % f["index"]:
             problems.append("%s holds chunk %d" % (n, f["index"]))
         chunks[f["index"]], raw[f["index"]] = f, b

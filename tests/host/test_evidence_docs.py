@@ -51,7 +51,8 @@ def test_envelope_and_signed_head_tables_are_the_readers():
 
 
 def test_flag_bits_and_block_count_are_the_code_s():
-    for name, bit in (("PREALERT", C.H_PREALERT), ("TIME", C.H_TIME), ("POSITION", C.H_POS)):
+    for name, bit in (("PREALERT", C.H_PREALERT), ("TIME", C.H_TIME), ("POSITION", C.H_POS),
+                      ("MIC_WARMUP", C.H_MIC_WARMUP)):
         assert re.search(r"bit\s+%d\s+\(0x%02X\)\s+%s" % (bit.bit_length() - 1, bit, name), DOC, re.I), name
     for name, bit in (("FINAL", C.T_FINAL), ("INTERRUPTED", C.T_INTERRUPTED), ("GAP", C.T_GAP),
                       ("FLASH_FULL", C.T_FLASH_FULL)):

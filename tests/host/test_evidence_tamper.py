@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from alertbutton import cli  # noqa: E402
+from alertbutton.evidence import seal  # noqa: E402
 import evidence_forge as F  # noqa: E402
 import independent_verifier as V  # noqa: E402
 from test_evidence_e2e import run_sim  # noqa: E402
@@ -41,15 +42,21 @@ def export(flash, out, ctx, extra=()):
 @pytest.fixture(scope="module")
 def ctx(tmp_path_factory):
     t = tmp_path_factory.mktemp("tamper")
-    plain_flash = run_sim(str(t / "run")).flash
+    run = run_sim(str(t / "run"))
+    plain_flash = run.flash
     c = {"t": t, "assoc_file": str(t / "assoc.key"), "key_a": str(t / "a.pub")}
     assert cli.main(["keys", "association", "new", "--out", c["assoc_file"]]) == 0
     c["assoc"] = V.load_key_file(c["assoc_file"])
     (t / "a.pub").write_text(F.ed25519_public(SEED_A).hex())
-    c["plain"] = F.read_plain(os.path.join(plain_flash, "ev", "r00001"))
+    # the simulator seals its recording to its own association key: opened here, re-sealed below
+    sim_key = seal.load_association_key(run.association_key)
+    rd = os.path.join(plain_flash, "ev", "r00001")
+    c["plain"] = [seal.unseal(open(os.path.join(rd, n), "rb").read(), *sim_key)[0]
+                  for n in sorted(os.listdir(rd)) if n.endswith(".evs")]
+    assert len(c["plain"]) >= 4
     # button A: recording 1 as recorded; recording 2 made from it (other audio: blocks reversed)
     fa = str(t / "flash_a")
-    F.sealed_flash(plain_flash, fa, c["assoc"][1], SEED_A)
+    F.sealed_flash(plain_flash, fa, c["assoc"][1], SEED_A, chunks=c["plain"])
     rec2 = []
     for ch in c["plain"]:
         body = ch[100:-16]
@@ -318,3 +325,49 @@ def test_every_tampering_is_refused_by_both_verifiers(ctx, tmp_path, capsys):
         for name, v1, why, v2, why2 in rows:
             print("- %s\n    verify:      %-9s %s\n    independent: %-9s %s" % (name, v1, why, v2, why2))
     assert not wrong, wrong
+
+
+# --- the microphone's start-up silence (MIC_WARMUP) -----------------------------------------------------
+
+def warmed(chunks, w, silent=True):
+    """Chunk 1 as the recorder writes it when the alert started the microphone cold: header flag MIC_WARMUP,
+    w in the trailer's u16 at offset 10, its first w blocks silent (256 zero bytes each); relinked."""
+    c = bytearray(chunks[1])
+    c[7] |= 0x08
+    if silent:
+        c[100:100 + 256 * w] = bytes(256 * w)
+    struct.pack_into("<H", c, len(c) - 6, w)
+    chunks[1] = bytes(c)
+    return F.relink(chunks)
+
+
+def export_chunks(ctx, tmp, chunks):
+    fl = tmp / "fl"
+    shutil.copytree(ctx["flash_a"], fl)
+    shutil.rmtree(fl / "ev" / "r00002")
+    F.write_sealed(str(fl / "ev" / "r00001"), chunks, ctx["assoc"][1], SEED_A)  # signed by button A
+    export(str(fl), str(tmp / "x"), ctx)
+    return tmp / "x" / ctx["bag1"].name
+
+
+def test_the_microphone_s_start_up_is_told_by_both_verifiers(ctx, tmp_path, capsys):
+    bag = export_chunks(ctx, tmp_path, warmed(list(ctx["plain"]), 9))
+    st, out = verify_cli(bag, ctx, capsys)
+    assert st == 0, out
+    ms = 9 * 505 * 1000 // 8000
+    assert ms == 568 and ("chunk 1: the first 568 ms are silence by hardware: the microphone was waking" in out)
+    assert out.count("silence by hardware") == 1  # no other chunk
+    key = bytes.fromhex(open(ctx["key_a"]).read())
+    assert V.check(str(bag), key, ctx["assoc"]) == []
+    f, _ = V.parse_chunk(plain(bag, 1).read_bytes())
+    assert f["hflags"] & 0x08 and f["warmup"] == 9
+    assert "silence by hardware" in (bag / "report.html").read_text()  # the export's verdict notes
+
+
+def test_a_start_up_mark_over_sound_is_reported_by_both_verifiers(ctx, tmp_path, capsys):
+    # the device's own word, signed, but its audio contradicts it: both verifiers say so
+    bag = export_chunks(ctx, tmp_path, warmed(list(ctx["plain"]), 9, silent=False))
+    st, out = verify_cli(bag, ctx, capsys)
+    assert st == 1 and "chunk 1 says its first 568 ms are the microphone's start-up silence, but they hold sound" in out
+    key = bytes.fromhex(open(ctx["key_a"]).read())
+    assert V.check(str(bag), key, ctx["assoc"]) == ["c0001.evc: start-up blocks that are not silent"]

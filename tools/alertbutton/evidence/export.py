@@ -745,6 +745,9 @@ def examine(d, anchors=(), device_key=None, association=None, head=None, manifes
         pos = p["position"]
         w = ("GNSS said %.5f, %.5f (+/-%d m)" % (pos["lat"], pos["lon"], pos["acc_m"])) if pos else "no position"
         out["claims"].append("chunk %d: %s; %s" % (k, t, w))
+        note = _warmup_note(k, p, data[by_index[k]], problems)
+        if note:
+            out["notes"].append(note)
     if out["claims"]:
         out["notes"].append("times and positions are claims of the device, not proofs: an anchor or signature "
                             "proves the button wrote them, not that its clock or GNSS were right")
@@ -754,6 +757,29 @@ def examine(d, anchors=(), device_key=None, association=None, head=None, manifes
         _check_bag(d, st, problems)
     out["problems"] = _unique(problems)
     return out
+
+
+def _warmup_note(k, p, chunk, problems):
+    """What chunk k says of the microphone's start-up silence (MIC_WARMUP, docs/evidence.md), checked
+    against its audio: a sentence for the notes, or None."""
+    w = p["mic_warmup_blocks"]
+    if not p["mic_warmup"]:
+        if w:
+            problems.append("chunk %d counts %d start-up blocks in its trailer but its header has no MIC_WARMUP flag: "
+                            "the chunk is inconsistent" % (k, w))
+        return None
+    if w > p["blocks"]:
+        problems.append("chunk %d counts %d start-up blocks but holds %d: the chunk is inconsistent" % (k, w, p["blocks"]))
+        return None
+    if w == 0:  # closed at boot: the trailer rebuilt from the close marker has no count
+        return ("chunk %d starts with silence by hardware (the microphone was waking); its length was not recorded: "
+                "the chunk was closed at boot" % k)
+    ms = w * p["block_samples"] * 1000 // p["sample_rate"]
+    if any(ima_adpcm.decode(ev.audio(chunk)[:w * p["block_bytes"]], p["block_bytes"])):
+        problems.append("chunk %d says its first %d ms are the microphone's start-up silence, but they hold sound"
+                        % (k, ms))
+    return ("chunk %d: the first %d ms are silence by hardware: the microphone was waking (it had been powered "
+            "down)" % (k, ms))
 
 
 def _check_fields(m, st, problems):
