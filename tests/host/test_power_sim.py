@@ -106,3 +106,25 @@ def test_fall_while_moving_in_fifo_light_sleep_alerts(tmp_path):
     (trig,) = ev(run, "trigger")
     assert trig["source"] == "fall" and len(run.sms) == 1
     assert not ev(run, "power_error") and not ev(run, "accel_int1_failed")
+
+
+def test_an_alert_from_deep_sleep_marks_the_microphone_s_start_up(tmp_path):
+    # low power, no pre-alert ring: the alert powers the microphone up (CHIPEN) after the wake. The
+    # recording's chunk 0 (the pre-alert) is empty; chunk 1 opens with the mic's 9 start-up blocks
+    # (0.57 s of silence by hardware) and says so: MIC_WARMUP, 9 in its trailer (docs/evidence.md)
+    from alertbutton.evidence import seal
+    from firmware.core import evidence_chunk as C
+    from test_evidence_e2e import WAV
+    sc = scenario("ready", 8.0)
+    sc.update(audio=WAV, audio_speed=6)
+    sc["config"].update(evidence_record_s=4, evidence_chunk_s=2)
+    run = run_scenario(sc, str(tmp_path))
+    check_wake_and_alert(run)
+    assert [e for e in ev(run, "evidence_recording")][0]["prealert_s"] == 0
+    key = seal.load_association_key(run.association_key)
+    d = os.path.join(run.flash, "ev", "r00001")
+    chunks = [C.parse(seal.unseal(open(os.path.join(d, "c%04d.evs" % k), "rb").read(), *key)[0])
+              for k in range(2)]
+    assert [(c["prealert"], c["blocks"], c["mic_warmup"]) for c in chunks] == [(True, 0, False),
+                                                                               (False, chunks[1]["blocks"], True)]
+    assert chunks[0]["mic_warmup_blocks"] == 0 and chunks[1]["mic_warmup_blocks"] == 9 < chunks[1]["blocks"]
