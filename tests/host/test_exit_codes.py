@@ -118,11 +118,19 @@ def test_1_the_button_refused(button, capsys):
     (["keys", "set-association", "ab" * 31], "64 hex characters"),
     (["keys", "set-association", "00" * 32], "all-zero"),
     (["keys", "set-association", "FOLDER"], "is a folder"),
+    # the association's SECRET key file made readable to all: refused by what it holds, not only by its mode
+    (["keys", "set-association", "SECRET644"], "is the association's SECRET key file"),
 ])
 def test_2_bad_input_refused_on_the_laptop(button, capsys, tmp_path, argv, words):
     latin = tmp_path / "latin1.json"
     latin.write_bytes('{"wearer": "Zo\xe9"}'.encode("latin-1"))
-    argv = [str(latin) if a == "LATIN1" else str(tmp_path) if a == "FOLDER" else a for a in argv]
+    secret = tmp_path / "assoc.key"
+    if "SECRET644" in argv:
+        from alertbutton.evidence import seal
+        seal.new_association_key(str(secret))
+        os.chmod(secret, 0o644)
+    argv = [str(latin) if a == "LATIN1" else str(tmp_path) if a == "FOLDER" else str(secret) if a == "SECRET644"
+            else a for a in argv]
     assert cli.main(["--port", button.path] + argv) == 2
     assert words in capsys.readouterr().err
     assert button.seen == []  # nothing was sent

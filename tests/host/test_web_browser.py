@@ -195,6 +195,7 @@ def test_a_technician_configures_tests_and_locks_a_button_from_the_page(sim, web
          timeout=60, what="the self-test")
     cells = [c.text for c in d.find_elements(By.CSS_SELECTOR, "#selftest-table tbody td:first-child")]
     assert cells[:3] == ["bouton", "batterie", "mémoire flash"] and "accéléromètre" in cells, cells
+    assert "clés des preuves" in cells and "evidence_keys" not in cells, cells
     shot(d, "06-selftest", "selftest")
     d.find_element(By.ID, "logs-btn").click()
     wait(d, lambda: d.find_element(By.ID, "logs-table").is_displayed(), what="the logs")
@@ -253,6 +254,33 @@ def test_evidence_config_import_and_factory_reset_from_the_page(sim, web, browse
     file refused whole (nothing written) then imported, and the factory reset behind its typed word."""
     d = browser
     wait_sim(sim, lambda: any(e["event"] == "evidence_done" for e in sim.events), timeout=90)
+
+    # the page started without the association's key: the recordings are sealed, said in the page's
+    # language with how to start it, not as a raw error; nothing exported
+    from webserver import WebServer
+    web.stop()  # one client of the console at a time
+    nokey = WebServer(sim.console_port, evidence_dir=tmp_path / "nokey")
+    try:
+        d.get(nokey.url)
+        wait(d, lambda: text_of(d, "st-session") in ("verrouillée", "déverrouillée"), what="the page without the key")
+        typed(d, "evidence-pin", PIN)
+        d.find_element(By.ID, "evidence-btn").click()
+        wait(d, lambda: text_of(d, "evidence-msg"), timeout=60, what="the sealed refusal")
+        msg = text_of(d, "evidence-msg")
+        assert msg.startswith("les enregistrements sont scellés pour l'association") and \
+            "alertbutton web --association-key FICHIER" in msg, msg
+        assert text_of(d, "evidence-list") == "" and not os.path.exists(tmp_path / "nokey")
+        shot(d, "12a-evidence-sealed-no-key", "evidence")
+        d.find_element(By.ID, "lang-switch").click()
+        wait(d, lambda: text_of(d, "evidence-msg").startswith("the recordings are sealed to the association"),
+             what="the sealed refusal in English")
+        assert "alertbutton web --association-key FILE" in text_of(d, "evidence-msg")
+        d.find_element(By.ID, "lang-switch").click()
+    finally:
+        nokey.stop()
+        web.restart()
+    d.get(web.url)
+    wait(d, lambda: text_of(d, "st-session") == "verrouillée", what="the page with the key (locked by the other's exit)")
     typed(d, "unlock-pin", PIN)
     d.find_element(By.ID, "unlock-btn").click()
     wait(d, lambda: text_of(d, "session-msg").startswith("déverrouillé pour"), what="the unlock")
@@ -268,7 +296,41 @@ def test_evidence_config_import_and_factory_reset_from_the_page(sim, web, browse
     assert "still being recorded" not in ev and "export it" not in ev, ev  # the recording going on, in French
     assert "inconnue" in ev or "OSM" in ev, ev  # the position of a chunk (feminine), or its map links
     assert len(d.find_elements(By.CSS_SELECTOR, "#evidence-list audio")) >= 1
+    # verified with the key the button reports (keys device), said as such; every chunk anchored by the
+    # heads the button signed, in the verifier's words
+    device_pub = text_of(d, "keys-device")
+    assert re.fullmatch(r"[0-9a-f]{64}", device_pub), device_pub
+    assert text_of(d, "evidence-device-key") == ("Vérifié avec la clé que le bouton annonce : %s — l'association doit "
+                                                 "la comparer avec celle qu'elle a enregistrée." % device_pub)
+    anchors = [c.text for c in d.find_elements(By.CSS_SELECTOR, "#evidence-list tbody td:last-child")]
+    assert len(anchors) >= 3 and set(anchors) == {"ancré"}, anchors
+    assert "the end of the recording is proven" in ev and "are covered by the signed head" in ev, ev
     shot(d, "12-evidence", "evidence")
+
+    # the keys: the device key as the button reports it; the association key checked as the CLI checks it
+    from alertbutton.evidence import seal
+    _secret, public = seal.load_association_key(sim.association_key)
+    assert text_of(d, "keys-assoc") == public.hex() + " — c'est la clé avec laquelle cette page a été lancée"
+    assert "l'association doit la comparer avec celle qu'elle a enregistrée" in text_of(d, "keys")
+    typed(d, "assoc-key", public.hex()[:-1])
+    d.find_element(By.ID, "assoc-btn").click()
+    wait(d, lambda: "64 hex characters" in text_of(d, "assoc-check"), what="the short key refused")
+    assert text_of(d, "assoc-check") == ("invalid key: the association public key is 64 hex characters (32 bytes), got "
+                                         "63 characters: copy it from `alertbutton keys association new`")
+    assert d.find_element(By.ID, "assoc-key").get_attribute("aria-invalid") == "true"
+    d.find_element(By.ID, "assoc-file").send_keys(sim.association_key)  # the SECRET file chosen by mistake
+    d.find_element(By.ID, "assoc-btn").click()
+    wait(d, lambda: "SECRET" in text_of(d, "assoc-check"), what="the secret file refused")
+    assert "association.key is the association's SECRET key file" in text_of(d, "assoc-check")
+    shot(d, "16-keys-refused", "keys")
+    pub = tmp_path / "association.key.pub"
+    pub.write_text(public.hex() + "\n")
+    d.find_element(By.ID, "assoc-file").send_keys(str(pub))
+    d.find_element(By.ID, "assoc-btn").click()
+    wait(d, lambda: text_of(d, "assoc-check").startswith("✓"), what="the key saved")
+    assert text_of(d, "assoc-check") == "✓ enregistrée sur le bouton : " + public.hex()
+    assert d.find_element(By.ID, "assoc-key").get_attribute("aria-invalid") == "false"
+    shot(d, "17-keys", "keys")
     # the session the page had opened is still open (the export locks only what it unlocked itself)
     d.find_element(By.ID, "st-refresh").click()
     wait(d, lambda: text_of(d, "st-session") == "déverrouillée", what="still unlocked")

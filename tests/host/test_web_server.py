@@ -285,6 +285,56 @@ def test_a_huge_upload_is_refused_before_it_is_read_whole(web):
     assert st == 200, b
 
 
+def test_the_keys_the_button_reports_and_the_association_key_checked_as_the_cli_does(sim, web, tmp_path):
+    """GET /api/keys: the device key the button reports (the CLI's `keys device`), the association key it
+    seals to, and the public half of the server's key file (never its secret). POST a new association key:
+    the CLI's own check (keys.association_key's) with its words; a path is text, never opened."""
+    import argparse
+    from alertbutton.device import keys as device_keys, technician as tech
+    from alertbutton.evidence import keys as association_keys, seal
+    st, b, _h = unlocked(web)
+    assert st == 200, b
+    st, k, _h = request(web, "GET", "/api/keys")
+    assert st == 200, k
+    secret, public = seal.load_association_key(sim.association_key)
+    assert k["association_pub"] == k["server_association_pub"] == public.hex()
+    assert len(k["device_pub"]) == 64 and int(k["device_pub"], 16)
+    assert secret.hex() not in json.dumps(k)
+    cli = device_keys.association_key  # what `alertbutton keys set-association` says of the same input
+
+    def cli_says(arg, check=cli):  # as the CLI prints it (technician.error_message)
+        def refuse(m):
+            raise tech.DeviceError(m, tech.EXIT_USAGE, "KEY")
+        try:
+            check(arg, refuse)
+        except tech.DeviceError as e:
+            return tech.error_message(e)
+    for typed in ("ab" * 31, "zz" * 32, "00" * 32):
+        st, b, _h = request(web, "POST", "/api/keys/association", body={"key": typed})
+        assert st == 400 and b["field"] == "key" and b["message"] == cli_says(typed), (typed, b)
+    st, b, _h = request(web, "POST", "/api/keys/association", body={"key": sim.association_key})
+    # a path is text here, never opened: refused as the text it is (its length or its '/'), not as a file
+    assert st == 400 and b["message"] == cli_says(sim.association_key, device_keys.association_text), b
+    assert "SECRET" not in b["message"] and "owner" not in b["message"], b
+    # the SECRET key file uploaded by mistake: refused whatever its mode, as the CLI refuses it
+    other = tmp_path / "other.key"
+    assert association_keys.run_association(argparse.Namespace(assoc_action="new", out=str(other))) == 0
+    st, b, _h = request(web, "POST", "/api/keys/association", body={"key": other.read_text(), "file": "other.key"})
+    assert st == 400 and "other.key is the association's SECRET key file" in b["message"], b
+    os.chmod(other, 0o644)
+    assert cli_says(str(other)) == b["message"].replace("other.key", str(other), 1)
+    st, k2, _h = request(web, "GET", "/api/keys")
+    assert k2["association_pub"] == public.hex()  # nothing was sent to the button
+    # the .pub file, then the original key again
+    pub = (tmp_path / "other.key.pub").read_text()
+    st, b, _h = request(web, "POST", "/api/keys/association", body={"key": pub, "file": "other.key.pub"})
+    assert st == 200 and b["association_pub"] == pub.strip(), b
+    st, k3, _h = request(web, "GET", "/api/keys")
+    assert k3["association_pub"] == pub.strip() and k3["server_association_pub"] == public.hex()
+    st, b, _h = request(web, "POST", "/api/keys/association", body={"key": public.hex().upper()})
+    assert st == 200 and b["association_pub"] == public.hex(), b
+
+
 def test_stopping_the_server_locks_the_session_it_used(sim, web, tmp_path):
     """Ctrl-C on alertbutton web (SIGTERM here) ends with `lock`, as the CLI locks what it unlocked.
     (Last of the module's tests on `web`: it stops it.)"""
@@ -369,3 +419,28 @@ def test_a_second_tab_is_told_the_button_is_busy_instead_of_hanging():
     assert e.value.code == "BUSY" and "busy" in str(e.value) and "retry" in str(e.value)
     t.join()
     assert long_done == ["selftest"] and b.call(lambda dev: "status") == "status"  # free again
+
+
+def run_web(*args):
+    return subprocess.run([sys.executable, "-m", "alertbutton.cli", "web", "--port", "/dev/null",
+                           "--listen", "127.0.0.1:0"] + list(args), capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, PYTHONPATH=os.path.join(REPO, "tools")))
+
+
+def test_an_unreadable_or_invalid_association_key_is_refused_at_start(tmp_path):
+    """Refused before anything listens (no URL printed), exit 2, with what to give instead: a missing
+    file, the public .pub file in place of the secret one, a file that is not a key."""
+    from alertbutton.evidence import keys as association_keys
+    import argparse
+    key = tmp_path / "assoc.key"
+    assert association_keys.run_association(argparse.Namespace(assoc_action="new", out=str(key))) == 0
+    junk = tmp_path / "junk.key"
+    junk.write_text("hello\n")
+    for path, said in ((tmp_path / "missing.key", "cannot read the association key"),
+                       (str(key) + ".pub", "is not an association key file"),
+                       (junk, "is not an association key file")):
+        r = run_web("--association-key", str(path))
+        assert r.returncode == 2 and r.stdout == "", r
+        assert r.stderr.startswith("error: --association-key: ") and said in r.stderr, r.stderr
+        assert "alertbutton keys association new --out FILE" in r.stderr
+

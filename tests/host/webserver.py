@@ -41,8 +41,18 @@ class WebServer:
         args = [sys.executable, "-m", "alertbutton.cli", "web", "--port", port, "--listen", "127.0.0.1:0"]
         if evidence_dir:
             args += ["--evidence-dir", str(evidence_dir)]
+        self.args = args + list(extra)
+        self._start()
+
+    def restart(self):
+        """Stopped (the port freed for another client) and started again with the same arguments: a new
+        URL and token."""
+        self.stop()
+        self._start()
+
+    def _start(self):
         env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "tools"))
-        self.proc = subprocess.Popen(args + list(extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, env=env, cwd=REPO)
         self.url = self.proc.stdout.readline().strip()
         if not self.url:
@@ -86,6 +96,8 @@ def sim(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def web(sim, tmp_path_factory):
-    w = WebServer(sim.console_port, evidence_dir=tmp_path_factory.mktemp("webev"))
+    # started as the association's technician would: with its key file, which opens the sealed recordings
+    w = WebServer(sim.console_port, "--association-key", sim.association_key,
+                  evidence_dir=tmp_path_factory.mktemp("webev"))
     yield w
     w.stop()

@@ -15,7 +15,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from alertbutton.device import technician as tech
+from alertbutton.device import keys as device_keys, technician as tech
 from alertbutton.numplan import host as numplan_host
 from alertbutton.web.guard import Guard
 from firmware.core import phone
@@ -50,8 +50,9 @@ def number_view(e164):
             "warnings": phone.warnings(e164) if info else []}
 
 
-def create_app(button, token, authority, evidence_dir):
-    """button: web.button.Button; authority: 'host:port' as bound; evidence_dir: where exports go."""
+def create_app(button, token, authority, evidence_dir, association=None):
+    """button: web.button.Button; authority: 'host:port' as bound; evidence_dir: where exports go;
+    association: (secret, public) of `alertbutton web --association-key` (the secret stays here), or None."""
 
     async def body(request):
         too_big = BadRequest("the request is larger than %d KB: nothing was read nor written (a configuration "
@@ -241,7 +242,31 @@ def create_app(button, token, authority, evidence_dir):
         data = await body(request)
         pin = pin_value(data, "pin")
         h = await device(tech.req_hello)
-        return await run_in_threadpool(_evidence_export, button, pin, bool(h.get("unlocked")), evidence_dir)
+        device_pub = None
+        if h.get("unlocked"):  # else the export unlocks with the PIN, and reads the key then
+            device_pub = (await device(device_keys.req_keys_device))["device_pub"]
+        return await run_in_threadpool(_evidence_export, button, pin, bool(h.get("unlocked")), evidence_dir,
+                                       association, device_pub)
+
+    async def keys_get(request):
+        """The key the button reports, the association key it seals to, and the public half of the key
+        this server was started with (never its secret)."""
+        out = dict(await device(device_keys.req_keys_device))
+        out.update(await device(device_keys.req_keys_association))
+        out["server_association_pub"] = association[1].hex() if association else None
+        return out
+
+    async def keys_association(request):
+        data = await body(request)
+        text = data.get("key")
+        if not isinstance(text, str) or not text.strip():
+            raise BadRequest("paste the association's public key (64 hex) or choose its .pub file", "key")
+        name = data.get("file") if isinstance(data.get("file"), str) else None
+
+        def refuse(msg):
+            raise tech.DeviceError(msg, tech.EXIT_USAGE, "KEY")
+        checked = device_keys.association_text(text, refuse, name)  # the CLI's check, on the text only
+        return await device(device_keys.req_keys_set_association, checked)
 
     routes = [
         Route("/", page),
@@ -266,6 +291,8 @@ def create_app(button, token, authority, evidence_dir):
         Route("/api/selftest", api(selftest), methods=["POST"]),
         Route("/api/factory-reset", api(factory_reset), methods=["POST"]),
         Route("/api/evidence/export", api(evidence_export), methods=["POST"]),
+        Route("/api/keys", api(keys_get)),
+        Route("/api/keys/association", api(keys_association), methods=["POST"]),
     ]
     # the exports' files (report.html, WAVs) behind the same guard; the folder is made by the first export
     routes.append(Mount("/evidence", StaticFiles(directory=evidence_dir, check_dir=False), name="evidence"))
@@ -273,12 +300,13 @@ def create_app(button, token, authority, evidence_dir):
 
 
 def _field(code):
-    return {"NUMBER": "number", "NAME": "name", "SLOT": "slot", "PIN": "pin"}.get(code)
+    return {"NUMBER": "number", "NAME": "name", "SLOT": "slot", "PIN": "pin", "KEY": "key"}.get(code)
 
 
-def _evidence_export(button, pin, keep_unlocked, out_dir):
+def _evidence_export(button, pin, keep_unlocked, out_dir, association=None, device_pub=None):
     """Every finished recording exported with `alertbutton evidence`'s own functions (its console
-    client opens the port while ours is released), then its verdict read back."""
+    client opens the port while ours is released), opened with the association key, then verified with
+    the device key the button reports: the verifier's verdict and what its anchors cover, per chunk."""
     from alertbutton.evidence import export as ev
     with button.released() as port:
         try:
@@ -286,24 +314,43 @@ def _evidence_export(button, pin, keep_unlocked, out_dir):
         except ev.EvidenceError as e:
             raise tech.DeviceError(str(e), e.status if e.status in STATUS else tech.EXIT_REFUSED, "EVIDENCE")
         try:
+            if device_pub is None:  # the export unlocked the button: the key through the same console client
+                device_pub = src.call("keys device")["device_pub"]
+            if not isinstance(device_pub, str) or not re.match(r"^[0-9a-f]{64}$", device_pub):
+                raise tech.DeviceError("the button reported no valid device key (%r): the recordings were not "
+                                       "verified" % (device_pub,), tech.EXIT_REFUSED, "EVIDENCE")
+            device_key = bytes.fromhex(device_pub)
             out = []
             for r in src.list():
                 if r.get("active"):
                     out.append({"rec": r["rec"], "skipped": "active"})  # the page says it in its language
                     continue
-                d, problems = ev.export_recording(src, r["rec"], out_dir, progress=False, listing=r)
+                if association is None and _sealed(src, r["rec"]):
+                    raise tech.DeviceError("the recordings are sealed to the association: start the page with its "
+                                           "key: alertbutton web --association-key FILE", tech.EXIT_REFUSED, "SEALED")
+                d, problems = ev.export_recording(src, r["rec"], out_dir, progress=False, listing=r,
+                                                  association=association, device_key=device_key)
+                v = ev.examine(d, device_key=device_key, association=association)
                 with open(os.path.join(d, "manifest.json")) as f:
                     m = json.load(f)
                 name = os.path.basename(d)
-                for c in m.get("chunks", []):  # the chain's verdict per chunk: the problems that name it
+                for c in m.get("chunks", []):  # the verdict per chunk: the problems that name it, anchored or not
                     base = os.path.basename(c.get("file", ""))
-                    c["problems"] = [p for p in problems if base and base in p]
-                out.append({"rec": r["rec"], "dir": name, "problems": problems, "chain_head": m.get("chain_head"),
+                    c["problems"] = [p for p in v["problems"] if base and base in p]
+                    c["anchored"] = isinstance(c.get("index"), int) and c["index"] <= v["covered"]
+                out.append({"rec": r["rec"], "dir": name, "problems": v["problems"], "chain_head": m.get("chain_head"),
                             "manifest_sha256": ev.sha256_file(os.path.join(d, "manifest.json")),
+                            "coverage": v["coverage"], "notes": v["notes"], "covered": v["covered"],
+                            "last": v["last"], "sealed": bool(m.get("sealed")),
                             "report": "/evidence/%s/report.html" % name,
                             "audio": "/evidence/%s/recording.wav" % name, "chunks": m.get("chunks", [])})
-            return {"recordings": out, "folder": os.path.abspath(out_dir)}
+            return {"recordings": out, "folder": os.path.abspath(out_dir), "device_pub": device_pub}
         except ev.EvidenceError as e:
             raise tech.DeviceError(str(e), e.status if e.status in STATUS else tech.EXIT_REFUSED, "EVIDENCE")
         finally:
             src.close()
+
+
+def _sealed(src, rec):
+    """Whether the device's files of rec are sealed (.evs): read from its chunk list, nothing exported."""
+    return any(str(c.get("file", "")).endswith(".evs") for c in src.chunks(rec))

@@ -1,12 +1,16 @@
-"""`alertbutton web [--port PORT] [--listen 127.0.0.1:8765] [--open]`: a page in the browser for one button.
+"""`alertbutton web [--port PORT] [--listen 127.0.0.1:8765] [--open] [--association-key FILE]`: a page in the
+browser for one button.
 
 The first stdout line is the URL to open, with its random token (http://127.0.0.1:8765/?token=...).
 The server listens on a loopback address only; every request needs the token (guard.py). The port
 is found as the CLI finds it (--port, $ALERTBUTTON_PORT, else the one USB serial port). Ctrl-C
-stops it; the technician session is locked again at exit. Needs the `web` extra
+stops it; the technician session is locked again at exit. --association-key: the association's secret key
+file (`alertbutton keys association new`), read here at start and kept by the server only (never sent to
+the page): the page's evidence export opens the sealed recordings with it. Needs the `web` extra
 (pip install 'alertbutton[web]'; ./run.sh installs it).
 
-Exit status: 0 stopped, 2 usage (a non-loopback --listen, the address in use), 3 no device.
+Exit status: 0 stopped, 2 usage (a non-loopback --listen, the address in use, an unreadable or invalid
+--association-key), 3 no device.
 """
 import ipaddress
 import os
@@ -30,6 +34,9 @@ def add_arguments(p):
     p.add_argument("--open", action="store_true", help="open the page in the default browser")
     p.add_argument("--evidence-dir", default="evidence-export",
                    help="folder where the page's evidence exports go (default ./evidence-export)")
+    p.add_argument("--association-key", metavar="FILE",
+                   help="the association's secret key file (alertbutton keys association new): the page's evidence "
+                        "export opens the sealed recordings with it; read by this server only, never sent to the page")
 
 
 def parse_listen(text):
@@ -46,6 +53,17 @@ def parse_listen(text):
         raise UsageError("--listen %s refused: the page drives the button, so it is served on this computer "
                          "only (a loopback address: 127.0.0.1 or ::1)" % text)
     return str(ip), int(port)
+
+
+def load_association(path):
+    """(secret, public) of the association's key file (`alertbutton evidence export`'s own loading), None
+    without one; UsageError saying what to do."""
+    from alertbutton.evidence import export
+    try:
+        return export.load_association(path)
+    except export.EvidenceError as e:
+        raise UsageError("--association-key: %s: give the file `alertbutton keys association new --out FILE` "
+                         "wrote (not its .pub)" % e)
 
 
 def bind(host, port):
@@ -74,6 +92,7 @@ def run(args):
               "./run.sh web" % e, file=sys.stderr)
         return tech.EXIT_USAGE
     try:
+        association = load_association(getattr(args, "association_key", None))
         host, port = parse_listen(args.listen)
         serial_port = tech.find_port(getattr(args, "port", None))
         sock = bind(host, port)
@@ -91,7 +110,7 @@ def run(args):
     print("alertbutton web: button on %s; open the URL above (it holds the access token); Ctrl-C stops"
           % serial_port, file=sys.stderr, flush=True)
     button = Button(serial_port)
-    app = create_app(button, token, authority, os.path.abspath(args.evidence_dir))
+    app = create_app(button, token, authority, os.path.abspath(args.evidence_dir), association)
     if args.open:
         import webbrowser
         webbrowser.open(url)

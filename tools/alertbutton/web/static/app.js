@@ -16,7 +16,8 @@ const T = {
     flash_from_selftest: "{v} (autotest)", flash_run: "lancer l'autotest pour la mesurer",
     parts: {button: "bouton", battery: "batterie", flash: "mémoire flash", heap: "mémoire vive", clock: "horloge",
             accelerometer: "accéléromètre", microphone: "microphone", modem: "modem", sim: "carte SIM", signal: "signal",
-            network: "réseau", operator: "opérateur", gnss: "GPS", vibration: "vibration"},
+            network: "réseau", operator: "opérateur", gnss: "GPS", vibration: "vibration",
+            evidence_keys: "clés des preuves"},
     pos_unknown: "inconnue", still_recording: "enregistrement en cours : l'exporter quand il sera terminé",
     flash_free: "{v}", flash_locked: "déverrouiller pour la voir", units: ["Ko", "Mo", "Go"],
     power_awake: "toujours éveillé (pas de gestion d'énergie)",
@@ -45,7 +46,13 @@ const T = {
     // refusals whose words are the page's own (the button's name console commands a technician never types)
     err: {NOPIN: "aucun code PIN n'est encore défini : choisissez-en un d'abord (Session technicien)",
           LOCKED: "le bouton est verrouillé : déverrouillez-le avec le code PIN (Session technicien)",
-          BUSY: "le bouton est occupé par une demande plus longue (autotest ou export des preuves, peut-être dans un autre onglet) : réessayez quand elle sera finie"},
+          BUSY: "le bouton est occupé par une demande plus longue (autotest ou export des preuves, peut-être dans un autre onglet) : réessayez quand elle sera finie",
+          SEALED: "les enregistrements sont scellés pour l'association : seule sa clé secrète les ouvre. Arrêtez cette page (Ctrl-C) et relancez-la avec le fichier de clé de l'association : alertbutton web --association-key FICHIER"},
+    key_none: "aucune (les enregistrements ne sont pas scellés)", key_saved: "✓ enregistrée sur le bouton : {k}",
+    key_same: "c'est la clé avec laquelle cette page a été lancée", key_other: "ATTENTION : ce n'est pas la clé avec laquelle cette page a été lancée ({k})",
+    verified_with: "Vérifié avec la clé que le bouton annonce : {k} — l'association doit la comparer avec celle qu'elle a enregistrée.",
+    key_file_big: "{f} fait {n} octets : le fichier .pub de l'association en fait 65 (rien n'a été envoyé)",
+    anchored: "ancré", not_anchored: "NON ancré", anchor: "Ancrage",
     not_json: "ce fichier n'est pas du JSON valable : {e}",
     too_big: "ce fichier fait {n} Ko : une configuration en fait quelques-uns (rien n'a été lu ni écrit)", no_file: "choisissez un fichier",
     imported: "configuration importée ({keys}) : {n} contacts",
@@ -66,7 +73,7 @@ const T = {
     power_normal: "normal", power_low: "low power", modem_mode: "modem: {m}",
     power_locked: "unlock to see it", power_off: "no power accounting",
     flash_from_selftest: "{v} (self-test)", flash_run: "run the self-test to measure it",
-    parts: {gnss: "GNSS"}, pos_unknown: "unknown", still_recording: "still being recorded: export it when it ends",
+    parts: {gnss: "GNSS", evidence_keys: "evidence keys"}, pos_unknown: "unknown", still_recording: "still being recorded: export it when it ends",
     flash_free: "{v}", flash_locked: "unlock to see it", units: ["KB", "MB", "GB"],
     power_awake: "always awake (no power management)",
     modem_modes: {on: "always on", ready: "ready, idle", off: "off between uses"},
@@ -92,6 +99,12 @@ const T = {
     pass: "pass", fail: "FAIL", not_run: "not run", vib_hint: "tick “with one vibration” to feel one pulse",
     running: "running…", logs_empty: "(empty)",
     not_json: "this file is not valid JSON: {e}", no_file: "choose a file",
+    err: {SEALED: "the recordings are sealed to the association: only its secret key opens them. Stop this page (Ctrl-C) and start it again with the association's key file: alertbutton web --association-key FILE"},
+    key_none: "none (recordings are not sealed)", key_saved: "✓ saved on the button: {k}",
+    key_same: "it is the key this page was started with", key_other: "WARNING: it is not the key this page was started with ({k})",
+    verified_with: "Verified with the key the button reports: {k} — the association must compare it with the one it registered.",
+    key_file_big: "{f} is {n} bytes: the association's .pub file is 65 (nothing was sent)",
+    anchored: "anchored", not_anchored: "NOT anchored", anchor: "Anchor",
     too_big: "this file is {n} KB: a configuration is a few (nothing was read nor written)",
     imported: "configuration imported ({keys}): {n} contacts",
     exported_none: "no recordings", rec: "Recording {n}", verified_ok: "VERIFIED: chain intact",
@@ -106,7 +119,11 @@ const T = {
 const EN_LABELS = {
   title: "Alert button — technician's page", nav_status: "Status", nav_session: "Session", nav_contacts: "Contacts",
   nav_wearer: "Wearer", nav_preview: "Preview", nav_test: "Test", nav_selftest: "Self-test", nav_logs: "Logs",
-  nav_config: "Configuration", nav_evidence: "Evidence", nav_reset: "Reset",
+  nav_config: "Configuration", nav_keys: "Keys", nav_evidence: "Evidence", nav_reset: "Reset",
+  keys: "Evidence keys", keys_read: "Read the button's keys", device_key: "Button's key (Ed25519)",
+  assoc_key_now: "Association's key on the button",
+  device_key_help: "This is the key the button reports: the association must compare it with the one it registered for this button (a replaced or tampered button would report another).",
+  assoc_key_set: "Association's public key (64 hex characters)", assoc_file: "or its .pub file", assoc_do: "Save on the button",
   status: "Button status", st_configured: "Configured", st_firmware: "Firmware", st_battery: "Battery",
   st_signal: "Signal", st_registration: "Network", st_fix: "Last position", st_power: "Power mode",
   st_flash: "Free flash", st_session: "Technician session", st_alert: "Last alert", refresh: "Refresh",
@@ -275,6 +292,7 @@ async function afterUnlock() {
   await refreshStatus();
   await loadContacts();
   await loadSettings();
+  await loadKeys();
 }
 
 // --- contacts -------------------------------------------------------------------------------------
@@ -571,9 +589,18 @@ async function evidence(ev) {
   const pin = $("evidence-pin").value;
   $("evidence-pin").value = "";
   $("evidence-btn").disabled = true;
-  const r = await act("evidence-msg", () => api("POST", "/api/evidence/export", {pin}));
+  say("evidence-device-key", "");
+  let r;
+  try { say("evidence-msg", ""); r = await api("POST", "/api/evidence/export", {pin}); } catch (e) {
+    // sealed without the key: said in the page's language (it switches with it), never a raw error
+    if (e.data && e.data.error === "SEALED") live("evidence-msg", () => { $("evidence-msg").textContent = t("err").SEALED; });
+    else say("evidence-msg", e.message);
+  }
   $("evidence-btn").disabled = false;
-  if (r) live("evidence-list", () => renderEvidence(r));
+  if (r) {
+    live("evidence-list", () => renderEvidence(r));
+    note("evidence-device-key", () => t("verified_with", {k: r.device_pub}));
+  }
 }
 function renderEvidence(r) {
   const box = $("evidence-list");
@@ -588,20 +615,59 @@ function renderEvidence(r) {
     part.append(el("p", {cls: rec.problems.length ? "msg" : "note", text: rec.problems.length
       ? t("problems") + ": " + rec.problems.join("; ") : t("verified_ok")}));
     part.append(el("p", {cls: "note", text: t("chain_head") + " " + rec.chain_head + " · " + t("manifest_sha") + " " + rec.manifest_sha256}));
+    // what the verifier says its anchors cover (the signed heads checked with the button's key), in its words
+    for (const line of (rec.coverage || [])) part.append(el("p", {cls: "note evidence-coverage", text: line}));
     const rows = rec.chunks.map((c) => {
       const where = c.map ? el("td", {}, [document.createTextNode(c.position.lat.toFixed(5) + ", " + c.position.lon.toFixed(5) + " "),
         el("a", {href: c.map.osm, rel: "noreferrer", target: "_blank", text: "OSM"}), document.createTextNode(" · "),
         el("a", {href: c.map.google, rel: "noreferrer", target: "_blank", text: "Google"})]) : el("td", {text: t("pos_unknown")});
       return el("tr", {}, [el("td", {text: String(c.index)}), el("td", {text: c.start_utc || "?"}),
         el("td", {text: c.duration_s + " s"}), where,
-        el("td", {cls: c.problems.length ? "fail" : "pass", text: c.problems.length ? c.problems.join("; ") : "OK"})]);
+        el("td", {cls: c.problems.length ? "fail" : "pass", text: c.problems.length ? c.problems.join("; ") : "OK"}),
+        el("td", {cls: c.anchored ? "pass" : "fail", text: c.anchored ? t("anchored") : t("not_anchored")})]);
     });
-    part.append(el("table", {}, [el("thead", {}, [el("tr", {}, ["chunk", "start", "duration", "position", "verdict"].map((k) => el("th", {text: t(k)})))]),
+    part.append(el("table", {}, [el("thead", {}, [el("tr", {}, ["chunk", "start", "duration", "position", "verdict", "anchor"].map((k) => el("th", {text: t(k)})))]),
       el("tbody", {}, rows)]));
     part.append(el("audio", {controls: "", preload: "none", src: rec.audio}));
     part.append(el("p", {}, [el("a", {href: rec.report, target: "_blank", text: t("report")})]));
     box.append(part);
   }
+}
+
+// --- keys -----------------------------------------------------------------------------------------
+let lastKeys = null;
+function renderKeys() {
+  const k = lastKeys;
+  if (!k) return;
+  say("keys-device", k.device_pub);
+  say("keys-assoc", (k.association_pub || t("key_none")) + (k.association_pub && k.server_association_pub
+    ? " — " + (k.association_pub === k.server_association_pub ? t("key_same") : t("key_other", {k: k.server_association_pub})) : ""));
+}
+async function loadKeys() {
+  const r = await act("keys-msg", () => api("GET", "/api/keys"));
+  if (r) { lastKeys = r; live("keys-view", renderKeys); }
+}
+function assocCheck(ok, text) {
+  live("assoc-check", () => {
+    $("assoc-check").textContent = typeof text === "function" ? text() : text;
+    $("assoc-check").className = "check " + (ok ? "ok" : "bad");
+    $("assoc-key").setAttribute("aria-invalid", String(!ok));
+  });
+}
+async function setAssociation(ev) {
+  ev.preventDefault();
+  const f = $("assoc-file").files[0];
+  let key = $("assoc-key").value, file;
+  if (f) {
+    if (f.size > 4096) { assocCheck(false, t("key_file_big", {f: f.name, n: f.size})); return; }
+    key = await f.text(); file = f.name;
+  }
+  try {
+    const r = await api("POST", "/api/keys/association", file ? {key, file} : {key});
+    $("assoc-file").value = ""; $("assoc-key").value = "";
+    assocCheck(true, () => t("key_saved", {k: r.association_pub}));
+    await loadKeys();
+  } catch (e) { assocCheck(false, e.message); }  // the CLI's words, beside the field
 }
 
 // --- factory reset --------------------------------------------------------------------------------
@@ -633,9 +699,11 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("config-export").addEventListener("click", exportConfig);
   $("import-form").addEventListener("submit", importConfig);
   $("evidence-form").addEventListener("submit", evidence);
+  $("keys-reload").addEventListener("click", loadKeys);
+  $("assoc-form").addEventListener("submit", setAssociation);
   $("reset-form").addEventListener("submit", factoryReset);
   $("reset-confirm").addEventListener("input", () => { $("reset-btn").disabled = $("reset-confirm").value.trim() !== "erase"; });
   applyLang();
   const d = await refreshStatus();
-  if (d && d.hello.unlocked) { await loadContacts(); await loadSettings(); }
+  if (d && d.hello.unlocked) { await loadContacts(); await loadSettings(); await loadKeys(); }
 });
