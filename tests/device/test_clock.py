@@ -10,10 +10,10 @@ from drivers.modem.simcom_a76xx import parse_cclk, parse_cgnssinfo
 from firmware.core import clock, uptime
 from firmware.core.fix import Fix
 from firmware.evidence import store as ev
-from firmware.evidence.recorder import Recorder, unix_ms
+from firmware.evidence.recorder import unix_ms
 from firmware.location.last_fix import LastFix, set_clock
 from firmware.location import last_fix
-from test_evidence import Log, Mgr, Mic
+from test_evidence import Log, Mgr, Mic, chunk_files, recorder
 
 _UNIX = 946684800 if time.gmtime(0)[0] == 2000 else 0
 
@@ -142,11 +142,9 @@ def test_a_gnss_fix_with_a_date_sets_it_and_an_absurd_one_does_not():
 
 
 async def recording(root):
-    """One short recording (pre-alert + 1 s); the parsed chunks."""
+    """One short recording (pre-alert + 1 s), sealed to the test's association key; the parsed chunks."""
     log = Log()
-    store = ev.Store(root=root, log=log)
-    r = Recorder(Mic(), {"evidence_prealert_s": 1, "evidence_record_s": 1, "evidence_chunk_s": 1}, log,
-                 lambda: None, b"DEVICE01", store=store)
+    r = recorder(root, log, evidence_prealert_s=1, evidence_record_s=1, evidence_chunk_s=1)
     r.start()
     silence = bytearray(2 * 505)
     for _ in range(20):
@@ -161,12 +159,7 @@ async def recording(root):
         await asyncio.sleep_ms(10)
     r.task.cancel()
     assert any(e == "evidence_done" for e, _ in log.events), log.events
-    out = []
-    d = root + "/r00001"
-    for n in sorted(x for x in os.listdir(d) if x.endswith(".evc")):
-        with open(d + "/" + n, "rb") as fh:
-            out.append(ev.parse(fh.read()))
-    return out
+    return [ev.parse(data) for _n, data in chunk_files(root, 1)]
 
 
 async def test_a_chunk_has_time_only_once_a_source_set_the_clock():

@@ -13,6 +13,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from alertbutton import vm  # noqa: E402
+from alertbutton.evidence import seal  # noqa: E402
 from alertbutton.sim.run import run_scenario  # noqa: E402
 from firmware.evidence import store as ev  # noqa: E402
 
@@ -40,9 +41,10 @@ def record(case, out):
     run = run_scenario(sc, str(out / "run"), stop_when_done=False)
     assert any(e["event"] == "evidence_done" for e in run.events), [e for e in run.events if "evid" in e["event"]]
     chunks = []
-    for path in sorted(glob.glob(os.path.join(run.flash, "ev", "r00001", "c*.evc"))):
+    secret, public = seal.load_association_key(run.association_key)  # the recordings are sealed (issue 21)
+    for path in sorted(glob.glob(os.path.join(run.flash, "ev", "r00001", "c*.evs"))):
         with open(path, "rb") as f:
-            chunks.append(ev.parse(f.read()))
+            chunks.append(ev.parse(seal.unseal(f.read(), secret, public)[0]))
     assert len(chunks) >= 3
     return chunks
 
