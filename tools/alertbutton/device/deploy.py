@@ -209,7 +209,7 @@ def _ask_console(port, request, timeout, want):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             buf += s.read(256)
-            for line in buf.split(b"\n"):
+            for line in buf.split(b"\n")[:-1]:  # whole lines only: an answer can outgrow one read
                 line = line.strip()
                 if want(line):
                     return line
