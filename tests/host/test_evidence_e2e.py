@@ -9,7 +9,6 @@ import shutil
 import struct
 import sys
 import threading
-import time
 
 import pytest
 
@@ -145,11 +144,7 @@ def run_sim(out):
     try:
         run.start()
         run.run_script(stop_when_done=True)
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline and not any(e["event"] == "evidence_done" for e in run.events):
-            if not run.supervise():
-                break
-            time.sleep(0.05)
+        run.wait_for(lambda r: any(e["event"] == "evidence_done" for e in r.events), 40)
     finally:
         run.stop()
     assert any(e["event"] == "evidence_done" for e in run.events), [e for e in run.events if "evidence" in e["event"]]

@@ -10,7 +10,6 @@ import binascii
 import os
 import struct
 import sys
-import time
 
 import pytest
 
@@ -48,13 +47,8 @@ def sim(tmp_path_factory):
     try:
         run.start()
         run.run_script(stop_when_done=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not (
-                sum(e["event"] == "evidence_signed" for e in run.events) == N_CHUNKS
-                and sum(s["text"].startswith("SUIVI") for s in run.sms) == len(NUMBERS)):
-            if not run.supervise():
-                break
-            time.sleep(0.05)
+        run.wait_for(lambda r: sum(e["event"] == "evidence_signed" for e in r.events) == N_CHUNKS
+                     and sum(s["text"].startswith("SUIVI") for s in r.sms) == len(NUMBERS), 60)
     finally:
         run.stop()
     assert any(e["event"] == "evidence_done" for e in run.events), [e for e in run.events if "evidence" in e["event"]]

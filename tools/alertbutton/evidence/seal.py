@@ -7,10 +7,11 @@ PyNaCl (libsodium), not from the device's code: the two meeting on the same byte
     record r of chunk i = ChaCha20-Poly1305-IETF(K, nonce = u32 r | u32 i | u32 0, ad = the 64-byte envelope)
 """
 import binascii
-import hashlib
-import hmac
 import os
 import struct
+
+from alertbutton import fwimport  # noqa: F401  (firmware modules in CPython)
+from firmware.core.crypto.hkdf import hkdf_sha256  # noqa: E402  (RFC 5869, the device's own: one HKDF)
 
 ENV_MAGIC = b"ABSE"
 ENV_VERSION = 1
@@ -66,16 +67,6 @@ def load_association_key(path):
 
 
 # --- unsealing -------------------------------------------------------------------------------------------
-
-def hkdf_sha256(ikm, salt, info, length):
-    prk = hmac.new(salt, ikm, hashlib.sha256).digest()
-    out, t, i = b"", b"", 1
-    while len(out) < length:
-        t = hmac.new(prk, t + info + bytes([i]), hashlib.sha256).digest()
-        out += t
-        i += 1
-    return out[:length]
-
 
 def parse_envelope(data):
     if len(data) < ENV_SIZE:

@@ -480,6 +480,16 @@ class SimRun:
                         break
             time.sleep(0.005)
 
+    def wait_for(self, done, timeout_s):
+        """After the script: keep the board running until done(self) is true, the firmware exits or
+        timeout_s pass (a recording finishing, follow-ups going out). Returns done(self)."""
+        deadline = time.monotonic() + timeout_s
+        while not done(self) and time.monotonic() < deadline:
+            if not self.supervise():
+                break
+            time.sleep(0.05)
+        return done(self)
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             try:
