@@ -264,17 +264,22 @@ def _connect(port):
         t = SerialTransport(port, baudrate=115200)
     except TransportError as e:
         raise DeployError("no device at %s: %s" % (port, e), EXIT_NODEVICE)
-    try:
-        t.serial.timeout = 1  # each read returns, so mpremote's overall timeout can end the wait
-        if _takes_timeout(t):
-            t.enter_raw_repl(soft_reset=False, timeout_overall=15)
-        else:
-            t.enter_raw_repl(soft_reset=False)
-    except TransportError as e:
-        t.close()
-        raise DeployError("no MicroPython REPL answered on %s (%s): wrong port, or a button whose REPL is "
-                          "locked (deploy --pin PIN opens it with `AB1 maintenance`)" % (port, e), EXIT_NODEVICE)
-    return t
+    t.serial.timeout = 1  # each read returns, so mpremote's overall timeout can end the wait
+    # Two tries: a REPL that was just leaving raw mode (the previous step's ctrl-B) may drop what
+    # arrives meanwhile; the unix port's tcsetattr(TCSAFLUSH) does, and our ctrl-A is lost with it.
+    for attempt in (1, 2):
+        try:
+            if _takes_timeout(t):
+                t.enter_raw_repl(soft_reset=False, timeout_overall=10)
+            else:
+                t.enter_raw_repl(soft_reset=False)
+            return t
+        except TransportError as e:
+            if attempt == 2:
+                t.close()
+                raise DeployError("no MicroPython REPL answered on %s (%s): wrong port, or a button whose REPL "
+                                  "is locked (deploy --pin PIN opens it with `AB1 maintenance`)" % (port, e),
+                                  EXIT_NODEVICE)
 
 
 def _takes_timeout(t):
@@ -285,9 +290,16 @@ def _takes_timeout(t):
         return False
 
 
-def _close(t):
+def _close(t, wait_prompt=True):
+    """Leave the raw REPL and, unless the board is restarting, wait (bounded) for the friendly prompt:
+    the next connection must not talk to a REPL that is still switching modes."""
     try:
         t.exit_raw_repl()
+        if wait_prompt:
+            if _takes_timeout(t):
+                t.read_until(1, b">>> ", timeout=1, timeout_overall=5)
+            else:
+                t.read_until(1, b">>> ", timeout=5)
     finally:
         t.close()
 
@@ -396,7 +408,7 @@ def deploy(port, skip_mip=False, mip_index=None, mip_packages=MIP_PACKAGES, comp
             t.in_raw_repl = False
     finally:
         try:
-            _close(t)
+            _close(t, wait_prompt=report.get("restart") != "soft reset")
         except Exception:
             pass
     return report
