@@ -49,6 +49,8 @@ _I1_IA2 = const(0x20)
 _I1_WTM = const(0x04)
 _FTH = const(0x1F)  # FIFO_CTRL_REG watermark level (WTM set when the FIFO holds more than FTH)
 _HP_IA1 = const(0x01)
+_HP_IA2 = const(0x02)
+_IA = const(0x40)  # INTx_SRC: the generator fired
 _FIFO_OVRN = const(0x40)
 _FIFO_FSS = const(0x1F)
 _FIFO_DEPTH = const(32)
@@ -263,6 +265,7 @@ class LIS3DH:
         ~350 mg, ~30 ms). Generator 2, unfiltered, routed to the INT1 pin, latched."""
         ths = self._ths(threshold_mg)
         dur = self._dur(duration_ms)
+        self._write(_CTRL_REG2, self._read(_CTRL_REG2) & ~_HP_IA2 & 0xFF)  # raw data (int2_motion filters it)
         self._write(_INT2_THS, ths)
         self._write(_INT2_DURATION, dur)
         self._write(_INT2_CFG, 0x95)  # AND of XL, YL, ZL
@@ -289,6 +292,32 @@ class LIS3DH:
         self._write(_INT1_CFG, 0)
         self._write(_INT2_CFG, 0)
         self._write(_CTRL_REG2, 0)
+
+    # -- generator 2: "she moved" (the GNSS refresh gate, issue 22) ----------------------------------
+    def int2_motion(self, threshold_mg=400, duration_ms=80):
+        """Generator 2 as a motion watch on the INT1 pin: any high-passed axis beyond threshold_mg for
+        duration_ms (at the rate the chip runs at now: set the rate first), latched (LIR_INT2) until
+        int2_fired() reads it. Its own high-pass bit (HP_IA2): generator 1's settings are kept. Shares
+        generator 2 with enable_freefall: one or the other."""
+        ths = self._ths(threshold_mg)
+        dur = self._dur(duration_ms)
+        self._write(_CTRL_REG2, self._read(_CTRL_REG2) | _HP_IA2)
+        self._read(_REFERENCE)  # settle the filter on the current gravity
+        self._write(_INT2_THS, ths)
+        self._write(_INT2_DURATION, dur)
+        self._write(_INT2_CFG, 0x2A)  # OR of XH, YH, ZH
+        self._read(_INT2_SRC)  # a stale latch would end the sleep at once
+        self._route(_I1_IA2, True)
+
+    def int2_off(self):
+        """Generator 2 off and off the INT1 pin (generator 1 and the watermark untouched)."""
+        self._route(_I1_IA2, False)
+        self._write(_INT2_CFG, 0)
+        self._write(_CTRL_REG2, self._read(_CTRL_REG2) & ~_HP_IA2 & 0xFF)
+
+    def int2_fired(self):
+        """Whether generator 2 fired since the last read (reading INT2_SRC clears its latch)."""
+        return bool(self._read(_INT2_SRC) & _IA)
 
     def int_source(self):
         """(wake_src, freefall_src): INT1_SRC and INT2_SRC; reading clears the latched interrupt.

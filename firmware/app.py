@@ -308,18 +308,14 @@ class App:
         except Exception as e:
             self.log("power_unavailable", err=repr(e))
         if self.power is not None and self.fall is not None:
-            self._moving_verdicts = 0
             self.fall.motion_listeners.append(self._power_motion)
 
     def _power_motion(self, moving):
-        """Accelerometer verdicts for the sleep policy: motion keeps light sleep, two moving verdicts
-        in a row (10 s) count as walking, which makes a standby GNSS refresh worth its cost."""
-        now = ticks_ms()
-        self._moving_verdicts = self._moving_verdicts + 1 if moving else 0
+        """Accelerometer verdicts for the sleep policy: motion keeps light sleep. Whether she moved
+        away (a standby GNSS refresh worth its cost) is the LIS3DH's motion watch's to say (issue 22:
+        firmware/location/motion_watch.py), asleep or awake."""
         if moving:
-            self.power.policy.motion(now)
-            if self._moving_verdicts >= 2:
-                self.power.policy.walked(now)
+            self.power.policy.motion(ticks_ms())
 
     def start_console(self):
         """Technician console on the board's console stream, if it has one (issue: console). Its

@@ -7,6 +7,13 @@
 # INT1_THS for INT1_DURATION samples, latched (LIR_INT1) until INT1_SRC is read. The level goes to
 # the simulated Pin with the board's INT1 number, if one exists. Modelled from the datasheet's
 # description, not from a chip.
+# Generator 2 (issue 22: the GNSS refresh's motion watch; free fall in the driver's enable_freefall):
+# INT2_CFG's AOI/ZH..XL bits (OR or AND of the enabled high / low events; 6D is not modelled: with it
+# set, the generator never fires), INT2_THS in the full scale's units, INT2_DURATION in samples at the
+# ODR, HP_IA2 (CTRL_REG2 bit 1) for the same high-pass filter as generator 1 (the chip has one filter;
+# its own state here, reset by the same REFERENCE read, gives the same output), latched with LIR_INT2
+# (CTRL_REG5 bit 1) until INT2_SRC is read, else INT2_SRC follows the condition. INT2_SRC names the axes
+# and directions that met it. On the INT1 pin with CTRL_REG3 I1_IA2.
 # Output rate (issue 8/6): push_mg() is the world at src_hz (the traces: 50 Hz); the chip keeps one
 # sample per 1/ODR (CTRL_REG1 ODR, a phase accumulator: at 25 Hz every second one), none powered down.
 # The high-pass filter and INT1_DURATION act per chip sample, so at 25 Hz the filter's cut-off halves
@@ -40,6 +47,8 @@ class SimLIS3DH:
         self.int1 = 0
         self._ref = None  # high-pass filter state (mg) per axis
         self._over = 0  # consecutive samples over the threshold
+        self._ref2 = None  # generator 2: the high-pass filter's state (mg) per axis
+        self._over2 = 0  # generator 2: consecutive samples meeting its condition
         self.pushed = 0
 
     # test helpers ------------------------------------------------------------------------------
@@ -99,6 +108,7 @@ class SimLIS3DH:
             elif r == 0x26:  # REFERENCE: reading it settles the high-pass filter
                 buf[i] = self.regs[r]
                 self._ref = None
+                self._ref2 = None
             else:
                 buf[i] = self.regs[r]
             if inc:
@@ -129,6 +139,34 @@ class SimLIS3DH:
         if over and self._over >= max(1, self.regs[0x33]) and cfg & 0x2A:
             self.regs[0x31] = 0x40 | 0x2A  # IA + the high events (which axis is not modelled)
 
+    def _generator2(self, x, y, z):
+        cfg = self.regs[0x34]
+        if self._ref2 is None:
+            self._ref2 = [x, y, z]
+        hp = self.regs[0x21] & 0x02  # HP_IA2: filtered data to generator 2
+        ths = self.regs[0x36] * self._ths_mg()
+        events = 0  # INT2_SRC layout: ZH ZL YH YL XH XL
+        for k, v in enumerate((x, y, z)):
+            d = v - self._ref2[k] if hp else v
+            self._ref2[k] += (v - self._ref2[k]) // 8  # the filter of generator 1
+            if d < 0:
+                d = -d
+            events |= (0x02 if d > ths else 0x01) << (2 * k)
+        enabled = cfg & 0x3F
+        met = events & enabled
+        if cfg & 0x40 or not enabled:
+            cond = False  # 6D not modelled; nothing enabled: nothing fires
+        elif cfg & 0x80:
+            cond = met == enabled  # AND of the enabled events
+        else:
+            cond = met != 0  # OR
+        self._over2 = self._over2 + 1 if cond else 0
+        fired = cond and self._over2 >= max(1, self.regs[0x37])
+        if fired:
+            self.regs[0x35] = 0x40 | met
+        elif not self.regs[0x24] & 0x02:  # not latched (LIR_INT2): the source follows the condition
+            self.regs[0x35] = 0
+
     def ms_to_watermark(self):
         """ms until the FIFO watermark raises INT1 at the ODR, None unless it is routed to INT1."""
         if not self.regs[0x22] & 0x04 or not self.odr_hz():
@@ -139,6 +177,8 @@ class SimLIS3DH:
         r3 = self.regs[0x22]
         level = 0
         if r3 & 0x40 and self.regs[0x31] & 0x40:  # I1_IA1, latched source
+            level = 1
+        if r3 & 0x20 and self.regs[0x35] & 0x40:  # I1_IA2: generator 2 on the INT1 pin
             level = 1
         if r3 & 0x04 and self.fifo_n > (self.regs[0x2E] & 0x1F):  # I1_WTM
             level = 1
@@ -183,4 +223,5 @@ class SimLIS3DH:
         self.push_raw(raw[0], raw[1], raw[2])
         self.pushed += 1
         self._generator1(x, y, z)
+        self._generator2(x, y, z)
         self._int1_out()

@@ -7,6 +7,11 @@
 #    hours), so powering on at an alert is a hot start. A refresh ends at the first fix or after
 #    gnss_refresh_timeout_s (indoors); the next one is counted from the start of this one, so a
 #    receiver that never gets a fix costs one timeout per interval, not more.
+#  - low power (issue 22): the power task lets a standby refresh start only once the last one is older
+#    than the refresh age and the accelerometer says she moved (firmware/location/motion_watch.py).
+#    watch_age_s() is that age: the interval, doubled after each refresh that timed out in a row (an
+#    indoor wearer who moves about gets 30 min, 1 h, 2 h, 4 h, then every 4 h), back to the interval
+#    at the first fix.
 #  - boot: the first refresh starts at once, with the longer gnss_boot_timeout_s.
 #  - alert: on immediately when the alert starts (hot start), and kept on while the alert is active
 #    and a follow-up still needs a position (FollowupPolicy.needs_fix()); off when neither holds.
@@ -24,6 +29,7 @@ BOOT = "boot"
 PAUSED = "paused"  # wanted on, but the LTE side needs the radio (blocks_lte)
 SELFTEST = "selftest"
 POLL_MS = 2000  # the app polls a receiver that is on this often (the power task sleeps in between)
+_MISS_SHIFT_MAX = 3  # watch_age_s(): at most 8 x the interval after refreshes that timed out
 
 DEFAULTS = {
     "gnss_refresh": [[50, 1800], [20, 7200], [0, 0]],  # >= 50 %: every 30 min; >= 20 %: 2 h; else never
@@ -71,6 +77,7 @@ class GnssPower:
         self.mode = BOOT if self._boot else OFF
         self.standby_ok = True  # the power task's gate: a standby refresh is worth starting now
         self._test_until = None  # end of a self-test's hold, None without one
+        self.misses = 0  # standby refreshes in a row that timed out without a fix
 
     # ---- inputs -----------------------------------------------------------------------------------
     def battery(self, pct):
@@ -99,11 +106,16 @@ class GnssPower:
     def carry(self, now):
         """The last refresh's start as an age, to keep the schedule across a deep sleep."""
         self._last_refresh = fresh(now, self._last_refresh)
-        return {} if self._last_refresh is None else {"r": ticks_diff(now, self._last_refresh)}
+        d = {} if self._last_refresh is None else {"r": ticks_diff(now, self._last_refresh)}
+        if self.misses:
+            d["m"] = self.misses
+        return d
 
     def resume(self, d, now, gap_ms):
         """After a deep-sleep wake (construct with now=None: no boot refresh): the schedule goes on
         from carry()'s stamp, gap_ms (sleep + boot) later."""
+        if d and "m" in d:
+            self.misses = min(int(d["m"]), _MISS_SHIFT_MAX)
         if d and "r" in d:
             age = int(d["r"]) + gap_ms  # asleep for days: "long ago", a refresh is due
             self._last_refresh = ticks_add(now, -age) if 0 <= age < STALE_MS else None
@@ -124,6 +136,7 @@ class GnssPower:
         """A fix arrived: a running refresh is complete."""
         if self._refresh_t0 is not None:
             self._end_refresh()
+        self.misses = 0
 
     # ---- decision ---------------------------------------------------------------------------------
     def refresh_interval_s(self):
@@ -134,6 +147,11 @@ class GnssPower:
             if pct >= lo:
                 return s
         return 0
+
+    def watch_age_s(self):
+        """The age after which a move makes a standby refresh worth it (low power): the interval for
+        this battery level, doubled per refresh in a row that timed out (at most 8 x); 0: none."""
+        return self.refresh_interval_s() << self.misses
 
     def _end_refresh(self):
         self._last_refresh = self._refresh_t0
@@ -152,6 +170,7 @@ class GnssPower:
             if ticks_diff(now, self._refresh_t0) < self._refresh_timeout_ms:
                 return True
             self._end_refresh()  # timed out (indoors): give up until the next interval
+            self.misses = min(self.misses + 1, _MISS_SHIFT_MAX)
         iv = self.refresh_interval_s()
         if iv == 0 or not self.standby_ok:
             return False

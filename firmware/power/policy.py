@@ -113,14 +113,31 @@ class PowerPolicy:
         self._motion_t = now
         self._walk_t = now
 
+    def moved(self, now):
+        """The accelerometer's motion watch (LIS3DH generator 2, firmware/location/motion_watch.py)
+        fired while the MCU slept: she moved, the last fix may be somewhere else now."""
+        self._walk_t = now
+
+    def watch_in_ms(self, now, age_ms):
+        """When the motion watch must be armed (issue 22): None for never (no refresh age, no fix or
+        attempt yet, or she moved since the last one: a refresh is due anyway), 0 for now (the last
+        fix or attempt is older than age_ms), else the ms until it is (a timer wake to arm it). A
+        still wearer is never woken by the watch; a moving one at most once per age_ms."""
+        self._fix_t = fresh(now, self._fix_t)
+        self._walk_t = fresh(now, self._walk_t)
+        if not age_ms or self._fix_t is None or self.refresh_useful():
+            return None
+        return max(0, age_ms - ticks_diff(now, self._fix_t))
+
     def gnss_fix(self, now):
         """A fix arrived, or a refresh attempt started (indoors it may never give one: trying again
         before she moved would give nothing more)."""
         self._fix_t = now
 
     def refresh_useful(self):
-        """A standby GNSS refresh is worth its cost only if the wearer walked since the last fix or
-        attempt (or there was none): sitting or sleeping, the last fix is still where she is."""
+        """A standby GNSS refresh is worth its cost only if the wearer moved (the motion watch) or
+        walked since the last fix or attempt (or there was none): sitting or sleeping, the last fix is
+        still where she is."""
         if self._fix_t is None:
             return True
         return self._walk_t is not None and ticks_diff(self._walk_t, self._fix_t) > 0

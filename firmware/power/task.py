@@ -16,6 +16,7 @@ from firmware.core import clock
 from firmware.core.uptime import fresh
 from firmware.alert.manager import DISPATCHING, IDLE
 from firmware.location.gnss_power import POLL_MS as _GNSS_POLL_MS
+from firmware.location.motion_watch import MotionWatch
 from firmware.power.modem import ON, ModemPolicy, ModemPower
 from firmware.power.policy import ACTIVE, ALERTING, DEEP, LIGHT, W_ACCEL, Accounting, PowerPolicy, wake_names
 
@@ -90,7 +91,14 @@ class PowerTask:
         self._rtc_at = now
         fm = getattr(app, "fall", None)
         gp = getattr(app, "gnss_policy", None)
+        chip = getattr(fm, "accel", None)
+        self.watch = MotionWatch(chip, app.log) if chip is not None else None  # "she moved" (issue 22)
+        self._watch_now = False  # arm the motion watch for the coming sleep
         if hw.reset == "deepsleep":
+            if self.watch is not None and self._x.get("mw"):
+                self.watch.armed = True  # the chip kept it through the sleep
+                if hw.wake == "accel":
+                    self._watch_check(hw.t_wake())  # before fm.resume() clears the chip's latches
             if fm is not None:
                 fm.resume(self._x.get("ap"))  # the still posture before the sleep: pre-fall history
             if hw.wake == "accel":
@@ -167,6 +175,8 @@ class PowerTask:
             x["ap"] = posture
         x["mc"] = self.modem_policy.carry(now)
         x["clk"] = clock.carry()
+        if self.watch is not None and self.watch.armed:
+            x["mw"] = 1
         gp = getattr(self.app, "gnss_policy", None)
         if gp is not None:
             x["g"] = gp.carry(now)
@@ -237,6 +247,38 @@ class PowerTask:
                              "why": self.last[3]}
         return s
 
+    # ---- the motion watch (issue 22) ---------------------------------------------------------------------
+    def _watch_check(self, now):
+        """She moved while the watch was armed (asleep, or awake since the last sleep): a standby
+        refresh becomes useful."""
+        if self.watch is not None and self.watch.armed and self.watch.fired():
+            self.policy.moved(now)
+            self.acc.count("moved")
+            self.log("moved", src="accel")
+
+    def _watch_plan(self, now, gp):
+        """ms until the watch must be armed (a timer wake), or None; sets _watch_now for this sleep."""
+        self._watch_now = False
+        if self.watch is None or gp is None or not self.low_power:
+            return None
+        if not self.modem_policy.gnss_standby_allowed():
+            return None
+        w = self.policy.watch_in_ms(now, gp.watch_age_s() * 1000)
+        self._watch_now = w == 0
+        return w or None
+
+    def _watch_set(self, mask):
+        """Arm the watch for the coming sleep if it is due and INT1 can wake the MCU, else take it off
+        (a fresh fix needs no watch: she would wake the MCU for nothing)."""
+        w = self.watch
+        if w is None:
+            return
+        if self._watch_now and mask & W_ACCEL:
+            if not w.arm():
+                self.policy.moved(ticks_ms())  # no watch: refresh on age alone rather than never
+        else:
+            w.disarm()
+
     # ---- the loop -------------------------------------------------------------------------------------
     def _track(self, now):
         app, acc, mp = self.app, self.acc, self.modem_policy
@@ -245,7 +287,7 @@ class PowerTask:
         acc.set("mcu", ALERTING if alert else ACTIVE, now)
         gnss = getattr(getattr(app, "gnss", None) or app.modem, "gnss_on", False)
         if gnss and acc.cur["gnss"] == "off" and not alert:
-            self.policy.gnss_fix(now)  # a standby refresh starts: the next one only after she walked
+            self.policy.gnss_fix(now)  # a standby refresh starts: the next one after the age, once she moved
         acc.set("gnss", "on" if gnss else "off", now)
         acc.set("mic", self._mic_state(), now)
         mp.alert(now, alert)
@@ -275,6 +317,7 @@ class PowerTask:
 
     async def _step(self):
         now = ticks_ms()
+        self._watch_check(now)
         alert = self._track(now)
         gnss = self.acc.cur["gnss"] == "on"
         if self.low_power and self.modem_policy.mode != ON and self.modem_policy.state != "booting":
@@ -288,6 +331,9 @@ class PowerTask:
         if gp is not None and self.low_power:
             gp.standby_ok = self.policy.refresh_useful() and self.modem_policy.gnss_standby_allowed()
         g = gp.next_check_ms(now) if gp is not None else None
+        w = self._watch_plan(now, gp)
+        if w is not None and (g is None or w < g):
+            g = w  # the fix ages: wake once to arm the motion watch
         if doze == "gnss":
             g = _GNSS_POLL_MS if g is None else min(g, _GNSS_POLL_MS)  # the GNSS task's next poll
         if g is not None and (nxt is None or g < nxt):
@@ -343,6 +389,7 @@ class PowerTask:
     async def _light(self, ms, mask, moving=False):
         acc, hw = self.acc, self.hw
         self._int1(mask, moving)
+        self._watch_set(mask)
         if self._sleep_off():
             await asyncio.sleep_ms(0)
             return
@@ -361,6 +408,7 @@ class PowerTask:
         acc.count("wake_" + why)
         if why == "accel":
             self.policy.motion(t1)
+            self._watch_check(t1)
         elif why == "button":
             self.policy.hold_awake(t1, self.window_ms, "gesture")
         await asyncio.sleep_ms(0)
@@ -370,6 +418,7 @@ class PowerTask:
         self.log("deep_sleep", ms=ms, wake=wake_names(mask))
         self._flush()
         posture = self._int1(mask, False)
+        self._watch_set(mask)
         if self._sleep_off():
             return
         self.acc.set("mcu", DEEP, now)

@@ -276,3 +276,76 @@ def test_powered_down_chip_takes_no_samples():
     for i in range(10):
         bus.push_mg(0, 0, 1000)
     assert bus.fifo_n == 0 and bus.ms_to_watermark() is None
+
+
+def test_generator2_motion_watch_on_the_int1_pin_beside_generator1():
+    # issue 22: INT2_CFG 0x34 / INT2_SRC 0x35 / INT2_THS 0x36 / INT2_DURATION 0x37, HP_IA2 (CTRL_REG2
+    # bit 1), I1_IA2 (CTRL_REG3 0x20), latched by LIR_INT2 (CTRL_REG5 bit 1)
+    import machine
+    pin = machine.Pin(39, machine.Pin.IN)
+    bus = FakeLIS3DH(int1_pin=39)
+    acc = LIS3DH(bus, range_g=8, rate_hz=50)
+    acc.int1_activity(250, 40)
+    acc.int2_motion(threshold_mg=400, duration_ms=80)
+    assert bus.regs[0x21] == 0x03  # HP_IA1 kept, HP_IA2 added
+    assert bus.regs[0x34] == 0x2A and bus.regs[0x36] == 6 and bus.regs[0x37] == 4  # 400/62 mg, 4 x 20 ms
+    assert bus.regs[0x22] & 0x60 == 0x60 and bus.regs[0x24] & 0x02
+    acc.int1_fifo(25)  # the fall monitor takes both generators off the pin while moving...
+    acc.int2_motion(400, 80)  # ...the power task arms it again before the sleep
+    assert bus.regs[0x22] & 0x24 == 0x24 and bus.regs[0x30] == 0  # watermark + generator 2 only
+    buf = array.array("h", bytes(6 * 32))
+    for i in range(20):
+        bus.push_mg(0, 0, 1000)
+    acc.read_fifo(buf)
+    assert pin.value() == 0 and not acc.int2_fired()  # gravity is filtered out
+    for v in (0, 900, 900, 900, 0, 0):  # 3 samples beyond: shorter than 4 x 20 ms
+        bus.push_mg(v, 0, 1000)
+    acc.read_fifo(buf)
+    assert pin.value() == 0 and bus.regs[0x35] == 0
+    for i in range(5):
+        bus.push_mg(0, 0, 1900)  # 5 samples on z: the filtered step stays beyond 372 mg for 4 of them
+    assert bus.regs[0x35] == 0x40 | 0x20 and pin.value() == 1  # IA + ZH
+    for i in range(50):
+        bus.push_mg(0, 0, 1000)
+    acc.read_fifo(buf)
+    assert pin.value() == 1  # latched: the watermark is read, generator 2 still holds the pin
+    assert acc.int2_fired() and pin.value() == 0 and not acc.int2_fired()  # the read cleared it
+    acc.int2_off()
+    assert bus.regs[0x22] & 0x20 == 0 and bus.regs[0x34] == 0 and bus.regs[0x21] == 0x01  # generator 1's HP kept
+    for i in range(5):
+        bus.push_mg(0, 0, 1900)
+    assert pin.value() == 0 and bus.regs[0x35] == 0
+
+
+def test_generator2_unlatched_follows_the_condition_and_counts_samples_at_the_odr():
+    bus = FakeLIS3DH(int1_pin=None)
+    acc = LIS3DH(bus, range_g=8, rate_hz=50)
+    acc.set_odr(25)
+    acc.int2_motion(400, 80)
+    assert bus.regs[0x37] == 2  # 80 ms = 2 samples at 25 Hz
+    bus.writeto_mem(0x18, 0x24, bytes([bus.regs[0x24] & ~0x02]))  # LIR_INT2 off
+    for i in range(20):
+        bus.push_mg(0, 0, 1000)
+    bus.push_mg(0, 0, 1900)  # the world at 50 Hz: the chip keeps every second sample
+    bus.push_mg(0, 0, 1900)
+    assert bus.int1 == 0  # one chip sample beyond: shorter than 2
+    for i in range(2):
+        bus.push_mg(0, 0, 1900)
+    assert bus.int1 == 1 and bus.regs[0x35] & 0x60 == 0x60
+    for i in range(40):
+        bus.push_mg(0, 0, 1000)
+    assert bus.int1 == 0 and bus.regs[0x35] == 0  # not latched: gone with the condition
+
+
+def test_generator2_free_fall_is_an_and_of_low_events_on_raw_data():
+    bus = FakeLIS3DH(int1_pin=None)
+    acc = LIS3DH(bus, range_g=8, rate_hz=50)
+    acc.int2_motion()
+    acc.enable_freefall(350, 40)  # the same generator: raw data now (HP_IA2 off), AND of XL YL ZL
+    assert bus.regs[0x21] & 0x02 == 0 and bus.regs[0x34] == 0x95
+    for i in range(10):
+        bus.push_mg(0, 0, 1000)
+    assert bus.int1 == 0  # z carries gravity: not low
+    bus.push_mg(100, -100, 200)
+    bus.push_mg(100, -100, 200)
+    assert bus.int1 == 1 and bus.regs[0x35] == 0x40 | 0x15  # IA + ZL YL XL, after 2 samples (40 ms)

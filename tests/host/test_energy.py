@@ -179,6 +179,33 @@ def test_gnss_on_lets_the_mcu_light_sleep_between_polls(days):
     why = res["awake_ms_by_reason"]
     assert "gnss" not in why and "timer" not in why, why  # light sleep between the 2 s polls
     on = res["totals_ms"]["gnss"]["on"]
-    assert on > 60 * 1000  # the walk's refresh ran
+    assert on >= HOURS3["gnss"]["fix_s"] * 1000  # the walk's refresh ran to its fix
     # awake per poll: one AT exchange (at_ms) every 2 s, plus the other exchanges
     assert why["at_command"] <= (on // 2000 + 10) * HOURS3["mcu"]["at_ms"], why
+
+
+def _gnss_day(segments, moved_by):
+    sc = dict(HOURS3, duration_s=6 * 3600, segments=segments, alerts=[])
+    sc["gnss"] = {"fix_s": 30, "moved_by": moved_by}
+    res = battery_life.run_day(battery_life.resolve(sc, "ready", CPU_MS))
+    return res["counts"].get("gnss_sessions", 0), res["totals_ms"]["gnss"].get("on", 0), res["counts"]
+
+
+def test_standby_gnss_follows_motion_and_age_not_a_fixed_period():
+    # issue 22: the day starts with a fix an hour old (older than the 30 min age). Still for 6 h: the
+    # motion watch is armed and never fires, no refresh (a fixed 30 min period would make 12 attempts).
+    n, on, counts = _gnss_day([{"from": "00:00", "to": "06:00", "activity": "still"}], ["walking"])
+    assert n == 0 and on == 0 and counts.get("moved", 0) == 0, counts
+    # a 20 min walk after 2 h: one refresh, outdoors, its fix after fix_s; nothing after it (still)
+    walk = [{"from": "00:00", "to": "02:00", "activity": "still"},
+            {"from": "02:00", "to": "02:20", "activity": "walking"},
+            {"from": "02:20", "to": "06:00", "activity": "still"}]
+    n, on, counts = _gnss_day(walk, ["walking"])
+    assert n == 1 and 30000 <= on <= 31000 and counts["moved"] == 1, counts
+    # moving about indoors all the time, if that trips the watch: no fix indoors, the age doubles per
+    # timeout (the next after 1 h, 2 h, then 4 h): attempts at 0, 1 h and 3 h of 120 s each, not 12
+    home = [{"from": "00:00", "to": "06:00", "activity": "moves", "every_s": 120, "burst_s": 10}]
+    n, on, counts = _gnss_day(home, ["walking", "moves"])
+    assert n == 3 and 3 * 120000 <= on <= 3 * 121000, counts
+    n, on, counts = _gnss_day(home, ["walking"])
+    assert n == 0, counts

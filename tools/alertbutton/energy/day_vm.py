@@ -114,7 +114,12 @@ class Day:
         start = "off" if self.mode == "off" else ("idle" if self.mode == "on" else "sleep")
         self.acc = acc
         self.policy = PowerPolicy(self.pcfg, self.caps_deep, self.caps_light)
-        self.policy.gnss_fix(tk(-3600000))  # yesterday evening's last refresh; she has not walked since
+        self.policy.gnss_fix(tk(-3600000))  # yesterday evening's last refresh; she has not moved since
+        # the motion watch (LIS3DH generator 2, firmware/location/motion_watch.py): the activities that
+        # exceed its threshold (the scenario's assumption), armed for this sleep, due at the next sleep
+        self.moved_by = tuple(P["gnss"].get("moved_by", ("walking",)))
+        self.watch = False
+        self.watch_due = False
         self.modem = ModemPolicy(self.mcfg, acc, tk(0), start)
         if self.mode != "on" and m.get("psm_granted_s") is not None:
             self.modem.psm_granted(int(m["psm_granted_s"]))
@@ -161,13 +166,14 @@ class Day:
                 return a
         return 0
 
-    def next_motion_start(self, v):
-        """Virtual time the accelerometer's activity interrupt next fires (motion starts)."""
-        if self.moving(v):
+    def next_motion_start(self, v, kinds=None):
+        """Virtual time the accelerometer's activity interrupt next fires (motion starts); kinds: only
+        these activities (the motion watch's)."""
+        if self.moving(v) and (kinds is None or self.segment(v)[0] in kinds):
             return v
         best = INF
         for a, b, k, s in self.segments:
-            if b <= v:
+            if b <= v or (kinds is not None and k not in kinds):
                 continue
             if k == "walking":
                 best = min(best, max(a, v))
@@ -211,6 +217,10 @@ class Day:
         now = tk(v)
         self.presses_due(v)
         acc, mp, pol = self.acc, self.modem, self.policy
+        if self.watch and self.moving(v) and self.segment(v)[0] in self.moved_by:
+            pol.moved(now)  # the watch's latch, read by the power task (PowerTask._watch_check)
+            acc.count("moved")
+            self.watch = False
         # modem operations that take time
         if self.op is not None and v >= self.op[0]:
             what = self.op[1]
@@ -254,8 +264,9 @@ class Day:
             self.gnss.on_fix(now)
             pol.gnss_fix(now)
             self.fix_at = INF
-        # the power task's gate (firmware/power/task.py): a standby refresh only after she walked
-        self.gnss.standby_ok = pol.refresh_useful() and mp.gnss_standby_allowed()
+        # the power task's gate (firmware/power/task.py): a standby refresh only once she moved
+        if self.pcfg["low_power"]:  # without low power the power task does not run: no gate
+            self.gnss.standby_ok = pol.refresh_useful() and mp.gnss_standby_allowed()
         want_gnss = self.gnss.want_on(now)
         if alert and mp.state in ("off", "booting"):
             want_gnss = False  # the receiver lives in the modem
@@ -265,7 +276,7 @@ class Day:
             if want_gnss:
                 acc.count("gnss_sessions")
                 if not alert:
-                    pol.gnss_fix(now)  # a refresh attempt: the next one only after she walked again
+                    pol.gnss_fix(now)  # a refresh attempt: the next one after the age, once she moved
                 fix_s = self.P["gnss"]["fix_s"]
                 self.fix_at = v + int(fix_s * 1000) if self.outdoors(v) else INF
         if self.op is None and mp.state == "idle" and mp.check_due(now):  # ModemPower.check(): AT+CEREG?
@@ -297,6 +308,12 @@ class Day:
             busy, doze = modem_busy(mp, v < self.at_until, self.gnss_on)
         nxt = mp.next_ms(now)
         g = self.gnss.next_check_ms(now)
+        wms = None  # PowerTask._watch_plan: arm the motion watch now (0), or a timer wake when the fix ages
+        if self.fall and self.pcfg["low_power"] and mp.gnss_standby_allowed():
+            wms = pol.watch_in_ms(now, self.gnss.watch_age_s() * 1000)
+        self.watch_due = wms == 0
+        if wms and (g is None or wms < g):
+            g = wms
         if doze == "gnss":
             g = POLL_MS if g is None else min(g, POLL_MS)
         if g is not None and (nxt is None or g < nxt):
@@ -318,8 +335,6 @@ class Day:
             t = min([t] + [e for e in events if e > v])
             if self.fall and self.moving(v):
                 pol.motion(now)  # awake: the detector reads the FIFO as it fills
-                if self.segment(v)[0] == "walking":
-                    pol.walked(now)
             self.advance(t)
             self.awake_ms[why] = self.awake_ms.get(why, 0) + self.v - v  # what kept the MCU awake
         elif state == LIGHT:
@@ -350,7 +365,19 @@ class Day:
         if self.fall:
             self.acc.set("accel", self.accel_states[1 if still_sleep else 0], tk(v))
 
+    def arm_watch(self, mask):
+        """PowerTask._watch_set: the watch for this sleep, if due and INT1 can wake the MCU."""
+        self.watch = self.watch_due and bool(mask & W_ACCEL)
+
+    def watch_wake(self, v, wake, src):
+        if self.watch:
+            t = self.next_motion_start(v + 1, self.moved_by)
+            if t < wake:
+                return t, "accel"
+        return wake, src
+
     def sleep_light(self, v, ms, mask, events):
+        self.arm_watch(mask)
         wake = v + ms
         src = "timer"
         motion_mode = self.policy.moving(tk(v))
@@ -361,6 +388,7 @@ class Day:
             t = v + self.fifo_ms if motion_mode else self.next_motion_start(v + 1)
             if t < wake:
                 wake, src = t, "accel"
+        wake, src = self.watch_wake(v, wake, src)
         p = self.next_press()
         if p < wake:
             wake, src = p, "button"
@@ -387,14 +415,13 @@ class Day:
         self.acc.count("wake_" + src)
         if src == "accel" and self.moving(v):
             self.policy.motion(now)
-            if self.segment(v)[0] == "walking":
-                self.policy.walked(now)
         elif src == "button":
             self.policy.hold_awake(now, self.window_ms, "gesture")
             self.modem.used(now)
 
     def sleep_deep(self, v, ms, mask, events):
         now = tk(v)
+        self.arm_watch(mask)
         if mask & W_ACCEL:
             self.accel_rate(v, True)
         self.mcu(DEEP, v)
@@ -406,6 +433,7 @@ class Day:
             t = self.next_motion_start(v + 1)
             if t < wake:
                 wake, src = t, "accel"
+        wake, src = self.watch_wake(v, wake, src)
         p = self.next_press()
         if p < wake:
             wake, src = p, "button"
