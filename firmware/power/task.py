@@ -81,6 +81,11 @@ class PowerTask:
         self.app = app
         self.hw = hw
         self.log = app.log
+        if getattr(app, "fall", None) is None and (cfg or {}).get("fall_detection") is not False:
+            # no fall monitor runs (no accelerometer on this board, or it did not answer): there is no
+            # detector to keep awake, and a rule for it would keep the MCU from ever sleeping
+            cfg = dict(cfg or {})
+            cfg["fall_detection"] = False
         self.low_power = bool(cfg.get("low_power"))
         self.policy = PowerPolicy(cfg, hw.caps_deep, hw.caps_light)
         self.window_ms = gesture_window_ms(app.cfg["gestures"])

@@ -492,6 +492,24 @@ async def test_no_power_section_no_task():
     assert power_task.start(app) is None
 
 
+async def test_a_board_without_a_fall_monitor_still_sleeps():
+    # found while turning low power on in every simulator scenario (issue 22): a board without an
+    # accelerometer (the simulator's default wiring), or whose LIS3DH did not answer at boot, runs no
+    # fall monitor; the policy's fall rule ("no_accel_wake": the detector needs INT1) kept the MCU
+    # awake for ever, with low power on
+    from firmware.power import task as power_task
+    hw = FakeHw()
+    hw.caps_deep = W_BUTTON | W_TIMER
+    hw.caps_light = W_BUTTON | W_TIMER | W_RI
+    app = FakeApp(hw, {"low_power": True, "boot_awake_s": 0, "idle_to_sleep_s": 0, "wake_ms": 0})
+    pt = power_task.start(app)
+    pt.task.cancel()
+    app.modem.ready.set()
+    assert await _until_slept(pt, hw), pt.last
+    assert hw.slept[0] == "deep" and hw.slept[2] == W_BUTTON | W_TIMER
+    power._installed = None
+
+
 def test_gnss_refresh_only_after_walking_and_stamps_cross_a_deep_sleep():
     for t0 in STARTS:
         p = PowerPolicy(LOW)
