@@ -12,7 +12,7 @@ from time import ticks_add, ticks_diff, ticks_ms
 from firmware.wearer import boot_wake
 from firmware.power import policy as power, gate as power_gate
 from firmware.system import storage
-from firmware.core import clock
+from firmware.core import clock, uptime
 from firmware.core.uptime import fresh
 from firmware.alert.manager import DISPATCHING, IDLE
 from firmware.location.gnss_power import POLL_MS as _GNSS_POLL_MS
@@ -110,6 +110,9 @@ class PowerTask:
                 self.policy.motion(hw.t_wake())  # she moves: the detector runs (FIFO light sleep)
             if gp is not None:
                 gp.resume(self._x.get("g"), now, self._gap)  # the refresh schedule goes on
+        ci = self._checkin()
+        if hw.reset == "deepsleep" and ci is not None:
+            ci.slept(uptime.ms(), self._gap)  # the check-in deadline does not wait for the wearer's sleep
         mp = ModemPolicy(cfg, self.acc, now, self._modem_state_at_boot())
         if hw.reset == "deepsleep":
             mp.resume(self._x.get("mc"), now, self._gap)  # the registration check's schedule
@@ -160,6 +163,11 @@ class PowerTask:
             acc.count("reset_" + hw.reset)
         self.log("power_accounting", source=src, elapsed_s=acc.elapsed_ms(now) // 1000)
         return acc, int(x.get("fl", 0)) if x else 0
+
+    def _checkin(self):
+        w = getattr(self.app, "wearer", None)
+        ci = getattr(w, "checkin", None)
+        return ci if ci is not None and ci.enabled else None
 
     def _modem_state_at_boot(self):
         if self.hw.reset != "deepsleep":
@@ -339,6 +347,10 @@ class PowerTask:
         w = self._watch_plan(now, gp)
         if w is not None and (g is None or w < g):
             g = w  # the fix ages: wake once to arm the motion watch
+        ci = self._checkin()
+        c = ci.next_ms(uptime.ms()) if ci is not None else -1
+        if c >= 0 and (g is None or c < g):
+            g = c  # the check-in's pre-warning or deadline: the wearer must feel it, the alert must go
         if doze == "gnss":
             g = _GNSS_POLL_MS if g is None else min(g, _GNSS_POLL_MS)  # the GNSS task's next poll
         if g is not None and (nxt is None or g < nxt):
@@ -426,6 +438,9 @@ class PowerTask:
         self._watch_set(mask)
         if self._sleep_off():
             return
+        ci = self._checkin()
+        if ci is not None:
+            ci.save(uptime.ms())  # the time left, for slept() after the wake
         self.acc.set("mcu", DEEP, now)
         self.acc.count("deep_sleeps")
         self._save(now, ms, posture)

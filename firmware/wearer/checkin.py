@@ -98,6 +98,24 @@ class CheckIn:
         w = min(self._deadline - now, self._next_warn - now, PERSIST_MS - (now - self._saved))
         return max(0, w)
 
+    def next_ms(self, now):
+        """ms until the next pre-warning or the deadline, -1 when disabled or suspended: the power
+        task's timer wake (the periodic save is not worth a wake: save() runs before a deep sleep)."""
+        if not self.enabled or self.suspended:
+            return -1
+        return max(0, min(self._deadline - now, self._next_warn - now))
+
+    def save(self, now):
+        """Persist the time left now (before a deep sleep, which restarts the uptime clock)."""
+        if self.enabled:
+            self._save(now)
+
+    def slept(self, now, gap_ms):
+        """After a deep-sleep wake: the time left was loaded as saved when the sleep started; the
+        sleep and the boot (gap_ms) count toward the deadline, or every sleep would push it back."""
+        if self.enabled and not self.suspended and gap_ms > 0:
+            self._restart(now, max(0, self._deadline - now - gap_ms))
+
     def left_ms(self, now):
         return max(0, self._deadline - now) if self.enabled else -1
 

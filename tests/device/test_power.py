@@ -724,3 +724,42 @@ async def test_an_impact_found_by_the_read_before_the_sleep_calls_the_deep_sleep
     assert pt.last[3] == "fall_check", pt.last  # and the policy now keeps it awake for the check
     power._installed = None
 
+
+
+async def test_a_checkin_deadline_wakes_the_mcu_and_a_deep_sleep_counts_toward_it():
+    # found while turning low power on in every simulator scenario (issue 22): the power task did not
+    # know the check-in timer, so the MCU deep-slept up to max_deep_s (6 h) past the pre-warning and
+    # the deadline; and each deep sleep restarts the uptime clock, so the check-in reloaded the time
+    # left as saved minutes before the sleep: a wearer who no longer moves never got her alert sent
+    import os
+    from firmware.core import uptime
+    from firmware.power import task as power_task
+    from firmware.wearer.checkin import MISSED, CheckIn
+
+    class Wearer:
+        def __init__(self):
+            self.checkin = CheckIn({"checkin_s": 600}, uptime.ms(), path="ci_power.json")
+
+    try:
+        os.remove("ci_power.json")
+    except OSError:
+        pass
+    hw = FakeHw()
+    app = FakeApp(hw, {"low_power": True, "boot_awake_s": 0, "idle_to_sleep_s": 0, "wake_ms": 0})
+    app.wearer = Wearer()
+    pt = power_task.start(app)
+    pt.task.cancel()
+    app.modem.ready.set()
+    assert await _until_slept(pt, hw)
+    assert hw.slept[0] == "deep" and 290 * S <= hw.slept[1] <= 300 * S, hw.slept  # the pre-warning (600 - 300 s)
+    # the wake at the pre-warning: 300 s asleep on the RTC clock
+    hw2 = FakeHw("deepsleep", "timer", hw.rtc, hw.wall + 300 * S)
+    app2 = FakeApp(hw2, app.cfg["power"])
+    app2.wearer = Wearer()  # App after the wake: the time left from the file
+    pt2 = power_task.start(app2)
+    pt2.task.cancel()
+    left = app2.wearer.checkin.left_ms(uptime.ms())
+    assert 290 * S <= left <= 301 * S, left  # 600 s - the 300 s asleep, not 600 s again
+    assert app2.wearer.checkin.poll(uptime.ms() + left) == MISSED
+    os.remove("ci_power.json")
+    power._installed = None
