@@ -289,14 +289,15 @@ class LIS3DH:
         self._write(_FIFO_CTRL_REG, _FM_STREAM)
         self.enable_wake(threshold_mg, duration_ms)
 
-    def int1_impact(self, threshold_mg, duration_ms=0):
+    def int1_impact(self, threshold_mg, duration_ms=0, freeze=True):
         """INT1 = impact only, and the FIFO keeps the samples before it (the chip decides when the MCU
         wakes, moving or still). Generator 1: any high-passed axis beyond threshold_mg for duration_ms,
         latched. The FIFO in stream-to-FIFO with its trigger on the INT2 pin, where generator 1 alone
         is routed (CTRL_REG6 I2_IA1): whatever else drives the INT1 pin never freezes it. From the
         impact the FIFO holds the 32 samples up to it and takes no more until int_source() clears the
         latch (it then streams again): after the wake read the FIFO first, then int_source(), then
-        fifo_stream()."""
+        fifo_stream(). freeze=False: plain stream mode (the FIFO holds the 32 samples before the read,
+        not before the impact)."""
         ths = self._ths(threshold_mg)
         dur = self._dur(duration_ms)
         self._route(_I1_WTM, False)
@@ -307,7 +308,7 @@ class LIS3DH:
         self._write(_INT1_CFG, 0x2A)  # OR of XH, YH, ZH
         self._write(_CTRL_REG6, self._read(_CTRL_REG6) | _I2_IA1)
         self._read(_INT1_SRC)
-        self._write(_FIFO_CTRL_REG, _FM_STREAM_TO_FIFO | _TR_INT2)
+        self._write(_FIFO_CTRL_REG, (_FM_STREAM_TO_FIFO | _TR_INT2) if freeze else _FM_STREAM)
         self._route(_I1_IA1, True)
 
     def fifo_stream(self):
