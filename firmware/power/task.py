@@ -90,8 +90,12 @@ class PowerTask:
         self._rtc_at = now
         fm = getattr(app, "fall", None)
         gp = getattr(app, "gnss_policy", None)
+        self.impact = self.policy.cfg["fall_wake"] == "impact"
         if hw.reset == "deepsleep":
-            if fm is not None:
+            if fm is not None and self.impact:  # the FIFO up to the impact, the boot bridged
+                gap = ticks_diff(now, hw.t_wake()) if hw.wake == "accel" else 0
+                fm.resume_impact(self._x.get("ap"), gap)
+            elif fm is not None:
                 fm.resume(self._x.get("ap"))  # the still posture before the sleep: pre-fall history
             if hw.wake == "accel":
                 self.policy.motion(hw.t_wake())  # she moves: the detector runs (FIFO light sleep)
@@ -319,10 +323,10 @@ class PowerTask:
 
     def _int1(self, mask, moving):
         """INT1 and the LIS3DH rate for the coming sleep (FIFO watermark while moving, activity
-        otherwise); the posture."""
+        otherwise; the impact interrupt in either case with power.fall_wake "impact"); the posture."""
         fm = getattr(self.app, "fall", None)
         if fm is not None and mask & W_ACCEL:
-            p = fm.sleep_mode(moving)
+            p = fm.impact_mode() if self.impact else fm.sleep_mode(moving)
             self.acc.set("accel", self._accel_state(fm, True), ticks_ms())
             return p
         return None
@@ -356,7 +360,10 @@ class PowerTask:
         t1 = ticks_ms()
         acc.set("mcu", ACTIVE, t1)
         if mask & W_ACCEL:
-            acc.set("accel", self._accel_state(getattr(self.app, "fall", None)), t1)
+            fm = getattr(self.app, "fall", None)
+            if self.impact and fm is not None:  # awake: the FIFO read and streaming again at once
+                fm.resume_impact(None, 0)
+            acc.set("accel", self._accel_state(fm), t1)
         acc.count("light_sleeps")
         acc.count("wake_" + why)
         if why == "accel":
