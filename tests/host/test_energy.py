@@ -182,3 +182,22 @@ def test_gnss_on_lets_the_mcu_light_sleep_between_polls(days):
     assert on > 60 * 1000  # the walk's refresh ran
     # awake per poll: one AT exchange (at_ms) every 2 s, plus the other exchanges
     assert why["at_command"] <= (on // 2000 + 10) * HOURS3["mcu"]["at_ms"], why
+
+
+def test_impact_wake_deep_sleeps_through_the_walk_and_wakes_at_the_measured_rate():
+    # power.fall_wake "impact": no FIFO wakes while moving; INT1 fires at the replay's rates per hour
+    sc = json.loads(json.dumps(HOURS3))
+    sc["power"]["fall_wake"] = "impact"
+    sc["impact_wake"] = {"wakes_per_h": {"walking": 30, "moves": 60}, "awake_ms": 3000}
+    P = battery_life.resolve(sc, "ready", CPU_MS)
+    res = battery_life.run_day(P)
+    n = res["counts"]
+    # 20 min walking at 30/h, 20 bursts of 10 s (moves: 40 min, every 120 s) at 60/h: 10 + 3.3
+    assert 12 <= n["impact_wakes"] <= 14, n
+    assert n.get("wake_accel", 0) - n["impact_wakes"] <= 1  # nothing else from INT1 (no watermark)
+    assert n["boots"] == n["deep_sleeps"] - 1
+    assert res["totals_ms"]["accel"]["n25"] > 0.95 * res["duration_ms"] - n["boots"] * 5000
+    # 3 s of checking after each wake (one of them overlaps the test alert, which keeps it awake anyway)
+    assert res["awake_ms_by_reason"]["fall_check"] >= (n["impact_wakes"] - 1) * 2900
+    fifo = battery_life.run_day(battery_life.resolve(HOURS3, "ready", CPU_MS))
+    assert res["totals_ms"]["mcu"].get("light", 0) < fifo["totals_ms"]["mcu"]["light"] / 10

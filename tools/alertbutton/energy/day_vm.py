@@ -90,6 +90,15 @@ class Day:
                      "psm": m.get("psm"), "edrx_s": m.get("edrx_s"), "check_s": int(m.get("check_s", 14400))}
         self.fall = bool(self.pcfg.get("fall_detection", True))
         self.segments = [(int(a * 1000), int(b * 1000), k, s) for a, b, k, s in P["segments"]]
+        # power.fall_wake "impact": the LIS3DH's impact interrupt alone wakes the MCU, at the rates per
+        # hour of each activity measured by replaying real recordings through the simulated chip
+        # (alertbutton.energy.impact_wake); each wake costs a boot and impact_awake_ms of checking
+        self.impact = self.fall and self.pcfg.get("fall_wake") == "impact"
+        iw = P.get("impact_wake") or {}
+        self.impact_awake_ms = int(iw.get("awake_ms", 0))
+        self.impacts = self._impact_times(iw.get("wakes_per_h", {})) if self.impact else []
+        self.ii = 0
+        self.check_until = 0  # the detector's check after an impact wake keeps the MCU awake
         self.alerts = sorted(int(a["t_s"] * 1000) for a in P["alerts"])
         self.presses_ms = [int(x) for x in P["gesture_ms"]]
         self.window_ms = int(P["gesture_window_ms"])
@@ -179,6 +188,28 @@ class Day:
                 if t < b:
                     best = min(best, t)
         return best
+
+    def _impact_times(self, rates):
+        # evenly spread: a wake each time the moving time weighted by its activity's rate adds up to 1
+        out = []
+        acc = 0.0
+        for sec in range(self.D // 1000):
+            v = sec * 1000
+            if self.moving(v):
+                acc += float(rates.get(self.segment(v)[0], 0)) / 3600.0
+                if acc >= 1.0:
+                    acc -= 1.0
+                    out.append(v)
+        return out
+
+    def next_accel(self, v):
+        """Virtual time INT1 next fires while the MCU sleeps without the FIFO watermark: the impact
+        interrupt (power.fall_wake "impact"), else the activity interrupt (motion starts)."""
+        if not self.impact:
+            return self.next_motion_start(v)
+        while self.ii < len(self.impacts) and self.impacts[self.ii] < v:
+            self.ii += 1
+        return self.impacts[self.ii] if self.ii < len(self.impacts) else INF
 
     def next_press(self):
         return self.presses[self.pi][0] if self.pi < len(self.presses) else INF
@@ -295,6 +326,8 @@ class Day:
             busy, doze = "modem_op", None
         else:
             busy, doze = modem_busy(mp, v < self.at_until, self.gnss_on)
+        if busy is None and v < self.check_until:
+            busy = "fall_check"
         nxt = mp.next_ms(now)
         g = self.gnss.next_check_ms(now)
         if doze == "gnss":
@@ -312,6 +345,8 @@ class Day:
             events.append(self.sms_at)
         if self.fix_at < INF:
             events.append(self.fix_at)
+        if self.check_until > v:
+            events.append(self.check_until)
         if state in (ACTIVE, ALERTING):
             self.mcu(state, v)
             t = v + (ms if ms > 0 else (60000 if why == "disabled" else 1000))
@@ -354,11 +389,12 @@ class Day:
         wake = v + ms
         src = "timer"
         motion_mode = self.policy.moving(tk(v))
-        still = bool(mask & W_ACCEL) and not motion_mode
+        still = bool(mask & W_ACCEL) and (self.impact or not motion_mode)
         self.accel_rate(v, still)
         if mask & W_ACCEL and self.fall:
             # the detector runs: a FIFO watermark wakes it; otherwise INT1 fires when motion starts
-            t = v + self.fifo_ms if motion_mode else self.next_motion_start(v + 1)
+            # (or at an impact)
+            t = v + self.fifo_ms if motion_mode and not self.impact else self.next_accel(v + 1)
             if t < wake:
                 wake, src = t, "accel"
         p = self.next_press()
@@ -403,7 +439,7 @@ class Day:
                                    "mc": self.modem.carry(now)})  # the RTC memory (power_task._save)
         wake, src = v + ms, "timer"
         if mask & W_ACCEL and self.fall:
-            t = self.next_motion_start(v + 1)
+            t = self.next_accel(v + 1)
             if t < wake:
                 wake, src = t, "accel"
         p = self.next_press()
@@ -437,6 +473,9 @@ class Day:
         self.v = v1
         if mask & W_ACCEL:
             self.accel_rate(v1, False)  # the boot's first FIFO read
+        if src == "accel" and self.impact:
+            self.acc.count("impact_wakes")
+            self.check_until = v1 + self.impact_awake_ms
         if src == "button":
             self._wake_press(wake)
         self.woke(src, v1)
