@@ -92,8 +92,9 @@ class PowerTask:
         gp = getattr(app, "gnss_policy", None)
         self.impact = self.policy.cfg["fall_wake"] == "impact"
         if hw.reset == "deepsleep":
-            if fm is not None and self.impact:  # the FIFO up to the impact, the boot bridged
-                gap = ticks_diff(now, hw.t_wake()) if hw.wake == "accel" else 0
+            if fm is not None and self.impact:  # a FIFO frozen at the impact: the boot bridged
+                frozen = hw.wake == "accel" and getattr(fm, "impact_freeze", False)
+                gap = ticks_diff(now, hw.t_wake()) if frozen else 0
                 fm.resume_impact(self._x.get("ap"), gap)
             elif fm is not None:
                 fm.resume(self._x.get("ap"))  # the still posture before the sleep: pre-fall history

@@ -314,7 +314,7 @@ def test_impact_wake_keeps_the_detector_clock_across_the_boot():
         for _ in range(25):
             chip.push_mg(0, 0, 1000)
         fm.batch()
-    posture = fm.impact_mode(1000)
+    posture = fm.impact_mode(1000, 0, True)
     assert posture == [0, 0, 992]  # 1000 mg read in 16 mg digits
     assert fm.int1 == "impact" and chip.odr_hz() == 25 and chip.regs[0x2E] & 0xE0 == 0xE0
     for _ in range(100):

@@ -188,7 +188,7 @@ def test_impact_wake_deep_sleeps_through_the_walk_and_wakes_at_the_measured_rate
     # power.fall_wake "impact": no FIFO wakes while moving; INT1 fires at the replay's rates per hour
     sc = json.loads(json.dumps(HOURS3))
     sc["power"]["fall_wake"] = "impact"
-    sc["impact_wake"] = {"wakes_per_h": {"walking": 30, "moves": 60}, "awake_ms": 3000}
+    sc["impact_wake"] = {"wakes_per_h": {"walking": 30, "moves": 60}, "awake_ms": {"walking": 3000, "moves": 3000}}
     P = battery_life.resolve(sc, "ready", CPU_MS)
     res = battery_life.run_day(P)
     n = res["counts"]

@@ -95,7 +95,7 @@ class Day:
         # (alertbutton.energy.impact_wake); each wake costs a boot and impact_awake_ms of checking
         self.impact = self.fall and self.pcfg.get("fall_wake") == "impact"
         iw = P.get("impact_wake") or {}
-        self.impact_awake_ms = int(iw.get("awake_ms", 0))
+        self.impact_awake_ms = iw.get("awake_ms", 0)  # ms, or {activity: ms}
         self.impacts = self._impact_times(iw.get("wakes_per_h", {})) if self.impact else []
         self.ii = 0
         self.check_until = 0  # the detector's check after an impact wake keeps the MCU awake
@@ -475,7 +475,10 @@ class Day:
             self.accel_rate(v1, False)  # the boot's first FIFO read
         if src == "accel" and self.impact:
             self.acc.count("impact_wakes")
-            self.check_until = v1 + self.impact_awake_ms
+            aw = self.impact_awake_ms
+            if isinstance(aw, dict):
+                aw = aw.get(self.segment(wake)[0], 0)
+            self.check_until = v1 + int(aw)
         if src == "button":
             self._wake_press(wake)
         self.woke(src, v1)
