@@ -201,3 +201,16 @@ def test_impact_wake_deep_sleeps_through_the_walk_and_wakes_at_the_measured_rate
     assert res["awake_ms_by_reason"]["fall_check"] >= (n["impact_wakes"] - 1) * 2900
     fifo = battery_life.run_day(battery_life.resolve(HOURS3, "ready", CPU_MS))
     assert res["totals_ms"]["mcu"].get("light", 0) < fifo["totals_ms"]["mcu"]["light"] / 10
+
+
+def test_counted_checks_keep_the_mcu_active_for_their_fraction_of_the_walk():
+    sc = json.loads(json.dumps(HOURS3))
+    sc["detector_checks"] = {"check_frac": {"walking": 0.5, "moves": 0.0}}
+    sc["count_checks"] = True
+    res = battery_life.run_day(battery_life.resolve(sc, "ready", CPU_MS))
+    base = battery_life.run_day(battery_life.resolve(HOURS3, "ready", CPU_MS))
+    extra = res["totals_ms"]["mcu"]["active"] - base["totals_ms"]["mcu"]["active"]
+    assert 0.45 * 20 * 60 * 1000 <= extra <= 0.55 * 20 * 60 * 1000, extra  # half of the 20 min walk
+    sc.pop("count_checks")  # the block alone changes nothing: the flag decides
+    same = battery_life.run_day(battery_life.resolve(sc, "ready", CPU_MS))
+    assert same["totals_ms"]["mcu"] == base["totals_ms"]["mcu"]

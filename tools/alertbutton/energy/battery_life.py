@@ -79,6 +79,7 @@ def resolve(sc, mode, cpu_ms):
         "power": power,
         "gnss_power": sc.get("gnss_power"),
         "impact_wake": sc.get("impact_wake"),
+        "detector_checks": sc.get("detector_checks") if sc.get("count_checks") else None,
         "modem": m,
         "gnss": dict(sc.get("gnss", {"fix_s": 30})),
         "mcu": dict(sc["mcu"]),
@@ -355,6 +356,9 @@ def add_arguments(p):
     p.add_argument("--impact", action="store_true",
                    help="the LIS3DH's impact interrupt alone wakes the MCU (power.fall_wake \"impact\"; "
                         "wake rates from the scenario's impact_wake block)")
+    p.add_argument("--count-checks", action="store_true",
+                   help="FIFO mode: the MCU active while the detector checks candidates, for the measured "
+                        "fraction of each activity (the scenario's detector_checks block)")
     p.add_argument("--json", dest="as_json", action="store_true", help="print one JSON object")
 
 
@@ -415,6 +419,10 @@ def run(args):
             sc.setdefault("hardware", {})["mic_chipen"] = False
         if args.fall_light:
             sc.setdefault("power", {})["fall_deep_sleep"] = False
+        if args.count_checks:
+            if not (sc.get("detector_checks") or {}).get("check_frac"):
+                raise EnergyError("--count-checks needs the scenario's detector_checks.check_frac")
+            sc["count_checks"] = True
         if args.impact:
             if not (sc.get("impact_wake") or {}).get("wakes_per_h"):
                 raise EnergyError("--impact needs the scenario's impact_wake.wakes_per_h (measured by "

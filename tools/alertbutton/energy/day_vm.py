@@ -99,6 +99,10 @@ class Day:
         self.impacts = self._impact_times(iw.get("wakes_per_h", {})) if self.impact else []
         self.ii = 0
         self.check_until = 0  # the detector's check after an impact wake keeps the MCU awake
+        # "fifo" mode with the detector's checks counted (energy --count-checks): the measured fraction
+        # of each activity's time the awake detector spends checking candidates, the MCU active then
+        self.check_frac = (P.get("detector_checks") or {}).get("check_frac", {})
+        self.fifo_due = 0
         self.alerts = sorted(int(a["t_s"] * 1000) for a in P["alerts"])
         self.presses_ms = [int(x) for x in P["gesture_ms"]]
         self.window_ms = int(P["gesture_window_ms"])
@@ -394,7 +398,11 @@ class Day:
         if mask & W_ACCEL and self.fall:
             # the detector runs: a FIFO watermark wakes it; otherwise INT1 fires when motion starts
             # (or at an impact)
-            t = v + self.fifo_ms if motion_mode and not self.impact else self.next_accel(v + 1)
+            if motion_mode and not self.impact:
+                # the next watermark: fifo_ms after the last one when a check kept the MCU up between
+                t = self.fifo_due if self.fifo_due > v else v + self.fifo_ms
+            else:
+                t = self.next_accel(v + 1)
             if t < wake:
                 wake, src = t, "accel"
         p = self.next_press()
@@ -415,8 +423,12 @@ class Day:
         self.mcu(ACTIVE, wake)
         if self.gnss_on and src == "timer":
             self.at_until = wake + self.at_ms  # App.gnss_task's poll: AT+CGNSSINFO
-        # a FIFO wake: read the FIFO, run the detector, back to sleep
-        self.v = min(wake + (self.cpu_ms if src == "accel" else 1), self.D)
+        # a FIFO wake: read the FIFO, run the detector, back to sleep (or stay up while it checks)
+        busy = self.cpu_ms
+        if src == "accel" and motion_mode and not self.impact and self.check_frac and self.moving(wake):
+            busy = max(busy, int(float(self.check_frac.get(self.segment(wake)[0], 0)) * self.fifo_ms))
+            self.fifo_due = wake + self.fifo_ms if busy > self.cpu_ms else 0
+        self.v = min(wake + (busy if src == "accel" else 1), self.D)
 
     def woke(self, src, v):
         now = tk(v)

@@ -33,10 +33,13 @@ def _monitor(chip, keep, sleep_hz):
     return acc, FallMonitor(acc, _Alert(), lambda *a, **k: None, sleep_hz=sleep_hz, detector=det)
 
 
-def awake(samples):
+def awake(samples, lead):
+    """The falls the monitor confirms awake all along, and how many samples after the still lead it
+    spent checking a candidate (FallMonitor.found() after a batch: the MCU is kept active then)."""
     chip = SimLIS3DH(int1_pin=None)
     _, fm = _monitor(chip, False, 25)
     fell = []
+    check = 0
     i = 0
     while i < len(samples):
         for s in samples[i:i + 25]:
@@ -44,7 +47,9 @@ def awake(samples):
         i += 25
         if fm.batch():
             fell.append(i)
-    return fell
+        if i > lead and fm.found():
+            check += 25
+    return fell, check
 
 
 def impact(samples, lead, ths, boot, sleep_hz, freeze):
@@ -108,7 +113,7 @@ def main():
         samples = [tr[0]] * lead + tr + [tr[-1]] * 150
         out = {"name": name, "samples": len(tr), "impact": {}}
         if P.get("baseline", True):
-            out["awake"] = awake(samples)
+            out["awake"], out["awake_check_samples"] = awake(samples, lead)
         for t in P["thresholds"]:
             out["impact"][str(t)] = impact(samples, lead, t, P.get("boot_ms", 1000), hz,
                                              P.get("freeze", True))
