@@ -16,7 +16,7 @@ _CTRL_REG2 = const(0x21)  # high-pass filter: HPM[7:6] HPCF FDS HPCLICK HP_IA2 H
 _CTRL_REG3 = const(0x22)  # INT1 pin routing: I1_CLICK I1_IA1 I1_IA2 I1_ZYXDA - I1_WTM I1_OVERRUN
 _CTRL_REG4 = const(0x23)  # BDU BLE FS[5:4] HR ST SIM
 _CTRL_REG5 = const(0x24)  # BOOT FIFO_EN - - LIR_INT1 D4D_INT1 LIR_INT2 D4D_INT2
-_CTRL_REG6 = const(0x25)
+_CTRL_REG6 = const(0x25)  # INT2 pin routing: I2_CLICK I2_IA1 I2_IA2 BOOT_I2 P2_ACT - H_LACTIVE -
 _REFERENCE = const(0x26)  # reading it resets the high-pass filter
 _STATUS_REG = const(0x27)
 _OUT_X_L = const(0x28)
@@ -41,9 +41,13 @@ _LIR_INT1 = const(0x08)
 _LIR_INT2 = const(0x02)
 _FM_BYPASS = const(0x00)
 _FM_STREAM = const(0x80)
-# Stream-to-FIFO (FM 0xC0) is not used: DocID17530 Rev 2 5.1.4 streams while the TR-selected pin is
-# low and holds FIFO mode while it is high, and FIFO mode stops when full (5.1.2). With the latched
-# activity interrupt and a full FIFO it would freeze on the still samples before the fall's onset.
+# Stream-to-FIFO (DocID17530 Rev 2 5.1.4): the FIFO streams while the pin chosen by TR is low and is in
+# FIFO mode while it is high; FIFO mode stops when full (5.1.2). With a latched impact interrupt and a
+# full FIFO it freezes on the 32 samples up to the impact: the history before it survives the boot.
+_FM_STREAM_TO_FIFO = const(0xC0)
+_FM_MASK = const(0xC0)
+_TR_INT2 = const(0x20)  # FIFO_CTRL_REG TR: the trigger is the INT2 pin
+_I2_IA1 = const(0x40)
 _I1_IA1 = const(0x40)
 _I1_IA2 = const(0x20)
 _I1_WTM = const(0x04)
@@ -157,7 +161,8 @@ class LIS3DH:
     def _running(self):
         # the ODR (Hz) the chip runs at in this mode with the FIFO streaming, else 0
         r1 = self._read(_CTRL_REG1)
-        if not (self._read(_FIFO_CTRL_REG) & 0xC0 == _FM_STREAM and self._read(_CTRL_REG5) & _FIFO_EN):
+        fm = self._read(_FIFO_CTRL_REG) & _FM_MASK  # stream, or stream-to-FIFO under the impact wake
+        if not (fm in (_FM_STREAM, _FM_STREAM_TO_FIFO) and self._read(_CTRL_REG5) & _FIFO_EN):
             return 0
         for hz in _ODR:
             if r1 == self._reg1(hz):
@@ -287,8 +292,39 @@ class LIS3DH:
         self._write(_FIFO_CTRL_REG, _FM_STREAM)
         self.enable_wake(threshold_mg, duration_ms)
 
+    def int1_impact(self, threshold_mg, duration_ms=0, freeze=True):
+        """INT1 = impact only, and the FIFO keeps the samples before it (the chip decides when the MCU
+        wakes, moving or still). Generator 1: any high-passed axis beyond threshold_mg for duration_ms,
+        latched. The FIFO in stream-to-FIFO with its trigger on the INT2 pin, where generator 1 alone
+        is routed (CTRL_REG6 I2_IA1): whatever else drives the INT1 pin never freezes it. From the
+        impact the FIFO holds the 32 samples up to it and takes no more until int_source() clears the
+        latch (it then streams again): after the wake read the FIFO first, then int_source(), then
+        fifo_stream(). freeze=False: plain stream mode (the FIFO holds the 32 samples before the read,
+        not before the impact)."""
+        ths = self._ths(threshold_mg)
+        dur = self._dur(duration_ms)
+        self._route(_I1_WTM, False)
+        self._write(_CTRL_REG2, self._read(_CTRL_REG2) | _HP_IA1)  # generator 2's own bit kept
+        self._read(_REFERENCE)  # settle the filter on the current gravity
+        self._write(_INT1_THS, ths)
+        self._write(_INT1_DURATION, dur)
+        self._write(_INT1_CFG, 0x2A)  # OR of XH, YH, ZH
+        self._write(_CTRL_REG6, self._read(_CTRL_REG6) | _I2_IA1)
+        self._read(_INT1_SRC)
+        self._write(_FIFO_CTRL_REG, (_FM_STREAM_TO_FIFO | _TR_INT2) if freeze else _FM_STREAM)
+        self._route(_I1_IA1, True)
+
+    def fifo_stream(self):
+        """The FIFO back in plain stream mode (awake: the MCU reads it in time) and generator 1 off
+        both pins. A frozen FIFO keeps its samples: read it first."""
+        self._route(_I1_IA1, False)
+        self._write(_CTRL_REG6, self._read(_CTRL_REG6) & ~_I2_IA1 & 0xFF)
+        self._write(_INT1_CFG, 0)
+        self._write(_FIFO_CTRL_REG, _FM_STREAM)
+
     def disable_interrupts(self):
         self._route(_I1_IA1 | _I1_IA2 | _I1_WTM, False)
+        self._write(_CTRL_REG6, self._read(_CTRL_REG6) & ~_I2_IA1 & 0xFF)
         self._write(_INT1_CFG, 0)
         self._write(_INT2_CFG, 0)
         self._write(_CTRL_REG2, 0)

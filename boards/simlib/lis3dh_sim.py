@@ -1,23 +1,38 @@
-# Simulated LIS3DH on a simulated I2C bus: the chip's register file, the 32-level FIFO in stream mode
-# with the 0x2D -> 0x28 roll-over of burst reads, FIFO_SRC and latched interrupt sources. The driver
-# (drivers/lis3dh.py) runs against it unmodified; the simulated board feeds it samples from a trace.
-# INT1 (issue 8): the FIFO watermark (CTRL_REG3 I1_WTM: more than FTH samples) and interrupt generator
-# 1 (I1_IA1) with the high-pass filter (HP_IA1) as a first-order filter of about 1 Hz at 50 Hz ODR
-# (reading REFERENCE settles it on the current sample), the OR of high events on |filtered axis| >
-# INT1_THS for INT1_DURATION samples, latched (LIR_INT1) until INT1_SRC is read. The level goes to
-# the simulated Pin with the board's INT1 number, if one exists. Modelled from the datasheet's
-# description, not from a chip.
-# Generator 2 (issue 22: the GNSS refresh's motion watch; free fall in the driver's enable_freefall):
-# INT2_CFG's AOI/ZH..XL bits (OR or AND of the enabled high / low events; 6D is not modelled: with it
-# set, the generator never fires), INT2_THS in the full scale's units, INT2_DURATION in samples at the
-# ODR, HP_IA2 (CTRL_REG2 bit 1) for the same high-pass filter as generator 1 (the chip has one filter;
-# its own state here, reset by the same REFERENCE read, gives the same output), latched with LIR_INT2
-# (CTRL_REG5 bit 1) until INT2_SRC is read, else INT2_SRC follows the condition. INT2_SRC names the axes
-# and directions that met it. On the INT1 pin with CTRL_REG3 I1_IA2.
-# Output rate (issue 8/6): push_mg() is the world at src_hz (the traces: 50 Hz); the chip keeps one
-# sample per 1/ODR (CTRL_REG1 ODR, a phase accumulator: at 25 Hz every second one), none powered down.
-# The high-pass filter and INT1_DURATION act per chip sample, so at 25 Hz the filter's cut-off halves
-# and a duration count lasts twice as long, as the datasheet's ODR-relative HPCF table says.
+# Simulated LIS3DH on a simulated I2C bus: the chip's register file, the 32-level FIFO in its four modes,
+# its two inertial interrupt generators and its two interrupt pins. The driver (drivers/lis3dh.py) runs
+# against it unmodified; the simulated board feeds it samples from a trace. Modelled from the
+# datasheet's description (DocID17530 Rev 2, sections 5.1, 6, 8) and ST's AN3308, not from a chip;
+# tests/device/test_lis3dh_sim.py checks it register by register against those texts.
+# FIFO (FIFO_CTRL_REG FM, CTRL_REG5 FIFO_EN):
+#  - bypass: no buffering, the output registers hold the latest sample; writing bypass empties the FIFO
+#    (the way to reset it after FIFO mode);
+#  - FIFO: fills to 32 samples, then stops collecting until bypass is written again;
+#  - stream: when full, the oldest sample is dropped for the new one;
+#  - stream-to-FIFO: stream while the pin chosen by TR (0: INT1, 1: INT2) is low, FIFO mode while it is
+#    high, switching at every sample: with a latched interrupt and a full FIFO it freezes on the 32
+#    samples up to the one that raised the pin (that sample is stored, then the generator looks at it).
+#  FIFO_SRC: WTM when more than FTH samples are unread (AN3308: the watermark interrupt asks to read
+#  FTH + 1), OVRN_FIFO when 32 are unread (FSS then reads 31), EMPTY when none, FSS the count.
+#  Burst reads from OUT_X_L roll from 0x2D back to 0x28 while the FIFO is on.
+# Interrupt generators 1 (0x30-0x33) and 2 (0x34-0x37), the same engine:
+#  - INTx_CFG: AOI, 6D, ZHIE ZLIE YHIE YLIE XHIE XLIE. AOI/6D = 00 OR of the enabled events, 10 AND of
+#    them, 01 6D movement (the interrupt on the sample where the position changes to another known one),
+#    11 6D position (while in a known position). Outside 6D a high event is |axis| > THS and a low
+#    event |axis| < THS (free fall: the AND of the three lows, AN3308); in 6D they are signed (axis >
+#    THS, axis < -THS) and a position is known when exactly one enabled event holds (D4D_INTx: Z left
+#    out);
+#  - INTx_THS: 7 bits of 16 / 32 / 62 / 186 mg at +-2 / 4 / 8 / 16 g;
+#  - INTx_DURATION: 7 bits of 1/ODR: the combination must hold for that many consecutive chip samples
+#    (0 or 1: the first); without latch the source follows the combination (IA low on the first sample
+#    where it fails), with LIR_INTx in CTRL_REG5 it stays until INTx_SRC is read (the read clears it);
+#  - CTRL_REG2 HP_IA1 / HP_IA2: the generator sees high-passed data, a first-order filter of about 1 Hz
+#    at 50 Hz ODR (it acts per chip sample, so its cut-off scales with the ODR as the datasheet's HPCF
+#    table says); reading REFERENCE settles it on the current sample.
+#  INTx_SRC: IA and the six event flags of the sample that set it.
+# Pins: INT1 = CTRL_REG3 I1_IA1 | I1_IA2 | I1_WTM | I1_OVERRUN, INT2 = CTRL_REG6 I2_IA1 | I2_IA2. INT1's
+# level goes to the simulated Pin with the board's INT1 number, if one exists.
+# Output rate: push_mg() is the world at src_hz (the traces: 50 Hz); the chip keeps one sample per 1/ODR
+# (CTRL_REG1 ODR, a phase accumulator: at 25 Hz every second one), none powered down.
 import machine
 
 from drivers.lis3dh import ADDR_DEFAULT
@@ -26,6 +41,75 @@ from drivers.lis3dh import ADDR_DEFAULT
 _MG_12BIT = {0x00: 1, 0x10: 2, 0x20: 4, 0x30: 12}
 # CTRL_REG1 ODR field -> Hz (0: power-down)
 _ODR_HZ = (0, 1, 10, 25, 50, 100, 200, 400, 1620, 1344)
+# full scale bits -> INTx_THS mg per LSB (datasheet 8.21 / 8.25)
+_THS_MG = {0x00: 16, 0x10: 32, 0x20: 62, 0x30: 186}
+FM_BYPASS = 0
+FM_FIFO = 1
+FM_STREAM = 2
+FM_STREAM_TO_FIFO = 3
+
+
+class _Generator:
+    """One inertial interrupt generator: registers at base (CFG, SRC, THS, DURATION)."""
+
+    def __init__(self, chip, base, hp_bit, lir_bit, d4d_bit):
+        self.chip = chip
+        self.base = base
+        self.hp_bit = hp_bit
+        self.lir_bit = lir_bit
+        self.d4d_bit = d4d_bit
+        self.ref = None  # high-pass filter state (mg) per axis
+        self.count = 0  # consecutive samples the combination held
+        self.pos = 0  # 6D: the last known position (its event flag), 0 none
+
+    def sample(self, x, y, z):
+        regs = self.chip.regs
+        b = self.base
+        cfg = regs[b]
+        if self.ref is None:
+            self.ref = [x, y, z]
+        hp = regs[0x21] & self.hp_bit
+        ths = regs[b + 2] * _THS_MG[regs[0x23] & 0x30]
+        six = cfg & 0x40
+        aoi = cfg & 0x80
+        flags = 0
+        for k, v in enumerate((x, y, z)):
+            d = v - self.ref[k] if hp else v
+            self.ref[k] += (v - self.ref[k]) // 8  # ~1 Hz first-order high-pass at 50 Hz
+            if six:
+                if d > ths:
+                    flags |= 0x02 << (2 * k)
+                elif d < -ths:
+                    flags |= 0x01 << (2 * k)
+            else:
+                a = -d if d < 0 else d
+                flags |= (0x02 if a > ths else 0x01 if a < ths else 0) << (2 * k)
+        en = cfg & 0x3F
+        if six and regs[0x24] & self.d4d_bit:
+            en &= 0x0F  # 4D: Z left out
+        ev = flags & en
+        if six:
+            known = ev if ev and not ev & (ev - 1) else 0  # exactly one direction
+            if aoi:  # position: while in a known one
+                hold = known != 0
+            else:  # movement: the sample where it changes to another known one
+                hold = known != 0 and known != self.pos
+            if known:
+                self.pos = known
+        elif aoi:
+            hold = en != 0 and ev == en
+        else:
+            hold = ev != 0
+        self.count = self.count + 1 if hold else 0
+        latched = regs[0x24] & self.lir_bit
+        if hold and self.count >= max(1, regs[b + 3] & 0x7F):
+            if not (latched and regs[b + 1] & 0x40):
+                regs[b + 1] = 0x40 | ev  # IA + the events of the sample that set it
+        elif not latched:
+            regs[b + 1] = 0
+
+    def settle(self):
+        self.ref = None
 
 
 class SimLIS3DH:
@@ -42,27 +126,58 @@ class SimLIS3DH:
         self.fifo = bytearray(6 * 32)
         self.fifo_n = 0
         self.fifo_head = 0
+        self.stopped = False  # FIFO mode filled up: no more samples until bypass (or stream again)
+        self.latest = bytearray(6)  # the output registers in bypass mode
         self.reads = 0
         self.int1_pin = int1_pin
         self.int1 = 0
-        self._ref = None  # high-pass filter state (mg) per axis
-        self._over = 0  # consecutive samples over the threshold
-        self._ref2 = None  # generator 2: the high-pass filter's state (mg) per axis
-        self._over2 = 0  # generator 2: consecutive samples meeting its condition
+        self.int2 = 0
+        self.gen1 = _Generator(self, 0x30, 0x01, 0x08, 0x04)
+        self.gen2 = _Generator(self, 0x34, 0x02, 0x02, 0x01)
         self.pushed = 0
+        self.triggered_at = None  # self.pushed when stream-to-FIFO switched to FIFO mode (a test aid)
 
-    # test helpers ------------------------------------------------------------------------------
+    # FIFO --------------------------------------------------------------------------------------------
+    def fifo_mode(self):
+        """FM_BYPASS, FM_FIFO, FM_STREAM or FM_STREAM_TO_FIFO (bypass while FIFO_EN is off)."""
+        if not self.regs[0x24] & 0x40:
+            return FM_BYPASS
+        return self.regs[0x2E] >> 6
+
+    def _acting_mode(self):
+        fm = self.fifo_mode()
+        if fm != FM_STREAM_TO_FIFO:
+            return fm
+        pin = self.int2 if self.regs[0x2E] & 0x20 else self.int1
+        return FM_FIFO if pin else FM_STREAM
+
     def push_raw(self, x, y, z):
-        """Queue one sample of raw left-justified 16-bit counts."""
-        if self.fifo_n == 32:
-            self.fifo_head = (self.fifo_head + 1) % 32  # stream mode: the oldest is dropped
-            self.fifo_n -= 1
-        slot = (self.fifo_head + self.fifo_n) % 32
+        """Store one sample of raw left-justified 16-bit counts as the FIFO's mode says."""
+        lat = self.latest
         for k, v in enumerate((x, y, z)):
             v &= 0xFFFF
-            self.fifo[6 * slot + 2 * k] = v & 0xFF
-            self.fifo[6 * slot + 2 * k + 1] = v >> 8
+            lat[2 * k] = v & 0xFF
+            lat[2 * k + 1] = v >> 8
+        mode = self._acting_mode()
+        if mode == FM_BYPASS:
+            return
+        if mode == FM_STREAM:
+            self.stopped = False
+        if self.fifo_n == 32:
+            if mode == FM_FIFO:
+                if not self.stopped and self.fifo_mode() == FM_STREAM_TO_FIFO:
+                    self.triggered_at = self.pushed
+                self.stopped = True
+                return
+            self.fifo_head = (self.fifo_head + 1) % 32  # stream mode: the oldest is dropped
+            self.fifo_n -= 1
+        elif mode == FM_FIFO and self.stopped:
+            return  # stopped until bypass (datasheet 5.1.2)
+        slot = (self.fifo_head + self.fifo_n) % 32
+        self.fifo[6 * slot:6 * slot + 6] = lat
         self.fifo_n += 1
+        if self.fifo_n == 32 and mode == FM_FIFO:
+            self.stopped = True
 
     def reg_writes(self, reg):
         return [v for r, v in self.writes if r == reg]
@@ -80,109 +195,73 @@ class SimLIS3DH:
             self.writes.append((r, b))
             if r == 0x2E and (b & 0xC0) == 0:  # bypass mode empties the FIFO
                 self.fifo_n = 0
+                self.stopped = False
             if reg & 0x80:
                 r += 1
-        self._int1_out()
+        self._pins()
+
+    def _fifo_src(self):
+        n = self.fifo_n
+        if self.fifo_mode() == FM_BYPASS:
+            return 0x20
+        wtm = 0x80 if n > (self.regs[0x2E] & 0x1F) else 0
+        return wtm | (0x40 if n == 32 else 0) | (0x20 if n == 0 else 0) | (31 if n == 32 else n)
 
     def readfrom_mem_into(self, addr, reg, buf):
         self._check(addr)
         self.reads += 1
         r = reg & 0x7F
         inc = reg & 0x80
-        fifo_on = (self.regs[0x24] & 0x40) and (self.regs[0x2E] & 0xC0)
+        fifo_on = self.fifo_mode() != FM_BYPASS
         for i in range(len(buf)):
             if 0x28 <= r <= 0x2D:
-                if self.fifo_n:
+                if not fifo_on:
+                    buf[i] = self.latest[r - 0x28]
+                elif self.fifo_n:
                     buf[i] = self.fifo[6 * self.fifo_head + (r - 0x28)]
                 else:
                     buf[i] = 0
-                if r == 0x2D and self.fifo_n:  # one sample consumed
+                if fifo_on and r == 0x2D and self.fifo_n:  # one sample consumed
                     self.fifo_head = (self.fifo_head + 1) % 32
                     self.fifo_n -= 1
-            elif r == 0x2F:  # FIFO_SRC: WTM OVRN EMPTY FSS
-                n = self.fifo_n
-                buf[i] = (0x40 if n == 32 else 0) | (0x20 if n == 0 else 0) | (31 if n == 32 else n)
+            elif r == 0x2F:
+                buf[i] = self._fifo_src()
             elif r == 0x31 or r == 0x35:  # INTx_SRC: reading clears the latch
                 buf[i] = self.regs[r]
                 self.regs[r] = 0
             elif r == 0x26:  # REFERENCE: reading it settles the high-pass filter
                 buf[i] = self.regs[r]
-                self._ref = None
-                self._ref2 = None
+                self.gen1.settle()
+                self.gen2.settle()
             else:
                 buf[i] = self.regs[r]
             if inc:
                 r += 1
                 if fifo_on and r == 0x2E:
                     r = 0x28  # burst FIFO reads roll back to OUT_X_L
-        self._int1_out()
+        self._pins()
         return None
 
-    # INT1 ------------------------------------------------------------------------------------------
-    def _ths_mg(self):
-        return {0x00: 16, 0x10: 32, 0x20: 62, 0x30: 186}[self.regs[0x23] & 0x30]
-
-    def _generator1(self, x, y, z):
-        cfg = self.regs[0x30]
-        if self._ref is None:
-            self._ref = [x, y, z]
-        hp = self.regs[0x21] & 0x01  # HP_IA1: filtered data to generator 1
-        over = False
-        for k, v in enumerate((x, y, z)):
-            d = v - self._ref[k] if hp else v
-            self._ref[k] += (v - self._ref[k]) // 8  # ~1 Hz first-order high-pass at 50 Hz
-            if d < 0:
-                d = -d
-            if cfg & (0x02 << (2 * k)) and d > self.regs[0x32] * self._ths_mg():
-                over = True
-        self._over = self._over + 1 if over else 0
-        if over and self._over >= max(1, self.regs[0x33]) and cfg & 0x2A:
-            self.regs[0x31] = 0x40 | 0x2A  # IA + the high events (which axis is not modelled)
-
-    def _generator2(self, x, y, z):
-        cfg = self.regs[0x34]
-        if self._ref2 is None:
-            self._ref2 = [x, y, z]
-        hp = self.regs[0x21] & 0x02  # HP_IA2: filtered data to generator 2
-        ths = self.regs[0x36] * self._ths_mg()
-        events = 0  # INT2_SRC layout: ZH ZL YH YL XH XL
-        for k, v in enumerate((x, y, z)):
-            d = v - self._ref2[k] if hp else v
-            self._ref2[k] += (v - self._ref2[k]) // 8  # the filter of generator 1
-            if d < 0:
-                d = -d
-            events |= (0x02 if d > ths else 0x01) << (2 * k)
-        enabled = cfg & 0x3F
-        met = events & enabled
-        if cfg & 0x40 or not enabled:
-            cond = False  # 6D not modelled; nothing enabled: nothing fires
-        elif cfg & 0x80:
-            cond = met == enabled  # AND of the enabled events
-        else:
-            cond = met != 0  # OR
-        self._over2 = self._over2 + 1 if cond else 0
-        fired = cond and self._over2 >= max(1, self.regs[0x37])
-        if fired:
-            self.regs[0x35] = 0x40 | met
-        elif not self.regs[0x24] & 0x02:  # not latched (LIR_INT2): the source follows the condition
-            self.regs[0x35] = 0
-
+    # pins ------------------------------------------------------------------------------------------
     def ms_to_watermark(self):
         """ms until the FIFO watermark raises INT1 at the ODR, None unless it is routed to INT1."""
         if not self.regs[0x22] & 0x04 or not self.odr_hz():
             return None
         return max(0, (self.regs[0x2E] & 0x1F) + 1 - self.fifo_n) * 1000 // self.odr_hz()
 
-    def _int1_out(self):
+    def _pins(self):
         r3 = self.regs[0x22]
+        r6 = self.regs[0x25]
+        ia1 = self.regs[0x31] & 0x40
+        ia2 = self.regs[0x35] & 0x40
+        src = self._fifo_src() if self.fifo_mode() != FM_BYPASS else 0
         level = 0
-        if r3 & 0x40 and self.regs[0x31] & 0x40:  # I1_IA1, latched source
+        if (r3 & 0x40 and ia1) or (r3 & 0x20 and ia2):  # I1_IA1, I1_IA2
             level = 1
-        if r3 & 0x20 and self.regs[0x35] & 0x40:  # I1_IA2: generator 2 on the INT1 pin
-            level = 1
-        if r3 & 0x04 and self.fifo_n > (self.regs[0x2E] & 0x1F):  # I1_WTM
+        if (r3 & 0x04 and src & 0x80) or (r3 & 0x02 and src & 0x40):  # I1_WTM, I1_OVERRUN
             level = 1
         self.int1 = level
+        self.int2 = 1 if (r6 & 0x40 and ia1) or (r6 & 0x20 and ia2) else 0
         pin = machine.Pin._all.get(self.int1_pin) if self.int1_pin is not None else None
         if pin is not None:
             pin._drive(level)
@@ -203,8 +282,9 @@ class SimLIS3DH:
         return True
 
     def push_mg(self, x, y, z):
-        """One world sample (mg) at src_hz: queued if the chip samples it at its ODR, quantised as
-        the configured range and mode would."""
+        """One world sample (mg) at src_hz: if the chip samples it at its ODR, quantised as the
+        configured range and mode would, stored as the FIFO mode says (before the generators look at
+        it), then both generators and the pins."""
         if not self._sampled():
             return
         fs = self.regs[0x23] & 0x30
@@ -222,6 +302,6 @@ class SimLIS3DH:
             raw.append(d << shift)
         self.push_raw(raw[0], raw[1], raw[2])
         self.pushed += 1
-        self._generator1(x, y, z)
-        self._generator2(x, y, z)
-        self._int1_out()
+        self.gen1.sample(x, y, z)
+        self.gen2.sample(x, y, z)
+        self._pins()

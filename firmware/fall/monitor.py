@@ -32,6 +32,14 @@ WAKE_MG = 250  # activity threshold on the high-passed axes (LIS3DH generator 1)
 WAKE_MS = 40
 _SEED_MS = 2500  # pre-fall history given to the detector at a motion wake (its long_ms is 2 s)
 SLEEP_HZ = 25  # LIS3DH rate while INT1 is the activity interrupt (docs/power.md: measured 10/25/50)
+# impact wake (issue 22, power.fall_wake "impact"): the LIS3DH wakes the MCU only on a high-passed axis
+# beyond IMPACT_MG. Frozen on the tuning subjects (docs/fall-detection.md, *The impact wake*): 1000 mg
+# lost the fewest falls there (1250 mg missed one wake entirely), and with a 1 s boot the FIFO streaming
+# up to the first read (IMPACT_FREEZE False) kept 660 of 665 falls where the FIFO frozen at the impact
+# (stream-to-FIFO: the second after the impact lost to the boot) kept far fewer on MobiFall
+IMPACT_MG = 1000
+IMPACT_MS = 0
+IMPACT_FREEZE = False
 
 
 # per-sample | |a|^2 - 1 g^2 | cap (~4.2 g, far above the moving threshold): 32 of them stay a small
@@ -99,6 +107,7 @@ def _stats(buf: ptr16, n: int, out: ptr32):
 
 
 class FallMonitor:
+    impact_freeze = IMPACT_FREEZE  # what impact_mode() arms by default: the power task bridges the boot
     def __init__(self, accel, alert, log, vibrator=None, cfg=None, detector=None, sleep_hz=SLEEP_HZ):
         cfg = cfg or {}
         self.accel = accel
@@ -124,6 +133,8 @@ class FallMonitor:
         self.int1 = None  # what INT1 signals now: "fifo", "activity" (or None: not set by us)
         self.sleep_hz = sleep_hz
         self._pending = False  # a fall confirmed by the FIFO read before a rate change
+        self._gap = 0  # samples lost to the boot after an impact wake, bridged at the next read
+        self._last = array("h", (0, 0, 0))  # mg: the last sample of the frozen FIFO
         self.task = None
 
     def start(self):
@@ -176,6 +187,8 @@ class FallMonitor:
                 acc.set_odr(rate)  # the FIFO was just read empty: the rates never mix
             except OSError as e:
                 self.log("accel_error", err=repr(e))
+        if self._gap and n and not slow:
+            fell = self._bridge(buf) or fell
         k = 0
         while k < n and not slow:  # the whole batch at once (viper while nothing happens), stopping at each event
             k = det.feed(buf, n, k)
@@ -212,6 +225,21 @@ class FallMonitor:
                 fell = True
             px, py, pz = x, y, z
             j += 3
+        return fell
+
+    def _bridge(self, buf):
+        # the boot after an impact wake: self._gap samples the chip took while its FIFO was frozen,
+        # linearly interpolated from the last frozen sample to the first live one (integer, no
+        # allocation per sample) so that the detector's decision and windows stay on the right time
+        det = self.det
+        g = self._gap + 1
+        self._gap = 0
+        fell = False
+        px, py, pz = self._last[0], self._last[1], self._last[2]
+        x, y, z = buf[0], buf[1], buf[2]
+        for k in range(1, g):
+            if det.update(px + (x - px) * k // g, py + (y - py) * k // g, pz + (z - pz) * k // g) == EV_FALL:
+                fell = True
         return fell
 
     def _set_rate(self, moving):
@@ -260,6 +288,50 @@ class FallMonitor:
                 pass
         return self.posture()
 
+    def impact_mode(self, threshold_mg=IMPACT_MG, duration_ms=IMPACT_MS, freeze=None):
+        """Before a sleep in the impact wake mode (moving or still): the FIFO read empty through the
+        detector, the chip at sleep_hz, INT1 = the LIS3DH's impact interrupt with the FIFO kept up to
+        the impact (freeze; None: impact_freeze). Returns the still posture to keep across a deep sleep
+        (or None)."""
+        if freeze is None:
+            freeze = self.impact_freeze
+        self._set_rate(False)
+        try:
+            self.accel.int1_impact(threshold_mg, duration_ms, freeze)
+            self.int1 = "impact"
+        except (AttributeError, OSError, ValueError) as e:
+            self.int1 = None
+            self.log("accel_int1_failed", err=repr(e))
+        return self.posture()
+
+    def resume_impact(self, posture, gap_ms):
+        """After an impact wake: the saved posture as pre-fall history (if any), the frozen FIFO (the
+        samples up to the impact, at the sleep rate, interpolated up) through the detector, then the
+        latch cleared and the FIFO streaming at the detector's rate. gap_ms: the time from the impact
+        to this read (the boot, measured by the board); the samples of that time are lost with the
+        frozen FIFO and are bridged at the next read by interpolation (_bridge), so the detector's
+        clock stays right (0 after impact_mode(freeze=False): the FIFO streamed up to this read). True if a fall was confirmed by that first read."""
+        self._seed(posture)
+        buf = self._buf
+        n = 0
+        try:
+            n = self.accel.fifo_count()
+        except (AttributeError, OSError):
+            pass
+        fell = self.batch()  # the FIFO before the latch is cleared: it still ends at the impact
+        if n:
+            k = 3 * (min(n, _FIFO) - 1)
+            lx, ly, lz = buf[k], buf[k + 1], buf[k + 2]
+            self._last[0], self._last[1], self._last[2] = lx, ly, lz
+            self._gap = max(0, gap_ms) * self.accel.rate_hz // 1000
+        try:
+            self.accel.int_source()
+            self.accel.fifo_stream()
+        except (AttributeError, OSError) as e:
+            self.log("accel_error", err=repr(e))
+        self.int1 = None
+        return fell
+
     def latest(self):
         """(x, y, z) mg: the mean of the last batch read from the FIFO, or None before the first.
         Read by the self-test: reading the chip's output registers itself would take samples out of
@@ -282,6 +354,9 @@ class FallMonitor:
             self.accel.int_source()
         except (AttributeError, OSError):
             pass
+        self._seed(posture)
+
+    def _seed(self, posture):
         if posture and len(posture) == 3:
             x, y, z = int(posture[0]), int(posture[1]), int(posture[2])
             p = self._posture

@@ -52,7 +52,13 @@ DEFAULTS = {
     # starts then is seen only through the FIFO's last 0.64 s after the boot (docs/power.md: falls
     # lost against the boot time). False: light sleep only, every fall seen as when awake
     "fall_deep_sleep": True,
+    # what wakes the MCU for the fall detector (issue 22): "fifo", every FIFO watermark while she moves
+    # (light sleep) and the activity interrupt while still; "impact", the LIS3DH's own impact interrupt
+    # only, moving or still (deep sleep while she moves too; the falls it loses to the boot:
+    # docs/fall-detection.md, *The impact wake*)
+    "fall_wake": "fifo",
 }
+FALL_WAKES = ("fifo", "impact")
 _INT_KEYS = ("still_s", "boot_awake_s", "min_deep_s", "max_deep_s")
 
 
@@ -67,6 +73,8 @@ def config(cfg=None):
     for k in ("low_power", "debug", "fall_detection", "fall_deep_sleep"):
         if not isinstance(c[k], bool):
             raise ValueError("power.%s must be true or false" % k)
+    if c["fall_wake"] not in FALL_WAKES:
+        raise ValueError("power.fall_wake must be \"fifo\" or \"impact\"")
     for k in _INT_KEYS:
         v = c[k]
         if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= 86400:
@@ -207,7 +215,7 @@ class PowerPolicy:
         fall = c["fall_detection"]
         if fall and not light & W_ACCEL:
             return (ACTIVE, 0, 0, "no_accel_wake")  # the detector needs its samples: stay awake
-        if self.moving(now):
+        if self.moving(now) and c["fall_wake"] != "impact":
             # the fall detector runs on every FIFO watermark (INT1): light sleep between them, and a
             # timer wake when the still window ends
             left = c["still_s"] * 1000 - ticks_diff(now, self._motion_t)

@@ -99,12 +99,17 @@ class PowerTask:
         chip = getattr(fm, "accel", None)
         self.watch = MotionWatch(chip, app.log) if chip is not None else None  # "she moved" (issue 22)
         self._watch_now = False  # arm the motion watch for the coming sleep
+        self.impact = self.policy.cfg["fall_wake"] == "impact"
         if hw.reset == "deepsleep":
             if self.watch is not None and self._x.get("mw"):
                 self.watch.armed = True  # the chip kept it through the sleep
                 if hw.wake == "accel":
                     self._watch_check(hw.t_wake())  # before fm.resume() clears the chip's latches
-            if fm is not None:
+            if fm is not None and self.impact:  # a FIFO frozen at the impact: the boot bridged
+                frozen = hw.wake == "accel" and getattr(fm, "impact_freeze", False)
+                gap = ticks_diff(now, hw.t_wake()) if frozen else 0
+                fm.resume_impact(self._x.get("ap"), gap)
+            elif fm is not None:
                 fm.resume(self._x.get("ap"))  # the still posture before the sleep: pre-fall history
             if hw.wake == "accel":
                 self.policy.motion(hw.t_wake())  # she moves: the detector runs (FIFO light sleep)
@@ -382,10 +387,10 @@ class PowerTask:
 
     def _int1(self, mask, moving):
         """INT1 and the LIS3DH rate for the coming sleep (FIFO watermark while moving, activity
-        otherwise); the posture."""
+        otherwise; the impact interrupt in either case with power.fall_wake "impact"); the posture."""
         fm = getattr(self.app, "fall", None)
         if fm is not None and mask & W_ACCEL:
-            p = fm.sleep_mode(moving)
+            p = fm.impact_mode() if self.impact else fm.sleep_mode(moving)
             self.acc.set("accel", self._accel_state(fm, True), ticks_ms())
             return p
         return None
@@ -420,7 +425,10 @@ class PowerTask:
         t1 = ticks_ms()
         acc.set("mcu", ACTIVE, t1)
         if mask & W_ACCEL:
-            acc.set("accel", self._accel_state(getattr(self.app, "fall", None)), t1)
+            fm = getattr(self.app, "fall", None)
+            if self.impact and fm is not None:  # awake: the FIFO read and streaming again at once
+                fm.resume_impact(None, 0)
+            acc.set("accel", self._accel_state(fm), t1)
         acc.count("light_sleeps")
         acc.count("wake_" + why)
         if why == "accel":

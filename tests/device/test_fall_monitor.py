@@ -301,3 +301,56 @@ async def test_a_fall_during_a_test_alert_still_alerts_and_during_a_real_one_is_
         await fm._fall()
         assert alert.triggers == want, (kind, alert.triggers, log)
         assert ("fall_during_alert" in log) == (kind == "alert")
+
+
+def test_impact_wake_keeps_the_detector_clock_across_the_boot():
+    # the chip, not the MCU, decides the wake: the FIFO frozen at the impact, then the boot's samples
+    # bridged so that the detector's sample count (its clock) matches what the chip took
+    from lis3dh_sim import SimLIS3DH
+    from drivers.lis3dh import LIS3DH
+    chip = SimLIS3DH(int1_pin=None)
+    fm = FallMonitor(LIS3DH(chip), Alert(), lambda *a, **k: None)
+    for _ in range(4):
+        for _ in range(25):
+            chip.push_mg(0, 0, 1000)
+        fm.batch()
+    posture = fm.impact_mode(1000, 0, True)
+    assert posture == [0, 0, 992]  # 1000 mg read in 16 mg digits
+    assert fm.int1 == "impact" and chip.odr_hz() == 25 and chip.regs[0x2E] & 0xE0 == 0xE0
+    for _ in range(100):
+        chip.push_mg(0, 0, 1000)
+    chip.push_mg(2600, 0, 1000)
+    chip.push_mg(2600, 0, 1000)
+    assert chip.int1 == 1
+    for _ in range(50):  # a 1 s boot: 25 chip samples the frozen FIFO does not take
+        chip.push_mg(0, 0, 1000)
+    fm2 = FallMonitor(LIS3DH(chip, keep_fifo=True), Alert(), lambda *a, **k: None)
+    n0 = fm2.det.n
+    fm2.resume_impact(posture, 1000)
+    seeded = 2500 * 50 // 1000
+    assert (fm2.det.n - n0) & 0x1FFFFFFF == seeded + 1 + 31 * 2  # 32 samples at 25 Hz, interpolated to 50
+    assert chip.int1 == 0 and chip.odr_hz() == 50 and chip.regs[0x2E] & 0xC0 == 0x80
+    for _ in range(25):
+        chip.push_mg(0, 0, 1000)
+    fm2.batch()
+    assert (fm2.det.n - n0) & 0x1FFFFFFF == seeded + 63 + 50 + 25  # the boot's 50 samples bridged
+    assert fm2.det.phase  # the impact (2.6 g) is a candidate under check, on the right clock
+
+
+def test_impact_wake_in_stream_mode_has_no_gap():
+    from lis3dh_sim import SimLIS3DH
+    from drivers.lis3dh import LIS3DH
+    chip = SimLIS3DH(int1_pin=None)
+    fm = FallMonitor(LIS3DH(chip), Alert(), lambda *a, **k: None)
+    fm.impact_mode(1000, 0, False)
+    assert chip.regs[0x2E] & 0xC0 == 0x80 and chip.regs[0x22] & 0x40  # stream, INT1 = generator 1
+    for _ in range(200):
+        chip.push_mg(0, 0, 1000)
+    fm2 = FallMonitor(LIS3DH(chip, keep_fifo=True), Alert(), lambda *a, **k: None)
+    n0 = fm2.det.n
+    fm2.resume_impact(None, 0)
+    assert (fm2.det.n - n0) & 0x1FFFFFFF == 63 and not chip.regs[0x22] & 0x40
+    for _ in range(25):
+        chip.push_mg(0, 0, 1000)
+    fm2.batch()
+    assert (fm2.det.n - n0) & 0x1FFFFFFF == 63 + 25

@@ -349,3 +349,46 @@ def test_generator2_free_fall_is_an_and_of_low_events_on_raw_data():
     bus.push_mg(100, -100, 200)
     bus.push_mg(100, -100, 200)
     assert bus.int1 == 1 and bus.regs[0x35] == 0x40 | 0x15  # IA + ZL YL XL, after 2 samples (40 ms)
+
+def test_impact_wake_keeps_the_samples_before_the_impact_across_a_boot():
+    import machine
+    pin = machine.Pin(39, machine.Pin.IN)
+    bus = FakeLIS3DH(int1_pin=39)
+    acc = LIS3DH(bus)
+    acc.int1_fifo(25)
+    acc.set_odr(25)
+    acc.int1_impact(1500, 0)
+    assert bus.regs[0x30] == 0x2A and bus.regs[0x32] == 24 and bus.regs[0x33] == 0  # 1500 / 62 mg
+    assert bus.regs[0x21] & 0x01 and bus.regs[0x24] & 0x08  # high-passed, latched
+    assert bus.regs[0x22] & 0x44 == 0x40  # INT1: generator 1, no watermark
+    assert bus.regs[0x25] & 0x40 and bus.regs[0x2E] & 0xE0 == 0xE0  # INT2 = trigger of stream-to-FIFO
+    for i in range(200):  # walking-like swings of +-600 mg at 1.6 Hz (4 s of the world at 50 Hz)
+        bus.push_mg(0, 600 if (i // 15) % 2 else -600, 1000)
+    assert pin.value() == 0
+    for i in range(80):  # a ramp: each sample tells which one it is
+        bus.push_mg(0, 8 * i, 1000)
+    bus.push_mg(3000, 0, 1000)  # the impact, two world samples: one chip sample at 25 Hz
+    bus.push_mg(3000, 0, 1000)
+    assert pin.value() == 1
+    for i in range(25):  # the boot, 1 s: the chip samples on, the FIFO takes none of it
+        bus.push_mg(0, 4000, 0)
+    acc2 = LIS3DH(bus, keep_fifo=True)  # the reboot: stream-to-FIFO is kept as running
+    assert acc2.kept_fifo and acc2.odr_hz == 25 and acc2.fifo_count() == 32
+    buf = array.array("h", bytes(6 * 32))
+    assert acc2.read_fifo(buf) == 32
+    # ends at the impact (3000 mg read in 16 mg digits), the ramp's last chip sample before it (624 or
+    # 632 mg read in 16 mg digits) and 31 chip samples of the ramp, 16 mg apart, before that
+    assert buf[3 * 31] == 2992 and buf[3 * 30 + 1] == 624, (buf[3 * 31], buf[3 * 30 + 1])
+    assert buf[1] == 624 - 30 * 16, buf[1]
+    assert acc2.int_source()[0] & 0x42 == 0x42 and pin.value() == 0  # X high; latch cleared
+    acc2.fifo_stream()
+    assert bus.regs[0x2E] & 0xC0 == 0x80 and not bus.regs[0x25] & 0x40 and not bus.regs[0x22] & 0x40
+    bus.push_mg(0, 0, 1000)
+    bus.push_mg(0, 0, 1000)
+    assert acc2.fifo_count() == 1  # streaming again (25 Hz until set_odr)
+
+
+def test_impact_wake_values_checked():
+    acc = LIS3DH(FakeLIS3DH(int1_pin=None))
+    raises(ValueError, acc.int1_impact, 9000)  # 145 LSB at +-8 g
+    raises(ValueError, acc.int1_impact, 1500, 5000)

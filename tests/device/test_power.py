@@ -763,3 +763,59 @@ async def test_a_checkin_deadline_wakes_the_mcu_and_a_deep_sleep_counts_toward_i
     assert app2.wearer.checkin.poll(uptime.ms() + left) == MISSED
     os.remove("ci_power.json")
     power._installed = None
+
+def test_impact_wake_deep_sleeps_while_she_moves():
+    p = PowerPolicy({"low_power": True, "boot_awake_s": 0})
+    q = PowerPolicy({"low_power": True, "boot_awake_s": 0, "fall_wake": "impact"})
+    for pol in (p, q):
+        pol.motion(1000)
+    assert p.decide(2000, next_timer_ms=3600 * S)[0] == LIGHT  # "fifo": every watermark while moving
+    d = q.decide(2000, next_timer_ms=3600 * S)
+    assert d[0] == DEEP and d[2] & W_ACCEL  # "impact": the LIS3DH alone wakes it
+    for bad in ("Impact", "", 1, True):
+        try:
+            PowerPolicy({"fall_wake": bad})
+            raise AssertionError("accepted %r" % (bad,))
+        except ValueError:
+            pass
+
+
+class ImpactFall(FakeFall):
+    def __init__(self):
+        FakeFall.__init__(self)
+        self.impacts = []
+
+    def impact_mode(self):
+        self.modes.append("impact")
+        return [10, -20, 995]
+
+    def resume_impact(self, posture, gap_ms):
+        self.impacts.append((posture, gap_ms))
+
+
+async def test_impact_wake_arms_every_sleep_and_bridges_the_boot_after_a_wake():
+    from firmware.power import task as power_task
+    cfg = {"low_power": True, "wake_ms": 0, "fall_wake": "impact"}
+    hw = FakeHw("deepsleep", "timer", Accounting(0, {"modem": "sleep", "mcu": DEEP}).dump(0, {"ms": 1000}))
+    app = FakeApp(hw, cfg)
+    app.fall = ImpactFall()
+    pt = power_task.start(app)
+    pt.task.cancel()
+    assert app.fall.impacts == [(None, 0)]  # a timer wake: the FIFO streamed, nothing to bridge
+    pt.policy.motion(ticks_ms())  # moving: yet deep sleep, INT1 = the impact interrupt
+    assert await _until_slept(pt, hw)
+    assert hw.slept[0] == "deep" and hw.slept[2] & W_ACCEL and app.fall.modes == ["impact"]
+    assert Accounting.load(hw.rtc, 0)[1]["ap"] == [10, -20, 995]
+    for freeze in (False, True):
+        hw2 = FakeHw("deepsleep", "accel", hw.rtc, hw.wall + 5000)
+        hw2.t0 = ticks_add(ticks_ms(), -800)  # the chip woke 0.8 s before the firmware ran
+        app2 = FakeApp(hw2, cfg)
+        app2.fall = ImpactFall()
+        app2.fall.impact_freeze = freeze
+        pt2 = power_task.start(app2)
+        pt2.task.cancel()
+        (posture, gap), = app2.fall.impacts
+        assert posture == [10, -20, 995]
+        # frozen at the impact: the boot's samples are bridged; streaming: the FIFO ends at the read
+        assert (800 <= gap < 1000) if freeze else gap == 0, gap
+        power._installed = None

@@ -209,3 +209,34 @@ def test_standby_gnss_follows_motion_and_age_not_a_fixed_period():
     assert n == 3 and 3 * 120000 <= on <= 3 * 121000, counts
     n, on, counts = _gnss_day(home, ["walking"])
     assert n == 0, counts
+
+def test_impact_wake_deep_sleeps_through_the_walk_and_wakes_at_the_measured_rate():
+    # power.fall_wake "impact": no FIFO wakes while moving; INT1 fires at the replay's rates per hour
+    sc = json.loads(json.dumps(HOURS3))
+    sc["power"]["fall_wake"] = "impact"
+    sc["impact_wake"] = {"wakes_per_h": {"walking": 30, "moves": 60}, "awake_ms": {"walking": 3000, "moves": 3000}}
+    P = battery_life.resolve(sc, "ready", CPU_MS)
+    res = battery_life.run_day(P)
+    n = res["counts"]
+    # 20 min walking at 30/h, 20 bursts of 10 s (moves: 40 min, every 120 s) at 60/h: 10 + 3.3
+    assert 12 <= n["impact_wakes"] <= 14, n
+    assert n.get("wake_accel", 0) - n["impact_wakes"] <= 1  # nothing else from INT1 (no watermark)
+    assert n["boots"] == n["deep_sleeps"] - 1
+    assert res["totals_ms"]["accel"]["n25"] > 0.95 * res["duration_ms"] - n["boots"] * 5000
+    # 3 s of checking after each wake (one of them overlaps the test alert, which keeps it awake anyway)
+    assert res["awake_ms_by_reason"]["fall_check"] >= (n["impact_wakes"] - 1) * 2900
+    fifo = battery_life.run_day(battery_life.resolve(HOURS3, "ready", CPU_MS))
+    assert res["totals_ms"]["mcu"].get("light", 0) < fifo["totals_ms"]["mcu"]["light"] / 10
+
+
+def test_counted_checks_keep_the_mcu_active_for_their_fraction_of_the_walk():
+    sc = json.loads(json.dumps(HOURS3))
+    sc["detector_checks"] = {"check_frac": {"walking": 0.5, "moves": 0.0}}
+    sc["count_checks"] = True
+    res = battery_life.run_day(battery_life.resolve(sc, "ready", CPU_MS))
+    base = battery_life.run_day(battery_life.resolve(HOURS3, "ready", CPU_MS))
+    extra = res["totals_ms"]["mcu"]["active"] - base["totals_ms"]["mcu"]["active"]
+    assert 0.45 * 20 * 60 * 1000 <= extra <= 0.55 * 20 * 60 * 1000, extra  # half of the 20 min walk
+    sc.pop("count_checks")  # the block alone changes nothing: the flag decides
+    same = battery_life.run_day(battery_life.resolve(sc, "ready", CPU_MS))
+    assert same["totals_ms"]["mcu"] == base["totals_ms"]["mcu"]

@@ -78,6 +78,8 @@ def resolve(sc, mode, cpu_ms):
         "hardware": dict(sc.get("hardware", {"mic_chipen": False, "accel_state": "n50"})),
         "power": power,
         "gnss_power": sc.get("gnss_power"),
+        "impact_wake": sc.get("impact_wake"),
+        "detector_checks": sc.get("detector_checks") if sc.get("count_checks") else None,
         "modem": m,
         "gnss": dict(sc.get("gnss", {"fix_s": 30})),
         "mcu": dict(sc["mcu"]),
@@ -351,6 +353,12 @@ def add_arguments(p):
                    help="a board without the microphone's CHIPEN on a GPIO (idle mic in standby, 0.8 mA)")
     p.add_argument("--fall-light", action="store_true",
                    help="fall detection without deep sleep (power.fall_deep_sleep false: light sleep while still)")
+    p.add_argument("--impact", action="store_true",
+                   help="the LIS3DH's impact interrupt alone wakes the MCU (power.fall_wake \"impact\"; "
+                        "wake rates from the scenario's impact_wake block)")
+    p.add_argument("--count-checks", action="store_true",
+                   help="FIFO mode: the MCU active while the detector checks candidates, for the measured "
+                        "fraction of each activity (the scenario's detector_checks block)")
     p.add_argument("--json", dest="as_json", action="store_true", help="print one JSON object")
 
 
@@ -411,6 +419,15 @@ def run(args):
             sc.setdefault("hardware", {})["mic_chipen"] = False
         if args.fall_light:
             sc.setdefault("power", {})["fall_deep_sleep"] = False
+        if args.count_checks:
+            if not (sc.get("detector_checks") or {}).get("check_frac"):
+                raise EnergyError("--count-checks needs the scenario's detector_checks.check_frac")
+            sc["count_checks"] = True
+        if args.impact:
+            if not (sc.get("impact_wake") or {}).get("wakes_per_h"):
+                raise EnergyError("--impact needs the scenario's impact_wake.wakes_per_h (measured by "
+                                  "python -m alertbutton.energy.impact_wake)")
+            sc.setdefault("power", {})["fall_wake"] = "impact"
         table = load_table(args.table, args.profile)
         battery = args.battery_mah or float(sc.get("battery_mah", 1000))
         modes = args.mode or list(MODES)

@@ -90,6 +90,19 @@ class Day:
                      "psm": m.get("psm"), "edrx_s": m.get("edrx_s"), "check_s": int(m.get("check_s", 14400))}
         self.fall = bool(self.pcfg.get("fall_detection", True))
         self.segments = [(int(a * 1000), int(b * 1000), k, s) for a, b, k, s in P["segments"]]
+        # power.fall_wake "impact": the LIS3DH's impact interrupt alone wakes the MCU, at the rates per
+        # hour of each activity measured by replaying real recordings through the simulated chip
+        # (alertbutton.energy.impact_wake); each wake costs a boot and impact_awake_ms of checking
+        self.impact = self.fall and self.pcfg.get("fall_wake") == "impact"
+        iw = P.get("impact_wake") or {}
+        self.impact_awake_ms = iw.get("awake_ms", 0)  # ms, or {activity: ms}
+        self.impacts = self._impact_times(iw.get("wakes_per_h", {})) if self.impact else []
+        self.ii = 0
+        self.check_until = 0  # the detector's check after an impact wake keeps the MCU awake
+        # "fifo" mode with the detector's checks counted (energy --count-checks): the measured fraction
+        # of each activity's time the awake detector spends checking candidates, the MCU active then
+        self.check_frac = (P.get("detector_checks") or {}).get("check_frac", {})
+        self.fifo_due = 0
         self.alerts = sorted(int(a["t_s"] * 1000) for a in P["alerts"])
         self.presses_ms = [int(x) for x in P["gesture_ms"]]
         self.window_ms = int(P["gesture_window_ms"])
@@ -185,6 +198,28 @@ class Day:
                 if t < b:
                     best = min(best, t)
         return best
+
+    def _impact_times(self, rates):
+        # evenly spread: a wake each time the moving time weighted by its activity's rate adds up to 1
+        out = []
+        acc = 0.0
+        for sec in range(self.D // 1000):
+            v = sec * 1000
+            if self.moving(v):
+                acc += float(rates.get(self.segment(v)[0], 0)) / 3600.0
+                if acc >= 1.0:
+                    acc -= 1.0
+                    out.append(v)
+        return out
+
+    def next_accel(self, v):
+        """Virtual time INT1 next fires while the MCU sleeps without the FIFO watermark: the impact
+        interrupt (power.fall_wake "impact"), else the activity interrupt (motion starts)."""
+        if not self.impact:
+            return self.next_motion_start(v)
+        while self.ii < len(self.impacts) and self.impacts[self.ii] < v:
+            self.ii += 1
+        return self.impacts[self.ii] if self.ii < len(self.impacts) else INF
 
     def next_press(self):
         return self.presses[self.pi][0] if self.pi < len(self.presses) else INF
@@ -306,6 +341,8 @@ class Day:
             busy, doze = "modem_op", None
         else:
             busy, doze = modem_busy(mp, v < self.at_until, self.gnss_on)
+        if busy is None and v < self.check_until:
+            busy = "fall_check"
         nxt = mp.next_ms(now)
         g = self.gnss.next_check_ms(now)
         wms = None  # PowerTask._watch_plan: arm the motion watch now (0), or a timer wake when the fix ages
@@ -329,6 +366,8 @@ class Day:
             events.append(self.sms_at)
         if self.fix_at < INF:
             events.append(self.fix_at)
+        if self.check_until > v:
+            events.append(self.check_until)
         if state in (ACTIVE, ALERTING):
             self.mcu(state, v)
             t = v + (ms if ms > 0 else (60000 if why == "disabled" else 1000))
@@ -381,11 +420,16 @@ class Day:
         wake = v + ms
         src = "timer"
         motion_mode = self.policy.moving(tk(v))
-        still = bool(mask & W_ACCEL) and not motion_mode
+        still = bool(mask & W_ACCEL) and (self.impact or not motion_mode)
         self.accel_rate(v, still)
         if mask & W_ACCEL and self.fall:
             # the detector runs: a FIFO watermark wakes it; otherwise INT1 fires when motion starts
-            t = v + self.fifo_ms if motion_mode else self.next_motion_start(v + 1)
+            # (or at an impact)
+            if motion_mode and not self.impact:
+                # the next watermark: fifo_ms after the last one when a check kept the MCU up between
+                t = self.fifo_due if self.fifo_due > v else v + self.fifo_ms
+            else:
+                t = self.next_accel(v + 1)
             if t < wake:
                 wake, src = t, "accel"
         wake, src = self.watch_wake(v, wake, src)
@@ -407,8 +451,12 @@ class Day:
         self.mcu(ACTIVE, wake)
         if self.gnss_on and src == "timer":
             self.at_until = wake + self.at_ms  # App.gnss_task's poll: AT+CGNSSINFO
-        # a FIFO wake: read the FIFO, run the detector, back to sleep
-        self.v = min(wake + (self.cpu_ms if src == "accel" else 1), self.D)
+        # a FIFO wake: read the FIFO, run the detector, back to sleep (or stay up while it checks)
+        busy = self.cpu_ms
+        if src == "accel" and motion_mode and not self.impact and self.check_frac and self.moving(wake):
+            busy = max(busy, int(float(self.check_frac.get(self.segment(wake)[0], 0)) * self.fifo_ms))
+            self.fifo_due = wake + self.fifo_ms if busy > self.cpu_ms else 0
+        self.v = min(wake + (busy if src == "accel" else 1), self.D)
 
     def woke(self, src, v):
         now = tk(v)
@@ -430,7 +478,7 @@ class Day:
                                    "mc": self.modem.carry(now)})  # the RTC memory (power_task._save)
         wake, src = v + ms, "timer"
         if mask & W_ACCEL and self.fall:
-            t = self.next_motion_start(v + 1)
+            t = self.next_accel(v + 1)
             if t < wake:
                 wake, src = t, "accel"
         wake, src = self.watch_wake(v, wake, src)
@@ -465,6 +513,12 @@ class Day:
         self.v = v1
         if mask & W_ACCEL:
             self.accel_rate(v1, False)  # the boot's first FIFO read
+        if src == "accel" and self.impact:
+            self.acc.count("impact_wakes")
+            aw = self.impact_awake_ms
+            if isinstance(aw, dict):
+                aw = aw.get(self.segment(wake)[0], 0)
+            self.check_until = v1 + int(aw)
         if src == "button":
             self._wake_press(wake)
         self.woke(src, v1)

@@ -25,19 +25,11 @@ import machine
 from lis3dh_sim import SimLIS3DH
 
 from drivers.lis3dh import LIS3DH
+from vm_alert import IdleAlert as _Alert
 from firmware.fall.detector import FallDetector
 from firmware.fall.monitor import FallMonitor, SLEEP_HZ
 
 INT1 = 39
-
-
-class _Alert:
-    state = "idle"
-
-    class followups:
-        @staticmethod
-        def on_motion(moving):
-            pass
 
 
 MODEL = [None]  # the trial's integer model (argv JSON "models"), None: the shipped one
