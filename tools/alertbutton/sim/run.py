@@ -5,6 +5,7 @@ external AT peer with --modem-pty) answers on the first, the virtual button is d
 Outputs in --out: sms.jsonl (every SMS the modem accepted, decoded by python-gsmmodem-new),
 events.jsonl (the firmware's event log), firmware.log (everything else the VM printed)."""
 import calendar
+import collections
 import json
 import os
 import random
@@ -30,6 +31,11 @@ HEAPSIZE = "2m"
 
 class ScenarioError(ValueError):
     pass
+
+
+class FirmwareExited(Exception):
+    """The firmware's VM exited while a caller waited for it (SimRun.wait_for(fail_on_exit=True)): the
+    message names the exit code and ends with the last lines the VM printed (a traceback)."""
 
 
 def load_scenario(path):
@@ -167,6 +173,7 @@ class SimRun:
         self._asleep = None  # monotonic deadline of the VM's deep sleep (issue 8), None while it runs
         self.wakes = []  # (t, "button" | "timer") of every deep-sleep wake
         self.vm_errors = []  # (t, line) of every VM output line naming a Traceback or a MemoryError
+        self.tail = collections.deque(maxlen=12)  # the last lines the VM printed that are not events (stderr too)
 
     # --- setup ------------------------------------------------------------------------------------
     def _prepare_flash(self):
@@ -270,6 +277,7 @@ class SimRun:
                 self.echo("[%7.3f] %s" % (t, _describe(ev)))
         else:
             self._files["firmware.log"].write("%.3f %s\n" % (t, line))
+            self.tail.append(line)
             if "Traceback" in line or "MemoryError" in line:
                 self.vm_errors.append((t, line))
             if "Traceback" in line or line.startswith("SIMERR"):
@@ -480,12 +488,24 @@ class SimRun:
                         break
             time.sleep(0.005)
 
-    def wait_for(self, done, timeout_s):
+    def wait_for(self, done, timeout_s, fail_on_exit=False):
         """After the script: keep the board running until done(self) is true, the firmware exits or
-        timeout_s pass (a recording finishing, follow-ups going out). Returns done(self)."""
+        timeout_s pass (a recording finishing, follow-ups going out). Returns done(self).
+
+        fail_on_exit: raise FirmwareExited as soon as the VM's process ends other than by a simulated
+        reset or deep sleep (a crash, even one the board's watchdog would reset), instead of waiting
+        out timeout_s; the message carries the exit code and the VM's last lines."""
         deadline = time.monotonic() + timeout_s
+        seen = len(self.exit_codes)
         while not done(self) and time.monotonic() < deadline:
-            if not self.supervise():
+            alive = self.supervise()
+            if fail_on_exit:
+                codes = [c for c in self.exit_codes[seen:] if c not in (RESET_EXIT, DEEPSLEEP_EXIT)]
+                if codes or not alive:
+                    raise FirmwareExited("the firmware exited with code %s at %.1f s; its last lines:\n%s" % (
+                        (codes or self.exit_codes[-1:] or [None])[0], self.now(), "\n".join(self.tail)))
+                seen = len(self.exit_codes)
+            if not alive:
                 break
             time.sleep(0.05)
         return done(self)
