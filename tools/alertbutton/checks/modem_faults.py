@@ -219,8 +219,8 @@ def _play_gesture(run):
         left = start + delay - time.monotonic()
         if left > 0:
             time.sleep(left)
-        run.set_pin(level)
-        edges.append((run.now(), level))
+        run.set_pin(level, at=start + delay)  # the firmware dates it there (boards/sim.py)
+        edges.append((run.now(), level))  # when it was written: the firmware is timed from there
     return gesture_end_t(edges)
 
 

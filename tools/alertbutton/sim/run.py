@@ -300,10 +300,15 @@ class SimRun:
             self._on_vm_line(raw.decode("utf-8", "replace").rstrip("\n"))
 
     # --- button -----------------------------------------------------------------------------------
-    def set_pin(self, level):
+    def set_pin(self, level, at=None):
+        """The button's contact moves to level at time.monotonic() `at` (default: now; a scripted edge
+        passes its scripted time, which this thread may already have passed on a loaded machine).
+        The board's ISR dates the edge then, however late the VM reads it (boards/sim.py _apply)."""
         if self._asleep is not None and level == 0:
             self._wake("button")  # ext0: the press wakes the chip and is still down at boot
-        os.write(self._ctl_master, b"pin %d %d\n" % (BUTTON_PIN, level))
+        late = 0.0 if at is None else max(0.0, time.monotonic() - at)
+        unix_ms = int(round((time.time() - late) * 1000))
+        os.write(self._ctl_master, b"pin %d %d %d\n" % (BUTTON_PIN, level, unix_ms))
 
     def gesture(self, ev):
         start = time.monotonic()
@@ -311,7 +316,7 @@ class SimRun:
             left = start + delay - time.monotonic()
             if left > 0:
                 time.sleep(left)
-            self.set_pin(level)
+            self.set_pin(level, at=start + delay)
 
     # --- run --------------------------------------------------------------------------------------
     def start(self):
