@@ -174,6 +174,7 @@ class SimRun:
         self.wakes = []  # (t, "button" | "timer") of every deep-sleep wake
         self.vm_errors = []  # (t, line) of every VM output line naming a Traceback or a MemoryError
         self.tail = collections.deque(maxlen=12)  # the last lines the VM printed that are not events (stderr too)
+        self.gesture_waits = []  # cpu_wait_s() as each "gesture" event line was read (checks/modem_faults.py)
 
     # --- setup ------------------------------------------------------------------------------------
     def _prepare_flash(self):
@@ -269,6 +270,8 @@ class SimRun:
             except ValueError:
                 ev = {"event": "unparsed", "line": line}
             ev = dict({"t": t}, **{k: v for k, v in ev.items() if k != "t"})
+            if ev["event"] == "gesture":
+                self.gesture_waits.append(self.cpu_wait_s())
             with self._lock:
                 self.events.append(ev)
                 self._files["events.jsonl"].write(json.dumps(ev, ensure_ascii=False) + "\n")
@@ -294,6 +297,19 @@ class SimRun:
             self.modem.power_key(0 if level else 1)
         if gpio == GNSS_EN_PIN and self.receiver is not None:
             self.receiver.enable(level)
+
+    def cpu_wait_s(self):
+        """Seconds the kernel has kept the VM's process ready to run but off every CPU (the run_delay of
+        /proc/<pid>/task/*/schedstat), None where it does not say. A latency measured on the wall clock,
+        less what this grew meanwhile, is the firmware's, without the time a loaded PC (CI: 3 test
+        workers on 2 cores) gave the CPU to something else. Only the VM's: the host thread reading its
+        output waits for the CPU while it reads other lines too, and taking that off could hide the
+        firmware's own latency."""
+        try:
+            vm_pid = self.proc.pid
+            return sum(_run_delay_ns(vm_pid, tid) for tid in os.listdir("/proc/%d/task" % vm_pid)) / 1e9
+        except (OSError, ValueError, IndexError, AttributeError):
+            return None
 
     def _pump(self, proc):
         for raw in proc.stdout:
@@ -539,6 +555,11 @@ class SimRun:
                     pass
         for f in self._files.values():
             f.close()
+
+
+def _run_delay_ns(pid, tid):
+    with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+        return int(f.read().split()[1])  # on-CPU ns, runqueue wait ns, timeslices
 
 
 def _inbound_dialect(sc):
