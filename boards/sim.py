@@ -1,12 +1,14 @@
 # Simulated board for the MicroPython unix port. Same pins and drivers as the reference board; the
 # hardware is provided by the simulated `machine` (boards/simlib) and the host simulator, which
 # describes the wiring in sim_board.json (pty paths) and drives inputs over a control pty:
-#   "pin <gpio> <level>"     set an input level (the pin's ISR runs with the heap locked)
+#   "pin <gpio> <level> [<unix ms>]"  set an input level (the pin's ISR runs with the heap locked); the
+#                            button's ISR dates the edge at <unix ms> (when the host played it: see _apply)
 #   "battery <mV>"           set the battery voltage
 # Outputs and events go to stdout as "EV <json>" lines (the event log) and "VIB <0|1>".
 import asyncio
 import json
 import sys
+import time
 
 import machine
 
@@ -62,7 +64,10 @@ class Board:
         machine._WAKE_REASON = w.get("wake_reason", 0)  # issue 8: the simulator restarts a deep-sleeping VM
         machine._INIT_LEVELS = dict((int(k), v) for k, v in (w.get("pin_levels") or {}).items())
         self._reset = machine.reset_cause()
-        self.button = ButtonEdges(machine.Pin(P.BUTTON, machine.Pin.IN, machine.Pin.PULL_UP), flag=_TaskFlag())
+        self._edge_at = None  # ticks of the button edge being driven (_apply), else None: the ISR reads ticks_ms
+        self.button = ButtonEdges(machine.Pin(P.BUTTON, machine.Pin.IN, machine.Pin.PULL_UP), flag=_TaskFlag(),
+                                  clock=self._edge_clock)
+        self._armed = time.ticks_ms()  # no edge is dated before the ISR existed (edges sent during a boot)
         vib = machine.Pin(P.VIBRATOR, machine.Pin.OUT, value=0)
         vib.on_change = _vib_out
         self.vibrator = Vibrator(vib)
@@ -240,17 +245,35 @@ class Board:
             except (ValueError, IndexError, KeyError) as e:
                 print("SIMERR", repr(e), line)
 
+    def _edge_clock(self):
+        # the button ISR's clock (runs with the heap locked: reads an int, allocates nothing)
+        t = self._edge_at
+        return time.ticks_ms() if t is None else t
+
     def _apply(self, words):
         if not words:
             return
         if words[0] == "pin":
-            machine.Pin._all[int(words[1])]._drive(int(words[2]))
+            # On the board the ISR dates an edge when the contact moves. Here the edge reaches the VM
+            # when this task reads its line: on a loaded PC that is tens of ms late, unevenly (the host
+            # thread or this process descheduled, several lines read at once), which shortened or
+            # merged taps. The host says when it played the edge (Unix ms: the one clock both processes
+            # read), and the ISR dates it that long before now, but never before it was armed (an edge
+            # played while the VM booted: on the board, resync() finds that level when the task starts).
+            pin = machine.Pin._all[int(words[1])]
+            if len(words) > 3:
+                now = time.ticks_ms()
+                age = min(max(0, time.time_ns() // 1000000 - int(words[3])), time.ticks_diff(now, self._armed))
+                self._edge_at = time.ticks_add(now, -age)
+            try:
+                pin._drive(int(words[2]))
+            finally:
+                self._edge_at = None
         elif words[0] == "test-alert":
             # what the console's test-alert does, without the PIN dance (simulator scripting)
             self.app.alert.trigger("console", kind="test", only=[int(w) for w in words[1:]])
         elif words[0] == "hang":
             # a task stuck in a blocking call: the whole event loop stops, the watchdog must act
-            import time
             time.sleep(float(words[1]))
         elif words[0] == "battery":
             self._adc.sim_uv = int(words[1]) * 1000 // 2

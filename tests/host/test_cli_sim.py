@@ -28,11 +28,8 @@ def sim(tmp_path_factory):
           "modem": {"cmgs_latency_s": 0.1, "cmd_latency_s": 0.005}}
     run = SimRun(sc, str(out), echo=None)
     run.start()
-    deadline = time.monotonic() + 15
-    while not any(e["event"] == "modem_ready" for e in run.events):
-        assert time.monotonic() < deadline, run.events
-        assert run.supervise()
-        time.sleep(0.05)
+    assert run.wait_for(lambda r: any(e["event"] == "modem_ready" for e in r.events), 15, fail_on_exit=True), \
+        run.events
     yield run
     run.stop()
 
@@ -50,13 +47,8 @@ def ab(capsys, port, *argv, json_out=True):
 
 
 def wait_events(run, pred, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert run.supervise()
-        if pred():
-            return
-        time.sleep(0.05)
-    raise AssertionError([e for e in run.events if e["event"] != "state"][-20:])
+    if not run.wait_for(lambda _r: pred(), timeout, fail_on_exit=True):
+        raise AssertionError([e for e in run.events if e["event"] != "state"][-20:])
 
 
 def test_console_port_is_published(sim):

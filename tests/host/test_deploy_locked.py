@@ -18,10 +18,7 @@ def button(tmp_path_factory):
           "last_fix": None, "events": [], "duration_s": 120, "modem": {"cmgs_latency_s": 0.1, "cmd_latency_s": 0.005}}
     run = SimRun(sc, str(tmp_path_factory.mktemp("deploy") / "run"), echo=None)
     run.start()
-    deadline = time.monotonic() + 15
-    while not any(e["event"] == "modem_ready" for e in run.events):
-        assert time.monotonic() < deadline and run.supervise()
-        time.sleep(0.05)
+    assert run.wait_for(lambda r: any(e["event"] == "modem_ready" for e in r.events), 15, fail_on_exit=True)
     assert cli.main(["--port", run.console_port, "pin", "set", "--new-pin", PIN]) == 0
     yield run
     run.stop()

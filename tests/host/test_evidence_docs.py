@@ -9,8 +9,9 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from alertbutton import vm  # noqa: E402
-from alertbutton.evidence import anchors, seal  # noqa: E402
+from alertbutton.evidence import anchors  # noqa: E402
 from firmware.core import evidence_chunk as C  # noqa: E402
+from firmware.core import evidence_seal  # noqa: E402
 
 DOC = open(os.path.join(vm.REPO, "docs", "evidence.md"), encoding="utf-8").read()
 
@@ -45,7 +46,7 @@ def test_chunk_header_and_trailer_tables_are_the_codec_s():
 
 
 def test_envelope_and_signed_head_tables_are_the_readers():
-    assert table_after("### Sealed chunk file", "offset | width | type | envelope field") == layout(seal.ENV_FMT)
+    assert table_after("### Sealed chunk file", "offset | width | type | envelope field") == layout(evidence_seal.ENVELOPE_FMT)
     signed = table_after("### Signed head record", "offset | width | type | field")
     assert signed == layout(anchors.HEAD_FMT) + [(56, 64)]
 

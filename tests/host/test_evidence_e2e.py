@@ -144,7 +144,7 @@ def run_sim(out):
     try:
         run.start()
         run.run_script(stop_when_done=True)
-        run.wait_for(lambda r: any(e["event"] == "evidence_done" for e in r.events), 40)
+        run.wait_for(lambda r: any(e["event"] == "evidence_done" for e in r.events), 40, fail_on_exit=True)
     finally:
         run.stop()
     assert any(e["event"] == "evidence_done" for e in run.events), [e for e in run.events if "evidence" in e["event"]]

@@ -4,7 +4,6 @@ chunks are written. The heads the platform holds are then checked against the ev
 the device's flash afterwards by `alertbutton evidence export` (which verifies the chain itself): a
 recording altered after the fact would no longer end in the head the platform received."""
 import os
-import time
 
 import pytest
 
@@ -41,10 +40,7 @@ def test_platform_holds_the_chain_head_of_the_exported_evidence(tmp_path, broker
         def final_head():
             return [b for t, b in sub.snapshot() if t == "alerts/ab-test-1" and isinstance(b, dict)
                     and b.get("type") == "evidence" and b.get("final")]
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not final_head():
-            assert run.supervise(), "firmware exited %s" % run.exit_codes
-            time.sleep(0.05)
+        run.wait_for(lambda _r: final_head(), 60, fail_on_exit=True)  # checked below, with what was published
     finally:
         run.stop()
         sub.close()

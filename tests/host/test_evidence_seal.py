@@ -86,6 +86,26 @@ def test_another_association_key_or_a_cut_file_is_refused(keyfile, tmp_path):
         seal.unseal(zero, secret, public)
 
 
+def test_the_envelope_is_read_by_the_device_s_own_parser(keyfile, monkeypatch):
+    # one reading of the format (review of issue 21): the host adapts firmware/core/evidence_seal's parser
+    # (device id as hex, the envelope's bytes, SealError) instead of keeping a twin of it
+    from firmware.core import evidence_seal as FS
+    env = FS.envelope(b"DEV-0001", 7, 3, b"\x09" * 32)
+    assert seal.parse_envelope(env + b"records") == {"device": b"DEV-0001".hex(), "recording": 7, "index": 3,
+                                                     "epk": b"\x09" * 32, "envelope": env}
+    for bad, why in ((env[:63], "too short"), (b"XBSE" + env[4:], "bad envelope"),
+                     (env[:4] + b"\x02" + env[5:], "unknown sealed chunk version"), (env[:-1] + b"\x01", "version")):
+        with pytest.raises(seal.SealError, match=why):
+            seal.parse_envelope(bad)
+    _, (secret, public), _ = keyfile
+    key, epk = F.recording_key(os.urandom(32), public)
+    data = F.seal_chunk(chunk(), key, epk)
+    real, seen = FS.parse_envelope, []
+    monkeypatch.setattr(FS, "parse_envelope", lambda d: seen.append(bytes(d[:64])) or real(d))
+    seal.unseal(data, secret, public)
+    assert seen == [data[:64]]
+
+
 def test_hkdf_matches_rfc5869_test_case_1():
     ikm = b"\x0b" * 22
     salt = bytes(range(13))

@@ -48,7 +48,8 @@ def sim(tmp_path_factory):
         run.start()
         run.run_script(stop_when_done=True)
         run.wait_for(lambda r: sum(e["event"] == "evidence_signed" for e in r.events) == N_CHUNKS
-                     and sum(s["text"].startswith("SUIVI") for s in r.sms) == len(NUMBERS), 60)
+                     and sum(s["text"].startswith("SUIVI") for s in r.sms) == len(NUMBERS), 60,
+                     fail_on_exit=True)
     finally:
         run.stop()
     assert any(e["event"] == "evidence_done" for e in run.events), [e for e in run.events if "evidence" in e["event"]]

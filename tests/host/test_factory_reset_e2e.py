@@ -126,15 +126,10 @@ def reset_run(tmp_path_factory):
     try:
         run.start()
         run.run_script(stop_when_done=True)
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline and not any(e["event"] == "evidence_done" for e in run.events):
-            assert run.supervise()
-            time.sleep(0.05)
+        run.wait_for(lambda r: any(e["event"] == "evidence_done" for e in r.events), 40, fail_on_exit=True)
+        run.wait_for(lambda r: any(e["event"] == "state" and e.get("to") == "idle" for e in r.events), 30,
+                     fail_on_exit=True)
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and run.events[-1:] and not any(
-                e["event"] == "state" and e.get("to") == "idle" for e in run.events):
-            assert run.supervise()
-            time.sleep(0.05)
         assert cli.main(["--port", run.console_port, "pin", "set", "--new-pin", PIN]) == 0
         before = scan(run.flash)
         with open(os.path.join(run.flash, "device.key"), "rb") as f:

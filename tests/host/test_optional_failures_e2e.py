@@ -2,9 +2,12 @@
 must never stop the alert. The firmware runs in the VM on the simulated board; every contact must
 get its SMS, and the failure must be logged, not crash the firmware."""
 import os
+import time
+
+import pytest
 
 from alertbutton import vm
-from alertbutton.sim.run import run_scenario
+from alertbutton.sim.run import FirmwareExited, SimRun, run_scenario
 
 CONTACTS = [{"name": "C%d" % i, "number": "+3361234560%d" % i} for i in range(1, 6)]
 WAV = os.path.join(vm.REPO, "tests", "data", "audio", "speechlike_8k.wav")
@@ -59,3 +62,19 @@ def test_a_boot_that_crashes_is_reset_by_the_watchdog_and_tried_again(tmp_path):
     assert run.exit_codes[:1] == [1]  # the crash: MicroPython's uncaught exception
     assert [why for _t, why in run.resets] == ["watchdog"] and 2.5 <= run.resets[0][0] <= 5.0
     assert sorted(s["to"] for s in run.sms) == [c["number"] for c in CONTACTS]
+
+
+def test_a_wait_stops_at_once_with_the_traceback_when_the_firmware_exits(tmp_path):
+    # the e2e tests' own wait loops asserted supervise() on every pass: a crash that the board's watchdog
+    # resets kept them waiting until their timeout, and the failure then showed events, not the cause.
+    # wait_for(fail_on_exit=True) stops at the exit and says why.
+    run = SimRun(scenario(crash_first_boot=True, watchdog_ms=3000, events=[]), str(tmp_path), echo=None)
+    run.start()
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(FirmwareExited, match="(?s)exited with code 1 .*simulated crash while building the firmware"):
+            run.wait_for(lambda r: False, 60, fail_on_exit=True)
+        assert time.monotonic() - t0 < 30  # the boot and its crash, not the 60 s
+        assert run.resets == []  # stopped before the watchdog's reset
+    finally:
+        run.stop()

@@ -48,13 +48,7 @@ def scenario(platform=None, ca=None, dns=None):
 
 
 def _wait(run, pred, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert run.supervise(), "firmware exited %s" % run.exit_codes
-        if pred():
-            return True
-        time.sleep(0.02)
-    return pred()
+    return run.wait_for(lambda _r: pred(), timeout, fail_on_exit=True)
 
 
 def alert_timing(tmp_path, sc, fault=None, name="run"):
@@ -68,9 +62,7 @@ def alert_timing(tmp_path, sc, fault=None, name="run"):
         if fault is not None:
             time.sleep(0.5)
             fault.engaged.clear()  # the next time the fault catches the link: now
-            deadline = time.monotonic() + 30
-            while not fault.engaged.wait(0.05):
-                assert run.supervise() and time.monotonic() < deadline, "the link never met the fault"
+            assert _wait(run, fault.engaged.is_set, 30), "the link never met the fault"
         run.gesture({"t": 0, "gesture": "alert"})
         end = run.now()
         ok = _wait(run, lambda: len(run.sms) >= 5, 30)

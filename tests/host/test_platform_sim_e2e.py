@@ -5,7 +5,6 @@ link (its own MQTT client: nothing to install since issue 25), and an alert gest
 through the modem simulator while the alert events reach a real mosquitto over TLS."""
 import json
 import os
-import time
 
 import pytest
 
@@ -27,13 +26,8 @@ def broker(tmp_path):
 
 
 def wait(run, pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert run.supervise(), "firmware exited %s" % run.exit_codes
-        if pred():
-            return
-        time.sleep(0.05)
-    raise AssertionError("%s: %s" % (what, [e for e in run.events if e["event"] != "state"][-25:]))
+    if not run.wait_for(lambda _r: pred(), timeout, fail_on_exit=True):
+        raise AssertionError("%s: %s" % (what, [e for e in run.events if e["event"] != "state"][-25:]))
 
 
 @pytest.mark.needs_ssl  # MQTT over TLS: the VM needs its ssl module

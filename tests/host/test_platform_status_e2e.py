@@ -64,11 +64,8 @@ def test_the_last_error_in_plain_words(tmp_path, broker, cause, capsys, report):
     run = SimRun(sc, str(tmp_path / "sim"), echo=None)
     run.start()
     try:
-        import time
-        deadline = time.monotonic() + 30
-        while not any(e["event"] == "platform_error" for e in run.events):
-            assert run.supervise() and time.monotonic() < deadline, [e["event"] for e in run.events][-10:]
-            time.sleep(0.05)
+        assert run.wait_for(lambda r: any(e["event"] == "platform_error" for e in r.events), 30, fail_on_exit=True), \
+            [e["event"] for e in run.events][-10:]
         err = [e for e in run.events if e["event"] == "platform_error"][0]
         assert words in err["err"], err
         capsys.readouterr()

@@ -42,11 +42,8 @@ def boot(out, sc, ready_s=30):
 
 
 def wait(run, pred, timeout):
-    deadline = time.monotonic() + timeout
-    while not pred():
-        assert time.monotonic() < deadline, [e for e in run.events if e["event"] != "state"][-20:]
-        assert run.supervise()
-        time.sleep(0.02)
+    assert run.wait_for(lambda _r: pred(), timeout, fail_on_exit=True), \
+        [e for e in run.events if e["event"] != "state"][-20:]
 
 
 def selftest(capsys, run, *extra):

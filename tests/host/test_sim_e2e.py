@@ -4,13 +4,15 @@ independent decoder (python-gsmmodem-new) and must carry exactly the text the fi
 import json
 import os
 import sys
+import threading
+import time
 
 import pytest
 from gsmmodem.pdu import decodeSmsPdu
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from alertbutton.sim.run import run_scenario, load_scenario, ScenarioError  # noqa: E402
+from alertbutton.sim.run import SimRun, run_scenario, load_scenario, ScenarioError  # noqa: E402
 from alertbutton import vm  # noqa: E402
 from firmware.core.sms_pdu import segment_info  # noqa: E402
 
@@ -120,6 +122,28 @@ def test_second_gesture_during_alert_sends_nothing_twice(tmp_path):
     assert len(run.sms) == 5
     ignored = [e for e in run.events if e["event"] == "trigger_ignored"]
     assert len(ignored) == 2
+
+
+def test_taps_keep_their_times_when_the_vm_reads_them_late(tmp_path):
+    # The simulated ISR dated each edge when the VM's control task read its line: on a loaded PC the
+    # lines come tens of ms late and unevenly, which shortened a 150 ms tap under the gesture's 100 ms
+    # (CI: "gesture not recognised"). Here the VM's event loop is blocked for 0.8 s from tap 3 on (the
+    # "hang" control line): the release of tap 3, the press and release of tap 4 wait in the pty and
+    # reach the VM together. As the board's ISR would, the firmware must date them when they happened.
+    run = SimRun(scenario(events=[], duration_s=30), str(tmp_path), echo=None)
+    run.start()
+    try:
+        assert run.wait_for(lambda r: any(e["event"] == "modem_ready" for e in r.events), 20, fail_on_exit=True)
+        start = time.monotonic()  # taps at 0, 0.45, 0.9, 1.35, 1.8 s, 150 ms each, no bounce
+        tapping = threading.Thread(target=run.gesture, args=({"gesture": "alert", "bounce": False},))
+        tapping.start()
+        time.sleep(max(0.0, start + 0.95 - time.monotonic()))
+        run.control({"ctl": "hang 0.8"})
+        tapping.join(10)
+        assert run.wait_for(lambda r: any(e["event"] == "trigger" for e in r.events), 10, fail_on_exit=True), \
+            [e for e in run.events if e["event"] != "state"][-10:]
+    finally:
+        run.stop()
 
 
 def test_single_press_and_short_hold_never_alert(tmp_path):

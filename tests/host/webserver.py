@@ -4,7 +4,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -25,12 +24,8 @@ def start_sim(out, duration_s=300):
           "config": {"evidence_prealert_s": 4, "evidence_record_s": 8, "evidence_chunk_s": 4}}
     run = SimRun(sc, str(out), echo=None)
     run.start()
-    deadline = time.monotonic() + 20
-    while not any(e["event"] == "modem_ready" for e in run.events):
-        if time.monotonic() > deadline:
-            raise AssertionError(run.events)
-        assert run.supervise()
-        time.sleep(0.05)
+    if not run.wait_for(lambda r: any(e["event"] == "modem_ready" for e in r.events), 20, fail_on_exit=True):
+        raise AssertionError(run.events)
     return run
 
 
@@ -77,13 +72,8 @@ class WebServer:
 
 def wait_sim(run, pred, timeout=30):
     """Until pred() holds, the simulated board supervised meanwhile (its resets, its watchdog)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert run.supervise()
-        if pred():
-            return
-        time.sleep(0.05)
-    raise AssertionError([e for e in run.events if e["event"] != "state"][-20:])
+    if not run.wait_for(lambda _r: pred(), timeout, fail_on_exit=True):
+        raise AssertionError([e for e in run.events if e["event"] != "state"][-20:])
 
 
 # the fixtures both web test modules use (imported by name into each)

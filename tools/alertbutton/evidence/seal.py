@@ -1,6 +1,8 @@
 """Host side of sealed evidence (docs/evidence.md, "Sealed chunk file"): the association's X25519 key
-file, and unsealing a device's .evs file back into the plaintext chunk. Written from the spec with
-PyNaCl (libsodium), not from the device's code: the two meeting on the same bytes is the interop proof.
+file, and unsealing a device's .evs file back into the plaintext chunk. The cryptography is PyNaCl's
+(libsodium), not the device's; the byte layout is read with the device's own codec
+(firmware/core/evidence_seal.py, as every host tool reads the device's formats). The interop proof is
+tests/host/independent_verifier.py, written from docs/evidence.md alone, opening the same files.
 
     shared = X25519(association_secret, epk)       (refused when all zero)
     K      = HKDF-SHA256(ikm=shared, salt=epk || association_pub, info=INFO, L=32)
@@ -11,12 +13,10 @@ import os
 import struct
 
 from alertbutton import fwimport  # noqa: F401  (firmware modules in CPython)
+from firmware.core import evidence_seal  # noqa: E402  (the device's envelope parser: one reading of the format)
 from firmware.core.crypto.hkdf import hkdf_sha256  # noqa: E402  (RFC 5869, the device's own: one HKDF)
 
-ENV_MAGIC = b"ABSE"
-ENV_VERSION = 1
-ENV_SIZE = 64
-ENV_FMT = "<4sBBH8sII32s8s"
+ENV_SIZE = evidence_seal.ENVELOPE_SIZE
 CLOSE_MAGIC = b"ABCL"
 CLOSE_SIZE = 16
 TAG = 16
@@ -69,15 +69,14 @@ def load_association_key(path):
 # --- unsealing -------------------------------------------------------------------------------------------
 
 def parse_envelope(data):
-    if len(data) < ENV_SIZE:
-        raise SealError("too short to hold the 64-byte envelope")
-    magic, ver, res, size, dev, rec, index, epk, pad = struct.unpack(ENV_FMT, data[:ENV_SIZE])
-    if magic != ENV_MAGIC or size != ENV_SIZE:
-        raise SealError("not a sealed chunk file (no ABSE envelope)")
-    if ver != ENV_VERSION or res != 0 or pad != b"\0" * 8:
-        raise SealError("unknown sealed-file version %d (or reserved bytes set)" % ver)
-    return {"device": binascii.hexlify(dev).decode(), "recording": rec, "index": index, "epk": epk,
-            "envelope": bytes(data[:ENV_SIZE])}
+    """The envelope's fields read by the device's own parser (firmware/core/evidence_seal.py: one
+    reading of the format for the button and the host), in the host's terms: the device id as hex, the
+    64 envelope bytes (every record's associated data) and SealError instead of ValueError."""
+    try:
+        env = evidence_seal.parse_envelope(data)
+    except ValueError as e:
+        raise SealError(str(e))
+    return dict(env, device=binascii.hexlify(env["device"]).decode(), envelope=bytes(data[:ENV_SIZE]))
 
 
 def recording_key(secret, public, epk):

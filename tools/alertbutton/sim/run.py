@@ -5,6 +5,7 @@ external AT peer with --modem-pty) answers on the first, the virtual button is d
 Outputs in --out: sms.jsonl (every SMS the modem accepted, decoded by python-gsmmodem-new),
 events.jsonl (the firmware's event log), firmware.log (everything else the VM printed)."""
 import calendar
+import collections
 import json
 import os
 import random
@@ -30,6 +31,11 @@ HEAPSIZE = "2m"
 
 class ScenarioError(ValueError):
     pass
+
+
+class FirmwareExited(Exception):
+    """The firmware's VM exited while a caller waited for it (SimRun.wait_for(fail_on_exit=True)): the
+    message names the exit code and ends with the last lines the VM printed (a traceback)."""
 
 
 def load_scenario(path):
@@ -167,6 +173,8 @@ class SimRun:
         self._asleep = None  # monotonic deadline of the VM's deep sleep (issue 8), None while it runs
         self.wakes = []  # (t, "button" | "timer") of every deep-sleep wake
         self.vm_errors = []  # (t, line) of every VM output line naming a Traceback or a MemoryError
+        self.tail = collections.deque(maxlen=12)  # the last lines the VM printed that are not events (stderr too)
+        self.gesture_waits = []  # cpu_wait_s() as each "gesture" event line was read (checks/modem_faults.py)
 
     # --- setup ------------------------------------------------------------------------------------
     def _prepare_flash(self):
@@ -262,6 +270,8 @@ class SimRun:
             except ValueError:
                 ev = {"event": "unparsed", "line": line}
             ev = dict({"t": t}, **{k: v for k, v in ev.items() if k != "t"})
+            if ev["event"] == "gesture":
+                self.gesture_waits.append(self.cpu_wait_s())
             with self._lock:
                 self.events.append(ev)
                 self._files["events.jsonl"].write(json.dumps(ev, ensure_ascii=False) + "\n")
@@ -270,6 +280,7 @@ class SimRun:
                 self.echo("[%7.3f] %s" % (t, _describe(ev)))
         else:
             self._files["firmware.log"].write("%.3f %s\n" % (t, line))
+            self.tail.append(line)
             if "Traceback" in line or "MemoryError" in line:
                 self.vm_errors.append((t, line))
             if "Traceback" in line or line.startswith("SIMERR"):
@@ -287,15 +298,33 @@ class SimRun:
         if gpio == GNSS_EN_PIN and self.receiver is not None:
             self.receiver.enable(level)
 
+    def cpu_wait_s(self):
+        """Seconds the kernel has kept the VM's process ready to run but off every CPU (the run_delay of
+        /proc/<pid>/task/*/schedstat), None where it does not say. A latency measured on the wall clock,
+        less what this grew meanwhile, is the firmware's, without the time a loaded PC (CI: 3 test
+        workers on 2 cores) gave the CPU to something else. Only the VM's: the host thread reading its
+        output waits for the CPU while it reads other lines too, and taking that off could hide the
+        firmware's own latency."""
+        try:
+            vm_pid = self.proc.pid
+            return sum(_run_delay_ns(vm_pid, tid) for tid in os.listdir("/proc/%d/task" % vm_pid)) / 1e9
+        except (OSError, ValueError, IndexError, AttributeError):
+            return None
+
     def _pump(self, proc):
         for raw in proc.stdout:
             self._on_vm_line(raw.decode("utf-8", "replace").rstrip("\n"))
 
     # --- button -----------------------------------------------------------------------------------
-    def set_pin(self, level):
+    def set_pin(self, level, at=None):
+        """The button's contact moves to level at time.monotonic() `at` (default: now; a scripted edge
+        passes its scripted time, which this thread may already have passed on a loaded machine).
+        The board's ISR dates the edge then, however late the VM reads it (boards/sim.py _apply)."""
         if self._asleep is not None and level == 0:
             self._wake("button")  # ext0: the press wakes the chip and is still down at boot
-        os.write(self._ctl_master, b"pin %d %d\n" % (BUTTON_PIN, level))
+        late = 0.0 if at is None else max(0.0, time.monotonic() - at)
+        unix_ms = int(round((time.time() - late) * 1000))
+        os.write(self._ctl_master, b"pin %d %d %d\n" % (BUTTON_PIN, level, unix_ms))
 
     def gesture(self, ev):
         start = time.monotonic()
@@ -303,7 +332,7 @@ class SimRun:
             left = start + delay - time.monotonic()
             if left > 0:
                 time.sleep(left)
-            self.set_pin(level)
+            self.set_pin(level, at=start + delay)
 
     # --- run --------------------------------------------------------------------------------------
     def start(self):
@@ -480,12 +509,24 @@ class SimRun:
                         break
             time.sleep(0.005)
 
-    def wait_for(self, done, timeout_s):
+    def wait_for(self, done, timeout_s, fail_on_exit=False):
         """After the script: keep the board running until done(self) is true, the firmware exits or
-        timeout_s pass (a recording finishing, follow-ups going out). Returns done(self)."""
+        timeout_s pass (a recording finishing, follow-ups going out). Returns done(self).
+
+        fail_on_exit: raise FirmwareExited as soon as the VM's process ends other than by a simulated
+        reset or deep sleep (a crash, even one the board's watchdog would reset), instead of waiting
+        out timeout_s; the message carries the exit code and the VM's last lines."""
         deadline = time.monotonic() + timeout_s
+        seen = len(self.exit_codes)
         while not done(self) and time.monotonic() < deadline:
-            if not self.supervise():
+            alive = self.supervise()
+            if fail_on_exit:
+                codes = [c for c in self.exit_codes[seen:] if c not in (RESET_EXIT, DEEPSLEEP_EXIT)]
+                if codes or not alive:
+                    raise FirmwareExited("the firmware exited with code %s at %.1f s; its last lines:\n%s" % (
+                        (codes or self.exit_codes[-1:] or [None])[0], self.now(), "\n".join(self.tail)))
+                seen = len(self.exit_codes)
+            if not alive:
                 break
             time.sleep(0.05)
         return done(self)
@@ -514,6 +555,11 @@ class SimRun:
                     pass
         for f in self._files.values():
             f.close()
+
+
+def _run_delay_ns(pid, tid):
+    with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+        return int(f.read().split()[1])  # on-CPU ns, runqueue wait ns, timeslices
 
 
 def _inbound_dialect(sc):
