@@ -44,6 +44,9 @@ class _TaskFlag:
         self._ev.clear()
 
 
+SIM_VBUS = 38  # the simulated board's VBUS sense input (GPIO38: input-only, free on the ESP32 chip)
+
+
 def _pin_out(pin, v):
     print("PIN", pin.id, v)
 
@@ -68,6 +71,9 @@ class Board:
         self.vibrator = Vibrator(vib)
         self._pwrkey = machine.Pin(P.MODEM_PWRKEY, machine.Pin.OUT, value=0)
         self._pwrkey.on_change = _pin_out  # the host forwards it to the modem simulator
+        # USB VBUS through a divider to an input (docs/power.md "USB/debug mode": the reference board
+        # lacks it); the host simulator raises it once a tool uses the console port (pin_levels, "pin")
+        self._vbus = machine.Pin(SIM_VBUS, machine.Pin.IN)
         self._mic_chipen = machine.Pin(P.MIC_CHIPEN, machine.Pin.OUT, value=0)  # INMP441 powered down
         self._uart = machine.UART(1, baudrate=115200, tx=P.MODEM_TX, rx=P.MODEM_RX, path=w.get("modem"))
         self._adc = machine.ADC(machine.Pin(P.BATTERY_ADC))
@@ -205,7 +211,7 @@ class Board:
         if getattr(self, "_power_hw", None) is None:
             from boards.power_hw import PowerHw
             self._power_hw = PowerHw(self, self.button.pin, accel=bool(self.wiring.get("accel")),
-                                     mic_chipen=self._mic_chipen if self._has_audio() else None)
+                                     vbus_pin=self._vbus, mic_chipen=self._mic_chipen if self._has_audio() else None)
             self._power_hw.dtr.on_change = _pin_out
         return self._power_hw
 
