@@ -46,6 +46,9 @@ class _TaskFlag:
         self._ev.clear()
 
 
+SIM_VBUS = 38  # the simulated board's VBUS sense input (GPIO38: input-only, free on the ESP32 chip)
+
+
 def _pin_out(pin, v):
     print("PIN", pin.id, v)
 
@@ -73,6 +76,9 @@ class Board:
         self.vibrator = Vibrator(vib)
         self._pwrkey = machine.Pin(P.MODEM_PWRKEY, machine.Pin.OUT, value=0)
         self._pwrkey.on_change = _pin_out  # the host forwards it to the modem simulator
+        # USB VBUS through a divider to an input (docs/power.md "USB/debug mode": the reference board
+        # lacks it); the host simulator raises it once a tool uses the console port (pin_levels, "pin")
+        self._vbus = machine.Pin(SIM_VBUS, machine.Pin.IN)
         self._mic_chipen = machine.Pin(P.MIC_CHIPEN, machine.Pin.OUT, value=0)  # INMP441 powered down
         self._uart = machine.UART(1, baudrate=115200, tx=P.MODEM_TX, rx=P.MODEM_RX, path=w.get("modem"))
         self._adc = machine.ADC(machine.Pin(P.BATTERY_ADC))
@@ -104,22 +110,33 @@ class Board:
         # board's own memory is not the firmware's, and `alertbutton bench heap` measures the heap
         # the firmware needs (a 10 s trace as a list of tuples would be ~18 KB of it).
         import time
-        with open(self.wiring["accel"]) as f:
-            first = _next_sample(f)
-            if first is None:
-                return
-            chip, t0 = self._accel_chip, time.ticks_ms()
-            start_ms = int(float(self.wiring.get("accel_start_s", 0)) * 1000)
-            sample, sent = first, 0
-            while True:
-                due = (time.ticks_diff(time.ticks_ms(), t0) - start_ms) // 20  # samples due at 50 Hz
-                if due < 0:
-                    chip.push_mg(*first)  # before the trace: as its first sample
-                while sent < due:
-                    chip.push_mg(*sample)  # after the trace: as its last
-                    sent += 1
-                    sample = _next_sample(f) or sample
-                await asyncio.sleep_ms(100 if due >= 0 else 20)
+        f = open(self.wiring["accel"])
+        first = _next_sample(f)
+        if first is None:
+            f.close()
+            return
+        start_ms = int(float(self.wiring.get("accel_start_s", 0)) * 1000)
+        # [file, t0, samples pushed, samples before the trace, first sample, next trace sample]
+        self._feed = [f, time.ticks_ms(), 0, start_ms // 20, first, first]
+        machine._SLEEP_PUMPS.append(self._accel_pump)  # the chip samples while the MCU light-sleeps
+        while True:
+            self._accel_pump()
+            await asyncio.sleep_ms(100)
+
+    def _accel_pump(self):
+        """Push the world samples due by now at 50 Hz (before the trace: its first sample; after it:
+        its last); True if the chip's INT1 is up (a light sleep ends on it, as on the ESP32)."""
+        import time
+        fd, chip = self._feed, self._accel_chip
+        due = time.ticks_diff(time.ticks_ms(), fd[1]) // 20
+        while fd[2] < due:
+            if fd[2] < fd[3]:
+                chip.push_mg(*fd[4])
+            else:
+                chip.push_mg(*fd[5])
+                fd[5] = _next_sample(fd[0]) or fd[5]
+            fd[2] += 1
+        return bool(chip.int1)
 
     def make_gnss(self, log):
         """An external NMEA receiver on UART2 when the scenario wires one ("gnss_receiver"), its
@@ -199,7 +216,7 @@ class Board:
         if getattr(self, "_power_hw", None) is None:
             from boards.power_hw import PowerHw
             self._power_hw = PowerHw(self, self.button.pin, accel=bool(self.wiring.get("accel")),
-                                     mic_chipen=self._mic_chipen if self._has_audio() else None)
+                                     vbus_pin=self._vbus, mic_chipen=self._mic_chipen if self._has_audio() else None)
             self._power_hw.dtr.on_change = _pin_out
         return self._power_hw
 

@@ -73,23 +73,43 @@ def deepsleep(ms=0):
 
 
 _WAKE_HOOKS = []  # fn() -> ms until a simulated peripheral raises a wake line (LIS3DH watermark), or None
+# fn() -> True once a simulated peripheral's wake line is up: called every _STEP_MS of a light sleep so
+# that the peripheral keeps running while the MCU sleeps, as the real one does (the LIS3DH samples the
+# world at its ODR and raises INT1 on an impact: the board's trace feed, boards/sim.py)
+_SLEEP_PUMPS = []
+_STEP_MS = const(20)
+
+
+def _wait_fds(ms):
+    # True if a wake stream (the control channel: a GPIO wake) has input within ms
+    if not _WAKE_FDS:
+        time.sleep_ms(ms)
+        return False
+    import select
+    p = select.poll()
+    for f in _WAKE_FDS:
+        p.register(f, select.POLLIN)
+    return bool(p.poll(ms))
 
 
 def lightsleep(ms=0):
-    # ends early when a wake stream has input, as a GPIO wake would end it, or when a simulated
-    # peripheral's wake line would rise (its samples are fed once the loop runs again)
+    # ends early when a wake stream has input, as a GPIO wake would end it, when a simulated
+    # peripheral's wake line would rise (_WAKE_HOOKS), or when it rose while asleep (_SLEEP_PUMPS)
     for fn in _WAKE_HOOKS:
         w = fn()
         if w is not None and w < ms:
             ms = max(1, w)
-    if _WAKE_FDS:
-        import select
-        p = select.poll()
-        for f in _WAKE_FDS:
-            p.register(f, select.POLLIN)
-        p.poll(ms)
-    else:
-        time.sleep_ms(ms)
+    if not _SLEEP_PUMPS:
+        _wait_fds(ms)
+        return
+    t0 = time.ticks_ms()
+    while True:
+        for fn in _SLEEP_PUMPS:
+            if fn():
+                return
+        left = ms - time.ticks_diff(time.ticks_ms(), t0)
+        if left <= 0 or _wait_fds(min(left, _STEP_MS)):
+            return
 
 
 class Pin:

@@ -36,7 +36,10 @@ def scenario():
             "gnss": {"lat": LAT, "lon": LON, "acc_m": 9.0, "after_s": 7.0}, "last_fix": None,
             "modem": {"cmgs_latency_s": 0.2, "cmd_latency_s": 0.005},
             "audio": WAV, "audio_speed": 2,  # 16 s recorded in 8 s: the later chunks have the fix
-            "config": {"evidence_prealert_s": 6, "evidence_record_s": 16, "evidence_chunk_s": 4},
+            # the pre-alert's bytes must be sealed too: low power (on as shipped) rests the pre-alert ring
+            # until a gesture arms it (docs/evidence.md), so it is off for this test
+            "config": {"evidence_prealert_s": 6, "evidence_record_s": 16, "evidence_chunk_s": 4,
+                       "power": {"low_power": False}},
             "events": [{"t": 3.35, "gesture": "alert"}], "duration_s": 40}
 
 

@@ -36,7 +36,10 @@ def record(case, out):
     m.update(modem)
     sc = {"wearer": "Camille", "contacts": [{"name": "A", "number": "+33612345601"}], "gnss": gnss,
           "last_fix": None, "modem": m, "audio": WAV, "audio_speed": 6,
-          "config": {"evidence_prealert_s": 2, "evidence_record_s": 4, "evidence_chunk_s": 2},
+          # every chunk's TIME flag is checked, the pre-alert's too: low power (on as shipped) rests the
+          # pre-alert ring until a gesture arms it (docs/evidence.md), so it is off for this test
+          "config": {"evidence_prealert_s": 2, "evidence_record_s": 4, "evidence_chunk_s": 2,
+                     "power": {"low_power": False}},
           "events": [{"t": 3.35, "gesture": "alert"}], "duration_s": 18}  # the trigger at ~5.3 s
     run = run_scenario(sc, str(out / "run"), stop_when_done=False)
     assert any(e["event"] == "evidence_done" for e in run.events), [e for e in run.events if "evid" in e["event"]]

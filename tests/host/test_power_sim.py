@@ -128,3 +128,47 @@ def test_an_alert_from_deep_sleep_marks_the_microphone_s_start_up(tmp_path):
     assert [(c["prealert"], c["blocks"], c["mic_warmup"]) for c in chunks] == [(True, 0, False),
                                                                                (False, chunks[1]["blocks"], True)]
     assert chunks[0]["mic_warmup_blocks"] == 0 and chunks[1]["mic_warmup_blocks"] == 9 < chunks[1]["blocks"]
+
+
+def test_a_console_on_a_deep_sleeping_board_wakes_it_and_usb_keeps_it_awake(tmp_path, capsys):
+    # issue 22: the technician's console is a USB cable. The simulated board senses VBUS (the divider
+    # docs/power.md asks for); plugging it into a deep-sleeping board resets it (the USB bridge's EN
+    # auto-reset) and the policy's "usb" rule keeps the MCU awake: the console answers, no more sleep.
+    # Before: the console's bytes waited for the deep sleep's timer (minutes): `status` kept exiting 3.
+    import threading
+    import time
+    from alertbutton import cli
+    from alertbutton.sim.run import SimRun
+    sc = scenario("ready", 100.0)
+    sc["events"] = []
+    run = SimRun(sc, str(tmp_path / "run"), echo=None)
+    try:
+        run.start()
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline and not ev(run, "deepsleep"):
+            assert run.supervise()
+            time.sleep(0.05)
+        assert ev(run, "deepsleep") and ev(run, "deepsleep")[0]["ms"] > 60000
+        stop = threading.Event()
+
+        def supervise():  # the simulator's own loop, as `alertbutton sim` runs it beside a CLI process
+            while not stop.is_set() and run.supervise():
+                time.sleep(0.05)
+        sup = threading.Thread(target=supervise, daemon=True)
+        sup.start()
+        try:
+            # the first request plugs the cable in and is lost with the reset (exit 3, "no answer":
+            # the technician tries again, as on a real board); the next one is answered
+            rc = [cli.main(["--port", run.console_port, "--json", "status"]) for _ in range(2)]
+            assert rc[-1] == 0, (rc, run.resets, [(e["t"], e["event"], e.get("why")) for e in run.events][-15:])
+            assert run.resets and run.resets[-1][1] == "usb attach"
+            time.sleep(6)  # well past idle_to_sleep_s and boot_awake_s (1 s)
+        finally:
+            stop.set()
+            sup.join(5)
+        after = [e for e in run.events if e["t"] > run.resets[-1][0]]
+        assert [e for e in after if e["event"] == "power_state"][-1]["why"] == "usb", after
+        assert not [e for e in after if e["event"] in ("deepsleep", "deep_sleep")]
+        assert cli.main(["--port", run.console_port, "--json", "status"]) == 0
+    finally:
+        run.stop()

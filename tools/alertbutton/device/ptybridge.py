@@ -19,7 +19,10 @@ def _raw_pty():
 
 
 class PtyBridge:
-    def __init__(self):
+    def __init__(self, on_host_data=None):
+        # on_host_data(): called from the bridge's thread before host bytes are passed on (the
+        # simulator's USB cable: whoever writes to the host side has plugged it in)
+        self.on_host_data = on_host_data
         self._dev_master, self._dev_slave = _raw_pty()
         self._host_master, self._host_slave = _raw_pty()
         # we keep both slaves open so the masters never read EIO while a side is closed
@@ -48,6 +51,8 @@ class PtyBridge:
                     if e.errno in (errno.EIO, errno.EAGAIN):
                         continue
                     return
+                if fd == self._host_master and data and self.on_host_data is not None:
+                    self.on_host_data()
                 self._send(pair[fd], data)
 
     @staticmethod

@@ -22,6 +22,7 @@ from alertbutton.sim.modem.a76xx import NET_TIME, _parse_net_time
 BUTTON_PIN = 13  # boards/pins_a7670e.py BUTTON
 PWRKEY_PIN = 4  # boards/pins_a7670e.py MODEM_PWRKEY
 GNSS_EN_PIN = 2  # boards/pins_a7670e.py GNSS_EN (external NMEA receiver)
+VBUS_PIN = 38  # boards/sim.py SIM_VBUS: the simulated board senses USB VBUS (docs/power.md, USB/debug mode)
 RESET_EXIT = 75  # boards/simlib/machine.py: machine.reset()
 DEEPSLEEP_EXIT = 76  # boards/simlib/machine.py: machine.deepsleep(ms)
 # The reference ESP32-WROVER has 4 MB of PSRAM, where MicroPython puts its heap (~4 MB); the simulated
@@ -172,6 +173,8 @@ class SimRun:
         self._dead_until = None  # the VM exited with its watchdog armed: reset at this time
         self._asleep = None  # monotonic deadline of the VM's deep sleep (issue 8), None while it runs
         self.wakes = []  # (t, "button" | "timer") of every deep-sleep wake
+        self.usb = False  # the console's USB cable: plugged from the first byte a host tool sends
+        self._usb_reset = False  # plugged while the VM deep-slept: the EN auto-reset is due
         self.vm_errors = []  # (t, line) of every VM output line naming a Traceback or a MemoryError
         self.tail = collections.deque(maxlen=12)  # the last lines the VM printed that are not events (stderr too)
         self.gesture_waits = []  # cpu_wait_s() as each "gesture" event line was read (checks/modem_faults.py)
@@ -240,6 +243,8 @@ class SimRun:
                 w["accel_who"] = int(acc["who_am_i"])
         if getattr(self, "console", None) is not None:
             w["console"] = self.console.device_path  # technician console (firmware/console/commands.py)
+        if getattr(self, "usb", False):
+            w["pin_levels"] = {str(VBUS_PIN): 1}  # VBUS still sensed after a reset or a wake
         _write_json(os.path.join(self.flash, "sim_board.json"), w)
 
     def now(self):
@@ -370,11 +375,25 @@ class SimRun:
         """The board's USB serial: a pty pair bridged like a cable. The firmware's console is on one
         end; the other end's path is printed and written to OUT/console_port for the CLI's --port."""
         from alertbutton.device.ptybridge import PtyBridge
-        self.console = PtyBridge().start()
+        self.console = PtyBridge(on_host_data=self._usb_attach).start()
         self.console_port = self.console.host_path
         with open(os.path.join(self.out, "console_port"), "w") as f:
             f.write(self.console_port + "\n")
         self.echo("Console: %s  (alertbutton --port %s status)" % (self.console_port, self.console_port))
+
+    def _usb_attach(self):
+        """A host tool wrote to the console port: the technician's USB cable is plugged in (it stays
+        so for the run). VBUS rises on the board's sense pin, which keeps the MCU awake (the power
+        policy's "usb" rule) and ends a light sleep (a GPIO wake); a deep-sleeping board is reset by
+        the USB bridge's auto-reset (EN), as opening the port does on ESP32 boards with one. Called
+        from the bridge's thread: the reset itself is left to supervise()."""
+        if self.usb:
+            return
+        self.usb = True
+        if self._asleep is not None:
+            self._usb_reset = True
+        else:
+            os.write(self._ctl_master, b"pin %d 1\n" % VBUS_PIN)
 
     def _vm_opts(self):
         """The device tree the VM imports (sources, or the .mpy tree or ROMFS image built once per
@@ -407,7 +426,11 @@ class SimRun:
         """The board's external watchdog, and restarts after a reset (machine.reset, watchdog) or at
         the end of a deep sleep's timer."""
         if self._asleep is not None:
-            if time.monotonic() >= self._asleep:
+            if self._usb_reset:
+                self._usb_reset = False
+                self._asleep = None
+                self.reset(2, "usb attach")  # HARD_RESET: EN pulled by the USB bridge
+            elif time.monotonic() >= self._asleep:
                 self._wake("timer")
             return True
         if self._dead_until is not None:  # at the REPL after a crash: the unfed watchdog fires
@@ -446,7 +469,7 @@ class SimRun:
             w = json.load(f)
         w["wake_reason"] = 2 if why == "button" else 4  # machine.EXT0_WAKE / TIMER_WAKE
         if why == "button":
-            w["pin_levels"] = {str(BUTTON_PIN): 0}
+            w.setdefault("pin_levels", {})[str(BUTTON_PIN)] = 0
         _write_json(path, w)
         self._on_vm_line('EV {"event": "sim_wake", "why": "%s"}' % why)
         self._boot()
