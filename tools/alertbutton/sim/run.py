@@ -114,6 +114,8 @@ def gesture_edges(ev, rng):
         spec = [(i * 450, 150) for i in range(5)]
     elif g == "hold":
         spec = [(0, int(ev.get("hold_ms", 2500)))]
+    elif g == "arm":  # arming the pre-alert ring (firmware/wearer/gestures.py ARM_GESTURE): hold 2.5 s, 2 taps
+        spec = [(0, 2500), (2800, 150), (3250, 150)]
     elif g == "press":
         spec = [(0, 120)]
     elif g == "presses":
