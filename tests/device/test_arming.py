@@ -302,3 +302,29 @@ async def test_an_alert_just_after_arming_marks_the_start_up_in_chunk_0():
     assert parsed[0]["prealert"] and parsed[0]["blocks"] == 4
     assert parsed[0]["mic_warmup"] and parsed[0]["mic_warmup_blocks"] == 4 == silent_blocks(files[0][1])
     assert parsed[1]["mic_warmup"] and parsed[1]["mic_warmup_blocks"] == 5  # the rest of the 9
+
+
+# --- the arming gesture is no check-in ---------------------------------------------------------------
+def test_the_arming_taps_are_not_an_i_am_fine_check_in():
+    # the check-in's "I'm fine" is a burst of 2 presses: the arming gesture's 2 taps after the hold must
+    # not count as one (a check-in she did not mean would push back the alert a missed one sends)
+    from firmware.wearer.actions import WearerGestures
+    from test_alert_presses import FakeAlert, FakeVibrator
+    for spec, checked_in in ((ARM_SPEC, False), ([(0, 150), (450, 150)], True),
+                             (ARM_SPEC + [(6000, 150), (6450, 150)], True)):  # armed, then "I'm fine"
+        alert, vib = FakeAlert(), FakeVibrator()
+        w = WearerGestures({"checkin_h": 24}, lambda *a, **k: None, alert, vib)
+        base = ticks_ms()
+        edges = sorted(presses(spec, Rng(3)), key=lambda e: e[0])
+        fired = []
+        logic = ButtonLogic(MAP, on_gesture=lambda a, t: fired.append(a), on_press=w.on_press, on_release=w.on_release)
+        i = 0
+        for t in range(0, 10000, 5):
+            while i < len(edges) and edges[i][0] <= t:
+                logic.edge(ticks_add(base, edges[i][0]), edges[i][1])
+                i += 1
+            now = ticks_add(base, t)
+            logic.poll(now)
+            w.poll(now)
+        assert (haptics.CHECKIN_OK in vib.played) == checked_in, (spec, vib.played)
+        assert fired == ([ARM] if spec[0][1] > 1000 else []), fired
