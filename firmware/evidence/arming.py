@@ -63,11 +63,17 @@ class Arming:
         return True
 
     def active(self, now):
-        """True while an armed period runs; the first call after its end logs the expiry."""
+        """True while an armed period runs; the first call after its end logs it. The battery falling
+        to ARM_MIN_BATTERY ends it early, as it would have refused it."""
         if self.until is None:
             return False
         if ticks_diff(self.until, now) > 0:
-            return True
+            pct = self.battery() if self.battery is not None else None
+            if pct is None or pct > ARM_MIN_BATTERY:
+                return True
+            self.until = None
+            self.log("evidence_arm_expired", why="battery")
+            return False
         self.until = None
         self.log("evidence_arm_expired")
         return False

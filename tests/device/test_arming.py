@@ -234,8 +234,11 @@ def test_refusals_arm_nothing_and_vibrate_nothing():
         assert log.events == [("evidence_arm_refused", {"why": why})]
     a, log, vib = Arming({}, Log(), Vib(), Alert(), None), None, None  # a board without a microphone
     assert not a.request(t0) and a.log.events == [("evidence_arm_refused", {"why": "no microphone"})]
-    a, _, vib = arming(battery=lambda: ARM_MIN_BATTERY + 1)
-    assert a.request(t0) and vib.played == [haptics.ARMED]
+    level = [ARM_MIN_BATTERY + 1]
+    a, log, vib = arming(battery=lambda: level[0])
+    assert a.request(t0) and vib.played == [haptics.ARMED] and a.active(t0)
+    level[0] = ARM_MIN_BATTERY  # the battery falls while armed: the period ends there
+    assert not a.active(ticks_add(t0, 1000)) and log.events[-1] == ("evidence_arm_expired", {"why": "battery"})
     a, _, _ = arming(battery=lambda: None)  # no gauge: armed
     assert a.request(t0)
 
