@@ -9,7 +9,7 @@ from firmware.settings import ram_profile, config as settings
 from firmware.core import uptime
 from firmware.alert.manager import AlertManager, DISPATCHING, IDLE
 from firmware.system.eventlog import EventLog
-from firmware.wearer.gestures import ButtonLogic
+from firmware.wearer.gestures import ARM, ButtonLogic
 from firmware.location.gnss_power import GnssPower, PAUSED, POLL_MS as _GNSS_POLL_MS
 from firmware.location.last_fix import LastFix
 from firmware.version import VERSION
@@ -52,6 +52,7 @@ class App:
         self.wearer = WearerGestures(self.cfg, self.log, self.alert, self.vibrator, self.fall)
         self.logic.on_press = self.wearer.on_press
         self.logic.on_release = self.wearer.on_release  # the cancel hold during an alert
+        self.arming = None  # the "he is coming" gesture's state, made at its first use (firmware/evidence/arming.py)
         self.gnss = self._make_gnss()
         # a deep-sleep wake is no boot: no boot refresh (the power task resumes the schedule)
         self.gnss_policy = GnssPower(self.cfg, now=None if self.board.reset_cause() == "deepsleep" else ticks_ms())
@@ -99,6 +100,15 @@ class App:
         self.log("gesture", action=action)
         if action == "alert":
             self.alert.trigger("button")
+        elif action == ARM:
+            try:  # never lets an error reach the button task: the alert gesture must still work
+                if self.arming is None:
+                    from firmware.evidence.arming import Arming
+                    self.arming = Arming(self.cfg, self.log, self.vibrator, self.alert,
+                                         getattr(self, "recorder", None), self.board.battery_percent, self.fall)
+                self.arming.request(t)
+            except Exception as e:
+                self.log("evidence_arm_error", err=repr(e))
 
     async def button_task(self):
         edges, logic, wearer = self.edges, self.logic, self.wearer

@@ -44,7 +44,7 @@ USAGE = (
     "contacts set <slot 1-5> <number> <name>",
     "contacts clear <slot 1-5>",
     "wearer | wearer set <name> | wearer clear",
-    "gesture | gesture set <action> [presses N within MS] [hold MS]",
+    "gesture | gesture set <action> [presses N within MS] [hold MS [taps N gap MS]] | gesture set <action> off",
     "lang | lang fr | lang en",
     "message preview [alert|fall|test]",
     "test-alert <slots: all | 1,3,5>",
@@ -228,7 +228,8 @@ class Console:
         logic = getattr(self.app, "logic", None)
         if logic is not None and hasattr(logic, "multi"):  # the live recogniser follows the new map
             logic.multi = [g for g in self.cfg["gestures"] if "presses" in g]
-            logic.holds = [g for g in self.cfg["gestures"] if "hold_ms" in g]
+            logic.holds = [g for g in self.cfg["gestures"] if "hold_ms" in g and "taps" not in g]
+            logic.seqs = [g for g in self.cfg["gestures"] if "taps" in g]
 
     def _not_configured(self):
         vib = getattr(self.app, "vibrator", None)
@@ -710,6 +711,9 @@ class Console:
                 rec.keys.set_pub(None)
             rec.last_head = None
             rec.disarm()
+        arming = getattr(app, "arming", None)
+        if arming is not None:
+            arming.until = None
 
     # --- stream loop ------------------------------------------------------------------------------
     def _write(self, text):

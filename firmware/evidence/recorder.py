@@ -94,8 +94,9 @@ class Recorder:
         """False without an association key: nothing could be sealed, so nothing is recorded."""
         return self.keys is not None and self.keys.can_seal()
 
-    def arm(self):
-        """Start the microphone into the ring (the power policy decides when)."""
+    def arm(self, by="policy"):
+        """Start the microphone into the ring (the power policy decides when; `by` is logged: policy,
+        alert, gesture)."""
         if not self.armed and self.can_record():
             self.ring.reset()
             base = self.ring.total
@@ -103,13 +104,13 @@ class Recorder:
             # a cold start (CHIPEN was low): the first blocks are silence by hardware, marked in the chunks
             self._warm_end = base + getattr(self.mic, "warmup", 0)
             self.armed = True
-            self.log("evidence_armed", prealert_s=self.prealert_s)
+            self.log("evidence_armed", prealert_s=self.prealert_s, by=by)
 
-    def disarm(self):
+    def disarm(self, why="power"):
         if self.armed and self.rec is None:
             self.mic.stop()
             self.armed = False
-            self.log("evidence_disarmed")
+            self.log("evidence_disarmed", why=why)
 
     def on_alert(self, event, manager):
         """AlertManager listener: note the trigger moment; the task does the work."""
@@ -185,7 +186,7 @@ class Recorder:
             self.log("evidence_extended", rec=self.rec.rec, alert=alert)
             return
         if not self.armed:  # the power policy had the ring off: record from now on, no pre-alert
-            self.arm()
+            self.arm(by="alert")
             block = 0
             end = blocks_for(self.record_s, self.rate)
         if not self.store.make_room(self._chunk_bytes(self.ring.prealert_blocks)):

@@ -35,6 +35,8 @@ def gesture_window_ms(gestures):
     w = 0
     for g in gestures:
         span = g.get("within_ms") or g.get("gap_ms", 0) * (g.get("presses", 1) - 1)
+        if "taps" in g:  # a hold then taps (the arming gesture): a hold held up to twice as long
+            span = 2 * g["hold_ms"] + (g["taps"] + 1) * g["gap_ms"]
         w = max(w, span, g.get("hold_ms", 0))
     return w + _GESTURE_MARGIN_MS
 
@@ -235,10 +237,15 @@ class PowerTask:
         st = self.hw.mic_state() if hasattr(self.hw, "mic_state") else getattr(self.hw, "mic_idle", None)
         return st or "off"
 
-    def _mic_rest(self, alert):
+    def _mic_rest(self, alert, now):
         """Low power: no pre-alert ring between alerts (it would keep the MCU awake and the mic on;
-        RAM does not survive a deep sleep anyway). The recorder powers the mic up on the trigger."""
+        RAM does not survive a deep sleep anyway), unless the wearer armed it with the gesture
+        (firmware/evidence/arming.py): then the mic stays on, and being "on" keeps the MCU awake
+        (_busy), until evidence_arm_min has passed. The recorder powers the mic up on the trigger."""
         rec = getattr(self.app, "recorder", None)
+        arming = getattr(self.app, "arming", None)
+        if arming is not None and arming.active(now):
+            return
         if self.low_power and rec is not None and rec.armed and rec.rec is None and not alert:
             rec.disarm()
 
@@ -301,7 +308,7 @@ class PowerTask:
     def _track(self, now):
         app, acc, mp = self.app, self.acc, self.modem_policy
         alert = app.alert.state != IDLE
-        self._mic_rest(alert)
+        self._mic_rest(alert, now)
         acc.set("mcu", ALERTING if alert else ACTIVE, now)
         gnss = getattr(getattr(app, "gnss", None) or app.modem, "gnss_on", False)
         if gnss and acc.cur["gnss"] == "off" and not alert:

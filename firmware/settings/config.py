@@ -12,7 +12,7 @@ import os
 from firmware.core import phone
 from firmware.system import storage
 from firmware.settings.config_store import RecordFile
-from firmware.wearer.gestures import DEFAULT_GESTURES, validate
+from firmware.wearer.gestures import ARM, ARM_GESTURE, DEFAULT_GESTURES, validate
 from firmware.sms.text import LIMIT_NAME
 
 PATH = "config.rec"
@@ -28,7 +28,7 @@ DEFAULTS = {
     "lang": "fr",  # SMS language: fr (default) or en
     "contacts": [],  # derived from "slots": the configured ones, in slot order
     "slots": [None] * MAX_CONTACTS,  # slot k-1 -> None or {"name": str, "number": "+33..."}
-    "gestures": [dict(g) for g in DEFAULT_GESTURES],
+    "gestures": [dict(g) for g in DEFAULT_GESTURES] + [dict(ARM_GESTURE)],
     "alert_active_s": 3600,  # an alert stays active (no second alert) this long unless stopped
     "sms_validity_min": 4320,  # SMS validity period at the SMSC: 3 days
     "sms_rounds": 6,  # delivery attempts per contact within one alert (backoff between rounds)
@@ -37,6 +37,8 @@ DEFAULTS = {
     # the association's X25519 public key (64 hex), to which recordings are sealed (issue 21,
     # docs/evidence-sealing.md); None: nothing is recorded (the self-test fails until it is set)
     "association_pub": None,
+    # the arming gesture keeps the pre-alert ring on this long (issue 21 item 5, firmware/evidence/arming.py)
+    "evidence_arm_min": 30,
 }
 
 # Integer settings: (min, max). Out-of-range stored values fall back to the default.
@@ -45,6 +47,7 @@ LIMITS = {
     "sms_validity_min": (5, 635040),
     "sms_rounds": (1, 20),
     "modem_ready_wait_s": (5, 600),
+    "evidence_arm_min": (5, 240),  # each minute armed costs ~0.4 mAh (docs/evidence.md)
 }
 # Optional integer settings read on the alert path with a default in the code (not exported, not in
 # DEFAULTS): a stored value of the wrong type or out of range is dropped so that default applies, or
@@ -347,7 +350,7 @@ def check_gestures(gestures):
 
 
 def gesture_actions(cfg):
-    acts = ["alert"]
+    acts = ["alert", ARM]
     for g in cfg.get("gestures") or []:
         a = g.get("action") if isinstance(g, dict) else None
         if isinstance(a, str) and a not in acts:
@@ -356,7 +359,7 @@ def gesture_actions(cfg):
 
 
 _GESTURE_USAGE = ("usage: gesture set <action> [presses N within MS | presses N gap MS [min MS] [max MS]] "
-                  "[hold MS]")
+                  "[hold MS [taps N gap MS]] | gesture set <action other than alert> off")
 
 
 def parse_gesture(words):
@@ -365,6 +368,8 @@ def parse_gesture(words):
     if not words:
         raise ValueError(_GESTURE_USAGE)
     action = words[0]
+    if words[1:] == ["off"] and action != "alert":
+        return action, []  # no gesture for this action (the alert always has one)
     specs = []
     i = 1
     keys = {"within": "within_ms", "gap": "gap_ms", "min": "min_press_ms", "max": "max_press_ms"}
@@ -381,8 +386,12 @@ def parse_gesture(words):
                     raise ValueError()
                 specs.append(g)
             elif w == "hold" and i + 1 < len(words):
-                specs.append({"action": action, "hold_ms": int(words[i + 1])})
+                g = {"action": action, "hold_ms": int(words[i + 1])}
                 i += 2
+                if i + 3 < len(words) and words[i] == "taps" and words[i + 2] == "gap":  # a hold, then taps
+                    g["taps"], g["gap_ms"] = int(words[i + 1]), int(words[i + 3])
+                    i += 4
+                specs.append(g)
             else:
                 raise ValueError()
         except ValueError:

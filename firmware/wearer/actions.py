@@ -16,6 +16,8 @@ from firmware.wearer.duress import (Duress,
     NOTHING,
     cancelled_text)
 from firmware.wearer.press_bursts import PressBursts
+from firmware.wearer.gestures import MIN_HOLD_MS
+from time import ticks_diff
 
 
 class WearerGestures:
@@ -36,6 +38,11 @@ class WearerGestures:
             self.duress = Duress({})
         self.checkin = CheckIn(cfg, uptime.ms(), log=log)  # days: never on ticks
         self.idle_bursts = PressBursts(self.duress.bursts.gap_ms)  # check-in bursts outside alerts
+        # taps right after a held press are the arming gesture's (firmware/wearer/gestures.py ARM_GESTURE),
+        # never an "I'm fine": the burst they start is not a check-in
+        self._press_t = 0
+        self._held_end = None  # release of the last press held >= MIN_HOLD_MS, until the next press
+        self._void_burst = False
         if self.checkin.enabled:
             self.idle_bursts.arm()
         alert.listeners.append(self._alert_event)
@@ -57,10 +64,16 @@ class WearerGestures:
 
     def on_press(self, t):
         self.duress.press(t, self._ctx())
+        if self._held_end is not None and ticks_diff(t, self._held_end) <= self.idle_bursts.gap_ms:
+            self._void_burst = True
+        self._held_end = None
+        self._press_t = t
         self.idle_bursts.press(t)
 
     def on_release(self, t):
         self.duress.release(t, self._ctx())
+        if ticks_diff(t, self._press_t) >= MIN_HOLD_MS:
+            self._held_end = t
 
     def wait_ms(self, now):
         waits = [w for w in (self.duress.wait_ms(now), self.idle_bursts.wait_ms(now), self.checkin.wait_ms(uptime.ms()))
@@ -97,6 +110,10 @@ class WearerGestures:
             elif decision == NOTHING and pattern is not None:
                 self.log("cancel_refused_after_duress", alert=alert.alert_id)
         n = self.idle_bursts.poll(now)
+        if self._void_burst:  # the taps after a hold (and the hold): the arming gesture's, not a check-in
+            n = 0
+            if self.idle_bursts.wait_ms(now) < 0:  # every burst up to them decided
+                self._void_burst = False
         up = uptime.ms()
         if n and self.checkin.burst(n, up):
             self.vibrator.play(haptics.CHECKIN_OK)

@@ -21,6 +21,7 @@ _MAX_PRESSES = const(8)
 # Gestures that could fire from a single press, or by accident, are refused (see validate()).
 MIN_PRESSES = const(2)
 MIN_HOLD_MS = const(1000)
+_TAP_MAX_MS = const(400)  # a hold-then-taps' taps: a longer press is no tap
 
 # The alert gesture: 5 firm taps, each 100-400 ms, each started at most 700 ms after the previous.
 # Chosen by `alertbutton bench gestures` (docs/haptics.md: the table, the models, the trade-off):
@@ -30,6 +31,13 @@ MIN_HOLD_MS = const(1000)
 DEFAULT_GESTURES = (
     {"action": "alert", "presses": 5, "gap_ms": 700, "min_press_ms": 100, "max_press_ms": 400},
 )
+# "He is coming": arms the pre-alert ring for evidence_arm_min (issue 21 item 5; firmware/evidence/arming.py).
+# A press held at least 1.5 s, let go, then 2 taps, decided once the button has been quiet gap_ms. Chosen
+# by `alertbutton bench gestures --arm` (docs/evidence.md): holds alone are made by sitting or leaning
+# on the button (2-5 false armings a day); a held press resets the alert's tap count (max_press_ms), so
+# the taps after it never reach the alert, and being decided at quiet it never takes a tap from one.
+ARM_GESTURE = {"action": "arm_evidence", "hold_ms": 1500, "taps": 2, "gap_ms": 700}
+ARM = "arm_evidence"
 
 
 def validate(gestures):
@@ -40,7 +48,11 @@ def validate(gestures):
     "min_press_ms": 0..1000 (a contact shorter than this is not counted, e.g. a strap's hit),
     "max_press_ms": 200..3000 (a longer press is not counted and starts the count again, e.g. a
     squeeze in a bag; presses are then counted at their release)}.
-    A hold: {"action", "hold_ms": 1000..10000} timed from the contact at rest."""
+    A hold: {"action", "hold_ms": 1000..10000} timed from the contact at rest.
+    A hold then taps (not the alert): {"action", "hold_ms": 1000..10000 (at least), "taps": 1..4,
+    "gap_ms": 300..3000 (release to first tap, tap to tap; decided after this much quiet)}.
+    Another action's gesture that would take the alert gesture's presses, or send an alert, is
+    refused (_check_clashes)."""
     if not gestures:
         raise ValueError("no gesture configured")
     for g in gestures:
@@ -64,12 +76,35 @@ def validate(gestures):
             mx = g.get("max_press_ms")
             if mx is not None and not (200 <= mx <= 3000 and mx > g.get("min_press_ms", 0)):
                 raise ValueError("max_press_ms must be 200..3000 and above min_press_ms")
+        elif "taps" in g:
+            for v in (g.get("hold_ms"), g["taps"], g.get("gap_ms")):
+                if not isinstance(v, int) or isinstance(v, bool):
+                    raise ValueError("a hold then taps needs whole hold_ms, taps and gap_ms")
+            if not (MIN_HOLD_MS <= g["hold_ms"] <= 10000 and 1 <= g["taps"] <= 4 and 300 <= g["gap_ms"] <= 3000):
+                raise ValueError("hold then taps: hold_ms 1000..10000, taps 1..4, gap_ms 300..3000")
+            if g["action"] == "alert":
+                raise ValueError("the alert gesture cannot be a hold then taps")
         elif "hold_ms" in g:
             if not (MIN_HOLD_MS <= g["hold_ms"] <= 10000):
                 raise ValueError("hold_ms must be 1000..10000")
         else:
             raise ValueError("gesture needs presses or hold_ms")
+    _check_clashes(gestures)
     return gestures
+
+
+def _check_clashes(gestures):
+    """firmware/wearer/gesture_clashes.py, unloaded after use: its code is not kept in the heap an
+    alert needs (tests/host/test_heap.py)."""
+    import sys
+    from firmware.wearer import gesture_clashes
+    try:
+        gesture_clashes.check(gestures)
+    finally:
+        sys.modules.pop("firmware.wearer.gesture_clashes", None)
+        pkg = sys.modules.get("firmware.wearer")
+        if pkg is not None and hasattr(pkg, "gesture_clashes"):
+            delattr(pkg, "gesture_clashes")
 
 
 def _span_ms(g):
@@ -87,7 +122,8 @@ class ButtonLogic:
 
     def __init__(self, gestures=DEFAULT_GESTURES, on_gesture=None, on_press=None, on_release=None):
         self.multi = [g for g in validate(gestures) if "presses" in g]
-        self.holds = [g for g in gestures if "hold_ms" in g]
+        self.holds = [g for g in gestures if "hold_ms" in g and "taps" not in g]
+        self.seqs = [g for g in gestures if "taps" in g]  # a hold, then taps: decided once quiet
         self.on_gesture = on_gesture
         self.on_press = on_press
         self.on_release = on_release  # on_release(t_ms): every debounced release
@@ -103,6 +139,10 @@ class ButtonLogic:
         self._pending = False  # a press not yet counted: it must last min_press_ms first
         self._pending_t = 0
         self._pending_min = 0  # the min_press_ms the pending press must last (0: waived)
+        self._press_t = 0  # the debounced press now down began here
+        self._seq_hold = -1  # a hold-then-taps in progress: how long its hold lasted (-1: none)
+        self._seq_taps = 0
+        self._seq_last = 0  # its hold's release, then its last tap's start
 
     @property
     def multi(self):
@@ -164,6 +204,12 @@ class ButtonLogic:
                 self._count = 0
             else:
                 wait = left
+        if self._seq_hold >= 0 and not self.stable and not self._in_burst:
+            left = self._seq_gap() - ticks_diff(now, self._seq_last)
+            if left <= 0:
+                self._seq_end(now)
+            elif wait < 0 or left < wait:
+                wait = left
         if self._in_burst:
             wait = SETTLE_MS - ticks_diff(now, self._last_edge)
         elif self.stable and not self._hold_done:
@@ -187,6 +233,7 @@ class ButtonLogic:
 
     def _pressed(self, t):
         self._hold_done = False
+        self._press_t = t
         if self.on_press:
             self.on_press(t)
         if self._min_press or self._max_press:
@@ -204,6 +251,12 @@ class ButtonLogic:
 
     def _count_press(self, start, t):
         """A press that started at `start` counts now (t) toward the multi-press gestures."""
+        if self._seq_hold >= 0 and ticks_diff(start, self._seq_last) > 0:
+            if ticks_diff(start, self._seq_last) <= self._seq_gap():
+                self._seq_taps += 1
+                self._seq_last = start
+            else:
+                self._seq_hold = -1
         self._starts[self._count % _MAX_PRESSES] = start
         self._count += 1
         for g in self.multi:
@@ -228,6 +281,12 @@ class ButtonLogic:
     def _released(self, t):
         if self.on_release:
             self.on_release(t)
+        if self.seqs:
+            d = ticks_diff(t, self._press_t)
+            if d >= min([g["hold_ms"] for g in self.seqs]):
+                self._seq_hold, self._seq_taps, self._seq_last = d, 0, t  # a hold: the taps may follow
+            elif self._seq_hold >= 0 and d > _TAP_MAX_MS:
+                self._seq_hold = -1  # neither a tap nor a hold: no hold-then-taps
         if self._pending:
             self._pending = False
             d = ticks_diff(t, self._pending_t)
@@ -242,7 +301,20 @@ class ButtonLogic:
                     self._fire(g["action"], t)
                     break
 
+    def _seq_gap(self):
+        return max([g["gap_ms"] for g in self.seqs] or [0])
+
+    def _seq_end(self, now):
+        """The button has been quiet since the hold-then-taps' last tap: it is one of them, or nothing.
+        It takes no press from the multi-press count: it can never eat an alert's taps."""
+        hold, taps, self._seq_hold = self._seq_hold, self._seq_taps, -1
+        for g in self.seqs:
+            if taps == g["taps"] and hold >= g["hold_ms"] and self.on_gesture:
+                self.on_gesture(g["action"], now)
+                return
+
     def _fire(self, action, t):
+        self._seq_hold = -1
         self._count = 0  # a recognised gesture consumes its presses
         self._pending = False
         self._hold_done = True

@@ -18,6 +18,7 @@ DURESS_CANCEL = CANCEL + (800, 70)
 CANCEL_ASK = (100, 200, 300)
 CHECKIN_DUE = (100, 100, 100, 400, 600)  # check-in due soon: answer "I'm fine"
 CHECKIN_OK = (600, 200, 100)  # check-in received
+ARMED = (250, 150, 250)  # the pre-alert ring is armed ("he is coming"): two medium pulses
 SELFTEST = (300,)  # the technician's self-test asked for a pulse (`selftest --vibrate`); never on its own
 
 NO_NETWORK = FAILED

@@ -173,8 +173,9 @@ def changes(round_no):
         ("contact", lambda c: settings.set_contact(c, 2, "+336123459%02d" % (round_no % 100), "Karim " + r)),
         ("wearer", lambda c: settings.set_wearer(c, "Camille-Marie " + r)),
         ("pin", lambda c: _pin(c, round_no)),
+        # a map the default arming gesture (hold, then 2 taps) can sit beside: no alert hold, and a max press
         ("gesture", lambda c: settings.set_gestures(c, "alert", [
-            {"action": "alert", "presses": 3 + round_no % 3, "within_ms": 2500}, {"action": "alert", "hold_ms": 2000}])),
+            {"action": "alert", "presses": 3 + round_no % 3, "within_ms": 2500, "max_press_ms": 400}])),
         ("lang", lambda c: settings.set_lang(c, "en" if round_no % 2 == 0 else "fr")),
         ("clear", lambda c: settings.clear_contact(c, 5)),
         ("import", lambda c: settings.apply_import(c, settings.check_import({

@@ -402,6 +402,11 @@ def test_test_alert_maps_slots_to_the_alert_contacts():
 
 def test_gesture_set_applies_to_the_live_recogniser():
     con, app, clock = provisioned()
+    # an alert hold next to the default arming gesture (a hold, then taps) would send an alert while she
+    # holds to arm: refused, saying so; without the arming gesture it is accepted
+    err(con, "AB1 gesture set alert presses 4 within 3000 hold 2500", "GESTURE")
+    r = ok(con, "AB1 gesture set arm_evidence off")
+    assert [g["action"] for g in r["gestures"]] == ["alert"] and app.logic.seqs == []
     r = ok(con, "AB1 gesture set alert presses 4 within 3000 hold 2500")
     assert r["gestures"] == [{"action": "alert", "presses": 4, "within_ms": 3000},
                              {"action": "alert", "hold_ms": 2500}]

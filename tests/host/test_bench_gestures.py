@@ -42,3 +42,15 @@ def test_transitions_bounce_and_end_on_the_level():
     assert edges[-1][1] == 0 and edges[0] == (0, 1)
     assert all(b[0] >= a[0] for a, b in zip(edges, edges[1:]))
     assert all(a[1] != b[1] for a, b in zip(edges, edges[1:]))  # only changes
+
+
+def test_the_arming_gesture_is_the_chosen_candidate_and_holds_are_worse():
+    from alertbutton.bench import arm_gestures as arm
+    chosen = "hold 1.5 s, let go, 2 taps"  # docs/evidence.md, chosen at seed 20 (2000 trials, 5000 events)
+    maps = dict(arm.CANDIDATES + arm.CANDIDATES_ROUND2)
+    assert maps[chosen] == [fw.ARM_GESTURE] and arm.ALERT == list(fw.DEFAULT_GESTURES)
+    a = arm.evaluate(maps[chosen], random.Random(1), 40, 300)
+    assert a["arm"]["tact"] == a["arm"]["typical"] == a["alert"]["tact"] == a["alert"]["typical"] == 1.0
+    assert a["cross"] == 0 and sum(p for _, p, _ in a["false"]) == 0
+    h = arm.evaluate(maps["hold 3 s"], random.Random(1), 40, 300)
+    assert sum(p for _, p, _ in h["false"]) > 1  # sitting, leaning and long presses make holds

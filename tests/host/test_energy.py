@@ -240,3 +240,17 @@ def test_counted_checks_keep_the_mcu_active_for_their_fraction_of_the_walk():
     sc.pop("count_checks")  # the block alone changes nothing: the flag decides
     same = battery_life.run_day(battery_life.resolve(sc, "ready", CPU_MS))
     assert same["totals_ms"]["mcu"] == base["totals_ms"]["mcu"]
+def test_the_armed_ring_is_the_awake_mcu_and_the_mic_from_the_table():
+    # issue 21 item 5: the pre-alert ring armed by the gesture keeps the MCU active and the INMP441 on
+    table = battery_life.load_table()
+    st = table["states"]
+    out = {"battery_mah": 1000.0, "modes": {"ready": {"avg_ma": [2.9, 2.7, 3.5]}, "baseline": {"avg_ma": [67.3] * 3}}}
+    a = battery_life.armed_ring(out, table, (0.5, 1.0))
+    ma = st["mcu.active"][0] + st["mic.on"][0]
+    assert a["ma"][0] == ma and abs(a["extra_ma"][0] - (ma - st["mcu.deep"][0] - st["mic.off"][0])) < 1e-9
+    assert abs(a["mah_per_arming"][0] - a["extra_ma"][0] / 2) < 1e-9  # 30 min
+    d = a["modes"]["ready"]["0.5"][0]
+    assert abs(d - 1000.0 / ((2.9 + a["extra_ma"][0] * 0.5 / 24) * 24)) < 1e-9
+    assert a["modes"]["ready"]["1"][0] < d and "baseline" not in a["modes"]  # the ring runs there anyway
+    lines = battery_life.report_lines(dict(out, fifo_cpu_ms=6.3, cpu=None, modes={}, armed_ring=a))
+    assert any(ln.startswith("pre-alert ring armed by the gesture (mcu.active + mic.on)") for ln in lines)

@@ -1,6 +1,7 @@
 """`alertbutton bench alert`: trigger -> first and -> fifth +CMGS, over several simulated alerts.
 `alertbutton bench heap`: the smallest heap a full alert needs, and where it goes (heap.py).
-`alertbutton bench gestures`: intended gestures recognised and false alerts per day (gestures.py).
+`alertbutton bench gestures`: intended gestures recognised and false alerts per day (gestures.py);
+`--arm`: the same for the gesture that arms the pre-alert ring, next to the alert's (arm_gestures.py).
 `alertbutton bench crypto`: the evidence seal's and signature's cost in ESP32 terms (crypto.py).
 
 Figures, not a timed test: each run boots the firmware in the MicroPython VM on the simulated board,
@@ -56,6 +57,9 @@ def run(args):
     if args.what == "heap":
         return heap_bench.run(args)
     if args.what == "gestures":
+        if args.arm:  # the pre-alert ring's arming gesture next to the alert's (issue 21 item 5)
+            from alertbutton.bench import arm_gestures
+            return arm_gestures.run(args)
         return gesture_bench.run(args)
     if args.what == "crypto":
         return crypto_bench.run(args)

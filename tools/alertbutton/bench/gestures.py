@@ -268,6 +268,8 @@ def add_arguments(p):
     p.add_argument("--trials", type=int, default=2000, help="intended gestures per gesture and switch")
     p.add_argument("--events", type=int, default=5000, help="accidental events per model")
     p.add_argument("--round1", action="store_true", help="only the first round of candidates")
+    p.add_argument("--arm", action="store_true",
+                   help="the gesture that arms the pre-alert ring, next to the alert gesture (arm_gestures.py, run by alert.py)")
 
 
 def run(args):

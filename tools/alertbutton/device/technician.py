@@ -3,7 +3,7 @@
     alertbutton --port PORT status
     alertbutton --port PORT contacts list | set SLOT NUMBER NAME... | clear SLOT
     alertbutton --port PORT wearer [set NAME... | clear]
-    alertbutton --port PORT lang [fr|en]       gesture [set ACTION presses N within MS hold MS]
+    alertbutton --port PORT lang [fr|en]       gesture [set ACTION presses N within MS hold MS [taps N gap MS]]
     alertbutton --port PORT preview [alert|fall|test]
     alertbutton --port PORT test-alert all | 1,3
     alertbutton --port PORT logs [-n N]
@@ -665,6 +665,9 @@ def cmd_gesture(dev, args, out):
             if g.get("min_press_ms") or g.get("max_press_ms"):
                 parts.append("each held %d..%s ms" % (g.get("min_press_ms", 0), g.get("max_press_ms", "")))
             rows.append(", ".join(parts) if len(parts) > 2 else " ".join(parts))
+        elif "taps" in g:
+            rows.append("%s: hold at least %d ms, let go, then %d taps at most %d ms apart"
+                        % (g["action"], g["hold_ms"], g["taps"], g["gap_ms"]))
         else:
             rows.append("%s: hold %d ms" % (g["action"], g["hold_ms"]))
     out.result(r, "\n".join(rows))

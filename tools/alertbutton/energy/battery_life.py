@@ -359,6 +359,8 @@ def add_arguments(p):
     p.add_argument("--count-checks", action="store_true",
                    help="FIFO mode: the MCU active while the detector checks candidates, for the measured "
                         "fraction of each activity (the scenario's detector_checks block)")
+    p.add_argument("--armed-h", type=float, action="append",
+                   help="hours a day the pre-alert ring is armed by the gesture (default: 0.5 and 1)")
     p.add_argument("--json", dest="as_json", action="store_true", help="print one JSON object")
 
 
@@ -387,6 +389,29 @@ def evaluate(sc, modes, table, battery, cpu_ms=None, echo=None):
     return out
 
 
+ARMED_STATES = ("mcu.active", "mic.on")  # the ring armed: the MCU awake (I2S, encoder), the INMP441 on
+RESTING_STATES = ("mcu.deep", "mic.off")  # what those two draw instead, at best, when it is not
+
+
+def armed_ring(out, table, hours=(0.5, 1.0), arm_min=30):
+    """The pre-alert ring armed by the gesture (issue 21 item 5, firmware/evidence/arming.py): its
+    current from the table, the mAh of one arming, and each mode's battery life with `hours` armed a
+    day. Armed hours replace resting ones: the MCU's and the mic's difference is added to the day's
+    average (the modem, GNSS and accelerometer go on as in the day)."""
+    armed = [sum(table["states"][k][i] for k in ARMED_STATES) for i in range(3)]
+    rest = [sum(table["states"][k][i] for k in RESTING_STATES) for i in range(3)]
+    extra = [a - r for a, r in zip(armed, rest)]
+    res = {"states": list(ARMED_STATES), "ma": armed, "extra_ma": extra, "arm_min": arm_min,
+           "mah_per_arming": [x * arm_min / 60.0 for x in extra], "modes": {}}
+    for mode, r in out["modes"].items():
+        if mode == "baseline":
+            continue  # no low power: the ring runs all day already, arming adds nothing
+        res["modes"][mode] = dict(("%g" % h, [days(r["avg_ma"][i] + extra[i] * h / 24.0, out["battery_mah"])
+                                             for i in range(3)]) for h in hours)
+    out["armed_ring"] = res
+    return res
+
+
 def _fmt_ms(ms):
     return "%.1f s" % (ms / 1000.0)
 
@@ -409,6 +434,16 @@ def report_lines(out):
     lines.append("%-10s " % "mode" + " ".join("%8s" % c for c in comps))
     for mode, r in out["modes"].items():
         lines.append("%-10s " % mode + " ".join("%8.2f" % r["per_component_mah_per_day"][c] for c in comps))
+    a = out.get("armed_ring")
+    if a:
+        lines.append("")
+        lines.append("pre-alert ring armed by the gesture (%s): %.1f mA (%.1f..%.1f), %.1f mA more than at rest; "
+                     "one %d-min arming %.1f mAh (%.1f..%.1f)" % (
+                         " + ".join(a["states"]), a["ma"][0], a["ma"][1], a["ma"][2], a["extra_ma"][0],
+                         a["arm_min"], a["mah_per_arming"][0], a["mah_per_arming"][1], a["mah_per_arming"][2]))
+        for mode, per in a["modes"].items():
+            lines.append("%-10s " % mode + "; ".join("armed %s h/day: %.1f days (%.1f..%.1f)" % (
+                h, d[0], d[2], d[1]) for h, d in per.items()))
     return lines
 
 
@@ -432,6 +467,7 @@ def run(args):
         battery = args.battery_mah or float(sc.get("battery_mah", 1000))
         modes = args.mode or list(MODES)
         out = evaluate(sc, modes, table, battery, args.cpu_ms)
+        armed_ring(out, table, tuple(args.armed_h or (0.5, 1.0)))
     except EnergyError as e:
         print("error: %s" % e, file=sys.stderr)
         return 2

@@ -121,6 +121,8 @@ def gesture_edges(ev, rng):
         spec = [(i * 450, 150) for i in range(5)]
     elif g == "hold":
         spec = [(0, int(ev.get("hold_ms", 2500)))]
+    elif g == "arm":  # arming the pre-alert ring (firmware/wearer/gestures.py ARM_GESTURE): hold 2.5 s, 2 taps
+        spec = [(0, 2500), (2800, 150), (3250, 150)]
     elif g == "press":
         spec = [(0, 120)]
     elif g == "presses":
@@ -721,14 +723,15 @@ def interactive(args):
     run = SimRun(sc, args.out, args.modem_pty, echo=print, seed=args.seed)
     print("Interactive simulator. Enter = one short press, 'a' + Enter = the alert gesture (5 taps "
           "at most 0.7 s apart), 'h' + Enter = 5.5 s hold (during an alert: then 4 Enters cancel, "
-          "2 are the duress), 'q' + Enter = quit.")
+          "2 are the duress), 'r' + Enter = arm the pre-alert ring (hold 2.5 s, let go, 2 taps), "
+          "'q' + Enter = quit.")
     run.start()
     try:
         for line in sys.stdin:
             cmd = line.strip().lower()
             if cmd == "q":
                 break
-            ev = {"t": 0, "gesture": {"h": "hold", "a": "alert"}.get(cmd, "press"), "hold_ms": 5500}
+            ev = {"t": 0, "gesture": {"h": "hold", "a": "alert", "r": "arm"}.get(cmd, "press"), "hold_ms": 5500}
             run.gesture(ev)
             time.sleep(0.15)  # released long enough to count as released, even when Enters come at once
             if not run.supervise():

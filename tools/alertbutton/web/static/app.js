@@ -37,7 +37,8 @@ const T = {
     alert_kind: {alert: "alerte", fall: "chute", test: "test"}, saved_as: "enregistré :",
     g_presses: "{a} : {n} appuis", g_within: "en {ms} ms", g_gap: "{ms} ms au plus entre deux appuis",
     g_held: "chaque appui de {min} à {max} ms", g_hold: "{a} : appui long de {ms} ms",
-    g_action: {alert: "alerte", cancel: "annulation", test: "test"},
+    g_hold_taps: "{a} : appui long d'au moins {ms} ms, relâcher, puis {n} tapes ({gap} ms au plus entre deux)",
+    g_action: {alert: "alerte", cancel: "annulation", test: "test", arm_evidence: "enregistrer avant l'alerte"},
     test_sent: "alerte de test n° {id} envoyée aux emplacements {slots} : {to}",
     choose_slot: "choisissez au moins un emplacement",
     selftest_ok: "autotest réussi : les {n} parties", selftest_fail: "AUTOTEST ÉCHOUÉ : {k} partie(s) sur {n} ({parts})",
@@ -92,7 +93,8 @@ const T = {
     alert_kind: {alert: "alert", fall: "fall", test: "test"}, saved_as: "saved:",
     g_presses: "{a}: {n} presses", g_within: "within {ms} ms", g_gap: "at most {ms} ms between presses",
     g_held: "each press {min} to {max} ms", g_hold: "{a}: hold {ms} ms",
-    g_action: {alert: "alert", cancel: "cancel", test: "test"},
+    g_hold_taps: "{a}: hold at least {ms} ms, let go, then {n} taps (at most {gap} ms apart)",
+    g_action: {alert: "alert", cancel: "cancel", test: "test", arm_evidence: "record before the alert"},
     test_sent: "test alert #{id} sent to slots {slots}: {to}",
     choose_slot: "choose at least one slot",
     selftest_ok: "self-test passed: all {n} parts", selftest_fail: "SELF-TEST FAILED: {k} of {n} parts ({parts})",
@@ -401,6 +403,7 @@ function gestureText(g) {
     if (g.min_press_ms || g.max_press_ms) parts.push(t("g_held", {min: g.min_press_ms || 0, max: g.max_press_ms || "∞"}));
     return parts.join(", ");
   }
+  if ("taps" in g) return t("g_hold_taps", {a, ms: g.hold_ms, n: g.taps, gap: g.gap_ms});
   return t("g_hold", {a, ms: g.hold_ms});
 }
 function showWearer(w) {
