@@ -248,6 +248,15 @@ class LIS3DH:
             raise ValueError("duration %d ms out of range at %d Hz" % (ms, self.odr_hz))
         return d
 
+    def _generator(self, cfg_reg, ths, dur, cfg):
+        """One inertial generator (INTx_CFG at cfg_reg, then SRC, THS, DURATION; ths and dur already
+        checked by _ths/_dur, so a refused value changes no register): programmed, its stale latch
+        read away (it would end the coming sleep at once)."""
+        self._write(cfg_reg + 2, ths)
+        self._write(cfg_reg + 3, dur)
+        self._write(cfg_reg, cfg)
+        self._read(cfg_reg + 1)
+
     def _route(self, bits, on):
         r3 = self._read(_CTRL_REG3)
         self._write(_CTRL_REG3, (r3 | bits) if on else (r3 & ~bits & 0xFF))
@@ -259,10 +268,7 @@ class LIS3DH:
         dur = self._dur(duration_ms)
         self._write(_CTRL_REG2, _HP_IA1)  # HPM normal, filtered data to generator 1 only
         self._read(_REFERENCE)  # settle the filter on the current gravity
-        self._write(_INT1_THS, ths)
-        self._write(_INT1_DURATION, dur)
-        self._write(_INT1_CFG, 0x2A)  # OR of XH, YH, ZH
-        self._read(_INT1_SRC)
+        self._generator(_INT1_CFG, ths, dur, 0x2A)  # OR of XH, YH, ZH
         self._route(_I1_IA1, True)
 
     def enable_freefall(self, threshold_mg=350, duration_ms=30):
@@ -271,10 +277,7 @@ class LIS3DH:
         ths = self._ths(threshold_mg)
         dur = self._dur(duration_ms)
         self._write(_CTRL_REG2, self._read(_CTRL_REG2) & ~_HP_IA2 & 0xFF)  # raw data (int2_motion filters it)
-        self._write(_INT2_THS, ths)
-        self._write(_INT2_DURATION, dur)
-        self._write(_INT2_CFG, 0x95)  # AND of XL, YL, ZL
-        self._read(_INT2_SRC)
+        self._generator(_INT2_CFG, ths, dur, 0x95)  # AND of XL, YL, ZL
         self._route(_I1_IA2, True)
 
     def int1_fifo(self, samples=25):
@@ -306,11 +309,8 @@ class LIS3DH:
         self._route(_I1_WTM, False)
         self._write(_CTRL_REG2, self._read(_CTRL_REG2) | _HP_IA1)  # generator 2's own bit kept
         self._read(_REFERENCE)  # settle the filter on the current gravity
-        self._write(_INT1_THS, ths)
-        self._write(_INT1_DURATION, dur)
-        self._write(_INT1_CFG, 0x2A)  # OR of XH, YH, ZH
         self._write(_CTRL_REG6, self._read(_CTRL_REG6) | _I2_IA1)
-        self._read(_INT1_SRC)
+        self._generator(_INT1_CFG, ths, dur, 0x2A)  # OR of XH, YH, ZH
         self._write(_FIFO_CTRL_REG, (_FM_STREAM_TO_FIFO | _TR_INT2) if freeze else _FM_STREAM)
         self._route(_I1_IA1, True)
 
@@ -339,10 +339,7 @@ class LIS3DH:
         dur = self._dur(duration_ms)
         self._write(_CTRL_REG2, self._read(_CTRL_REG2) | _HP_IA2)
         self._read(_REFERENCE)  # settle the filter on the current gravity
-        self._write(_INT2_THS, ths)
-        self._write(_INT2_DURATION, dur)
-        self._write(_INT2_CFG, 0x2A)  # OR of XH, YH, ZH
-        self._read(_INT2_SRC)  # a stale latch would end the sleep at once
+        self._generator(_INT2_CFG, ths, dur, 0x2A)  # OR of XH, YH, ZH
         self._route(_I1_IA2, True)
 
     def int2_off(self):
