@@ -307,8 +307,8 @@ class App:
 
     def start_power(self):
         """Issue 8: after a deep-sleep wake by the button, the waking press goes to the gesture
-        recogniser; the power task (sleep states, modem policy, accounting) runs only if the settings
-        have "power": {"low_power": true} (firmware/power/task.py). Never fatal: awake is safe."""
+        recogniser; the power task (sleep states, modem policy, accounting) runs unless the settings
+        have "power": {"low_power": false} (firmware/power/task.py). Never fatal: awake is safe."""
         self.power = None
         try:
             from firmware.power import gate as power_gate

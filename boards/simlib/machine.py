@@ -21,6 +21,7 @@ _irq_state = 0
 EXT0_WAKE = const(2)
 EXT1_WAKE = const(3)
 TIMER_WAKE = const(4)
+_GPIO_WAKE = const(7)  # ESP_SLEEP_WAKEUP_GPIO: a light sleep ended by a pin
 PIN_WAKE = const(2)
 SLEEP = const(2)
 DEEPSLEEP = const(4)
@@ -95,12 +96,19 @@ def _wait_fds(ms):
 def lightsleep(ms=0):
     # ends early when a wake stream has input, as a GPIO wake would end it, when a simulated
     # peripheral's wake line would rise (_WAKE_HOOKS), or when it rose while asleep (_SLEEP_PUMPS)
+    # wake_reason() then says why it ended, as on the ESP32: the timer, or a GPIO (the caller reads
+    # the pins to tell which); before, it kept the boot's reason and a timer wake read as "other"
+    global _WAKE_REASON
+    _WAKE_REASON = _GPIO_WAKE
+    timer = TIMER_WAKE
     for fn in _WAKE_HOOKS:
         w = fn()
         if w is not None and w < ms:
             ms = max(1, w)
+            timer = _GPIO_WAKE  # the peripheral's line ends it, not the timer
     if not _SLEEP_PUMPS:
-        _wait_fds(ms)
+        if not _wait_fds(ms):
+            _WAKE_REASON = timer
         return
     t0 = time.ticks_ms()
     while True:
@@ -108,7 +116,10 @@ def lightsleep(ms=0):
             if fn():
                 return
         left = ms - time.ticks_diff(time.ticks_ms(), t0)
-        if left <= 0 or _wait_fds(min(left, _STEP_MS)):
+        if left <= 0:
+            _WAKE_REASON = timer
+            return
+        if _wait_fds(min(left, _STEP_MS)):
             return
 
 

@@ -83,6 +83,7 @@ class SmsReader:
         self._q = [_NONE] * _QLEN
         self._qn = 0
         self._sweep = True  # startup sweep
+        self._stepping = False
         self.bad_store = bad_store
         self.retry_ms = retry_ms
         self._bad = {}  # index -> fingerprint of a PDU that failed to decode once (deleted the next time)
@@ -122,14 +123,24 @@ class SmsReader:
         self._wake.set()
 
     # --- task -------------------------------------------------------------------------------------
+    def pending(self):
+        """Work to do on the modem's store now (a sweep asked for, announced indices, or a step
+        running): the power task keeps the MCU awake for it while the modem is awake."""
+        return self._sweep or self._qn > 0 or self._stepping
+
     async def run(self):
-        await self.modem.ready.wait()
         while True:
+            # never an AT+CMGL into a modem asleep (UART sleep) or off: the work waits for its next
+            # wake (the power task wakes it at least every check_s for this, issue 22)
+            await self.modem.ready.wait()
+            self._stepping = True
             try:
                 await self.step()
             except Exception as e:  # the reader must survive anything; the next wake retries
                 self.log("sms_reader_error", err=repr(e))
                 await asyncio.sleep_ms(1000)
+            finally:
+                self._stepping = False
             now = self.now()
             wait = self.reasm.next_deadline(now)
             if wait < 0 or wait > self.sweep_ms:

@@ -1,8 +1,8 @@
 # Whether a boot needs the power modules at all (issue 8: firmware/power/task.py, power.py,
-# modem_power.py, boot_wake.py; ~20 KB of heap together). The default firmware never sleeps: without a
-# "power" section asking for low power or accounting, and after any boot but a deep-sleep wake, none
-# of them is loaded (issue 17: the heap a board without PSRAM has). Kept apart so that App can ask
-# without importing them.
+# modem_power.py, boot_wake.py; ~20 KB of heap together). Low power is on as shipped (issue 22); with
+# "power": {"low_power": false} (and no accounting), after any boot but a deep-sleep wake, none of them
+# is loaded (issue 17: the heap a board without PSRAM has). Kept apart so that App can ask without
+# importing them.
 
 
 def wanted(cfg, board):
@@ -14,6 +14,9 @@ def wanted(cfg, board):
 
 
 def enabled(cfg):
-    """The settings' "power" section asks for the power task (low power, or only its accounting)."""
+    """The power task runs (issue 22: low power is on as shipped) unless the settings' "power" section
+    turns low power off without asking for the accounting alone."""
     p = cfg.get("power")
-    return isinstance(p, dict) and bool(p.get("low_power") or p.get("accounting"))
+    if p is None:
+        return True
+    return not isinstance(p, dict) or p.get("low_power") is not False or bool(p.get("accounting"))

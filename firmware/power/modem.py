@@ -19,6 +19,7 @@ from firmware.core.uptime import STALE_MS, fresh
 
 ON = "on"
 READY = "ready"
+POSITION_IDLE_CHECK_S = 900  # check_s's default with sms_position_idle: answered within 15 min
 OFF = "off"
 MODES = (ON, READY, OFF)
 
@@ -29,7 +30,11 @@ DEFAULTS = {
     "wake_ms": 100,  # DTR low -> first AT command (the HD gives no figure we could source)
     "psm": None,  # {"tau_s": requested T3412, "active_s": requested T3324} or None
     "edrx_s": None,  # requested E-UTRAN eDRX cycle in s (rounded up to the 24.008 table) or None
-    "check_s": 14400,  # "ready": wake the sleeping modem this often for AT+CEREG? (0: never)
+    # "ready": wake the sleeping modem this often for AT+CEREG? and a look at its SMS store (0: never).
+    # RI cannot wake the MCU from deep sleep on the reference board (docs/power.md): an SMS that came
+    # during one waits for the next check. Between alerts only a POSITION request with
+    # sms_position_idle set needs an answer: the power task then checks every POSITION_IDLE_CHECK_S
+    "check_s": 14400,
 }
 
 # ---- 3GPP TS 24.008 timer encodings (the strings +CPSMS and +CEDRXS take) ----------------------------
@@ -321,6 +326,7 @@ class ModemPower:
         self.kick = asyncio.Event()  # set by the alert listener: act now
         self._csclk = False  # AT+CSCLK=1 sent since the modem booted
         self._off_at = None  # ticks of the last power-off (the A7670 wants 2 s before a power-on)
+        self.on_check = None  # fn(): called after each registration check (the SMS store's sweep)
 
     def on_alert(self, event, mgr):
         """Alert listener: on a trigger, DTR goes low at once (the wake overlaps composing the SMS)."""
@@ -367,6 +373,8 @@ class ModemPower:
         self.policy.checked(self.clock(), reg)
         self.policy.used(self.clock())
         self.log("modem_check", registered=reg, lost=self.policy.reg_lost)
+        if self.on_check is not None:
+            self.on_check()  # SMS that came while the MCU deep-slept (RI could not wake it)
         return reg
 
     async def sleep(self):

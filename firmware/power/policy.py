@@ -41,13 +41,15 @@ STATES = {
 }
 
 DEFAULTS = {
-    "low_power": False,  # master switch: without it the MCU never sleeps (the behaviour before issue 8)
+    "low_power": True,  # master switch (issue 22: on as shipped); false: the MCU never sleeps (before issue 8)
     "debug": False,  # USB/debug mode: never sleeps, the REPL stays reachable (also when VBUS is sensed)
     "fall_detection": True,  # accelerometer INT1 is a wake source; motion keeps the MCU in light sleep
     "still_s": 30,  # no motion this long: the fall detector rests, deep sleep is allowed
     "boot_awake_s": 120,  # after a reset that is not a deep-sleep wake: awake for the technician
     "min_deep_s": 60,  # a shorter sleep is a light sleep: a deep sleep costs a whole boot
-    "max_deep_s": 21600,  # a timer wake at least this often (status check, accounting to flash)
+    # a timer wake at least this often: the battery is read at every wake (a low-battery warning is
+    # confirmed over three readings), and the accounting saved. Issue 22: 15 min (was 6 h)
+    "max_deep_s": 900,
     # with fall detection: deep sleep while still, woken by the LIS3DH activity interrupt. A fall that
     # starts then is seen only through the FIFO's last 0.64 s after the boot (docs/power.md: falls
     # lost against the boot time). False: light sleep only, every fall seen as when awake

@@ -3,8 +3,8 @@
 #
 # start(app) is called by App.run() before the button task drains its first edge:
 #  1. a deep-sleep wake by the button: the waking press goes to the gesture recogniser (boot_wake);
-#  2. only if the settings have "power": {"low_power": true} (or "accounting": true), the task runs.
-#     Without that section nothing else happens: the default firmware never sleeps.
+#  2. unless the settings turn low power off ("power": {"low_power": false}, without "accounting": true),
+#     the task runs: low power is on as shipped (issue 22). Turned off, nothing else happens.
 # Never fatal: any failure leaves the device awake, which only costs battery.
 import asyncio
 from time import ticks_add, ticks_diff, ticks_ms
@@ -17,8 +17,8 @@ from firmware.core.uptime import fresh
 from firmware.alert.manager import DISPATCHING, IDLE
 from firmware.location.gnss_power import POLL_MS as _GNSS_POLL_MS
 from firmware.location.motion_watch import MotionWatch
-from firmware.power.modem import ON, ModemPolicy, ModemPower
-from firmware.power.policy import ACTIVE, ALERTING, DEEP, LIGHT, W_ACCEL, Accounting, PowerPolicy, wake_names
+from firmware.power.modem import ON, POSITION_IDLE_CHECK_S, ModemPolicy, ModemPower
+from firmware.power.policy import ACTIVE, ALERTING, DEEP, LIGHT, W_ACCEL, W_RI, Accounting, PowerPolicy, wake_names
 
 _POLL_MS = 500  # while awake: how often the policy is asked again (an alert trigger asks at once)
 _LIGHT_MAX_MS = 20000  # a light sleep ends before the watchdog (30 s) would
@@ -45,7 +45,7 @@ def start(app):
     """Boot-wake handling, then the power task if configured. Returns the PowerTask or None."""
     board = app.board
     if not power_gate.wanted(app.cfg, board):
-        return None  # the default firmware: nothing here runs (App does not even import this module)
+        return None  # low power off: nothing here runs (App does not even import this module)
     cfg = app.cfg.get("power")
     enabled = power_gate.enabled(app.cfg)
     hw = board.power_hw()
@@ -88,8 +88,8 @@ class PowerTask:
             # detector to keep awake, and a rule for it would keep the MCU from ever sleeping
             cfg = dict(cfg or {})
             cfg["fall_detection"] = False
-        self.low_power = bool(cfg.get("low_power"))
         self.policy = PowerPolicy(cfg, hw.caps_deep, hw.caps_light)
+        self.low_power = self.policy.cfg["low_power"]  # on unless the settings turn it off (issue 22)
         self.window_ms = gesture_window_ms(app.cfg["gestures"])
         now = ticks_ms()
         self._x = {}  # what the last deep sleep kept beside the accounting (RTC memory)
@@ -120,11 +120,13 @@ class PowerTask:
         ci = self._checkin()
         if hw.reset == "deepsleep" and ci is not None:
             ci.slept(uptime.ms(), self._gap)  # the check-in deadline does not wait for the wearer's sleep
-        mp = ModemPolicy(cfg, self.acc, now, self._modem_state_at_boot())
+        mp = ModemPolicy(self._modem_cfg(cfg), self.acc, now, self._modem_state_at_boot())
         if hw.reset == "deepsleep":
             mp.resume(self._x.get("mc"), now, self._gap)  # the registration check's schedule
         self.modem_policy = mp
         self.driver = ModemPower(app.modem, mp, hw.dtr, app.log)
+        self.driver.on_check = self._sweep_inbox
+        self._battery_due = True  # read at every boot and timer wake (firmware/sms/battery_watch.py)
         app.alert.listeners.append(self.driver.on_alert)
         prev = app.logic.on_press  # chained: the fall monitor cancels its window on a press
 
@@ -170,6 +172,16 @@ class PowerTask:
             acc.count("reset_" + hw.reset)
         self.log("power_accounting", source=src, elapsed_s=acc.elapsed_ms(now) // 1000)
         return acc, int(x.get("fl", 0)) if x else 0
+
+    def _modem_cfg(self, cfg):
+        """A contact's POSITION between alerts (sms_position_idle) is answered within 15 min: on a board
+        where RI cannot end a deep sleep, the modem's check (which reads its SMS store) comes that
+        often unless the settings give check_s themselves."""
+        if (cfg or {}).get("check_s") is None and self.app.cfg.get("sms_position_idle") \
+                and not self.hw.caps_deep & W_RI:
+            cfg = dict(cfg or {})
+            cfg["check_s"] = POSITION_IDLE_CHECK_S
+        return cfg
 
     def _checkin(self):
         w = getattr(self.app, "wearer", None)
@@ -260,6 +272,9 @@ class PowerTask:
             return "fall_check", None
         if self.acc.cur["mic"] == "on":
             return "mic", None
+        w = self._sms_work()
+        if w is not None:
+            return w, None
         lock = getattr(app.modem.at, "_lock", None)
         return modem_busy(self.modem_policy, lock is not None and lock.locked(),
                           getattr(getattr(app, "gnss", None) or app.modem, "gnss_on", False))
@@ -345,8 +360,13 @@ class PowerTask:
         self._watch_check(now)
         alert = self._track(now)
         gnss = self.acc.cur["gnss"] == "on"
+        if self._battery_due:
+            self._battery_due = False
+            tw = getattr(self.app, "two_way", None)
+            if tw is not None:
+                tw.check_battery()  # a warning it starts keeps the modem and the MCU awake (_busy)
         if self.low_power and self.modem_policy.mode != ON and self.modem_policy.state != "booting":
-            act = await self.driver.apply(alert, gnss)
+            act = await self.driver.apply(alert, gnss, self._sms_work() is not None)
             if act is not None:
                 now = ticks_ms()
                 self._track(now)
@@ -402,6 +422,26 @@ class PowerTask:
             return p
         return None
 
+    def _sms_work(self):
+        """Why the modem and the MCU must stay awake for SMS, or None: "sms_out", a reply, notice or
+        warning on its way (a sleep would end it); "sms_read", the modem's store being read while the
+        modem is awake (after a check: SMS that came during a deep sleep)."""
+        tw = getattr(self.app, "two_way", None)
+        if tw is None:
+            return None
+        if tw.pending():
+            return "sms_out"
+        if tw.reader.pending() and self.app.modem.ready.is_set():
+            return "sms_read"
+        return None
+
+    def _sweep_inbox(self):
+        """After each registration check of a sleeping "ready" modem: read its SMS store (RI cannot
+        wake the MCU from deep sleep on the reference board, so SMS wait there until this)."""
+        tw = getattr(self.app, "two_way", None)
+        if tw is not None:
+            tw.reader.sweep_soon()
+
     def _fall_found(self):
         """An impact under check, or a fall not yet handled (FallMonitor.found()): stay awake."""
         fm = getattr(self.app, "fall", None)
@@ -443,6 +483,8 @@ class PowerTask:
             self._watch_check(t1)
         elif why == "button":
             self.policy.hold_awake(t1, self.window_ms, "gesture")
+        elif why == "timer":
+            self._battery_due = True
         await asyncio.sleep_ms(0)
 
     def _deep(self, ms, mask):

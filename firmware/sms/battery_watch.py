@@ -1,6 +1,7 @@
 # Low-battery SMS: one message to the first contact when the charge falls to 15 %, one more at 5 %.
 # Pure decisions plus a tiny persisted state (a reboot, or the brownout a weak battery causes, must
-# not send the same warning again).
+# not send the same warning again; in low power the MCU reads the battery once per wake, so the
+# readings counted towards `confirm` are persisted too, else no warning would ever be confirmed).
 #
 # Voltage noise: the charge is estimated from the cell voltage, which sags during a modem transmit
 # burst and recovers after. So a level counts as reached only after `confirm` consecutive readings at
@@ -30,12 +31,14 @@ class BatteryWatch:
         d = storage.read_json(self.path) if self.path else None
         if isinstance(d, dict) and isinstance(d.get("sent"), list):
             self.sent = [v for v in d["sent"] if v in self.levels]
+            low = d.get("low", 0)
+            self._low = low if isinstance(low, int) and 0 <= low < self.confirm else 0
 
     def _save(self):
         if not self.path:
             return
         try:
-            storage.write_json(self.path, {"sent": self.sent})
+            storage.write_json(self.path, {"sent": self.sent, "low": self._low})
         except OSError as e:  # flash full: the worst outcome is a repeated warning after a reboot
             self.log("battery_watch_save_failed", err=repr(e))
 
@@ -51,20 +54,32 @@ class BatteryWatch:
                 changed = True
         due = [lv for lv in self.levels if pct <= lv and lv not in self.sent]
         fire = None
+        low = self._low
         if due:
             self._low += 1
+            changed = True  # written only while a level is being confirmed: a few writes per level
             if self._low >= self.confirm:
                 fire = due[-1]  # the lowest level reached: one SMS, not one per level
                 for lv in self.levels:
                     if lv >= fire and lv not in self.sent:
                         self.sent.append(lv)
                 self._low = 0
-                changed = True
         else:
             self._low = 0
+            changed = changed or low != 0
         if changed:
             self._save()
         return fire
+
+    def failed(self, level):
+        """The warning for `level` could not be sent: it fires again at the next reading still at or
+        below it (a warning is never lost to a sleeping or unregistered modem)."""
+        if level in self.sent:
+            for lv in self.levels:
+                if lv <= level and lv in self.sent:
+                    self.sent.remove(lv)
+            self._low = self.confirm - 1
+            self._save()
 
 
 _TEXT = {

@@ -13,6 +13,7 @@ from firmware.sms.inbox import ACK, ACK_PIN, POSITION, STOP, Inbox, stop_text
 from firmware.system import storage
 
 BAD_SMS_PATH = "sms_bad.json"  # the reader's undecodable indices (drivers/modem/sms_reader.py)
+_READY_WAIT_MS = 60000  # a sleeping modem woken, or an "off" one booted and registered (~20 s)
 
 
 class _BadStore:
@@ -68,6 +69,14 @@ class TwoWay:
         self._jobs = [t for t in self._jobs if not t.done()]
         self._jobs.append(asyncio.create_task(coro))
 
+    def pending(self):
+        """A reply, notice or warning still on its way: the power task keeps the modem awake and the
+        MCU out of sleep until it is sent or given up (a deep sleep would end it)."""
+        for t in self._jobs:
+            if not t.done():
+                return True
+        return False
+
     async def _position(self, c):
         alert = self.app.alert
         if alert.state != IDLE:  # through the alert's outbox: persisted, retried, reported
@@ -99,9 +108,16 @@ class TwoWay:
         except (ValueError, KeyError) as e:
             self.log("sms_invalid", contact=c, err=repr(e))
             return False
+        modem = self.app.modem
+        ready = getattr(modem, "ready", None)
         for k in range(attempts):
+            if ready is not None and not ready.is_set():  # asleep or off: the power task wakes it
+                try:
+                    await asyncio.wait_for_ms(ready.wait(), _READY_WAIT_MS)
+                except asyncio.TimeoutError:
+                    pass  # try anyway: the error says why, and the next attempt waits again
             try:
-                mr = await self.app.modem.send_pdu(pdu, n)
+                mr = await modem.send_pdu(pdu, n)
                 self.log("sms_sent_direct", contact=c, to=contacts[c]["number"], mr=mr)
                 return True
             except SmsError as e:
@@ -119,4 +135,9 @@ class TwoWay:
         if level:
             self.log("battery_low", pct=pct, level=level)
             text = battery_watch.text(pct, self.app.cfg.get("wearer", ""), self.app.cfg.get("lang", "fr"))
-            self._spawn(self.send_direct(0, text))
+            self._spawn(self._warn(level, text))
+
+    async def _warn(self, level, text):
+        if not await self.send_direct(0, text):
+            self.battery.failed(level)  # given again at the next reading: never lost
+            self.log("battery_warning_failed", level=level)

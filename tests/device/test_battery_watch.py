@@ -88,3 +88,28 @@ def test_text():
             t = text(15, wearer, lang)
             assert fits_one_segment(t) and "15%" in t, t
     assert "Marie" in text(5, "Marie") and "5%" in text(5, "Marie")
+
+
+def test_readings_towards_confirm_survive_a_reboot():
+    # low power reads the battery once per wake, each wake a new boot: the count must not restart
+    fresh()
+    assert BatteryWatch("bw.json").update(14) is None
+    assert BatteryWatch("bw.json").update(14) is None
+    assert BatteryWatch("bw.json").update(14) == 15
+    assert BatteryWatch("bw.json").update(14) is None  # given once
+    # a reading back above resets the count, also across reboots
+    fresh()
+    BatteryWatch("bw.json").update(14)
+    BatteryWatch("bw.json").update(14)
+    BatteryWatch("bw.json").update(30)
+    assert BatteryWatch("bw.json").update(14) is None
+
+
+def test_a_warning_that_could_not_be_sent_is_given_again_at_the_next_reading():
+    w = fresh(confirm=3)
+    assert [w.update(4) for _ in range(3)] == [None, None, 5]
+    w.failed(5)
+    w2 = BatteryWatch("bw.json", confirm=3)
+    assert w2.update(4) == 5  # at once: its readings were already confirmed
+    assert w2.update(4) is None
+    assert 15 in w2.sent  # the 15 % one is not sent as well

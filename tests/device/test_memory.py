@@ -39,14 +39,15 @@ class _App:
 
 def test_the_power_modules_stay_unloaded_without_low_power():
     from firmware.app import App
-    app = _App()
+    app = _App({"power": {"low_power": False}})  # on as shipped (issue 22): turned off here
     App.start_power(app)
     assert app.power is None
     for m in ("firmware.power.task", "firmware.power.policy", "firmware.power.modem", "firmware.wearer.boot_wake"):
         assert m not in sys.modules, m
     from firmware.power import gate as power_gate
     assert power_gate.wanted({"power": {"low_power": True}}, app.board)
-    assert power_gate.wanted({"power": {"accounting": True}}, app.board)
+    assert power_gate.wanted({}, app.board) and power_gate.wanted({"power": {}}, app.board)  # the default
+    assert power_gate.wanted({"power": {"low_power": False, "accounting": True}}, app.board)
     assert power_gate.wanted({}, _Board("deepsleep"))  # the waking press must reach the gestures
     assert not power_gate.wanted({"power": {"low_power": False}}, app.board)
     assert not power_gate.wanted({"power": {"low_power": True}}, object())  # a board without power_hw

@@ -143,7 +143,8 @@ async def test_power_task_arms_the_watch_for_a_deep_sleep_once_the_fix_aged_and_
     from firmware.power import task as power_task
     chip = SimLIS3DH(int1_pin=None)
     hw = FakeHw("deepsleep", "timer", Accounting(0, {"modem": "sleep", "mcu": DEEP}).dump(0, {"ms": 1000}))
-    app = FakeApp(hw, {"low_power": True, "wake_ms": 0})
+    # max_deep_s 6 h: the watch's own timer wake, not the battery's 15-min one (issue 22), is under test
+    app = FakeApp(hw, {"low_power": True, "wake_ms": 0, "max_deep_s": 21600})
     app.fall = ChipFall(chip)
     app.gnss_policy = GnssPower({"gnss_refresh": [[0, AGE_S]]}, now=None)
     pt = power_task.start(app)

@@ -39,17 +39,19 @@ def test_alert_debug_usb_and_disabled_never_sleep():
         assert p.decide(t0, usb=True)[:2] == (ACTIVE, 0)
         assert p.decide(t0, usb=True)[3] == "usb"
         assert PowerPolicy({"low_power": True, "debug": True}).decide(t0)[3] == "debug"
-        assert PowerPolicy().decide(t0)[3] == "disabled"  # the default: no low power at all
+        assert PowerPolicy({"low_power": False}).decide(t0)[3] == "disabled"  # turned off: never asleep
+        assert PowerPolicy().cfg["low_power"] is True  # issue 22: on as shipped
         assert p.decide(t0, busy="gnss")[:4] == (ACTIVE, 0, 0, "gnss")
         assert p.decide(t0)[0] == DEEP
 
 
 def test_idle_deep_sleep_arms_button_accel_and_timer():
     p = PowerPolicy(LOW)
-    st, ms, mask, why = p.decide(0, next_timer_ms=3600 * S)
-    assert (st, ms, why) == (DEEP, 3600 * S, "idle")
+    st, ms, mask, why = p.decide(0, next_timer_ms=600 * S)
+    assert (st, ms, why) == (DEEP, 600 * S, "idle")
     assert mask == W_BUTTON | W_ACCEL | W_TIMER  # RI is not a deep-sleep source on this board
-    assert p.decide(0)[1] == p.cfg["max_deep_s"] * S  # never longer than max_deep_s
+    assert p.decide(0)[1] == p.cfg["max_deep_s"] * S == 900 * S  # never longer than max_deep_s
+    assert p.decide(0, next_timer_ms=3600 * S)[1] == 900 * S
     nofall = PowerPolicy({"low_power": True, "boot_awake_s": 0, "fall_detection": False})
     assert nofall.decide(0)[2] == W_BUTTON | W_TIMER
     ri = PowerPolicy(LOW, caps_deep=W_ALL)
@@ -390,6 +392,9 @@ class FakeModem:
     async def sync(self, timeout_ms=0):
         return True
 
+    async def poll_status(self):
+        self.at.sent.append("poll_status")
+
 
 class FakeAlert:
     state = "idle"
@@ -484,12 +489,23 @@ async def test_alert_wakes_the_modem_by_dtr_at_once():
     power._installed = None
 
 
-async def test_no_power_section_no_task():
+async def test_low_power_is_on_without_a_power_section_and_off_only_when_asked():
+    # issue 22: the shipped settings have no "power" section; low power is on
     from firmware.power import task as power_task
     hw = FakeHw()
     app = FakeApp(hw, None)
     del app.cfg["power"]
-    assert power_task.start(app) is None
+    pt = power_task.start(app)
+    assert pt is not None and pt.low_power and pt.policy.cfg["low_power"]
+    pt.task.cancel()
+    power._installed = None
+    app = FakeApp(FakeHw(), {"low_power": False})
+    assert power_task.start(app) is None  # turned off: the firmware before issue 8, never asleep
+    app = FakeApp(FakeHw(), {"low_power": False, "accounting": True})
+    pt = power_task.start(app)
+    assert pt is not None and not pt.low_power  # the accounting alone
+    pt.task.cancel()
+    power._installed = None
 
 
 async def test_a_board_without_a_fall_monitor_still_sleeps():
@@ -655,7 +671,8 @@ async def test_gnss_schedule_and_registration_check_cross_a_deep_sleep_in_the_po
     from firmware.power import task as power_task
     from firmware.location.gnss_power import GnssPower
     hw = FakeHw()
-    app = FakeApp(hw, {"low_power": True, "boot_awake_s": 0, "idle_to_sleep_s": 0, "wake_ms": 0})
+    app = FakeApp(hw, {"low_power": True, "boot_awake_s": 0, "idle_to_sleep_s": 0, "wake_ms": 0,
+                       "max_deep_s": 3600})
     app.gnss_policy = GnssPower({"gnss_refresh": [[0, 1800]]}, now=ticks_ms())
     app.gnss_policy.on_fix(ticks_ms())  # the boot refresh got its fix: next one in 30 min
     pt = power_task.start(app)
@@ -819,3 +836,122 @@ async def test_impact_wake_arms_every_sleep_and_bridges_the_boot_after_a_wake():
         # frozen at the impact: the boot's samples are bridged; streaming: the FIFO ends at the read
         assert (800 <= gap < 1000) if freeze else gap == 0, gap
         power._installed = None
+
+
+class FakeReader:
+    def __init__(self):
+        self.sweeps = 0
+        self.busy = False
+
+    def sweep_soon(self):
+        self.sweeps += 1
+        self.busy = True
+
+    def pending(self):
+        return self.busy
+
+
+class FakeTwoWay:
+    """The two-way SMS side the power task sees: battery readings, outgoing jobs, the SMS reader."""
+
+    def __init__(self):
+        self.battery_checks = 0
+        self.sending = False
+        self.reader = FakeReader()
+
+    def check_battery(self):
+        self.battery_checks += 1
+
+    def pending(self):
+        return self.sending
+
+
+async def test_the_battery_is_read_at_every_boot_and_timer_wake_before_any_sleep():
+    # issue 22: the modem task reads it every status_poll_s (60 s) only while awake; a board woken by
+    # its timer went back to sleep before that, and no low-battery warning was ever confirmed
+    from firmware.power import task as power_task
+    hw = FakeHw("deepsleep", "timer")
+    app = FakeApp(hw, {"low_power": True, "idle_to_sleep_s": 0, "wake_ms": 0, "min_deep_s": 60})
+    app.two_way = FakeTwoWay()
+    pt = power_task.start(app)
+    pt.task.cancel()
+    assert await _until_slept(pt, hw)
+    assert app.two_way.battery_checks == 1 and hw.slept[0] == "deep"
+    assert hw.slept[1] == 900000  # max_deep_s: 15 min as shipped (was 6 h)
+    # a light sleep ended by its timer reads it again; one ended by the button does not
+    hw2 = FakeHw("deepsleep", "timer")
+    app2 = FakeApp(hw2, {"low_power": True, "idle_to_sleep_s": 0, "wake_ms": 0, "max_deep_s": 5})
+    app2.two_way = FakeTwoWay()
+    pt2 = power_task.start(app2)
+    pt2.task.cancel()
+    await pt2._step()
+    assert app2.two_way.battery_checks == 1 and hw2.slept[0] == "light"
+    await pt2._step()
+    assert app2.two_way.battery_checks == 2
+    hw2.lightsleep = lambda ms, mask: "button"
+    await pt2._step()
+    await pt2._step()
+    assert app2.two_way.battery_checks == 3  # the timer wake before, not the button's
+
+
+async def test_an_sms_on_its_way_keeps_the_modem_and_the_mcu_awake():
+    # a low-battery warning or a reply started just before a sleep: before, the MCU deep-slept with the
+    # modem in UART sleep and the send failed, or the task died with the sleep
+    from firmware.power import task as power_task
+    hw = FakeHw()
+    app = FakeApp(hw, {"low_power": True, "boot_awake_s": 0, "idle_to_sleep_s": 0, "wake_ms": 0})
+    app.two_way = FakeTwoWay()
+    pt = power_task.start(app)
+    pt.task.cancel()
+    app.modem.ready.set()
+    assert await _until_slept(pt, hw)
+    assert pt.modem_policy.state == "sleep" and not app.modem.ready.is_set()
+    hw.slept = None
+    app.two_way.sending = True
+    for _ in range(5):
+        await pt._step()
+    assert hw.slept is None and pt.last[3] == "sms_out"
+    assert pt.modem_policy.state == "idle" and app.modem.ready.is_set()  # woken by DTR for the send
+    app.two_way.sending = False
+    assert await _until_slept(pt, hw)
+
+
+async def test_each_registration_check_reads_the_sms_store_and_the_mcu_waits_for_it():
+    from firmware.power import task as power_task
+    hw = FakeHw()
+    app = FakeApp(hw, {"low_power": True, "boot_awake_s": 0, "idle_to_sleep_s": 0, "wake_ms": 0, "check_s": 120})
+    app.two_way = FakeTwoWay()
+    pt = power_task.start(app)
+    pt.task.cancel()
+    app.modem.ready.set()
+    assert await _until_slept(pt, hw)
+    assert app.two_way.reader.sweeps == 0 and pt.modem_policy.state == "sleep"
+    hw.slept = None
+    pt.modem_policy.resume({"c": 121000}, ticks_ms(), 0)  # the last check 121 s ago: one is due
+    await pt._step()
+    assert "poll_status" in app.modem.at.sent  # the registration check ran
+    assert app.two_way.reader.sweeps == 1
+    for _ in range(3):
+        await pt._step()
+    assert hw.slept is None and pt.last[3] == "sms_read" and pt.modem_policy.state == "idle"
+    app.two_way.reader.busy = False
+    assert await _until_slept(pt, hw)
+
+
+def test_position_requests_between_alerts_shorten_the_check_where_ri_cannot_wake():
+    from firmware.power import task as power_task
+    from firmware.power.policy import W_RI
+
+    def check_s(app_cfg, power_cfg, caps_deep=W_BUTTON | W_ACCEL | W_TIMER):
+        hw = FakeHw()
+        hw.caps_deep = caps_deep
+        app = FakeApp(hw, power_cfg)
+        app.cfg.update(app_cfg)
+        pt = power_task.start(app)
+        pt.task.cancel()
+        return pt.modem_policy.cfg["check_s"]
+
+    assert check_s({}, {}) == 14400  # nothing to answer between alerts: the registration check alone
+    assert check_s({"sms_position_idle": True}, {}) == 900  # a POSITION answered within 15 min
+    assert check_s({"sms_position_idle": True}, {"check_s": 3600}) == 3600  # the settings' own
+    assert check_s({"sms_position_idle": True}, {}, W_BUTTON | W_ACCEL | W_TIMER | W_RI) == 14400  # RI wakes it

@@ -65,7 +65,9 @@ def test_unknown_sender_is_ignored_and_its_content_never_logged(tmp_path):
 
 
 def test_low_battery_warns_the_first_contact_once(tmp_path):
-    sc = scenario([{"t": 1.0, "ctl": "battery 3590"}], duration=9, status_poll_s=1)
+    # low power as shipped: the battery is read at each wake, here a timer wake every 2 s (15 min as
+    # shipped; tests/host/test_low_power_sms_e2e.py has the deep-sleep case)
+    sc = scenario([{"t": 1.0, "ctl": "battery 3590"}], duration=9, status_poll_s=1, power={"max_deep_s": 2})
     sc["events"] = sc["events"][1:]  # no alert in this one
     run = run_scenario(sc, tmp_path, stop_when_done=False)
     warn = [s for s in run.sms]

@@ -153,7 +153,8 @@ def test_a_technician_configures_tests_and_locks_a_button_from_the_page(sim, web
          what="configured")
     # free flash and power mode from the button's hello, without a self-test nor power accounting
     assert re.fullmatch(r"[0-9][0-9\u202f\u00a0 ]* (Ko|Mo|Go)", text_of(d, "st-flash")), text_of(d, "st-flash")
-    assert text_of(d, "st-power") == "toujours éveillé (pas de gestion d'énergie)"
+    # low power is on as shipped (issue 22), the modem in "ready" mode
+    assert text_of(d, "st-power") == "basse consommation, modem : prêt, en veille", text_of(d, "st-power")
     shot(d, "02-contacts")
 
     # the preview: the exact SMS each contact would receive, with its segment count

@@ -164,6 +164,7 @@ class SimRun:
         self.modem = None
         self.receiver = None  # external NMEA receiver (scenario "gnss_receiver"), else the modem's GNSS
         self._ctl_master = None
+        self._battery_mv = None  # set by a "battery MV" ctl event, kept across the VM's reboots
         self._lock = threading.Lock()
         self._files = {}
         self.boots = 0
@@ -188,6 +189,11 @@ class SimRun:
         sc = self.sc
         cfg = {"wearer": sc.get("wearer", ""), "contacts": sc.get("contacts", []), "lang": sc.get("lang", "fr")}
         cfg.update(sc.get("config", {}))
+        # low power is on as shipped (issue 22); the simulator skips the technician's 120 s awake window
+        # after a power-on so that every scenario sleeps and wakes (a scenario may set its own)
+        if isinstance(cfg.get("power", {}), dict):
+            cfg["power"] = dict(cfg.get("power", {}))
+            cfg["power"].setdefault("boot_awake_s", SIM_BOOT_AWAKE_S)
         if "contacts_pin" in cfg:  # stored hashed, as the console stores it
             from alertbutton import fwimport  # noqa: F401  (firmware modules in CPython)
             from firmware.settings import pin_lock
@@ -222,7 +228,8 @@ class SimRun:
         return seal.new_association_key(self.association_key).hex()
 
     def _wiring(self, modem_path, ctl_path, reset_cause=1):
-        w = {"modem": modem_path, "ctl": ctl_path, "battery_mv": self.sc.get("battery_mv", 3900),
+        # the cell's voltage is the board's, not the VM's: a "battery" ctl outlives a deep sleep or reset
+        w = {"modem": modem_path, "ctl": ctl_path, "battery_mv": self._battery_mv or self.sc.get("battery_mv", 3900),
              "reset_cause": reset_cause}
         dialect = (self.sc.get("modem") or {}).get("dialect")
         if dialect:
@@ -501,6 +508,9 @@ class SimRun:
         elif "sms" in ev:  # an SMS to the button, as a PDU built by an independent encoder
             self.modem.deliver(ev["sms"]["from"], ev["sms"]["text"])
         elif "ctl" in ev:
+            words = ev["ctl"].split()
+            if len(words) == 2 and words[0] == "battery":
+                self._battery_mv = int(words[1])
             os.write(self._ctl_master, (ev["ctl"] + "\n").encode())
         elif ev.get("power") == "cut":
             self.reset(1, "power cut", float(ev.get("off_s", 0.5)))
@@ -632,6 +642,9 @@ def _sim_utc(sc):
     the PC's clock is not the device's (the firmware trusts only those two sources)."""
     utc0, _q = _parse_net_time(str(sc.get("modem", {}).get("net_time", NET_TIME)))
     return calendar.timegm(utc0.timetuple())
+
+
+SIM_BOOT_AWAKE_S = 2
 
 
 def _write_json(path, obj):
