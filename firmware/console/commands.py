@@ -750,6 +750,9 @@ class Console:
                     continue
             if isinstance(data, str):
                 data = data.encode()
+            power = getattr(self.app, "power", None)
+            if power is not None:
+                power.console_seen()  # a technician at work: no deep sleep under her commands
             for b in data:
                 if b == LINE_KILL:
                     buf = bytearray()

@@ -422,6 +422,14 @@ class PowerTask:
             return p
         return None
 
+    def console_seen(self):
+        """Bytes on the technician's console: awake for boot_awake_s more (120 s), so that a session
+        is not cut by a deep sleep. The reference board senses no USB VBUS (docs/power.md), and its
+        UART cannot wake a sleeping ESP32: the first line to a sleeping button waits for a press or a
+        reset (the CLI says so)."""
+        self.policy.hold_awake(ticks_ms(), self.policy.cfg["boot_awake_s"] * 1000, "console")
+        self.driver.kick.set()
+
     def _sms_work(self):
         """Why the modem and the MCU must stay awake for SMS, or None: "sms_out", a reply, notice or
         warning on its way (a sleep would end it); "sms_read", the modem's store being read while the

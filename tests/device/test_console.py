@@ -532,6 +532,24 @@ async def test_stream_loop_on_stdio_pair_one_byte_reads():
     assert out[0].startswith("AB1 READY") and out[1].startswith("OK {") and "+33612345601" in out[1], out
 
 
+class _Power:
+    def __init__(self):
+        self.seen = 0
+
+    def console_seen(self):
+        self.seen += 1
+
+
+async def test_every_chunk_read_tells_the_power_task_a_technician_is_there():
+    # low power as shipped (issue 22): each read holds the board awake (PowerTask.console_seen)
+    con, app, clock = fresh()
+    app.power = _Power()
+    s = Stream()
+    con.stream = s
+    await _run_stream(con, s, [b"AB1 hello\n", b"AB1 lang\n"])
+    assert app.power.seen == 2
+
+
 class EvStore:
     def list(self):
         return [{"rec": 3, "chunks": 2}]

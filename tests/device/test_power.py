@@ -955,3 +955,21 @@ def test_position_requests_between_alerts_shorten_the_check_where_ri_cannot_wake
     assert check_s({"sms_position_idle": True}, {}) == 900  # a POSITION answered within 15 min
     assert check_s({"sms_position_idle": True}, {"check_s": 3600}) == 3600  # the settings' own
     assert check_s({"sms_position_idle": True}, {}, W_BUTTON | W_ACCEL | W_TIMER | W_RI) == 14400  # RI wakes it
+
+
+async def test_a_console_line_keeps_the_board_awake_for_the_technician():
+    # the reference board senses no VBUS: before, a session longer than the 120 s after a reset was cut
+    # by a deep sleep under the technician's commands
+    from firmware.power import task as power_task
+    hw = FakeHw()
+    app = FakeApp(hw, {"low_power": True, "boot_awake_s": 120, "idle_to_sleep_s": 0, "wake_ms": 0})
+    pt = power_task.start(app)
+    pt.task.cancel()
+    app.modem.ready.set()
+    pt.policy._awake_until = None  # the boot window over
+    assert await _until_slept(pt, hw)
+    hw.slept = None
+    pt.console_seen()
+    for _ in range(3):
+        await pt._step()
+    assert hw.slept is None and pt.last[3] == "console" and 119 * S <= pt.last[1] <= 120 * S

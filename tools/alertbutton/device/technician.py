@@ -155,8 +155,10 @@ def _silence(port, noise):
     if ">>>" in seen or "MicroPython" in seen or "raw REPL" in seen:
         return ("the board on %s is at the MicroPython REPL, the firmware is not running: "
                 "press its reset button (or Ctrl-D in a terminal) and retry" % port)
-    return ("no alert button answered on %s: wrong port, or the firmware is not running "
-            "(unplug and replug the button, then retry)%s" % (port, (" [it said: %s]" % seen[:120]) if seen else ""))
+    return ("no alert button answered on %s: it may be asleep (low power, as shipped): reset it (its reset "
+            "button, or the battery out and back in), then retry within 2 minutes, each command keeps it "
+            "awake 2 minutes more; else wrong port, or the firmware is not running%s"
+            % (port, (" [it said: %s]" % seen[:120]) if seen else ""))
 
 
 _HINTS = {
