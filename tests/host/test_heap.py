@@ -29,7 +29,12 @@ from alertbutton.sim.run import load_scenario
 # Issues 21 (the arming gesture) and 22 (motion watch, impact wake, check-in sleep accounting), merged:
 # 372 KB (368 passed once and failed once, 364 and 360 failed; same bench, --lo 340 --hi 420). 380 leaves
 # one step of margin (docs/memory.md).
-HEAP_KB = 380
+# Issue 22, low power on as shipped: the power modules now load on every boot (power task, policy, modem
+# power, PowerHw, boot wake, motion watch: 27 KB live from .mpy by the heap probe) and their names
+# overflow the interned-name table one block sooner (+18 KB charged to drivers.modem.sms_reader's
+# import): 452 KB (448 and 440 failed at boot, importing the console gate; --lo 440 --hi 520).
+# 460 leaves one step of margin (docs/memory.md).
+HEAP_KB = 460
 
 
 @pytest.fixture(scope="module")
