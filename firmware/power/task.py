@@ -273,6 +273,11 @@ class PowerTask:
             return "fall_check", None
         if self.acc.cur["mic"] == "on":
             return "mic", None
+        vib = getattr(app, "vibrator", None)
+        if vib is not None and vib.playing():
+            # a haptic code is felt whole: a light sleep would hold the motor on (or off) for the
+            # sleep's length, a deep sleep cut it (the check-in's pre-warning lost its long pulse)
+            return "haptic", None
         w = self._sms_work()
         if w is not None:
             return w, None

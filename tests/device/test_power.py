@@ -785,6 +785,29 @@ async def test_a_tap_while_the_deep_sleep_is_prepared_calls_it_off_and_counts():
         power._installed = None
 
 
+async def test_a_haptic_code_is_felt_whole_before_any_sleep():
+    # issue 22 attack: the check-in's pre-warning (CHECKIN_DUE, 1.3 s) came at a timer wake and the
+    # power task's next step (0.5 s) deep-slept in its 400 ms pause: the long last pulse, the one
+    # that tells it from other codes, was never felt. A light sleep would have held the motor on.
+    from drivers.vibrator import Vibrator
+    from firmware.power import task as power_task
+    from firmware.wearer import haptics
+    hw = FakeHw("deepsleep", "timer", Accounting(0, {"modem": "sleep", "mcu": DEEP}).dump(0, {"ms": 1000}))
+    app = FakeApp(hw, {"low_power": True, "wake_ms": 0})
+    motor = FakePin()
+    app.vibrator = Vibrator(motor)
+    pt = power_task.start(app)
+    pt.task.cancel()
+    app.vibrator.play(haptics.CHECKIN_DUE)
+    t0 = ticks_ms()
+    assert await _until_slept(pt, hw, limit=2000)
+    took = ticks_diff(ticks_ms(), t0)
+    assert took >= sum(haptics.CHECKIN_DUE) - 20, took  # not before the pattern ended
+    assert motor.log[-1] == 0 and motor.log.count(1) == 3, motor.log  # its three pulses, motor off
+    assert ("power_state", {"state": ACTIVE, "why": "haptic", "ms": 0, "wake": []}) in app.events, app.events
+    power._installed = None
+
+
 async def test_a_checkin_deadline_wakes_the_mcu_and_a_deep_sleep_counts_toward_it():
     # found while turning low power on in every simulator scenario (issue 22): the power task did not
     # know the check-in timer, so the MCU deep-slept up to max_deep_s (6 h) past the pre-warning and
