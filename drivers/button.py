@@ -83,6 +83,11 @@ class ButtonEdges:
     def is_pressed(self):
         return self.pressed_level(self.pin.value())
 
+    def waiting(self):
+        """True if the ISR stored an edge the task has not drained yet (a press the app has not
+        heard of: the power task calls a sleep off for it)."""
+        return self._tail != self._head or self._ovf
+
     def drain(self, sink):
         """Hand every stored edge to sink(ticks_ms, pressed, busy) in order. If the ring was full,
         then the first edge it dropped and the latest one with busy=True: the line moved between

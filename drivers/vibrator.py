@@ -14,6 +14,11 @@ class Vibrator:
             self._task.cancel()
         self._task = asyncio.create_task(self._run(pattern))
 
+    def playing(self):
+        """True while a pattern plays: the MCU must not sleep (a light sleep would hold the motor
+        at its level for the whole sleep, a deep sleep would cut the pattern)."""
+        return self._task is not None and not self._task.done()
+
     async def _run(self, pattern):
         try:
             on = True

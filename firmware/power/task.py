@@ -26,6 +26,7 @@ _RTC_EVERY_MS = 60000  # accounting to RTC memory while awake (a watchdog reset 
 FLASH_PATH = "power.acc"
 _FLASH_EVERY_MS = 6 * 3600 * 1000  # flash copy: rarely (it only matters after a power loss)
 _GESTURE_MARGIN_MS = 500
+_CALLED_OFF_MS = 50  # after a deep sleep called off: a press's burst settles (30 ms), the task hears it
 _BOOT_LIMIT_MS = 120000  # a modem that does not answer within this after boot is counted off
 
 
@@ -272,6 +273,11 @@ class PowerTask:
             return "fall_check", None
         if self.acc.cur["mic"] == "on":
             return "mic", None
+        vib = getattr(app, "vibrator", None)
+        if vib is not None and vib.playing():
+            # a haptic code is felt whole: a light sleep would hold the motor on (or off) for the
+            # sleep's length, a deep sleep cut it (the check-in's pre-warning lost its long pulse)
+            return "haptic", None
         w = self._sms_work()
         if w is not None:
             return w, None
@@ -396,7 +402,8 @@ class PowerTask:
         if d[0] == LIGHT:
             await self._light(min(d[1], _LIGHT_MAX_MS), d[2], d[3] == "motion")
         elif d[0] == DEEP:
-            self._deep(d[1], d[2])
+            if not self._deep(d[1], d[2]):
+                await asyncio.sleep_ms(_CALLED_OFF_MS)  # the button task takes the press meanwhile
         else:
             try:
                 await asyncio.wait_for_ms(self.driver.kick.wait(), _POLL_MS)
@@ -463,6 +470,21 @@ class PowerTask:
             return True
         return False
 
+    def _button_unheard(self):
+        """The button moved and the recogniser has not taken it yet (the ISR stored an edge the
+        button task has not drained, a burst is settling, or the pin is down while the recogniser
+        reads it released): its press's gesture window is not held yet, whatever the policy saw. A
+        deep sleep now would lose a tap released before it began (ext0 wakes on the level only) and
+        the count with it: the alert gesture's first tap. A press the recogniser already holds is
+        left to ext0 (it wakes the chip at once)."""
+        app = self.app
+        edges, logic = getattr(app, "edges", None), getattr(app, "logic", None)
+        if edges is None or logic is None:
+            return False
+        waiting = getattr(edges, "waiting", None)
+        return bool((waiting is not None and waiting()) or logic.settling()
+                    or (edges.is_pressed() and not logic.stable))
+
     async def _light(self, ms, mask, moving=False):
         acc, hw = self.acc, self.hw
         self._int1(mask, moving)
@@ -502,7 +524,10 @@ class PowerTask:
         posture = self._int1(mask, False)
         self._watch_set(mask)
         if self._sleep_off():
-            return
+            return False
+        if self._button_unheard():  # last, after the slow part (FIFO read, flash log)
+            self.log("sleep_cancelled", why="button")
+            return False
         ci = self._checkin()
         if ci is not None:
             ci.save(uptime.ms())  # the time left, for slept() after the wake
@@ -510,6 +535,7 @@ class PowerTask:
         self.acc.count("deep_sleeps")
         self._save(now, ms, posture)
         self.hw.deepsleep(ms, mask)
+        return True
 
 
 def _read(path):

@@ -173,6 +173,11 @@ class ButtonLogic:
         self._raw = pressed
         self._last_edge = t
 
+    def settling(self):
+        """True while a burst of edges is open (a press or release not decided yet: on_press has not
+        been called for it)."""
+        return self._in_burst
+
     def take(self, edges, clock):
         """One turn of the button task: every edge the ISR stored (drivers/button.py ButtonEdges),
         the pin level checked against the last one, then poll(clock()). Returns (now, ms until the

@@ -251,9 +251,11 @@ def test_the_isr_is_hard_and_allocates_nothing():
     finally:
         micropython.heap_unlock()
     got = []
+    assert b.edges.waiting()  # what the power task asks before a deep sleep
     b.edges.drain(lambda t, p, busy: got.append((p, busy)))
     # the stored edges, then the first and the latest dropped ones (the latest: busy, released)
     assert len(got) == 65 and got[-1] == (False, True) and not any(x[1] for x in got[:-1]), got
+    assert not b.edges.waiting()
 
     class SoftOnlyPin(machine.Pin):  # the ESP32 port: no `hard` keyword
         def irq(self, handler=None, trigger=3, wake=None, **kw):

@@ -209,6 +209,9 @@ class FakeEdges:
     def is_pressed(self):
         return self.down
 
+    def waiting(self):
+        return bool(self.stored)
+
 
 def _run(logic, t0, edges_after, until_ms):
     """Feed later edges (as the button task would) and poll every 10 ms."""
@@ -741,6 +744,68 @@ async def test_an_impact_found_by_the_read_before_the_sleep_calls_the_deep_sleep
     assert pt.last[3] == "fall_check", pt.last  # and the policy now keeps it awake for the check
     power._installed = None
 
+
+
+class TapInDrain(FakeFall):
+    """The wearer's first tap comes while the deep sleep is prepared (the FIFO read, the flash log):
+    the ISR stores its edges, the button task has not run. `held`: still down when the sleep starts."""
+
+    def __init__(self, edges, held):
+        FakeFall.__init__(self)
+        self.edges, self.held = edges, held
+
+    def sleep_mode(self, moving):
+        t = ticks_ms()
+        self.edges.stored += [(ticks_add(t, -140), True, False)]
+        if not self.held:
+            self.edges.stored += [(ticks_add(t, -10), False, False)]
+        self.edges.down = self.held
+        return FakeFall.sleep_mode(self, moving)
+
+
+async def test_a_tap_while_the_deep_sleep_is_prepared_calls_it_off_and_counts():
+    # issue 22 attack: the alert gesture begun at the moment the board chose to deep-sleep. Before,
+    # the sleep went on: a tap released before it began was lost (ext0 wakes on the level only),
+    # and the gesture was one tap short (found in the simulator: 5 taps, no alert)
+    from firmware.power import task as power_task
+    for held in (False, True):
+        hw = FakeHw("deepsleep", "timer", Accounting(0, {"modem": "sleep", "mcu": DEEP}).dump(0, {"ms": 1000}))
+        app = FakeApp(hw, {"low_power": True, "wake_ms": 0})
+        app.fall = TapInDrain(app.edges, held)
+        pt = power_task.start(app)
+        pt.task.cancel()
+        pt.policy._motion_t = ticks_add(ticks_ms(), -60 * S)  # still for a minute: deep sleep is due
+        assert not await _until_slept(pt, hw, limit=1) and hw.slept is None, (held, hw.slept)
+        assert ("sleep_cancelled", {"why": "button"}) in app.events, app.events
+        app.edges.drain(app.logic.edge)  # the button task's turn: the press is heard
+        app.logic.poll(ticks_add(ticks_ms(), 40))
+        assert app.logic._count == 1 and app.logic.stable == held, (held, app.logic._count)
+        await pt._step()
+        assert hw.slept is None and pt.last[3] == "gesture", (held, pt.last)  # its window holds it awake
+        power._installed = None
+
+
+async def test_a_haptic_code_is_felt_whole_before_any_sleep():
+    # issue 22 attack: the check-in's pre-warning (CHECKIN_DUE, 1.3 s) came at a timer wake and the
+    # power task's next step (0.5 s) deep-slept in its 400 ms pause: the long last pulse, the one
+    # that tells it from other codes, was never felt. A light sleep would have held the motor on.
+    from drivers.vibrator import Vibrator
+    from firmware.power import task as power_task
+    from firmware.wearer import haptics
+    hw = FakeHw("deepsleep", "timer", Accounting(0, {"modem": "sleep", "mcu": DEEP}).dump(0, {"ms": 1000}))
+    app = FakeApp(hw, {"low_power": True, "wake_ms": 0})
+    motor = FakePin()
+    app.vibrator = Vibrator(motor)
+    pt = power_task.start(app)
+    pt.task.cancel()
+    app.vibrator.play(haptics.CHECKIN_DUE)
+    t0 = ticks_ms()
+    assert await _until_slept(pt, hw, limit=2000)
+    took = ticks_diff(ticks_ms(), t0)
+    assert took >= sum(haptics.CHECKIN_DUE) - 20, took  # not before the pattern ended
+    assert motor.log[-1] == 0 and motor.log.count(1) == 3, motor.log  # its three pulses, motor off
+    assert ("power_state", {"state": ACTIVE, "why": "haptic", "ms": 0, "wake": []}) in app.events, app.events
+    power._installed = None
 
 
 async def test_a_checkin_deadline_wakes_the_mcu_and_a_deep_sleep_counts_toward_it():

@@ -30,6 +30,22 @@ def ev(run, name):
     return [e for e in run.events if e["event"] == name]
 
 
+def started_until(tmp_path, event, timeout_s=40):
+    """A SimRun of an idle ready-mode scenario, supervised until the event is logged (or timeout_s)."""
+    import time
+    from alertbutton.sim.run import SimRun
+    sc = scenario("ready", 100.0)
+    sc["events"] = []
+    run = SimRun(sc, str(tmp_path / "run"), echo=None)
+    run.start()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not ev(run, event):
+        if not run.supervise():
+            break
+        time.sleep(0.02)
+    return run
+
+
 def check_wake_and_alert(run):
     sleeps = ev(run, "deepsleep")
     assert sleeps and sleeps[0]["ms"] > 60000, [e["event"] for e in run.events]
@@ -138,16 +154,8 @@ def test_a_console_on_a_deep_sleeping_board_wakes_it_and_usb_keeps_it_awake(tmp_
     import threading
     import time
     from alertbutton import cli
-    from alertbutton.sim.run import SimRun
-    sc = scenario("ready", 100.0)
-    sc["events"] = []
-    run = SimRun(sc, str(tmp_path / "run"), echo=None)
+    run = started_until(tmp_path, "deepsleep")
     try:
-        run.start()
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline and not ev(run, "deepsleep"):
-            assert run.supervise()
-            time.sleep(0.05)
         assert ev(run, "deepsleep") and ev(run, "deepsleep")[0]["ms"] > 60000
         stop = threading.Event()
 
@@ -170,5 +178,25 @@ def test_a_console_on_a_deep_sleeping_board_wakes_it_and_usb_keeps_it_awake(tmp_
         assert [e for e in after if e["event"] == "power_state"][-1]["why"] == "usb", after
         assert not [e for e in after if e["event"] in ("deepsleep", "deep_sleep")]
         assert cli.main(["--port", run.console_port, "--json", "status"]) == 0
+    finally:
+        run.stop()
+
+
+def test_a_gesture_begun_as_the_board_falls_asleep_wakes_it_and_alerts(tmp_path):
+    # issue 22 attack: the alert gesture starts just after the VM went to deep sleep, before the
+    # simulator's loop saw it exit (supervise() is not called while a scripted gesture plays). Before,
+    # every press of the gesture went to the dead VM's control channel, none woke the board, and the
+    # scripted alert was lost to a 15-min sleep: the simulator reported a failure the board would not have.
+    from alertbutton.sim.run import DEEPSLEEP_EXIT
+    run = started_until(tmp_path, "deep_sleep")
+    try:
+        assert ev(run, "deep_sleep"), [e["event"] for e in run.events]
+        run.proc.wait(10)  # the VM exited into its deep sleep; the loop has not looked yet
+        assert run.proc.returncode == DEEPSLEEP_EXIT and run._asleep is None
+        run.gesture({"gesture": "alert"})  # as run_script() plays it: no supervise() meanwhile
+        assert [w[1] for w in run.wakes] == ["button"], run.wakes
+        run.wait_for(lambda r: len(r.sms) == len(CONTACTS), 20)
+        (trig,) = ev(run, "trigger")
+        assert trig["source"] == "button" and len(run.sms) == len(CONTACTS), run.sms
     finally:
         run.stop()

@@ -175,6 +175,7 @@ class SimRun:
         self._wdt_fed = None
         self._dead_until = None  # the VM exited with its watchdog armed: reset at this time
         self._asleep = None  # monotonic deadline of the VM's deep sleep (issue 8), None while it runs
+        self._sup_lock = threading.RLock()  # supervise() and a press that may wake the board
         self.wakes = []  # (t, "button" | "timer") of every deep-sleep wake
         self.usb = False  # the console's USB cable: plugged from the first byte a host tool sends
         self._usb_reset = False  # plugged while the VM deep-slept: the EN auto-reset is due
@@ -334,8 +335,14 @@ class SimRun:
         """The button's contact moves to level at time.monotonic() `at` (default: now; a scripted edge
         passes its scripted time, which this thread may already have passed on a loaded machine).
         The board's ISR dates the edge then, however late the VM reads it (boards/sim.py _apply)."""
-        if self._asleep is not None and level == 0:
-            self._wake("button")  # ext0: the press wakes the chip and is still down at boot
+        if level == 0:
+            with self._sup_lock:
+                if self._asleep is None and self.proc is not None and self.proc.poll() == DEEPSLEEP_EXIT:
+                    # the VM went to deep sleep and supervise() has not seen it yet (it is not called
+                    # while a scripted gesture plays): the chip sleeps, so this press is a wake
+                    self.supervise()
+                if self._asleep is not None:
+                    self._wake("button")  # ext0: the press wakes the chip and is still down at boot
         late = 0.0 if at is None else max(0.0, time.monotonic() - at)
         unix_ms = int(round((time.time() - late) * 1000))
         os.write(self._ctl_master, b"pin %d %d %d\n" % (BUTTON_PIN, level, unix_ms))
@@ -434,6 +441,10 @@ class SimRun:
     def supervise(self):
         """The board's external watchdog, and restarts after a reset (machine.reset, watchdog) or at
         the end of a deep sleep's timer."""
+        with self._sup_lock:  # also called by set_pin(), from a gesture's thread
+            return self._supervise()
+
+    def _supervise(self):
         if self._asleep is not None:
             if self._usb_reset:
                 self._usb_reset = False
