@@ -219,6 +219,9 @@ class SpyDetector:
             self.got.append((buf[3 * j], buf[3 * j + 1], buf[3 * j + 2]))
         return n
 
+    def decision_due_ms(self):
+        return -1  # no candidate
+
 
 def test_sleep_rate_fifo_read_empty_before_each_rate_change_and_upsampled():
     acc = RateAccel(lambda t: (10 * t, -7 * t, 1000), n=4)
