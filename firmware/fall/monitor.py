@@ -303,7 +303,7 @@ class FallMonitor:
                 self.log("accel_int1_failed", err=repr(e))
         if not moving:
             try:
-                self.accel.int_source()  # a latched activity would end the sleep at once
+                self.accel.int1_source()  # a latched activity would end the sleep at once
             except (AttributeError, OSError):
                 pass
         return self.posture()
@@ -345,7 +345,7 @@ class FallMonitor:
             self._last[0], self._last[1], self._last[2] = lx, ly, lz
             self._gap = max(0, gap_ms) * self.accel.rate_hz // 1000
         try:
-            self.accel.int_source()
+            self.accel.int1_source()
             self.accel.fifo_stream()
         except (AttributeError, OSError) as e:
             self.log("accel_error", err=repr(e))
@@ -371,7 +371,7 @@ class FallMonitor:
         still posture saved before the sleep as its pre-fall history (the FIFO holds only the last
         0.64 s; the detector compares the posture after an impact with the one before)."""
         try:
-            self.accel.int_source()
+            self.accel.int1_source()
         except (AttributeError, OSError):
             pass
         self._seed(posture)

@@ -107,7 +107,7 @@ class PowerTask:
             if self.watch is not None and self._x.get("mw"):
                 self.watch.armed = True  # the chip kept it through the sleep
                 if hw.wake == "accel":
-                    self._watch_check(hw.t_wake())  # before fm.resume() clears the chip's latches
+                    self._watch_check(hw.t_wake())  # she moved: known before the first decision
             if fm is not None and self.impact:  # a FIFO frozen at the impact: the boot bridged
                 frozen = hw.wake == "accel" and getattr(fm, "impact_freeze", False)
                 gap = ticks_diff(now, hw.t_wake()) if frozen else 0
@@ -278,12 +278,17 @@ class PowerTask:
 
     # ---- the motion watch (issue 22) ---------------------------------------------------------------------
     def _watch_check(self, now):
-        """She moved while the watch was armed (asleep, or awake since the last sleep): a standby
-        refresh becomes useful."""
+        """At a deep-sleep wake by INT1: she moved while the watch was armed (a standby refresh becomes
+        useful). Otherwise the latch is read only when the watch is armed again before each sleep
+        (_watch_set): no INT2_SRC read per step, and nothing else clears it (the fall monitor clears
+        generator 1's latch alone, LIS3DH.int1_source)."""
         if self.watch is not None and self.watch.armed and self.watch.fired():
-            self.policy.moved(now)
-            self.acc.count("moved")
-            self.log("moved", src="accel")
+            self._moved(now)
+
+    def _moved(self, now):
+        self.policy.moved(now)
+        self.acc.count("moved")
+        self.log("moved", src="accel")
 
     def _watch_plan(self, now, gp):
         """ms until the watch must be armed (a timer wake), or None; sets _watch_now for this sleep."""
@@ -298,15 +303,21 @@ class PowerTask:
 
     def _watch_set(self, mask):
         """Arm the watch for the coming sleep if it is due and INT1 can wake the MCU, else take it off
-        (a fresh fix needs no watch: she would wake the MCU for nothing)."""
+        (a fresh fix needs no watch: she would wake the MCU for nothing). True if arming it again found
+        its latch set (she moved since the last sleep began): the caller calls the sleep off, and the
+        next decision knows (the refresh becomes useful)."""
         w = self.watch
         if w is None:
-            return
+            return False
         if self._watch_now and mask & W_ACCEL:
             if not w.arm():
                 self.policy.moved(ticks_ms())  # no watch: refresh on age alone rather than never
+            elif w.seen:
+                self._moved(ticks_ms())
+                return True
         else:
             w.disarm()
+        return False
 
     # ---- the loop -------------------------------------------------------------------------------------
     def _track(self, now):
@@ -346,7 +357,6 @@ class PowerTask:
 
     async def _step(self):
         now = ticks_ms()
-        self._watch_check(now)
         alert = self._track(now)
         gnss = self.acc.cur["gnss"] == "on"
         if self.low_power and self.modem_policy.mode != ON and self.modem_policy.state != "booting":
@@ -447,8 +457,7 @@ class PowerTask:
         acc, hw = self.acc, self.hw
         checking = checking and bool(mask & W_ACCEL)
         self._int1(mask, moving, checking)
-        self._watch_set(mask)
-        if self._sleep_off(checking):
+        if self._watch_set(mask) or self._sleep_off(checking):
             await asyncio.sleep_ms(0)
             return
         wdt = self.app.board.watchdog()
@@ -467,9 +476,8 @@ class PowerTask:
             acc.set("accel", self._accel_state(fm), t1)
         acc.count("light_sleeps")
         acc.count("wake_" + why)
-        if why == "accel":
-            self.policy.motion(t1)
-            self._watch_check(t1)
+        if why == "accel":  # the watermark, the activity or the motion watch: its latch is read at
+            self.policy.motion(t1)  # the next sleep's arming (_watch_set), not here
         elif why == "button":
             self.policy.hold_awake(t1, self.window_ms, "gesture")
         await asyncio.sleep_ms(0)
@@ -479,8 +487,7 @@ class PowerTask:
         self.log("deep_sleep", ms=ms, wake=wake_names(mask))
         self._flush()
         posture = self._int1(mask, False)
-        self._watch_set(mask)
-        if self._sleep_off(False):
+        if self._watch_set(mask) or self._sleep_off(False):
             return
         ci = self._checkin()
         if ci is not None:

@@ -72,7 +72,7 @@ class SleepAccel(FakeAccel):
     def int1_activity(self, mg, ms):
         self.calls.append(("activity", mg, ms))
 
-    def int_source(self):
+    def int1_source(self):
         self.calls.append("clear")
         return 0, 0
 

@@ -261,7 +261,7 @@ class Day:
         self.presses_due(v)
         acc, mp, pol = self.acc, self.modem, self.policy
         if self.watch and self.moving(v) and self.segment(v)[0] in self.moved_by:
-            pol.moved(now)  # the watch's latch, read by the power task (PowerTask._watch_check)
+            pol.moved(now)  # the watch's latch, read when the power task arms it again (PowerTask._watch_set)
             acc.count("moved")
             self.watch = False
         # modem operations that take time
