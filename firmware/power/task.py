@@ -476,8 +476,12 @@ class PowerTask:
             acc.set("accel", self._accel_state(fm), t1)
         acc.count("light_sleeps")
         acc.count("wake_" + why)
-        if why == "accel":  # the watermark, the activity or the motion watch: its latch is read at
-            self.policy.motion(t1)  # the next sleep's arming (_watch_set), not here
+        if why == "accel" and not (moving or checking):
+            # INT1 was the activity (or impact) interrupt: she moves. A FIFO watermark is not motion
+            # (the chip fills its FIFO still or not): the monitor's 5 s verdicts say whether she still
+            # moves (App._power_motion), else she is still after still_s and the MCU may deep-sleep.
+            # The motion watch's latch is read at the next sleep's arming (_watch_set), not here.
+            self.policy.motion(t1)
         elif why == "button":
             self.policy.hold_awake(t1, self.window_ms, "gesture")
         await asyncio.sleep_ms(0)

@@ -162,3 +162,31 @@ async def test_the_timer_wake_is_the_decision_read_never_a_deep_sleep():
     assert mask & W_ACCEL and mask & W_TIMER and due <= ms <= due + 30, (ms, due)  # + the read's margin
     assert pt.acc.counts.get("deep_sleeps", 0) == 0
     power._installed = None
+
+
+async def test_fifo_watermarks_alone_are_not_motion_the_verdicts_are():
+    # a FIFO watermark wake is the chip's FIFO filling, still or not: it must not keep "moving" alive
+    # (before: every watermark called policy.motion, so after any movement the MCU never deep-slept
+    # again); the monitor's 5 s moving verdicts do (App._power_motion), the activity interrupt too
+    from firmware.power import task as power_task
+    from test_power import FakeFall, Slept
+    for verdicts in (True, False):
+        hw = FakeHw("deepsleep", "accel", Accounting(0, {"modem": "sleep", "mcu": DEEP}).dump(0, {"ms": 1000}))
+        hw.lightsleep = lambda ms, mask: (sleep_ms(min(ms, 100)), "accel")[1]  # watermarks every 0.1 s
+        app = FakeApp(hw, {"low_power": True, "wake_ms": 0, "still_s": 1})
+        app.fall = FakeFall()
+        pt = power_task.start(app)  # woken by INT1 (the activity interrupt): she moves
+        pt.task.cancel()
+        await pt._step()
+        assert pt.last[0] == LIGHT and pt.last[3] == "motion", pt.last  # FIFO light sleep
+        deep = False
+        t0 = ticks_ms()
+        while ticks_diff(ticks_ms(), t0) < 2500 and not deep:
+            if verdicts:
+                pt.policy.motion(ticks_ms())  # the monitor says she moves (App._power_motion)
+            try:
+                await pt._step()
+            except Slept:
+                deep = True
+        assert deep is not verdicts, (verdicts, pt.last)  # still after still_s: the deep sleep comes
+        power._installed = None
