@@ -377,7 +377,7 @@ def evaluate(sc, modes, table, battery, cpu_ms=None, echo=None, check_cpu_ms=Non
         cpu_ms = cpu["fifo_cpu_ms"]
     out = {"battery_mah": battery, "cpu": cpu, "fifo_cpu_ms": cpu_ms, "modes": {}}
     check = 0.0
-    if sc.get("count_checks"):
+    if sc.get("count_checks") or (sc.get("power") or {}).get("fall_wake") == "impact":
         if check_cpu_ms is None:
             from alertbutton.energy import check_cpu
             out["check_cpu"] = check_cpu.measure(sc["mcu"], esp32_scale)

@@ -99,7 +99,7 @@ class Day:
         self.impact_awake_ms = iw.get("awake_ms", 0)  # ms, or {activity: ms}
         self.impacts = self._impact_times(iw.get("wakes_per_h", {})) if self.impact else []
         self.ii = 0
-        self.check_until = 0  # the detector's check after an impact wake keeps the MCU awake
+        self.check_until = 0  # the detector's check after an impact wake: light sleep on the watermark
         # "fifo" mode with the detector's checks counted (energy --count-checks): the measured fraction
         # of each activity's time the detector spends checking candidates. The firmware light-sleeps
         # through a check (firmware/power/task.py PowerTask._check): a FIFO wake that finds one costs
@@ -108,7 +108,7 @@ class Day:
         self.check_frac = (P.get("detector_checks") or {}).get("check_frac", {})
         self.check_extra_ms = float(mc.get("check_extra_ms", 0))
         self.wake_overhead_ms = float(mc.get("wake_overhead_ms", 1.0))
-        self.decide_ms = FallDetector(rate_hz=int(mc.get("rate_hz", 50))).decide_ms if self.check_frac else 1
+        self.decide_ms = FallDetector(rate_hz=int(mc.get("rate_hz", 50))).decide_ms
         self.check_ms_acc = 0.0  # fractions of a ms (and of a wake) carried to the next FIFO wake
         self.check_wake_acc = 0.0
         self.alerts = sorted(int(a["t_s"] * 1000) for a in P["alerts"])
@@ -349,8 +349,8 @@ class Day:
             busy, doze = "modem_op", None
         else:
             busy, doze = modem_busy(mp, v < self.at_until, self.gnss_on)
-        if busy is None and v < self.check_until:
-            busy = "fall_check"
+        if v < self.check_until and doze is None:
+            doze = "fall_check"  # an impact wake's check light-sleeps on the watermark (PowerTask._check)
         nxt = mp.next_ms(now)
         g = self.gnss.next_check_ms(now)
         wms = None  # PowerTask._watch_plan: arm the motion watch now (0), or a timer wake when the fix ages
@@ -428,12 +428,13 @@ class Day:
         wake = v + ms
         src = "timer"
         motion_mode = self.policy.moving(tk(v))
-        still = bool(mask & W_ACCEL) and (self.impact or not motion_mode)
+        impact_check = v < self.check_until  # after an impact wake: INT1 on the watermark until decided
+        still = bool(mask & W_ACCEL) and (self.impact or not motion_mode) and not impact_check
         self.accel_rate(v, still)
         if mask & W_ACCEL and self.fall:
             # the detector runs: a FIFO watermark wakes it; otherwise INT1 fires when motion starts
             # (or at an impact)
-            if motion_mode and not self.impact:
+            if (motion_mode and not self.impact) or impact_check:
                 t = v + self.fifo_ms  # the next watermark (a check light-sleeps too)
             else:
                 t = self.next_accel(v + 1)
@@ -461,8 +462,12 @@ class Day:
         # a FIFO wake: read the FIFO, run the detector, back to sleep (a check too: light sleep on the
         # watermark, its per-sample work and decision as extra CPU, its decision's timer wake counted)
         busy = self.cpu_ms
-        if src == "accel" and motion_mode and not self.impact and self.check_frac and self.moving(wake):
+        f = 0.0
+        if src == "accel" and impact_check:
+            f = 1.0  # an impact wake's check: every watermark finds the candidate
+        elif src == "accel" and motion_mode and not self.impact and self.check_frac and self.moving(wake):
             f = float(self.check_frac.get(self.segment(wake)[0], 0))
+        if f:
             wakes = f * self.fifo_ms / self.decide_ms  # decision timer wakes per FIFO wake, at most
             self.check_ms_acc += f * self.check_extra_ms + wakes * self.wake_overhead_ms
             self.check_wake_acc += wakes
