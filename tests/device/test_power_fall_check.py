@@ -83,10 +83,12 @@ class Followups:
         pass
 
 
-def rig():
+def rig(**power_cfg):
     chip = LiveChip()
     hw = SleepingHw(chip, "deepsleep", "timer", Accounting(0, {"modem": "sleep", "mcu": DEEP}).dump(0, {"ms": 1000}))
-    app = FakeApp(hw, {"low_power": True, "wake_ms": 0})
+    cfg = {"low_power": True, "wake_ms": 0}
+    cfg.update(power_cfg)
+    app = FakeApp(hw, cfg)
     app.alert.followups = Followups()
     app.alert.kind = None
     app.fall = FallMonitor(LIS3DH(chip, rate_hz=50), app.alert, app.log, cfg={"fall_cancel_s": 1})
@@ -190,3 +192,37 @@ async def test_fifo_watermarks_alone_are_not_motion_the_verdicts_are():
                 deep = True
         assert deep is not verdicts, (verdicts, pt.last)  # still after still_s: the deep sleep comes
         power._installed = None
+
+
+async def test_with_the_impact_wake_a_check_light_sleeps_on_the_watermark_then_the_impact_interrupt():
+    # power.fall_wake "impact": the check of a candidate light-sleeps on the FIFO watermark at the
+    # detector's rate (not the impact interrupt at 25 Hz: the detector needs every sample), then the
+    # next sleep after the decision is deep again with INT1 the impact interrupt
+    from firmware.power import task as power_task
+    from test_power import Slept
+    chip, hw, app = rig(fall_wake="impact")
+    pt = power_task.start(app)
+    pt.task.cancel()
+    fm = app.fall
+    chip.start()
+    sleep_ms((STAND + 10) * 20)
+    fm.batch()  # the read after the impact wake: a candidate under check
+    assert fm.checking()
+    mon = fm.start()  # the monitor's own loop from here
+    seen = []
+    t_end = ticks_add(ticks_ms(), 6 * S)
+    deep = False
+    while ticks_diff(t_end, ticks_ms()) > 0 and not deep:
+        checking = fm.det.phase != 0 and not fm.det.decisions
+        try:
+            await pt._step()
+        except Slept:
+            deep = True
+        await asyncio.sleep_ms(0)
+        if checking and pt.last[0] == LIGHT:
+            seen.append((pt.last[3], chip.regs[0x22] & 0x44, chip.odr_hz()))
+    mon.cancel()
+    assert seen and all(s == ("fall_check", 0x04, 50) for s in seen), seen  # watermark only, 50 Hz
+    assert fm.det.decisions and deep and hw.slept[0] == "deep", (fm.det.decisions, pt.last)
+    assert chip.regs[0x22] & 0x44 == 0x40 and chip.odr_hz() == 25  # the impact interrupt again
+    power._installed = None
