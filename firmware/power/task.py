@@ -402,8 +402,9 @@ class PowerTask:
         elif d[0] == DEEP:
             self._deep(d[1], d[2])
         else:
-            try:  # a due decision: ask again once the monitor has read the FIFO (it runs first)
-                await asyncio.wait_for_ms(self.driver.kick.wait(), _CHECK_POLL_MS if busy == "fall_check" else _POLL_MS)
+            wait = _CHECK_POLL_MS if busy == "fall_check" else _POLL_MS  # a due decision: ask again
+            try:  # once the monitor has read the FIFO (its task runs first)
+                await asyncio.wait_for_ms(self.driver.kick.wait(), wait)
             except asyncio.TimeoutError:
                 pass
             self.driver.kick.clear()
