@@ -251,11 +251,11 @@ class LIS3DH:
     def _generator(self, cfg_reg, ths, dur, cfg):
         """One inertial generator (INTx_CFG at cfg_reg, then SRC, THS, DURATION; ths and dur already
         checked by _ths/_dur, so a refused value changes no register): programmed, its stale latch
-        read away (it would end the coming sleep at once)."""
+        read away (it would end the coming sleep at once). Returns that SRC byte (IA: it had fired)."""
         self._write(cfg_reg + 2, ths)
         self._write(cfg_reg + 3, dur)
         self._write(cfg_reg, cfg)
-        self._read(cfg_reg + 1)
+        return self._read(cfg_reg + 1)
 
     def _route(self, bits, on):
         r3 = self._read(_CTRL_REG3)
@@ -263,7 +263,7 @@ class LIS3DH:
 
     def enable_wake(self, threshold_mg=250, duration_ms=40):
         """Activity (wake) interrupt on INT1: any axis beyond threshold_mg for duration_ms,
-        gravity removed by the high-pass filter. Generator 1, latched; clear with int_source()."""
+        gravity removed by the high-pass filter. Generator 1, latched; clear with int1_source()."""
         ths = self._ths(threshold_mg)
         dur = self._dur(duration_ms)
         self._write(_CTRL_REG2, _HP_IA1)  # HPM normal, filtered data to generator 1 only
@@ -300,8 +300,8 @@ class LIS3DH:
         wakes, moving or still). Generator 1: any high-passed axis beyond threshold_mg for duration_ms,
         latched. The FIFO in stream-to-FIFO with its trigger on the INT2 pin, where generator 1 alone
         is routed (CTRL_REG6 I2_IA1): whatever else drives the INT1 pin never freezes it. From the
-        impact the FIFO holds the 32 samples up to it and takes no more until int_source() clears the
-        latch (it then streams again): after the wake read the FIFO first, then int_source(), then
+        impact the FIFO holds the 32 samples up to it and takes no more until int1_source() clears the
+        latch (it then streams again): after the wake read the FIFO first, then int1_source(), then
         fifo_stream(). freeze=False: plain stream mode (the FIFO holds the 32 samples before the read,
         not before the impact)."""
         ths = self._ths(threshold_mg)
@@ -334,13 +334,15 @@ class LIS3DH:
         """Generator 2 as a motion watch on the INT1 pin: any high-passed axis beyond threshold_mg for
         duration_ms (at the rate the chip runs at now: set the rate first), latched (LIR_INT2) until
         int2_fired() reads it. Its own high-pass bit (HP_IA2): generator 1's settings are kept. Shares
-        generator 2 with enable_freefall: one or the other."""
+        generator 2 with enable_freefall: one or the other. Returns whether generator 2 had fired since
+        its latch was last read (armed again, that read is the same as int2_fired(): no extra read)."""
         ths = self._ths(threshold_mg)
         dur = self._dur(duration_ms)
         self._write(_CTRL_REG2, self._read(_CTRL_REG2) | _HP_IA2)
         self._read(_REFERENCE)  # settle the filter on the current gravity
-        self._generator(_INT2_CFG, ths, dur, 0x2A)  # OR of XH, YH, ZH
+        stale = self._generator(_INT2_CFG, ths, dur, 0x2A)  # OR of XH, YH, ZH
         self._route(_I1_IA2, True)
+        return bool(stale & _IA)
 
     def int2_off(self):
         """Generator 2 off and off the INT1 pin (generator 1 and the watermark untouched)."""
@@ -351,6 +353,11 @@ class LIS3DH:
     def int2_fired(self):
         """Whether generator 2 fired since the last read (reading INT2_SRC clears its latch)."""
         return bool(self._read(_INT2_SRC) & _IA)
+
+    def int1_source(self):
+        """INT1_SRC (generator 1); reading clears its latch and keeps generator 2's (the motion watch's:
+        only its owner reads it, int2_fired() or int2_motion())."""
+        return self._read(_INT1_SRC)
 
     def int_source(self):
         """(wake_src, freefall_src): INT1_SRC and INT2_SRC; reading clears the latched interrupt.

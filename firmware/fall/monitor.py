@@ -14,11 +14,11 @@ import asyncio
 from array import array
 
 import micropython
-from time import ticks_ms, ticks_diff
+from time import ticks_add, ticks_ms, ticks_diff
 
 from firmware.wearer import haptics
 from firmware.alert.manager import IDLE
-from firmware.fall.detector import FallDetector, EV_FALL
+from firmware.fall.detector import FallDetector, EV_FALL, PH_IDLE
 from micropython import const
 
 _FIFO = 32
@@ -135,6 +135,7 @@ class FallMonitor:
         self._pending = False  # a fall confirmed by the FIFO read before a rate change
         self._gap = 0  # samples lost to the boot after an impact wake, bridged at the next read
         self._last = array("h", (0, 0, 0))  # mg: the last sample of the frozen FIFO
+        self._decide_at = None  # ticks: the FIFO read that decides the candidate under check, or None
         self.task = None
 
     def start(self):
@@ -159,12 +160,10 @@ class FallMonitor:
             if self.batch():
                 await self._fall()
             # a candidate pending: the FIFO is read just after its decision sample (then the decision
-            # is decide_ms + ~_DUE_MARGIN_MS after the impact, not up to _POLL_MS more)
-            due = self.det.decision_due_ms()
-            wait = _POLL_MS
-            if 0 <= due and due + _DUE_MARGIN_MS < _POLL_MS:
-                wait = due + _DUE_MARGIN_MS
-            await asyncio.sleep_ms(wait)
+            # is decide_ms + ~_DUE_MARGIN_MS after the impact, not up to _POLL_MS more); the power
+            # task's timer wake from a light sleep is that same instant (decide_in_ms)
+            due = self.decide_in_ms(ticks_ms())
+            await asyncio.sleep_ms(due if 0 <= due < _POLL_MS else _POLL_MS)
 
     def batch(self):
         """Read the FIFO and run the detector over it; True if a fall was confirmed."""
@@ -174,6 +173,7 @@ class FallMonitor:
         except OSError as e:  # an I2C glitch must not end fall monitoring
             self.log("accel_error", err=repr(e))
             n = 0
+        t_read = ticks_ms()  # the FIFO's last sample is about now: the decision's due time counts from it
         fell = self._pending
         self._pending = False
         det = self.det
@@ -205,6 +205,8 @@ class FallMonitor:
             self.has_posture = True
         self._motion(st[0] >> _DEV_SHIFT, n)
         self.samples = (self.samples + n) & _SAMPLES_MASK  # wraps after 124 days at 50 Hz: no long int
+        due = det.decision_due_ms()
+        self._decide_at = ticks_add(t_read, due + _DUE_MARGIN_MS) if due >= 0 else None
         return fell
 
     def _upsample(self, buf, n, f):
@@ -264,6 +266,24 @@ class FallMonitor:
         handled: the power task then calls the sleep off."""
         return bool(self._pending or self.det.phase)
 
+    def confirmed(self):
+        """A fall confirmed by the FIFO read before a rate change, not yet handed to the window (the
+        next batch() does): the power task keeps the MCU awake for it."""
+        return self._pending
+
+    def checking(self):
+        """The detector is not idle: a candidate under check, or the hold-off after a fall. Its state
+        lives in RAM and it needs every sample at its rate: light sleep on the FIFO watermark only."""
+        return self.det.phase != PH_IDLE
+
+    def decide_in_ms(self, now):
+        """ms from now until the FIFO read that decides the candidate under check (0: due now), or -1
+        with none due (idle, or the hold-off after a fall). Counted from the last batch() read, whose
+        last sample was then: the decision sample plus _DUE_MARGIN_MS, as the monitor's own loop waits."""
+        if self._decide_at is None or not self.checking():
+            return -1
+        return max(0, ticks_diff(self._decide_at, now))
+
     # ---- sleep ------------------------------------------------------------------------------------
     def sleep_mode(self, moving):
         """Before a sleep: INT1 = FIFO watermark if the detector must see every batch (moving), the
@@ -283,7 +303,7 @@ class FallMonitor:
                 self.log("accel_int1_failed", err=repr(e))
         if not moving:
             try:
-                self.accel.int_source()  # a latched activity would end the sleep at once
+                self.accel.int1_source()  # a latched activity would end the sleep at once
             except (AttributeError, OSError):
                 pass
         return self.posture()
@@ -325,7 +345,7 @@ class FallMonitor:
             self._last[0], self._last[1], self._last[2] = lx, ly, lz
             self._gap = max(0, gap_ms) * self.accel.rate_hz // 1000
         try:
-            self.accel.int_source()
+            self.accel.int1_source()
             self.accel.fifo_stream()
         except (AttributeError, OSError) as e:
             self.log("accel_error", err=repr(e))
@@ -351,7 +371,7 @@ class FallMonitor:
         still posture saved before the sleep as its pre-fall history (the FIFO holds only the last
         0.64 s; the detector compares the posture after an impact with the one before)."""
         try:
-            self.accel.int_source()
+            self.accel.int1_source()
         except (AttributeError, OSError):
             pass
         self._seed(posture)

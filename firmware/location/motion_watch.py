@@ -17,12 +17,18 @@ class MotionWatch:
         self.accel = accel
         self.log = log
         self.armed = False  # generator 2 is on the INT1 pin (kept across a deep sleep by the caller)
+        self.seen = False  # the last arm() found the latch set: she moved while it was armed
 
     def arm(self):
         """Arm it for the coming sleep (again each time: the fall monitor's INT1 changes may have
-        taken generator 2 off the pin). False if the chip refused: the caller must not count on it."""
+        taken generator 2 off the pin). False if the chip refused: the caller must not count on it.
+        Arming reads the latch away: if the watch was armed, what it held is in self.seen (she moved
+        since the last read), so that the caller loses no move and needs no read of its own."""
+        was = self.armed
+        self.seen = False
         try:
-            self.accel.int2_motion(MOVED_MG, MOVED_MS)
+            fired = self.accel.int2_motion(MOVED_MG, MOVED_MS)
+            self.seen = bool(was and fired)
             self.armed = True
         except (AttributeError, OSError, ValueError) as e:
             self.armed = False

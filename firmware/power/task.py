@@ -21,6 +21,7 @@ from firmware.power.modem import ON, POSITION_IDLE_CHECK_S, ModemPolicy, ModemPo
 from firmware.power.policy import ACTIVE, ALERTING, DEEP, LIGHT, W_ACCEL, W_RI, Accounting, PowerPolicy, wake_names
 
 _POLL_MS = 500  # while awake: how often the policy is asked again (an alert trigger asks at once)
+_CHECK_POLL_MS = 10  # a fall decision's FIFO read is due: asked again as soon as the monitor made it
 _LIGHT_MAX_MS = 20000  # a light sleep ends before the watchdog (30 s) would
 _RTC_EVERY_MS = 60000  # accounting to RTC memory while awake (a watchdog reset loses less)
 FLASH_PATH = "power.acc"
@@ -107,7 +108,7 @@ class PowerTask:
             if self.watch is not None and self._x.get("mw"):
                 self.watch.armed = True  # the chip kept it through the sleep
                 if hw.wake == "accel":
-                    self._watch_check(hw.t_wake())  # before fm.resume() clears the chip's latches
+                    self._watch_check(hw.t_wake())  # she moved: known before the first decision
             if fm is not None and self.impact:  # a FIFO frozen at the impact: the boot bridged
                 frozen = hw.wake == "accel" and getattr(fm, "impact_freeze", False)
                 gap = ticks_diff(now, hw.t_wake()) if frozen else 0
@@ -264,13 +265,16 @@ class PowerTask:
 
     def _busy(self, now):
         """(busy, doze): why the MCU must stay awake, or why it may only light-sleep (the work goes
-        on at a timer: a GNSS poll, the modem's idle timer)."""
+        on at a timer: a GNSS poll, the modem's idle timer). The fall window stays awake: the prompt's
+        vibration is timed by the MCU, the wearer's cancel or duress gesture must be recognised as
+        when awake, and it comes at most once per fall. A candidate under check is not here (_check):
+        it light-sleeps."""
         app = self.app
         fm = getattr(app, "fall", None)
         if fm is not None and getattr(fm, "window_open", False):
             return "fall_window", None
-        if self._fall_found():
-            return "fall_check", None
+        if self._fall_confirmed():
+            return "fall_found", None
         if self.acc.cur["mic"] == "on":
             return "mic", None
         vib = getattr(app, "vibrator", None)
@@ -295,12 +299,17 @@ class PowerTask:
 
     # ---- the motion watch (issue 22) ---------------------------------------------------------------------
     def _watch_check(self, now):
-        """She moved while the watch was armed (asleep, or awake since the last sleep): a standby
-        refresh becomes useful."""
+        """At a deep-sleep wake by INT1: she moved while the watch was armed (a standby refresh becomes
+        useful). Otherwise the latch is read only when the watch is armed again before each sleep
+        (_watch_set): no INT2_SRC read per step, and nothing else clears it (the fall monitor clears
+        generator 1's latch alone, LIS3DH.int1_source)."""
         if self.watch is not None and self.watch.armed and self.watch.fired():
-            self.policy.moved(now)
-            self.acc.count("moved")
-            self.log("moved", src="accel")
+            self._moved(now)
+
+    def _moved(self, now):
+        self.policy.moved(now)
+        self.acc.count("moved")
+        self.log("moved", src="accel")
 
     def _watch_plan(self, now, gp):
         """ms until the watch must be armed (a timer wake), or None; sets _watch_now for this sleep."""
@@ -315,15 +324,21 @@ class PowerTask:
 
     def _watch_set(self, mask):
         """Arm the watch for the coming sleep if it is due and INT1 can wake the MCU, else take it off
-        (a fresh fix needs no watch: she would wake the MCU for nothing)."""
+        (a fresh fix needs no watch: she would wake the MCU for nothing). True if arming it again found
+        its latch set (she moved since the last sleep began): the caller calls the sleep off, and the
+        next decision knows (the refresh becomes useful)."""
         w = self.watch
         if w is None:
-            return
+            return False
         if self._watch_now and mask & W_ACCEL:
             if not w.arm():
                 self.policy.moved(ticks_ms())  # no watch: refresh on age alone rather than never
+            elif w.seen:
+                self._moved(ticks_ms())
+                return True
         else:
             w.disarm()
+        return False
 
     # ---- the loop -------------------------------------------------------------------------------------
     def _track(self, now):
@@ -363,7 +378,6 @@ class PowerTask:
 
     async def _step(self):
         now = ticks_ms()
-        self._watch_check(now)
         alert = self._track(now)
         gnss = self.acc.cur["gnss"] == "on"
         if self._battery_due:
@@ -377,6 +391,12 @@ class PowerTask:
                 now = ticks_ms()
                 self._track(now)
         busy, doze = self._busy(now)
+        chk = self._check(now)
+        if chk is not None:
+            if chk == 0 and busy is None:
+                busy = "fall_check"  # the read that decides is due: the monitor runs at the next yield
+            if doze is None:
+                doze = "fall_check"  # light sleep, never deep: the detector's state is in RAM
         nxt = self.modem_policy.next_ms(now)
         gp = getattr(self.app, "gnss_policy", None)  # the GNSS refresh schedule wakes the MCU too
         if gp is not None and self.low_power:
@@ -393,20 +413,25 @@ class PowerTask:
             g = _GNSS_POLL_MS if g is None else min(g, _GNSS_POLL_MS)  # the GNSS task's next poll
         if g is not None and (nxt is None or g < nxt):
             nxt = g
+        if chk is not None and chk > 0 and (nxt is None or chk < nxt):
+            nxt = chk  # a timer wake at the decision (the FIFO watermark may come later)
         d = self.policy.decide(now, alert, busy, self.hw.usb(), nxt, doze)
+        if chk is not None and d[0] == LIGHT:
+            d = (LIGHT, d[1], d[2], "fall_check")  # what it waits for (moving or not: the same sleep)
         if self.last is None or d[0] != self.last[0] or d[3] != self.last[3]:
             self.log("power_state", state=d[0], why=d[3], ms=d[1], wake=wake_names(d[2]))
         self.last = d
         if ticks_diff(now, self._rtc_at) >= _RTC_EVERY_MS:
             self._save(now)
         if d[0] == LIGHT:
-            await self._light(min(d[1], _LIGHT_MAX_MS), d[2], d[3] == "motion")
+            await self._light(min(d[1], _LIGHT_MAX_MS), d[2], d[3] == "motion", chk is not None)
         elif d[0] == DEEP:
             if not self._deep(d[1], d[2]):
                 await asyncio.sleep_ms(_CALLED_OFF_MS)  # the button task takes the press meanwhile
         else:
-            try:
-                await asyncio.wait_for_ms(self.driver.kick.wait(), _POLL_MS)
+            wait = _CHECK_POLL_MS if busy == "fall_check" else _POLL_MS  # a due decision: ask again
+            try:  # once the monitor has read the FIFO (its task runs first)
+                await asyncio.wait_for_ms(self.driver.kick.wait(), wait)
             except asyncio.TimeoutError:
                 pass
             self.driver.kick.clear()
@@ -419,12 +444,13 @@ class PowerTask:
             except OSError:
                 pass
 
-    def _int1(self, mask, moving):
-        """INT1 and the LIS3DH rate for the coming sleep (FIFO watermark while moving, activity
-        otherwise; the impact interrupt in either case with power.fall_wake "impact"); the posture."""
+    def _int1(self, mask, moving, checking=False):
+        """INT1 and the LIS3DH rate for the coming sleep (FIFO watermark while moving or while the
+        detector checks a candidate, activity otherwise; the impact interrupt in either case with
+        power.fall_wake "impact", except during a check); the posture."""
         fm = getattr(self.app, "fall", None)
         if fm is not None and mask & W_ACCEL:
-            p = fm.impact_mode() if self.impact else fm.sleep_mode(moving)
+            p = fm.impact_mode() if self.impact and not checking else fm.sleep_mode(moving or checking)
             self.acc.set("accel", self._accel_state(fm, True), ticks_ms())
             return p
         return None
@@ -457,15 +483,28 @@ class PowerTask:
         if tw is not None:
             tw.reader.sweep_soon()
 
-    def _fall_found(self):
-        """An impact under check, or a fall not yet handled (FallMonitor.found()): stay awake."""
+    def _fall_confirmed(self):
+        """A fall confirmed by the FIFO read before a sleep, not yet handed to its window: stay awake."""
         fm = getattr(self.app, "fall", None)
-        return fm is not None and hasattr(fm, "found") and fm.found()
+        return fm is not None and hasattr(fm, "confirmed") and fm.confirmed()
 
-    def _sleep_off(self):
-        # the FIFO read before a rate change (sleep_mode) found an impact or confirmed a fall after
-        # the policy chose to sleep: the sleep is called off, the check or the cancel window runs awake
-        if self._fall_found():
+    def _check(self, now):
+        """The detector under way (FallMonitor.checking(): a candidate under check, or the hold-off
+        after a fall): ms until the FIFO read that decides it (0: due now, -1: no decision due), or
+        None when it is idle. Its state is in RAM and it needs every sample at its rate: light sleep
+        only, INT1 on the FIFO watermark, and a timer wake at the decision if it is due before the
+        watermark (the decision comes when it would awake, never later)."""
+        fm = getattr(self.app, "fall", None)
+        if fm is None or not hasattr(fm, "checking") or not fm.checking():
+            return None
+        return fm.decide_in_ms(now)
+
+    def _sleep_off(self, checking):
+        # the FIFO read before a rate change (sleep_mode) confirmed a fall, or found an impact while
+        # the sleep was set up for a still wearer (the activity interrupt at the sleep rate), after
+        # the policy chose to sleep: the sleep is called off; the next step opens the cancel window,
+        # or light-sleeps on the FIFO watermark for the check
+        if self._fall_confirmed() or (not checking and self._check(ticks_ms()) is not None):
             self.log("sleep_cancelled", why="fall_check")
             return True
         return False
@@ -485,11 +524,11 @@ class PowerTask:
         return bool((waiting is not None and waiting()) or logic.settling()
                     or (edges.is_pressed() and not logic.stable))
 
-    async def _light(self, ms, mask, moving=False):
+    async def _light(self, ms, mask, moving=False, checking=False):
         acc, hw = self.acc, self.hw
-        self._int1(mask, moving)
-        self._watch_set(mask)
-        if self._sleep_off():
+        checking = checking and bool(mask & W_ACCEL)
+        self._int1(mask, moving, checking)
+        if self._watch_set(mask) or self._sleep_off(checking):
             await asyncio.sleep_ms(0)
             return
         wdt = self.app.board.watchdog()
@@ -503,14 +542,17 @@ class PowerTask:
         acc.set("mcu", ACTIVE, t1)
         if mask & W_ACCEL:
             fm = getattr(self.app, "fall", None)
-            if self.impact and fm is not None:  # awake: the FIFO read and streaming again at once
+            if self.impact and fm is not None and not checking:  # awake: the FIFO read, streaming again
                 fm.resume_impact(None, 0)
             acc.set("accel", self._accel_state(fm), t1)
         acc.count("light_sleeps")
         acc.count("wake_" + why)
-        if why == "accel":
+        if why == "accel" and not (moving or checking):
+            # INT1 was the activity (or impact) interrupt: she moves. A FIFO watermark is not motion
+            # (the chip fills its FIFO still or not): the monitor's 5 s verdicts say whether she still
+            # moves (App._power_motion), else she is still after still_s and the MCU may deep-sleep.
+            # The motion watch's latch is read at the next sleep's arming (_watch_set), not here.
             self.policy.motion(t1)
-            self._watch_check(t1)
         elif why == "button":
             self.policy.hold_awake(t1, self.window_ms, "gesture")
         elif why == "timer":
@@ -522,8 +564,7 @@ class PowerTask:
         self.log("deep_sleep", ms=ms, wake=wake_names(mask))
         self._flush()
         posture = self._int1(mask, False)
-        self._watch_set(mask)
-        if self._sleep_off():
+        if self._watch_set(mask) or self._sleep_off(False):
             return False
         if self._button_unheard():  # last, after the slow part (FIFO read, flash log)
             self.log("sleep_cancelled", why="button")

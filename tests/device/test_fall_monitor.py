@@ -72,7 +72,7 @@ class SleepAccel(FakeAccel):
     def int1_activity(self, mg, ms):
         self.calls.append(("activity", mg, ms))
 
-    def int_source(self):
+    def int1_source(self):
         self.calls.append("clear")
         return 0, 0
 
@@ -218,6 +218,9 @@ class SpyDetector:
         for j in range(k, n):
             self.got.append((buf[3 * j], buf[3 * j + 1], buf[3 * j + 2]))
         return n
+
+    def decision_due_ms(self):
+        return -1  # no candidate
 
 
 def test_sleep_rate_fifo_read_empty_before_each_rate_change_and_upsampled():

@@ -317,6 +317,28 @@ def test_generator2_motion_watch_on_the_int1_pin_beside_generator1():
     assert pin.value() == 0 and bus.regs[0x35] == 0
 
 
+def test_arming_generator2_again_says_whether_it_had_fired_and_int1_source_keeps_its_latch():
+    # the power task reads the motion watch's latch only when it arms it again (the read the arming
+    # does anyway); the fall monitor's clears read INT1_SRC alone
+    bus = FakeLIS3DH(int1_pin=None)
+    acc = LIS3DH(bus, range_g=8, rate_hz=50)
+    acc.int1_activity(250, 40)
+    assert acc.int2_motion(400, 80) is False
+    for i in range(20):
+        bus.push_mg(0, 0, 1000)
+    assert acc.int2_motion(400, 80) is False  # nothing since: armed again, nothing to report
+    for i in range(20):
+        bus.push_mg(0, 0, 1000)
+    for i in range(5):
+        bus.push_mg(0, 0, 1900)
+    assert bus.regs[0x35] & 0x40 and bus.regs[0x31] & 0x40  # both generators latched
+    n = bus.reads
+    acc.int1_source()
+    assert bus.reads == n + 1 and bus.regs[0x31] == 0 and bus.regs[0x35] & 0x40  # generator 2's kept
+    assert acc.int2_motion(400, 80) is True  # the arming's read reports it...
+    assert bus.regs[0x35] == 0 and acc.int2_motion(400, 80) is False  # ...and cleared it
+
+
 def test_generator2_unlatched_follows_the_condition_and_counts_samples_at_the_odr():
     bus = FakeLIS3DH(int1_pin=None)
     acc = LIS3DH(bus, range_g=8, rate_hz=50)

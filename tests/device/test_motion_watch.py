@@ -175,17 +175,75 @@ async def test_power_task_arms_the_watch_for_a_deep_sleep_once_the_fix_aged_and_
 
 
 async def test_a_wake_by_generator_1_alone_is_not_a_move():
+    chip, hw, app, pt = armed_task("accel")  # armed_task: the watch armed, generator 2 did not fire
+    assert ("moved", {"src": "accel"}) not in app.events
+    power._installed = None
+
+
+# ---- how often the power task reads the latch (INT2_SRC) ------------------------------------------------
+
+class CountingChip(SimLIS3DH):
+    """The simulated LIS3DH counting the reads of INT2_SRC (0x35), the motion watch's latch."""
+
+    def __init__(self):
+        SimLIS3DH.__init__(self, int1_pin=None)
+        self.src2_reads = 0
+
+    def readfrom_mem_into(self, addr, reg, buf):
+        if reg & 0x7F == 0x35:
+            self.src2_reads += 1
+        return SimLIS3DH.readfrom_mem_into(self, addr, reg, buf)
+
+
+def armed_task(wake="timer"):
+    """The power task after a deep-sleep wake (by the timer), the watch armed (its fix 40 min old)."""
     from firmware.power import task as power_task
-    chip = SimLIS3DH(int1_pin=None)
+    chip = CountingChip()
     acc = LIS3DH(chip, rate_hz=50)
     acc.int2_motion()
     x = {"ms": 1000, "mw": 1, "p": {"f": 40 * MIN}}
-    hw = FakeHw("deepsleep", "accel", Accounting(0, {"modem": "sleep", "mcu": DEEP}).dump(0, x))
+    hw = FakeHw("deepsleep", wake, Accounting(0, {"modem": "sleep", "mcu": DEEP}).dump(0, x))
     app = FakeApp(hw, {"low_power": True, "wake_ms": 0})
     app.fall = ChipFall(chip)
     app.gnss_policy = GnssPower({"gnss_refresh": [[0, AGE_S]]}, now=None)
+    app.gnss_policy.resume({"r": 40 * MIN}, ticks_ms(), 0)
     pt = power_task.start(app)
     pt.task.cancel()
-    assert pt.watch.armed and not pt.policy.refresh_useful()  # generator 2 did not fire
-    assert ("moved", {"src": "accel"}) not in app.events
+    assert pt.watch.armed and not pt.policy.refresh_useful()
+    return chip, hw, app, pt
+
+
+async def test_awake_steps_read_no_latch_and_a_move_while_awake_is_caught_at_the_next_sleep():
+    chip, hw, app, pt = armed_task()
+    pt.policy.hold_awake(ticks_ms(), 60 * S, "gesture")  # awake: a gesture window
+    n0 = chip.src2_reads
+    for k in range(10):
+        pt.driver.kick.set()  # the step's wait ends at once
+        await pt._step()
+        assert pt.last[0] == "active"
+    assert chip.src2_reads == n0, chip.src2_reads - n0  # before: one INT2_SRC read per step (10)
+    for k in range(4):  # she walks while the MCU is awake: generator 2 latches
+        feed(chip, "walk", k)
+    pt.policy._awake_until = None  # the window ends: still for a minute, a deep sleep is due
+    pt.policy._motion_t = ticks_add(ticks_ms(), -60 * S)
+    assert not await _until_slept(pt, hw, limit=1)  # arming it again found the latch: no sleep
+    assert ("moved", {"src": "accel"}) in app.events and pt.policy.refresh_useful()
+    assert chip.src2_reads == n0 + 1  # that one read was the arming's own
+    power._installed = None
+
+
+async def test_a_fifo_light_sleep_reads_the_latch_once_and_loses_no_move():
+    chip, hw, app, pt = armed_task()
+    hw.lightsleep = lambda ms, mask: (setattr(hw, "slept", ("light", ms, mask)), "accel")[1]  # watermarks
+    n0 = chip.src2_reads
+    for k in range(5):  # she moves about (not walking away): FIFO light sleep, the watch armed
+        pt.policy.motion(ticks_ms())
+        await pt._step()
+        assert hw.slept[0] == "light" and pt.watch.armed, (pt.last, hw.slept)
+    assert chip.src2_reads - n0 == 5, chip.src2_reads - n0  # before: 3 per sleep (step, arming, wake)
+    for k in range(4):  # asleep: she walks, generator 2 latches (and INT1 wakes the MCU)
+        feed(chip, "walk", k)
+    pt.policy.motion(ticks_ms())
+    await pt._step()  # the next sleep's arming reads it: called off, the next decision knows
+    assert ("moved", {"src": "accel"}) in app.events and pt.policy.refresh_useful()
     power._installed = None

@@ -619,6 +619,15 @@ class FakeFall:
     def found(self):
         return False
 
+    def confirmed(self):
+        return False
+
+    def checking(self):
+        return self.det.phase != 0
+
+    def decide_in_ms(self, now):
+        return 2000 if self.checking() else -1
+
     def resume(self, posture):
         self.resumed = posture
 
@@ -738,10 +747,12 @@ async def test_an_impact_found_by_the_read_before_the_sleep_calls_the_deep_sleep
     pt.task.cancel()
     pt.policy._motion_t = ticks_add(ticks_ms(), -60 * S)  # still for a minute: deep sleep is due
     slept = await _until_slept(pt, hw, limit=20)
-    assert not slept and hw.slept is None, hw.slept  # never slept: the check runs awake
-    assert app.fall.modes and app.fall.modes[0] is False  # the sleep was being prepared
+    assert not slept, hw.slept  # never deep-slept: the detector's state is in RAM
+    assert app.fall.modes and app.fall.modes[0] is False  # the deep sleep was being prepared
     assert any(ev == "sleep_cancelled" for ev, _ in app.events), app.events
-    assert pt.last[3] == "fall_check", pt.last  # and the policy now keeps it awake for the check
+    # the check then light-sleeps on the FIFO watermark (sleep_mode(True): the detector's rate)
+    assert pt.last[:1] + pt.last[3:] == (LIGHT, "fall_check"), pt.last
+    assert hw.slept[0] == "light" and hw.slept[2] & W_ACCEL and app.fall.modes[-1] is True, (hw.slept, app.fall.modes)
     power._installed = None
 
 

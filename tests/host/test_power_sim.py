@@ -95,6 +95,17 @@ def test_off_mode_boots_the_modem_on_the_alert(tmp_path):
     assert not ev(run, "sms_failed")  # no send before registration
 
 
+def fall_scenario(trace, boot_awake_s, duration_s):
+    """A recorded trace through the simulated LIS3DH from boot, low power on, a 3 s cancel window."""
+    return {"wearer": "Camille", "contacts": CONTACTS[:1], "last_fix": None, "gnss": None,
+            "modem": {"cmgs_latency_s": 0.2, "cmd_latency_s": 0.005},
+            "accel": {"trace": str(trace), "start_s": 0.0},
+            "config": {"fall_cancel_s": 3, "gnss_refresh": [[0, 0]], "gnss_boot_timeout_s": 0,
+                       "power": {"low_power": True, "boot_awake_s": boot_awake_s, "idle_to_sleep_s": 1,
+                                 "wake_ms": 50}},
+            "duration_s": duration_s}
+
+
 def test_fall_while_moving_in_fifo_light_sleep_alerts(tmp_path):
     # stairs then a forward fall (committed MobiFall excerpt, subject 4): the motion verdict puts
     # the MCU in light sleep woken by the LIS3DH FIFO watermark (the simulated light sleep ends on it),
@@ -108,13 +119,7 @@ def test_fall_while_moving_in_fifo_light_sleep_alerts(tmp_path):
     # chain starts: too short a gap for the power task's 0.5 s steps to see it idle every time (a
     # clean-clone CI run missed it). The fall trial's first 2 s (standing) once more widen it to 2.4 s
     trace.write_text("".join("%d %d %d\n" % s for s in walk + fall[:100] + fall))
-    sc = {"wearer": "Camille", "contacts": CONTACTS[:1], "last_fix": None, "gnss": None,
-          "modem": {"cmgs_latency_s": 0.2, "cmd_latency_s": 0.005},
-          "accel": {"trace": str(trace), "start_s": 0.0},
-          "config": {"fall_cancel_s": 3, "gnss_refresh": [[0, 0]], "gnss_boot_timeout_s": 0,
-                     "power": {"low_power": True, "boot_awake_s": 6, "idle_to_sleep_s": 1, "wake_ms": 50}},
-          "duration_s": 26}
-    run = run_scenario(sc, tmp_path / "run", stop_when_done=False)
+    run = run_scenario(fall_scenario(trace, 6, 26), tmp_path / "run", stop_when_done=False)
     states = [(e["t"], e["state"], e["why"]) for e in ev(run, "power_state")]
     (fell,) = ev(run, "fall_detected")
     light = [t for t, st, why in states if st == "light" and why == "motion"]
@@ -200,3 +205,36 @@ def test_a_gesture_begun_as_the_board_falls_asleep_wakes_it_and_alerts(tmp_path)
         assert trig["source"] == "button" and len(run.sms) == len(CONTACTS), run.sms
     finally:
         run.stop()
+
+
+def test_a_real_fall_checked_in_light_sleep_is_alerted_within_3_s(tmp_path):
+    # issue 22, the MCU term: the detector's check of a candidate light-sleeps between FIFO
+    # watermarks (and a timer wake at its decision) instead of keeping the MCU active. A real recorded
+    # fall (MobiFall subject 4, forward fall) after standing still: the check of its impact is a light
+    # sleep ("fall_check"), and the alert still goes out with "Chute détectée", decided within 3 s of
+    # the impact (the firmware's uptime; the trace starts a little after boot: the impact is counted
+    # early, the latency high)
+    from gsmmodem.pdu import decodeSmsPdu
+    from alertbutton.falls import mobifall
+    data = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "mobifall", "sub4")
+    stand = mobifall.load_mg(os.path.join(data, "ADL", "STN", "STN_acc_4_1.txt"), 50)[:300]
+    fall = mobifall.load_mg(os.path.join(data, "FALLS", "FOL", "FOL_acc_4_1.txt"), 50)
+    trace = tmp_path / "stand_fall.txt"
+    trace.write_text("".join("%d %d %d\n" % s for s in stand + fall))
+    run = run_scenario(fall_scenario(trace, 3, 22), tmp_path / "run", stop_when_done=False)
+    (fell,) = ev(run, "fall_detected")
+    impact_ms = (len(stand) + mobifall.impact_index(fall)) * 20
+    # power_state's "ms" is the decision's duration: its time is the simulator's "t"
+    impact_t = fell["t"] - (fell["ms"] - impact_ms) / 1000.0
+    states = [(e["t"], e["state"], e["why"]) for e in ev(run, "power_state")]
+    during = [(st, why) for t, st, why in states if impact_t <= t < fell["t"]]
+    before = [(st, why) for t, st, why in states if t < impact_t]
+    # the MCU light-sleeps while the fall's impact is checked (before issue 22's MCU term: active);
+    # the check starts at the first FIFO read after the impact, the state is logged when it changes
+    assert ("light", "fall_check") in during + before[-1:], (states, impact_t, fell)
+    assert all(why == "fall_check" for st, why in during), (during, impact_t, fell)
+    assert 0 < fell["ms"] - impact_ms <= 3000, fell["ms"] - impact_ms
+    (trig,) = ev(run, "trigger")
+    assert trig["source"] == "fall" and len(run.sms) == 1
+    assert "Chute détectée" in decodeSmsPdu(run.sms[0]["pdu"])["text"]
+    assert not ev(run, "power_error") and not ev(run, "accel_int1_failed")

@@ -52,7 +52,7 @@ def load_scenario(path):
         raise EnergyError("cannot read scenario %s: %s" % (path, e))
 
 
-def resolve(sc, mode, cpu_ms):
+def resolve(sc, mode, cpu_ms, check_extra_ms=0.0):
     """The parameters day_vm.py needs, for one mode."""
     if mode not in MODES:
         raise EnergyError("mode must be one of %s" % ", ".join(MODES))
@@ -88,6 +88,7 @@ def resolve(sc, mode, cpu_ms):
     }
     P["mcu"]["fifo_ms"] = int(1000 * P["mcu"].get("fifo_samples", 25) / P["mcu"].get("rate_hz", 50))
     P["mcu"]["fifo_cpu_ms"] = cpu_ms
+    P["mcu"]["check_extra_ms"] = check_extra_ms  # --count-checks: a FIFO wake under check costs this more
     return P
 
 
@@ -357,22 +358,33 @@ def add_arguments(p):
                    help="the LIS3DH's impact interrupt alone wakes the MCU (power.fall_wake \"impact\"; "
                         "wake rates from the scenario's impact_wake block)")
     p.add_argument("--count-checks", action="store_true",
-                   help="FIFO mode: the MCU active while the detector checks candidates, for the measured "
-                        "fraction of each activity (the scenario's detector_checks block)")
+                   help="FIFO mode: the detector's checks of candidates, for the measured fraction of each "
+                        "activity (the scenario's detector_checks block): light sleep between FIFO wakes "
+                        "that each cost --check-cpu-ms more, and a timer wake per decision")
+    p.add_argument("--check-cpu-ms", type=float,
+                   help="with --count-checks: ESP32 ms a FIFO wake costs more under check (default: "
+                        "measured in the VM, alertbutton.energy.check_cpu)")
     p.add_argument("--armed-h", type=float, action="append",
                    help="hours a day the pre-alert ring is armed by the gesture (default: 0.5 and 1)")
     p.add_argument("--json", dest="as_json", action="store_true", help="print one JSON object")
 
 
-def evaluate(sc, modes, table, battery, cpu_ms=None, echo=None):
+def evaluate(sc, modes, table, battery, cpu_ms=None, echo=None, check_cpu_ms=None):
     """Everything the report prints, as a dict."""
     cpu = None
     if cpu_ms is None:
         cpu = measure_cpu_ms(sc["mcu"])
         cpu_ms = cpu["fifo_cpu_ms"]
     out = {"battery_mah": battery, "cpu": cpu, "fifo_cpu_ms": cpu_ms, "modes": {}}
+    check = 0.0
+    if sc.get("count_checks") or (sc.get("power") or {}).get("fall_wake") == "impact":
+        if check_cpu_ms is None:
+            from alertbutton.energy import check_cpu
+            out["check_cpu"] = check_cpu.measure(sc["mcu"], esp32_scale)
+            check_cpu_ms = out["check_cpu"]["check_extra_ms"]
+        check = out["check_extra_ms"] = float(check_cpu_ms)
     for mode in modes:
-        P = resolve(sc, mode, cpu_ms)
+        P = resolve(sc, mode, cpu_ms, check)
         res = run_day(P)
         e = energy(res["totals_ms"], res["duration_ms"], table)
         r = {"avg_ma": e["avg_ma"], "days": [days(a, battery) for a in e["avg_ma"]],
@@ -421,6 +433,12 @@ def report_lines(out):
     lines = ["battery %g mAh; ESP32 time per FIFO wake %.2f ms%s" % (
         b, out["fifo_cpu_ms"], " (measured: driver + fall monitor %.2f ms + I2C bus %.2f ms + wake overhead)" % (
             out["cpu"]["detector_ms"], out["cpu"]["i2c_ms"]) if out["cpu"] else "")]
+    if "check_extra_ms" in out:
+        c = out.get("check_cpu")
+        lines.append("detector checks counted: light sleep between FIFO wakes, %.2f ms more per FIFO wake under "
+                     "check%s, a timer wake per decision" % (out["check_extra_ms"], (
+                         " (measured: %.2f ms per checking batch against %.2f idle, %d decisions)" % (
+                             c["check_batch_ms"], c["idle_batch_ms"], c["decisions"])) if c else ""))
     lines.append("%-10s %10s %16s %9s %16s %s" % ("mode", "avg mA", "(low..high)", "days", "(low..high)",
                                                    "first SMS after the gesture's last press"))
     for mode, r in out["modes"].items():
@@ -466,7 +484,7 @@ def run(args):
         table = load_table(args.table, args.profile)
         battery = args.battery_mah or float(sc.get("battery_mah", 1000))
         modes = args.mode or list(MODES)
-        out = evaluate(sc, modes, table, battery, args.cpu_ms)
+        out = evaluate(sc, modes, table, battery, args.cpu_ms, check_cpu_ms=args.check_cpu_ms)
         armed_ring(out, table, tuple(args.armed_h or (0.5, 1.0)))
     except EnergyError as e:
         print("error: %s" % e, file=sys.stderr)

@@ -17,6 +17,7 @@ import json
 import sys
 from time import ticks_add, ticks_diff
 
+from firmware.fall.detector import FallDetector
 from firmware.fall.monitor import SLEEP_HZ
 from firmware.location.gnss_power import POLL_MS, GnssPower
 from firmware.power.modem import ModemPolicy, ModemPower
@@ -98,11 +99,18 @@ class Day:
         self.impact_awake_ms = iw.get("awake_ms", 0)  # ms, or {activity: ms}
         self.impacts = self._impact_times(iw.get("wakes_per_h", {})) if self.impact else []
         self.ii = 0
-        self.check_until = 0  # the detector's check after an impact wake keeps the MCU awake
+        self.check_until = 0  # the detector's check after an impact wake: light sleep on the watermark
         # "fifo" mode with the detector's checks counted (energy --count-checks): the measured fraction
-        # of each activity's time the awake detector spends checking candidates, the MCU active then
+        # of each activity's time the detector spends checking candidates. The firmware light-sleeps
+        # through a check (firmware/power/task.py PowerTask._check): a FIFO wake that finds one costs
+        # check_extra_ms more CPU (the per-sample path and the decision, energy/check_cpu.py), and a
+        # decision may need its own timer wake (at most one per candidate, which lasts >= decide_ms)
         self.check_frac = (P.get("detector_checks") or {}).get("check_frac", {})
-        self.fifo_due = 0
+        self.check_extra_ms = float(mc.get("check_extra_ms", 0))
+        self.wake_overhead_ms = float(mc.get("wake_overhead_ms", 1.0))
+        self.decide_ms = FallDetector(rate_hz=int(mc.get("rate_hz", 50))).decide_ms
+        self.check_ms_acc = 0.0  # fractions of a ms (and of a wake) carried to the next FIFO wake
+        self.check_wake_acc = 0.0
         self.alerts = sorted(int(a["t_s"] * 1000) for a in P["alerts"])
         self.presses_ms = [int(x) for x in P["gesture_ms"]]
         self.window_ms = int(P["gesture_window_ms"])
@@ -253,7 +261,7 @@ class Day:
         self.presses_due(v)
         acc, mp, pol = self.acc, self.modem, self.policy
         if self.watch and self.moving(v) and self.segment(v)[0] in self.moved_by:
-            pol.moved(now)  # the watch's latch, read by the power task (PowerTask._watch_check)
+            pol.moved(now)  # the watch's latch, read when the power task arms it again (PowerTask._watch_set)
             acc.count("moved")
             self.watch = False
         # modem operations that take time
@@ -341,8 +349,8 @@ class Day:
             busy, doze = "modem_op", None
         else:
             busy, doze = modem_busy(mp, v < self.at_until, self.gnss_on)
-        if busy is None and v < self.check_until:
-            busy = "fall_check"
+        if v < self.check_until and doze is None:
+            doze = "fall_check"  # an impact wake's check light-sleeps on the watermark (PowerTask._check)
         nxt = mp.next_ms(now)
         g = self.gnss.next_check_ms(now)
         wms = None  # PowerTask._watch_plan: arm the motion watch now (0), or a timer wake when the fix ages
@@ -420,14 +428,14 @@ class Day:
         wake = v + ms
         src = "timer"
         motion_mode = self.policy.moving(tk(v))
-        still = bool(mask & W_ACCEL) and (self.impact or not motion_mode)
+        impact_check = v < self.check_until  # after an impact wake: INT1 on the watermark until decided
+        still = bool(mask & W_ACCEL) and (self.impact or not motion_mode) and not impact_check
         self.accel_rate(v, still)
         if mask & W_ACCEL and self.fall:
             # the detector runs: a FIFO watermark wakes it; otherwise INT1 fires when motion starts
             # (or at an impact)
-            if motion_mode and not self.impact:
-                # the next watermark: fifo_ms after the last one when a check kept the MCU up between
-                t = self.fifo_due if self.fifo_due > v else v + self.fifo_ms
+            if (motion_mode and not self.impact) or impact_check:
+                t = v + self.fifo_ms  # the next watermark (a check light-sleeps too)
             else:
                 t = self.next_accel(v + 1)
             if t < wake:
@@ -451,11 +459,25 @@ class Day:
         self.mcu(ACTIVE, wake)
         if self.gnss_on and src == "timer":
             self.at_until = wake + self.at_ms  # App.gnss_task's poll: AT+CGNSSINFO
-        # a FIFO wake: read the FIFO, run the detector, back to sleep (or stay up while it checks)
+        # a FIFO wake: read the FIFO, run the detector, back to sleep (a check too: light sleep on the
+        # watermark, its per-sample work and decision as extra CPU, its decision's timer wake counted)
         busy = self.cpu_ms
-        if src == "accel" and motion_mode and not self.impact and self.check_frac and self.moving(wake):
-            busy = max(busy, int(float(self.check_frac.get(self.segment(wake)[0], 0)) * self.fifo_ms))
-            self.fifo_due = wake + self.fifo_ms if busy > self.cpu_ms else 0
+        f = 0.0
+        if src == "accel" and impact_check:
+            f = 1.0  # an impact wake's check: every watermark finds the candidate
+        elif src == "accel" and motion_mode and not self.impact and self.check_frac and self.moving(wake):
+            f = float(self.check_frac.get(self.segment(wake)[0], 0))
+        if f:
+            wakes = f * self.fifo_ms / self.decide_ms  # decision timer wakes per FIFO wake, at most
+            self.check_ms_acc += f * self.check_extra_ms + wakes * self.wake_overhead_ms
+            self.check_wake_acc += wakes
+            extra = int(self.check_ms_acc)
+            self.check_ms_acc -= extra
+            busy += extra
+            n = int(self.check_wake_acc)
+            if n:
+                self.check_wake_acc -= n
+                self.acc.count("check_timer_wakes", n)
         self.v = min(wake + (busy if src == "accel" else 1), self.D)
 
     def woke(self, src, v):
