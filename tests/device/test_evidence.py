@@ -679,8 +679,10 @@ async def test_sealed_records_cannot_be_moved_swapped_or_relabelled():
     assert not _opens(bytes(flipped))
     for off, val in ((24, 7), (20, 2), (8, 0x45)):  # chunk index, recording, device id byte
         e = bytearray(data)
-        e[off] = val
-        assert not _opens(bytes(e)), off
+        # always a changed byte: writing the value a byte already holds would test nothing (a run under
+        # load once failed here with "AssertionError: 24", not reproduced; this rules that cause out)
+        e[off] = val if e[off] != val else (val + 1) & 0xFF
+        assert e != data and not _opens(bytes(e)), off
     # chunk 1 relabelled as chunk 2 of the same recording (envelope edited): refused
     e = bytearray(data)
     struct.pack_into("<I", e, 24, 2)
