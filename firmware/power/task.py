@@ -65,6 +65,11 @@ def start(app):
     return pt
 
 
+def _sooner(a, b):
+    """The earlier of two timers in ms, either None for none."""
+    return b if a is None or (b is not None and b < a) else a
+
+
 def modem_busy(mp, at_busy, gnss_on):
     """(busy, doze) from the modem's side: an AT exchange or a modem bring-up keeps the MCU awake;
     GNSS polls and the modem's idle timer only keep it out of deep sleep. Shared with the energy
@@ -401,20 +406,17 @@ class PowerTask:
         gp = getattr(self.app, "gnss_policy", None)  # the GNSS refresh schedule wakes the MCU too
         if gp is not None and self.low_power:
             gp.standby_ok = self.policy.refresh_useful() and self.modem_policy.gnss_standby_allowed()
-        g = gp.next_check_ms(now) if gp is not None else None
-        w = self._watch_plan(now, gp)
-        if w is not None and (g is None or w < g):
-            g = w  # the fix ages: wake once to arm the motion watch
+        if gp is not None:
+            nxt = _sooner(nxt, gp.next_check_ms(now))
+        nxt = _sooner(nxt, self._watch_plan(now, gp))  # the fix ages: wake once to arm the motion watch
         ci = self._checkin()
         c = ci.next_ms(uptime.ms()) if ci is not None else -1
-        if c >= 0 and (g is None or c < g):
-            g = c  # the check-in's pre-warning or deadline: the wearer must feel it, the alert must go
+        if c >= 0:
+            nxt = _sooner(nxt, c)  # the check-in's pre-warning or deadline: felt, and the alert must go
         if doze == "gnss":
-            g = _GNSS_POLL_MS if g is None else min(g, _GNSS_POLL_MS)  # the GNSS task's next poll
-        if g is not None and (nxt is None or g < nxt):
-            nxt = g
-        if chk is not None and chk > 0 and (nxt is None or chk < nxt):
-            nxt = chk  # a timer wake at the decision (the FIFO watermark may come later)
+            nxt = _sooner(nxt, _GNSS_POLL_MS)  # the GNSS task's next poll
+        if chk is not None and chk > 0:
+            nxt = _sooner(nxt, chk)  # a timer wake at the decision (the FIFO watermark may come later)
         d = self.policy.decide(now, alert, busy, self.hw.usb(), nxt, doze)
         if chk is not None and d[0] == LIGHT:
             d = (LIGHT, d[1], d[2], "fall_check")  # what it waits for (moving or not: the same sleep)
