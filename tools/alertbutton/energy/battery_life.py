@@ -145,6 +145,22 @@ def esp32_scale(vm_pystones):
     return vm_pystones / float(ESP32_PYSTONES) * PYSTONE_MHZ / float(ESP32_MHZ)
 
 
+def vm_floats(source, tag, args, extra_path, what):
+    """Run the MicroPython script `source` in the VM (a scratch directory as its cwd, args as strings):
+    the numbers of its output line that starts with `tag`. RuntimeError naming `what` if the run failed
+    or printed no such line."""
+    with tempfile.TemporaryDirectory(prefix="energy-vm-") as tmp:
+        script = os.path.join(tmp, "measure.py")
+        with open(script, "w") as f:
+            f.write(source)
+        proc = vm.run(script=script, args=tuple(str(a) for a in args), extra_path=tuple(extra_path), timeout=300,
+                      cwd=tmp)
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith(tag + " ")]
+    if proc.returncode != 0 or not line:
+        raise RuntimeError("%s failed: %s" % (what, (proc.stderr or proc.stdout)[-1500:]))
+    return [float(v) for v in line[0].split()[1:]]
+
+
 def measure_cpu_ms(mcu, batches=400, pystone_loops=5000):
     """ms of ESP32 CPU per FIFO wake: FallMonitor.batch() over one batch with the real LIS3DH driver
     on a bus that costs nothing (the conversion, the detector, the motion verdict, the still posture;
@@ -152,16 +168,8 @@ def measure_cpu_ms(mcu, batches=400, pystone_loops=5000):
     read's bus time + the wake overhead."""
     from alertbutton.falls.evaluate import ESP32_PYSTONES
     batch = int(mcu.get("fifo_samples", 25))
-    with tempfile.TemporaryDirectory(prefix="energy-cpu-") as tmp:
-        script = os.path.join(tmp, "cpu.py")
-        with open(script, "w") as f:
-            f.write(CPU_SCRIPT)
-        proc = vm.run(script=script, args=(str(batches), str(batch), str(pystone_loops)),
-                      extra_path=(PYSTONE_DIR,), timeout=300, cwd=tmp)
-    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("CPU ")]
-    if proc.returncode != 0 or not line:
-        raise RuntimeError("CPU measurement failed: %s" % (proc.stderr or proc.stdout)[-1500:])
-    busy_us, samples, pystones = (float(v) for v in line[0].split()[1:])
+    busy_us, samples, pystones = vm_floats(CPU_SCRIPT, "CPU", (batches, batch, pystone_loops), (PYSTONE_DIR,),
+                                           "CPU measurement")
     scale = esp32_scale(pystones)
     detector_ms = busy_us / float(samples) * batch * scale / 1000.0
     i2c_ms = (batch * 6 + 2) * 9 * 1000.0 / float(mcu.get("i2c_hz", 400000))  # bytes x 9 bits

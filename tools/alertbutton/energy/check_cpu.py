@@ -11,9 +11,6 @@ ESP32 at MicroPython's 160 MHz as battery_life.measure_cpu_ms does. The I2C read
 are the same in both and are not part of the difference.
 """
 import os
-import tempfile
-
-from alertbutton import pystone, vm
 
 HERE = os.path.dirname(os.path.abspath(__file__))  # vm_alert.py, the VM harnesses' idle alert
 
@@ -69,17 +66,10 @@ def measure(mcu, scale, batches=400, pystone_loops=5000):
     """{"check_extra_ms": ESP32 ms a FIFO wake costs more when it starts with a candidate under check,
     "checking_frac": the share of the peaked signal's batches that did, "decisions", ...}.
     scale(vm_pystones): VM time to ESP32 time (battery_life.esp32_scale)."""
+    from alertbutton.energy.battery_life import PYSTONE_DIR, vm_floats
     batch = int(mcu.get("fifo_samples", 25))
-    with tempfile.TemporaryDirectory(prefix="energy-check-") as tmp:
-        script = os.path.join(tmp, "check.py")
-        with open(script, "w") as f:
-            f.write(SCRIPT)
-        proc = vm.run(script=script, args=(str(batches), str(batch), str(pystone_loops)),
-                      extra_path=(os.path.dirname(os.path.abspath(pystone.__file__)), HERE), timeout=300, cwd=tmp)
-    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("CHECK ")]
-    if proc.returncode != 0 or not line:
-        raise RuntimeError("check CPU measurement failed: %s" % (proc.stderr or proc.stdout)[-1500:])
-    idle_us, idle_n, chk_us, chk_n, quiet_n, decisions, pystones = (float(v) for v in line[0].split()[1:])
+    idle_us, idle_n, chk_us, chk_n, quiet_n, decisions, pystones = vm_floats(
+        SCRIPT, "CHECK", (batches, batch, pystone_loops), (PYSTONE_DIR, HERE), "check CPU measurement")
     if not idle_n or not chk_n:
         raise RuntimeError("check CPU measurement: no idle or no checking batch (%r)" % line[0])
     k = scale(pystones)
