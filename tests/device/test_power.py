@@ -442,6 +442,17 @@ async def _until_slept(pt, hw, limit=400):
     return False
 
 
+async def _asleep(app, hw):
+    """The power task started by hand (not as its own task), the modem's bring-up done, stepped to its
+    first deep sleep."""
+    from firmware.power import task as power_task
+    pt = power_task.start(app)
+    pt.task.cancel()
+    app.modem.ready.set()
+    assert await _until_slept(pt, hw)
+    return pt
+
+
 async def test_power_task_sleeps_when_settled_and_resumes_the_accounting():
     from firmware.power import task as power_task
     hw = FakeHw()
@@ -687,10 +698,7 @@ async def test_gnss_schedule_and_registration_check_cross_a_deep_sleep_in_the_po
                        "max_deep_s": 3600})
     app.gnss_policy = GnssPower({"gnss_refresh": [[0, 1800]]}, now=ticks_ms())
     app.gnss_policy.on_fix(ticks_ms())  # the boot refresh got its fix: next one in 30 min
-    pt = power_task.start(app)
-    pt.task.cancel()
-    app.modem.ready.set()
-    assert await _until_slept(pt, hw)
+    pt = await _asleep(app, hw)
     assert hw.slept[0] == "deep" and 1790 * S <= hw.slept[1] <= 1800 * S  # until the next refresh
     saved, x = Accounting.load(hw.rtc, 0)
     assert 0 <= x["g"]["r"] < 5 * S and 0 <= x["mc"]["c"] < 5 * S
@@ -840,10 +848,7 @@ async def test_a_checkin_deadline_wakes_the_mcu_and_a_deep_sleep_counts_toward_i
     hw = FakeHw()
     app = FakeApp(hw, {"low_power": True, "boot_awake_s": 0, "idle_to_sleep_s": 0, "wake_ms": 0})
     app.wearer = Wearer()
-    pt = power_task.start(app)
-    pt.task.cancel()
-    app.modem.ready.set()
-    assert await _until_slept(pt, hw)
+    pt = await _asleep(app, hw)
     assert hw.slept[0] == "deep" and 290 * S <= hw.slept[1] <= 300 * S, hw.slept  # the pre-warning (600 - 300 s)
     # the wake at the pre-warning: 300 s asleep on the RTC clock
     hw2 = FakeHw("deepsleep", "timer", hw.rtc, hw.wall + 300 * S)
@@ -973,14 +978,10 @@ async def test_the_battery_is_read_at_every_boot_and_timer_wake_before_any_sleep
 async def test_an_sms_on_its_way_keeps_the_modem_and_the_mcu_awake():
     # a low-battery warning or a reply started just before a sleep: before, the MCU deep-slept with the
     # modem in UART sleep and the send failed, or the task died with the sleep
-    from firmware.power import task as power_task
     hw = FakeHw()
     app = FakeApp(hw, {"low_power": True, "boot_awake_s": 0, "idle_to_sleep_s": 0, "wake_ms": 0})
     app.two_way = FakeTwoWay()
-    pt = power_task.start(app)
-    pt.task.cancel()
-    app.modem.ready.set()
-    assert await _until_slept(pt, hw)
+    pt = await _asleep(app, hw)
     assert pt.modem_policy.state == "sleep" and not app.modem.ready.is_set()
     hw.slept = None
     app.two_way.sending = True
@@ -993,14 +994,10 @@ async def test_an_sms_on_its_way_keeps_the_modem_and_the_mcu_awake():
 
 
 async def test_each_registration_check_reads_the_sms_store_and_the_mcu_waits_for_it():
-    from firmware.power import task as power_task
     hw = FakeHw()
     app = FakeApp(hw, {"low_power": True, "boot_awake_s": 0, "idle_to_sleep_s": 0, "wake_ms": 0, "check_s": 120})
     app.two_way = FakeTwoWay()
-    pt = power_task.start(app)
-    pt.task.cancel()
-    app.modem.ready.set()
-    assert await _until_slept(pt, hw)
+    pt = await _asleep(app, hw)
     assert app.two_way.reader.sweeps == 0 and pt.modem_policy.state == "sleep"
     hw.slept = None
     pt.modem_policy.resume({"c": 121000}, ticks_ms(), 0)  # the last check 121 s ago: one is due
