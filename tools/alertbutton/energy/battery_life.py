@@ -19,10 +19,10 @@ import os
 import sys
 import tempfile
 
-from alertbutton import pystone, vm
+from alertbutton import vm
+from alertbutton.energy.vm_measure import PYSTONE_DIR, vm_floats
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PYSTONE_DIR = os.path.dirname(os.path.abspath(pystone.__file__))  # imported by the VM code
 DEFAULT_TABLE = os.path.join(vm.REPO, "boards", "currents_a7670e.json")
 MODES = ("ready", "off", "ready-psm", "baseline")
 ESP32_MHZ = 160  # MicroPython's default CPU clock on the ESP32 (the active current's row)
@@ -143,22 +143,6 @@ def esp32_scale(vm_pystones):
     """VM time x this = ESP32 time at MicroPython's 160 MHz (pystones measured in the same VM run)."""
     from alertbutton.falls.evaluate import ESP32_PYSTONES
     return vm_pystones / float(ESP32_PYSTONES) * PYSTONE_MHZ / float(ESP32_MHZ)
-
-
-def vm_floats(source, tag, args, extra_path, what):
-    """Run the MicroPython script `source` in the VM (a scratch directory as its cwd, args as strings):
-    the numbers of its output line that starts with `tag`. RuntimeError naming `what` if the run failed
-    or printed no such line."""
-    with tempfile.TemporaryDirectory(prefix="energy-vm-") as tmp:
-        script = os.path.join(tmp, "measure.py")
-        with open(script, "w") as f:
-            f.write(source)
-        proc = vm.run(script=script, args=tuple(str(a) for a in args), extra_path=tuple(extra_path), timeout=300,
-                      cwd=tmp)
-    line = [ln for ln in proc.stdout.splitlines() if ln.startswith(tag + " ")]
-    if proc.returncode != 0 or not line:
-        raise RuntimeError("%s failed: %s" % (what, (proc.stderr or proc.stdout)[-1500:]))
-    return [float(v) for v in line[0].split()[1:]]
 
 
 def measure_cpu_ms(mcu, batches=400, pystone_loops=5000):

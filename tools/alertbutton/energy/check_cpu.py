@@ -12,6 +12,8 @@ are the same in both and are not part of the difference.
 """
 import os
 
+from alertbutton.energy.vm_measure import PYSTONE_DIR, vm_floats
+
 HERE = os.path.dirname(os.path.abspath(__file__))  # vm_alert.py, the VM harnesses' idle alert
 
 SCRIPT = r"""
@@ -66,7 +68,6 @@ def measure(mcu, scale, batches=400, pystone_loops=5000):
     """{"check_extra_ms": ESP32 ms a FIFO wake costs more when it starts with a candidate under check,
     "checking_frac": the share of the peaked signal's batches that did, "decisions", ...}.
     scale(vm_pystones): VM time to ESP32 time (battery_life.esp32_scale)."""
-    from alertbutton.energy.battery_life import PYSTONE_DIR, vm_floats
     batch = int(mcu.get("fifo_samples", 25))
     idle_us, idle_n, chk_us, chk_n, quiet_n, decisions, pystones = vm_floats(
         SCRIPT, "CHECK", (batches, batch, pystone_loops), (PYSTONE_DIR, HERE), "check CPU measurement")
