@@ -40,6 +40,9 @@ class NmeaGnss:
         self.max_age_ms = max_age_ms  # an epoch older than this is not "the current fix"
         self.parser = NmeaParser(on_fix=self._on_epoch, allow_no_checksum=allow_no_checksum)
         self.gnss_on = enable_pin is None  # without an enable pin the receiver is always on
+        # it streams sentences on its own UART: a light sleep would let them overflow the ESP32's
+        # 128-byte RX FIFO (the A7670's GNSS is polled instead), so the power task stays awake
+        self.streams = True
         self._chunk = bytearray(_CHUNK)
         self._fix = None
         self._fix_ms = 0

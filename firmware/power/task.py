@@ -291,8 +291,10 @@ class PowerTask:
         if w is not None:
             return w, None
         lock = getattr(app.modem.at, "_lock", None)
-        return modem_busy(self.modem_policy, lock is not None and lock.locked(),
-                          getattr(getattr(app, "gnss", None) or app.modem, "gnss_on", False))
+        g = getattr(app, "gnss", None) or app.modem
+        if getattr(g, "gnss_on", False) and getattr(g, "streams", False):
+            return "gnss_stream", None  # a receiver of its own streaming NMEA: read awake, not in light sleep
+        return modem_busy(self.modem_policy, lock is not None and lock.locked(), getattr(g, "gnss_on", False))
 
     def status(self):
         s = {"low_power": self.low_power, "modem_mode": self.modem_policy.mode,
