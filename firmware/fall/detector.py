@@ -67,6 +67,9 @@ F_ROTPATH = const(11)  # summed rotation in 0.1 s steps from impact - 1 s to the
 F_OVER = const(12)  # largest angle on that path minus the final posture change (deg)
 F_VVEL = const(13)  # largest speed along the pre-fall gravity axis in the second before the peak (mg.s)
 N_FEATURES = const(14)
+# a model row whose first int is <= TREE is a depth-2 tree on feature TREE - row[0] (12 ints); above it,
+# ~idx (-1..-N_FEATURES) is a stump and idx >= 0 a linear term
+TREE = const(-32)
 # Levels in mg are relative to the 1 g measured in the recording (g_ref before the trigger, g_post over
 # the stillness window; see _features): peak, swing, dip, drop, area, post and vvel are scaled to a
 # g_ref of 1000, still is the spread of |a| about its own mean. Angles need no reference. So no
@@ -249,10 +252,11 @@ class FallDetector:
         if model is not None:
             experts = tuple(model) if model and isinstance(model[0], (tuple, list)) else (model,)
         for m in experts:
-            if len(m) % 4 != 3 or any(not -N_FEATURES <= m[k] < N_FEATURES for k in range(3, len(m), 4)):
-                raise ValueError("model must be (bias, min_posture, max_still, rows of 4...) or a tuple of "
+            if _rows_used(m) is None:
+                raise ValueError("model must be (bias, min_posture, max_still, rows...) or a tuple of "
                                  "such experts: linear rows (idx, w, lo, hi), stump rows (~idx, threshold, "
-                                 "if_le, if_gt)")
+                                 "if_le, if_gt), depth-2 tree rows (TREE - idx, threshold, idx_le, "
+                                 "threshold_le, idx_gt, threshold_gt, 4 leaves, 0, 0)")
             if m[1] != experts[0][1] or m[2] != experts[0][2]:
                 raise ValueError("experts must share the gates (min_posture, max_still)")
             if _score_bound(m) > _SCORE_MAX:
@@ -263,8 +267,7 @@ class FallDetector:
         # the rotation features cost ~35 angles per decision: computed only when an expert that
         # uses them is about to score (a candidate the gates and the experts before it left
         # undecided); rotation = True computes them at every decision (host trainer, display)
-        self._expert_rot = tuple(any((m[k] if m[k] >= 0 else ~m[k]) >= F_ROTPRE
-                                     for k in range(3, len(m), 4)) for m in experts)
+        self._expert_rot = tuple(any(j >= F_ROTPRE for j in _rows_used(m)) for m in experts)
         self.uses_rotation = any(self._expert_rot)
         self.rotation = False
         self._rot_done = False
@@ -447,7 +450,8 @@ class FallDetector:
         """Second-stage score of a feature vector (model given), small ints only: the highest
         expert score, each bias + one term per row; a linear row (idx >= 0) adds
         w * clip(f[idx], lo, hi), a stump row (~idx < 0) adds if_le when f[idx] <= threshold, else
-        if_gt. >= 0 means fall (if the model's posture / stillness gates pass too)."""
+        if_gt, a depth-2 tree row (TREE - idx, ...: 12 ints) adds the leaf its two comparisons reach.
+        >= 0 means fall (if the model's posture / stillness gates pass too)."""
         if f is None:
             f = self.features
         best = None
@@ -463,8 +467,15 @@ class FallDetector:
         k = 3
         while k < len(m):
             j = m[k]
-            if j < 0:  # stump (boosted-tree ensemble)
-                s += m[k + 2] if f[~j] <= m[k + 1] else m[k + 3]
+            if j < 0:
+                if j <= TREE:  # depth-2 tree: (TREE - idx, thr, idx_le, thr_le, idx_gt, thr_gt, 4 leaves, 0, 0)
+                    if f[TREE - j] <= m[k + 1]:
+                        s += m[k + 6] if f[m[k + 2]] <= m[k + 3] else m[k + 7]
+                    else:
+                        s += m[k + 8] if f[m[k + 4]] <= m[k + 5] else m[k + 9]
+                    k += 12
+                    continue
+                s += m[k + 2] if f[~j] <= m[k + 1] else m[k + 3]  # stump (boosted-tree ensemble)
             else:
                 v = f[j]
                 lo = m[k + 2]
@@ -833,15 +844,42 @@ class FallDetector:
         return isqrt(best)
 
 
+def _rows_used(m):
+    # the feature indices an expert reads, or None if it is not (bias, gates, rows...) with every row
+    # whole and every index in range. At construction only.
+    used = []
+    k = 3
+    while k < len(m):
+        j = m[k]
+        if j <= TREE:
+            if k + 12 > len(m) or m[k + 10] or m[k + 11]:
+                return None
+            used += [TREE - j, m[k + 2], m[k + 4]]
+            k += 12
+        else:
+            if k + 4 > len(m):
+                return None
+            used.append(j if j >= 0 else ~j)
+            k += 4
+    return used if len(m) >= 3 and all(0 <= j < N_FEATURES for j in used) else None
+
+
 def _score_bound(m):
     # the largest |score| an expert can reach: |bias| + per row |w| x max(|lo|, |hi|) (the feature is
-    # clipped to lo..hi) or the larger |stump value|. At construction only (may be a long int here).
+    # clipped to lo..hi), the larger |stump value| or the largest |tree leaf|. At construction only
+    # (may be a long int here).
     b = abs(m[0])
-    for k in range(3, len(m), 4):
+    k = 3
+    while k < len(m):
+        if m[k] <= TREE:
+            b += max(abs(v) for v in m[k + 6:k + 10])
+            k += 12
+            continue
         if m[k] < 0:
             b += max(abs(m[k + 2]), abs(m[k + 3]))
         else:
             b += abs(m[k + 1]) * max(abs(m[k + 2]), abs(m[k + 3]))
+        k += 4
     return b
 
 

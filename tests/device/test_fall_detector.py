@@ -372,7 +372,15 @@ def test_rotation_features_only_when_the_model_uses_them():
     feed(det, t.samples())  # not computed (cost)
     assert not det.uses_rotation and det.features[fd.F_ROTPATH] == 0
     assert FallDetector(model=ROT_MODEL).uses_rotation  # one stump on a rotation feature is enough
-    uses = any((r if r >= 0 else ~r) >= fd.F_ROTPRE for r in (fall_model.MODEL[k] for k in range(3, len(fall_model.MODEL), 4)))
+    m, k, read = fall_model.MODEL, 3, []  # the features its rows read, walked here independently
+    while k < len(m):
+        if m[k] <= fd.TREE:
+            read += [fd.TREE - m[k], m[k + 2], m[k + 4]]
+            k += 12
+        else:
+            read.append(m[k] if m[k] >= 0 else ~m[k])
+            k += 4
+    uses = any(j >= fd.F_ROTPRE for j in read)
     assert FallDetector().uses_rotation == uses  # the shipped model: as its rows say
     det = FallDetector(model=None)
     det.rotation = True  # as the host trainer records every feature
@@ -401,13 +409,22 @@ def test_shipped_model_is_well_formed():
     assert isinstance(m[0], int) and len(m) % 4 == 3 and len(m) >= 7
     assert 0 <= m[1] <= 180 and 0 < m[2] <= 16000
     span = abs(m[0])
-    for k in range(3, len(m), 4):
+    k = 3
+    while k < len(m):
+        if m[k] <= fd.TREE:  # depth-2 tree: three comparisons, one of four leaves
+            assert all(0 <= j < fd.N_FEATURES for j in (fd.TREE - m[k], m[k + 2], m[k + 4]))
+            assert m[k + 10] == m[k + 11] == 0
+            span += max(abs(v) for v in m[k + 6:k + 10])
+            k += 12
+            continue
         if m[k] < 0:  # stump: one of two leaf values
             assert 0 <= ~m[k] < fd.N_FEATURES
             span += max(abs(m[k + 2]), abs(m[k + 3]))
-            continue
-        assert 0 <= m[k] < fd.N_FEATURES and m[k + 2] < m[k + 3]
-        span += abs(m[k + 1]) * max(abs(m[k + 2]), abs(m[k + 3]))
+        else:
+            assert 0 <= m[k] < fd.N_FEATURES and m[k + 2] < m[k + 3]
+            span += abs(m[k + 1]) * max(abs(m[k + 2]), abs(m[k + 3]))
+        k += 4
+    assert k == len(m)
     assert span < (1 << 29)  # every partial sum stays a small int on a 32-bit port
     assert FallDetector().model == m
     # trained on both datasets: fall-eval marks results on these subjects as not held-out
@@ -438,6 +455,40 @@ def test_experts_fire_if_any_scores():
             assert False, "experts with other gates or a malformed row must be refused"
         except ValueError:
             pass
+
+
+def test_depth_two_tree_rows_add_the_leaf_their_comparisons_reach():
+    # (TREE - idx, thr, idx_le, thr_le, idx_gt, thr_gt, ll, lr, rl, rr, 0, 0): the root compares
+    # f[idx] <= thr, then its child compares its own feature; one leaf is added. Mixed with a stump.
+    tree = (fd.TREE - fd.F_PEAK, 3000, fd.F_SWING, 800, fd.F_OVER, 20, 1, 2, 4, 8, 0, 0)
+    m = _model(-100, gates=(30, 150), rows=(tree, (~fd.F_NIMP, 2, 0, 100)))
+    det = FallDetector(model=m)
+    assert det.uses_rotation  # the right child reads a rotation feature
+    f = array.array("i", [0] * fd.N_FEATURES)
+    f[fd.F_POSTURE] = 90
+    for peak, swing, over, leaf in ((3000, 800, 99, 1), (3000, 801, 99, 2), (3001, 0, 20, 4), (3001, 0, 21, 8)):
+        f[fd.F_PEAK], f[fd.F_SWING], f[fd.F_OVER] = peak, swing, over
+        assert det.score(f) == -100 + leaf, (peak, swing, over, det.score(f))
+        f[fd.F_NIMP] = 3
+        assert det.score(f) == leaf
+        f[fd.F_NIMP] = 0
+    assert not FallDetector(model=_model(-100, rows=(tree[:4] + (fd.F_DIP,) + tree[5:],))).uses_rotation
+    bad_rows = (tree[:10],  # cut short
+                tree[:10] + (0, 1),  # padding not zero
+                (fd.TREE - fd.N_FEATURES,) + tree[1:],  # root feature out of range
+                tree[:2] + (fd.N_FEATURES,) + tree[3:],  # child feature out of range
+                tree[:4] + (-1,) + tree[5:])  # child feature negative
+    for row in bad_rows:
+        try:
+            FallDetector(model=_model(0, rows=(row,)))
+            assert False, "a malformed tree row must be refused: %r" % (row,)
+        except ValueError:
+            pass
+    try:  # leaves summing past 2^29 cannot stay small ints on a 32-bit port
+        FallDetector(model=_model(0, rows=(tree[:6] + (1 << 29, 0, 0, 0, 0, 0),)))
+        assert False, "leaves past 2^29 must be refused"
+    except ValueError:
+        pass
 
 
 def test_later_stronger_impact_is_examined():

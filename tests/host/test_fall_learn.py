@@ -67,15 +67,27 @@ def test_linear_rows_and_stumps_are_what_the_firmware_reads(real):
     # and the forest give stump rows (~feature, threshold, if_le, if_gt)
     cands = learn.Cands.join([real, synthetic()])
     rows = np.ones(len(cands.tix), dtype=bool)
-    for config in learn.CONFIGS[:7]:
+    # and boosted depth-2 trees give tree rows (TREE - feature, ..., 4 leaves, 0, 0)
+    kinds = set()
+    for config in learn.CONFIGS:
+        if config["gates"] != learn.CONFIGS[0]["gates"]:
+            continue
+        kinds.add(config["kind"])
         est = learn.fit(config, cands, rows)
         model, _ = learn.export(config, est, 0.0 if config["kind"] != "forest" else 0.5, cands.X)
         assert tuple(model[1:3]) == config["gates"]
-        idx = model[3::4]
+        rows_ = list(learn._rows(model))
+        idx = [model[k] for k, _kind in rows_]
         if config["kind"] == "logistic":
             assert list(idx) == list(learn.FEATURE_SETS[config["features"]])
+            assert set(kind for _k, kind in rows_) == {"linear"}
+        elif config["kind"] == "trees":
+            assert set(kind for _k, kind in rows_) == {"tree"} and len(idx) <= config["n"]
+            assert all(model[k + 10] == model[k + 11] == 0 for k, _kind in rows_)
+            assert all(0 <= learn.TREE - j < learn.N_FEATURES for j in idx)
         else:
-            assert all(j < 0 for j in idx) and len(idx) <= config["n"]
+            assert set(kind for _k, kind in rows_) == {"stump"} and len(idx) <= config["n"]
+    assert kinds == {"logistic", "stumps", "forest", "trees"}
 
 
 def test_replay_takes_the_detectors_decisions(real):
@@ -106,6 +118,35 @@ def test_threshold_objective_and_folds():
     assert obj == 50.0 and 3.0 < thr <= 4.0
     folds = learn.group_folds(["a", "b", "c", "d", "e", "a", "b"], 2)
     assert set().union(*folds) == set("abcde") and not folds[0] & folds[1]
+
+
+def test_choice_averages_the_objective_over_several_deals_of_the_subjects(monkeypatch):
+    # one deal of the subjects into inner folds is noisy: choose() scores each config on
+    # INNER_REPEATS different deals, takes the mean objective and the median threshold
+    cands = synthetic(n=300)
+    rows = np.ones(len(cands.tix), dtype=bool)
+    seen = []
+    objs = {"a": [10.0, 0.0, 2.0], "b": [5.0, 4.0, 6.0]}  # a wins one deal, b the mean
+
+    def oof(config, cands_, rows_, folds):
+        k = sum(1 for c, _f in seen if c == config["name"])
+        seen.append((config["name"], tuple(tuple(sorted(f)) for f in folds)))
+        return objs[config["name"]][k], 10.0 * k + (1.0 if config["name"] == "b" else 0.0)
+
+    monkeypatch.setattr(learn, "oof_objective", oof)
+    configs = [{"name": "a", "kind": "stumps", "n": 1, "lr": 1, "features": "all", "gates": (0, 1)},
+               {"name": "b", "kind": "stumps", "n": 2, "lr": 1, "features": "all", "gates": (0, 1)}]
+    config, thr, table = learn.choose(cands, rows, configs=configs, repeats=3)
+    assert config["name"] == "b" and thr == 11.0  # median of 1, 11, 21
+    assert [o for _n, o in table] == [4.0, 5.0]
+    deals = set(f for _c, f in seen)
+    assert len(deals) == 3  # three different deals, the same three for every config
+    assert [f for c, f in seen if c == "a"] == [f for c, f in seen if c == "b"]
+    for d in deals:
+        assert sorted(g for fold in d for g in fold) == sorted(set(cands.trials[k]["group"] for k in range(len(cands.trials))))
+    del seen[:]
+    config, _thr, _t = learn.choose(cands, rows, configs=configs, repeats=1)
+    assert config["name"] == "a"  # one deal: the lucky one
 
 
 def test_threshold_counts_each_dataset_by_its_rates():

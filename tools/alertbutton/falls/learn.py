@@ -7,13 +7,15 @@ exported to the integer model the firmware runs (firmware/fall/detector.py, Fall
     fit(config, cands, rows)       one scikit-learn estimator on the gated, labelled candidates
     export(config, est, thr, ...)  the integer model whose decisions are exactly sklearn's
                                    (decision >= thr) on every candidate given, or ValueError
-    choose(cands, rows, groups)    config and threshold picked by inner group k-fold (nested use)
+    choose(cands, rows)            config and threshold picked by inner group k-fold, repeated (nested use)
 
 Kinds: "logistic" (LogisticRegression on clipped, standardised features: linear rows), "stumps"
 (GradientBoostingClassifier, max_depth 1: stump rows), "forest" (RandomForestClassifier, max_depth 1:
-stump rows). The firmware's integer model is one bias, two gates (min posture change, max stillness)
-and rows of 4 ints: (feature, weight, lo, hi) adds weight x clip(feature, lo, hi); (~feature,
-threshold, if_le, if_gt) adds one of two ints. Exactness: the export scales to small ints and then
+stump rows), "trees" (GradientBoostingClassifier, max_depth 2: tree rows). The firmware's integer
+model is one bias, two gates (min posture change, max stillness) and rows: (feature, weight, lo, hi)
+adds weight x clip(feature, lo, hi); (~feature, threshold, if_le, if_gt) adds one of two ints;
+(TREE - feature, threshold, feature_le, threshold_le, feature_gt, threshold_gt, 4 leaves, 0, 0) adds
+the leaf its two comparisons reach. Exactness: the export scales to small ints and then
 moves the integer bias into the gap between the candidates sklearn accepts and those it refuses; a
 model for which no such gap exists at the largest scale is refused (never shipped approximate).
 
@@ -40,13 +42,16 @@ FEATURE_SETS = {
     "base": (0, 1, 2, 3, 4, 5, 6, 7, 8, 9),  # levels, posture, impacts
     "all": tuple(range(N_FEATURES)),  # + the rotation features (computed only if a gate lets through)
 }
-GATES = ((0, 16000), (20, 200), (30, 150))  # (min posture change deg, max stillness mg)
+GATES = ((0, 16000), (10, 300), (20, 200), (30, 150))  # (min posture change deg, max stillness mg)
 # threshold objective, per dataset in percentage points, summed over the datasets:
 # sensitivity - FA_WEIGHT x fraction of activity trials alarmed (choose_threshold; 3 until the
 # second design of issue 24, on pooled counts: docs/fall-detection.md, the log of attempts)
 FA_WEIGHT = 2
 SCORE_BITS = 28  # |score| < 2**28: small ints on a 32-bit MicroPython (the firmware checks 2**29)
 INNER_FOLDS = 3
+INNER_REPEATS = 3  # deals of the subjects into the inner folds, averaged (choose)
+TREE = evaluate.detector_module().TREE  # a model row whose first int is at or below it is a depth-2 tree
+LEAF_THR = 1 << 28  # a tree's child that is a leaf: a split no feature value exceeds (both leaves equal)
 
 
 def _configs():
@@ -58,6 +63,8 @@ def _configs():
         out.append({"gates": gates, "kind": "stumps", "features": "all", "n": 40, "lr": 0.2})
         out.append({"gates": gates, "kind": "stumps", "features": "all", "n": 80, "lr": 0.1})
         out.append({"gates": gates, "kind": "forest", "features": "all", "n": 60})
+        for leaf in (20, 50):  # depth 2: a split may depend on another (e.g. a soft impact, then lying still)
+            out.append({"gates": gates, "kind": "trees", "features": "all", "n": 60, "lr": 0.1, "leaf": leaf})
     return out
 
 
@@ -65,8 +72,14 @@ CONFIGS = _configs()
 
 
 def config_name(c):
-    extra = ("C=%g" % c["C"]) if c["kind"] == "logistic" else (
-        "n=%d lr=%g" % (c["n"], c["lr"]) if c["kind"] == "stumps" else "n=%d" % c["n"])
+    if c["kind"] == "logistic":
+        extra = "C=%g" % c["C"]
+    elif c["kind"] == "stumps":
+        extra = "n=%d lr=%g" % (c["n"], c["lr"])
+    elif c["kind"] == "trees":
+        extra = "n=%d lr=%g leaf=%d" % (c["n"], c["lr"], c["leaf"])
+    else:
+        extra = "n=%d" % c["n"]
     return "%s/%s %s gates=%d,%d" % (c["kind"], c["features"], extra, c["gates"][0], c["gates"][1])
 
 
@@ -233,6 +246,10 @@ def fit(config, cands, rows):
         est = GradientBoostingClassifier(n_estimators=config["n"], learning_rate=config["lr"], max_depth=1,
                                          random_state=0)
         est.fit(Z, y, sample_weight=w)
+    elif config["kind"] == "trees":
+        est = GradientBoostingClassifier(n_estimators=config["n"], learning_rate=config["lr"], max_depth=2,
+                                         min_samples_leaf=config["leaf"], random_state=0)
+        est.fit(Z, y, sample_weight=w)
     elif config["kind"] == "forest":
         est = RandomForestClassifier(n_estimators=config["n"], max_depth=1, random_state=0, n_jobs=1)
         est.fit(Z, y, sample_weight=w)
@@ -263,6 +280,8 @@ def _float_rows(config, est):
         w = lr.coef_[0] / sc.scale_
         b = float(lr.intercept_[0] - np.dot(w, sc.mean_))
         return b, [(cols[j], float(w[j])) for j in range(len(cols))]
+    if config["kind"] == "trees":
+        return _float_trees(est, len(cols), cols)
     rows = []
     if config["kind"] == "stumps":
         trees = [e[0] for e in est.estimators_]
@@ -292,12 +311,56 @@ def _float_rows(config, est):
     return bias, rows
 
 
+def _float_trees(est, ncols, cols):
+    """Boosted depth-2 trees as (bias, [("tree", f, t, f_le, t_le, f_gt, t_gt, v_ll, v_lr, v_rl, v_rr)]):
+    a child that is a leaf becomes a split that always goes left (threshold LEAF_THR, both leaves
+    equal), so every tree has the firmware's one shape."""
+    scale = est.learning_rate
+    zero = np.zeros((1, ncols), dtype=np.float32)
+    bias = float(est.decision_function(zero.astype(np.float64))[0])
+    rows = []
+    for e in est.estimators_:
+        tr = e[0].tree_
+        bias -= scale * float(tr.value[tr.apply(zero)[0]][0][0])
+        if tr.node_count == 1:
+            bias += scale * float(tr.value[0][0][0])
+            continue
+        out = ["tree", cols[tr.feature[0]], int(np.floor(tr.threshold[0]))]
+        leaves = []
+        for c in (tr.children_left[0], tr.children_right[0]):
+            if tr.children_left[c] == -1:
+                out += [cols[0], LEAF_THR]
+                leaves += [scale * float(tr.value[c][0][0])] * 2
+            else:
+                if tr.children_left[tr.children_left[c]] != -1 or tr.children_left[tr.children_right[c]] != -1:
+                    raise ValueError("trees deeper than 2 have no firmware row")
+                out += [cols[tr.feature[c]], int(np.floor(tr.threshold[c]))]
+                leaves += [scale * float(tr.value[tr.children_left[c]][0][0]),
+                           scale * float(tr.value[tr.children_right[c]][0][0])]
+        rows.append(tuple(out + leaves))
+    return bias, rows
+
+
+def _rows(model):
+    """(start, kind) of each row of an integer model: "linear", "stump" or "tree" (12 ints)."""
+    k = 3
+    while k < len(model):
+        j = model[k]
+        kind = "tree" if j <= TREE else ("stump" if j < 0 else "linear")
+        yield k, kind
+        k += 12 if kind == "tree" else 4
+
+
 def int_score(model, X):
     """The firmware's score (FallDetector._score1) of every row of X, numpy int64."""
     s = np.full(len(X), model[0], dtype=np.int64)
-    for k in range(3, len(model), 4):
+    for k, kind in _rows(model):
         j, a, b, c = model[k:k + 4]
-        if j < 0:
+        if kind == "tree":
+            f1, t1, f2, t2 = model[k + 2:k + 6]
+            ll, lr, rl, rr = model[k + 6:k + 10]
+            s += np.where(X[:, TREE - j] <= a, np.where(X[:, f1] <= t1, ll, lr), np.where(X[:, f2] <= t2, rl, rr))
+        elif kind == "stump":
             s += np.where(X[:, ~j] <= a, b, c)
         else:
             s += a * np.clip(X[:, j], b, c)
@@ -310,9 +373,12 @@ def _int_accept(model, X):
 
 def _bound(model):
     b = abs(model[0])
-    for k in range(3, len(model), 4):
+    for k, kind in _rows(model):
         j, a, lo, hi = model[k:k + 4]
-        b += max(abs(lo), abs(hi)) if j < 0 else abs(a) * max(abs(lo), abs(hi))
+        if kind == "tree":
+            b += max(abs(v) for v in model[k + 6:k + 10])
+        else:
+            b += max(abs(lo), abs(hi)) if kind == "stump" else abs(a) * max(abs(lo), abs(hi))
     return b
 
 
@@ -326,6 +392,8 @@ def export(config, est, thr, X):
     sk = decision(config, est, X)
     if config["kind"] == "logistic":
         span = abs(b - thr) + sum(abs(w) * max(abs(CLIP[j][0]), abs(CLIP[j][1])) for j, w in rows)
+    elif config["kind"] == "trees":
+        span = abs(b - thr) + sum(max(abs(v) for v in r[7:]) for r in rows)
     else:
         span = abs(b - thr) + sum(max(abs(vl), abs(vr)) for _j, _t, vl, vr in rows)
     for bits in range(SCORE_BITS, SCORE_BITS - 12, -1):  # the finest scale that is exact
@@ -334,6 +402,10 @@ def export(config, est, thr, X):
             body = []
             for j, w in rows:
                 body += [j, int(round(w * S)), CLIP[j][0], CLIP[j][1]]
+        elif config["kind"] == "trees":
+            body = []
+            for r in rows:
+                body += [TREE - r[1]] + list(r[2:7]) + [int(round(v * S)) for v in r[7:]] + [0, 0]
         else:
             body = []
             for j, t, vl, vr in rows:
@@ -434,18 +506,23 @@ def oof_objective(config, cands, rows, folds):
     return choose_threshold(best[keep], is_fall[keep], dataset=_trial_datasets(cands)[keep])
 
 
-def choose(cands, rows, configs=None, folds=INNER_FOLDS, log=None):
-    """(config, thr, table) chosen by inner group k-fold on the subjects of rows: the config with
-    the best out-of-fold objective (first in CONFIGS on ties), its out-of-fold threshold."""
+def choose(cands, rows, configs=None, folds=INNER_FOLDS, repeats=INNER_REPEATS, log=None):
+    """(config, thr, table) chosen by inner group k-fold on the subjects of rows, repeated with
+    `repeats` deals of the subjects into folds: the config with the best out-of-fold objective
+    averaged over the deals (first in CONFIGS on ties), the median of its out-of-fold thresholds.
+    One deal of ~33 subjects into 3 folds moves a config's objective by about as much as the
+    configs differ, so a single deal picked its gates and kind nearly at random (log of attempts)."""
     grp = _groups_of(cands)
-    inner = group_folds(grp[rows].tolist(), folds)
+    deals = [group_folds(grp[rows].tolist(), folds, seed) for seed in range(repeats)]
     table = []
     best = None
     for c in configs or CONFIGS:
         try:
-            obj, thr = oof_objective(c, cands, rows, inner)
+            res = [oof_objective(c, cands, rows, inner) for inner in deals]
         except ValueError:
             continue
+        obj = round(float(np.mean([o for o, _t in res])), 6)
+        thr = float(np.median([t for _o, t in res]))
         table.append((config_name(c), obj))
         if log:
             log("  %-45s objective %.2f" % (config_name(c), obj))
