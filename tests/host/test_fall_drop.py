@@ -43,6 +43,33 @@ def test_a_synthesised_drop_is_free_fall_impact_rest():
     assert abs(sum(1 for v in m[140:first] if v < 300) - math.sqrt(3.0 / drop.G) * 50) <= 2
 
 
+def test_a_bag_thrown_on_a_sofa_is_a_push_a_flight_and_a_soft_landing():
+    for seed in range(5):
+        s = drop.synthesise(0.6, seed=seed, held_s=3.0, rest_s=8.0, surface="sofa")
+        m = _mag(s)
+        assert all(900 < v < 1100 for v in m[:140]), seed  # held
+        # the throw: the hand pushes it sideways (0.2-1 g on top of gravity) for 0.25 s
+        mean = [sum(xyz[k] for xyz in s[100:140]) / 40.0 for k in range(3)]
+        dev = [math.sqrt(sum((xyz[k] - mean[k]) ** 2 for k in range(3))) for xyz in s[100:162]]
+        assert max(dev[:40]) < 60 and min(dev[50:62]) > 150, (seed, max(dev[:40]), min(dev[50:62]))
+        first = next(i for i, v in enumerate(m) if v > 1600)
+        ff = sum(1 for v in m[150:first] if v < 300)  # flight from 0.6 m: sqrt(2 h / g) = 0.35 s
+        assert abs(ff - math.sqrt(1.2 / drop.G) * 50) <= 2, (seed, ff)
+        # a cushion, not a floor: the landing lasts several samples above 1.5 g
+        assert sum(1 for v in m[first:first + 10] if v > 1500) >= 2, seed
+        tail = s[-300:]  # then still at 1 g, in any orientation
+        assert all(900 < v < 1100 for v in _mag(tail)) and max(_mag(tail)) - min(_mag(tail)) < 60
+    # a lower throw lands softer than a floor drop from the same height, which saturates the range
+    soft = max(max(abs(c) for c in xyz) for xyz in drop.synthesise(0.3, seed=0, surface="sofa"))
+    hard = max(max(abs(c) for c in xyz) for xyz in drop.synthesise(0.3, seed=0))
+    assert soft < hard == drop.RANGE_MG
+    try:
+        drop.synthesise(0.6, surface="bed")
+        assert False, "an unknown surface must be refused"
+    except ValueError as e:
+        assert "floor" in str(e) and "sofa" in str(e)
+
+
 def _drop_trace(tmp_path, seed=1):
     path = str(tmp_path / "drop_1m.txt")
     drop.write_trace(path, drop.synthesise(1.0, seed=seed))

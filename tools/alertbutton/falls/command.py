@@ -121,7 +121,8 @@ def add_arguments(p):
                                "SisFall-layout folder (SUBJECT.tar.xz or SUBJECT/*.txt; unpacked once into "
                                "~/.cache/alertbutton or $ALERTBUTTON_CACHE)")
     p.add_argument("--drop", action="store_true",
-                   help="no DIR: the button dropped alone from 0.5, 1 and 1.5 m onto a hard floor "
+                   help="no DIR: the button dropped alone from 0.5, 1 and 1.5 m onto a hard floor, and "
+                        "(key \"sofa\") thrown in a bag onto a sofa from 0.3, 0.6 and 0.9 m "
                         "(synthesised, tools/alertbutton/falls/drop.py), 40 each, through the shipped "
                         "detector in the VM: how many it takes for a fall")
     p.add_argument("--sisfall", metavar="DIR",
@@ -205,7 +206,9 @@ def run(args):
         return 2
     if args.drop:
         from alertbutton.falls import drop
-        print(json.dumps(drop.measure(rate=args.rate), indent=1))
+        out = drop.measure(rate=args.rate)
+        out["sofa"] = drop.measure(heights=drop.SOFA_HEIGHTS, rate=args.rate, surface="sofa")
+        print(json.dumps(out, indent=1))
         return 0
     if not args.dir:
         sys.stderr.write("fall-eval: give a MobiFall or SisFall folder (or --drop)\n")
