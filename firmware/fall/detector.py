@@ -251,8 +251,9 @@ class FallDetector:
         experts = ()
         if model is not None:
             experts = tuple(model) if model and isinstance(model[0], (tuple, list)) else (model,)
-        for m in experts:
-            if _rows_used(m) is None:
+        used = [_rows_used(m) for m in experts]
+        for m, u in zip(experts, used):
+            if u is None:
                 raise ValueError("model must be (bias, min_posture, max_still, rows...) or a tuple of "
                                  "such experts: linear rows (idx, w, lo, hi), stump rows (~idx, threshold, "
                                  "if_le, if_gt), depth-2 tree rows (TREE - idx, threshold, idx_le, "
@@ -267,7 +268,7 @@ class FallDetector:
         # the rotation features cost ~35 angles per decision: computed only when an expert that
         # uses them is about to score (a candidate the gates and the experts before it left
         # undecided); rotation = True computes them at every decision (host trainer, display)
-        self._expert_rot = tuple(any(j >= F_ROTPRE for j in _rows_used(m)) for m in experts)
+        self._expert_rot = tuple(any(j >= F_ROTPRE for j in u) for u in used)
         self.uses_rotation = any(self._expert_rot)
         self.rotation = False
         self._rot_done = False
@@ -844,23 +845,36 @@ class FallDetector:
         return isqrt(best)
 
 
-def _rows_used(m):
-    # the feature indices an expert reads, or None if it is not (bias, gates, rows...) with every row
-    # whole and every index in range. At construction only.
-    used = []
+def rows(m):
+    # (start, kind) of each row of an expert (bias, gates, rows...): kind "tree" (12 ints), "stump"
+    # or "linear" (4 ints); ValueError if the last row is cut short. At construction only (and by the
+    # host trainer, learn.py, which writes these models).
     k = 3
     while k < len(m):
         j = m[k]
-        if j <= TREE:
-            if k + 12 > len(m) or m[k + 10] or m[k + 11]:
-                return None
-            used += [TREE - j, m[k + 2], m[k + 4]]
-            k += 12
-        else:
-            if k + 4 > len(m):
-                return None
-            used.append(j if j >= 0 else ~j)
-            k += 4
+        kind = "tree" if j <= TREE else ("stump" if j < 0 else "linear")
+        n = 12 if j <= TREE else 4
+        if k + n > len(m):
+            raise ValueError("model row cut short")
+        yield k, kind
+        k += n
+
+
+def _rows_used(m):
+    # the feature indices an expert reads, or None if it is not (bias, gates, rows...) with every row
+    # whole, a tree's padding zero and every index in range. At construction only.
+    used = []
+    try:
+        for k, kind in rows(m):
+            j = m[k]
+            if kind == "tree":
+                if m[k + 10] or m[k + 11]:
+                    return None
+                used += [TREE - j, m[k + 2], m[k + 4]]
+            else:
+                used.append(j if j >= 0 else ~j)
+    except ValueError:
+        return None
     return used if len(m) >= 3 and all(0 <= j < N_FEATURES for j in used) else None
 
 
@@ -869,17 +883,13 @@ def _score_bound(m):
     # clipped to lo..hi), the larger |stump value| or the largest |tree leaf|. At construction only
     # (may be a long int here).
     b = abs(m[0])
-    k = 3
-    while k < len(m):
-        if m[k] <= TREE:
+    for k, kind in rows(m):
+        if kind == "tree":
             b += max(abs(v) for v in m[k + 6:k + 10])
-            k += 12
-            continue
-        if m[k] < 0:
+        elif kind == "stump":
             b += max(abs(m[k + 2]), abs(m[k + 3]))
         else:
             b += abs(m[k + 1]) * max(abs(m[k + 2]), abs(m[k + 3]))
-        k += 4
     return b
 
 

@@ -84,6 +84,7 @@ def synthesise(height_m=1.0, seed=0, rate_hz=50, held_s=3.0, rest_s=8.0, restitu
     rest(R, held_s, 10)
     vh = 0.0
     if sofa:  # the throw: the hand pushes the bag sideways for 0.25 s, then lets go
+        # (e is drawn again here, after the floor's draws, so that floor drops keep their traces)
         e = restitution if restitution is not None else rng.uniform(0.05, 0.25)
         vh = rng.uniform(0.5, 2.5)
         phi = rng.uniform(0, 2 * math.pi)
@@ -137,11 +138,15 @@ def write_trace(path, samples):
             f.write("%d %d %d\n" % (x, y, z))
 
 
+def _code(height, surface):
+    return ("DROP%.1fm" if surface == "floor" else "SOFA%.1fm") % height
+
+
 class _Trial:
     is_fall = False
 
     def __init__(self, height, seed, surface="floor"):
-        self.code = ("DROP%.1fm" if surface == "floor" else "SOFA%.1fm") % height
+        self.code = _code(height, surface)
         self.subject = "drop"
         self.trial = seed
         self.path = "%s_%.1fm_%d" % ("drop" if surface == "floor" else "sofa", height, seed)
@@ -162,7 +167,7 @@ def measure(heights=(0.5, 1.0, 1.5), per_height=40, rate=50, surface="floor"):
     alarms, _decisions, _cpu = evaluate.run_vm(loaded, rate, {})
     out = {"rate_hz": rate, "model": "shipped (firmware/fall/model.py)", "surface": surface, "per_height": {}}
     for h in heights:
-        got = [(ld, a) for ld, a in zip(loaded, alarms) if ld.trial.code == loaded[0].trial.code[:4] + "%.1fm" % h]
+        got = [(ld, a) for ld, a in zip(loaded, alarms) if ld.trial.code == _code(h, surface)]
         fired = [(ld, a) for ld, a in got if a]
         out["per_height"]["%.1f m" % h] = {
             "drops": len(got), "confirmed_as_fall": len(fired),

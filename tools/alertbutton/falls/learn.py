@@ -341,14 +341,7 @@ def _float_trees(est, ncols, cols):
     return bias, rows
 
 
-def _rows(model):
-    """(start, kind) of each row of an integer model: "linear", "stump" or "tree" (12 ints)."""
-    k = 3
-    while k < len(model):
-        j = model[k]
-        kind = "tree" if j <= TREE else ("stump" if j < 0 else "linear")
-        yield k, kind
-        k += 12 if kind == "tree" else 4
+_rows = evaluate.detector_module().rows  # (start, kind) of each row: the firmware's own walk
 
 
 def int_score(model, X):
