@@ -83,7 +83,7 @@ def _fit_and_judge(cands, train, test, log):
     log("  chose %s (thr %.4g), rule %s, %d mismatches, %.0f s" % (
         learn.config_name(config), thr, rule, mismatches, time.time() - t0))
     details = {"config": learn.config_name(config), "threshold": thr, "inner_objectives": table,
-               "model_rows": (len(model) - 3) // 4, "sklearn_vs_integer_mismatches": mismatches,
+               "model_rows": len(list(learn._rows(model))), "sklearn_vs_integer_mismatches": mismatches,
                "rule": rule}
     return fw, _rule_accept(cands.X, rule), details, (config, model, est, thr)
 
